@@ -1,0 +1,167 @@
+//! `gcrl cache du | gc | verify`: sizes, garbage collection, integrity.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::error::{CacheError, io};
+use super::manifest::Manifest;
+use super::store::{Cache, hash_bytes};
+
+/// Disk use of the cache.
+#[derive(Debug, Default, Clone)]
+pub struct Usage {
+    /// Number of objects and their bytes.
+    pub objects: (usize, u64),
+    /// Number of manifests and their bytes.
+    pub manifests: (usize, u64),
+    /// Object bytes by kind (an object shared by kinds counts for the first).
+    pub by_kind: BTreeMap<String, (usize, u64)>,
+}
+
+/// What `gc` removed.
+#[derive(Debug, Default, Clone)]
+pub struct GcReport {
+    /// Manifests removed.
+    pub manifests: usize,
+    /// Objects removed.
+    pub objects: usize,
+    /// Bytes freed.
+    pub bytes: u64,
+}
+
+/// What `verify` found.
+#[derive(Debug, Default, Clone)]
+pub struct VerifyReport {
+    /// Objects checked.
+    pub checked: usize,
+    /// Objects whose bytes did not match their name (removed).
+    pub corrupt: Vec<String>,
+    /// Manifests that could not be read or referenced missing objects (removed).
+    pub broken_manifests: Vec<String>,
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = fs::read_dir(dir) else { return out };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn stem(p: &Path) -> String {
+    p.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default()
+}
+
+impl Cache {
+    fn all_manifests(&self) -> Vec<(PathBuf, Option<Manifest>)> {
+        files_under(&self.root().join("tasks"))
+            .into_par_iter()
+            .map(|p| {
+                let m = fs::read(&p).ok().and_then(|b| serde_json::from_slice(&b).ok());
+                (p, m)
+            })
+            .collect()
+    }
+
+    /// Counts objects and manifests and sums their sizes.
+    pub fn usage(&self) -> Usage {
+        let mut u = Usage::default();
+        let size = |p: &Path| fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let mut seen = HashSet::new();
+        for (p, m) in self.all_manifests() {
+            u.manifests.0 += 1;
+            u.manifests.1 += size(&p);
+            if let Some(m) = m {
+                for o in m.outputs.values() {
+                    if seen.insert(o.hash.clone()) {
+                        let e = u.by_kind.entry(m.kind.clone()).or_default();
+                        e.0 += 1;
+                        e.1 += size(&self.object_path(&o.hash));
+                    }
+                }
+            }
+        }
+        for p in files_under(&self.root().join("objects")) {
+            u.objects.0 += 1;
+            u.objects.1 += size(&p);
+        }
+        u
+    }
+
+    /// Keeps what the `keep_last` newest runs of `workflows` (all workflows when empty) reference;
+    /// removes every other manifest and object, and stale temp files.
+    pub fn gc(&self, workflows: &[String], keep_last: usize) -> Result<GcReport, CacheError> {
+        let names = if workflows.is_empty() { self.workflows() } else { workflows.to_vec() };
+        let mut keys = HashSet::new();
+        for name in &names {
+            for (_, rec) in self.runs(name)?.into_iter().take(keep_last.max(1)) {
+                keys.extend(rec.tasks.into_values().map(|t| t.key));
+            }
+        }
+        let mut report = GcReport::default();
+        let mut live_objects = HashSet::new();
+        for (path, manifest) in self.all_manifests() {
+            match manifest {
+                Some(m) if keys.contains(&m.key) => live_objects.extend(m.outputs.into_values().map(|o| o.hash)),
+                _ => {
+                    fs::remove_file(&path).map_err(io(&path))?;
+                    report.manifests += 1;
+                }
+            }
+        }
+        for path in files_under(&self.root().join("objects")) {
+            if !live_objects.contains(&stem(&path)) {
+                report.bytes += fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                fs::remove_file(&path).map_err(io(&path))?;
+                report.objects += 1;
+            }
+        }
+        for path in files_under(&self.root().join("locks")) {
+            if !keys.contains(&stem(&path)) {
+                let _ = fs::remove_file(&path);
+            }
+        }
+        for name in &names {
+            for (path, _) in self.runs(name)?.into_iter().skip(keep_last.max(1)) {
+                fs::remove_file(&path).map_err(io(&path))?;
+            }
+        }
+        self.clean_tmp()?;
+        Ok(report)
+    }
+
+    /// Re-hashes every object; removes corrupt objects and the manifests that can no longer be
+    /// served, so the tasks behind them are recomputed by the next run.
+    pub fn verify(&self) -> Result<VerifyReport, CacheError> {
+        let objects = files_under(&self.root().join("objects"));
+        let corrupt: Vec<String> = objects
+            .par_iter()
+            .filter_map(|p| {
+                let bytes = fs::read(p).ok()?;
+                (hash_bytes(&bytes) != stem(p)).then(|| stem(p))
+            })
+            .collect();
+        for hash in &corrupt {
+            let p = self.object_path(hash);
+            fs::remove_file(&p).map_err(io(&p))?;
+        }
+        let mut broken = Vec::new();
+        for (path, manifest) in self.all_manifests() {
+            let ok = manifest.is_some_and(|m| m.outputs.values().all(|o| self.has_object(&o.hash)));
+            if !ok {
+                broken.push(stem(&path));
+                fs::remove_file(&path).map_err(io(&path))?;
+            }
+        }
+        Ok(VerifyReport { checked: objects.len(), corrupt, broken_manifests: broken })
+    }
+}

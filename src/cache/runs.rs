@@ -1,0 +1,92 @@
+//! Run records: for each run of a workflow, the key and output hashes of every task.
+//!
+//! The newest record lets `plan` say *why* a task reruns (by comparing with the manifest of the
+//! key it had last time) and lets a no-op run skip reading thousands of manifests.
+//! `cache gc --keep-last N` keeps what the N newest records of each workflow reference.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::{CacheError, io};
+use super::store::Cache;
+
+/// What one task resolved to in a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskEntry {
+    /// The task key.
+    pub key: String,
+    /// Output hashes by port.
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// The record of one run of one workflow.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Workflow name.
+    pub workflow: String,
+    /// Unix milliseconds at the start.
+    pub started_ms: u64,
+    /// Wall time in seconds.
+    pub seconds: f64,
+    /// Tasks by label (only those that finished).
+    pub tasks: BTreeMap<String, TaskEntry>,
+}
+
+impl Cache {
+    fn runs_dir(&self, workflow: &str) -> PathBuf {
+        let safe: String =
+            workflow.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+        self.root().join("runs").join(safe)
+    }
+
+    /// Saves a run record.
+    pub fn save_run(&self, record: &RunRecord) -> Result<PathBuf, CacheError> {
+        let dir = self.runs_dir(&record.workflow);
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let path = dir.join(format!("{:013}-{}.json", record.started_ms, std::process::id()));
+        let bytes = serde_json::to_vec(record).unwrap_or_default();
+        self.write_atomic(&path, &bytes)?;
+        Ok(path)
+    }
+
+    /// Run records of `workflow`, newest first.
+    pub fn runs(&self, workflow: &str) -> Result<Vec<(PathBuf, RunRecord)>, CacheError> {
+        let dir = self.runs_dir(workflow);
+        let mut paths: Vec<PathBuf> = match fs::read_dir(&dir) {
+            Ok(rd) => rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect(),
+            Err(_) => return Ok(Vec::new()),
+        };
+        paths.sort();
+        paths.reverse();
+        paths
+            .into_iter()
+            .map(|p| {
+                let bytes = fs::read(&p).map_err(io(&p))?;
+                let rec = serde_json::from_slice(&bytes)
+                    .map_err(|e| CacheError::Corrupt { path: p.clone(), message: e.to_string() })?;
+                Ok((p, rec))
+            })
+            .collect()
+    }
+
+    /// The newest run record of `workflow`, if any readable one exists.
+    pub fn last_run(&self, workflow: &str) -> Option<RunRecord> {
+        let dir = self.runs_dir(workflow);
+        let mut paths: Vec<PathBuf> = fs::read_dir(&dir).ok()?.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        paths.iter().rev().find_map(|p| serde_json::from_slice(&fs::read(p).ok()?).ok())
+    }
+
+    /// Names of every workflow with run records.
+    pub fn workflows(&self) -> Vec<String> {
+        let dir = self.root().join("runs");
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().to_string()).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+}

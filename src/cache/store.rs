@@ -1,0 +1,238 @@
+//! The on-disk layout of the cache and its atomic operations.
+//!
+//! ```text
+//! cache/
+//!   objects/ab/<blake3>.arrow   Arrow IPC files named by the hash of their bytes
+//!   tasks/ab/<key>.json         one manifest per task key, written after its objects
+//!   locks/ab/<key>.lock         advisory lock held while a task computes
+//!   runs/<workflow>/<ms>-<pid>.json   what each run used (for plan reasons and gc)
+//!   tmp/                        files being written; renamed into place when complete
+//! ```
+//! Every write goes to `tmp/`, is fsynced, renamed into place and the directory fsynced, so a
+//! process killed at any point leaves either the old state or the new one, never a torn file.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::error::{CacheError, io};
+use super::manifest::Manifest;
+
+/// A handle on a cache directory.
+#[derive(Debug, Clone)]
+pub struct Cache {
+    root: PathBuf,
+}
+
+/// An exclusive lock on one task key; released on drop (or when the process dies).
+#[derive(Debug)]
+pub struct TaskLock {
+    _file: File,
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl Cache {
+    /// Opens (creating if needed) the cache at `root`.
+    pub fn open(root: &Path) -> Result<Self, CacheError> {
+        for dir in ["objects", "tasks", "locks", "runs", "tmp"] {
+            let p = root.join(dir);
+            fs::create_dir_all(&p).map_err(io(&p))?;
+        }
+        Ok(Cache { root: root.to_path_buf() })
+    }
+
+    /// The cache directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the object named `hash` lives.
+    pub fn object_path(&self, hash: &str) -> PathBuf {
+        fanout(&self.root.join("objects"), hash, "arrow")
+    }
+
+    /// Where the manifest of task `key` lives.
+    pub fn manifest_path(&self, key: &str) -> PathBuf {
+        fanout(&self.root.join("tasks"), key, "json")
+    }
+
+    /// Stores `bytes` as an object and returns its hash. Storing existing bytes is a no-op.
+    pub fn put_object(&self, bytes: &[u8]) -> Result<String, CacheError> {
+        let hash = blake3::hash(bytes).to_hex().to_string();
+        let path = self.object_path(&hash);
+        if !path.exists() {
+            self.write_atomic(&path, bytes)?;
+        }
+        Ok(hash)
+    }
+
+    /// Whether the object `hash` is present.
+    pub fn has_object(&self, hash: &str) -> bool {
+        self.object_path(hash).exists()
+    }
+
+    /// Reads the object `hash`, checking that its bytes still hash to its name. A corrupt object
+    /// is removed (so the task that made it is recomputed) and reported.
+    pub fn get_object(&self, hash: &str) -> Result<Vec<u8>, CacheError> {
+        let path = self.object_path(hash);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Err(CacheError::MissingObject(hash.into())),
+            Err(e) => return Err(io(&path)(e)),
+        };
+        let actual = hash_bytes(&bytes);
+        if actual != hash {
+            let _ = fs::remove_file(&path);
+            return Err(CacheError::BadObject { hash: hash.into(), actual });
+        }
+        Ok(bytes)
+    }
+
+    /// Stores a manifest (after its objects).
+    pub fn put_manifest(&self, manifest: &Manifest) -> Result<(), CacheError> {
+        let bytes = serde_json::to_vec_pretty(manifest).unwrap_or_default();
+        self.write_atomic(&self.manifest_path(&manifest.key), &bytes)
+    }
+
+    /// Whether a manifest exists for `key`.
+    pub fn has_manifest(&self, key: &str) -> bool {
+        self.manifest_path(key).exists()
+    }
+
+    /// Reads the manifest of `key`, if any.
+    pub fn get_manifest(&self, key: &str) -> Result<Option<Manifest>, CacheError> {
+        let path = self.manifest_path(key);
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| CacheError::Corrupt { path, message: e.to_string() }),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    /// Removes the manifest of `key` (the task will be recomputed).
+    pub fn remove_manifest(&self, key: &str) -> Result<(), CacheError> {
+        let path = self.manifest_path(key);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != ErrorKind::NotFound => Err(io(&path)(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Takes the lock of `key` without waiting; `None` when another process holds it.
+    pub fn try_lock(&self, key: &str) -> Result<Option<TaskLock>, CacheError> {
+        let file = self.lock_file(key)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(TaskLock { _file: file })),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(e)) => Err(io(self.lock_path(key))(e)),
+        }
+    }
+
+    /// Takes the lock of `key`, waiting for whoever holds it.
+    pub fn lock(&self, key: &str) -> Result<TaskLock, CacheError> {
+        let file = self.lock_file(key)?;
+        file.lock().map_err(io(self.lock_path(key)))?;
+        Ok(TaskLock { _file: file })
+    }
+
+    fn lock_path(&self, key: &str) -> PathBuf {
+        fanout(&self.root.join("locks"), key, "lock")
+    }
+
+    fn lock_file(&self, key: &str) -> Result<File, CacheError> {
+        let path = self.lock_path(key);
+        let open = || OpenOptions::new().create(true).truncate(false).write(true).open(&path);
+        match open() {
+            Ok(f) => Ok(f),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                let parent = path.parent().unwrap_or(&self.root);
+                fs::create_dir_all(parent).map_err(io(parent))?;
+                open().map_err(io(&path))
+            }
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    /// Writes `bytes` to `dest` atomically: temp file, fsync, rename, fsync of the directory.
+    pub fn write_atomic(&self, dest: &Path, bytes: &[u8]) -> Result<(), CacheError> {
+        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let tmp = self.root.join("tmp").join(format!("{}-{n}.tmp", std::process::id()));
+        {
+            let mut f = File::create(&tmp).map_err(io(&tmp))?;
+            f.write_all(bytes).map_err(io(&tmp))?;
+            f.sync_all().map_err(io(&tmp))?;
+        }
+        let parent = dest.parent().unwrap_or(&self.root);
+        if let Err(e) = fs::rename(&tmp, dest) {
+            if e.kind() != ErrorKind::NotFound {
+                return Err(io(dest)(e));
+            }
+            fs::create_dir_all(parent).map_err(io(parent))?;
+            fs::rename(&tmp, dest).map_err(io(dest))?;
+        }
+        File::open(parent).and_then(|d| d.sync_all()).map_err(io(parent))
+    }
+
+    /// Removes temp files left by processes that no longer run.
+    pub fn clean_tmp(&self) -> Result<usize, CacheError> {
+        let dir = self.root.join("tmp");
+        let mut removed = 0;
+        for entry in fs::read_dir(&dir).map_err(io(&dir))?.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            let pid: Option<u32> = name.split('-').next().and_then(|p| p.parse().ok());
+            let alive = pid.is_some_and(|p| p == std::process::id() || Path::new(&format!("/proc/{p}")).exists());
+            if !alive && fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// blake3 of `bytes` as lowercase hex.
+pub fn hash_bytes(bytes: &[u8]) -> String {
+    if bytes.len() > 1 << 22 {
+        let mut h = blake3::Hasher::new();
+        h.update_rayon(bytes);
+        h.finalize().to_hex().to_string()
+    } else {
+        blake3::hash(bytes).to_hex().to_string()
+    }
+}
+
+fn fanout(dir: &Path, name: &str, ext: &str) -> PathBuf {
+    let prefix = name.get(..2).unwrap_or("xx");
+    dir.join(prefix).join(format!("{name}.{ext}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_are_named_by_their_hash_and_verified_on_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let hash = cache.put_object(b"hello").unwrap();
+        assert_eq!(hash, blake3::hash(b"hello").to_hex().to_string());
+        assert_eq!(cache.get_object(&hash).unwrap(), b"hello");
+        fs::write(cache.object_path(&hash), b"hellp").unwrap();
+        assert!(matches!(cache.get_object(&hash), Err(CacheError::BadObject { .. })));
+        assert!(!cache.has_object(&hash), "a corrupt object is removed");
+    }
+
+    #[test]
+    fn a_held_lock_blocks_try_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let held = cache.try_lock("abcdef").unwrap();
+        assert!(held.is_some());
+        assert!(cache.try_lock("abcdef").unwrap().is_none());
+        drop(held);
+        assert!(cache.try_lock("abcdef").unwrap().is_some());
+    }
+}

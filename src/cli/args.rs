@@ -1,0 +1,144 @@
+//! Command-line flags.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::workflow::Override;
+
+/// gcrl: a declarative workflow engine for GRN-guided causal representation learning.
+#[derive(Debug, Parser)]
+#[command(name = "gcrl", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Cache directory.
+    #[arg(long, global = true, env = "GCRL_CACHE", default_value = "cache")]
+    pub cache: PathBuf,
+    /// Print nothing but errors (and --json output).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Selecting and adjusting a workflow.
+#[derive(Debug, Args, Clone)]
+pub struct WorkflowArgs {
+    /// The workflow YAML file.
+    pub workflow: PathBuf,
+    /// Override a parameter (or an input file): `node.param=value`.
+    #[arg(long = "set", value_name = "NODE.PARAM=VALUE")]
+    pub set: Vec<Override>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run what is not cached.
+    Run {
+        /// The workflow and its overrides.
+        #[command(flatten)]
+        workflow: WorkflowArgs,
+        /// Tasks to run at once (default: the number of cores).
+        #[arg(short = 'j', long)]
+        jobs: Option<usize>,
+        /// GPU slots (default: the devices in CUDA_VISIBLE_DEVICES).
+        #[arg(long)]
+        gpus: Option<usize>,
+        /// Run this node's tasks even if cached (repeatable).
+        #[arg(long, value_name = "NODE")]
+        force: Vec<String>,
+        /// Run only this node and what it needs (repeatable).
+        #[arg(long, value_name = "NODE")]
+        until: Vec<String>,
+        /// Print one JSON summary on stdout at the end.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what a run would do and why, without running anything.
+    Plan {
+        /// The workflow and its overrides.
+        #[command(flatten)]
+        workflow: WorkflowArgs,
+        /// Treat this node as forced (repeatable).
+        #[arg(long, value_name = "NODE")]
+        force: Vec<String>,
+        /// Plan only this node and what it needs (repeatable).
+        #[arg(long, value_name = "NODE")]
+        until: Vec<String>,
+        /// Print one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Draw the workflow's graph.
+    Dag {
+        /// The workflow and its overrides.
+        #[command(flatten)]
+        workflow: WorkflowArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = DagFormat::Dot)]
+        format: DagFormat,
+    },
+    /// List node kinds with their inputs, outputs and parameters.
+    Kinds {
+        /// Show only this kind.
+        kind: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the shape and first rows of a cached output.
+    Show {
+        /// The workflow and its overrides.
+        #[command(flatten)]
+        workflow: WorkflowArgs,
+        /// `node.output`.
+        output: String,
+        /// Rows to print.
+        #[arg(long, default_value_t = 10)]
+        rows: usize,
+    },
+    /// Write a cached output to a file (.csv, .tsv, .parquet, .arrow by extension).
+    Export {
+        /// The workflow and its overrides.
+        #[command(flatten)]
+        workflow: WorkflowArgs,
+        /// `node.output`.
+        output: String,
+        /// Destination file.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Inspect and maintain the cache.
+    Cache {
+        /// What to do.
+        #[command(subcommand)]
+        action: CacheAction,
+    },
+}
+
+/// `gcrl cache` actions.
+#[derive(Debug, Subcommand)]
+pub enum CacheAction {
+    /// Disk use by kind.
+    Du,
+    /// Remove what the newest runs of the given workflows (all when none) do not use.
+    Gc {
+        /// Workflow files whose runs to keep.
+        workflows: Vec<PathBuf>,
+        /// Keep the outputs of this many newest runs per workflow.
+        #[arg(long, default_value_t = 1)]
+        keep_last: usize,
+    },
+    /// Re-hash every object; remove what is corrupt so it is recomputed.
+    Verify,
+}
+
+/// Graph formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DagFormat {
+    /// Graphviz.
+    Dot,
+    /// Mermaid (renders on GitHub).
+    Mermaid,
+}

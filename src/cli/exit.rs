@@ -1,0 +1,10 @@
+//! Exit codes, in one place.
+
+/// Everything ran (or was cached).
+pub const OK: i32 = 0;
+/// At least one task failed; the independent ones finished.
+pub const TASK_FAILED: i32 = 1;
+/// The workflow or the command line is wrong; nothing ran.
+pub const USAGE: i32 = 2;
+/// The cache or a file could not be read or written.
+pub const IO: i32 = 3;

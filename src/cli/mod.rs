@@ -1,0 +1,42 @@
+//! The command line: flags ([`args`]), commands ([`commands`]), terminal output ([`report`]) and
+//! exit codes ([`exit`]).
+
+pub mod args;
+pub mod commands;
+pub mod exit;
+pub mod report;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+
+/// Parses the command line, runs the command, prints, and returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { exit::USAGE } else { exit::OK };
+        }
+    };
+    let registry = crate::nodes::builtin();
+    let cache = cli.cache.as_path();
+    let result = match &cli.command {
+        Command::Run { workflow, jobs, gpus, force, until, json } => {
+            commands::run(workflow, registry, cache, *jobs, *gpus, force, until, *json, cli.quiet)
+        }
+        Command::Plan { workflow, force, until, json } => commands::plan_cmd(workflow, registry, cache, force, until, *json),
+        Command::Dag { workflow, format } => commands::dag(workflow, registry, *format),
+        Command::Kinds { kind, json } => commands::kinds(&registry, kind.as_deref(), *json),
+        Command::Show { workflow, output, rows } => commands::show(workflow, registry, cache, output, *rows),
+        Command::Export { workflow, output, to } => commands::export(workflow, registry, cache, output, to),
+        Command::Cache { action } => commands::cache(action, registry, cache),
+    };
+    match result {
+        Ok(code) => code,
+        Err(f) => {
+            eprintln!("{}", f.message);
+            f.code
+        }
+    }
+}

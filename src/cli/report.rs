@@ -1,0 +1,146 @@
+//! Turning scheduler events into what a person sees: progress bars on a terminal (one per node,
+//! with task counts), plain log lines otherwise, nothing with `-q` but failures.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::time::Instant;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::engine::events::{Event, Reporter};
+use crate::engine::graph::Role;
+
+enum Mode {
+    Bars(MultiProgress, HashMap<String, ProgressBar>),
+    Lines(HashMap<String, (usize, usize)>),
+    Quiet,
+}
+
+/// The terminal reporter.
+pub struct Console {
+    mode: Mode,
+    start: Instant,
+}
+
+impl Console {
+    /// Bars when stderr is a terminal, lines otherwise, or quiet.
+    pub fn new(quiet: bool) -> Self {
+        let mode = if quiet {
+            Mode::Quiet
+        } else if std::io::stderr().is_terminal() {
+            Mode::Bars(MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), HashMap::new())
+        } else {
+            Mode::Lines(HashMap::new())
+        };
+        Console { mode, start: Instant::now() }
+    }
+
+    fn line(&self, text: &str) {
+        eprintln!("[{:>7.1}s] {text}", self.start.elapsed().as_secs_f64());
+    }
+
+    fn progress(&mut self, node: &str) {
+        match &mut self.mode {
+            Mode::Bars(_, bars) => {
+                if let Some(b) = bars.get(node) {
+                    b.inc(1);
+                    if b.position() >= b.length().unwrap_or(0) {
+                        b.finish();
+                    }
+                }
+            }
+            Mode::Lines(counts) => {
+                let Some((done, total)) = counts.get_mut(node) else { return };
+                *done += 1;
+                let (done, total) = (*done, *total);
+                let step = (total / 10).max(1);
+                if total > 1 && (done % step == 0 || done == total) {
+                    self.line(&format!("{node}: {done}/{total} tasks"));
+                }
+            }
+            Mode::Quiet => {}
+        }
+    }
+}
+
+impl Reporter for Console {
+    fn event(&mut self, event: Event<'_>) {
+        match event {
+            Event::Planned { nodes } => match &mut self.mode {
+                Mode::Bars(multi, bars) => {
+                    let style = ProgressStyle::with_template("{prefix:>20.bold} [{bar:30}] {pos}/{len} {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> ");
+                    for (node, n) in nodes {
+                        let bar = multi.add(ProgressBar::new(*n as u64).with_style(style.clone()));
+                        bar.set_prefix(node.clone());
+                        bars.insert(node.clone(), bar);
+                    }
+                }
+                Mode::Lines(counts) => {
+                    for (node, n) in nodes {
+                        counts.insert(node.clone(), (0, *n));
+                    }
+                }
+                Mode::Quiet => {}
+            },
+            Event::Cached(task) => {
+                if matches!(self.mode, Mode::Bars(..)) {
+                    self.progress(&task.node);
+                }
+            }
+            Event::Started(task) => {
+                if let Mode::Bars(_, bars) = &self.mode
+                    && let Some(b) = bars.get(&task.node)
+                {
+                    b.set_message(format!("running {}", task.label));
+                }
+            }
+            Event::Waiting(task) => {
+                if !matches!(self.mode, Mode::Quiet) {
+                    self.line(&format!("{}: waiting for another gcrl process that computes it", task.label));
+                }
+            }
+            Event::Finished { task, seconds } => {
+                if matches!(self.mode, Mode::Lines(_)) && !matches!(task.role, Role::Shard(_)) {
+                    self.line(&format!("ran {} ({seconds:.2}s)", task.label));
+                }
+                if let Mode::Bars(_, bars) = &self.mode
+                    && let Some(b) = bars.get(&task.node)
+                {
+                    b.set_message(format!("{} {seconds:.1}s", task.label));
+                }
+                self.progress(&task.node);
+            }
+            Event::Failed { task, error, retrying } => {
+                let what = if retrying { "failed (will retry)" } else { "FAILED" };
+                let text = format!("{} {what}: {error}", task.label);
+                match &self.mode {
+                    Mode::Bars(multi, _) => {
+                        let _ = multi.println(text);
+                    }
+                    _ => self.line(&text),
+                }
+            }
+            Event::Skipped { task, because } => {
+                if !matches!(self.mode, Mode::Quiet) {
+                    self.line(&format!("skipped {}: needs {because}, which failed", task.label));
+                }
+            }
+            Event::Requeued { task, why } => {
+                if !matches!(self.mode, Mode::Quiet) {
+                    self.line(&format!("rerunning {}: {why}", task.label));
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Mode::Bars(multi, bars) = &self.mode {
+            for b in bars.values() {
+                b.finish();
+            }
+            let _ = multi.clear();
+        }
+    }
+}

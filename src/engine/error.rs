@@ -1,0 +1,57 @@
+//! Errors of the engine layer: a node that fails, a graph that cannot be built, a run that cannot go on.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use crate::algo::AlgoError;
+use crate::cache::CacheError;
+use crate::table::TableError;
+
+/// Why a node's `run` failed. The scheduler reports it with the task's label.
+#[derive(Debug, Error)]
+pub enum NodeError {
+    /// The input data is not what the node needs (say which input and what to do).
+    #[error("{0}")]
+    Input(String),
+    /// The computation itself failed.
+    #[error(transparent)]
+    Algo(#[from] AlgoError),
+    /// Reading or writing a table failed.
+    #[error(transparent)]
+    Table(#[from] TableError),
+    /// A file named by the workflow could not be read.
+    #[error("{path}: {source}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A bug in gcrl: a node asked for something its own schema does not declare.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Why a run could not proceed (as opposed to a single task failing).
+#[derive(Debug, Error)]
+pub enum EngineError {
+    /// The cache could not be read or written.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    /// `--force`/`--until`/`show` named a node the workflow does not have.
+    #[error("unknown node `{name}`{hint}")]
+    UnknownNode {
+        /// The name given.
+        name: String,
+        /// A did-you-mean suffix, possibly empty.
+        hint: String,
+    },
+    /// `show`/`export` named an output the node does not have or has not produced.
+    #[error("{0}")]
+    Output(String),
+    /// A table operation failed.
+    #[error(transparent)]
+    Table(#[from] TableError),
+}

@@ -1,0 +1,204 @@
+//! The node-kind trait: what every built-in or plugin kind declares and does.
+//!
+//! The engine knows nothing of genes (house rule 8): a kind is a name, a version, typed ports and
+//! parameters, optional shards, and a `run` from input tables to output tables.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::error::NodeError;
+use super::params::{ParamSpec, Params};
+use crate::table::Table;
+
+/// One named input or output port.
+#[derive(Debug, Clone)]
+pub struct PortSpec {
+    /// Port name as written in YAML.
+    pub name: &'static str,
+    /// One-line description.
+    pub doc: &'static str,
+    /// Inputs only: the workflow may leave it out.
+    pub optional: bool,
+}
+
+impl PortSpec {
+    /// A port that must be connected.
+    pub const fn new(name: &'static str, doc: &'static str) -> Self {
+        PortSpec { name, doc, optional: false }
+    }
+
+    /// An input port that may be left out.
+    pub const fn optional(name: &'static str, doc: &'static str) -> Self {
+        PortSpec { name, doc, optional: true }
+    }
+}
+
+/// What a task needs from the machine.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Resources {
+    /// CPU cores (threads) it uses.
+    pub cpus: usize,
+    /// GPUs it uses (0 = CPU only).
+    pub gpus: usize,
+    /// Memory in GiB, for cluster requests.
+    pub mem_gb: f64,
+    /// Expected wall time in minutes, for cluster requests.
+    pub minutes: f64,
+}
+
+impl Default for Resources {
+    fn default() -> Self {
+        Resources { cpus: 1, gpus: 0, mem_gb: 2.0, minutes: 10.0 }
+    }
+}
+
+/// One shard of a sharded kind: the parameters its result depends on, and a label.
+///
+/// A shard's cache key is built from these parameters only, so growing a sweep
+/// (1000 → 2000 seeds) leaves the keys of the existing shards unchanged.
+#[derive(Debug, Clone)]
+pub struct Shard {
+    /// Short label, e.g. `res=0.9 seeds=0..100`.
+    pub label: String,
+    /// Parameters of this shard.
+    pub params: Params,
+}
+
+/// One input value as a node receives it.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A table produced by another task; `instance` names the sweep values that produced it.
+    Table {
+        /// The table.
+        table: Table,
+        /// Sweep assignment of the producing task (empty when not swept).
+        instance: BTreeMap<String, Value>,
+    },
+    /// A file named in the workflow.
+    File(PathBuf),
+}
+
+/// The inputs of one task, by port, in declaration order of the producers.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    ports: BTreeMap<String, Vec<Input>>,
+    shards: Vec<BTreeMap<String, Table>>,
+}
+
+impl Inputs {
+    /// Builds inputs from ports and, for a reduce step, the shards' outputs.
+    pub fn new(ports: BTreeMap<String, Vec<Input>>, shards: Vec<BTreeMap<String, Table>>) -> Self {
+        Inputs { ports, shards }
+    }
+
+    /// Whether `port` is connected.
+    pub fn has(&self, port: &str) -> bool {
+        self.ports.get(port).is_some_and(|v| !v.is_empty())
+    }
+
+    /// Every value given to `port` (several when the producer was swept).
+    pub fn all(&self, port: &str) -> &[Input] {
+        self.ports.get(port).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The single table on `port`; a file is read as a table by its extension.
+    pub fn table(&self, port: &str) -> Result<Table, NodeError> {
+        match self.all(port) {
+            [] => Err(NodeError::Input(format!("input `{port}` is not connected"))),
+            [one] => input_table(one),
+            many => Err(NodeError::Input(format!(
+                "input `{port}` received {} tables from a swept node; this kind takes one",
+                many.len()
+            ))),
+        }
+    }
+
+    /// The table on `port`, or `None` when the port is not connected.
+    pub fn opt_table(&self, port: &str) -> Result<Option<Table>, NodeError> {
+        if self.has(port) { self.table(port).map(Some) } else { Ok(None) }
+    }
+
+    /// Every table on `port`, with its sweep assignment.
+    pub fn tables(&self, port: &str) -> Result<Vec<(Table, BTreeMap<String, Value>)>, NodeError> {
+        self.all(port)
+            .iter()
+            .map(|i| {
+                let inst = match i {
+                    Input::Table { instance, .. } => instance.clone(),
+                    Input::File(_) => BTreeMap::new(),
+                };
+                input_table(i).map(|t| (t, inst))
+            })
+            .collect()
+    }
+
+    /// The path of the file on `port` (for kinds that read a file format themselves).
+    pub fn file(&self, port: &str) -> Result<&Path, NodeError> {
+        match self.all(port) {
+            [Input::File(p)] => Ok(p),
+            [Input::Table { .. }] => {
+                Err(NodeError::Input(format!("input `{port}` must be a file (`{{file: path}}`), not a node output")))
+            }
+            _ => Err(NodeError::Input(format!("input `{port}` needs exactly one file"))),
+        }
+    }
+
+    /// Outputs of every shard, in shard order (reduce step of a sharded kind).
+    pub fn shards(&self) -> &[BTreeMap<String, Table>] {
+        &self.shards
+    }
+}
+
+fn input_table(input: &Input) -> Result<Table, NodeError> {
+    match input {
+        Input::Table { table, .. } => Ok(table.clone()),
+        Input::File(path) => Ok(crate::table::read_table_file(path)?),
+    }
+}
+
+/// The outputs of one task, by port name.
+pub type Outputs = BTreeMap<String, Table>;
+
+/// What a running task may know about its surroundings.
+#[derive(Debug, Clone)]
+pub struct RunContext {
+    /// Label of the task, for messages.
+    pub label: String,
+    /// Threads the task may use.
+    pub threads: usize,
+    /// GPU ordinals assigned to the task.
+    pub gpus: Vec<usize>,
+}
+
+/// A node kind. Implementations live in `nodes/` and in plugins.
+pub trait NodeKind: Send + Sync {
+    /// Name used in workflows (`kind: grn`).
+    fn name(&self) -> &str;
+    /// Bumped whenever results change for the same inputs; part of every cache key.
+    fn version(&self) -> u32;
+    /// One-line description.
+    fn doc(&self) -> &str;
+    /// Input ports.
+    fn inputs(&self) -> Vec<PortSpec>;
+    /// Output ports.
+    fn outputs(&self) -> Vec<PortSpec>;
+    /// Parameters with types and defaults.
+    fn params(&self) -> Vec<ParamSpec>;
+    /// Resources one task of this kind needs.
+    fn resources(&self, _params: &Params) -> Resources {
+        Resources::default()
+    }
+    /// Splits the work into shards (None: one task). Each shard runs [`NodeKind::run_shard`];
+    /// then [`NodeKind::run`] receives every shard's outputs through [`Inputs::shards`].
+    fn shards(&self, _params: &Params) -> Option<Vec<Shard>> {
+        None
+    }
+    /// Runs one shard.
+    fn run_shard(&self, _shard: &Params, _inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+        Err(NodeError::Internal(format!("kind `{}` declares no shards", self.name())))
+    }
+    /// Runs the task (or the reduce step of a sharded kind).
+    fn run(&self, params: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError>;
+}

@@ -1,0 +1,100 @@
+//! Turning a task of the graph into a [`ResolvedTask`] once its producers' outputs are known,
+//! and looking its key up in the cache. Shared by the scheduler and by `plan`.
+
+use std::collections::BTreeMap;
+
+use super::files::FileHasher;
+use super::graph::{Task, TaskInput};
+use super::key::task_key;
+use super::runner::{ResolvedInput, ResolvedTask};
+use crate::cache::{Cache, RunRecord};
+
+/// Output hashes of a finished task, by port.
+pub type OutputHashes = BTreeMap<String, String>;
+
+/// Resolves tasks against a cache.
+pub struct Resolver<'a> {
+    cache: &'a Cache,
+    files: FileHasher,
+    last: Option<RunRecord>,
+}
+
+impl<'a> Resolver<'a> {
+    /// A resolver for the workflow `name` (its newest run record speeds up lookups).
+    pub fn new(cache: &'a Cache, workflow: &str) -> Self {
+        Resolver { cache, files: FileHasher::new(cache), last: cache.last_run(workflow) }
+    }
+
+    /// The newest run record of the workflow, if any.
+    pub fn last_run(&self) -> Option<&RunRecord> {
+        self.last.as_ref()
+    }
+
+    /// Resolves `task`; `outputs[i]` holds the outputs of `tasks[i]` once it is done.
+    pub fn resolve(
+        &self,
+        task: &Task,
+        tasks: &[Task],
+        outputs: &[Option<OutputHashes>],
+        threads: usize,
+    ) -> Result<ResolvedTask, String> {
+        let mut inputs = BTreeMap::new();
+        for (port, values) in &task.inputs {
+            let mut resolved = Vec::with_capacity(values.len());
+            for v in values {
+                resolved.push(match v {
+                    TaskInput::File(path) => {
+                        let hash = self.files.hash(path).map_err(|e| format!("input `{port}`: {}: {e}", path.display()))?;
+                        ResolvedInput::File { path: path.clone(), hash }
+                    }
+                    TaskInput::Output { task: producer, port: out, source } => {
+                        let hash = outputs[*producer]
+                            .as_ref()
+                            .and_then(|o| o.get(out))
+                            .ok_or_else(|| format!("input `{port}`: `{source}` was not produced"))?;
+                        ResolvedInput::Object { hash: hash.clone(), instance: tasks[*producer].instance.clone() }
+                    }
+                });
+            }
+            inputs.insert(port.clone(), resolved);
+        }
+        let shards: Vec<OutputHashes> = task
+            .shards
+            .iter()
+            .map(|&s| outputs[s].clone().ok_or_else(|| "a shard was not produced".to_string()))
+            .collect::<Result<_, _>>()?;
+        let hashes: BTreeMap<String, Vec<String>> =
+            inputs.iter().map(|(p, v)| (p.clone(), v.iter().map(|i: &ResolvedInput| i.hash().to_string()).collect())).collect();
+        let params = task.params.canonical();
+        let key = task_key(task.kind.name(), task.kind.version(), task.role.tag(), &params, &hashes, &shards);
+        Ok(ResolvedTask {
+            key,
+            label: task.label.clone(),
+            kind: task.kind.name().to_string(),
+            kind_version: task.kind.version(),
+            role: task.role.tag().to_string(),
+            params: task.params.map().clone(),
+            inputs,
+            shards,
+            threads,
+        })
+    }
+
+    /// The outputs stored for `key`, if the cache holds a complete result.
+    pub fn lookup(&self, label: &str, key: &str) -> Option<OutputHashes> {
+        if let Some(entry) = self.last.as_ref().and_then(|r| r.tasks.get(label))
+            && entry.key == key
+            && self.cache.has_manifest(key)
+        {
+            return Some(entry.outputs.clone());
+        }
+        let manifest = self.cache.get_manifest(key).ok().flatten()?;
+        super::runner::complete(self.cache, &manifest)
+            .then(|| manifest.outputs.into_iter().map(|(k, v)| (k, v.hash)).collect())
+    }
+
+    /// Saves the file-hash memo.
+    pub fn save(&self) {
+        self.files.save(self.cache);
+    }
+}

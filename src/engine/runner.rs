@@ -1,0 +1,234 @@
+//! Running one task from its fully resolved description, on any executor.
+//!
+//! A [`ResolvedTask`] names its kind, parameters and the content hashes of its inputs; it is
+//! all a worker needs (locally, or `gcrl exec` on a cluster node, without the workflow file).
+//! [`execute`] takes the task's lock, re-checks the cache (another process may have finished
+//! it meanwhile), loads inputs, runs the kind, stores objects, then the manifest.
+
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::kind::{Input, Inputs, RunContext};
+use super::params::Params;
+use super::registry::Registry;
+use crate::cache::{Cache, CacheError, Manifest, OutputRecord};
+use crate::table::Table;
+
+/// One resolved input value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ResolvedInput {
+    /// A cached object.
+    Object {
+        /// Its hash.
+        hash: String,
+        /// Sweep assignment of its producer.
+        instance: BTreeMap<String, Value>,
+    },
+    /// A file and its content hash.
+    File {
+        /// The path.
+        path: PathBuf,
+        /// blake3 of its bytes.
+        hash: String,
+    },
+}
+
+impl ResolvedInput {
+    /// The content hash that enters the task key.
+    pub fn hash(&self) -> &str {
+        match self {
+            ResolvedInput::Object { hash, .. } | ResolvedInput::File { hash, .. } => hash,
+        }
+    }
+}
+
+/// Everything needed to run a task, and its key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResolvedTask {
+    /// The task key.
+    pub key: String,
+    /// Label, for messages and manifests.
+    pub label: String,
+    /// Kind name.
+    pub kind: String,
+    /// Kind version.
+    pub kind_version: u32,
+    /// `whole`, `shard` or `reduce`.
+    pub role: String,
+    /// Parameters (a shard's own for a shard).
+    pub params: BTreeMap<String, Value>,
+    /// Inputs by port.
+    pub inputs: BTreeMap<String, Vec<ResolvedInput>>,
+    /// For a reduce step: each shard's output hashes.
+    pub shards: Vec<BTreeMap<String, String>>,
+    /// Threads it may use.
+    pub threads: usize,
+}
+
+/// How a task ended well.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// It ran and stored this manifest.
+    Ran(Manifest),
+    /// Another process had finished it first.
+    Cached(Manifest),
+}
+
+impl Outcome {
+    /// The manifest either way.
+    pub fn manifest(&self) -> &Manifest {
+        match self {
+            Outcome::Ran(m) | Outcome::Cached(m) => m,
+        }
+    }
+}
+
+/// How a task failed.
+#[derive(Debug, Clone)]
+pub enum TaskFailure {
+    /// The node reported an error (or panicked).
+    Node(String),
+    /// An input object is missing or corrupt: its producer must run again.
+    InputLost(String),
+    /// The cache could not be written.
+    Cache(String),
+}
+
+impl std::fmt::Display for TaskFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TaskFailure::Node(m) | TaskFailure::Cache(m) => f.write_str(m),
+            TaskFailure::InputLost(h) => write!(f, "input object {h} is missing or corrupt"),
+        }
+    }
+}
+
+/// Whether the outputs of `manifest` are all still in the cache.
+pub fn complete(cache: &Cache, manifest: &Manifest) -> bool {
+    manifest.outputs.values().all(|o| cache.has_object(&o.hash))
+}
+
+fn cached(cache: &Cache, key: &str) -> Option<Manifest> {
+    cache.get_manifest(key).ok().flatten().filter(|m| complete(cache, m))
+}
+
+fn load(cache: &Cache, hash: &str) -> Result<Table, TaskFailure> {
+    let bytes = cache.get_object(hash).map_err(|e| match e {
+        CacheError::BadObject { .. } | CacheError::MissingObject(_) => TaskFailure::InputLost(hash.to_string()),
+        other => TaskFailure::Cache(other.to_string()),
+    })?;
+    Table::from_ipc(&bytes).map_err(|_| TaskFailure::InputLost(hash.to_string()))
+}
+
+/// Runs `task` unless the cache already holds its result. `on_wait` is called once if another
+/// process holds the task's lock and we must wait for it.
+pub fn execute(
+    task: &ResolvedTask,
+    registry: &Registry,
+    cache: &Cache,
+    force: bool,
+    on_wait: &dyn Fn(),
+) -> Result<Outcome, TaskFailure> {
+    let cache_err = |e: CacheError| TaskFailure::Cache(e.to_string());
+    let _lock = match cache.try_lock(&task.key).map_err(cache_err)? {
+        Some(lock) => lock,
+        None => {
+            on_wait();
+            cache.lock(&task.key).map_err(cache_err)?
+        }
+    };
+    if !force && let Some(m) = cached(cache, &task.key) {
+        return Ok(Outcome::Cached(m));
+    }
+    let kind = registry
+        .get(&task.kind)
+        .ok_or_else(|| TaskFailure::Node(format!("kind `{}` is not available in this gcrl", task.kind)))?;
+    let mut ports = BTreeMap::new();
+    for (port, values) in &task.inputs {
+        let mut loaded = Vec::with_capacity(values.len());
+        for v in values {
+            loaded.push(match v {
+                ResolvedInput::Object { hash, instance } => {
+                    Input::Table { table: load(cache, hash)?, instance: instance.clone() }
+                }
+                ResolvedInput::File { path, .. } => Input::File(path.clone()),
+            });
+        }
+        ports.insert(port.clone(), loaded);
+    }
+    let mut shards = Vec::with_capacity(task.shards.len());
+    for outputs in &task.shards {
+        let mut tables = BTreeMap::new();
+        for (name, hash) in outputs {
+            tables.insert(name.clone(), load(cache, hash)?);
+        }
+        shards.push(tables);
+    }
+    let inputs = Inputs::new(ports, shards);
+    let params = Params::from_map(task.params.clone());
+    let ctx = RunContext { label: task.label.clone(), threads: task.threads, gpus: Vec::new() };
+    let started = Instant::now();
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        if task.role == "shard" { kind.run_shard(&params, &inputs, &ctx) } else { kind.run(&params, &inputs, &ctx) }
+    }));
+    let outputs = match result {
+        Ok(Ok(outputs)) => outputs,
+        Ok(Err(e)) => return Err(TaskFailure::Node(e.to_string())),
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            return Err(TaskFailure::Node(format!("internal error (panic): {msg}")));
+        }
+    };
+    if task.role != "shard" {
+        let declared: Vec<String> = kind.outputs().iter().map(|p| p.name.to_string()).collect();
+        let produced: Vec<String> = outputs.keys().cloned().collect();
+        if declared != produced {
+            return Err(TaskFailure::Node(format!(
+                "internal error: kind `{}` produced outputs {produced:?}, but declares {declared:?}",
+                task.kind
+            )));
+        }
+    }
+    let mut records = BTreeMap::new();
+    for (name, table) in &outputs {
+        let bytes = table.to_ipc().map_err(|e| TaskFailure::Node(e.to_string()))?;
+        let hash = cache.put_object(&bytes).map_err(cache_err)?;
+        records.insert(name.clone(), OutputRecord { hash, rows: table.n_rows(), cols: table.n_cols() });
+    }
+    let manifest = Manifest {
+        key: task.key.clone(),
+        kind: task.kind.clone(),
+        kind_version: task.kind_version,
+        label: task.label.clone(),
+        params: task.params.clone(),
+        inputs: task.inputs.iter().map(|(p, v)| (p.clone(), v.iter().map(|i| i.hash().to_string()).collect())).collect(),
+        outputs: records,
+        seconds: started.elapsed().as_secs_f64(),
+        finished: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        host: hostname(),
+        gcrl_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    cache.put_manifest(&manifest).map_err(cache_err)?;
+    Ok(Outcome::Ran(manifest))
+}
+
+/// This machine's name.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}

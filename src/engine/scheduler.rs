@@ -1,0 +1,287 @@
+//! The scheduler: walks the task graph once, resolves each task when its producers are done,
+//! serves it from the cache or hands it to the executor, and reacts to completions.
+//!
+//! Early cutoff falls out of content addressing: a task whose inputs hash as before has the same
+//! key, so it is found in the cache even when its producer just ran again. No busy waiting: the
+//! scheduler blocks on the executor's channel.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use super::error::EngineError;
+use super::events::{Event, Reporter};
+use super::executor::{Executor, Message};
+use super::graph::TaskGraph;
+use super::resolve::{OutputHashes, Resolver};
+use super::runner::{Outcome, ResolvedTask, TaskFailure};
+use crate::cache::{Cache, RunRecord, TaskEntry};
+
+/// What to run and how.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Nodes whose tasks run even when cached.
+    pub force: Vec<String>,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone, Default)]
+pub struct RunSummary {
+    /// Tasks in the graph.
+    pub tasks: usize,
+    /// Tasks that ran.
+    pub ran: usize,
+    /// Tasks served from the cache.
+    pub cached: usize,
+    /// Tasks that failed.
+    pub failed: usize,
+    /// Tasks not run because something they need failed.
+    pub skipped: usize,
+    /// Wall time.
+    pub seconds: f64,
+    /// `(task label, error)` of each failure.
+    pub failures: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Waiting,
+    Ready,
+    Running,
+    Done,
+    Failed,
+    Skipped,
+}
+
+struct Run<'g> {
+    graph: &'g TaskGraph,
+    dependents: Vec<Vec<usize>>,
+    remaining: Vec<usize>,
+    state: Vec<State>,
+    outputs: Vec<Option<OutputHashes>>,
+    keys: Vec<Option<String>>,
+    forced: Vec<bool>,
+    attempts: Vec<u32>,
+    requeues: Vec<u32>,
+    ready: VecDeque<usize>,
+    runnable: VecDeque<(usize, ResolvedTask)>,
+    summary: RunSummary,
+}
+
+impl Run<'_> {
+    fn complete(&mut self, id: usize, outputs: OutputHashes) {
+        self.state[id] = State::Done;
+        self.outputs[id] = Some(outputs);
+        for i in 0..self.dependents[id].len() {
+            let d = self.dependents[id][i];
+            if self.state[d] == State::Waiting {
+                self.remaining[d] -= 1;
+                if self.remaining[d] == 0 {
+                    self.state[d] = State::Ready;
+                    self.ready.push_back(d);
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, id: usize, error: &str, reporter: &mut dyn Reporter) {
+        let task = &self.graph.tasks[id];
+        self.state[id] = State::Failed;
+        self.summary.failed += 1;
+        self.summary.failures.push((task.label.clone(), error.to_string()));
+        reporter.event(Event::Failed { task, error, retrying: false });
+        let mut stack = self.dependents[id].clone();
+        while let Some(d) = stack.pop() {
+            if matches!(self.state[d], State::Waiting | State::Ready) {
+                self.state[d] = State::Skipped;
+                self.summary.skipped += 1;
+                reporter.event(Event::Skipped { task: &self.graph.tasks[d], because: &task.label });
+                stack.extend(self.dependents[d].iter().copied());
+            }
+        }
+    }
+
+    /// An input of `consumer` vanished: run its producer again, then the consumer.
+    fn requeue_producer(&mut self, consumer: usize, hash: &str, cache: &Cache, reporter: &mut dyn Reporter) -> bool {
+        let producer = self.graph.tasks[consumer]
+            .deps()
+            .into_iter()
+            .find(|&p| self.outputs[p].as_ref().is_some_and(|o| o.values().any(|h| h == hash)));
+        let Some(p) = producer else { return false };
+        if self.requeues[p] >= 2 {
+            return false;
+        }
+        if self.state[p] == State::Done {
+            self.requeues[p] += 1;
+            if let Some(key) = &self.keys[p] {
+                let _ = cache.remove_manifest(key);
+            }
+            self.forced[p] = true;
+            self.outputs[p] = None;
+            self.state[p] = State::Ready;
+            self.ready.push_back(p);
+            reporter.event(Event::Requeued { task: &self.graph.tasks[p], why: "its output was missing or corrupt" });
+        }
+        self.state[consumer] = State::Waiting;
+        self.remaining[consumer] = 1;
+        if !self.dependents[p].contains(&consumer) {
+            self.dependents[p].push(consumer);
+        }
+        true
+    }
+}
+
+/// Runs every task of `graph` that the cache does not hold.
+pub fn run_graph(
+    graph: &TaskGraph,
+    workflow: &str,
+    cache: &Cache,
+    executor: &mut dyn Executor,
+    options: &RunOptions,
+    reporter: &mut dyn Reporter,
+) -> Result<RunSummary, EngineError> {
+    let started = Instant::now();
+    let started_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    cache.clean_tmp()?;
+    let resolver = Resolver::new(cache, workflow);
+    let n = graph.tasks.len();
+    let force: HashSet<&str> = options.force.iter().map(String::as_str).collect();
+    let mut run = Run {
+        graph,
+        dependents: graph.dependents(),
+        remaining: graph.tasks.iter().map(|t| t.deps().len()).collect(),
+        state: vec![State::Waiting; n],
+        outputs: vec![None; n],
+        keys: vec![None; n],
+        forced: graph.tasks.iter().map(|t| force.contains(t.node.as_str())).collect(),
+        attempts: vec![0; n],
+        requeues: vec![0; n],
+        ready: VecDeque::new(),
+        runnable: VecDeque::new(),
+        summary: RunSummary { tasks: n, ..Default::default() },
+    };
+    let counts: Vec<(String, usize)> = graph
+        .node_order
+        .iter()
+        .map(|id| (id.clone(), graph.tasks.iter().filter(|t| &t.node == id).count()))
+        .collect();
+    reporter.event(Event::Planned { nodes: &counts });
+    for id in 0..n {
+        if run.remaining[id] == 0 {
+            run.state[id] = State::Ready;
+            run.ready.push_back(id);
+        }
+    }
+    let capacity = executor.capacity();
+    let (tx, rx) = mpsc::channel();
+    let (mut cpus_used, mut gpus_used, mut in_flight) = (0usize, 0usize, 0usize);
+    let slots = |id: usize| {
+        let r = &graph.tasks[id].resources;
+        (r.cpus.clamp(1, capacity.cpus), r.gpus.min(capacity.gpus))
+    };
+    loop {
+        while let Some(id) = run.ready.pop_front() {
+            let task = &graph.tasks[id];
+            let threads = slots(id).0;
+            match resolver.resolve(task, &graph.tasks, &run.outputs, threads) {
+                Err(e) => run.fail(id, &e, reporter),
+                Ok(resolved) => {
+                    run.keys[id] = Some(resolved.key.clone());
+                    match (!run.forced[id]).then(|| resolver.lookup(&task.label, &resolved.key)).flatten() {
+                        Some(outputs) => {
+                            run.summary.cached += 1;
+                            reporter.event(Event::Cached(task));
+                            run.complete(id, outputs);
+                        }
+                        None => run.runnable.push_back((id, resolved)),
+                    }
+                }
+            }
+        }
+        while let Some(pos) = run.runnable.iter().position(|(id, _)| {
+            let (c, g) = slots(*id);
+            cpus_used + c <= capacity.cpus && gpus_used + g <= capacity.gpus
+        }) {
+            let (id, resolved) = run.runnable.remove(pos).expect("position is in range");
+            let (c, g) = slots(id);
+            cpus_used += c;
+            gpus_used += g;
+            in_flight += 1;
+            run.state[id] = State::Running;
+            reporter.event(Event::Started(&graph.tasks[id]));
+            executor.submit(id, resolved, run.forced[id], tx.clone());
+        }
+        if in_flight == 0 {
+            if run.ready.is_empty() {
+                // Whatever remains runnable needs GPUs this executor lacks.
+                while let Some((id, _)) = run.runnable.pop_front() {
+                    run.fail(id, "needs a GPU, and none is available (set CUDA_VISIBLE_DEVICES or --gpus)", reporter);
+                }
+                break;
+            }
+            continue;
+        }
+        let message = rx.recv().map_err(|_| EngineError::Output("the executor stopped unexpectedly".into()))?;
+        let (id, result) = match message {
+            Message::Waiting(id) => {
+                reporter.event(Event::Waiting(&graph.tasks[id]));
+                continue;
+            }
+            Message::Done(id, result) => (id, result),
+        };
+        let (c, g) = slots(id);
+        cpus_used -= c;
+        gpus_used -= g;
+        in_flight -= 1;
+        let task = &graph.tasks[id];
+        match result {
+            Ok(outcome) => {
+                let outputs: OutputHashes =
+                    outcome.manifest().outputs.iter().map(|(k, v)| (k.clone(), v.hash.clone())).collect();
+                match outcome {
+                    Outcome::Ran(m) => {
+                        run.summary.ran += 1;
+                        reporter.event(Event::Finished { task, seconds: m.seconds });
+                    }
+                    Outcome::Cached(_) => {
+                        run.summary.cached += 1;
+                        reporter.event(Event::Cached(task));
+                    }
+                }
+                run.forced[id] = false;
+                run.complete(id, outputs);
+            }
+            Err(TaskFailure::InputLost(hash)) if run.requeue_producer(id, &hash, cache, reporter) => {}
+            Err(failure) => {
+                run.attempts[id] += 1;
+                let error = failure.to_string();
+                if run.attempts[id] <= task.retries {
+                    reporter.event(Event::Failed { task, error: &error, retrying: true });
+                    let resolved = resolver.resolve(task, &graph.tasks, &run.outputs, slots(id).0);
+                    match resolved {
+                        Ok(r) => run.runnable.push_back((id, r)),
+                        Err(e) => run.fail(id, &e, reporter),
+                    }
+                } else {
+                    run.fail(id, &error, reporter);
+                }
+            }
+        }
+    }
+    reporter.finish();
+    resolver.save();
+    let mut tasks = BTreeMap::new();
+    for t in &graph.tasks {
+        if let (State::Done, Some(key), Some(outputs)) = (run.state[t.id], &run.keys[t.id], &run.outputs[t.id]) {
+            tasks.insert(t.label.clone(), TaskEntry { key: key.clone(), outputs: outputs.clone() });
+        }
+    }
+    run.summary.seconds = started.elapsed().as_secs_f64();
+    let unchanged = run.summary.ran == 0 && resolver.last_run().is_some_and(|r| r.tasks == tasks);
+    if !unchanged {
+        let record = RunRecord { workflow: workflow.to_string(), started_ms, seconds: run.summary.seconds, tasks };
+        cache.save_run(&record)?;
+    }
+    Ok(run.summary)
+}

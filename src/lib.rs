@@ -1,0 +1,16 @@
+//! gcrl: a declarative workflow engine for GRN-guided causal representation learning on
+//! single-cell Perturb-seq data.
+//!
+//! A YAML [`workflow`] becomes a task graph ([`engine`]) whose results live in a
+//! content-addressed [`cache`] of Arrow [`table`]s. Node kinds ([`nodes`]) are thin adapters over
+//! pure algorithms ([`algo`]); files come in through [`io`].
+#![warn(missing_docs)]
+
+pub mod algo;
+pub mod cache;
+pub mod cli;
+pub mod engine;
+pub mod io;
+pub mod nodes;
+pub mod table;
+pub mod workflow;

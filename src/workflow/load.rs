@@ -1,0 +1,583 @@
+//! Loading a workflow: YAML text → positioned tree → validated [`Workflow`].
+//!
+//! Every problem is collected (not only the first) with its line and column, the offending name
+//! and, where one exists, a did-you-mean. Parameters are checked once here (house rule 6).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::error::{Diagnostic, WorkflowError};
+use super::spec::{NodeSpec, Source, Workflow};
+use super::suggest::hint;
+use super::yaml::{self, Key, Node, Pos, Yaml};
+use crate::engine::kind::{NodeKind, Resources};
+use crate::engine::params::{ParamSpec, Params};
+use crate::engine::registry::Registry;
+
+/// A command-line override `node.key=value`: a parameter, or a file for an input port.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Override {
+    /// Node id.
+    pub node: String,
+    /// Parameter or input port name.
+    pub key: String,
+    /// The value as typed (parsed as a YAML scalar for parameters, a path for inputs).
+    pub value: String,
+}
+
+impl std::str::FromStr for Override {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (lhs, value) = s.split_once('=').ok_or_else(|| format!("`{s}`: expected node.param=value"))?;
+        let (node, key) = lhs.split_once('.').ok_or_else(|| format!("`{s}`: expected node.param=value"))?;
+        if node.is_empty() || key.is_empty() {
+            return Err(format!("`{s}`: expected node.param=value"));
+        }
+        Ok(Override { node: node.into(), key: key.into(), value: value.into() })
+    }
+}
+
+const TOP_KEYS: &[&str] = &["name", "description", "defaults", "nodes"];
+const NODE_KEYS: &[&str] = &["kind", "description", "inputs", "params", "sweep", "resources", "retries"];
+const RESOURCE_KEYS: &[&str] = &["cpus", "gpus", "mem_gb", "minutes"];
+
+/// A node as loaded, with what later checks need: its key's position, its inputs' positions and
+/// the params the user set explicitly (which workflow `defaults` must not replace).
+struct Loaded<'k> {
+    spec: NodeSpec,
+    key: &'k Key,
+    inputs: BTreeMap<String, Vec<(Node, Source)>>,
+    explicit: Vec<String>,
+}
+
+struct Loader<'a> {
+    registry: &'a Registry,
+    dir: PathBuf,
+    diags: Vec<Diagnostic>,
+}
+
+/// Loads and validates `path` against the kinds of `registry`, applying `overrides`.
+pub fn load_workflow(path: &Path, registry: &Registry, overrides: &[Override]) -> Result<Workflow, WorkflowError> {
+    let fail = |source: String, message: String, help: Option<String>| WorkflowError {
+        file: path.to_path_buf(),
+        source,
+        diagnostics: vec![Diagnostic { message, pos: Pos::default(), width: 0, help }],
+    };
+    let bytes = std::fs::read(path).map_err(|e| fail(String::new(), format!("cannot read the workflow: {e}"), None))?;
+    if bytes.contains(&0) {
+        return Err(fail(String::new(), "this is a binary file, not a YAML workflow".into(), None));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        fail(String::new(), format!("the workflow is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()), None)
+    })?;
+    if text.trim().is_empty() || yaml::parse(&text).is_ok_and(|n| n.value == Yaml::Null) {
+        return Err(fail(
+            text,
+            "the workflow is empty".into(),
+            Some("a workflow needs `name:` and `nodes:`, e.g.\n    name: demo\n    nodes:\n      data: {kind: simulate}".into()),
+        ));
+    }
+    let root = yaml::parse(&text).map_err(|e| fail(text.clone(), format!("invalid YAML: {e}"), None))?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut loader = Loader { registry, dir, diags: Vec::new() };
+    let workflow = loader.workflow(&root, path, overrides);
+    if loader.diags.is_empty() {
+        if let Some(w) = workflow {
+            return Ok(w);
+        }
+    }
+    let mut diagnostics = loader.diags;
+    diagnostics.sort_by_key(|d| (d.pos.line, d.pos.col));
+    Err(WorkflowError { file: path.to_path_buf(), source: text, diagnostics })
+}
+
+fn width(node: &Node) -> usize {
+    match &node.value {
+        Yaml::Str(s) => s.chars().count().max(1),
+        _ => 1,
+    }
+}
+
+impl Loader<'_> {
+    fn error(&mut self, pos: Pos, width: usize, message: String, help: String) {
+        let help = (!help.is_empty()).then_some(help);
+        self.diags.push(Diagnostic { message, pos, width, help });
+    }
+
+    fn at_key(&mut self, key: &Key, message: String, help: String) {
+        self.error(key.pos, key.name.chars().count(), message, help);
+    }
+
+    fn at_node(&mut self, node: &Node, message: String, help: String) {
+        self.error(node.pos, width(node), message, help);
+    }
+
+    fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [(Key, Node)]> {
+        match &node.value {
+            Yaml::Map(entries) => Some(entries),
+            Yaml::Null => Some(&[]),
+            other => {
+                self.at_node(node, format!("{what} must be a mapping, found {}", other.type_name()), String::new());
+                None
+            }
+        }
+    }
+
+    fn check_keys(&mut self, entries: &[(Key, Node)], allowed: &[&str], what: &str) {
+        for (k, _) in entries {
+            if !allowed.contains(&k.name.as_str()) {
+                let h = hint(&k.name, allowed.iter().copied());
+                let expected = allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ");
+                let help = if h.is_empty() { format!("{what} may have {expected}") } else { h };
+                self.at_key(k, format!("unknown key `{}` in {what}", k.name), help);
+            }
+        }
+    }
+
+    fn workflow(&mut self, root: &Node, path: &Path, overrides: &[Override]) -> Option<Workflow> {
+        let Yaml::Map(top) = &root.value else {
+            let found = root.value.type_name();
+            self.at_node(
+                root,
+                format!("a workflow is a mapping with `name` and `nodes`, found {found}"),
+                String::new(),
+            );
+            return None;
+        };
+        self.check_keys(top, TOP_KEYS, "the workflow");
+        let get = |name: &str| top.iter().find(|(k, _)| k.name == name);
+        let name = match get("name") {
+            Some((_, Node { value: Yaml::Str(s), .. })) if !s.trim().is_empty() => s.clone(),
+            Some((k, v)) => {
+                let found = v.value.type_name();
+                self.at_key(k, format!("`name` must be a non-empty string, found {found}"), String::new());
+                String::new()
+            }
+            None => {
+                self.error(Pos { line: 1, col: 1 }, 1, "the workflow has no `name`".into(), "add `name: my-analysis`".into());
+                String::new()
+            }
+        };
+        let Some((nodes_key, nodes_node)) = get("nodes") else {
+            self.error(Pos { line: 1, col: 1 }, 1, "the workflow has no `nodes`".into(), "add `nodes:` with at least one node".into());
+            return None;
+        };
+        let entries = self.mapping(nodes_node, "`nodes`")?;
+        if entries.is_empty() {
+            self.at_key(nodes_key, "`nodes` is empty".into(), "add at least one node".into());
+        }
+        let mut by_node: HashMap<&str, Vec<&Override>> = HashMap::new();
+        for o in overrides {
+            by_node.entry(o.node.as_str()).or_default().push(o);
+        }
+        for o in overrides {
+            if !entries.iter().any(|(k, _)| k.name == o.node) {
+                let h = hint(&o.node, entries.iter().map(|(k, _)| k.name.as_str()));
+                self.error(Pos::default(), 0, format!("--set {}.{}: no node `{}`", o.node, o.key, o.node), h);
+            }
+        }
+        let mut nodes: Vec<Loaded> = Vec::new();
+        for (key, value) in entries {
+            let ovr = by_node.get(key.name.as_str()).cloned().unwrap_or_default();
+            if let Some(n) = self.node(key, value, &ovr) {
+                nodes.push(n);
+            }
+        }
+        if let Some((_, defaults)) = get("defaults") {
+            self.apply_defaults(defaults, &mut nodes);
+        }
+        self.check_references(&nodes);
+        if self.diags.is_empty() {
+            self.check_cycles(&nodes);
+        }
+        Some(Workflow { name, path: path.to_path_buf(), nodes: nodes.into_iter().map(|n| n.spec).collect() })
+    }
+
+    fn node<'k>(
+        &mut self,
+        key: &'k Key,
+        value: &Node,
+        overrides: &[&Override],
+    ) -> Option<Loaded<'k>> {
+        let id = &key.name;
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            self.at_key(key, format!("invalid node id `{id}`"), "use letters, digits, `_` and `-` only".into());
+        }
+        let entries = self.mapping(value, &format!("node `{id}`"))?;
+        self.check_keys(entries, NODE_KEYS, &format!("node `{id}`"));
+        let get = |name: &str| entries.iter().find(|(k, _)| k.name == name);
+        let kind = match get("kind") {
+            Some((_, v @ Node { value: Yaml::Str(kind), .. })) => match self.registry.get(kind) {
+                Some(k) => k,
+                None => {
+                    let h = hint(kind, self.registry.names());
+                    let help = if h.is_empty() { "`gcrl kinds` lists every kind".to_string() } else { h };
+                    self.at_node(v, format!("unknown kind `{kind}` for node `{id}`"), help);
+                    return None;
+                }
+            },
+            Some((_, v)) => {
+                let found = v.value.type_name();
+                self.at_node(v, format!("`kind` of node `{id}` must be a string, found {found}"), String::new());
+                return None;
+            }
+            None => {
+                self.at_key(key, format!("node `{id}` has no `kind`"), "add `kind: <name>`; `gcrl kinds` lists them".into());
+                return None;
+            }
+        };
+        let specs = kind.params();
+        let mut params: BTreeMap<String, Value> = BTreeMap::new();
+        if let Some((_, p)) = get("params")
+            && let Some(p) = self.mapping(p, &format!("`params` of node `{id}`"))
+        {
+            for (k, v) in p {
+                if let Some(spec) = self.param_spec(&specs, k, id, kind.name()) {
+                    match spec.ty.check(&v.value.to_json()) {
+                        Ok(val) => {
+                            params.insert(k.name.clone(), val);
+                        }
+                        Err(why) => self.at_node(v, format!("param `{}` of node `{id}`: {why}", k.name), String::new()),
+                    }
+                }
+            }
+        }
+        let mut sweep = Vec::new();
+        if let Some((_, s)) = get("sweep")
+            && let Some(s) = self.mapping(s, &format!("`sweep` of node `{id}`"))
+        {
+            for (k, v) in s {
+                let Some(spec) = self.param_spec(&specs, k, id, kind.name()) else { continue };
+                if params.contains_key(&k.name) {
+                    self.at_key(k, format!("param `{}` of node `{id}` is set in both `params` and `sweep`", k.name), String::new());
+                }
+                let Yaml::Seq(items) = &v.value else {
+                    let found = v.value.type_name();
+                    self.at_node(v, format!("sweep `{}` of node `{id}` must be a list, found {found}", k.name), String::new());
+                    continue;
+                };
+                if items.is_empty() {
+                    self.at_node(v, format!("sweep `{}` of node `{id}` is empty", k.name), String::new());
+                }
+                let mut values = Vec::new();
+                for item in items {
+                    match spec.ty.check(&item.value.to_json()) {
+                        Ok(val) if values.contains(&val) => {
+                            self.at_node(item, format!("sweep `{}` of node `{id}` repeats {val}", k.name), String::new());
+                        }
+                        Ok(val) => values.push(val),
+                        Err(why) => self.at_node(item, format!("sweep `{}` of node `{id}`: {why}", k.name), String::new()),
+                    }
+                }
+                sweep.push((k.name.clone(), values));
+            }
+        }
+        let ports = kind.inputs();
+        let mut inputs: BTreeMap<String, Vec<(Node, Source)>> = BTreeMap::new();
+        if let Some((_, i)) = get("inputs")
+            && let Some(i) = self.mapping(i, &format!("`inputs` of node `{id}`"))
+        {
+            for (k, v) in i {
+                if !ports.iter().any(|p| p.name == k.name) {
+                    let h = hint(&k.name, ports.iter().map(|p| p.name));
+                    let names = ports.iter().map(|p| format!("`{}`", p.name)).collect::<Vec<_>>().join(", ");
+                    let help = if h.is_empty() { format!("kind `{}` has inputs {names}", kind.name()) } else { h };
+                    self.at_key(k, format!("unknown input `{}` of node `{id}` (kind `{}`)", k.name, kind.name()), help);
+                    continue;
+                }
+                let sources = self.sources(v, id, &k.name);
+                inputs.insert(k.name.clone(), sources);
+            }
+        }
+        for o in overrides {
+            self.apply_override(o, &specs, &ports, &mut params, &mut sweep, &mut inputs, kind.name());
+        }
+        let explicit: Vec<String> = params.keys().cloned().collect();
+        for spec in &specs {
+            if params.contains_key(spec.name) || sweep.iter().any(|(n, _)| n == spec.name) {
+                continue;
+            }
+            match &spec.default {
+                Some(d) => {
+                    params.insert(spec.name.to_string(), d.clone());
+                }
+                None => self.at_key(
+                    key,
+                    format!("node `{id}` needs param `{}` ({})", spec.name, spec.doc),
+                    format!("add `params: {{{}: ...}}`", spec.name),
+                ),
+            }
+        }
+        for p in &ports {
+            if !p.optional && !inputs.contains_key(p.name) {
+                self.at_key(
+                    key,
+                    format!("node `{id}` needs input `{}` ({})", p.name, p.doc),
+                    format!("add `inputs: {{{}: <node>.<output>}}`", p.name),
+                );
+            }
+        }
+        let resources = get("resources").map(|(_, r)| self.resources(r, kind.as_ref(), &params, id));
+        let retries = match get("retries") {
+            None => 0,
+            Some((_, Node { value: Yaml::Int(n), .. })) if (0..=100).contains(n) => *n as u32,
+            Some((_, v)) => {
+                self.at_node(v, format!("`retries` of node `{id}` must be an integer in 0..=100"), String::new());
+                0
+            }
+        };
+        let params = Params::from_map(params);
+        let resources = resources.unwrap_or_else(|| kind.resources(&params));
+        let spec = NodeSpec {
+            id: id.clone(),
+            kind,
+            params,
+            sweep,
+            inputs: inputs.iter().map(|(p, s)| (p.clone(), s.iter().map(|(_, s)| s.clone()).collect())).collect(),
+            resources,
+            retries,
+        };
+        Some(Loaded { spec, key, inputs, explicit })
+    }
+
+    fn param_spec<'s>(&mut self, specs: &'s [ParamSpec], k: &Key, id: &str, kind: &str) -> Option<&'s ParamSpec> {
+        let found = specs.iter().find(|s| s.name == k.name);
+        if found.is_none() {
+            let h = hint(&k.name, specs.iter().map(|s| s.name));
+            let help = if h.is_empty() { format!("`gcrl kinds {kind}` lists its params") } else { h };
+            self.at_key(k, format!("unknown param `{}` of node `{id}` (kind `{kind}`)", k.name), help);
+        }
+        found
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn apply_override(
+        &mut self,
+        o: &Override,
+        specs: &[ParamSpec],
+        ports: &[crate::engine::kind::PortSpec],
+        params: &mut BTreeMap<String, Value>,
+        sweep: &mut Vec<(String, Vec<Value>)>,
+        inputs: &mut BTreeMap<String, Vec<(Node, Source)>>,
+        kind: &str,
+    ) {
+        let here = format!("--set {}.{}={}", o.node, o.key, o.value);
+        if let Some(spec) = specs.iter().find(|s| s.name == o.key) {
+            let value = yaml::parse(&o.value).map(|n| n.value.to_json()).unwrap_or(Value::String(o.value.clone()));
+            match spec.ty.check(&value) {
+                Ok(v) => {
+                    sweep.retain(|(n, _)| n != &o.key);
+                    params.insert(o.key.clone(), v);
+                }
+                Err(why) => self.error(Pos::default(), 0, format!("{here}: {why}"), String::new()),
+            }
+        } else if ports.iter().any(|p| p.name == o.key) {
+            let path = PathBuf::from(&o.value);
+            if !path.exists() {
+                self.error(Pos::default(), 0, format!("{here}: file not found"), String::new());
+            }
+            let node = Node { value: Yaml::Str(o.value.clone()), pos: Pos::default() };
+            inputs.insert(o.key.clone(), vec![(node, Source::File(path))]);
+        } else {
+            let h = hint(&o.key, specs.iter().map(|s| s.name).chain(ports.iter().map(|p| p.name)));
+            self.error(Pos::default(), 0, format!("{here}: kind `{kind}` has no param or input `{}`", o.key), h);
+        }
+    }
+
+    fn sources(&mut self, v: &Node, id: &str, port: &str) -> Vec<(Node, Source)> {
+        match &v.value {
+            Yaml::Str(s) => match s.split_once('.') {
+                Some((node, output)) if !node.is_empty() && !output.is_empty() => {
+                    vec![(v.clone(), Source::Output { node: node.into(), output: output.into() })]
+                }
+                _ => {
+                    self.at_node(
+                        v,
+                        format!("input `{port}` of node `{id}`: `{s}` is not `node.output`"),
+                        format!("for a file write `{{file: {s}}}`"),
+                    );
+                    Vec::new()
+                }
+            },
+            Yaml::Map(entries) => {
+                let file = entries.iter().find(|(k, _)| k.name == "file");
+                for (k, _) in entries.iter().filter(|(k, _)| k.name != "file") {
+                    self.at_key(k, format!("unknown key `{}` in a file input", k.name), "write `{file: path}`".into());
+                }
+                match file {
+                    Some((_, n @ Node { value: Yaml::Str(p), .. })) => {
+                        let path = self.dir.join(p);
+                        if !path.exists() {
+                            self.at_node(
+                                n,
+                                format!("input `{port}` of node `{id}`: file `{}` not found", path.display()),
+                                "paths are relative to the workflow file".into(),
+                            );
+                        }
+                        vec![(n.clone(), Source::File(path))]
+                    }
+                    _ => {
+                        self.at_node(v, format!("input `{port}` of node `{id}` needs `{{file: path}}`"), String::new());
+                        Vec::new()
+                    }
+                }
+            }
+            Yaml::Seq(items) => items.iter().flat_map(|i| self.sources(i, id, port)).collect(),
+            other => {
+                let found = other.type_name();
+                self.at_node(
+                    v,
+                    format!("input `{port}` of node `{id}` must be `node.output` or `{{file: path}}`, found {found}"),
+                    String::new(),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    fn resources(&mut self, node: &Node, kind: &dyn NodeKind, params: &BTreeMap<String, Value>, id: &str) -> Resources {
+        let mut r = kind.resources(&Params::from_map(params.clone()));
+        let Some(entries) = self.mapping(node, &format!("`resources` of node `{id}`")) else { return r };
+        self.check_keys(entries, RESOURCE_KEYS, &format!("`resources` of node `{id}`"));
+        for (k, v) in entries {
+            let num = match v.value {
+                Yaml::Int(i) if i >= 0 => i as f64,
+                Yaml::Float(f) if f > 0.0 => f,
+                _ => {
+                    self.at_node(v, format!("resource `{}` of node `{id}` must be a non-negative number", k.name), String::new());
+                    continue;
+                }
+            };
+            match k.name.as_str() {
+                "cpus" => r.cpus = (num as usize).max(1),
+                "gpus" => r.gpus = num as usize,
+                "mem_gb" => r.mem_gb = num,
+                "minutes" => r.minutes = num,
+                _ => {}
+            }
+        }
+        r
+    }
+
+    fn apply_defaults(&mut self, defaults: &Node, nodes: &mut [Loaded]) {
+        let Some(entries) = self.mapping(defaults, "`defaults`") else { return };
+        for (k, v) in entries {
+            let mut used = false;
+            for loaded in nodes.iter_mut() {
+                let node = &mut loaded.spec;
+                let Some(spec) = node.kind.params().into_iter().find(|s| s.name == k.name) else { continue };
+                used = true;
+                if loaded.explicit.contains(&k.name) || node.sweep.iter().any(|(n, _)| n == &k.name) {
+                    continue;
+                }
+                match spec.ty.check(&v.value.to_json()) {
+                    Ok(val) => node.params.set(&k.name, val),
+                    Err(why) => {
+                        self.at_node(v, format!("default `{}` for node `{}`: {why}", k.name, node.id), String::new())
+                    }
+                }
+            }
+            if !used {
+                let all: Vec<&'static str> =
+                    nodes.iter().flat_map(|n| n.spec.kind.params().into_iter().map(|s| s.name)).collect();
+                let h = hint(&k.name, all.iter().copied());
+                self.at_key(k, format!("default `{}` is not a param of any node", k.name), h);
+            }
+        }
+    }
+
+    fn check_references(&mut self, nodes: &[Loaded]) {
+        let ids: Vec<&str> = nodes.iter().map(|n| n.spec.id.as_str()).collect();
+        for Loaded { spec, inputs, .. } in nodes {
+            for (port, sources) in inputs {
+                for (pos_node, source) in sources {
+                    let Source::Output { node, output } = source else { continue };
+                    match nodes.iter().find(|n| &n.spec.id == node).map(|n| &n.spec) {
+                        None => {
+                            let h = hint(node, ids.iter().copied());
+                            self.at_node(
+                                pos_node,
+                                format!("input `{port}` of node `{}` refers to unknown node `{node}`", spec.id),
+                                h,
+                            );
+                        }
+                        Some(producer) => {
+                            let outs = producer.kind.outputs();
+                            if !outs.iter().any(|o| o.name == output) {
+                                let h = hint(output, outs.iter().map(|o| o.name));
+                                let names = outs.iter().map(|o| format!("`{}`", o.name)).collect::<Vec<_>>().join(", ");
+                                let help = if h.is_empty() { format!("node `{node}` has outputs {names}") } else { h };
+                                self.at_node(
+                                    pos_node,
+                                    format!(
+                                        "node `{node}` (kind `{}`) has no output `{output}`",
+                                        producer.kind.name()
+                                    ),
+                                    help,
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_cycles(&mut self, nodes: &[Loaded]) {
+        let mut graph = petgraph::graphmap::DiGraphMap::<usize, ()>::new();
+        let index: HashMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.spec.id.as_str(), i)).collect();
+        for i in 0..nodes.len() {
+            graph.add_node(i);
+        }
+        for (i, n) in nodes.iter().enumerate() {
+            for sources in n.spec.inputs.values() {
+                for s in sources {
+                    if let Source::Output { node, .. } = s
+                        && let Some(&j) = index.get(node.as_str())
+                    {
+                        graph.add_edge(j, i, ());
+                    }
+                }
+            }
+        }
+        for scc in petgraph::algo::tarjan_scc(&graph) {
+            let is_cycle = scc.len() > 1 || graph.contains_edge(scc[0], scc[0]);
+            if !is_cycle {
+                continue;
+            }
+            let mut members: Vec<usize> = scc.clone();
+            members.sort();
+            let path = cycle_path(&graph, &members);
+            let names: Vec<&str> = path.iter().map(|&i| nodes[i].spec.id.as_str()).collect();
+            let key = nodes[members[0]].key;
+            self.at_key(
+                key,
+                format!("cycle: {}", names.join(" -> ")),
+                "a workflow is a DAG: remove one of these inputs".into(),
+            );
+        }
+    }
+}
+
+/// A closed walk through the strongly connected `members`, starting at the first.
+fn cycle_path(graph: &petgraph::graphmap::DiGraphMap<usize, ()>, members: &[usize]) -> Vec<usize> {
+    let start = members[0];
+    let mut path = vec![start];
+    let mut current = start;
+    loop {
+        let next = graph
+            .neighbors(current)
+            .filter(|n| members.contains(n))
+            .find(|n| *n == start || !path.contains(n))
+            .unwrap_or(start);
+        path.push(next);
+        if next == start || path.len() > members.len() + 1 {
+            break;
+        }
+        current = next;
+    }
+    path
+}
