@@ -1,7 +1,13 @@
 //! The science: pure functions over slices and ndarray, seeded, with no I/O (house rule 8).
-//! Each function is tested against reference values from scipy, scikit-learn, leidenalg or
-//! the method's golden values.
+//! Each function is tested against reference values from scipy, scikit-learn, scanpy, leidenalg
+//! or the method's golden values.
 
 pub mod error;
+pub mod leiden;
+pub mod partition;
+pub mod preprocess;
+pub mod simulate;
+pub mod sparse;
+pub mod stats;
 
 pub use error::AlgoError;

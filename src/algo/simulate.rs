@@ -1,0 +1,758 @@
+//! A Perturb-seq simulator with a planted gene regulatory network, for demos and for testing
+//! the pipeline against known truth.
+//!
+//! Model (all choices documented on [`SimParams`]):
+//! * TFs fall into `communities` contiguous blocks; TF→TF edges are dense inside a block
+//!   (activating) and sparse between blocks (either sign). The TF matrix `W` is scaled so that
+//!   the spectral radius of `|W|` — an upper bound on that of `W` — equals `spectral_radius < 1`,
+//!   so the steady state of `x = W x + d` exists: `x = (I − W)⁻¹ d`.
+//! * Each target gene is regulated by a few TFs: `y = c + B x + noise`.
+//! * A cell's TF drive is `d = b + shift + ε`, ε ~ N(0, `drive_noise`²) (cell-to-cell noise);
+//!   a perturbation shifts the drive of its TF by ±`effect_size`.
+//! * Counts are negative binomial (gamma–Poisson) with mean `L · softmax([x; y])` and inverse
+//!   dispersion `dispersion`; the library size `L` is log-normal around `library_size`.
+//!
+//! Every cell draws from its own ChaCha8 stream (stream = 1 + cell index of the master seed),
+//! so the output is identical for any number of rayon threads. Owns no I/O.
+
+use ndarray::Array2;
+use rand::{Rng, RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+use crate::algo::AlgoError;
+use crate::algo::sparse::Csr;
+
+/// Direction of the simulated CRISPR perturbation of a TF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Perturbation {
+    /// CRISPRa / ORF: the TF's drive goes up by `effect_size`.
+    OverExpression,
+    /// CRISPRi / knock-out: the TF's drive goes down by `effect_size`.
+    KnockDown,
+}
+
+/// Parameters of [`simulate`]; `Default` gives a demo size (60 TFs, 460 genes, 9,000 cells).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimParams {
+    /// Number of transcription factors.
+    pub tfs: usize,
+    /// Number of TF communities (contiguous blocks of TFs).
+    pub communities: usize,
+    /// Number of non-TF target genes.
+    pub targets: usize,
+    /// Probability of a TF→TF edge inside a community.
+    pub p_intra: f64,
+    /// Probability of a TF→TF edge between communities.
+    pub p_inter: f64,
+    /// Number of regulating TFs per target gene.
+    pub regulators_per_target: usize,
+    /// Spectral radius of `|W|` after scaling, in (0, 1).
+    pub spectral_radius: f64,
+    /// Number of unperturbed cells.
+    pub control_cells: usize,
+    /// Number of TFs perturbed singly (the first ones after a seeded shuffle).
+    pub singles: usize,
+    /// Number of double perturbations (distinct pairs of singly perturbed TFs).
+    pub doubles: usize,
+    /// Cells per single or double perturbation.
+    pub cells_per_perturbation: usize,
+    /// Direction of every perturbation.
+    pub perturbation: Perturbation,
+    /// Size of the drive shift of a perturbed TF.
+    pub effect_size: f64,
+    /// Extra shift (same direction) of each TF's drive in a double perturbation only; 0 makes
+    /// doubles exactly additive in the drive.
+    pub interaction: f64,
+    /// Standard deviation of the cell-to-cell noise of the TF drive.
+    pub drive_noise: f64,
+    /// Standard deviation of the noise of each target's state.
+    pub target_noise: f64,
+    /// Median library size (total expected counts per cell).
+    pub library_size: f64,
+    /// Standard deviation of the log library size.
+    pub library_log_sd: f64,
+    /// Negative-binomial inverse dispersion θ: variance = μ + μ²/θ.
+    pub dispersion: f64,
+}
+
+impl Default for SimParams {
+    fn default() -> Self {
+        SimParams {
+            tfs: 60,
+            communities: 5,
+            targets: 400,
+            p_intra: 0.3,
+            p_inter: 0.02,
+            regulators_per_target: 3,
+            spectral_radius: 0.8,
+            control_cells: 2000,
+            singles: 60,
+            doubles: 10,
+            cells_per_perturbation: 100,
+            perturbation: Perturbation::OverExpression,
+            effect_size: 2.0,
+            interaction: 0.0,
+            drive_noise: 0.3,
+            target_noise: 0.2,
+            library_size: 5000.0,
+            library_log_sd: 0.2,
+            dispersion: 5.0,
+        }
+    }
+}
+
+/// The output of [`simulate`]: counts and the planted truth.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Simulated {
+    /// Cells × genes raw counts; genes are the TFs first, then the targets.
+    pub counts: Csr,
+    /// Perturbed TFs of each cell (empty for controls, one or two names otherwise).
+    pub cell_targets: Vec<Vec<String>>,
+    /// Names of all genes (columns of `counts`).
+    pub gene_names: Vec<String>,
+    /// Names of the TFs (the first `tfs` genes).
+    pub tf_names: Vec<String>,
+    /// Planted regulation `(source TF, target gene, weight)`: TF→TF edges (scaled `W`) and
+    /// TF→target edges.
+    pub edges: Vec<(String, String, f64)>,
+    /// Planted community of each TF.
+    pub communities: Vec<(String, usize)>,
+}
+
+/// The fixed network drawn from the seed.
+struct Network {
+    /// `(I − W)⁻¹`, TFs × TFs.
+    propagate: Array2<f64>,
+    /// Baseline TF drive `b`.
+    tf_base: Vec<f64>,
+    /// Baseline target state `c`.
+    target_base: Vec<f64>,
+    /// Regulators `(tf, weight)` of each target.
+    regulators: Vec<Vec<(usize, f64)>>,
+}
+
+/// Simulates a Perturb-seq experiment from a planted TF network.
+///
+/// # Arguments
+/// * `params` – sizes and model constants (see [`SimParams`]).
+/// * `seed` – master seed; the result is bit-identical for a seed whatever the thread count.
+///
+/// # Returns
+/// [`Simulated`] with cells ordered controls, singles (in perturbation order), doubles.
+///
+/// # Errors
+/// [`AlgoError::Param`] for inconsistent sizes or out-of-range constants;
+/// [`AlgoError::Numerical`] if `I − W` cannot be inverted.
+///
+/// # Complexity
+/// O(T³ + n_cells · (T² + G)) time with T TFs and G genes, parallel over cells;
+/// memory O(nnz of the counts).
+pub fn simulate(params: &SimParams, seed: u64) -> Result<Simulated, AlgoError> {
+    validate(params)?;
+    let t = params.tfs;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let width = |n: usize| n.max(2).to_string().len();
+    let tf_names: Vec<String> = (1..=t)
+        .map(|i| format!("TF{i:0w$}", w = width(t)))
+        .collect();
+    let target_names: Vec<String> = (1..=params.targets)
+        .map(|i| format!("G{i:0w$}", w = width(params.targets)))
+        .collect();
+    let community: Vec<usize> = (0..t).map(|i| i * params.communities / t).collect();
+
+    // TF → TF weights, w[(i, j)] = effect of TF j on TF i.
+    let mut w = Array2::<f64>::zeros((t, t));
+    for i in 0..t {
+        for j in (0..t).filter(|&j| j != i) {
+            let same = community[i] == community[j];
+            let p = if same { params.p_intra } else { params.p_inter };
+            if rng.random_bool(p) {
+                let magnitude = rng.random_range(0.5..1.0);
+                let positive = same || rng.random_bool(0.5);
+                w[(i, j)] = if positive { magnitude } else { -magnitude };
+            }
+        }
+    }
+    let rho = abs_spectral_radius(&w);
+    if rho > 0.0 {
+        w *= params.spectral_radius / rho;
+    }
+    let mut i_minus_w = -&w;
+    i_minus_w.diag_mut().iter_mut().for_each(|v| *v += 1.0);
+    let propagate = invert(i_minus_w)?;
+
+    let tf_base: Vec<f64> = (0..t).map(|_| 0.5 * normal(&mut rng)).collect();
+    let target_base: Vec<f64> = (0..params.targets).map(|_| normal(&mut rng)).collect();
+    let regulators: Vec<Vec<(usize, f64)>> = (0..params.targets)
+        .map(|_| {
+            rand::seq::index::sample(&mut rng, t, params.regulators_per_target)
+                .into_iter()
+                .map(|j| {
+                    let magnitude = rng.random_range(0.5..1.0);
+                    (
+                        j,
+                        if rng.random_bool(0.5) {
+                            magnitude
+                        } else {
+                            -magnitude
+                        },
+                    )
+                })
+                .collect()
+        })
+        .collect();
+
+    // Perturbations: a seeded choice of singly perturbed TFs and of distinct pairs of them.
+    let singles: Vec<usize> = rand::seq::index::sample(&mut rng, t, params.singles).into_vec();
+    let mut pairs: Vec<(usize, usize)> = (0..singles.len())
+        .flat_map(|a| (a + 1..singles.len()).map(move |b| (a, b)))
+        .collect();
+    let chosen = rand::seq::index::sample(&mut rng, pairs.len(), params.doubles).into_vec();
+    pairs = chosen.into_iter().map(|k| pairs[k]).collect();
+    let sign = match params.perturbation {
+        Perturbation::OverExpression => 1.0,
+        Perturbation::KnockDown => -1.0,
+    };
+    let mut conditions: Vec<Vec<(usize, f64)>> = vec![Vec::new()];
+    conditions.extend(
+        singles
+            .iter()
+            .map(|&s| vec![(s, sign * params.effect_size)]),
+    );
+    let double_shift = sign * (params.effect_size + params.interaction);
+    conditions.extend(
+        pairs
+            .iter()
+            .map(|&(a, b)| vec![(singles[a], double_shift), (singles[b], double_shift)]),
+    );
+    let mut cell_condition = vec![0usize; params.control_cells];
+    for c in 1..conditions.len() {
+        cell_condition.extend(std::iter::repeat_n(c, params.cells_per_perturbation));
+    }
+
+    let network = Network {
+        propagate,
+        tf_base,
+        target_base,
+        regulators,
+    };
+    let rows: Vec<(Vec<u32>, Vec<f32>)> = cell_condition
+        .par_iter()
+        .enumerate()
+        .map(|(cell, &c)| simulate_cell(params, &network, &conditions[c], seed, cell))
+        .collect();
+
+    let n_genes = t + params.targets;
+    let mut indptr = Vec::with_capacity(rows.len() + 1);
+    indptr.push(0u64);
+    let nnz: usize = rows.iter().map(|r| r.0.len()).sum();
+    let (mut indices, mut data) = (Vec::with_capacity(nnz), Vec::with_capacity(nnz));
+    for (idx, val) in rows {
+        indices.extend(idx);
+        data.extend(val);
+        indptr.push(indices.len() as u64);
+    }
+    let counts = Csr::new(cell_condition.len(), n_genes, indptr, indices, data)?;
+
+    let cell_targets = cell_condition
+        .iter()
+        .map(|&c| {
+            conditions[c]
+                .iter()
+                .map(|&(tf, _)| tf_names[tf].clone())
+                .collect()
+        })
+        .collect();
+    let mut edges = Vec::new();
+    for ((i, j), &v) in w.indexed_iter().filter(|(_, v)| **v != 0.0) {
+        edges.push((tf_names[j].clone(), tf_names[i].clone(), v));
+    }
+    for (g, regs) in network.regulators.iter().enumerate() {
+        for &(j, v) in regs {
+            edges.push((tf_names[j].clone(), target_names[g].clone(), v));
+        }
+    }
+    let communities = tf_names.iter().cloned().zip(community).collect();
+    let mut gene_names = tf_names.clone();
+    gene_names.extend(target_names);
+    Ok(Simulated {
+        counts,
+        cell_targets,
+        gene_names,
+        tf_names,
+        edges,
+        communities,
+    })
+}
+
+/// Checks the parameters once before simulating.
+fn validate(p: &SimParams) -> Result<(), AlgoError> {
+    let bad = |name: &str, why: String| {
+        Err(AlgoError::Param {
+            name: name.into(),
+            why,
+        })
+    };
+    let max_pairs = p.singles * p.singles.saturating_sub(1) / 2;
+    let positive = [
+        ("effect_size", p.effect_size),
+        ("library_size", p.library_size),
+        ("dispersion", p.dispersion),
+    ];
+    let non_negative = [
+        ("drive_noise", p.drive_noise),
+        ("target_noise", p.target_noise),
+        ("library_log_sd", p.library_log_sd),
+    ];
+    if p.tfs == 0 || p.communities == 0 || p.communities > p.tfs {
+        return bad(
+            "communities",
+            format!("need 1 ≤ communities ≤ tfs = {}", p.tfs),
+        );
+    }
+    if p.regulators_per_target > p.tfs {
+        return bad("regulators_per_target", format!("exceeds tfs = {}", p.tfs));
+    }
+    if p.singles > p.tfs {
+        return bad("singles", format!("exceeds tfs = {}", p.tfs));
+    }
+    if p.doubles > max_pairs {
+        return bad(
+            "doubles",
+            format!("only {max_pairs} pairs of single TFs exist"),
+        );
+    }
+    for (name, v) in [("p_intra", p.p_intra), ("p_inter", p.p_inter)] {
+        if !(0.0..=1.0).contains(&v) {
+            return bad(name, format!("must be a probability, got {v}"));
+        }
+    }
+    if !(p.spectral_radius > 0.0 && p.spectral_radius < 1.0) {
+        return bad(
+            "spectral_radius",
+            format!("must be in (0, 1), got {}", p.spectral_radius),
+        );
+    }
+    if let Some((name, v)) = positive.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
+        return bad(name, format!("must be finite and positive, got {v}"));
+    }
+    if let Some((name, v)) = non_negative
+        .iter()
+        .find(|(_, v)| !(v.is_finite() && *v >= 0.0))
+    {
+        return bad(name, format!("must be finite and non-negative, got {v}"));
+    }
+    if !p.interaction.is_finite() {
+        return bad("interaction", "must be finite".into());
+    }
+    Ok(())
+}
+
+/// Draws one cell: its TF drive, steady state, target states and counts (sparse row).
+fn simulate_cell(
+    params: &SimParams,
+    net: &Network,
+    shifts: &[(usize, f64)],
+    seed: u64,
+    cell: usize,
+) -> (Vec<u32>, Vec<f32>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(1 + cell as u64);
+    let mut drive: Vec<f64> = net
+        .tf_base
+        .iter()
+        .map(|b| b + params.drive_noise * normal(&mut rng))
+        .collect();
+    for &(tf, s) in shifts {
+        drive[tf] += s;
+    }
+    let tf_state: Vec<f64> = net
+        .propagate
+        .rows()
+        .into_iter()
+        .map(|row| row.iter().zip(&drive).map(|(m, d)| m * d).sum())
+        .collect();
+    let mut state = tf_state.clone();
+    state.extend(
+        net.target_base
+            .iter()
+            .zip(&net.regulators)
+            .map(|(c, regs)| {
+                let signal: f64 = regs.iter().map(|&(j, w)| w * tf_state[j]).sum();
+                c + signal + params.target_noise * normal(&mut rng)
+            }),
+    );
+    // Expected counts: library size × softmax(state).
+    let max = state.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+    let weights: Vec<f64> = state.iter().map(|v| (v - max).exp()).collect();
+    let total: f64 = weights.iter().sum();
+    let library = params.library_size * (params.library_log_sd * normal(&mut rng)).exp();
+    let (mut idx, mut val) = (Vec::new(), Vec::new());
+    for (g, w) in weights.iter().enumerate() {
+        let k = negative_binomial(&mut rng, library * w / total, params.dispersion);
+        if k > 0 {
+            idx.push(g as u32);
+            val.push(k as f32);
+        }
+    }
+    (idx, val)
+}
+
+/// Spectral radius of `|w|` by power iteration on `|w| + I` (primitive, so it converges);
+/// `ρ(|w|) ≥ ρ(w)` by Perron–Frobenius.
+fn abs_spectral_radius(w: &Array2<f64>) -> f64 {
+    let n = w.nrows();
+    let a = w.mapv(f64::abs);
+    let mut v = vec![1.0 / (n as f64).sqrt(); n];
+    let mut lambda = 0.0;
+    for _ in 0..10_000 {
+        let mut next: Vec<f64> = a.dot(&ndarray::ArrayView1::from(&v)).to_vec();
+        next.iter_mut().zip(&v).for_each(|(x, y)| *x += y);
+        let norm = next.iter().map(|x| x * x).sum::<f64>().sqrt();
+        next.iter_mut().for_each(|x| *x /= norm);
+        let converged = (norm - lambda).abs() <= 1e-13 * norm;
+        lambda = norm;
+        v = next;
+        if converged {
+            break;
+        }
+    }
+    lambda - 1.0
+}
+
+/// Inverse of a square matrix by Gauss–Jordan elimination with partial pivoting.
+fn invert(mut a: Array2<f64>) -> Result<Array2<f64>, AlgoError> {
+    let n = a.nrows();
+    let mut inv = Array2::<f64>::eye(n);
+    for col in 0..n {
+        let pivot = (col..n)
+            .max_by(|&i, &j| a[(i, col)].abs().total_cmp(&a[(j, col)].abs()))
+            .unwrap_or(col);
+        if a[(pivot, col)].abs() < 1e-12 {
+            return Err(AlgoError::Numerical("I − W is singular".into()));
+        }
+        for k in 0..n {
+            a.swap((col, k), (pivot, k));
+            inv.swap((col, k), (pivot, k));
+        }
+        let p = a[(col, col)];
+        a.row_mut(col).mapv_inplace(|v| v / p);
+        inv.row_mut(col).mapv_inplace(|v| v / p);
+        for r in (0..n).filter(|&r| r != col) {
+            let f = a[(r, col)];
+            if f != 0.0 {
+                for k in 0..n {
+                    a[(r, k)] -= f * a[(col, k)];
+                    inv[(r, k)] -= f * inv[(col, k)];
+                }
+            }
+        }
+    }
+    Ok(inv)
+}
+
+/// A standard normal draw (Box–Muller).
+fn normal<R: Rng + ?Sized>(rng: &mut R) -> f64 {
+    let u1 = 1.0 - rng.random::<f64>();
+    let u2 = rng.random::<f64>();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// A Gamma(shape, scale 1) draw: Marsaglia–Tsang squeeze, boosted for shape < 1.
+fn gamma<R: Rng + ?Sized>(rng: &mut R, shape: f64) -> f64 {
+    if shape < 1.0 {
+        let u = 1.0 - rng.random::<f64>();
+        return gamma(rng, shape + 1.0) * u.powf(1.0 / shape);
+    }
+    let d = shape - 1.0 / 3.0;
+    let c = 1.0 / (9.0 * d).sqrt();
+    loop {
+        let z = normal(rng);
+        let v = (1.0 + c * z).powi(3);
+        if v <= 0.0 {
+            continue;
+        }
+        let u = 1.0 - rng.random::<f64>();
+        if u.ln() < 0.5 * z * z + d - d * v + d * v.ln() {
+            return d * v;
+        }
+    }
+}
+
+/// A Poisson(λ) draw: multiplication of uniforms for λ < 30, Hörmann's transformed rejection
+/// (PTRS) above.
+fn poisson<R: Rng + ?Sized>(rng: &mut R, lambda: f64) -> u64 {
+    if lambda <= 0.0 {
+        return 0;
+    }
+    if lambda < 30.0 {
+        let limit = (-lambda).exp();
+        let mut product = rng.random::<f64>();
+        let mut k = 0;
+        while product > limit {
+            product *= rng.random::<f64>();
+            k += 1;
+        }
+        return k;
+    }
+    let sqrt_l = lambda.sqrt();
+    let log_l = lambda.ln();
+    let b = 0.931 + 2.53 * sqrt_l;
+    let a = -0.059 + 0.02483 * b;
+    let inv_alpha = 1.1239 + 1.1328 / (b - 3.4);
+    let v_r = 0.9277 - 3.6224 / (b - 2.0);
+    loop {
+        let u = rng.random::<f64>() - 0.5;
+        let v = rng.random::<f64>();
+        let us = 0.5 - u.abs();
+        let k = ((2.0 * a / us + b) * u + lambda + 0.43).floor();
+        if us >= 0.07 && v <= v_r {
+            return k as u64;
+        }
+        if k < 0.0 || (us < 0.013 && v > us) {
+            continue;
+        }
+        let accept = v.ln() + inv_alpha.ln() - (a / (us * us) + b).ln();
+        if accept <= -lambda + k * log_l - ln_factorial(k) {
+            return k as u64;
+        }
+    }
+}
+
+/// ln(k!) for a non-negative integer-valued `k` (exact sum below 20, Stirling series above).
+fn ln_factorial(k: f64) -> f64 {
+    if k < 20.0 {
+        return (2..=k as u64).map(|i| (i as f64).ln()).sum();
+    }
+    let inv = 1.0 / k;
+    let inv2 = inv * inv;
+    k * k.ln() - k
+        + 0.5 * (std::f64::consts::TAU * k).ln()
+        + inv * (1.0 / 12.0 - inv2 * (1.0 / 360.0 - inv2 / 1260.0))
+}
+
+/// A negative-binomial draw with the given mean and inverse dispersion θ (gamma–Poisson).
+fn negative_binomial<R: Rng + ?Sized>(rng: &mut R, mean: f64, theta: f64) -> u64 {
+    let rate = gamma(rng, theta) * mean / theta;
+    poisson(rng, rate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algo::preprocess::{log1p, normalize_total};
+
+    fn small() -> SimParams {
+        SimParams {
+            tfs: 20,
+            communities: 4,
+            targets: 60,
+            control_cells: 300,
+            singles: 20,
+            doubles: 3,
+            cells_per_perturbation: 40,
+            ..SimParams::default()
+        }
+    }
+
+    /// Log-normalised dense expression of the given cells.
+    fn log_expression(sim: &Simulated, cells: &[usize]) -> Array2<f32> {
+        let mut x = sim.counts.select_rows(cells).unwrap();
+        normalize_total(&mut x, Some(1e4)).unwrap();
+        log1p(&mut x).unwrap();
+        x.to_dense()
+    }
+
+    #[test]
+    fn identical_for_any_thread_count() {
+        let run = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| simulate(&small(), 11).unwrap())
+        };
+        let (one, two) = (run(1), run(2));
+        assert_eq!(one.counts.indptr, two.counts.indptr);
+        assert_eq!(one.counts.indices, two.counts.indices);
+        let bits = |s: &Simulated| {
+            s.counts
+                .data
+                .iter()
+                .map(|v| v.to_bits())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(bits(&one), bits(&two));
+        assert_eq!(one, two);
+        assert_ne!(one.counts, simulate(&small(), 12).unwrap().counts);
+    }
+
+    #[test]
+    fn negative_binomial_moments_match_theory() {
+        // Theory: E = μ, Var = μ + μ²/θ. Checked on 400,000 draws for small and large means
+        // (the latter exercises the PTRS branch of the Poisson sampler).
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for (mu, theta) in [(0.3, 0.5), (3.0, 2.0), (80.0, 5.0), (200.0, 1e9)] {
+            let n = 400_000;
+            let draws: Vec<f64> = (0..n)
+                .map(|_| negative_binomial(&mut rng, mu, theta) as f64)
+                .collect();
+            let mean = draws.iter().sum::<f64>() / n as f64;
+            let var = draws.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+            let want_var = mu + mu * mu / theta;
+            let se = (want_var / n as f64).sqrt();
+            assert!((mean - mu).abs() < 5.0 * se, "mean {mean} vs {mu}");
+            assert!(
+                (var / want_var - 1.0).abs() < 0.03,
+                "var {var} vs {want_var}"
+            );
+        }
+    }
+
+    #[test]
+    fn spectral_radius_is_scaled_below_one() {
+        // A 2-cycle with weights 2 and 8 has eigenvalues ±4; |W| has the same spectrum.
+        let w = ndarray::array![[0.0, 2.0], [8.0, 0.0]];
+        assert!((abs_spectral_radius(&w) - 4.0).abs() < 1e-9);
+        // In a simulated network, (I − W)⁻¹ equals the Neumann series Σ Wᵏ, which only
+        // converges when ρ(W) < 1.
+        let t = 4;
+        let w = ndarray::array![
+            [0.0, 0.9, 0.0, 0.3],
+            [0.7, 0.0, -0.8, 0.0],
+            [0.0, 0.6, 0.0, 0.9],
+            [0.5, 0.0, 0.4, 0.0]
+        ];
+        let w = &w * (0.8 / abs_spectral_radius(&w));
+        let inv = invert(Array2::eye(t) - &w).unwrap();
+        let (mut sum, mut power) = (Array2::<f64>::eye(t), Array2::<f64>::eye(t));
+        for _ in 0..400 {
+            power = power.dot(&w);
+            sum += &power;
+        }
+        assert!((&sum - &inv).iter().all(|d| d.abs() < 1e-9));
+    }
+
+    #[test]
+    fn planted_communities_are_recoverable_from_controls() {
+        let params = SimParams {
+            control_cells: 2000,
+            doubles: 0,
+            singles: 0,
+            ..small()
+        };
+        let sim = simulate(&params, 5).unwrap();
+        let x = log_expression(&sim, &(0..2000).collect::<Vec<_>>());
+        let t = params.tfs;
+        let column = |j: usize| {
+            let c = x.column(j).mapv(f64::from);
+            let m = c.mean().unwrap();
+            let centred = c - m;
+            let norm = centred.dot(&centred).sqrt();
+            centred / norm
+        };
+        let cols: Vec<_> = (0..t).map(column).collect();
+        let (mut within, mut between) = (Vec::new(), Vec::new());
+        for i in 0..t {
+            for j in i + 1..t {
+                let r = cols[i].dot(&cols[j]);
+                if sim.communities[i].1 == sim.communities[j].1 {
+                    within.push(r);
+                } else {
+                    between.push(r);
+                }
+            }
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let (w, b) = (mean(&within), mean(&between));
+        assert!(w > b + 0.1, "within {w} vs between {b}");
+    }
+
+    #[test]
+    fn perturbed_tfs_move_in_the_perturbation_direction() {
+        // Raw counts: with only 80 genes, the softmax makes a strong community-wide response
+        // shrink a TF's *share* of the library even when its own count rises, so the test looks
+        // at the mean count of the perturbed TF itself.
+        for (direction, sign) in [
+            (Perturbation::OverExpression, 1.0),
+            (Perturbation::KnockDown, -1.0),
+        ] {
+            let params = SimParams {
+                perturbation: direction,
+                ..small()
+            };
+            let sim = simulate(&params, 9).unwrap();
+            let x = sim.counts.to_dense();
+            let mean_count = |cells: &[usize], k: usize| {
+                cells.iter().map(|&c| f64::from(x[(c, k)])).sum::<f64>() / cells.len() as f64
+            };
+            let controls: Vec<usize> = (0..params.control_cells).collect();
+            for (k, tf) in sim.tf_names.iter().enumerate() {
+                let cells: Vec<usize> = (0..sim.cell_targets.len())
+                    .filter(|&c| sim.cell_targets[c] == [tf.clone()])
+                    .collect();
+                assert_eq!(cells.len(), params.cells_per_perturbation);
+                let ratio = mean_count(&cells, k) / mean_count(&controls, k);
+                assert!(
+                    sign * ratio.ln() > 0.3,
+                    "{tf}: ratio {ratio} for {direction:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn output_shapes_and_labels_are_consistent() {
+        let p = small();
+        let sim = simulate(&p, 1).unwrap();
+        let n = p.control_cells + (p.singles + p.doubles) * p.cells_per_perturbation;
+        assert_eq!(
+            (sim.counts.n_rows, sim.counts.n_cols),
+            (n, p.tfs + p.targets)
+        );
+        assert_eq!(sim.cell_targets.len(), n);
+        assert_eq!(
+            sim.cell_targets.iter().filter(|t| t.len() == 2).count(),
+            p.doubles * p.cells_per_perturbation
+        );
+        assert_eq!(
+            sim.edges.iter().filter(|e| e.1.starts_with('G')).count(),
+            p.targets * p.regulators_per_target
+        );
+        assert!(
+            sim.counts
+                .data
+                .iter()
+                .all(|&v| v >= 1.0 && v.fract() == 0.0)
+        );
+        let bad = SimParams {
+            spectral_radius: 1.0,
+            ..p
+        };
+        assert!(matches!(simulate(&bad, 1), Err(AlgoError::Param { .. })));
+    }
+
+    /// Size check: `cargo test --lib simulate_100k -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn simulate_100k_cells_by_2000_genes() {
+        let params = SimParams {
+            targets: 1940,
+            doubles: 38,
+            cells_per_perturbation: 1000,
+            ..SimParams::default()
+        };
+        let start = std::time::Instant::now();
+        let sim = simulate(&params, 1).unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "{} cells x {} genes, nnz {}, {secs:.1} s on {} threads",
+            sim.counts.n_rows,
+            sim.counts.n_cols,
+            sim.counts.nnz(),
+            rayon::current_num_threads()
+        );
+        assert_eq!((sim.counts.n_rows, sim.counts.n_cols), (100_000, 2000));
+    }
+}
