@@ -3,11 +3,13 @@
 //! or the method's golden values.
 
 pub mod error;
+pub mod labels;
 pub mod leiden;
 pub mod partition;
 pub mod preprocess;
 pub mod simulate;
 pub mod sparse;
+pub mod stability;
 pub mod stats;
 
 pub use error::AlgoError;

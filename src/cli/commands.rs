@@ -16,7 +16,7 @@ use crate::engine::plan::{Status, plan};
 use crate::engine::resolve::Resolver;
 use crate::engine::scheduler::{RunOptions, run_graph};
 use crate::engine::{EngineError, Registry};
-use crate::table::{Table, write_table_file};
+use crate::table::{SparseMatrix, Table, is_sparse, write_table_file};
 use crate::workflow::{Source, Workflow, load_workflow};
 
 /// A failure of a command, with its exit code.
@@ -289,6 +289,11 @@ fn cached_output(args: &WorkflowArgs, registry: &Registry, cache_dir: &Path, tar
 /// `gcrl show`.
 pub fn show(args: &WorkflowArgs, registry: Registry, cache_dir: &Path, target: &str, rows: usize) -> Outcome {
     let table = cached_output(args, &registry, cache_dir, target)?;
+    if is_sparse(&table) {
+        let m = SparseMatrix::from_table(&table).map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
+        println!("{target}: {} cells × {} genes, sparse, {} stored values", m.rows.len(), m.cols.len(), m.csr.nnz());
+        return Ok(exit::OK);
+    }
     println!("{target}: {} rows × {} columns", table.n_rows(), table.n_cols());
     let text = table.pretty(rows, 12).map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
     println!("{text}");
@@ -300,7 +305,10 @@ pub fn show(args: &WorkflowArgs, registry: Registry, cache_dir: &Path, target: &
 
 /// `gcrl export`.
 pub fn export(args: &WorkflowArgs, registry: Registry, cache_dir: &Path, target: &str, to: &Path) -> Outcome {
-    let table = cached_output(args, &registry, cache_dir, target)?;
+    let mut table = cached_output(args, &registry, cache_dir, target)?;
+    if is_sparse(&table) {
+        table = SparseMatrix::from_table(&table).and_then(|m| m.to_dense_table()).map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
+    }
     write_table_file(&table, to).map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
     eprintln!("wrote {} ({} rows × {} columns)", to.display(), table.n_rows(), table.n_cols());
     Ok(exit::OK)

@@ -190,7 +190,8 @@ pub fn execute(
         }
     };
     if task.role != "shard" {
-        let declared: Vec<String> = kind.outputs().iter().map(|p| p.name.to_string()).collect();
+        let mut declared: Vec<String> = kind.outputs().iter().map(|p| p.name.to_string()).collect();
+        declared.sort();
         let produced: Vec<String> = outputs.keys().cloned().collect();
         if declared != produced {
             return Err(TaskFailure::Node(format!(

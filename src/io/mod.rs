@@ -1,1 +1,10 @@
-//! Readers of the files scientists bring: h5ad (AnnData), 10x MatrixMarket, CSV/TSV.
+//! Reading data files into plain in-memory structures.
+//!
+//! `io/` turns files into the types the rest of gcrl works on and owns every
+//! file-format detail; it knows no workflow, cache or algorithm.
+
+pub mod error;
+pub mod frame;
+pub mod h5ad;
+
+pub use error::IoError;

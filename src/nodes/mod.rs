@@ -1,6 +1,11 @@
 //! Node kinds, one file each: thin adapters from tables to `algo/` (house rule 2).
 
+pub mod common;
 pub mod diag;
+pub mod leiden_sweep;
+pub mod load;
+pub mod preprocess;
+pub mod simulate;
 
 use std::sync::Arc;
 
@@ -12,5 +17,9 @@ pub fn builtin() -> Registry {
     r.register(Arc::new(diag::DiagNumbers));
     r.register(Arc::new(diag::DiagSum));
     r.register(Arc::new(diag::DiagSweep));
+    r.register(Arc::new(leiden_sweep::LeidenSweep));
+    r.register(Arc::new(load::Load));
+    r.register(Arc::new(preprocess::Preprocess));
+    r.register(Arc::new(simulate::Simulate));
     r
 }

@@ -9,6 +9,7 @@ mod build;
 mod error;
 mod files;
 mod matrix;
+mod sparse;
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ pub use build::TableBuilder;
 pub use error::TableError;
 pub use files::{read_table_file, write_table_file};
 pub use matrix::Matrix;
+pub use sparse::{SparseMatrix, is_sparse};
 
 /// An immutable table of named, typed columns.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,6 +119,18 @@ impl Table {
             DataType::Boolean => Ok(col.as_boolean().iter().map(|b| b.unwrap_or(false)).collect()),
             other => Err(TableError::Type { name: name.into(), expected: "booleans", found: other.to_string() }),
         }
+    }
+
+    /// The rows at `indices`, in that order.
+    pub fn take(&self, indices: &[usize]) -> Result<Table, TableError> {
+        let idx = arrow_array::UInt64Array::from(indices.iter().map(|&i| i as u64).collect::<Vec<_>>());
+        let columns = self
+            .batch
+            .columns()
+            .iter()
+            .map(|c| arrow_select::take::take(c.as_ref(), &idx, None))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Table::new(RecordBatch::try_new(self.batch.schema(), columns)?))
     }
 
     /// The first `n` rows, for display.

@@ -1,0 +1,62 @@
+//! Small helpers shared by node kinds: building outputs and the standard tables.
+
+use crate::algo::labels::condition_name;
+use crate::engine::{NodeError, Outputs};
+use crate::table::{Table, TableBuilder};
+
+/// Builds an [`Outputs`] map from `(port, table)` pairs.
+pub fn outputs<const N: usize>(pairs: [(&str, Table); N]) -> Outputs {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// The `cells` table: `cell`, `targets` (`A+B`, empty for controls) and `n_targets`.
+pub fn cells_table(names: Vec<String>, targets: &[Vec<String>]) -> Result<Table, NodeError> {
+    Ok(TableBuilder::new()
+        .str("cell", names)
+        .str("targets", targets.iter().map(|t| condition_name(t)).collect())
+        .i64("n_targets", targets.iter().map(|t| t.len() as i64).collect())
+        .build()?)
+}
+
+/// Reads the canonical targets of each cell from a `cells` table.
+pub fn cell_targets(cells: &Table) -> Result<Vec<Vec<String>>, NodeError> {
+    Ok(cells
+        .str_column("targets")?
+        .into_iter()
+        .map(|t| if t.is_empty() { Vec::new() } else { t.split('+').map(String::from).collect() })
+        .collect())
+}
+
+/// The names in a list table: column `tf`, `name`, `gene` or the first string column.
+pub fn names(table: &Table) -> Result<Vec<String>, NodeError> {
+    for col in ["tf", "name", "gene", "symbol"] {
+        if table.has_column(col) {
+            return Ok(table.str_column(col)?);
+        }
+    }
+    let first = table.column_names().into_iter().next().unwrap_or_default();
+    table.str_column(&first).map_err(|e| NodeError::Input(format!("expected a list of names: {e}")))
+}
+
+/// A directed edge list `(source, target, weight)` from an edge table: the weight is
+/// `coef_mean`, else `weight`, else 1; when a boolean `strong` column exists, only strong edges.
+pub fn edge_list(table: &Table) -> Result<Vec<(String, String, f64)>, NodeError> {
+    let source = table.str_column("source")?;
+    let target = table.str_column("target")?;
+    let weight = if table.has_column("coef_mean") {
+        table.f64_column("coef_mean")?
+    } else if table.has_column("weight") {
+        table.f64_column("weight")?
+    } else {
+        vec![1.0; source.len()]
+    };
+    let strong = if table.has_column("strong") { table.bool_column("strong")? } else { vec![true; source.len()] };
+    Ok(source
+        .into_iter()
+        .zip(target)
+        .zip(weight)
+        .zip(strong)
+        .filter(|(_, s)| *s)
+        .map(|(((s, t), w), _)| (s, t, w))
+        .collect())
+}

@@ -1,0 +1,189 @@
+//! `leiden-sweep`: Leiden on the TF–TF graph over a grid of resolutions × seeds, stability,
+//! choice of resolution, majority-vote consensus and cohesion (method.md §4).
+//!
+//! Shards are (resolution × block of seeds), so the scheduler spreads them over cores (or a
+//! cluster) and caches them one by one: raising `runs` computes only the new blocks.
+
+use std::sync::Arc;
+
+use arrow_array::ListArray;
+use arrow_array::cast::AsArray;
+use arrow_array::types::UInt32Type;
+use serde_json::json;
+
+use super::common::{edge_list, names, outputs};
+use crate::algo::leiden::{Graph, LeidenOptions, leiden};
+use crate::algo::partition::{cohesion, consensus_majority};
+use crate::algo::stability::{Stability, select_resolution, stability, tf_graph};
+use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext, Shard};
+use crate::table::{Table, TableBuilder};
+
+/// The `leiden-sweep` kind.
+pub struct LeidenSweep;
+
+fn graph(inputs: &Inputs) -> Result<(Vec<String>, Vec<(usize, usize, f64)>), NodeError> {
+    let edges = edge_list(&inputs.table("grn")?)?;
+    let tfs = match inputs.opt_table("tfs")? {
+        Some(t) => names(&t)?,
+        None => edges.iter().map(|(s, _, _)| s.clone()).collect(),
+    };
+    let (nodes, g) = tf_graph(&edges, &tfs);
+    if nodes.len() < 2 {
+        return Err(NodeError::Input(format!(
+            "the TF–TF graph has {} connected TFs; communities need at least 2 (is `tfs` the right list?)",
+            nodes.len()
+        )));
+    }
+    Ok((nodes, g))
+}
+
+impl NodeKind for LeidenSweep {
+    fn name(&self) -> &str {
+        "leiden-sweep"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn doc(&self) -> &str {
+        "TF communities: Leiden over resolutions × seeds, stability, consensus, cohesion test"
+    }
+    fn inputs(&self) -> Vec<PortSpec> {
+        vec![
+            PortSpec::new("grn", "edge table: source, target, coef_mean or weight (strong edges if `strong`)"),
+            PortSpec::optional("tfs", "TF names (default: the sources of the edges)"),
+        ]
+    }
+    fn outputs(&self) -> Vec<PortSpec> {
+        vec![
+            PortSpec::new("runs", "resolution, seed, quality, n_communities"),
+            PortSpec::new("stability", "resolution, ari, vi, score, n_communities, selected"),
+            PortSpec::new("consensus", "tf, community"),
+            PortSpec::new("cohesion", "community, size, w_internal, w_boundary, ratio, p_value"),
+            PortSpec::new("tf_graph", "source, target, weight (undirected TF–TF graph)"),
+        ]
+    }
+    fn params(&self) -> Vec<ParamSpec> {
+        vec![
+            ParamSpec::new("resolution", ParamType::Range, json!({"from": 0.9, "to": 2.0, "step": 0.1}), "resolutions γ"),
+            ParamSpec::new("runs", ParamType::positive(), json!(1000), "Leiden runs (seeds) per resolution"),
+            ParamSpec::new("block", ParamType::positive(), json!(250), "seeds per shard"),
+            ParamSpec::new("seed", ParamType::count(), json!(0), "first seed; run i uses seed + i"),
+            ParamSpec::new("randomness", ParamType::non_negative(), json!(0.0), "refinement θ (0 = greedy, as leidenalg)"),
+            ParamSpec::new("pairs", ParamType::positive(), json!(200), "random run pairs for ARI/VI"),
+            ParamSpec::new("tolerance", ParamType::non_negative(), json!(1e-3), "ARI within this of the best ties"),
+            ParamSpec::new("cohesion_permutations", ParamType::count(), json!(1000), "size-preserving permutations"),
+        ]
+    }
+    fn shards(&self, p: &Params) -> Option<Vec<Shard>> {
+        let (runs, block, seed) = (p.usize("runs").ok()?, p.usize("block").ok()?, p.usize("seed").ok()?);
+        let theta = p.f64("randomness").ok()?;
+        let mut shards = Vec::new();
+        for gamma in p.range("resolution").ok()?.values() {
+            for first in (0..runs).step_by(block.max(1)) {
+                let last = (first + block).min(runs);
+                let mut sp = Params::default();
+                sp.set("resolution", json!(gamma));
+                sp.set("first_seed", json!(seed + first));
+                sp.set("last_seed", json!(seed + last));
+                sp.set("randomness", json!(theta));
+                shards.push(Shard { label: format!("γ={gamma} seeds={}..{}", seed + first, seed + last), params: sp });
+            }
+        }
+        Some(shards)
+    }
+    fn run_shard(&self, sp: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let (nodes, edges) = graph(inputs)?;
+        let g = Graph::from_edges(nodes.len(), &edges)?;
+        let gamma = sp.f64("resolution")?;
+        let options = LeidenOptions { randomness: sp.f64("randomness")?, ..LeidenOptions::default() };
+        let (first, last) = (sp.usize("first_seed")?, sp.usize("last_seed")?);
+        let (mut seeds, mut quality, mut k, mut labels) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for s in first..last {
+            let part = leiden(&g, gamma, s as u64, &options)?;
+            seeds.push(s as i64);
+            quality.push(part.quality);
+            k.push(part.n_communities as i64);
+            labels.push(Some(part.labels.iter().map(|&l| Some(l as u32)).collect::<Vec<_>>()));
+        }
+        let labels = ListArray::from_iter_primitive::<UInt32Type, _, _>(labels);
+        let table = TableBuilder::new()
+            .f64("resolution", vec![gamma; seeds.len()])
+            .i64("seed", seeds)
+            .f64("quality", quality)
+            .i64("n_communities", k)
+            .array("labels", Arc::new(labels))
+            .build()?;
+        Ok(outputs([("runs", table)]))
+    }
+    fn run(&self, p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let (nodes, edges) = graph(inputs)?;
+        let mut runs: Vec<(f64, i64, f64, i64, Vec<usize>)> = Vec::new();
+        for shard in inputs.shards() {
+            let t = shard.get("runs").ok_or_else(|| NodeError::Internal("shard without runs".into()))?;
+            let lists = t.batch().column_by_name("labels").and_then(|c| c.as_list_opt::<i32>()).cloned();
+            let lists = lists.ok_or_else(|| NodeError::Internal("runs without labels".into()))?;
+            let (g, s, q, k) = (t.f64_column("resolution")?, t.f64_column("seed")?, t.f64_column("quality")?, t.f64_column("n_communities")?);
+            for i in 0..t.n_rows() {
+                let l = lists.value(i);
+                let l = l.as_primitive::<UInt32Type>().values().iter().map(|&x| x as usize).collect();
+                runs.push((g[i], s[i] as i64, q[i], k[i] as i64, l));
+            }
+        }
+        let gammas = p.range("resolution")?.values();
+        let (pairs, seed) = (p.usize("pairs")?, p.seed("seed")?);
+        let mut stab: Vec<Stability> = Vec::new();
+        let mut consensus = Vec::new();
+        for &gamma in &gammas {
+            let at: Vec<&(f64, i64, f64, i64, Vec<usize>)> = runs.iter().filter(|r| r.0 == gamma).collect();
+            let parts: Vec<Vec<usize>> = at.iter().map(|r| r.4.clone()).collect();
+            let quals: Vec<f64> = at.iter().map(|r| r.2).collect();
+            stab.push(if parts.len() >= 2 { stability(&parts, pairs, seed)? } else { Stability { ari: 1.0, vi: 0.0 } });
+            consensus.push(consensus_majority(&parts, &quals)?);
+        }
+        let ks: Vec<usize> = consensus.iter().map(|c| c.n_communities).collect();
+        let chosen = select_resolution(&stab, &ks, p.f64("tolerance")?)
+            .ok_or_else(|| NodeError::Input("no resolution to choose from".into()))?;
+        let labels = &consensus[chosen].labels;
+        let coh = cohesion(&edges, labels, p.usize("cohesion_permutations")?, seed)?;
+        let stability_table = TableBuilder::new()
+            .f64("resolution", gammas.clone())
+            .f64("ari", stab.iter().map(|s| s.ari).collect())
+            .f64("vi", stab.iter().map(|s| s.vi).collect())
+            .f64("score", stab.iter().map(|s| s.ari).collect())
+            .f64("ari_over_vi", stab.iter().map(|s| if s.vi > 0.0 { s.ari / s.vi } else { f64::INFINITY }).collect())
+            .i64("n_communities", ks.iter().map(|&k| k as i64).collect())
+            .f64("fraction_identical", consensus.iter().map(|c| c.fraction_identical).collect())
+            .bool("selected", (0..gammas.len()).map(|i| i == chosen).collect())
+            .build()?;
+        let runs_table = TableBuilder::new()
+            .f64("resolution", runs.iter().map(|r| r.0).collect())
+            .i64("seed", runs.iter().map(|r| r.1).collect())
+            .f64("quality", runs.iter().map(|r| r.2).collect())
+            .i64("n_communities", runs.iter().map(|r| r.3).collect())
+            .build()?;
+        let consensus_table = TableBuilder::new()
+            .str("tf", nodes.clone())
+            .i64("community", labels.iter().map(|&l| l as i64 + 1).collect())
+            .build()?;
+        let cohesion_table = TableBuilder::new()
+            .i64("community", coh.iter().map(|c| c.label as i64 + 1).collect())
+            .i64("size", coh.iter().map(|c| c.size as i64).collect())
+            .f64("w_internal", coh.iter().map(|c| c.w_int).collect())
+            .f64("w_boundary", coh.iter().map(|c| c.w_bnd).collect())
+            .f64("ratio", coh.iter().map(|c| c.cohesion).collect())
+            .f64("p_value", coh.iter().map(|c| c.p_perm).collect())
+            .build()?;
+        let graph_table: Table = TableBuilder::new()
+            .str("source", edges.iter().map(|e| nodes[e.0].clone()).collect())
+            .str("target", edges.iter().map(|e| nodes[e.1].clone()).collect())
+            .f64("weight", edges.iter().map(|e| e.2).collect())
+            .build()?;
+        Ok(outputs([
+            ("runs", runs_table),
+            ("stability", stability_table),
+            ("consensus", consensus_table),
+            ("cohesion", cohesion_table),
+            ("tf_graph", graph_table),
+        ]))
+    }
+}

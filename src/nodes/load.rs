@@ -1,0 +1,260 @@
+//! `load`: a screen from a file (h5ad, or a dense CSV/TSV/Arrow/Parquet table) into the
+//! `expression`, `cells` and `genes` tables, with canonical perturbation targets per cell.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
+use serde_json::json;
+
+use super::common::outputs;
+use crate::algo::labels::{DEFAULT_CONTROLS, condition_name, parse_targets};
+use crate::algo::sparse::Csr;
+use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::io::frame::{ColumnValues, DataFrame};
+use crate::io::h5ad::{Matrix as H5Matrix, ReadOptions, read_h5ad};
+use crate::table::{Matrix, SparseMatrix, Table, TableBuilder, read_table_file};
+use crate::workflow::suggest::hint;
+
+/// The `load` kind.
+pub struct Load;
+
+/// obs columns that usually hold the perturbation, tried in order when none is named.
+const PERTURBATION_COLUMNS: &[&str] =
+    &["perturbation", "condition", "guide_ids", "target_top", "target", "gene", "perturbed_genes"];
+
+fn opt_str() -> ParamType {
+    ParamType::Optional(Box::new(ParamType::Str))
+}
+
+impl NodeKind for Load {
+    fn name(&self) -> &str {
+        "load"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn doc(&self) -> &str {
+        "read a screen: h5ad (AnnData), or a dense cells × genes csv/tsv/arrow/parquet table"
+    }
+    fn inputs(&self) -> Vec<PortSpec> {
+        vec![PortSpec::new("file", "the data file (`{file: path}`)")]
+    }
+    fn outputs(&self) -> Vec<PortSpec> {
+        vec![
+            PortSpec::new("expression", "cells × genes (sparse), from X or `layer`"),
+            PortSpec::new("cells", "obs columns, plus cell, targets (A or A+B), n_targets"),
+            PortSpec::new("genes", "var columns, plus gene"),
+        ]
+    }
+    fn params(&self) -> Vec<ParamSpec> {
+        vec![
+            ParamSpec::new("layer", opt_str(), json!(null), "h5ad layer to read instead of X"),
+            ParamSpec::new(
+                "perturbation_column",
+                opt_str(),
+                json!(null),
+                "obs column with the perturbation label (default: the first of perturbation, condition, guide_ids, target_top, …)",
+            ),
+            ParamSpec::new("control_label", opt_str(), json!(null), "label of control cells (besides ctrl, control, non-targeting, '')"),
+            ParamSpec::new("var_names", opt_str(), json!(null), "var column to use as gene names (e.g. gene_symbols)"),
+            ParamSpec::new("filter", ParamType::StrList, json!([]), "keep cells where every `column op value` holds (op: == != >= <= > <)"),
+            ParamSpec::new("transpose", ParamType::Bool, json!(false), "text tables: the file is genes × cells"),
+            ParamSpec::new("max_targets", ParamType::positive(), json!(2), "drop cells with more targets than this"),
+        ]
+    }
+    fn run(&self, p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let path = inputs.file("file")?;
+        let is_h5ad = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("h5ad"));
+        let (matrix, obs, mut var) = if is_h5ad {
+            let layer = p.opt_str("layer")?.map(String::from);
+            let adata = read_h5ad(path, &ReadOptions { layer }).map_err(|e| NodeError::Input(e.to_string()))?;
+            let csr = match adata.x {
+                H5Matrix::Csr(c) => c,
+                H5Matrix::Dense(d) => Csr::from_dense(&d.view())?,
+            };
+            (csr, adata.obs, adata.var)
+        } else {
+            let table = read_table_file(path)?;
+            let table = if p.bool("transpose")? { transpose(&table)? } else { table };
+            let m = SparseMatrix::from_table(&table)?;
+            let obs = DataFrame { index: m.rows, columns: Vec::new() };
+            let var = DataFrame { index: m.cols, columns: Vec::new() };
+            (m.csr, obs, var)
+        };
+        let file = path.display();
+        if let Some(col) = p.opt_str("var_names")? {
+            var.index = strings(&var, col).map_err(|e| NodeError::Input(format!("{file}: var {e}")))?;
+        }
+        let mut seen = HashSet::new();
+        if let Some(dup) = var.index.iter().find(|g| !seen.insert(g.as_str())) {
+            return Err(NodeError::Input(format!(
+                "{file}: gene name `{dup}` appears more than once; pick unique names with `var_names` \
+                 or run `adata.var_names_make_unique()` in anndata"
+            )));
+        }
+        let mut keep: Vec<usize> = (0..obs.n_rows()).collect();
+        for f in p.strs("filter")? {
+            let cond = Condition::parse(&f)?;
+            let values = numbers_or_strings(&obs, &cond.column).map_err(|e| NodeError::Input(format!("{file}: filter `{f}`: {e}")))?;
+            keep.retain(|&i| cond.holds(&values[i]));
+        }
+        let controls: Vec<String> = DEFAULT_CONTROLS
+            .iter()
+            .map(|s| s.to_string())
+            .chain(p.opt_str("control_label")?.map(String::from))
+            .collect();
+        let controls: Vec<&str> = controls.iter().map(String::as_str).collect();
+        let column = match p.opt_str("perturbation_column")? {
+            Some(c) => Some(c.to_string()),
+            None => PERTURBATION_COLUMNS.iter().find(|c| obs.column(c).is_some()).map(|c| c.to_string()),
+        };
+        let mut targets = match &column {
+            Some(c) => {
+                let labels = strings(&obs, c).map_err(|e| NodeError::Input(format!("{file}: obs {e}")))?;
+                labels.iter().map(|l| parse_targets(l, &controls)).collect()
+            }
+            None => vec![Vec::new(); obs.n_rows()],
+        };
+        let max = p.usize("max_targets")?;
+        keep.retain(|&i| targets[i].len() <= max);
+        targets = keep.iter().map(|&i| std::mem::take(&mut targets[i])).collect();
+        let csr = if keep.len() == matrix.n_rows { matrix } else { matrix.select_rows(&keep)? };
+        let rows: Vec<String> = keep.iter().map(|&i| obs.index[i].clone()).collect();
+        let expression = SparseMatrix { rows: rows.clone(), cols: var.index.clone(), csr };
+        let mut cells = frame_table(&obs, &keep, "cell")?;
+        cells = with_columns(
+            cells,
+            vec![
+                ("targets", Arc::new(StringArray::from(targets.iter().map(|t| condition_name(t)).collect::<Vec<_>>()))),
+                ("n_targets", Arc::new(Int64Array::from(targets.iter().map(|t| t.len() as i64).collect::<Vec<_>>()))),
+            ],
+        )?;
+        let genes = frame_table(&var, &(0..var.n_rows()).collect::<Vec<_>>(), "gene")?;
+        Ok(outputs([("expression", expression.to_table()?), ("cells", cells), ("genes", genes)]))
+    }
+}
+
+fn transpose(table: &Table) -> Result<Table, NodeError> {
+    let m = Matrix::from_table(table)?;
+    Ok(Matrix { rows: m.cols, cols: m.rows, data: m.data.t().to_owned() }.to_table("cell", true)?)
+}
+
+fn missing_column(df: &DataFrame, name: &str) -> String {
+    let names = df.column_names();
+    let h = hint(name, names.iter().copied());
+    format!("has no column `{name}` (columns: {}) {h}", names.join(", "))
+}
+
+/// A column as text (categories by label, numbers printed).
+fn strings(df: &DataFrame, name: &str) -> Result<Vec<String>, String> {
+    let col = df.column(name).ok_or_else(|| missing_column(df, name))?;
+    Ok(match &col.values {
+        ColumnValues::Str(v) => v.iter().map(|s| s.clone().unwrap_or_default()).collect(),
+        ColumnValues::Categorical { codes, categories } => {
+            codes.iter().map(|&c| usize::try_from(c).ok().and_then(|c| categories.get(c)).cloned().unwrap_or_default()).collect()
+        }
+        ColumnValues::F64(v) => v.iter().map(|x| x.to_string()).collect(),
+        ColumnValues::I64(v) => v.iter().map(|x| x.to_string()).collect(),
+        ColumnValues::Bool(v) => v.iter().map(|b| b.map(|b| b.to_string()).unwrap_or_default()).collect(),
+    })
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    Num(f64),
+    Text(String),
+}
+
+fn numbers_or_strings(df: &DataFrame, name: &str) -> Result<Vec<Value>, String> {
+    let col = df.column(name).ok_or_else(|| missing_column(df, name))?;
+    Ok(match &col.values {
+        ColumnValues::F64(v) => v.iter().map(|&x| Value::Num(x)).collect(),
+        ColumnValues::I64(v) => v.iter().map(|&x| Value::Num(x as f64)).collect(),
+        _ => strings(df, name)?.into_iter().map(Value::Text).collect(),
+    })
+}
+
+/// `column op value`, e.g. `grna_top_frac >= 0.8`.
+struct Condition {
+    column: String,
+    op: &'static str,
+    value: Value,
+}
+
+impl Condition {
+    fn parse(text: &str) -> Result<Self, NodeError> {
+        for op in [">=", "<=", "==", "!=", ">", "<"] {
+            if let Some((col, val)) = text.split_once(op) {
+                let val = val.trim().trim_matches(|c| c == '"' || c == '\'');
+                let value = val.parse::<f64>().map(Value::Num).unwrap_or_else(|_| Value::Text(val.to_string()));
+                return Ok(Condition { column: col.trim().to_string(), op, value });
+            }
+        }
+        Err(NodeError::Input(format!("filter `{text}`: expected `column op value` with op one of == != >= <= > <")))
+    }
+
+    fn holds(&self, v: &Value) -> bool {
+        let ord = match (v, &self.value) {
+            (Value::Num(a), Value::Num(b)) => a.partial_cmp(b),
+            (Value::Text(a), Value::Text(b)) => Some(a.cmp(b)),
+            (Value::Text(a), Value::Num(b)) => Some(a.as_str().cmp(b.to_string().as_str())),
+            (Value::Num(a), Value::Text(b)) => Some(a.to_string().as_str().cmp(b)),
+        };
+        let Some(ord) = ord else { return false };
+        match self.op {
+            ">=" => ord.is_ge(),
+            "<=" => ord.is_le(),
+            "==" => ord.is_eq(),
+            "!=" => ord.is_ne(),
+            ">" => ord.is_gt(),
+            _ => ord.is_lt(),
+        }
+    }
+}
+
+/// An annotation frame (rows `keep`) as a table whose first column `index_name` holds its index.
+fn frame_table(df: &DataFrame, keep: &[usize], index_name: &str) -> Result<Table, NodeError> {
+    let mut b = TableBuilder::new().str(index_name, keep.iter().map(|&i| df.index[i].clone()).collect());
+    for col in &df.columns {
+        if col.name == index_name || col.name == "targets" || col.name == "n_targets" {
+            continue;
+        }
+        let array: ArrayRef = match &col.values {
+            ColumnValues::F64(v) => Arc::new(Float64Array::from(keep.iter().map(|&i| v[i]).collect::<Vec<_>>())),
+            ColumnValues::I64(v) => Arc::new(Int64Array::from(keep.iter().map(|&i| v[i]).collect::<Vec<_>>())),
+            ColumnValues::Bool(v) => Arc::new(BooleanArray::from(keep.iter().map(|&i| v[i]).collect::<Vec<_>>())),
+            ColumnValues::Str(_) | ColumnValues::Categorical { .. } => {
+                let all = strings(df, &col.name).map_err(NodeError::Input)?;
+                Arc::new(StringArray::from(keep.iter().map(|&i| all[i].clone()).collect::<Vec<_>>()))
+            }
+        };
+        b = b.array(&col.name, array);
+    }
+    Ok(b.build()?)
+}
+
+fn with_columns(table: Table, extra: Vec<(&str, ArrayRef)>) -> Result<Table, NodeError> {
+    let mut b = TableBuilder::new();
+    for (i, name) in table.column_names().iter().enumerate() {
+        b = b.array(name, table.batch().column(i).clone());
+    }
+    for (name, array) in extra {
+        b = b.array(name, array);
+    }
+    Ok(b.build()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_compare_numbers_and_text() {
+        let c = Condition::parse("grna_top_frac >= 0.8").unwrap();
+        assert!(c.holds(&Value::Num(0.8)) && !c.holds(&Value::Num(0.79)));
+        let c = Condition::parse("bio_rep == rep1").unwrap();
+        assert!(c.holds(&Value::Text("rep1".into())) && !c.holds(&Value::Text("rep2".into())));
+        assert!(Condition::parse("nonsense").is_err());
+    }
+}

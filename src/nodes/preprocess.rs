@@ -1,0 +1,146 @@
+//! `preprocess`: subsample, normalize_total, log1p, highly variable genes (scanpy semantics),
+//! keeping perturbed targets and listed TFs in the gene set.
+
+use std::collections::HashSet;
+
+use serde_json::json;
+
+use super::common::{cell_targets, names, outputs};
+use crate::algo::preprocess::{Flavor, HvgOptions, highly_variable_genes, log1p, normalize_total, subsample};
+use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::table::{SparseMatrix, TableBuilder};
+
+/// The `preprocess` kind.
+pub struct Preprocess;
+
+fn opt(ty: ParamType) -> ParamType {
+    ParamType::Optional(Box::new(ty))
+}
+
+impl NodeKind for Preprocess {
+    fn name(&self) -> &str {
+        "preprocess"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn doc(&self) -> &str {
+        "subsample cells, normalize_total, log1p and select highly variable genes as scanpy does"
+    }
+    fn inputs(&self) -> Vec<PortSpec> {
+        vec![
+            PortSpec::new("counts", "cells × genes raw counts (sparse or dense table)"),
+            PortSpec::optional("cells", "cell table with `targets` (for subsampling and keeping targets)"),
+            PortSpec::optional("tfs", "TF names to keep in the gene set"),
+        ]
+    }
+    fn outputs(&self) -> Vec<PortSpec> {
+        vec![
+            PortSpec::new("expression", "cells × selected genes, log-normalised (sparse)"),
+            PortSpec::new("genes", "gene, highly_variable, means, dispersions, dispersions_norm, kept"),
+            PortSpec::new("cells", "the kept rows of the cell table"),
+        ]
+    }
+    fn params(&self) -> Vec<ParamSpec> {
+        let d = HvgOptions::default();
+        let float = |name, v: f64, doc| ParamSpec::new(name, ParamType::Float { min: None, max: None }, json!(v), doc);
+        vec![
+            ParamSpec::new("target_sum", opt(ParamType::non_negative()), json!(1e4), "total per cell after scaling; null = median"),
+            ParamSpec::new("log1p", ParamType::Bool, json!(true), "apply ln(1 + x)"),
+            ParamSpec::new(
+                "flavor",
+                ParamType::Choice(&["seurat", "cell_ranger", "seurat_v3"]),
+                json!("seurat"),
+                "HVG method (seurat_v3 works on counts)",
+            ),
+            ParamSpec::new("n_top_genes", opt(ParamType::positive()), json!(2000), "number of HVGs; null = use the cut-offs"),
+            float("min_mean", d.min_mean, "cut-off (without n_top_genes)"),
+            float("max_mean", d.max_mean, "cut-off (without n_top_genes)"),
+            float("min_disp", d.min_disp, "cut-off (without n_top_genes)"),
+            ParamSpec::new("n_bins", ParamType::positive(), json!(d.n_bins), "mean bins for seurat"),
+            ParamSpec::new("keep_targets", ParamType::Bool, json!(true), "keep perturbed genes even if not HVG"),
+            ParamSpec::new("n_controls", opt(ParamType::count()), json!(null), "subsample: control cells to keep"),
+            ParamSpec::new("max_per_perturbation", opt(ParamType::count()), json!(null), "subsample: cells per perturbation"),
+            ParamSpec::new("min_cells", ParamType::count(), json!(0), "drop perturbations with fewer cells"),
+            ParamSpec::new("seed", ParamType::count(), json!(0), "subsampling seed"),
+        ]
+    }
+    fn run(&self, p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let counts = SparseMatrix::from_table(&inputs.table("counts")?)?;
+        let cells = inputs.opt_table("cells")?;
+        let targets = match &cells {
+            Some(c) => {
+                let t = cell_targets(c)?;
+                if t.len() != counts.rows.len() {
+                    return Err(NodeError::Input(format!(
+                        "input `cells` has {} rows but `counts` has {} cells",
+                        t.len(),
+                        counts.rows.len()
+                    )));
+                }
+                t
+            }
+            None => vec![Vec::new(); counts.rows.len()],
+        };
+        let keep_cells = subsample(
+            &targets,
+            p.opt_usize("n_controls")?.unwrap_or(usize::MAX),
+            p.opt_usize("max_per_perturbation")?.unwrap_or(usize::MAX),
+            p.usize("min_cells")?,
+            p.seed("seed")?,
+        );
+        let mut x = counts.csr.select_rows(&keep_cells)?;
+        let flavor = match p.str("flavor")? {
+            "cell_ranger" => Flavor::CellRanger,
+            "seurat_v3" => Flavor::SeuratV3,
+            _ => Flavor::Seurat,
+        };
+        let options = HvgOptions {
+            min_mean: p.f64("min_mean")?,
+            max_mean: p.f64("max_mean")?,
+            min_disp: p.f64("min_disp")?,
+            n_bins: p.usize("n_bins")?,
+            ..HvgOptions::default()
+        };
+        let n_top = p.opt_usize("n_top_genes")?;
+        let raw_hvg = if flavor == Flavor::SeuratV3 { Some(highly_variable_genes(&x, flavor, n_top, &options)?) } else { None };
+        normalize_total(&mut x, p.opt_f64("target_sum")?)?;
+        if p.bool("log1p")? {
+            log1p(&mut x)?;
+        }
+        let hvg = match raw_hvg {
+            Some(h) => h,
+            None => highly_variable_genes(&x, flavor, n_top, &options)?,
+        };
+        let mut keep: HashSet<&str> = HashSet::new();
+        if p.bool("keep_targets")? {
+            keep.extend(keep_cells.iter().flat_map(|&i| targets[i].iter().map(String::as_str)));
+        }
+        let tf_names = match inputs.opt_table("tfs")? {
+            Some(t) => names(&t)?,
+            None => Vec::new(),
+        };
+        keep.extend(tf_names.iter().map(String::as_str));
+        let kept: Vec<bool> =
+            counts.cols.iter().zip(&hvg.highly_variable).map(|(g, &h)| h || keep.contains(g.as_str())).collect();
+        let gene_idx: Vec<usize> = (0..kept.len()).filter(|&j| kept[j]).collect();
+        let expression = SparseMatrix {
+            rows: keep_cells.iter().map(|&i| counts.rows[i].clone()).collect(),
+            cols: gene_idx.iter().map(|&j| counts.cols[j].clone()).collect(),
+            csr: x.select_cols(&gene_idx)?,
+        };
+        let genes = TableBuilder::new()
+            .str("gene", counts.cols.clone())
+            .bool("highly_variable", hvg.highly_variable)
+            .f64("means", hvg.means)
+            .f64("dispersions", hvg.dispersions)
+            .f64("dispersions_norm", hvg.dispersions_norm)
+            .bool("kept", kept)
+            .build()?;
+        let cells_out = match cells {
+            Some(c) => c.take(&keep_cells)?,
+            None => TableBuilder::new().str("cell", expression.rows.clone()).build()?,
+        };
+        Ok(outputs([("expression", expression.to_table()?), ("genes", genes), ("cells", cells_out)]))
+    }
+}

@@ -1,0 +1,128 @@
+//! `simulate`: a Perturb-seq screen from a planted GRN (see [`crate::algo::simulate`]).
+
+use serde_json::json;
+
+use super::common::{cells_table, outputs};
+use crate::algo::simulate::{Perturbation, SimParams, simulate};
+use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::table::{SparseMatrix, TableBuilder};
+
+/// The `simulate` kind.
+pub struct Simulate;
+
+fn float(name: &'static str, default: f64, doc: &'static str) -> ParamSpec {
+    ParamSpec::new(name, ParamType::non_negative(), json!(default), doc)
+}
+
+fn count(name: &'static str, default: usize, doc: &'static str) -> ParamSpec {
+    ParamSpec::new(name, ParamType::count(), json!(default), doc)
+}
+
+impl NodeKind for Simulate {
+    fn name(&self) -> &str {
+        "simulate"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn doc(&self) -> &str {
+        "simulate a Perturb-seq screen (NB counts) from a planted GRN with TF communities"
+    }
+    fn inputs(&self) -> Vec<PortSpec> {
+        Vec::new()
+    }
+    fn outputs(&self) -> Vec<PortSpec> {
+        vec![
+            PortSpec::new("counts", "cells × genes raw counts (sparse)"),
+            PortSpec::new("cells", "cell, targets (A or A+B; empty for controls), n_targets"),
+            PortSpec::new("genes", "gene, is_tf"),
+            PortSpec::new("tfs", "tf"),
+            PortSpec::new("edges", "true regulatory edges: source, target, weight"),
+            PortSpec::new("communities", "true community of each TF: tf, community"),
+        ]
+    }
+    fn params(&self) -> Vec<ParamSpec> {
+        let d = SimParams::default();
+        vec![
+            count("seed", 0, "random seed"),
+            count("tfs", d.tfs, "number of TFs"),
+            count("communities", d.communities, "number of planted TF communities"),
+            count("targets", d.targets, "number of non-TF target genes"),
+            ParamSpec::new("p_intra", ParamType::fraction(), json!(d.p_intra), "TF→TF edge probability inside a community"),
+            ParamSpec::new("p_inter", ParamType::fraction(), json!(d.p_inter), "TF→TF edge probability between communities"),
+            count("regulators_per_target", d.regulators_per_target, "TFs regulating each target"),
+            ParamSpec::new(
+                "spectral_radius",
+                ParamType::Float { min: Some(0.0), max: Some(0.99) },
+                json!(d.spectral_radius),
+                "spectral radius of |W| (< 1 so the steady state exists)",
+            ),
+            count("control_cells", d.control_cells, "unperturbed cells"),
+            count("singles", d.singles, "TFs perturbed one at a time"),
+            count("doubles", d.doubles, "pairs of TFs perturbed together"),
+            count("cells_per_perturbation", d.cells_per_perturbation, "cells per single or double"),
+            ParamSpec::new(
+                "perturbation",
+                ParamType::Choice(&["overexpression", "knockdown"]),
+                json!("overexpression"),
+                "direction of every perturbation",
+            ),
+            float("effect_size", d.effect_size, "shift of a perturbed TF's drive"),
+            ParamSpec::new(
+                "interaction",
+                ParamType::Float { min: None, max: None },
+                json!(d.interaction),
+                "extra shift in doubles (0 = additive)",
+            ),
+            float("drive_noise", d.drive_noise, "sd of cell-to-cell noise of TF drives"),
+            float("target_noise", d.target_noise, "sd of target-state noise"),
+            float("library_size", d.library_size, "median total counts per cell"),
+            float("library_log_sd", d.library_log_sd, "sd of log library size"),
+            float("dispersion", d.dispersion, "negative-binomial θ (variance = μ + μ²/θ)"),
+        ]
+    }
+    fn run(&self, p: &Params, _inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let params = SimParams {
+            tfs: p.usize("tfs")?,
+            communities: p.usize("communities")?,
+            targets: p.usize("targets")?,
+            p_intra: p.f64("p_intra")?,
+            p_inter: p.f64("p_inter")?,
+            regulators_per_target: p.usize("regulators_per_target")?,
+            spectral_radius: p.f64("spectral_radius")?,
+            control_cells: p.usize("control_cells")?,
+            singles: p.usize("singles")?,
+            doubles: p.usize("doubles")?,
+            cells_per_perturbation: p.usize("cells_per_perturbation")?,
+            perturbation: match p.str("perturbation")? {
+                "knockdown" => Perturbation::KnockDown,
+                _ => Perturbation::OverExpression,
+            },
+            effect_size: p.f64("effect_size")?,
+            interaction: p.f64("interaction")?,
+            drive_noise: p.f64("drive_noise")?,
+            target_noise: p.f64("target_noise")?,
+            library_size: p.f64("library_size")?,
+            library_log_sd: p.f64("library_log_sd")?,
+            dispersion: p.f64("dispersion")?,
+        };
+        let sim = simulate(&params, p.seed("seed")?)?;
+        let n = sim.counts.n_rows;
+        let width = n.to_string().len();
+        let cell_names: Vec<String> = (0..n).map(|i| format!("cell{i:0width$}")).collect();
+        let tf_set: std::collections::HashSet<&String> = sim.tf_names.iter().collect();
+        let is_tf = sim.gene_names.iter().map(|g| tf_set.contains(g)).collect();
+        let counts = SparseMatrix { rows: cell_names.clone(), cols: sim.gene_names.clone(), csr: sim.counts };
+        let (src, (dst, w)): (Vec<String>, (Vec<String>, Vec<f64>)) =
+            sim.edges.into_iter().map(|(s, t, w)| (s, (t, w))).unzip();
+        let (tfs, comms): (Vec<String>, Vec<i64>) = sim.communities.into_iter().map(|(t, c)| (t, c as i64)).unzip();
+        Ok(outputs([
+            ("counts", counts.to_table()?),
+            ("cells", cells_table(cell_names, &sim.cell_targets)?),
+            ("genes", TableBuilder::new().str("gene", sim.gene_names).bool("is_tf", is_tf).build()?),
+            ("tfs", TableBuilder::new().str("tf", sim.tf_names).build()?),
+            ("edges", TableBuilder::new().str("source", src).str("target", dst).f64("weight", w).build()?),
+            ("communities", TableBuilder::new().str("tf", tfs).i64("community", comms).build()?),
+        ]))
+    }
+}

@@ -1,0 +1,17 @@
+//! Integration tests that drive the `gcrl` binary as a user would (house rule 10): each test
+//! gets a temp directory with a workflow and a cache, built with [`cli::test::Test`].
+//!
+//! Modules: `rerun` (no-op, `--set`, early cutoff, shards, `--force`, `--until`), `cache`
+//! (determinism across `-j`, SIGKILL, corruption, concurrent runs), `failure` (a failing task),
+//! `malformed` (workflows that must be refused with a clear error), `commands` (`kinds`, `dag`,
+//! `show`, `export`).
+
+mod cli {
+    pub mod test;
+
+    mod cache;
+    mod commands;
+    mod failure;
+    mod malformed;
+    mod rerun;
+}

@@ -1,0 +1,162 @@
+//! The read-only commands: `kinds`, `dag`, `show`, `export`.
+
+use std::process::Command;
+
+use super::test::Test;
+
+const SMALL: &str = "\
+name: small
+nodes:
+  a:
+    kind: diag-numbers
+    params: {n: 5, seed: 1}
+  b:
+    kind: diag-numbers
+    params: {n: 3, seed: 2}
+  s:
+    kind: diag-sum
+    inputs: {values: [a.values, b.values]}
+  sw:
+    kind: diag-sweep
+    params: {shards: 3, per_shard: 4}
+  swept:
+    kind: diag-numbers
+    sweep: {seed: [1, 2]}
+";
+
+#[test]
+fn kinds_lists_every_kind_with_its_ports_and_params() {
+    let t = Test::new();
+    let json = t.args(["kinds", "--json"]).run().success().json();
+    let kinds = json.as_array().expect("kinds --json is a list");
+    let names: Vec<&str> = kinds.iter().map(|k| k["name"].as_str().unwrap()).collect();
+    for diag in ["diag-numbers", "diag-sum", "diag-sweep"] {
+        assert!(names.contains(&diag), "{names:?}");
+    }
+    for k in kinds {
+        assert!(!k["doc"].as_str().unwrap_or_default().is_empty(), "{} has a doc line", k["name"]);
+        assert!(!k["outputs"].as_array().unwrap().is_empty(), "{} has outputs", k["name"]);
+    }
+    let text = t.args(["kinds"]).run().success();
+    for name in &names {
+        assert!(text.stdout.contains(&format!("{name} (v")), "`kinds` lists {name}:\n{}", text.stdout);
+    }
+    text.stdout_has(&["in   after", "out  values", "param n", "= 10", "param shards"]);
+}
+
+#[test]
+fn kinds_of_one_kind_and_of_a_misspelt_one() {
+    let t = Test::new();
+    let out = t.args(["kinds", "diag-sum"]).run().success();
+    assert!(out.stdout.contains("diag-sum (v1)") && !out.stdout.contains("diag-numbers"), "{}", out.stdout);
+    t.args(["kinds", "diag-summ"]).run().status(2).stderr_has(&["unknown kind `diag-summ`", "did you mean `diag-sum`?"]);
+}
+
+#[test]
+fn dag_dot_has_every_node_and_edge() {
+    let t = Test::new().workflow(SMALL);
+    let out = t.args(["dag", "--format", "dot"]).run().success();
+    let out = out.stdout_has(&[
+        "digraph \"small\"",
+        "\"a\" [label=",
+        "\"b\" [label=",
+        "\"s\" [label=",
+        "\"sw\" [label=",
+        "(diag-sum)",
+        "\"a\" -> \"s\"",
+        "\"b\" -> \"s\"",
+        "×2",
+    ]);
+    assert!(out.stdout.trim_end().ends_with('}'));
+    // dot is the default.
+    assert_eq!(t.args(["dag"]).run().success().stdout, out.stdout);
+}
+
+#[test]
+fn dag_mermaid_has_every_node_and_edge() {
+    let t = Test::new().workflow(SMALL);
+    let out = t.args(["dag", "--format", "mermaid"]).run().success();
+    out.stdout_has(&["flowchart LR", "  a[\"a", "  b[\"b", "  s[\"s", "  sw[\"sw", "a -->|", "| s", "b -->|"]);
+}
+
+#[test]
+fn dag_shows_file_inputs() {
+    let t = Test::new()
+        .write("numbers.csv", "value\n1.5\n2.5\n")
+        .workflow("name: f\nnodes:\n  s:\n    kind: diag-sum\n    inputs: {values: {file: numbers.csv}}\n");
+    t.args(["dag"]).run().success().stdout_has(&["numbers.csv", "-> \"s\""]);
+    // And the file is read: its sum is 4.
+    t.run_ok(&[]);
+    t.args(["show", "s.sum"]).run().success().stdout_has(&["| 4.0", "1 rows × 2 columns"]);
+}
+
+#[test]
+fn show_prints_shape_and_head() {
+    let t = Test::new().workflow(SMALL);
+    t.run_ok(&[]);
+    let out = t.args(["show", "sw.values", "--rows", "2"]).run().success();
+    out.stdout_has(&["sw.values: 12 rows × 2 columns", "shard", "value"]);
+    t.args(["show", "s.sum"]).run().success().stdout_has(&["s.sum: 1 rows × 2 columns", "| 2 "]);
+}
+
+#[test]
+fn show_refuses_what_is_not_cached_or_ambiguous_or_unknown() {
+    let t = Test::new().workflow(SMALL);
+    t.args(["show", "a.values"]).run().status(2).stderr_has(&["not in the cache", "gcrl run"]);
+    t.run_ok(&[]);
+    t.args(["show", "swept.values"]).run().status(2).stderr_has(&["swept", "--set swept.seed="]);
+    t.args(["show", "swept.values", "--set", "swept.seed=2"]).run().success().stdout_has(&["10 rows × 1 columns"]);
+    t.args(["show", "a.valeus"]).run().status(2).stderr_has(&["no output `valeus`", "did you mean `values`?"]);
+    t.args(["show", "aa.values"]).run().status(2).stderr_has(&["unknown node `aa`"]);
+    t.args(["show", "avalues"]).run().status(2).stderr_has(&["not `node.output`"]);
+}
+
+fn pyarrow() -> bool {
+    Command::new("python3").args(["-c", "import pyarrow"]).output().is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn export_writes_csv_tsv_parquet_and_arrow() {
+    let t = Test::new().workflow(SMALL);
+    t.run_ok(&[]);
+    for ext in ["csv", "tsv", "parquet", "arrow"] {
+        let file = format!("out.{ext}");
+        t.args(["export", "sw.values", "--to", &file]).run().success().stderr_has(&["12 rows × 2 columns"]);
+    }
+    let read = |f: &str| std::fs::read(t.path().join(f)).unwrap();
+    let csv = String::from_utf8(read("out.csv")).unwrap();
+    assert_eq!(csv.lines().next(), Some("shard,value"));
+    assert_eq!(csv.lines().count(), 13);
+    let tsv = String::from_utf8(read("out.tsv")).unwrap();
+    assert_eq!(tsv.lines().next(), Some("shard\tvalue"));
+    assert_eq!(tsv.lines().count(), 13);
+    let parquet = read("out.parquet");
+    assert!(parquet.starts_with(b"PAR1") && parquet.ends_with(b"PAR1"), "parquet magic");
+    let arrow = read("out.arrow");
+    assert!(arrow.starts_with(b"ARROW1") && arrow.ends_with(b"ARROW1"), "Arrow IPC file magic");
+    if pyarrow() {
+        let script = "import sys, pyarrow.parquet as pq, pyarrow.feather as f\n\
+                      a = f.read_table(sys.argv[1]); p = pq.read_table(sys.argv[2])\n\
+                      assert a.num_rows == 12 and p.num_rows == 12, (a.num_rows, p.num_rows)\n\
+                      assert a.column_names == ['shard', 'value'] == p.column_names\n\
+                      assert a.equals(p)\n";
+        let out = Command::new("python3")
+            .args(["-c", script, "out.arrow", "out.parquet"])
+            .current_dir(t.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "pyarrow: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    // The exported Arrow file is a valid input to another workflow.
+    t.put("w2.yaml", "name: w2\nnodes:\n  s:\n    kind: diag-sum\n    inputs: {values: {file: out.arrow}}\n");
+    t.args(["run"]).file("w2.yaml").run().success();
+}
+
+#[test]
+fn export_to_an_unknown_extension_fails_cleanly() {
+    let t = Test::new().workflow(SMALL);
+    t.run_ok(&[]);
+    let out = t.args(["export", "a.values", "--to", "out.xlsx"]).run();
+    assert_ne!(out.status, 0);
+    out.stderr_has(&["out.xlsx", ".csv"]);
+}

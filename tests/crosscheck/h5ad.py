@@ -1,0 +1,77 @@
+"""Cross-check for src/io/h5ad.rs: what anndata.read_h5ad reads from a file.
+
+Input (JSON on stdin):
+    {"path": "file.h5ad", "layer": null | "name", "rows": [0, 5, ...]}
+Output (JSON on stdout), in the shapes of the Rust types:
+    {"n_obs": int, "n_vars": int,
+     "sparse": bool, "nnz": int | null,            # nnz: stored entries of a sparse matrix
+     "row_sums": [float, ...],                      # sum of the matrix rows listed in "rows"
+     "col_sums": [float, ...],                      # every column, float64 sums
+     "obs_index": [str, ...], "var_index": [str, ...],
+     "obs": {name: column, ...}, "var": {name: column, ...}}   # columns in file order
+    column = {"kind": "categorical", "codes": [int], "categories": [str]}   # -1 = missing
+           | {"kind": "str", "values": [str | null]}
+           | {"kind": "bool", "values": [bool | null]}
+           | {"kind": "i64", "values": [int]}
+           | {"kind": "f64", "values": [float | null]}  # null = NaN; nullable ints with NA land here
+Numeric categories are given as text the way Rust prints them (10, 0.5).
+"""
+
+import json
+import sys
+
+import anndata
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+
+def label(x):
+    if isinstance(x, (bool, np.bool_)):
+        return "True" if x else "False"
+    if isinstance(x, (float, np.floating)) and float(x).is_integer():
+        return str(int(x))
+    return str(x)
+
+
+def column(s):
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return {
+            "kind": "categorical",
+            "codes": s.cat.codes.astype(int).tolist(),
+            "categories": [label(c) for c in s.cat.categories],
+        }
+    na = s.isna().to_numpy()
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return {"kind": "bool", "values": [None if m else bool(v) for v, m in zip(s, na)]}
+    if pd.api.types.is_integer_dtype(s.dtype) and not na.any():
+        return {"kind": "i64", "values": [int(v) for v in s]}
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return {"kind": "f64", "values": [None if m else float(v) for v, m in zip(s, na)]}
+    return {"kind": "str", "values": [None if m else str(v) for v, m in zip(s, na)]}
+
+
+def main():
+    req = json.load(sys.stdin)
+    a = anndata.read_h5ad(req["path"])
+    x = a.layers[req["layer"]] if req.get("layer") else a.X
+    sparse = sp.issparse(x)
+    rows = req.get("rows", [])
+    row_sums = np.asarray(x[rows].sum(axis=1, dtype=np.float64)).ravel() if rows else []
+    out = {
+        "n_obs": a.n_obs,
+        "n_vars": a.n_vars,
+        "sparse": sparse,
+        "nnz": int(x.nnz) if sparse else None,
+        "row_sums": [float(v) for v in row_sums],
+        "col_sums": np.asarray(x.sum(axis=0, dtype=np.float64)).ravel().tolist(),
+        "obs_index": a.obs_names.tolist(),
+        "var_index": a.var_names.tolist(),
+        "obs": {c: column(a.obs[c]) for c in a.obs.columns},
+        "var": {c: column(a.var[c]) for c in a.var.columns},
+    }
+    json.dump(out, sys.stdout, allow_nan=False)
+
+
+if __name__ == "__main__":
+    main()
