@@ -3,6 +3,7 @@
 //!
 //! It knows nothing of workflows or node kinds: keys and objects are opaque strings and bytes.
 
+mod commit;
 mod error;
 mod maintenance;
 mod manifest;

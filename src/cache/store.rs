@@ -16,6 +16,7 @@ use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::commit::Committer;
 use super::error::{CacheError, io};
 use super::manifest::Manifest;
 
@@ -23,6 +24,7 @@ use super::manifest::Manifest;
 #[derive(Debug, Clone)]
 pub struct Cache {
     root: PathBuf,
+    committer: std::sync::Arc<Committer>,
 }
 
 /// An exclusive lock on one task key; released on drop (or when the process dies).
@@ -40,7 +42,7 @@ impl Cache {
             let p = root.join(dir);
             fs::create_dir_all(&p).map_err(io(&p))?;
         }
-        Ok(Cache { root: root.to_path_buf() })
+        Ok(Cache { root: root.to_path_buf(), committer: std::sync::Arc::new(Committer::new(root)?) })
     }
 
     /// The cache directory.
@@ -59,11 +61,13 @@ impl Cache {
     }
 
     /// Stores `bytes` as an object and returns its hash. Storing existing bytes is a no-op.
+    /// The object is durable once the manifest that names it is published (see [`Committer`]).
     pub fn put_object(&self, bytes: &[u8]) -> Result<String, CacheError> {
-        let hash = blake3::hash(bytes).to_hex().to_string();
+        let hash = hash_bytes(bytes);
         let path = self.object_path(&hash);
         if !path.exists() {
-            self.write_atomic(&path, bytes)?;
+            let tmp = self.write_tmp(bytes, false)?;
+            rename_into(&tmp, &path)?;
         }
         Ok(hash)
     }
@@ -90,10 +94,17 @@ impl Cache {
         Ok(bytes)
     }
 
-    /// Stores a manifest (after its objects).
-    pub fn put_manifest(&self, manifest: &Manifest) -> Result<(), CacheError> {
+    /// Publishes a manifest once its objects are durable, releasing `lock` after; several tasks'
+    /// manifests share one disk flush (see [`Committer`]). [`Cache::flush`] waits for them.
+    pub fn put_manifest(&self, manifest: &Manifest, lock: Option<TaskLock>) -> Result<(), CacheError> {
         let bytes = serde_json::to_vec_pretty(manifest).unwrap_or_default();
-        self.write_atomic(&self.manifest_path(&manifest.key), &bytes)
+        let tmp = self.write_tmp(&bytes, false)?;
+        self.committer.publish(tmp, self.manifest_path(&manifest.key), lock)
+    }
+
+    /// Waits until every published manifest is in place and durable.
+    pub fn flush(&self) -> Result<(), CacheError> {
+        self.committer.flush()
     }
 
     /// Whether a manifest exists for `key`.
@@ -157,23 +168,23 @@ impl Cache {
         }
     }
 
-    /// Writes `bytes` to `dest` atomically: temp file, fsync, rename, fsync of the directory.
-    pub fn write_atomic(&self, dest: &Path, bytes: &[u8]) -> Result<(), CacheError> {
+    fn write_tmp(&self, bytes: &[u8], sync: bool) -> Result<PathBuf, CacheError> {
         let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         let tmp = self.root.join("tmp").join(format!("{}-{n}.tmp", std::process::id()));
-        {
-            let mut f = File::create(&tmp).map_err(io(&tmp))?;
-            f.write_all(bytes).map_err(io(&tmp))?;
+        let mut f = File::create(&tmp).map_err(io(&tmp))?;
+        f.write_all(bytes).map_err(io(&tmp))?;
+        if sync {
             f.sync_all().map_err(io(&tmp))?;
         }
+        Ok(tmp)
+    }
+
+    /// Writes `bytes` to `dest` atomically and durably: temp file, fsync, rename, fsync of the
+    /// directory. For the few files written outside task results (run records, file hashes).
+    pub fn write_atomic(&self, dest: &Path, bytes: &[u8]) -> Result<(), CacheError> {
+        let tmp = self.write_tmp(bytes, true)?;
+        rename_into(&tmp, dest)?;
         let parent = dest.parent().unwrap_or(&self.root);
-        if let Err(e) = fs::rename(&tmp, dest) {
-            if e.kind() != ErrorKind::NotFound {
-                return Err(io(dest)(e));
-            }
-            fs::create_dir_all(parent).map_err(io(parent))?;
-            fs::rename(&tmp, dest).map_err(io(dest))?;
-        }
         File::open(parent).and_then(|d| d.sync_all()).map_err(io(parent))
     }
 
@@ -191,6 +202,18 @@ impl Cache {
         }
         Ok(removed)
     }
+}
+
+fn rename_into(tmp: &Path, dest: &Path) -> Result<(), CacheError> {
+    if let Err(e) = fs::rename(tmp, dest) {
+        if e.kind() != ErrorKind::NotFound {
+            return Err(io(dest)(e));
+        }
+        let parent = dest.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(parent).map_err(io(parent))?;
+        fs::rename(tmp, dest).map_err(io(dest))?;
+    }
+    Ok(())
 }
 
 /// blake3 of `bytes` as lowercase hex.

@@ -136,7 +136,7 @@ pub fn execute(
     on_wait: &dyn Fn(),
 ) -> Result<Outcome, TaskFailure> {
     let cache_err = |e: CacheError| TaskFailure::Cache(e.to_string());
-    let _lock = match cache.try_lock(&task.key).map_err(cache_err)? {
+    let lock = match cache.try_lock(&task.key).map_err(cache_err)? {
         Some(lock) => lock,
         None => {
             on_wait();
@@ -222,7 +222,7 @@ pub fn execute(
         host: hostname(),
         gcrl_version: env!("CARGO_PKG_VERSION").to_string(),
     };
-    cache.put_manifest(&manifest).map_err(cache_err)?;
+    cache.put_manifest(&manifest, Some(lock)).map_err(cache_err)?;
     Ok(Outcome::Ran(manifest))
 }
 

@@ -270,6 +270,7 @@ pub fn run_graph(
         }
     }
     reporter.finish();
+    cache.flush()?;
     resolver.save();
     let mut tasks = BTreeMap::new();
     for t in &graph.tasks {

@@ -122,6 +122,41 @@ fn a_flipped_byte_read_by_a_consumer_reruns_its_producer_without_verify() {
 }
 
 #[test]
+fn a_corrupt_leaf_object_found_by_show_is_recomputed_by_the_next_run() {
+    let t = Test::new().workflow(MIXED);
+    t.run_ok(&[]);
+    let cache = t.cache();
+    let hash = object_of(&cache, "t", "sum");
+    let path = object_path(&cache, &hash);
+    let good = std::fs::read(&path).unwrap();
+    let mut bad = good.clone();
+    bad[good.len() / 2] ^= 0x10;
+    std::fs::write(&path, &bad).unwrap();
+    // Nothing reads `t` during a run; `show` does, finds the corruption and says it will be recomputed.
+    t.args(["show", "t.sum"]).run().status(3).stderr_has(&["corrupt", "will be recomputed"]);
+    assert_eq!(t.to_run(&[]), ["t"], "plan knows `t`'s object is gone");
+    let s = t.run_ok(&[]);
+    assert_eq!(s.ran, 1, "the next run recomputes what `show` found corrupt");
+    t.args(["show", "t.sum"]).run().success();
+    assert_eq!(std::fs::read(&path).unwrap(), good);
+}
+
+#[test]
+fn a_truncated_manifest_is_treated_as_missing() {
+    let t = Test::new().workflow(MIXED);
+    t.run_ok(&[]);
+    let cache = t.cache();
+    let key = manifests(&cache)["sw#3"]["key"].as_str().unwrap().to_string();
+    let path = cache.join("tasks").join(&key[..2]).join(format!("{key}.json"));
+    let text = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &text[..text.len() / 2]).unwrap();
+    assert_eq!(t.run_ok(&[]).ran, 1, "only the shard whose manifest was torn; its bytes are the same");
+    std::fs::write(&path, &text[..text.len() / 3]).unwrap();
+    t.args(["cache", "verify"]).raw().run().success().stdout_has(&[&key, "1 task results removed"]);
+    assert_eq!(t.run_ok(&[]).ran, 1);
+}
+
+#[test]
 fn two_concurrent_runs_on_one_cache_agree_and_compute_each_task_once() {
     let t = Test::new().workflow(&sleepers(150));
     let first = t.args(["run", "--json", "-j2"]).spawn();

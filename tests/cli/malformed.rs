@@ -14,6 +14,9 @@ fn check(contents: &[u8], args: &[&str], needles: &[&str]) {
         let out = t.args(all).run().status(2);
         assert!(out.stdout.trim().is_empty(), "{cmd:?}: nothing on stdout for a refused workflow:\n{}", out.stdout);
         assert!(out.stderr.contains("error"), "{cmd:?}: says `error`:\n{}", out.stderr);
+        for jargon in ["<input>", "DuplicateKeyPolicy", "from_str", "configured policy"] {
+            assert!(!out.stderr.contains(jargon), "{cmd:?}: parser jargon {jargon:?} reaches the user:\n{}", out.stderr);
+        }
         out.stderr_has(needles);
     }
     assert!(!t.cache().join("runs").exists() || super::test::files_under(&t.cache().join("runs")).is_empty());

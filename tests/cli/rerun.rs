@@ -148,6 +148,9 @@ fn until_runs_the_target_and_what_it_needs_only() {
     let plan = t.plan(&[]);
     assert_eq!(t.to_run(&[]), ["c", "d", "sw", "sw#0", "sw#1", "sw#2", "sw#3", "sws"], "{plan:?}");
     assert_eq!(plan["c"].1, "new");
+    // --force within --until.
+    let s = t.run_ok(&["--until", "s", "--force", "a"]);
+    assert_eq!((s.tasks, s.ran), (3, 1));
     // Two targets: the union of what they need.
     let s = t.run_ok(&["--until", "c", "--until", "sw"]);
     assert_eq!((s.tasks, s.ran, s.cached), (9, 6, 3));

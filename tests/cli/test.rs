@@ -97,6 +97,7 @@ impl Test {
             .expect("plan --json has `tasks`")
             .iter()
             .map(|t| {
+                assert!(t["node"].is_string(), "plan --json entries have `node`: {t}");
                 let s = |k: &str| t[k].as_str().unwrap_or_default().to_string();
                 (s("task"), (s("status"), s("reason")))
             })

@@ -4,13 +4,16 @@ stdin (JSON):
   {"shape": [n_cells, n_genes], "indptr": [...], "indices": [...], "data": [...],   # CSR counts
    "flavor": "seurat" | "cell_ranger" | "seurat_v3",
    "n_top_genes": int or null, "target_sum": float or null}
+or, to run several settings on one matrix with one scanpy import, the same CSR keys plus
+   "runs": [{"flavor": ..., "n_top_genes": ..., "target_sum": ...}, ...]
 For "seurat"/"cell_ranger" the counts go through sc.pp.normalize_total(target_sum) and
 sc.pp.log1p first; "seurat_v3" runs on the counts. With n_top_genes null the default cut-offs
 apply (seurat_v3 then uses 2000).
-stdout (JSON):
+stdout (JSON), for the single-run form:
   {"scanpy": version, "normalized_data": [...] (CSR data after normalize+log1p, or null),
    "highly_variable": [bool], "means": [float], "dispersions_norm": [float or null]}
-  (for seurat_v3 "dispersions_norm" holds scanpy's variances_norm).
+  (for seurat_v3 "dispersions_norm" holds scanpy's variances_norm);
+for the "runs" form: {"scanpy": version, "runs": [one object as above per run]}.
 """
 import json
 import sys
@@ -22,35 +25,45 @@ import scanpy as sc
 from scipy import sparse
 
 
+def clean(v):
+    return [None if not np.isfinite(t) else float(t) for t in v]
+
+
+def run(x, flavor, n_top, target_sum):
+    a = ad.AnnData(x.copy())
+    normalized = None
+    if flavor == "seurat_v3":
+        df = sc.pp.highly_variable_genes(a, flavor=flavor, n_top_genes=n_top or 2000, inplace=False)
+        norm = df["variances_norm"]
+    else:
+        sc.pp.normalize_total(a, target_sum=target_sum)
+        sc.pp.log1p(a)
+        normalized = a.X.data.astype(float).tolist()
+        df = sc.pp.highly_variable_genes(a, flavor=flavor, n_top_genes=n_top, inplace=False)
+        norm = df["dispersions_norm"]
+    return {
+        "scanpy": version("scanpy"),
+        "normalized_data": normalized,
+        "highly_variable": df["highly_variable"].astype(bool).tolist(),
+        "means": clean(df["means"].to_numpy()),
+        "dispersions_norm": clean(norm.to_numpy()),
+    }
+
+
 def main():
     inp = json.load(sys.stdin)
     x = sparse.csr_matrix(
         (np.asarray(inp["data"], np.float32), np.asarray(inp["indices"]), np.asarray(inp["indptr"])),
         shape=tuple(inp["shape"]),
     )
-    a = ad.AnnData(x)
-    flavor, n_top = inp["flavor"], inp.get("n_top_genes")
-    normalized = None
-    if flavor == "seurat_v3":
-        df = sc.pp.highly_variable_genes(a, flavor=flavor, n_top_genes=n_top or 2000, inplace=False)
-        norm = df["variances_norm"]
-    else:
-        sc.pp.normalize_total(a, target_sum=inp.get("target_sum"))
-        sc.pp.log1p(a)
-        normalized = a.X.data.astype(float).tolist()
-        df = sc.pp.highly_variable_genes(a, flavor=flavor, n_top_genes=n_top, inplace=False)
-        norm = df["dispersions_norm"]
-    clean = lambda v: [None if not np.isfinite(t) else float(t) for t in v]
-    json.dump(
-        {
+    if "runs" in inp:
+        out = {
             "scanpy": version("scanpy"),
-            "normalized_data": normalized,
-            "highly_variable": df["highly_variable"].astype(bool).tolist(),
-            "means": clean(df["means"].to_numpy()),
-            "dispersions_norm": clean(norm.to_numpy()),
-        },
-        sys.stdout,
-    )
+            "runs": [run(x, r["flavor"], r.get("n_top_genes"), r.get("target_sum")) for r in inp["runs"]],
+        }
+    else:
+        out = run(x, inp["flavor"], inp.get("n_top_genes"), inp.get("target_sum"))
+    json.dump(out, sys.stdout)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,337 @@
+//! Shared pieces of the benchmark programs: the machine description, medians, the results
+//! table and CSV (`benches/results/<date>-<bench>.csv`), the release `gcrl` binary and the Python
+//! peer. Generators of inputs live in [`factories`]. Benches never fail on slowness: they
+//! print, record and exit 0; a missing peer is reported as `peer skipped: reason`.
+#![allow(dead_code)]
+
+pub mod factories;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// The repository root (where `Cargo.toml` is).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Number of repeats of every measurement: `GCRL_BENCH_REPEATS`, default 3.
+pub fn repeats() -> usize {
+    env_usize("GCRL_BENCH_REPEATS", 3).max(1)
+}
+
+/// An integer from the environment, or `default`.
+pub fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Median of `xs` (mean of the middle two for an even count); NaN for none.
+pub fn median(xs: &[f64]) -> f64 {
+    let mut v: Vec<f64> = xs.iter().copied().filter(|x| !x.is_nan()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+}
+
+/// Seconds taken by `f`.
+pub fn time<T>(f: impl FnOnce() -> T) -> (f64, T) {
+    let t = Instant::now();
+    let out = f();
+    (t.elapsed().as_secs_f64(), out)
+}
+
+/// Today's date (UTC) as `YYYY-MM-DD`.
+pub fn today() -> String {
+    let days = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() / 86_400).unwrap_or(0) as i64;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The machine: core count and CPU model from `/proc/cpuinfo`.
+pub struct Machine {
+    /// Logical cores available to this process.
+    pub nproc: usize,
+    /// `model name` of the first CPU.
+    pub model: String,
+}
+
+impl Machine {
+    /// Reads the machine description.
+    pub fn detect() -> Self {
+        let nproc = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let model = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, v)| v.trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown".into());
+        Machine { nproc, model }
+    }
+
+    /// One line for the table header.
+    pub fn describe(&self) -> String {
+        format!("{} cores, {}", self.nproc, self.model)
+    }
+}
+
+/// One measured quantity.
+pub struct Row {
+    /// What was measured, e.g. `plan 12k`.
+    pub case: String,
+    /// Who: `gcrl`, `snakemake`, `leidenalg`, …
+    pub tool: String,
+    /// The value (median over repeats).
+    pub value: f64,
+    /// Its unit: `s`, `ms`, `tasks/s`, `MiB`, …
+    pub unit: String,
+    /// How many repeats the median is over.
+    pub repeats: usize,
+    /// Free text: how it was measured, scaling, goal.
+    pub note: String,
+}
+
+/// The rows of one bench program, printed as a table and written as CSV.
+pub struct Report {
+    bench: String,
+    machine: Machine,
+    rows: Vec<Row>,
+    notes: Vec<String>,
+}
+
+impl Report {
+    /// A report for bench `bench` (the CSV is named after it).
+    pub fn new(bench: &str) -> Self {
+        let machine = Machine::detect();
+        println!("gcrl bench `{bench}` on {} ({})", machine.describe(), today());
+        Report { bench: bench.into(), machine, rows: Vec::new(), notes: Vec::new() }
+    }
+
+    /// Adds a row and prints it at once (long benches show progress).
+    pub fn add(&mut self, case: &str, tool: &str, value: f64, unit: &str, repeats: usize, note: &str) {
+        println!("  {case:<38} {tool:<12} {:>14} {unit:<8} n={repeats} {note}", fmt_value(value));
+        self.rows.push(Row {
+            case: case.into(),
+            tool: tool.into(),
+            value,
+            unit: unit.into(),
+            repeats,
+            note: note.into(),
+        });
+    }
+
+    /// Adds a free-text line (a skipped peer, a ratio, a caveat) to the table and the CSV.
+    pub fn note(&mut self, line: impl Into<String>) {
+        let line = line.into();
+        println!("  # {line}");
+        self.notes.push(line);
+    }
+
+    /// Value of the row `(case, tool)`.
+    pub fn get(&self, case: &str, tool: &str) -> Option<f64> {
+        self.rows.iter().find(|r| r.case == case && r.tool == tool).map(|r| r.value)
+    }
+
+    /// Adds `a / b` of two rows as a ratio row, when both exist.
+    pub fn ratio(&mut self, case: &str, num: (&str, &str), den: (&str, &str), note: &str) {
+        if let (Some(a), Some(b)) = (self.get(num.0, num.1), self.get(den.0, den.1))
+            && b > 0.0
+        {
+            self.add(case, "ratio", a / b, "x", 1, note);
+        }
+    }
+
+    /// Prints the table again and writes `benches/results/<date>-<bench>.csv`.
+    pub fn finish(self) {
+        let date = today();
+        println!("\n== {} — {} — {}", self.bench, date, self.machine.describe());
+        println!("{:<38} {:<12} {:>14} {:<8} {:>3}  note", "case", "tool", "median", "unit", "n");
+        for r in &self.rows {
+            println!(
+                "{:<38} {:<12} {:>14} {:<8} {:>3}  {}",
+                r.case,
+                r.tool,
+                fmt_value(r.value),
+                r.unit,
+                r.repeats,
+                r.note
+            );
+        }
+        for n in &self.notes {
+            println!("# {n}");
+        }
+        let mut csv = String::from("date,bench,case,tool,value,unit,repeats,nproc,cpu,note\n");
+        for r in &self.rows {
+            let _ = writeln!(
+                csv,
+                "{date},{},{},{},{},{},{},{},{},{}",
+                self.bench,
+                quote(&r.case),
+                quote(&r.tool),
+                r.value,
+                quote(&r.unit),
+                r.repeats,
+                self.machine.nproc,
+                quote(&self.machine.model),
+                quote(&r.note)
+            );
+        }
+        for n in &self.notes {
+            let _ = writeln!(
+                csv,
+                "{date},{},note,,,,,{},{},{}",
+                self.bench,
+                self.machine.nproc,
+                quote(&self.machine.model),
+                quote(n)
+            );
+        }
+        let dir = root().join("benches/results");
+        let path = dir.join(format!("{date}-{}.csv", self.bench));
+        match std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, csv)) {
+            Ok(()) => println!("results written to {}", path.display()),
+            Err(e) => println!("could not write {}: {e}", path.display()),
+        }
+    }
+}
+
+fn fmt_value(v: f64) -> String {
+    if v.is_nan() {
+        "-".into()
+    } else if v.abs() >= 1000.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+fn quote(s: &str) -> String {
+    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+}
+
+/// The release `gcrl` binary, built first with `cargo build --release`.
+///
+/// Benches run under `flock /tmp/gcrl-build.lock cargo bench …`, so this nested cargo call is
+/// covered by the same lock (taking the lock again here would wait for ourselves).
+pub fn gcrl_binary() -> Result<PathBuf, String> {
+    let root = root();
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--release", "--quiet", "--bin", "gcrl"])
+        .current_dir(&root)
+        .status()
+        .map_err(|e| format!("cannot start cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("`cargo build --release` failed: {status}"));
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+    let bin = target.join("release/gcrl");
+    if bin.exists() { Ok(bin) } else { Err(format!("{} not found after the build", bin.display())) }
+}
+
+/// Runs `cmd` with stdout and stderr discarded; seconds taken, or the failure with its stderr.
+pub fn time_command(cmd: &mut Command) -> Result<f64, String> {
+    let t = Instant::now();
+    let out = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).output().map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
+    let secs = t.elapsed().as_secs_f64();
+    if out.status.success() {
+        Ok(secs)
+    } else {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let tail: String = err.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        Err(format!("{cmd:?} failed ({}):\n{tail}", out.status))
+    }
+}
+
+/// The Python of the peers: `GCRL_PYTHON`, else `python3`.
+pub fn python() -> String {
+    std::env::var("GCRL_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// Checks that the peer Python imports `modules`; the reason if not.
+pub fn python_with(modules: &[&str]) -> Result<String, String> {
+    let py = python();
+    let out = Command::new(&py)
+        .args(["-c", &format!("import {}", modules.join(", "))])
+        .output()
+        .map_err(|e| format!("cannot start `{py}` ({e}); set GCRL_PYTHON"))?;
+    if out.status.success() {
+        Ok(py)
+    } else {
+        let err = String::from_utf8_lossy(&out.stderr);
+        Err(format!(
+            "`{py}` cannot import {} ({}); set GCRL_PYTHON to a Python that has them",
+            modules.join(", "),
+            err.lines().last().unwrap_or("").trim()
+        ))
+    }
+}
+
+/// Runs a Python script with arguments; its stdout, or the failure with stderr.
+pub fn run_python(py: &str, script: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(py)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot start `{py}`: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = err.lines().rev().take(15).collect();
+        Err(format!("python failed ({}):\n{}", out.status, tail.into_iter().rev().collect::<Vec<_>>().join("\n")))
+    }
+}
+
+/// `key=value` pairs of the last line of `out` that has them, as numbers.
+pub fn parse_kv(out: &str, key: &str) -> Option<f64> {
+    out.lines().rev().flat_map(|l| l.split_whitespace()).find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        if k == key { v.parse().ok() } else { None }
+    })
+}
+
+/// A fresh directory under `GCRL_BENCH_DIR` (default: the system temp dir), removed on drop.
+pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
+    let base = std::env::var_os("GCRL_BENCH_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let _ = std::fs::create_dir_all(&base);
+    tempfile::Builder::new().prefix(prefix).tempdir_in(base).expect("cannot create a temp dir")
+}
+
+/// Removes a directory tree if it exists.
+pub fn remove(path: &Path) {
+    let _ = std::fs::remove_dir_all(path);
+}
+
+/// `VmHWM` (peak resident set) of this process in KiB.
+pub fn peak_rss_kib() -> Option<u64> {
+    proc_status_kib("VmHWM")
+}
+
+/// `VmRSS` (current resident set) of this process in KiB.
+pub fn rss_kib() -> Option<u64> {
+    proc_status_kib("VmRSS")
+}
+
+fn proc_status_kib(field: &str) -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    s.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()
+}

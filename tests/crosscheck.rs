@@ -1,0 +1,955 @@
+//! Cross-checks of `gcrl::algo` and `gcrl::io::h5ad` against the Python reference libraries
+//! (house rule 14): each test generates seeded random inputs in several sizes plus edge cases,
+//! calls the gcrl function directly, runs the matching script in `tests/crosscheck/` with JSON on
+//! stdin, and compares.
+//!
+//! | test                         | gcrl                                   | reference                          | tolerance            |
+//! |------------------------------|----------------------------------------|------------------------------------|----------------------|
+//! | `stats_match_scipy_*`        | `bh_fdr`, `t_test_one_sample`, `wilcoxon_signed_rank`, `hypergeom_sf`, `pearson` | statsmodels 0.15, scipy 1.17 | 1e-10 relative |
+//! | `partition_matches_sklearn`  | `adjusted_rand_index`, `variation_of_information`, `hungarian_max`, `stability` | scikit-learn, scipy | 1e-12 absolute (totals 1e-9) |
+//! | `leiden_matches_leidenalg`   | `leiden`, `modularity`                 | leidenalg 0.12, igraph             | mean Q ≥ leidenalg − 0.5 %; Q 1e-10 |
+//! | `preprocess_matches_scanpy_*`| `normalize_total`, `log1p`, `highly_variable_genes` | scanpy 1.11            | gene lists equal (seurat_v3: ≤ 1 per 100) |
+//! | `h5ad_matches_anndata`       | `io::h5ad::read_h5ad`                  | anndata 0.12                       | exact; sums 1e-9     |
+//!
+//! Environment: `GCRL_PYTHON` names the interpreter (default `python3`). When it or a library
+//! is missing a test prints `skipping: <reason>` and passes, unless `GCRL_REQUIRE_PYTHON=1`,
+//! which turns that into a failure (CI sets it). Any other script failure always fails.
+
+use std::fmt::Display;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use gcrl::algo::leiden::{Graph, LeidenOptions, leiden, modularity};
+use gcrl::algo::partition::{adjusted_rand_index, hungarian_max, variation_of_information};
+use gcrl::algo::preprocess::{Flavor, HvgOptions, highly_variable_genes, log1p, normalize_total};
+use gcrl::algo::sparse::Csr;
+use gcrl::algo::stability::stability;
+use gcrl::algo::stats::{
+    Alternative, WilcoxonMethod, bh_fdr, hypergeom_sf, pearson, t_test_one_sample,
+    wilcoxon_signed_rank,
+};
+use gcrl::io::frame::{ColumnValues, DataFrame};
+use gcrl::io::h5ad::{Matrix, ReadOptions, read_h5ad};
+use ndarray::Array2;
+use serde_json::{Value, json};
+
+// ---------------------------------------------------------------------------------------------
+// Harness: running the reference scripts, comparing numbers, a seeded generator.
+// ---------------------------------------------------------------------------------------------
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Prints to the real stderr, bypassing the test harness's capture, so that skips and the
+/// observed error bounds show in a plain `cargo test` run.
+fn note(msg: impl Display) {
+    let _ = writeln!(std::io::stderr(), "{msg}");
+}
+
+/// Skips the calling test (returns `None`) or, under `GCRL_REQUIRE_PYTHON=1`, fails it.
+fn skip(reason: String) -> Option<Value> {
+    if std::env::var("GCRL_REQUIRE_PYTHON").is_ok_and(|v| v == "1") {
+        panic!("GCRL_REQUIRE_PYTHON=1 but {reason}");
+    }
+    note(format!("skipping: {reason}"));
+    None
+}
+
+/// Runs `tests/crosscheck/<script>` with `input` as JSON on stdin and parses its stdout.
+///
+/// `None` (after printing `skipping: …`) when the interpreter cannot be started or a module
+/// cannot be imported; panics on any other failure of the script.
+fn reference(script: &str, input: &Value) -> Option<Value> {
+    let python = std::env::var("GCRL_PYTHON").unwrap_or_else(|_| "python3".into());
+    let path = manifest_dir().join("tests/crosscheck").join(script);
+    let mut child = match Command::new(&python)
+        .arg(&path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) => return skip(format!("cannot run Python interpreter `{python}` ({e}); set GCRL_PYTHON")),
+    };
+    let bytes = serde_json::to_vec(input).expect("serialise request");
+    let mut stdin = child.stdin.take().expect("stdin");
+    // Write from a thread: a large request and a large answer would otherwise deadlock.
+    let writer = std::thread::spawn(move || stdin.write_all(&bytes));
+    let out = child.wait_with_output().expect("wait for reference script");
+    let written = writer.join().expect("stdin writer");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        if stderr.contains("ModuleNotFoundError") || stderr.contains("ImportError") {
+            let line = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+            return skip(format!("`{python}` cannot run {script}: {line}"));
+        }
+        panic!("{script} failed ({}):\n{stderr}", out.status);
+    }
+    written.expect("write request to reference script");
+    Some(serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{script} printed invalid JSON ({e}):\n{}", String::from_utf8_lossy(&out.stdout))
+    }))
+}
+
+/// Runs `reference` or returns from the calling test when it skips.
+macro_rules! reference_or_skip {
+    ($script:expr, $input:expr) => {
+        match reference($script, $input) {
+            Some(v) => v,
+            None => return,
+        }
+    };
+}
+
+/// A JSON number, `null` read as NaN.
+fn num(v: &Value) -> f64 {
+    match v {
+        Value::Null => f64::NAN,
+        v => v.as_f64().unwrap_or_else(|| panic!("expected a number, got {v}")),
+    }
+}
+
+fn nums(v: &Value) -> Vec<f64> {
+    v.as_array().unwrap_or_else(|| panic!("expected an array, got {v}")).iter().map(num).collect()
+}
+
+fn arr(v: &Value) -> &Vec<Value> {
+    v.as_array().unwrap_or_else(|| panic!("expected an array, got {v}"))
+}
+
+/// Collects mismatches of one comparison and reports them all at once, with the largest
+/// relative error seen.
+struct Compare {
+    name: String,
+    failures: Vec<String>,
+    values: usize,
+    max_rel: f64,
+}
+
+impl Compare {
+    fn new(name: impl Into<String>) -> Self {
+        Self { name: name.into(), failures: Vec::new(), values: 0, max_rel: 0.0 }
+    }
+
+    /// `|got − want| ≤ atol + rtol · max(|got|, |want|)`; NaN matches only NaN.
+    fn close(&mut self, ctx: impl Display, got: f64, want: f64, rtol: f64, atol: f64) {
+        self.values += 1;
+        if got.is_nan() || want.is_nan() {
+            if got.is_nan() != want.is_nan() {
+                self.failures.push(format!("{ctx}: gcrl {got:e}, reference {want:e}"));
+            }
+            return;
+        }
+        let diff = (got - want).abs();
+        let scale = got.abs().max(want.abs());
+        if diff > 0.0 {
+            self.max_rel = self.max_rel.max(if scale > 0.0 { diff / scale } else { f64::INFINITY });
+        }
+        if diff > atol + rtol * scale || got.is_infinite() != want.is_infinite() {
+            self.failures.push(format!(
+                "{ctx}: gcrl {got:.17e}, reference {want:.17e} (diff {diff:.3e} > atol {atol:e} + rtol {rtol:e})"
+            ));
+        }
+    }
+
+    fn check(&mut self, ok: bool, msg: impl FnOnce() -> String) {
+        self.values += 1;
+        if !ok {
+            self.failures.push(msg());
+        }
+    }
+
+    fn finish(self) {
+        note(format!(
+            "crosscheck {}: {} comparisons, max relative difference {:.2e}",
+            self.name, self.values, self.max_rel
+        ));
+        if !self.failures.is_empty() {
+            let shown: Vec<&str> = self.failures.iter().take(25).map(String::as_str).collect();
+            panic!(
+                "{}: {} of {} comparisons differ from the reference:\n  {}",
+                self.name,
+                self.failures.len(),
+                self.values,
+                shown.join("\n  ")
+            );
+        }
+    }
+}
+
+/// SplitMix64: a tiny seeded generator, so the inputs do not depend on `rand`'s API.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[0, 1)`.
+    fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform integer in `lo..=hi`.
+    fn int(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next_u64() % (hi - lo + 1)
+    }
+
+    fn usize(&mut self, lo: usize, hi: usize) -> usize {
+        self.int(lo as u64, hi as u64) as usize
+    }
+
+    fn normal(&mut self) -> f64 {
+        let u = 1.0 - self.uniform();
+        let v = self.uniform();
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    }
+
+    /// Gamma(shape, scale 1), Marsaglia–Tsang.
+    fn gamma(&mut self, shape: f64) -> f64 {
+        if shape < 1.0 {
+            return self.gamma(shape + 1.0) * (1.0 - self.uniform()).powf(1.0 / shape);
+        }
+        let d = shape - 1.0 / 3.0;
+        let c = 1.0 / (9.0 * d).sqrt();
+        loop {
+            let x = self.normal();
+            let v = (1.0 + c * x).powi(3);
+            if v <= 0.0 {
+                continue;
+            }
+            let u = 1.0 - self.uniform();
+            if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
+                return d * v;
+            }
+        }
+    }
+
+    fn poisson(&mut self, lambda: f64) -> u64 {
+        if lambda > 500.0 {
+            return (lambda + lambda.sqrt() * self.normal()).round().max(0.0) as u64;
+        }
+        let limit = (-lambda).exp();
+        let mut k = 0;
+        let mut prod = self.uniform();
+        while prod > limit {
+            k += 1;
+            prod *= self.uniform();
+        }
+        k
+    }
+
+    /// Negative binomial with mean `mu` and size `theta` (gamma–Poisson).
+    fn neg_binomial(&mut self, mu: f64, theta: f64) -> u64 {
+        let lambda = self.gamma(theta) * mu / theta;
+        self.poisson(lambda)
+    }
+
+    fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            v.swap(i, self.usize(0, i));
+        }
+    }
+}
+
+const ALTERNATIVES: [(Alternative, &str); 3] = [
+    (Alternative::TwoSided, "two-sided"),
+    (Alternative::Greater, "greater"),
+    (Alternative::Less, "less"),
+];
+
+// ---------------------------------------------------------------------------------------------
+// stats: statsmodels multipletests, scipy ttest_1samp / wilcoxon / hypergeom / pearsonr.
+// ---------------------------------------------------------------------------------------------
+
+/// Relative tolerance for `algo::stats` (the module claims about 1e-12).
+const STATS_RTOL: f64 = 1e-10;
+
+#[test]
+fn stats_match_scipy_bh_fdr() {
+    let mut rng = Rng::new(1);
+    let mut cases: Vec<Vec<f64>> = vec![
+        vec![0.5],
+        vec![0.0],
+        vec![1.0],
+        vec![f64::NAN],
+        vec![f64::NAN, f64::NAN],
+        vec![0.0, 0.0, 1.0, 1.0],
+        vec![0.01, f64::NAN, 0.04, 0.03, f64::NAN, 0.5],
+        vec![0.05; 20],
+    ];
+    for &m in &[2usize, 3, 7, 20, 100, 1000, 5000] {
+        for kind in 0..4 {
+            cases.push(
+                (0..m)
+                    .map(|_| match kind {
+                        0 => rng.uniform(),
+                        // Mostly signal: many tiny p-values spanning 1e-300..1.
+                        1 => 10f64.powf(-300.0 * rng.uniform().powi(4)),
+                        // Ties from rounding, exact 0 and 1.
+                        2 => (rng.uniform() * 20.0).round() / 20.0,
+                        // 15 % missing.
+                        _ => if rng.uniform() < 0.15 { f64::NAN } else { rng.uniform().powi(3) },
+                    })
+                    .collect(),
+            );
+        }
+    }
+    let request = json!({"bh": cases.iter().map(|c| c.iter().map(|&p| json!(p)).collect::<Vec<_>>()).collect::<Vec<_>>()});
+    let out = reference_or_skip!("stats.py", &request);
+    let mut cmp = Compare::new("bh_fdr vs statsmodels multipletests(fdr_bh)");
+    for (c, (case, want)) in cases.iter().zip(arr(&out["bh"])).enumerate() {
+        let got = bh_fdr(case).unwrap_or_else(|e| panic!("bh_fdr case {c}: {e}"));
+        let want = nums(want);
+        cmp.check(got.len() == want.len(), || format!("case {c}: length {} vs {}", got.len(), want.len()));
+        for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
+            cmp.close(format!("case {c} (m={}) q[{i}]", case.len()), g, w, STATS_RTOL, 0.0);
+        }
+    }
+    cmp.finish();
+}
+
+#[test]
+fn stats_match_scipy_t_test() {
+    let mut rng = Rng::new(2);
+    let mut samples: Vec<(Vec<f64>, f64)> = vec![
+        (vec![1.0, 2.0], 0.0),
+        (vec![1.0, 2.0], 1.5),
+        (vec![-3.0, 5.0, 7.5], 100.0),
+        // Tiny p-values: a tight sample far from μ₀.
+        ((0..40).map(|i| 10.0 + 0.01 * (i as f64).sin()).collect(), 9.0),
+        ((0..8).map(|i| 1.0 + 0.001 * i as f64).collect(), 0.0),
+    ];
+    for &n in &[2usize, 3, 4, 5, 10, 30, 100, 1000] {
+        for _ in 0..4 {
+            let loc = 2.0 * rng.normal();
+            let scale = 10f64.powf(3.0 * rng.uniform() - 1.5);
+            let x: Vec<f64> = (0..n).map(|_| loc + scale * rng.normal()).collect();
+            let mu0 = loc + scale * (rng.uniform() - 0.5) * 3.0;
+            samples.push((x, mu0));
+        }
+    }
+    let mut cases = Vec::new();
+    let mut request = Vec::new();
+    for (x, mu0) in &samples {
+        for (alt, name) in ALTERNATIVES {
+            cases.push((x, *mu0, alt, name));
+            request.push(json!({"x": x, "mu0": mu0, "alternative": name}));
+        }
+    }
+    let out = reference_or_skip!("stats.py", &json!({"ttest": request}));
+    let mut cmp = Compare::new("t_test_one_sample vs scipy ttest_1samp");
+    for (c, ((x, mu0, alt, name), want)) in cases.iter().zip(arr(&out["ttest"])).enumerate() {
+        let got = t_test_one_sample(x, *mu0, *alt).unwrap_or_else(|e| panic!("t-test case {c}: {e}"));
+        let ctx = format!("case {c} (n={}, mu0={mu0:.4}, {name})", x.len());
+        cmp.close(format!("{ctx} t"), got.t, num(&want["t"]), STATS_RTOL, 1e-13);
+        cmp.close(format!("{ctx} df"), got.df, num(&want["df"]), 0.0, 0.0);
+        cmp.close(format!("{ctx} p"), got.p, num(&want["p"]), STATS_RTOL, 0.0);
+    }
+    // A constant sample has no t statistic: scipy gives NaN/inf, gcrl an error.
+    assert!(t_test_one_sample(&[2.0, 2.0, 2.0], 1.0, Alternative::TwoSided).is_err());
+    assert!(t_test_one_sample(&[2.0], 1.0, Alternative::TwoSided).is_err());
+    cmp.finish();
+}
+
+#[test]
+fn stats_match_scipy_wilcoxon() {
+    let mut rng = Rng::new(3);
+    let mut samples: Vec<Vec<f64>> = vec![
+        vec![1.0, 2.0, 3.0, 4.0, 5.0],
+        vec![-1.0, -2.0, -3.0, -4.0, -5.0],
+        vec![0.0, 0.0, 1.0, -1.0, 2.0],
+        vec![1.0; 13],
+        vec![1.0; 14],
+        vec![0.0, 0.0, 0.0, 0.0, 3.0],
+        (1..=50).map(|i| i as f64 * if i % 3 == 0 { -1.0 } else { 1.0 }).collect(),
+        (1..=51).map(|i| i as f64 * if i % 3 == 0 { -1.0 } else { 1.0 }).collect(),
+    ];
+    for n in 5..=60 {
+        let shift = 0.6 * rng.normal();
+        // No ties, no zeros: exact up to n = 50, normal above.
+        samples.push((0..n).map(|_| shift + rng.normal()).collect());
+        // Integer differences: ties and zeros (sign flips up to n = 13, normal above).
+        samples.push((0..n).map(|_| (shift + 2.0 * rng.normal()).round()).collect());
+        // A few zeros, otherwise continuous.
+        samples.push(
+            (0..n).map(|i| if i % 7 == 3 { 0.0 } else { shift + rng.normal() }).collect(),
+        );
+        // Ties without zeros.
+        samples.push((0..n).map(|_| 0.5 + (shift + 2.0 * rng.normal()).round()).collect());
+    }
+    let mut cases = Vec::new();
+    let mut request = Vec::new();
+    for d in &samples {
+        for (alt, name) in ALTERNATIVES {
+            cases.push((d, alt, name));
+            request.push(json!({"d": d, "alternative": name}));
+        }
+    }
+    let out = reference_or_skip!("stats.py", &json!({"wilcoxon": request}));
+    let mut cmp = Compare::new("wilcoxon_signed_rank vs scipy wilcoxon");
+    let mut per_method = [0usize; 3];
+    for (c, ((d, alt, name), want)) in cases.iter().zip(arr(&out["wilcoxon"])).enumerate() {
+        let got = wilcoxon_signed_rank(d, *alt).unwrap_or_else(|e| panic!("wilcoxon case {c}: {e}"));
+        let method = match got.method {
+            WilcoxonMethod::Exact => "exact",
+            WilcoxonMethod::SignFlip => "sign_flip",
+            WilcoxonMethod::Normal => "normal",
+        };
+        per_method[got.method as usize] += 1;
+        let ctx = format!("case {c} (n={}, {name}, {method})", d.len());
+        cmp.check(want["method"] == method, || format!("{ctx}: scipy method {}", want["method"]));
+        cmp.close(format!("{ctx} statistic"), got.statistic, num(&want["statistic"]), STATS_RTOL, 0.0);
+        cmp.close(format!("{ctx} p"), got.p, num(&want["p"]), STATS_RTOL, 0.0);
+    }
+    assert!(per_method.iter().all(|&k| k > 30), "every method exercised: {per_method:?}");
+    assert!(wilcoxon_signed_rank(&[0.0; 6], Alternative::TwoSided).is_err());
+    cmp.finish();
+}
+
+#[test]
+fn stats_match_scipy_hypergeom_and_pearson() {
+    let mut rng = Rng::new(4);
+    let mut hyper: Vec<(u64, u64, u64, u64)> = vec![
+        (0, 10, 3, 4),
+        (1, 10, 3, 4),
+        (3, 10, 3, 4),
+        (4, 10, 3, 4),
+        (5, 5, 5, 5),
+        (1, 1, 1, 1),
+        (0, 1, 0, 0),
+        (2, 10, 10, 3),
+        (7, 20, 15, 10),
+        (50, 1_000_000, 100, 100),
+        (100, 1_000_000, 100, 100),
+        (20, 20_000, 500, 300),
+        (2, 20_000, 500, 300),
+        (500, 1_000_000, 500_000, 1000),
+        (600, 1_000_000, 500_000, 1000),
+        (380, 1_000_000, 500_000, 1000),
+    ];
+    for &pop in &[2u64, 5, 30, 200, 5_000, 100_000, 3_000_000] {
+        for _ in 0..12 {
+            let successes = rng.int(0, pop);
+            let draws = rng.int(0, pop);
+            let lo = draws.saturating_sub(pop - successes);
+            let hi = successes.min(draws);
+            let mean = draws as f64 * successes as f64 / pop as f64;
+            let sd = (mean * (1.0 - successes as f64 / pop as f64)).sqrt();
+            // Around the mean, in either tail, and at the support's ends.
+            let k = match rng.usize(0, 3) {
+                0 => rng.int(lo, hi + 1),
+                1 => ((mean + sd * 4.0 * rng.normal()).round().max(0.0) as u64).min(hi + 1),
+                2 => hi,
+                _ => lo + 1,
+            };
+            hyper.push((k, pop, successes, draws));
+        }
+    }
+    let mut pearson_cases: Vec<(Vec<f64>, Vec<f64>)> = vec![
+        (vec![1.0, 2.0], vec![3.0, 1.0]),
+        (vec![1.0, 2.0, 3.0], vec![2.0, 4.0, 6.0]),
+        (vec![1.0, 2.0, 3.0, 4.0], vec![1.0, -1.0, 1.0, -1.0]),
+    ];
+    for &n in &[3usize, 10, 100, 1000] {
+        for rho in [-0.99, -0.3, 0.0, 0.5, 0.999] {
+            let x: Vec<f64> = (0..n).map(|_| 1e3 + rng.normal()).collect();
+            let y = x.iter().map(|v| rho * (v - 1e3) + (1.0 - rho * rho).sqrt() * rng.normal()).collect();
+            pearson_cases.push((x, y));
+        }
+    }
+    let request = json!({
+        "hypergeom_sf": hyper.iter().map(|&(k, p, s, d)| json!({"k": k, "population": p, "successes": s, "draws": d})).collect::<Vec<_>>(),
+        "pearson": pearson_cases.iter().map(|(x, y)| json!({"x": x, "y": y})).collect::<Vec<_>>(),
+    });
+    let out = reference_or_skip!("stats.py", &request);
+    let mut cmp = Compare::new("hypergeom_sf vs scipy hypergeom.sf");
+    for (&(k, pop, s, d), want) in hyper.iter().zip(arr(&out["hypergeom_sf"])) {
+        let got = hypergeom_sf(k, pop, s, d).unwrap_or_else(|e| panic!("hypergeom_sf({k}, {pop}, {s}, {d}): {e}"));
+        // scipy's boost-based sf is itself not accurate once it falls below ~1e-280.
+        cmp.close(format!("sf(k={k}, M={pop}, n={s}, N={d})"), got, num(want), STATS_RTOL, 1e-290);
+    }
+    cmp.finish();
+    let mut cmp = Compare::new("pearson vs scipy pearsonr");
+    for (c, ((x, y), want)) in pearson_cases.iter().zip(arr(&out["pearson"])).enumerate() {
+        let got = pearson(x, y).unwrap_or_else(|e| panic!("pearson case {c}: {e}"));
+        cmp.close(format!("case {c} (n={})", x.len()), got, num(want), STATS_RTOL, 1e-13);
+    }
+    cmp.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// partition: scikit-learn adjusted_rand_score / mutual_info_score, scipy linear_sum_assignment.
+// ---------------------------------------------------------------------------------------------
+
+fn random_labels(rng: &mut Rng, n: usize, k: usize) -> Vec<usize> {
+    (0..n).map(|_| rng.usize(0, k - 1)).collect()
+}
+
+/// `b` = `a` with a fraction of the items moved to random labels among `k`.
+fn perturbed(rng: &mut Rng, a: &[usize], k: usize, fraction: f64) -> Vec<usize> {
+    a.iter().map(|&l| if rng.uniform() < fraction { rng.usize(0, k - 1) } else { l }).collect()
+}
+
+#[test]
+fn partition_matches_sklearn() {
+    let mut rng = Rng::new(5);
+    let mut pairs: Vec<(Vec<usize>, Vec<usize>)> = vec![
+        (vec![0], vec![0]),
+        (vec![0, 0], vec![0, 1]),
+        (vec![0, 0, 0, 0], vec![0, 0, 0, 0]),
+        (vec![0, 1, 2, 3], vec![0, 1, 2, 3]),
+        (vec![0, 0, 0, 0], vec![0, 1, 2, 3]),
+        (vec![0, 0, 1, 1], vec![7, 7, 3, 3]),
+        (vec![0, 0, 1, 1], vec![0, 1, 0, 1]),
+        (vec![5, 5, 9, 9, 2], vec![0, 1, 1, 2, 2]),
+    ];
+    for &n in &[2usize, 3, 10, 50, 300, 2000] {
+        for &k in &[1usize, 2, 5, 40] {
+            let a = random_labels(&mut rng, n, k);
+            let b = random_labels(&mut rng, n, k.max(2));
+            pairs.push((a.clone(), b));
+            let close = perturbed(&mut rng, &a, k, 0.1);
+            pairs.push((a.clone(), close));
+            // Relabelled copy: same partition.
+            let mut perm: Vec<usize> = (0..k).collect();
+            rng.shuffle(&mut perm);
+            pairs.push((a.clone(), a.iter().map(|&l| perm[l] + 100).collect()));
+        }
+    }
+    let mut matrices: Vec<Array2<f64>> = vec![
+        Array2::zeros((1, 1)),
+        Array2::from_elem((3, 3), 1.0),
+        Array2::from_shape_vec((2, 3), vec![1.0, 2.0, 3.0, 6.0, 5.0, 4.0]).unwrap(),
+        Array2::from_shape_vec((3, 2), vec![-1.0, -2.0, -3.0, -6.0, -5.0, -4.0]).unwrap(),
+    ];
+    for &(r, c) in &[(1, 5), (5, 1), (4, 4), (10, 10), (7, 12), (12, 7), (30, 30), (40, 25), (25, 40)] {
+        // Real weights, integer weights (many ties) and negative weights.
+        matrices.push(Array2::from_shape_fn((r, c), |_| rng.uniform() * 10.0));
+        matrices.push(Array2::from_shape_fn((r, c), |_| rng.int(0, 3) as f64));
+        matrices.push(Array2::from_shape_fn((r, c), |_| rng.normal() * 1e3 - 500.0));
+    }
+    // stability(): means over all pairs of a few runs (deterministic when pairs ≥ r(r−1)/2).
+    let runs: Vec<Vec<usize>> = {
+        let base = random_labels(&mut rng, 500, 6);
+        (0..7).map(|_| perturbed(&mut rng, &base, 6, 0.2)).collect()
+    };
+    let run_pairs: Vec<(usize, usize)> =
+        (0..runs.len()).flat_map(|i| (i + 1..runs.len()).map(move |j| (i, j))).collect();
+    let mut vi_pairs = pairs.clone();
+    vi_pairs.extend(run_pairs.iter().map(|&(i, j)| (runs[i].clone(), runs[j].clone())));
+    let mut ari_pairs = vi_pairs.clone();
+    ari_pairs.push((vec![], vec![]));
+
+    let request = json!({
+        "ari": ari_pairs.iter().map(|(a, b)| json!([a, b])).collect::<Vec<_>>(),
+        "vi": vi_pairs.iter().map(|(a, b)| json!([a, b])).collect::<Vec<_>>(),
+        "assignment": matrices.iter().map(|m| m.outer_iter().map(|r| r.to_vec()).collect::<Vec<_>>()).collect::<Vec<_>>(),
+    });
+    let out = reference_or_skip!("partition.py", &request);
+    let want_ari = nums(&out["ari"]);
+    let want_vi = nums(&out["vi"]);
+
+    let mut cmp = Compare::new("adjusted_rand_index / variation_of_information vs sklearn");
+    for (c, ((a, b), &want)) in ari_pairs.iter().zip(&want_ari).enumerate() {
+        let got = adjusted_rand_index(a, b).unwrap_or_else(|e| panic!("ARI case {c}: {e}"));
+        cmp.close(format!("ARI case {c} (n={})", a.len()), got, want, 0.0, 1e-12);
+    }
+    for (c, ((a, b), &want)) in vi_pairs.iter().zip(&want_vi).enumerate() {
+        let got = variation_of_information(a, b).unwrap_or_else(|e| panic!("VI case {c}: {e}"));
+        cmp.close(format!("VI case {c} (n={})", a.len()), got, want, 0.0, 1e-12);
+    }
+    let offset = pairs.len();
+    let st = stability(&runs, run_pairs.len(), 0).expect("stability");
+    let n_pairs = run_pairs.len() as f64;
+    let mean = |v: &[f64]| v[offset..offset + run_pairs.len()].iter().sum::<f64>() / n_pairs;
+    cmp.close("stability mean ARI", st.ari, mean(&want_ari), 0.0, 1e-12);
+    cmp.close("stability mean VI", st.vi, mean(&want_vi), 0.0, 1e-12);
+    cmp.finish();
+
+    let mut cmp = Compare::new("hungarian_max total vs scipy linear_sum_assignment");
+    for (c, (w, want)) in matrices.iter().zip(nums(&out["assignment_total"])).enumerate() {
+        let got = hungarian_max(w.view()).unwrap_or_else(|e| panic!("hungarian case {c}: {e}"));
+        let (r, k) = w.dim();
+        let cols: Vec<usize> = got.iter().flatten().copied().collect();
+        let mut distinct = cols.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        cmp.check(got.len() == r && cols.len() == r.min(k) && distinct.len() == cols.len() && cols.iter().all(|&j| j < k), || {
+            format!("case {c} ({r}×{k}): not a valid assignment: {got:?}")
+        });
+        let total: f64 = got.iter().enumerate().filter_map(|(i, j)| j.map(|j| w[[i, j]])).sum();
+        cmp.close(format!("case {c} ({r}×{k}) total"), total, want, 1e-12, 1e-9);
+    }
+    cmp.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// leiden: leidenalg RBConfigurationVertexPartition, igraph Graph.modularity.
+// ---------------------------------------------------------------------------------------------
+
+/// A weighted planted-partition graph: blocks of the given sizes, within-block pairs joined with
+/// probability `p_in`, others with `p_out`, weights uniform in [0.05, 1].
+fn planted_graph(rng: &mut Rng, blocks: &[usize], p_in: f64, p_out: f64) -> (usize, Vec<(usize, usize, f64)>) {
+    let block: Vec<usize> = blocks.iter().enumerate().flat_map(|(b, &s)| std::iter::repeat_n(b, s)).collect();
+    let n = block.len();
+    let mut edges = Vec::new();
+    for i in 0..n {
+        for j in i + 1..n {
+            let p = if block[i] == block[j] { p_in } else { p_out };
+            if rng.uniform() < p {
+                edges.push((i, j, 0.05 + 0.95 * rng.uniform()));
+            }
+        }
+    }
+    (n, edges)
+}
+
+/// Runs gcrl and leidenalg on one graph; checks mean quality and that gcrl's `modularity`
+/// equals igraph's on every partition either side found.
+fn check_leiden(name: &str, n: usize, edges: &[(usize, usize, f64)], resolution: f64, seeds: u64) -> Option<()> {
+    let g = Graph::from_edges(n, edges).expect("graph");
+    let opts = LeidenOptions::default();
+    let ours: Vec<_> = (0..seeds).map(|s| leiden(&g, resolution, s, &opts).expect("leiden")).collect();
+    let request = json!({
+        "n": n,
+        "edges": edges.iter().map(|&(i, j, w)| json!([i, j, w])).collect::<Vec<_>>(),
+        "resolution": resolution,
+        "seeds": (0..seeds).collect::<Vec<_>>(),
+        "partitions": ours.iter().map(|p| &p.labels).collect::<Vec<_>>(),
+    });
+    let out = reference("leiden.py", &request)?;
+    let mut cmp = Compare::new(format!("leiden {name}: modularity vs igraph"));
+    for (s, (p, want)) in ours.iter().zip(nums(&out["modularity"])).enumerate() {
+        cmp.close(format!("seed {s} gcrl partition, Partition.quality"), p.quality, want, 1e-10, 1e-12);
+        let q = modularity(&g, &p.labels, resolution).expect("modularity");
+        cmp.close(format!("seed {s} gcrl partition, modularity()"), q, want, 1e-10, 1e-12);
+    }
+    let theirs = nums(&out["quality"]);
+    for (s, (m, &want)) in arr(&out["membership"]).iter().zip(&theirs).enumerate() {
+        let labels: Vec<usize> = arr(m).iter().map(|v| v.as_u64().expect("label") as usize).collect();
+        let q = modularity(&g, &labels, resolution).expect("modularity");
+        cmp.close(format!("seed {s} leidenalg partition, modularity()"), q, want, 1e-10, 1e-12);
+    }
+    cmp.finish();
+    let our_mean = ours.iter().map(|p| p.quality).sum::<f64>() / seeds as f64;
+    let their_mean = theirs.iter().sum::<f64>() / theirs.len() as f64;
+    let our_best = ours.iter().map(|p| p.quality).fold(f64::MIN, f64::max);
+    let their_best = theirs.iter().copied().fold(f64::MIN, f64::max);
+    note(format!(
+        "crosscheck leiden {name} (n={n}, {} edges, γ={resolution}, {seeds} seeds): mean Q gcrl {our_mean:.6} \
+         vs leidenalg {their_mean:.6}; best {our_best:.6} vs {their_best:.6}; leidenalg {:.2} ms/run",
+        edges.len(),
+        1e3 * num(&out["seconds_per_run"]),
+    ));
+    assert!(
+        our_mean >= their_mean - 0.005 * their_mean.abs(),
+        "leiden {name}: gcrl mean modularity {our_mean} is more than 0.5% below leidenalg's {their_mean}"
+    );
+    Some(())
+}
+
+#[test]
+fn leiden_matches_leidenalg() {
+    let mut rng = Rng::new(6);
+    let (n, edges) = planted_graph(&mut rng, &[45, 40, 35, 30, 25, 15, 10], 0.3, 0.04);
+    if check_leiden("planted 200", n, &edges, 1.0, 200).is_none() {
+        return;
+    }
+    check_leiden("planted 200, γ=2", n, &edges, 2.0, 50);
+    // Edge cases: self-loops, an edge given twice (both orientations), isolated nodes, γ < 1.
+    let (n, mut edges) = planted_graph(&mut rng, &[20, 20, 12, 8], 0.4, 0.08);
+    edges.extend([(3, 3, 0.7), (25, 25, 2.0), (5, 1, 0.3), (1, 5, 0.2), (0, 13, 0.4), (13, 0, 0.4)]);
+    check_leiden("planted 60 with self-loops, duplicates, isolated nodes", n + 3, &edges, 0.5, 50);
+}
+
+// ---------------------------------------------------------------------------------------------
+// preprocess: scanpy normalize_total + log1p + highly_variable_genes.
+// ---------------------------------------------------------------------------------------------
+
+/// Negative-binomial counts, cells × genes: gene means log-uniform in [0.02, 30], sizes in
+/// [0.3, 5], log-normal cell size factors; the first `zero_genes` genes are all zero.
+fn nb_counts(rng: &mut Rng, cells: usize, genes: usize, zero_genes: usize) -> Csr {
+    let mu: Vec<f64> = (0..genes).map(|_| (0.02f64.ln() + rng.uniform() * (30.0f64 / 0.02).ln()).exp()).collect();
+    let theta: Vec<f64> = (0..genes).map(|_| 0.3 + 4.7 * rng.uniform()).collect();
+    let dense = Array2::from_shape_fn((cells, genes), |_| 0.0f32);
+    let mut dense = dense;
+    for c in 0..cells {
+        let size = (0.5 * rng.normal()).exp();
+        for g in zero_genes..genes {
+            dense[[c, g]] = rng.neg_binomial(mu[g] * size, theta[g]) as f32;
+        }
+    }
+    Csr::from_dense(&dense.view()).expect("csr")
+}
+
+fn csr_json(x: &Csr) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("shape".into(), json!([x.n_rows, x.n_cols]));
+    m.insert("indptr".into(), json!(x.indptr));
+    m.insert("indices".into(), json!(x.indices));
+    m.insert("data".into(), json!(x.data));
+    m
+}
+
+/// One HVG setting: flavor, `n_top_genes`, `target_sum`.
+type HvgRun = (Flavor, Option<usize>, Option<f64>);
+
+/// Runs every setting through gcrl and scanpy and compares gene lists (exactly for
+/// seurat/cell_ranger, at most ⌈n_top/100⌉ genes apart for seurat_v3), the normalised data
+/// and the means.
+fn check_hvg(name: &str, counts: &Csr, runs: &[HvgRun]) {
+    let flavor_name = |f: Flavor| match f {
+        Flavor::Seurat => "seurat",
+        Flavor::CellRanger => "cell_ranger",
+        Flavor::SeuratV3 => "seurat_v3",
+    };
+    let mut request = csr_json(counts);
+    request.insert(
+        "runs".into(),
+        runs.iter()
+            .map(|&(f, n, t)| json!({"flavor": flavor_name(f), "n_top_genes": n, "target_sum": t}))
+            .collect(),
+    );
+    let out = reference_or_skip!("preprocess.py", &Value::Object(request));
+    let mut cmp = Compare::new(format!("preprocess {name} vs scanpy {}", out["scanpy"]));
+    for (&(flavor, n_top, target), want) in runs.iter().zip(arr(&out["runs"])) {
+        let ctx = format!("{} n_top_genes={n_top:?} target_sum={target:?}", flavor_name(flavor));
+        let mut x = counts.clone();
+        if flavor != Flavor::SeuratV3 {
+            normalize_total(&mut x, target).expect("normalize_total");
+            log1p(&mut x).expect("log1p");
+            let data = nums(&want["normalized_data"]);
+            cmp.check(data.len() == x.data.len(), || format!("{ctx}: nnz {} vs scanpy {}", x.data.len(), data.len()));
+            let mut worst = (0.0f64, 0usize);
+            for (i, (&g, &w)) in x.data.iter().zip(&data).enumerate() {
+                let rel = (f64::from(g) - w).abs() / w.abs().max(1e-30);
+                if rel > worst.0 {
+                    worst = (rel, i);
+                }
+            }
+            // Both sides compute in f32: allow a couple of ulps.
+            cmp.close(format!("{ctx}: normalised value {} (largest difference)", worst.1), f64::from(x.data[worst.1]), data[worst.1], 3e-7, 0.0);
+        }
+        let hvg = highly_variable_genes(&x, flavor, n_top, &HvgOptions::default())
+            .unwrap_or_else(|e| panic!("{name} {ctx}: {e}"));
+        let scanpy: Vec<bool> = arr(&want["highly_variable"]).iter().map(|v| v.as_bool().expect("bool")).collect();
+        let ours_only: Vec<usize> = (0..scanpy.len()).filter(|&g| hvg.highly_variable[g] && !scanpy[g]).collect();
+        let theirs_only: Vec<usize> = (0..scanpy.len()).filter(|&g| !hvg.highly_variable[g] && scanpy[g]).collect();
+        let selected = scanpy.iter().filter(|&&s| s).count();
+        let allowed = if flavor == Flavor::SeuratV3 { n_top.unwrap_or(2000).div_ceil(100) } else { 0 };
+        note(format!(
+            "crosscheck preprocess {name} {ctx}: scanpy selects {selected}, gcrl {}; only gcrl {ours_only:?}, only scanpy {theirs_only:?} (allowed {allowed})",
+            hvg.highly_variable.iter().filter(|&&s| s).count()
+        ));
+        cmp.check(ours_only.len().max(theirs_only.len()) <= allowed, || {
+            format!("{ctx}: gene lists differ beyond {allowed}: only gcrl {ours_only:?}, only scanpy {theirs_only:?}")
+        });
+        for (g, (&m, &w)) in hvg.means.iter().zip(&nums(&want["means"])).enumerate() {
+            cmp.close(format!("{ctx}: mean of gene {g}"), m, w, 1e-6, 1e-12);
+        }
+        if flavor != Flavor::SeuratV3 {
+            for (g, (&d, &w)) in hvg.dispersions_norm.iter().zip(&nums(&want["dispersions_norm"])).enumerate() {
+                cmp.close(format!("{ctx}: dispersions_norm of gene {g}"), d, w, 1e-4, 1e-6);
+            }
+        }
+    }
+    cmp.finish();
+}
+
+#[test]
+fn preprocess_matches_scanpy_generated() {
+    let mut rng = Rng::new(7);
+    let counts = nb_counts(&mut rng, 800, 300, 3);
+    check_hvg(
+        "NB 800×300",
+        &counts,
+        &[
+            (Flavor::Seurat, None, None),
+            (Flavor::Seurat, Some(50), Some(1e4)),
+            (Flavor::CellRanger, None, None),
+            (Flavor::CellRanger, Some(50), Some(1e4)),
+            (Flavor::SeuratV3, Some(100), None),
+            (Flavor::SeuratV3, Some(30), None),
+        ],
+    );
+}
+
+#[test]
+fn preprocess_matches_scanpy_small() {
+    // Few cells, a gene expressed in one cell only.
+    let mut rng = Rng::new(8);
+    let mut counts = nb_counts(&mut rng, 60, 80, 2);
+    for c in 0..counts.n_rows {
+        let r = counts.indptr[c] as usize..counts.indptr[c + 1] as usize;
+        for k in r {
+            if counts.indices[k] == 2 && c != 7 {
+                counts.data[k] = 0.0;
+            }
+        }
+    }
+    let dense = counts.to_dense();
+    let counts = Csr::from_dense(&dense.view()).expect("csr");
+    check_hvg(
+        "NB 60×80",
+        &counts,
+        &[
+            (Flavor::Seurat, None, Some(1e4)),
+            (Flavor::Seurat, Some(10), None),
+            (Flavor::CellRanger, None, Some(1e4)),
+            (Flavor::SeuratV3, Some(20), None),
+        ],
+    );
+}
+
+fn papalexi_path() -> PathBuf {
+    manifest_dir().join("tests/data/papalexi2021_lowmoi.h5ad")
+}
+
+#[test]
+fn preprocess_matches_scanpy_papalexi() {
+    let adata = read_h5ad(&papalexi_path(), &ReadOptions::default()).expect("read papalexi");
+    let Matrix::Csr(counts) = adata.x else { panic!("papalexi X should be sparse") };
+    check_hvg(
+        "papalexi2021_lowmoi",
+        &counts,
+        &[
+            (Flavor::Seurat, None, None),
+            (Flavor::Seurat, Some(100), None),
+            (Flavor::CellRanger, None, None),
+            (Flavor::CellRanger, Some(100), Some(1e4)),
+            (Flavor::SeuratV3, Some(100), None),
+            (Flavor::SeuratV3, Some(200), None),
+        ],
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// h5ad: anndata.read_h5ad.
+// ---------------------------------------------------------------------------------------------
+
+/// A gcrl column in the JSON shape of `h5ad.py`.
+fn column_json(values: &ColumnValues) -> Value {
+    match values {
+        ColumnValues::Str(v) => json!({"kind": "str", "values": v}),
+        ColumnValues::F64(v) => json!({"kind": "f64", "values": v.iter().map(|&x| if x.is_nan() { Value::Null } else { json!(x) }).collect::<Vec<_>>()}),
+        ColumnValues::I64(v) => json!({"kind": "i64", "values": v}),
+        ColumnValues::Bool(v) => json!({"kind": "bool", "values": v}),
+        ColumnValues::Categorical { codes, categories } => {
+            json!({"kind": "categorical", "codes": codes, "categories": categories})
+        }
+    }
+}
+
+fn compare_frame(cmp: &mut Compare, ctx: &str, ours: &DataFrame, want_index: &Value, want_columns: &Value) {
+    cmp.check(json!(ours.index) == *want_index, || format!("{ctx}: index differs"));
+    let want = want_columns.as_object().expect("columns object");
+    let want_names: Vec<&str> = want.keys().map(String::as_str).collect();
+    cmp.check(ours.column_names() == want_names, || {
+        format!("{ctx}: columns {:?} vs anndata {want_names:?}", ours.column_names())
+    });
+    for col in &ours.columns {
+        let Some(w) = want.get(&col.name) else { continue };
+        let got = column_json(&col.values);
+        cmp.check(got["kind"] == w["kind"], || format!("{ctx}.{}: kind {} vs anndata {}", col.name, got["kind"], w["kind"]));
+        for key in ["values", "codes", "categories"] {
+            let (g, w) = (&got[key], &w[key]);
+            if g == w {
+                continue;
+            }
+            // Numbers may differ in representation only (1 vs 1.0).
+            let same = match (g.as_array(), w.as_array()) {
+                (Some(g), Some(w)) => g.len() == w.len() && g.iter().zip(w).all(|(a, b)| a == b || (a.is_number() && b.is_number() && a.as_f64() == b.as_f64())),
+                _ => false,
+            };
+            cmp.check(same, || format!("{ctx}.{}.{key}: gcrl {g} vs anndata {w}", col.name));
+        }
+    }
+}
+
+fn check_h5ad(cmp: &mut Compare, path: &Path, layer: Option<&str>) -> Option<()> {
+    let ctx = format!("{}[{}]", path.file_name().unwrap().to_string_lossy(), layer.unwrap_or("X"));
+    let ours = read_h5ad(path, &ReadOptions { layer: layer.map(str::to_string) })
+        .unwrap_or_else(|e| panic!("{ctx}: gcrl cannot read it: {e}"));
+    let n = ours.n_obs;
+    let rows: Vec<usize> = (0..n).step_by((n / 40).max(1)).chain([n - 1]).collect();
+    let want = reference("h5ad.py", &json!({"path": path, "layer": layer, "rows": rows}))?;
+    cmp.check(json!([ours.n_obs, ours.n_vars]) == json!([want["n_obs"], want["n_vars"]]), || {
+        format!("{ctx}: shape {}×{} vs anndata {}×{}", ours.n_obs, ours.n_vars, want["n_obs"], want["n_vars"])
+    });
+    cmp.check(ours.x.shape() == (ours.n_obs, ours.n_vars), || format!("{ctx}: X shape {:?}", ours.x.shape()));
+    let (row_sums, col_sums, nnz) = match &ours.x {
+        Matrix::Csr(m) => {
+            let mut cols = vec![0.0; m.n_cols];
+            for (&j, &v) in m.indices.iter().zip(&m.data) {
+                cols[j as usize] += f64::from(v);
+            }
+            (m.row_sums(), cols, Some(m.nnz()))
+        }
+        Matrix::Dense(a) => (
+            a.rows().into_iter().map(|r| r.iter().map(|&v| f64::from(v)).sum()).collect(),
+            a.columns().into_iter().map(|c| c.iter().map(|&v| f64::from(v)).sum()).collect(),
+            None,
+        ),
+    };
+    cmp.check(json!(nnz.is_some()) == want["sparse"], || format!("{ctx}: sparse {} vs anndata {}", nnz.is_some(), want["sparse"]));
+    cmp.check(json!(nnz) == want["nnz"], || format!("{ctx}: nnz {nnz:?} vs anndata {}", want["nnz"]));
+    for (&r, &w) in rows.iter().zip(&nums(&want["row_sums"])) {
+        cmp.close(format!("{ctx}: sum of row {r}"), row_sums[r], w, 1e-9, 0.0);
+    }
+    let want_cols = nums(&want["col_sums"]);
+    cmp.check(want_cols.len() == col_sums.len(), || format!("{ctx}: {} column sums", want_cols.len()));
+    for (j, (&g, &w)) in col_sums.iter().zip(&want_cols).enumerate() {
+        cmp.close(format!("{ctx}: sum of column {j}"), g, w, 1e-9, 0.0);
+    }
+    compare_frame(cmp, &format!("{ctx} obs"), &ours.obs, &want["obs_index"], &want["obs"]);
+    compare_frame(cmp, &format!("{ctx} var"), &ours.var, &want["var_index"], &want["var"]);
+    Some(())
+}
+
+#[test]
+fn h5ad_matches_anndata() {
+    let dir = manifest_dir().join("tests/data/h5ad");
+    let mut cmp = Compare::new("read_h5ad vs anndata.read_h5ad");
+    if check_h5ad(&mut cmp, &papalexi_path(), None).is_none() {
+        return;
+    }
+    let good: [(&str, &[&str]); 5] = [
+        ("csr_f32_gzip.h5ad", &["counts"]),
+        ("csc_f64_lzf.h5ad", &["counts"]),
+        ("dense_i32.h5ad", &["scaled"]),
+        ("csr_i64_index_u16_lzf.h5ad", &[]),
+        ("legacy_categories.h5ad", &[]),
+    ];
+    for (file, layers) in good {
+        let path = dir.join(file);
+        check_h5ad(&mut cmp, &path, None);
+        for layer in layers {
+            check_h5ad(&mut cmp, &path, Some(layer));
+        }
+    }
+    // The damaged fixtures must be refused (anndata reads most of them without complaint).
+    let mut bad: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("fixture dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("bad_"))
+        .collect();
+    bad.sort();
+    assert!(bad.len() >= 9, "expected the bad_*.h5ad fixtures in {}", dir.display());
+    for path in &bad {
+        let result = read_h5ad(path, &ReadOptions::default());
+        cmp.check(result.is_err(), || format!("{}: gcrl read a damaged file", path.display()));
+    }
+    cmp.finish();
+}
