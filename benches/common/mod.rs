@@ -119,7 +119,9 @@ impl Report {
     pub fn new(bench: &str) -> Self {
         let machine = Machine::detect();
         println!("gcrl bench `{bench}` on {} ({})", machine.describe(), today());
-        Report { bench: bench.into(), machine, rows: Vec::new(), notes: Vec::new() }
+        let mut r = Report { bench: bench.into(), machine, rows: Vec::new(), notes: Vec::new() };
+        r.note(format!("load average at start: {}", loadavg()));
+        r
     }
 
     /// Adds a row and prints it at once (long benches show progress).
@@ -157,7 +159,8 @@ impl Report {
     }
 
     /// Prints the table again and writes `benches/results/<date>-<bench>.csv`.
-    pub fn finish(self) {
+    pub fn finish(mut self) {
+        self.note(format!("load average at end: {}", loadavg()));
         let date = today();
         println!("\n== {} — {} — {}", self.bench, date, self.machine.describe());
         println!("{:<38} {:<12} {:>14} {:<8} {:>3}  note", "case", "tool", "median", "unit", "n");
@@ -208,6 +211,13 @@ impl Report {
             Err(e) => println!("could not write {}: {e}", path.display()),
         }
     }
+}
+
+/// The 1, 5 and 15 minute load averages (other work on the machine skews timings).
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
 }
 
 fn fmt_value(v: f64) -> String {

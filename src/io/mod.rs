@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod frame;
+pub mod gmt;
 pub mod h5ad;
 
 pub use error::IoError;

@@ -4,6 +4,7 @@ pub mod common;
 pub mod diag;
 pub mod leiden_sweep;
 pub mod load;
+pub mod ora;
 pub mod preprocess;
 pub mod simulate;
 
@@ -19,6 +20,7 @@ pub fn builtin() -> Registry {
     r.register(Arc::new(diag::DiagSweep));
     r.register(Arc::new(leiden_sweep::LeidenSweep));
     r.register(Arc::new(load::Load));
+    r.register(Arc::new(ora::Ora));
     r.register(Arc::new(preprocess::Preprocess));
     r.register(Arc::new(simulate::Simulate));
     r

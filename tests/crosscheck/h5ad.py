@@ -8,7 +8,9 @@ Output (JSON on stdout), in the shapes of the Rust types:
      "row_sums": [float, ...],                      # sum of the matrix rows listed in "rows"
      "col_sums": [float, ...],                      # every column, float64 sums
      "obs_index": [str, ...], "var_index": [str, ...],
-     "obs": {name: column, ...}, "var": {name: column, ...}}   # columns in file order
+     "obs": {name: column, ...}, "var": {name: column, ...},   # columns in file order
+     "obs_columns": [name, ...], "var_columns": [name, ...]}    # the same order, for JSON
+                                                                # readers that sort object keys
     column = {"kind": "categorical", "codes": [int], "categories": [str]}   # -1 = missing
            | {"kind": "str", "values": [str | null]}
            | {"kind": "bool", "values": [bool | null]}
@@ -69,6 +71,8 @@ def main():
         "var_index": a.var_names.tolist(),
         "obs": {c: column(a.obs[c]) for c in a.obs.columns},
         "var": {c: column(a.var[c]) for c in a.var.columns},
+        "obs_columns": [str(c) for c in a.obs.columns],
+        "var_columns": [str(c) for c in a.var.columns],
     }
     json.dump(out, sys.stdout, allow_nan=False)
 
