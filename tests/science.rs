@@ -1,0 +1,74 @@
+//! Science checks: the demo workflow, run as a user runs it, recovers the truth planted in
+//! the simulator, and the real Papalexi screen runs end to end.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use gcrl::algo::partition::adjusted_rand_index;
+use gcrl::table::{Table, read_table_file};
+
+fn gcrl(cache: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_gcrl"))
+        .args(args)
+        .arg("--cache")
+        .arg(cache)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("gcrl runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "gcrl {args:?} failed:\n{stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn export(cache: &Path, workflow: &str, output: &str, dir: &Path, extra: &[&str]) -> Table {
+    let to: PathBuf = dir.join(format!("{}.arrow", output.replace('.', "_")));
+    let mut args = vec!["export", workflow, output, "--to", to.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    gcrl(cache, &args);
+    read_table_file(&to).unwrap()
+}
+
+/// Labels of `tfs` in a (tf, community) table, as integers.
+fn labels(table: &Table, tfs: &[String]) -> Vec<usize> {
+    let names = table.str_column("tf").unwrap();
+    let ids = table.f64_column("community").unwrap();
+    tfs.iter()
+        .map(|tf| ids[names.iter().position(|n| n == tf).expect("tf present")] as usize)
+        .collect()
+}
+
+#[test]
+fn demo_recovers_the_planted_communities() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let w = "workflows/demo.yaml";
+    let fast = ["--set", "truth_communities.runs=200", "--set", "truth_communities.block=100"];
+    let mut run = vec!["run", w, "-q", "--json"];
+    run.extend_from_slice(&fast);
+    let summary: serde_json::Value = serde_json::from_str(gcrl(&cache, &run).trim()).unwrap();
+    assert_eq!(summary["failed"], 0);
+    let truth = export(&cache, w, "data.communities", dir.path(), &fast);
+    let found = export(&cache, w, "truth_communities.consensus", dir.path(), &fast);
+    let tfs = found.str_column("tf").unwrap();
+    let ari = adjusted_rand_index(&labels(&truth, &tfs), &labels(&found, &tfs)).unwrap();
+    assert!(ari >= 0.9, "ARI(consensus, planted) = {ari}");
+    let cohesion = export(&cache, w, "truth_communities.cohesion", dir.path(), &fast);
+    for p in cohesion.f64_column("p_value").unwrap() {
+        assert!(p < 0.01, "a planted community is not cohesive: p = {p}");
+    }
+}
+
+#[test]
+fn papalexi_runs_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let w = "workflows/papalexi.yaml";
+    let summary: serde_json::Value = serde_json::from_str(gcrl(&cache, &["run", w, "-q", "--json"]).trim()).unwrap();
+    assert_eq!(summary["failed"], 0, "{summary}");
+    let cells = export(&cache, w, "data.cells", dir.path(), &[]);
+    // 16,192 cells have grna_top_frac ≥ 0.8 (anndata: (a.obs.grna_top_frac >= 0.8).sum()).
+    assert_eq!(cells.n_rows(), 16_192);
+    let targets = cells.str_column("targets").unwrap();
+    assert!(targets.iter().any(String::is_empty), "non-targeting cells are controls");
+    assert!(!targets.iter().any(|t| t == "non-targeting"));
+}
