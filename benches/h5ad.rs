@@ -48,11 +48,18 @@ fn child(mode: &str, path: &Path) {
     }
     let t = Instant::now();
     normalize_total(&mut x, Some(1e4)).expect("normalize_total");
+    let norm = t.elapsed().as_secs_f64();
     log1p(&mut x).expect("log1p");
+    let log = t.elapsed().as_secs_f64() - norm;
     let hvg = highly_variable_genes(&x, Flavor::Seurat, Some(2000), &HvgOptions::default()).expect("hvg");
     let secs = t.elapsed().as_secs_f64();
     let chosen: Vec<usize> = hvg.highly_variable.iter().enumerate().filter(|(_, h)| **h).map(|(i, _)| i).collect();
-    println!("secs={secs} n_hvg={} idxsum={}", chosen.len(), chosen.iter().sum::<usize>());
+    println!(
+        "secs={secs} norm={norm} log1p={log} hvg={} n_hvg={} idxsum={}",
+        secs - norm - log,
+        chosen.len(),
+        chosen.iter().sum::<usize>()
+    );
 }
 
 const PY_READ: &str = r#"
@@ -73,17 +80,17 @@ const PY_PREP: &str = r#"
 import sys, time
 import numpy as np, scipy.sparse as sp, anndata as ad, scanpy as sc
 def steps(a):
-    sc.pp.normalize_total(a, target_sum=1e4)
-    sc.pp.log1p(a)
-    sc.pp.highly_variable_genes(a, flavor="seurat", n_top_genes=2000)
+    t = [time.perf_counter()]
+    sc.pp.normalize_total(a, target_sum=1e4); t.append(time.perf_counter())
+    sc.pp.log1p(a); t.append(time.perf_counter())
+    sc.pp.highly_variable_genes(a, flavor="seurat", n_top_genes=2000); t.append(time.perf_counter())
+    return [b - a for a, b in zip(t, t[1:])]
 warm = ad.AnnData(sp.random(500, 300, density=0.1, format="csr", dtype=np.float32, random_state=0) * 10)
 steps(warm)  # compile numba kernels outside the timing
 a = ad.read_h5ad(sys.argv[1])
-t = time.perf_counter()
-steps(a)
-secs = time.perf_counter() - t
+norm, log, hvg = steps(a)
 hv = np.flatnonzero(a.var["highly_variable"].to_numpy())
-print(f"secs={secs} n_hvg={len(hv)} idxsum={int(hv.sum())} scanpy={sc.__version__} anndata={ad.__version__}")
+print(f"secs={norm + log + hvg} norm={norm} log1p={log} hvg={hvg} n_hvg={len(hv)} idxsum={int(hv.sum())} scanpy={sc.__version__}")
 "#;
 
 fn bench_file(py: &str, compression: &str) -> Result<PathBuf, String> {
@@ -177,11 +184,16 @@ fn measure(report: &mut Report, py: &str, compression: &str, prep: bool) {
         return;
     }
     let (mut gp, mut pp) = (vec![], vec![]);
+    let steps = ["norm", "log1p", "hvg"];
+    let (mut g_steps, mut p_steps) = (vec![vec![]; 3], vec![vec![]; 3]);
     let (mut g_sel, mut p_sel) = (String::new(), String::new());
     for _ in 0..n {
         match run_child("prep", &path) {
             Ok(o) => {
                 gp.push(parse_kv(&o, "secs").unwrap_or(f64::NAN));
+                for (k, v) in steps.iter().zip(g_steps.iter_mut()) {
+                    v.push(parse_kv(&o, k).unwrap_or(f64::NAN));
+                }
                 g_sel = format!("n_hvg={} idxsum={}", parse_kv(&o, "n_hvg").unwrap_or(f64::NAN), parse_kv(&o, "idxsum").unwrap_or(f64::NAN));
             }
             Err(e) => report.note(e),
@@ -189,6 +201,9 @@ fn measure(report: &mut Report, py: &str, compression: &str, prep: bool) {
         match common::run_python(py, PY_PREP, &[path.to_str().unwrap()]) {
             Ok(o) => {
                 pp.push(parse_kv(&o, "secs").unwrap_or(f64::NAN));
+                for (k, v) in steps.iter().zip(p_steps.iter_mut()) {
+                    v.push(parse_kv(&o, k).unwrap_or(f64::NAN));
+                }
                 p_sel = format!("n_hvg={} idxsum={}", parse_kv(&o, "n_hvg").unwrap_or(f64::NAN), parse_kv(&o, "idxsum").unwrap_or(f64::NAN));
                 if let Some(v) = o.split_whitespace().find(|w| w.starts_with("scanpy=")) {
                     p_sel = format!("{p_sel} {v}");
@@ -199,6 +214,10 @@ fn measure(report: &mut Report, py: &str, compression: &str, prep: bool) {
     }
     report.add("preprocess (norm+log1p+HVG seurat 2000)", "gcrl", median(&gp), "s", gp.len(), &g_sel);
     report.add("preprocess (norm+log1p+HVG seurat 2000)", "scanpy", median(&pp), "s", pp.len(), &p_sel);
+    for (i, k) in steps.iter().enumerate() {
+        report.add(&format!("  step {k}"), "gcrl", median(&g_steps[i]), "s", g_steps[i].len(), "");
+        report.add(&format!("  step {k}"), "scanpy", median(&p_steps[i]), "s", p_steps[i].len(), "");
+    }
     report.ratio(
         "preprocess: scanpy / gcrl",
         ("preprocess (norm+log1p+HVG seurat 2000)", "scanpy"),

@@ -120,7 +120,7 @@ impl Report {
         let machine = Machine::detect();
         println!("gcrl bench `{bench}` on {} ({})", machine.describe(), today());
         let mut r = Report { bench: bench.into(), machine, rows: Vec::new(), notes: Vec::new() };
-        r.note(format!("load average at start: {}", loadavg()));
+        r.note(format!("load average at start: {}; source: {}", loadavg(), git_version()));
         r
     }
 
@@ -211,6 +211,18 @@ impl Report {
             Err(e) => println!("could not write {}: {e}", path.display()),
         }
     }
+}
+
+/// `git describe --always --dirty` of the repository (what was measured).
+pub fn git_version() -> String {
+    Command::new("git")
+        .args(["describe", "--always", "--dirty"])
+        .current_dir(root())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "?".into())
 }
 
 /// The 1, 5 and 15 minute load averages (other work on the machine skews timings).

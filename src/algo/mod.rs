@@ -2,12 +2,15 @@
 //! Each function is tested against reference values from scipy, scikit-learn, scanpy, leidenalg
 //! or the method's golden values.
 
+pub mod eigengene;
 pub mod enrichment;
 pub mod error;
+pub mod gmm;
 pub mod labels;
 pub mod leiden;
 pub mod partition;
 pub mod preprocess;
+pub mod ridge;
 pub mod simulate;
 pub mod sparse;
 pub mod stability;

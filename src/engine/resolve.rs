@@ -85,6 +85,7 @@ impl<'a> Resolver<'a> {
         if let Some(entry) = self.last.as_ref().and_then(|r| r.tasks.get(label))
             && entry.key == key
             && self.cache.has_manifest(key)
+            && entry.outputs.values().all(|h| self.cache.has_object(h))
         {
             return Some(entry.outputs.clone());
         }

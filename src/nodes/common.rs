@@ -60,3 +60,38 @@ pub fn edge_list(table: &Table) -> Result<Vec<(String, String, f64)>, NodeError>
         .map(|(((s, t), w), _)| (s, t, w))
         .collect())
 }
+
+/// Dense float64 columns `cols` of a sparse expression matrix, for rows `rows`.
+pub fn dense_columns(m: &crate::table::SparseMatrix, rows: &[usize], cols: &[usize]) -> Result<ndarray::Array2<f64>, NodeError> {
+    let sub = m.csr.select_rows(rows)?.select_cols(cols)?;
+    Ok(sub.to_dense().mapv(f64::from))
+}
+
+/// Which cells a model is fitted on.
+pub const FIT_CELLS: &[&str] = &["training", "controls", "all"];
+
+/// The rows of `cells` used for fitting, checked against the expression's cell names:
+/// `training` = controls and single perturbations (never the doubles that evaluation holds out),
+/// `controls` = `n_targets == 0`, `all` = every cell.
+pub fn fitting_rows(cells: Option<&Table>, expression_rows: &[String], which: &str) -> Result<Vec<usize>, NodeError> {
+    let Some(cells) = cells else { return Ok((0..expression_rows.len()).collect()) };
+    let names = cells.str_column("cell")?;
+    if names.as_slice() != expression_rows {
+        return Err(NodeError::Input(
+            "input `cells` does not list the same cells, in the same order, as `expression`; \
+             connect the `cells` output of the node that produced the expression"
+                .into(),
+        ));
+    }
+    let max_targets = match which {
+        "all" => return Ok((0..names.len()).collect()),
+        "controls" => 0.0,
+        _ => 1.0,
+    };
+    let n_targets = cells.f64_column("n_targets")?;
+    let rows: Vec<usize> = (0..names.len()).filter(|&i| n_targets[i] <= max_targets).collect();
+    if rows.is_empty() {
+        return Err(NodeError::Input(format!("no cells to fit on with `cells: {which}`; try `cells: all`")));
+    }
+    Ok(rows)
+}

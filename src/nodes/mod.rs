@@ -2,6 +2,8 @@
 
 pub mod common;
 pub mod diag;
+pub mod eigengene;
+pub mod grn;
 pub mod leiden_sweep;
 pub mod load;
 pub mod ora;
@@ -18,6 +20,8 @@ pub fn builtin() -> Registry {
     r.register(Arc::new(diag::DiagNumbers));
     r.register(Arc::new(diag::DiagSum));
     r.register(Arc::new(diag::DiagSweep));
+    r.register(Arc::new(eigengene::Eigengene));
+    r.register(Arc::new(grn::Grn));
     r.register(Arc::new(leiden_sweep::LeidenSweep));
     r.register(Arc::new(load::Load));
     r.register(Arc::new(ora::Ora));

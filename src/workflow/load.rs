@@ -80,7 +80,11 @@ pub fn load_workflow(path: &Path, registry: &Registry, overrides: &[Override]) -
             Some("a workflow needs `name:` and `nodes:`, e.g.\n    name: demo\n    nodes:\n      data: {kind: simulate}".into()),
         ));
     }
-    let root = yaml::parse(&text).map_err(|e| fail(text.clone(), format!("invalid YAML: {e}"), None))?;
+    let root = yaml::parse_at(&text).map_err(|(message, pos)| WorkflowError {
+        file: path.to_path_buf(),
+        source: text.clone(),
+        diagnostics: vec![Diagnostic { message: format!("invalid YAML: {message}"), pos, width: 1, help: None }],
+    })?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut loader = Loader { registry, dir, diags: Vec::new() };
     let workflow = loader.workflow(&root, path, overrides);

@@ -163,9 +163,28 @@ impl<'de> Deserialize<'de> for Yaml {
 /// Parses YAML text into a positioned tree. The error text comes from serde-saphyr and already
 /// names the line and column.
 pub fn parse(text: &str) -> Result<Node, String> {
+    parse_at(text).map_err(|(m, _)| m)
+}
+
+/// Like [`parse`], but the error is a plain message and its position.
+pub fn parse_at(text: &str) -> Result<Node, (String, Pos)> {
     let mut options = serde_saphyr::Options::default();
     options.strict_booleans = true;
-    serde_saphyr::from_str_with_options::<Spanned<Yaml>>(text, options).map(Node::from).map_err(|e| e.to_string())
+    serde_saphyr::from_str_with_options::<Spanned<Yaml>>(text, options).map(Node::from).map_err(|e| {
+        let pos = e.location().map(|l| Pos { line: l.line() as usize, col: l.column() as usize }).unwrap_or_default();
+        let mut msg = e.without_snippet().to_string();
+        if let Some(rest) = msg.strip_prefix("error: ") { msg = rest.to_string(); }
+        if let Some(i) = msg.find(": ").filter(|_| msg.starts_with("line ")) { msg = msg[i + 2..].to_string(); }
+        let msg = if let Some(k) = msg.strip_prefix("duplicate mapping key: ") {
+            let k = k.split(',').next().unwrap_or(k);
+            format!("duplicate key `{k}`; each key (and node id) may appear once")
+        } else if msg.starts_with("multiple YAML documents") {
+            "a workflow is one YAML document; found a second one (`---`)".to_string()
+        } else {
+            msg.replace(" rejected by the configured policy", " is not allowed")
+        };
+        (msg, pos)
+    })
 }
 
 #[cfg(test)]

@@ -49,7 +49,10 @@ fn kinds_of_one_kind_and_of_a_misspelt_one() {
     let t = Test::new();
     let out = t.args(["kinds", "diag-sum"]).run().success();
     assert!(out.stdout.contains("diag-sum (v1)") && !out.stdout.contains("diag-numbers"), "{}", out.stdout);
-    t.args(["kinds", "diag-summ"]).run().status(2).stderr_has(&["unknown kind `diag-summ`", "did you mean `diag-sum`?"]);
+    t.args(["kinds", "diag-summ"])
+        .run()
+        .status(2)
+        .stderr_has(&["unknown kind `diag-summ`", "did you mean `diag-sum`?"]);
 }
 
 #[test]

@@ -56,7 +56,8 @@ fn quiet_still_reports_the_failure() {
 
 #[test]
 fn retries_are_attempted_then_the_task_fails() {
-    let t = Test::new().workflow("name: r\nnodes:\n  bad:\n    kind: diag-numbers\n    params: {fail: true}\n    retries: 2\n");
+    let t = Test::new()
+        .workflow("name: r\nnodes:\n  bad:\n    kind: diag-numbers\n    params: {fail: true}\n    retries: 2\n");
     let out = t.args(["run", "--json"]).run().status(1);
     assert_eq!(out.summary().failed, 1);
     assert_eq!(out.stderr.matches("failed (will retry)").count(), 2, "{}", out.stderr);

@@ -15,7 +15,11 @@ fn check(contents: &[u8], args: &[&str], needles: &[&str]) {
         assert!(out.stdout.trim().is_empty(), "{cmd:?}: nothing on stdout for a refused workflow:\n{}", out.stdout);
         assert!(out.stderr.contains("error"), "{cmd:?}: says `error`:\n{}", out.stderr);
         for jargon in ["<input>", "DuplicateKeyPolicy", "from_str", "configured policy"] {
-            assert!(!out.stderr.contains(jargon), "{cmd:?}: parser jargon {jargon:?} reaches the user:\n{}", out.stderr);
+            assert!(
+                !out.stderr.contains(jargon),
+                "{cmd:?}: parser jargon {jargon:?} reaches the user:\n{}",
+                out.stderr
+            );
         }
         out.stderr_has(needles);
     }

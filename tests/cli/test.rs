@@ -247,7 +247,8 @@ impl Output {
     #[track_caller]
     pub fn json(&self) -> Value {
         let line = self.stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
-        serde_json::from_str(line).unwrap_or_else(|e| panic!("{}: stdout is not JSON ({e}):\n{}", self.what, self.stdout))
+        serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("{}: stdout is not JSON ({e}):\n{}", self.what, self.stdout))
     }
 
     /// The `run --json` summary.

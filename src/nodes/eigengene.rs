@@ -1,0 +1,99 @@
+//! `eigengene`: TF activities: the first principal component of each community's z-scored TFs
+//! (sign aligned with the community mean) plus a global one; fitted once, applied to every cell
+//! (method.md §5).
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::json;
+
+use super::common::{FIT_CELLS, dense_columns, fitting_rows, outputs};
+use crate::algo::eigengene::fit_eigengenes;
+use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::table::{Matrix, SparseMatrix, TableBuilder};
+
+/// The `eigengene` kind.
+pub struct Eigengene;
+
+impl NodeKind for Eigengene {
+    fn name(&self) -> &str {
+        "eigengene"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn doc(&self) -> &str {
+        "TF community activities: PC1 per community and a global one, projected onto every cell"
+    }
+    fn inputs(&self) -> Vec<PortSpec> {
+        vec![
+            PortSpec::new("expression", "cells × genes, log-normalised"),
+            PortSpec::new("communities", "tf, community (e.g. leiden-sweep.consensus)"),
+            PortSpec::optional("cells", "cell table (with n_targets) to fit on controls only"),
+        ]
+    }
+    fn outputs(&self) -> Vec<PortSpec> {
+        vec![
+            PortSpec::new("activities", "cell, then one column per community (community_1, …) and global"),
+            PortSpec::new("loadings", "eigengene, tf, loading, mean, sd, variance_explained"),
+        ]
+    }
+    fn params(&self) -> Vec<ParamSpec> {
+        vec![ParamSpec::new("cells", ParamType::Choice(FIT_CELLS), json!("training"), "cells to fit on (with `cells`): training = controls + singles")]
+    }
+    fn run(&self, p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let expr = SparseMatrix::from_table(&inputs.table("expression")?)?;
+        let comm = inputs.table("communities")?;
+        let (tfs, ids) = (comm.str_column("tf")?, comm.f64_column("community")?);
+        let gene_index: HashMap<&str, usize> = expr.cols.iter().enumerate().map(|(i, g)| (g.as_str(), i)).collect();
+        let mut cols: Vec<usize> = Vec::new();
+        let mut groups: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+        let mut missing = Vec::new();
+        for (tf, id) in tfs.iter().zip(&ids) {
+            match gene_index.get(tf.as_str()) {
+                Some(&g) => {
+                    groups.entry(*id as i64).or_default().push(cols.len());
+                    cols.push(g);
+                }
+                None => missing.push(tf.as_str()),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(NodeError::Input(format!(
+                "{} community TFs are not in the expression matrix (first: {}); keep them in preprocess (input `tfs`)",
+                missing.len(),
+                missing[0]
+            )));
+        }
+        let cells = inputs.opt_table("cells")?;
+        let fit_rows = fitting_rows(cells.as_ref(), &expr.rows, p.str("cells")?)?;
+        let all_rows: Vec<usize> = (0..expr.rows.len()).collect();
+        let x_all = dense_columns(&expr, &all_rows, &cols)?;
+        let x_fit = x_all.select(ndarray::Axis(0), &fit_rows);
+        let communities: Vec<Vec<usize>> = groups.values().cloned().collect();
+        let model = fit_eigengenes(x_fit.view(), &communities)?;
+        let activities = model.transform(x_all.view())?;
+        let mut names: Vec<String> = groups.keys().map(|id| format!("community_{id}")).collect();
+        names.push("global".into());
+        let table = Matrix { rows: expr.rows.clone(), cols: names.clone(), data: activities }.to_table("cell", false)?;
+        let (mut eg, mut tf, mut loading, mut mean, mut sd, mut var) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+        for (e, name) in model.eigengenes.iter().zip(&names) {
+            for (&t, &l) in e.tfs.iter().zip(&e.loading) {
+                eg.push(name.clone());
+                tf.push(expr.cols[cols[t]].clone());
+                loading.push(l);
+                mean.push(model.mean[t]);
+                sd.push(model.sd[t]);
+                var.push(e.variance_explained);
+            }
+        }
+        let loadings = TableBuilder::new()
+            .str("eigengene", eg)
+            .str("tf", tf)
+            .f64("loading", loading)
+            .f64("mean", mean)
+            .f64("sd", sd)
+            .f64("variance_explained", var)
+            .build()?;
+        Ok(outputs([("activities", table), ("loadings", loadings)]))
+    }
+}

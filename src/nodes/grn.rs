@@ -1,0 +1,157 @@
+//! `grn`: a CellOracle-style GRN: per-target bagging ridge, p-values, global BH FDR, and the
+//! weak/strong split by a Gaussian mixture on ln|coef| (method.md §3).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde_json::json;
+
+use super::common::{FIT_CELLS, dense_columns, edge_list, fitting_rows, names, outputs};
+use crate::algo::ridge::{GrnOptions, Keep, bagging_ridge, filter_edges};
+use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::table::{SparseMatrix, TableBuilder};
+
+/// The `grn` kind.
+pub struct Grn;
+
+impl NodeKind for Grn {
+    fn name(&self) -> &str {
+        "grn"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn doc(&self) -> &str {
+        "GRN by bagging ridge per target (CellOracle), BH FDR, strong edges by a 2-component GMM"
+    }
+    fn inputs(&self) -> Vec<PortSpec> {
+        vec![
+            PortSpec::new("expression", "cells × genes, log-normalised (from preprocess)"),
+            PortSpec::optional("tfs", "TF names (a table or a one-per-line file); default: the prior's sources"),
+            PortSpec::optional("prior", "base network: source, target (candidate regulators per target)"),
+            PortSpec::optional("cells", "cell table (with n_targets) to fit on controls only"),
+        ]
+    }
+    fn outputs(&self) -> Vec<PortSpec> {
+        vec![
+            PortSpec::new("edges", "kept edges: source, target, coef_mean, coef_abs, p, q, strong"),
+            PortSpec::new("gmm", "component, weight, mean, sd, and the boundary on ln|coef|"),
+            PortSpec::new("summary", "tfs, targets, edges_fitted, edges_kept, edges_strong"),
+        ]
+    }
+    fn params(&self) -> Vec<ParamSpec> {
+        let d = GrnOptions::default();
+        vec![
+            ParamSpec::new("alpha", ParamType::Float { min: Some(0.0), max: None }, json!(d.alpha), "ridge penalty"),
+            ParamSpec::new("bagging", ParamType::Int { min: Some(2), max: None }, json!(d.bagging), "bagged estimators per target"),
+            ParamSpec::new("feature_fraction", ParamType::fraction(), json!(d.feature_fraction), "regulators per estimator"),
+            ParamSpec::new("seed", ParamType::count(), json!(d.seed), "random seed"),
+            ParamSpec::new("fdr", ParamType::fraction(), json!(0.05), "keep edges with BH q at most this"),
+            ParamSpec::new("keep", ParamType::Choice(&["gmm", "median", "top_fraction"]), json!("gmm"), "rule for strong edges"),
+            ParamSpec::new("top_fraction", ParamType::fraction(), json!(0.5), "with keep: top_fraction"),
+            ParamSpec::new("cells", ParamType::Choice(FIT_CELLS), json!("training"), "cells to fit on (with `cells`): training = controls + singles"),
+        ]
+    }
+    fn resources(&self, _params: &Params) -> crate::engine::Resources {
+        crate::engine::Resources { cpus: 2, ..Default::default() }
+    }
+    fn run(&self, p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let expr = SparseMatrix::from_table(&inputs.table("expression")?)?;
+        let cells = inputs.opt_table("cells")?;
+        let rows = fitting_rows(cells.as_ref(), &expr.rows, p.str("cells")?)?;
+        let gene_index: HashMap<&str, usize> = expr.cols.iter().enumerate().map(|(i, g)| (g.as_str(), i)).collect();
+        let prior = match inputs.opt_table("prior")? {
+            Some(t) => Some(edge_list(&t)?),
+            None => None,
+        };
+        let tfs: Vec<String> = match (inputs.opt_table("tfs")?, &prior) {
+            (Some(t), _) => names(&t)?,
+            (None, Some(edges)) => edges.iter().map(|e| e.0.clone()).collect::<HashSet<_>>().into_iter().collect(),
+            (None, None) => {
+                return Err(NodeError::Input("grn needs a TF list (`tfs`) or a base network (`prior`)".into()));
+            }
+        };
+        let tf_cols: HashSet<usize> = tfs.iter().filter_map(|t| gene_index.get(t.as_str()).copied()).collect();
+        if tf_cols.is_empty() {
+            return Err(NodeError::Input(format!(
+                "none of the {} TFs is among the {} measured genes (are the names gene symbols on both sides?)",
+                tfs.len(),
+                expr.cols.len()
+            )));
+        }
+        let mut candidates: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        match &prior {
+            Some(edges) => {
+                for (s, t, _) in edges {
+                    if let (Some(&si), Some(&ti)) = (gene_index.get(s.as_str()), gene_index.get(t.as_str()))
+                        && si != ti
+                        && tf_cols.contains(&si)
+                    {
+                        candidates.entry(ti).or_default().push(si);
+                    }
+                }
+            }
+            None => {
+                let mut regs: Vec<usize> = tf_cols.iter().copied().collect();
+                regs.sort_unstable();
+                for t in 0..expr.cols.len() {
+                    candidates.insert(t, regs.iter().copied().filter(|&r| r != t).collect());
+                }
+            }
+        }
+        let candidates: Vec<(usize, Vec<usize>)> = candidates
+            .into_iter()
+            .map(|(t, mut r)| {
+                r.sort_unstable();
+                r.dedup();
+                (t, r)
+            })
+            .filter(|(_, r)| !r.is_empty())
+            .collect();
+        let all_cols: Vec<usize> = (0..expr.cols.len()).collect();
+        let x = dense_columns(&expr, &rows, &all_cols)?;
+        let options = GrnOptions {
+            alpha: p.f64("alpha")?,
+            bagging: p.usize("bagging")?,
+            feature_fraction: p.f64("feature_fraction")?,
+            seed: p.seed("seed")?,
+        };
+        let edges = bagging_ridge(x.view(), &expr.cols, &candidates, &options)?;
+        let keep = match p.str("keep")? {
+            "median" => Keep::Median,
+            "top_fraction" => Keep::TopFraction(p.f64("top_fraction")?),
+            _ => Keep::Gmm,
+        };
+        let filtered = filter_edges(&edges, p.f64("fdr")?, keep)?;
+        let kept: Vec<usize> = (0..edges.len()).filter(|&i| filtered.kept[i]).collect();
+        let name = |i: usize| expr.cols[i].clone();
+        let edge_table = TableBuilder::new()
+            .str("source", kept.iter().map(|&i| name(edges[i].source)).collect())
+            .str("target", kept.iter().map(|&i| name(edges[i].target)).collect())
+            .f64("coef_mean", kept.iter().map(|&i| edges[i].coef_mean).collect())
+            .f64("coef_abs", kept.iter().map(|&i| edges[i].coef_abs).collect())
+            .f64("p", kept.iter().map(|&i| edges[i].p).collect())
+            .f64("q", kept.iter().map(|&i| filtered.q[i]).collect())
+            .bool("strong", kept.iter().map(|&i| filtered.strong[i]).collect())
+            .build()?;
+        let g = filtered.gmm;
+        let gmm = TableBuilder::new()
+            .str("component", vec!["weak".into(), "strong".into()])
+            .f64("weight", g.map(|g| g.weights.to_vec()).unwrap_or(vec![f64::NAN; 2]))
+            .f64("mean", g.map(|g| g.means.to_vec()).unwrap_or(vec![f64::NAN; 2]))
+            .f64("sd", g.map(|g| g.sds.to_vec()).unwrap_or(vec![f64::NAN; 2]))
+            .f64("boundary", vec![g.and_then(|g| g.boundary).unwrap_or(f64::NAN); 2])
+            .f64("log_likelihood", vec![g.map(|g| g.log_likelihood).unwrap_or(f64::NAN); 2])
+            .bool("converged", vec![g.is_some_and(|g| g.converged); 2])
+            .build()?;
+        let n_strong = kept.iter().filter(|&&i| filtered.strong[i]).count();
+        let summary = TableBuilder::new()
+            .i64("tfs", vec![tf_cols.len() as i64])
+            .i64("targets", vec![candidates.len() as i64])
+            .i64("cells", vec![rows.len() as i64])
+            .i64("edges_fitted", vec![edges.len() as i64])
+            .i64("edges_kept", vec![kept.len() as i64])
+            .i64("edges_strong", vec![n_strong as i64])
+            .build()?;
+        Ok(outputs([("edges", edge_table), ("gmm", gmm), ("summary", summary)]))
+    }
+}

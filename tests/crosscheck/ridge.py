@@ -1,0 +1,19 @@
+"""Cross-check of gcrl::algo::ridge::ridge against scikit-learn.
+
+stdin  (JSON): {"x": [[f64; p]; n], "y": [f64; n], "sample_weight": [f64; n] | null, "alpha": f64}
+stdout (JSON): {"coef": [f64; p], "intercept": f64}
+computed with sklearn.linear_model.Ridge(alpha=alpha, fit_intercept=True).fit(x, y, sample_weight)
+"""
+import json
+import sys
+
+import numpy as np
+from sklearn.linear_model import Ridge
+
+inp = json.load(sys.stdin)
+model = Ridge(alpha=inp["alpha"], fit_intercept=True).fit(
+    np.asarray(inp["x"], dtype=float),
+    np.asarray(inp["y"], dtype=float),
+    sample_weight=None if inp.get("sample_weight") is None else np.asarray(inp["sample_weight"], dtype=float),
+)
+json.dump({"coef": model.coef_.tolist(), "intercept": float(model.intercept_)}, sys.stdout)
