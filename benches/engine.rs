@@ -17,7 +17,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::factories::{flat_workflow, snakefile, sweep_tasks, sweep_workflow};
-use common::{Report, median, remove, repeats, temp_dir, time_command};
+use common::{Report, median, remove, repeats, spread, temp_dir, time_command};
 
 struct Gcrl<'a> {
     bin: &'a Path,
@@ -34,8 +34,8 @@ impl Gcrl<'_> {
         c
     }
 
-    /// Median seconds of `plan` on an empty cache, full `run`, and no-op `run`.
-    fn measure(&self, dir: &Path, name: &str, yaml: &str, n: usize) -> Result<[f64; 3], String> {
+    /// Seconds of each repeat of `plan` on an empty cache, full `run`, and no-op `run`.
+    fn measure(&self, dir: &Path, name: &str, yaml: &str, n: usize) -> Result<[Vec<f64>; 3], String> {
         let wf = dir.join(format!("{name}.yaml"));
         std::fs::write(&wf, yaml).map_err(|e| e.to_string())?;
         let (mut plan, mut full, mut noop) = (Vec::new(), Vec::new(), Vec::new());
@@ -47,7 +47,7 @@ impl Gcrl<'_> {
             noop.push(time_command(&mut self.cmd("run", &wf, &cache))?);
             remove(&cache);
         }
-        Ok([median(&plan), median(&full), median(&noop)])
+        Ok([plan, full, noop])
     }
 }
 
@@ -55,11 +55,15 @@ fn gcrl_rows(report: &mut Report, g: &Gcrl, dir: &Path, label: &str, yaml: &str,
     let n = repeats();
     match g.measure(dir, label, yaml, n) {
         Ok([plan, full, noop]) => {
-            let goal = |g: &str| if goals { g.to_string() } else { String::new() };
-            report.add(&format!("plan {label} (cold cache)"), "gcrl", plan, "s", n, &goal(if label == "12k" { "goal < 0.1 s" } else { "" }));
-            report.add(&format!("full run {label} -j{}", g.jobs), "gcrl", full, "s", n, &format!("{tasks} tasks"));
-            report.add(&format!("dispatch {label} -j{}", g.jobs), "gcrl", tasks as f64 / full, "tasks/s", n, &goal("goal >= 5000 tasks/s"));
-            report.add(&format!("no-op run {label}"), "gcrl", noop, "s", n, &goal(if label == "12k" { "goal < 0.05 s" } else { "" }));
+            let goal = |g: &str| if goals { format!("; {g}") } else { String::new() };
+            let small = label == "12k";
+            let plan_note = format!("{}{}", spread(&plan), goal(if small { "goal < 0.1 s" } else { "" }));
+            report.add(&format!("plan {label} (cold cache)"), "gcrl", median(&plan), "s", n, &plan_note);
+            report.add(&format!("full run {label} -j{}", g.jobs), "gcrl", median(&full), "s", n, &format!("{tasks} tasks; {}", spread(&full)));
+            let rate = tasks as f64 / median(&full);
+            report.add(&format!("dispatch {label} -j{}", g.jobs), "gcrl", rate, "tasks/s", n, &goal("goal >= 5000 tasks/s"));
+            let noop_note = format!("{}{}", spread(&noop), goal(if small { "goal < 0.05 s" } else { "" }));
+            report.add(&format!("no-op run {label}"), "gcrl", median(&noop), "s", n, &noop_note);
         }
         Err(e) => report.note(format!("gcrl {label} failed: {e}")),
     }
@@ -98,7 +102,7 @@ fn snakemake(report: &mut Report, dir: &Path, jobs: usize) {
         }
         remove(&w);
     }
-    report.add("plan 12k (cold cache)", "snakemake", median(&plan), "s", n, "snakemake -n");
+    report.add("plan 12k (cold cache)", "snakemake", median(&plan), "s", n, &format!("snakemake -n; {}", spread(&plan)));
     // Dispatch rate on a small shape, whole process timed as for gcrl.
     let shards = common::env_usize("GCRL_BENCH_SMK_SHARDS", 25);
     let tasks = sweep_tasks(12, shards);
@@ -121,7 +125,7 @@ fn snakemake(report: &mut Report, dir: &Path, jobs: usize) {
         remove(&w);
     }
     let label = format!("{tasks}");
-    report.add(&format!("full run {label} -j{jobs}"), "snakemake", median(&full), "s", n, &format!("--cores {jobs}, 12x{shards} shape"));
+    report.add(&format!("full run {label} -j{jobs}"), "snakemake", median(&full), "s", n, &format!("--cores {jobs}, 12x{shards} shape; {}", spread(&full)));
     report.add(&format!("dispatch {label} -j{jobs}"), "snakemake", tasks as f64 / median(&full), "tasks/s", n, "");
     report.add(&format!("no-op run {label}"), "snakemake", median(&noop), "s", n, "");
 }

@@ -167,8 +167,8 @@ fn measure(report: &mut Report, py: &str, compression: &str, prep: bool) {
         }
     }
     let c = compression;
-    report.add(&format!("read {c}"), "gcrl", median(&g_secs), "s", g_secs.len(), "goal < anndata");
-    report.add(&format!("read {c}"), "anndata", median(&p_secs), "s", p_secs.len(), "");
+    report.add(&format!("read {c}"), "gcrl", median(&g_secs), "s", g_secs.len(), &format!("{}; goal < anndata", common::spread(&g_secs)));
+    report.add(&format!("read {c}"), "anndata", median(&p_secs), "s", p_secs.len(), &common::spread(&p_secs));
     report.add(&format!("read {c} peak RSS"), "gcrl", median(&g_hwm), "MiB", g_hwm.len(), "VmHWM of the whole process");
     report.add(&format!("read {c} peak RSS / CSR bytes"), "gcrl", median(&g_hwm) / csr_mib, "x", g_hwm.len(), "goal <= 1.5");
     report.add(&format!("read {c} peak RSS"), "anndata", median(&p_hwm), "MiB", p_hwm.len(), "VmHWM incl. interpreter + imports");
@@ -212,8 +212,8 @@ fn measure(report: &mut Report, py: &str, compression: &str, prep: bool) {
             Err(e) => report.note(format!("scanpy preprocess failed: {e}")),
         }
     }
-    report.add("preprocess (norm+log1p+HVG seurat 2000)", "gcrl", median(&gp), "s", gp.len(), &g_sel);
-    report.add("preprocess (norm+log1p+HVG seurat 2000)", "scanpy", median(&pp), "s", pp.len(), &p_sel);
+    report.add("preprocess (norm+log1p+HVG seurat 2000)", "gcrl", median(&gp), "s", gp.len(), &format!("{g_sel}; {}", common::spread(&gp)));
+    report.add("preprocess (norm+log1p+HVG seurat 2000)", "scanpy", median(&pp), "s", pp.len(), &format!("{p_sel}; {}", common::spread(&pp)));
     for (i, k) in steps.iter().enumerate() {
         report.add(&format!("  step {k}"), "gcrl", median(&g_steps[i]), "s", g_steps[i].len(), "");
         report.add(&format!("  step {k}"), "scanpy", median(&p_steps[i]), "s", p_steps[i].len(), "");

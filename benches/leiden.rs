@@ -110,7 +110,7 @@ fn peer(report: &mut Report, dir: &Path, edges: &[(usize, usize, f64)]) {
         quality = common::parse_kv(line, "quality").unwrap_or(f64::NAN);
     }
     let ms = median(&per_run);
-    report.add("ms per run, 1 thread", "leidenalg", ms, "ms", n, &format!("12 x {seeds} seeds, scaled"));
+    report.add("ms per run, 1 thread", "leidenalg", ms, "ms", n, &format!("12 x {seeds} seeds, scaled; {}", common::spread(&per_run)));
     report.add("12 x 1000 runs, 1 thread", "leidenalg", ms * 12.0, "s", n, "scaled from ms/run");
     report.add(&format!("mean quality, 12 x {seeds} seeds"), "leidenalg", quality, "Q", 1, "igraph modularity(γ)");
 }
@@ -161,7 +161,7 @@ fn main() {
     for threads in [1, 2] {
         let secs: Vec<f64> = (0..n).map(|_| sweep(&g, threads)).collect();
         let s = median(&secs);
-        report.add(&format!("12 x 1000 runs, {threads} thread{}", if threads > 1 { "s" } else { "" }), "gcrl", s, "s", n, "");
+        report.add(&format!("12 x 1000 runs, {threads} thread{}", if threads > 1 { "s" } else { "" }), "gcrl", s, "s", n, &common::spread(&secs));
         report.add(&format!("ms per run, {threads} thread{}", if threads > 1 { "s" } else { "" }), "gcrl", s / total * 1e3, "ms", n, "wall / runs");
     }
     let seeds = common::env_usize("GCRL_BENCH_PEER_SEEDS", 20) as u64;

@@ -10,6 +10,9 @@
 //! | `leiden_matches_leidenalg`   | `leiden`, `modularity`                 | leidenalg 0.12, igraph             | mean Q ≥ leidenalg − 0.5 %; Q 1e-10 |
 //! | `preprocess_matches_scanpy_*`| `normalize_total`, `log1p`, `highly_variable_genes` | scanpy 1.11            | gene lists equal (seurat_v3: ≤ 1 per 100) |
 //! | `h5ad_matches_anndata`       | `io::h5ad::read_h5ad`                  | anndata 0.12                       | exact; sums 1e-9     |
+//! | `ridge_matches_sklearn`      | `ridge` (weighted and unweighted)      | scikit-learn `Ridge`               | 1e-8 relative (atol 1e-10 · scale) |
+//! | `gmm_matches_sklearn`        | `fit_gmm_1d`                           | scikit-learn `GaussianMixture(2)`, scipy `brentq` | 1e-6 relative; n_iter exact |
+//! | `eigengene_matches_sklearn_pca` | `fit_eigengenes`, `EigengeneModel::transform` | scikit-learn `PCA(1, svd_solver="full")` | 1e-9 absolute |
 //!
 //! Environment: `GCRL_PYTHON` names the interpreter (default `python3`). When it or a library
 //! is missing a test prints `skipping: <reason>` and passes, unless `GCRL_REQUIRE_PYTHON=1`,
@@ -20,9 +23,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use gcrl::algo::eigengene::fit_eigengenes;
+use gcrl::algo::gmm::fit_gmm_1d;
 use gcrl::algo::leiden::{Graph, LeidenOptions, leiden, modularity};
 use gcrl::algo::partition::{adjusted_rand_index, hungarian_max, variation_of_information};
 use gcrl::algo::preprocess::{Flavor, HvgOptions, highly_variable_genes, log1p, normalize_total};
+use gcrl::algo::ridge::ridge;
 use gcrl::algo::sparse::Csr;
 use gcrl::algo::stability::stability;
 use gcrl::algo::stats::{

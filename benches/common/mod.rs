@@ -37,6 +37,13 @@ pub fn median(xs: &[f64]) -> f64 {
     if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
 }
 
+/// `min–max` of `xs`, for the notes (how noisy a median is).
+pub fn spread(xs: &[f64]) -> String {
+    let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("range {}–{}", fmt_value(lo), fmt_value(hi))
+}
+
 /// Seconds taken by `f`.
 pub fn time<T>(f: impl FnOnce() -> T) -> (f64, T) {
     let t = Instant::now();

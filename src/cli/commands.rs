@@ -174,8 +174,8 @@ pub fn dag(args: &WorkflowArgs, registry: Registry, format: DagFormat) -> Outcom
                 out.push_str(&format!("  \"{}\" [label=\"{}\"];\n", n.id, label(n)));
             }
             for (a, b, l) in &edges {
-                if a.starts_with("file:") {
-                    out.push_str(&format!("  \"{a}\" [shape=note, label=\"{}\"];\n", &a[5..]));
+                if let Some(name) = a.strip_prefix("file:") {
+                    out.push_str(&format!("  \"{a}\" [shape=note, label=\"{name}\"];\n"));
                 }
                 out.push_str(&format!("  \"{a}\" -> \"{b}\" [label=\"{l}\"];\n"));
             }

@@ -66,6 +66,9 @@ pub struct Shard {
     pub params: Params,
 }
 
+/// The sweep values that produced a table (empty when its node is not swept).
+pub type Instance = BTreeMap<String, Value>;
+
 /// One input value as a node receives it.
 #[derive(Debug, Clone)]
 pub enum Input {
@@ -121,7 +124,7 @@ impl Inputs {
     }
 
     /// Every table on `port`, with its sweep assignment.
-    pub fn tables(&self, port: &str) -> Result<Vec<(Table, BTreeMap<String, Value>)>, NodeError> {
+    pub fn tables(&self, port: &str) -> Result<Vec<(Table, Instance)>, NodeError> {
         self.all(port)
             .iter()
             .map(|i| {

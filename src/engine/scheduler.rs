@@ -228,7 +228,7 @@ pub fn run_graph(
                 reporter.event(Event::Waiting(&graph.tasks[id]));
                 continue;
             }
-            Message::Done(id, result) => (id, result),
+            Message::Done(id, result) => (id, *result),
         };
         let (c, g) = slots(id);
         cpus_used -= c;

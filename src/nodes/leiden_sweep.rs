@@ -21,7 +21,10 @@ use crate::table::{Table, TableBuilder};
 /// The `leiden-sweep` kind.
 pub struct LeidenSweep;
 
-fn graph(inputs: &Inputs) -> Result<(Vec<String>, Vec<(usize, usize, f64)>), NodeError> {
+/// TF names and the undirected weighted edges between them (by index).
+type TfGraph = (Vec<String>, Vec<(usize, usize, f64)>);
+
+fn graph(inputs: &Inputs) -> Result<TfGraph, NodeError> {
     let edges = edge_list(&inputs.table("grn")?)?;
     let tfs = match inputs.opt_table("tfs")? {
         Some(t) => names(&t)?,

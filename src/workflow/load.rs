@@ -88,10 +88,10 @@ pub fn load_workflow(path: &Path, registry: &Registry, overrides: &[Override]) -
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut loader = Loader { registry, dir, diags: Vec::new() };
     let workflow = loader.workflow(&root, path, overrides);
-    if loader.diags.is_empty() {
-        if let Some(w) = workflow {
-            return Ok(w);
-        }
+    if loader.diags.is_empty()
+        && let Some(w) = workflow
+    {
+        return Ok(w);
     }
     let mut diagnostics = loader.diags;
     diagnostics.sort_by_key(|d| (d.pos.line, d.pos.col));

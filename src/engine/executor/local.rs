@@ -43,7 +43,7 @@ impl Executor for LocalExecutor {
             let result = execute(&task, &registry, &cache, force, &|| {
                 let _ = waiting.send(Message::Waiting(id));
             });
-            let _ = done.send(Message::Done(id, result));
+            let _ = done.send(Message::Done(id, Box::new(result)));
         });
     }
 }

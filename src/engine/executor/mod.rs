@@ -14,7 +14,7 @@ pub enum Message {
     /// The task waits for another process's lock.
     Waiting(usize),
     /// The task ended.
-    Done(usize, Result<Outcome, TaskFailure>),
+    Done(usize, Box<Result<Outcome, TaskFailure>>),
 }
 
 /// How much an executor can run at once.
