@@ -981,3 +981,251 @@ fn h5ad_matches_anndata() {
     }
     cmp.finish();
 }
+
+// ---------------------------------------------------------------------------------------------
+// ridge, gmm, eigengene: scikit-learn Ridge, GaussianMixture, PCA.
+// ---------------------------------------------------------------------------------------------
+
+fn rows_json(x: &Array2<f64>) -> Value {
+    json!(x.rows().into_iter().map(|r| r.to_vec()).collect::<Vec<_>>())
+}
+
+/// One ridge problem: design, response, optional weights, penalty, a label.
+struct RidgeCase {
+    label: String,
+    x: Array2<f64>,
+    y: Vec<f64>,
+    w: Option<Vec<f64>>,
+    alpha: f64,
+}
+
+/// `n × p` design with correlated columns (a shared latent factor), per-column offsets and
+/// scales, and `y = Xβ + b + noise`.
+fn ridge_data(rng: &mut Rng, n: usize, p: usize, offset: f64) -> (Array2<f64>, Vec<f64>) {
+    let latent: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
+    let mix: Vec<f64> = (0..p).map(|_| rng.uniform() * 0.8).collect();
+    let loc: Vec<f64> = (0..p).map(|_| offset + 3.0 * rng.normal()).collect();
+    let scale: Vec<f64> = (0..p).map(|_| 10f64.powf(2.0 * rng.uniform() - 1.0)).collect();
+    let x = Array2::from_shape_fn((n, p), |(i, j)| {
+        loc[j] + scale[j] * (mix[j] * latent[i] + (1.0 - mix[j]) * rng.normal())
+    });
+    let beta: Vec<f64> = (0..p).map(|_| rng.normal() / scale[rng.usize(0, p - 1)]).collect();
+    let b = 5.0 * rng.normal();
+    let y = x.rows().into_iter().map(|r| b + r.iter().zip(&beta).map(|(v, c)| v * c).sum::<f64>() + rng.normal()).collect();
+    (x, y)
+}
+
+#[test]
+fn ridge_matches_sklearn() {
+    let mut rng = Rng::new(11);
+    let mut cases: Vec<RidgeCase> = Vec::new();
+    let alphas = [1e-2, 1.0, 10.0, 1e3];
+    for &(n, p) in &[(2usize, 1usize), (3, 2), (5, 8), (10, 3), (40, 10), (60, 120), (200, 25), (1000, 40)] {
+        let (x, y) = ridge_data(&mut rng, n, p, 0.0);
+        let weights: [(&str, Option<Vec<f64>>); 4] = [
+            ("unweighted", None),
+            ("uniform(0.1, 3)", Some((0..n).map(|_| 0.1 + 2.9 * rng.uniform()).collect())),
+            // Bootstrap multiplicities as BaggingRegressor passes them: integers, many zeros.
+            ("bootstrap", Some({
+                let mut c = vec![0.0; n];
+                for _ in 0..n {
+                    c[rng.usize(0, n - 1)] += 1.0;
+                }
+                c
+            })),
+            ("all 2.5", Some(vec![2.5; n])),
+        ];
+        for (wname, w) in weights {
+            // A bootstrap of 2 or 3 rows may land on a single row: that is a valid fit too.
+            for &alpha in &alphas {
+                cases.push(RidgeCase { label: format!("{n}×{p} {wname} α={alpha}"), x: x.clone(), y: y.clone(), w: w.clone(), alpha });
+            }
+        }
+    }
+    // Edge cases.
+    {
+        let (mut x, y) = ridge_data(&mut rng, 30, 5, 0.0);
+        x.column_mut(2).fill(7.0); // constant column: coefficient 0
+        let dup = x.column(0).to_owned();
+        x.column_mut(4).assign(&dup); // exactly collinear columns
+        for &alpha in &[1e-3, 1.0, 100.0] {
+            cases.push(RidgeCase { label: format!("constant + duplicate columns α={alpha}"), x: x.clone(), y: y.clone(), w: None, alpha });
+        }
+        let (x, y) = ridge_data(&mut rng, 50, 6, 1e4);
+        for &alpha in &[0.1, 10.0] {
+            cases.push(RidgeCase { label: format!("offset 1e4 α={alpha}"), x: x.clone(), y: y.clone(), w: None, alpha });
+        }
+        let (x, _) = ridge_data(&mut rng, 20, 4, 0.0);
+        cases.push(RidgeCase { label: "constant y".into(), x: x.clone(), y: vec![-3.25; 20], w: None, alpha: 1.0 });
+        let mut w = vec![0.0; 20];
+        w[7] = 3.0;
+        let y: Vec<f64> = (0..20).map(|_| rng.normal()).collect();
+        cases.push(RidgeCase { label: "one non-zero weight".into(), x: x.clone(), y: y.clone(), w: Some(w.clone()), alpha: 1.0 });
+        w[13] = 0.5;
+        cases.push(RidgeCase { label: "two non-zero weights".into(), x, y, w: Some(w), alpha: 0.5 });
+    }
+    let request: Vec<Value> = cases
+        .iter()
+        .map(|c| json!({"x": rows_json(&c.x), "y": c.y, "sample_weight": c.w, "alpha": c.alpha}))
+        .collect();
+    let out = reference_or_skip!("ridge.py", &json!({"cases": request}));
+    let mut cmp = Compare::new("ridge vs sklearn Ridge(fit_intercept=True)");
+    for (c, (case, want)) in cases.iter().zip(arr(&out["cases"])).enumerate() {
+        let got = ridge(case.x.view(), ndarray::ArrayView1::from(&case.y), case.w.as_deref(), case.alpha)
+            .unwrap_or_else(|e| panic!("ridge case {c} ({}): {e}", case.label));
+        let want_coef = nums(&want["coef"]);
+        let want_b = num(&want["intercept"]);
+        cmp.check(got.coef.len() == want_coef.len(), || format!("case {c} ({}): {} coefficients vs {}", case.label, got.coef.len(), want_coef.len()));
+        // Absolute floor: 1e-10 of the largest coefficient (a coefficient that should be 0 comes
+        // out as rounding noise on both sides).
+        let scale = want_coef.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for (j, (&g, &w)) in got.coef.iter().zip(&want_coef).enumerate() {
+            cmp.close(format!("case {c} ({}) coef[{j}]", case.label), g, w, 1e-8, 1e-10 * scale.max(1e-300));
+        }
+        let y_scale = case.y.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        cmp.close(format!("case {c} ({}) intercept", case.label), got.intercept, want_b, 1e-8, 1e-10 * y_scale);
+    }
+    cmp.finish();
+}
+
+#[test]
+fn gmm_matches_sklearn() {
+    let mut rng = Rng::new(12);
+    let mut samples: Vec<(String, Vec<f64>)> = vec![
+        ("two points".into(), vec![0.0, 1.0]),
+        ("three points".into(), vec![0.0, 0.1, 10.0]),
+        ("four points, ties".into(), vec![2.0, 2.0, -7.0, -7.5]),
+        ("rounded, many ties".into(), (0..60).map(|i| if i % 3 == 0 { 20.0 + (i % 5) as f64 } else { (i % 4) as f64 }).collect()),
+    ];
+    for &n in &[10usize, 40, 200, 1000, 5000] {
+        for &w_low in &[0.5, 0.2, 0.8, 0.05] {
+            for seed in 0..2 {
+                let n0 = ((w_low * n as f64).round() as usize).clamp(1, n - 1);
+                let s = [10f64.powf(rng.uniform() * 2.0 - 1.0), 10f64.powf(rng.uniform() * 2.0 - 1.0)];
+                // Typical of ln|coef| (seed 0) or far from 0 at a large offset (seed 1).
+                let loc = if seed == 0 { -6.0 + rng.normal() } else { 1e3 * (1.0 + rng.uniform()) };
+                let gap = (12.0 + 8.0 * rng.uniform()) * s[0].max(s[1]);
+                let mut x: Vec<f64> =
+                    (0..n).map(|i| if i < n0 { loc + s[0] * rng.normal() } else { loc + gap + s[1] * rng.normal() }).collect();
+                rng.shuffle(&mut x);
+                samples.push((format!("n={n} w_low={w_low} sds={:.3}/{:.3} loc={loc:.1}", s[0], s[1]), x));
+            }
+        }
+    }
+    let request: Vec<Value> = samples.iter().map(|(_, x)| json!({"x": x})).collect();
+    let out = reference_or_skip!("gmm.py", &json!({"cases": request}));
+    let mut cmp = Compare::new("fit_gmm_1d vs sklearn GaussianMixture(2)");
+    const RTOL: f64 = 1e-6;
+    for (c, ((label, x), want)) in samples.iter().zip(arr(&out["cases"])).enumerate() {
+        let fit = fit_gmm_1d(x).unwrap_or_else(|e| panic!("gmm case {c} ({label}): {e}"));
+        let ctx = format!("case {c} ({label})");
+        let spread = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for (name, got, want, atol) in [
+            ("weights", fit.weights, nums(&want["weights"]), 1e-12),
+            ("means", fit.means, nums(&want["means"]), 1e-12 * spread),
+            ("sds", fit.sds, nums(&want["sds"]), 1e-12 * spread),
+        ] {
+            for k in 0..2 {
+                cmp.close(format!("{ctx} {name}[{k}]"), got[k], want[k], RTOL, atol);
+            }
+        }
+        cmp.close(format!("{ctx} score"), fit.log_likelihood, num(&want["log_likelihood"]), RTOL, 1e-12);
+        cmp.check(json!(fit.converged) == want["converged"] && json!(fit.n_iter) == want["n_iter"], || {
+            format!("{ctx}: converged {} after {} iterations, sklearn {} after {}", fit.converged, fit.n_iter, want["converged"], want["n_iter"])
+        });
+        match (fit.boundary, &want["boundary"]) {
+            (None, Value::Null) => cmp.check(true, String::new),
+            (Some(b), w @ Value::Number(_)) => cmp.close(format!("{ctx} boundary"), b, num(w), RTOL, 1e-12 * spread),
+            (b, w) => cmp.check(false, || format!("{ctx}: boundary {b:?} vs reference {w}")),
+        }
+    }
+    cmp.finish();
+}
+
+/// Cells × TFs with one latent factor per community (plus a weak global one), TF loadings of
+/// both signs, per-TF offsets and scales; `constant` lists TF columns set to a constant.
+fn eigengene_data(rng: &mut Rng, n: usize, communities: &[Vec<usize>], m: usize, constant: &[usize]) -> Array2<f64> {
+    let factors: Vec<Vec<f64>> = (0..=communities.len()).map(|_| (0..n).map(|_| rng.normal()).collect()).collect();
+    let mut owner = vec![communities.len(); m];
+    for (c, members) in communities.iter().enumerate() {
+        for &j in members {
+            owner[j] = c;
+        }
+    }
+    let strength: Vec<f64> = (0..=communities.len()).map(|c| 1.5 / (1.0 + 0.4 * c as f64)).collect();
+    let load: Vec<f64> = (0..m).map(|_| (0.5 + rng.uniform()) * if rng.uniform() < 0.3 { -1.0 } else { 1.0 }).collect();
+    let loc: Vec<f64> = (0..m).map(|_| 2.0 + rng.uniform() * 3.0).collect();
+    let scale: Vec<f64> = (0..m).map(|_| 10f64.powf(rng.uniform() - 0.5)).collect();
+    let global = communities.len();
+    let mut x = Array2::from_shape_fn((n, m), |(i, j)| {
+        let c = owner[j];
+        loc[j] + scale[j] * (strength[c] * load[j] * factors[c][i] + 0.3 * factors[global][i] + rng.normal())
+    });
+    for &j in constant {
+        x.column_mut(j).fill(loc[j]);
+    }
+    x
+}
+
+#[test]
+fn eigengene_matches_sklearn_pca() {
+    let mut rng = Rng::new(13);
+    // (label, fitting cells, communities, new cells)
+    let mut cases: Vec<(String, Array2<f64>, Vec<Vec<usize>>, Array2<f64>)> = Vec::new();
+    let layouts: Vec<(usize, usize, Vec<Vec<usize>>, Vec<usize>)> = vec![
+        (2, 3, vec![vec![0, 1, 2]], vec![]),
+        (3, 2, vec![vec![0], vec![1]], vec![]),
+        (3, 4, vec![vec![0, 1], vec![2, 3]], vec![3]),
+        (10, 4, vec![vec![3, 1], vec![0, 2]], vec![]),
+        (50, 12, vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7, 8], vec![9], vec![10, 11, 0]], vec![11]),
+        (30, 80, vec![(0..40).collect(), (40..70).collect(), vec![70, 71, 72]], vec![5, 75]),
+        (200, 30, vec![(0..10).collect(), (10..25).rev().collect(), vec![25, 26]], vec![]),
+        (1500, 60, vec![(0..20).collect(), (20..35).collect(), (35..60).step_by(2).collect()], vec![59]),
+    ];
+    for (n, m, communities, constant) in layouts {
+        let x = eigengene_data(&mut rng, n, &communities, m, &constant);
+        let mut new_x = eigengene_data(&mut rng, 6, &communities, m, &[]);
+        // A cell at the fitting means (score −mean/sd), and constant TFs off their fitted value.
+        let means = x.mean_axis(ndarray::Axis(0)).unwrap();
+        new_x.row_mut(0).assign(&means);
+        for &j in &constant {
+            new_x.column_mut(j).fill(-1.0);
+        }
+        cases.push((format!("{n}×{m}"), x, communities, new_x));
+    }
+    let request: Vec<Value> = cases
+        .iter()
+        .map(|(_, x, comm, new_x)| json!({"x": rows_json(x), "communities": comm, "new_x": rows_json(new_x)}))
+        .collect();
+    let out = reference_or_skip!("eigengene.py", &json!({"cases": request}));
+    let mut cmp = Compare::new("fit_eigengenes vs sklearn PCA(1)");
+    const TOL: f64 = 1e-9;
+    for (c, ((label, x, communities, new_x), want)) in cases.iter().zip(arr(&out["cases"])).enumerate() {
+        let ctx = format!("case {c} ({label})");
+        let model = fit_eigengenes(x.view(), communities).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        cmp.check(json!(model.dropped) == want["dropped"], || format!("{ctx}: dropped {:?} vs {}", model.dropped, want["dropped"]));
+        let got_t = model.transform(new_x.view()).unwrap_or_else(|e| panic!("{ctx} transform: {e}"));
+        let want_t = arr(&want["transform"]);
+        cmp.check(model.eigengenes.len() == communities.len() + 1, || format!("{ctx}: {} eigengenes", model.eigengenes.len()));
+        for (k, eg) in model.eigengenes.iter().enumerate() {
+            let ectx = format!("{ctx} eigengene {k}");
+            cmp.check(json!(eg.tfs) == want["tfs"][k], || format!("{ectx}: TFs {:?} vs {}", eg.tfs, want["tfs"][k]));
+            let v = nums(&want["loadings"][k]);
+            // Up to sign; the sign must agree wherever the reference's alignment is defined.
+            let dot: f64 = eg.loading.iter().zip(&v).map(|(a, b)| a * b).sum();
+            let sign = if dot < 0.0 { -1.0 } else { 1.0 };
+            let alignment = num(&want["alignment"][k]);
+            cmp.check(sign > 0.0 || !(alignment.abs() > 1e-6), || {
+                format!("{ectx}: loading has the opposite sign of sklearn's (row-mean correlation {alignment:e})")
+            });
+            for (j, (&g, &w)) in eg.loading.iter().zip(&v).enumerate() {
+                cmp.close(format!("{ectx} loading[{j}] (sign {sign})"), g, sign * w, 0.0, TOL);
+            }
+            cmp.close(format!("{ectx} explained_variance_ratio"), eg.variance_explained, num(&want["variance_explained"][k]), 0.0, TOL);
+            for (i, row) in want_t.iter().enumerate() {
+                cmp.close(format!("{ectx} transform row {i}"), got_t[(i, k)], sign * num(&row[k]), TOL, TOL);
+            }
+        }
+    }
+    cmp.finish();
+}

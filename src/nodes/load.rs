@@ -45,6 +45,7 @@ impl NodeKind for Load {
             PortSpec::new("expression", "cells × genes (sparse), from X or `layer`"),
             PortSpec::new("cells", "obs columns, plus cell, targets (A or A+B), n_targets"),
             PortSpec::new("genes", "var columns, plus gene"),
+            PortSpec::new("conditions", "condition (A, A+B; empty = control), n_targets, cells"),
         ]
     }
     fn params(&self) -> Vec<ParamSpec> {
@@ -56,7 +57,7 @@ impl NodeKind for Load {
                 json!(null),
                 "obs column with the perturbation label (default: the first of perturbation, condition, guide_ids, target_top, …)",
             ),
-            ParamSpec::new("control_label", opt_str(), json!(null), "label of control cells (besides ctrl, control, non-targeting, '')"),
+            ParamSpec::new("control_label", opt_str(), json!(null), "label(s) of control cells, comma-separated (besides ctrl, control, non-targeting, '')"),
             ParamSpec::new("var_names", opt_str(), json!(null), "var column to use as gene names (e.g. gene_symbols)"),
             ParamSpec::new("filter", ParamType::StrList, json!([]), "keep cells where every `column op value` holds (op: == != >= <= > <)"),
             ParamSpec::new("transpose", ParamType::Bool, json!(false), "text tables: the file is genes × cells"),
@@ -102,7 +103,7 @@ impl NodeKind for Load {
         let controls: Vec<String> = DEFAULT_CONTROLS
             .iter()
             .map(|s| s.to_string())
-            .chain(p.opt_str("control_label")?.map(String::from))
+            .chain(p.opt_str("control_label")?.into_iter().flat_map(|l| l.split(',').map(|s| s.trim().to_string())))
             .collect();
         let controls: Vec<&str> = controls.iter().map(String::as_str).collect();
         let column = match p.opt_str("perturbation_column")? {
@@ -131,8 +132,26 @@ impl NodeKind for Load {
             ],
         )?;
         let genes = frame_table(&var, &(0..var.n_rows()).collect::<Vec<_>>(), "gene")?;
-        Ok(outputs([("expression", expression.to_table()?), ("cells", cells), ("genes", genes)]))
+        Ok(outputs([
+            ("expression", expression.to_table()?),
+            ("cells", cells),
+            ("genes", genes),
+            ("conditions", conditions_table(&targets)?),
+        ]))
     }
+}
+
+/// Cell counts per condition, sorted by condition name.
+fn conditions_table(targets: &[Vec<String>]) -> Result<Table, NodeError> {
+    let mut counts: std::collections::BTreeMap<String, (i64, i64)> = std::collections::BTreeMap::new();
+    for t in targets {
+        counts.entry(condition_name(t)).or_insert((t.len() as i64, 0)).1 += 1;
+    }
+    Ok(TableBuilder::new()
+        .str("condition", counts.keys().cloned().collect())
+        .i64("n_targets", counts.values().map(|c| c.0).collect())
+        .i64("cells", counts.values().map(|c| c.1).collect())
+        .build()?)
 }
 
 fn transpose(table: &Table) -> Result<Table, NodeError> {

@@ -67,6 +67,14 @@ impl NodeKind for Preprocess {
     }
     fn run(&self, p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
         let counts = SparseMatrix::from_table(&inputs.table("counts")?)?;
+        if let Some(pos) = counts.csr.data.iter().position(|&v| v < 0.0) {
+            let row = counts.csr.indptr.partition_point(|&p| p <= pos as u64) - 1;
+            return Err(NodeError::Input(format!(
+                "input `counts` has a negative value ({}) in cell `{}`; preprocess needs raw counts (use the `layer` \
+                 of load that holds counts, e.g. `counts`)",
+                counts.csr.data[pos], counts.rows[row]
+            )));
+        }
         let cells = inputs.opt_table("cells")?;
         let targets = match &cells {
             Some(c) => {

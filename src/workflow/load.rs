@@ -292,6 +292,9 @@ impl Loader<'_> {
                     self.at_key(k, format!("unknown input `{}` of node `{id}` (kind `{}`)", k.name, kind.name()), help);
                     continue;
                 }
+                if overrides.iter().any(|o| o.key == k.name) {
+                    continue; // `--set node.port=PATH` replaces this input
+                }
                 let sources = self.sources(v, id, &k.name);
                 inputs.insert(k.name.clone(), sources);
             }
@@ -418,7 +421,7 @@ impl Loader<'_> {
                             self.at_node(
                                 n,
                                 format!("input `{port}` of node `{id}`: file `{}` not found", path.display()),
-                                "paths are relative to the workflow file".into(),
+                                format!("paths are relative to the workflow file; or give it with --set {id}.{port}=PATH"),
                             );
                         }
                         vec![(n.clone(), Source::File(path))]
