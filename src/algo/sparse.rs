@@ -156,8 +156,9 @@ impl Csr {
     }
 
     /// Applies `f` to every stored value (implicit zeros are untouched, so `f(0)` should be 0).
-    pub fn map_values(&mut self, f: impl Fn(f32) -> f32) {
-        self.data.iter_mut().for_each(|v| *v = f(*v));
+    pub fn map_values(&mut self, f: impl Fn(f32) -> f32 + Sync + Send) {
+        use rayon::prelude::*;
+        self.data.par_iter_mut().with_min_len(1 << 16).for_each(|v| *v = f(*v));
     }
 
     /// The sub-matrix of the given rows, in the given order (rows may repeat).

@@ -268,10 +268,7 @@ fn cached_output(args: &WorkflowArgs, registry: &Registry, cache_dir: &Path, tar
     let resolver = Resolver::new(&cache, &workflow.name);
     let mut outputs = vec![None; graph.tasks.len()];
     for task in &graph.tasks {
-        let found = resolver
-            .resolve(task, &graph.tasks, &outputs, 1)
-            .ok()
-            .and_then(|r| resolver.lookup(&task.label, &r.key));
+        let found = resolver.key(task, &outputs).ok().and_then(|key| resolver.lookup(&task.label, &key));
         let Some(found) = found else {
             return Err(Failure::usage(format!(
                 "error: `{}` is not in the cache for these parameters; run `gcrl run {}` first",

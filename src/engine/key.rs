@@ -1,43 +1,77 @@
 //! Task keys: blake3 over what determines a task's result, and nothing else.
+//!
+//! The key covers the kind name and version, the role (whole, shard, reduce), the canonical
+//! parameters and the content hashes of the inputs (and, for a reduce step, of its shards'
+//! outputs). Node ids, labels and scheduling do not enter it. Every field is length-prefixed, so
+//! distinct ingredients never hash alike; the hasher is fed directly, without building a
+//! document first, because a no-op run computes thousands of keys.
 
-use std::collections::BTreeMap;
+/// Builds one task key.
+#[derive(Debug, Clone)]
+pub struct KeyHasher(blake3::Hasher);
 
-/// The key of a task: blake3 over the kind name and version, the role (whole, shard, reduce),
-/// the canonical parameters and the content hashes of its inputs (and, for a reduce step,
-/// of its shards' outputs). Node ids, labels and scheduling do not enter it.
-pub fn task_key(
-    kind: &str,
-    version: u32,
-    role: &str,
-    params_canonical: &str,
-    inputs: &BTreeMap<String, Vec<String>>,
-    shards: &[BTreeMap<String, String>],
-) -> String {
-    let doc = serde_json::json!({
-        "gcrl-task": 1,
-        "kind": kind,
-        "version": version,
-        "role": role,
-        "params": params_canonical,
-        "inputs": inputs,
-        "shards": shards,
-    });
-    blake3::hash(doc.to_string().as_bytes()).to_hex().to_string()
+impl KeyHasher {
+    /// Starts a key for a task of `kind` (at `version`) in `role`, with canonical `params`.
+    pub fn new(kind: &str, version: u32, role: &str, params: &str) -> Self {
+        let mut h = KeyHasher(blake3::Hasher::new());
+        h.field(b"gcrl-task-1");
+        h.field(kind.as_bytes());
+        h.field(&version.to_le_bytes());
+        h.field(role.as_bytes());
+        h.field(params.as_bytes());
+        h
+    }
+
+    fn field(&mut self, bytes: &[u8]) {
+        self.0.update(&(bytes.len() as u64).to_le_bytes());
+        self.0.update(bytes);
+    }
+
+    /// Adds one input value of `port` (ports in sorted order, values in order).
+    pub fn input(&mut self, port: &str, hash: &str) {
+        self.field(b"in");
+        self.field(port.as_bytes());
+        self.field(hash.as_bytes());
+    }
+
+    /// Adds output `name` of shard `index` (shards in order, outputs sorted).
+    pub fn shard_output(&mut self, index: usize, name: &str, hash: &str) {
+        self.field(b"shard");
+        self.field(&(index as u64).to_le_bytes());
+        self.field(name.as_bytes());
+        self.field(hash.as_bytes());
+    }
+
+    /// The key as lowercase hex.
+    pub fn finish(&self) -> String {
+        self.0.finalize().to_hex().to_string()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn key(kind: &str, version: u32, role: &str, params: &str, inputs: &[(&str, &str)]) -> String {
+        let mut h = KeyHasher::new(kind, version, role, params);
+        for (p, v) in inputs {
+            h.input(p, v);
+        }
+        h.finish()
+    }
+
     #[test]
     fn keys_change_with_each_ingredient_and_only_with_them() {
-        let inputs = BTreeMap::from([("x".to_string(), vec!["h1".to_string()])]);
-        let k = task_key("grn", 1, "whole", r#"{"a":1}"#, &inputs, &[]);
-        assert_eq!(k, task_key("grn", 1, "whole", r#"{"a":1}"#, &inputs.clone(), &[]));
-        assert_ne!(k, task_key("grn", 2, "whole", r#"{"a":1}"#, &inputs, &[]));
-        assert_ne!(k, task_key("grn", 1, "shard", r#"{"a":1}"#, &inputs, &[]));
-        assert_ne!(k, task_key("grn", 1, "whole", r#"{"a":2}"#, &inputs, &[]));
-        let other = BTreeMap::from([("x".to_string(), vec!["h2".to_string()])]);
-        assert_ne!(k, task_key("grn", 1, "whole", r#"{"a":1}"#, &other, &[]));
+        let k = key("grn", 1, "whole", r#"{"a":1}"#, &[("x", "h1")]);
+        assert_eq!(k, key("grn", 1, "whole", r#"{"a":1}"#, &[("x", "h1")]));
+        assert_ne!(k, key("grn", 2, "whole", r#"{"a":1}"#, &[("x", "h1")]));
+        assert_ne!(k, key("grn", 1, "shard", r#"{"a":1}"#, &[("x", "h1")]));
+        assert_ne!(k, key("grn", 1, "whole", r#"{"a":2}"#, &[("x", "h1")]));
+        assert_ne!(k, key("grn", 1, "whole", r#"{"a":1}"#, &[("x", "h2")]));
+        assert_ne!(k, key("grn", 1, "whole", r#"{"a":1}"#, &[("xh", "1")]), "fields are framed");
+        let mut with_shard = KeyHasher::new("grn", 1, "whole", r#"{"a":1}"#);
+        with_shard.input("x", "h1");
+        with_shard.shard_output(0, "runs", "h3");
+        assert_ne!(k, with_shard.finish());
     }
 }

@@ -52,7 +52,7 @@ pub fn plan(graph: &TaskGraph, workflow: &str, cache: &Cache, force: &[String]) 
                 .unwrap_or_else(|| format!("{upstream} is recomputed upstream"));
             (Status::Run, reason)
         } else {
-            match resolver.resolve(task, &graph.tasks, &outputs, 1) {
+            match resolver.key(task, &outputs).and_then(|k| resolver.resolve(task, k, &graph.tasks, &outputs, 1)) {
                 Err(e) => (Status::Run, format!("cannot resolve: {e}")),
                 Ok(resolved) => match resolver.lookup(&task.label, &resolved.key) {
                     Some(o) => {

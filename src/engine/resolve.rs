@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::files::FileHasher;
 use super::graph::{Task, TaskInput};
-use super::key::task_key;
+use super::key::KeyHasher;
 use super::runner::{ResolvedInput, ResolvedTask};
 use crate::cache::{Cache, RunRecord};
 
@@ -30,10 +30,39 @@ impl<'a> Resolver<'a> {
         self.last.as_ref()
     }
 
-    /// Resolves `task`; `outputs[i]` holds the outputs of `tasks[i]` once it is done.
+    fn input_hash(&self, port: &str, input: &TaskInput, outputs: &[Option<OutputHashes>]) -> Result<String, String> {
+        match input {
+            TaskInput::File(path) => self.files.hash(path).map_err(|e| format!("input `{port}`: {}: {e}", path.display())),
+            TaskInput::Output { task: producer, port: out, source } => outputs[*producer]
+                .as_ref()
+                .and_then(|o| o.get(out))
+                .cloned()
+                .ok_or_else(|| format!("input `{port}`: `{source}` was not produced")),
+        }
+    }
+
+    /// The key of `task`; `outputs[i]` holds the outputs of task `i` once it is done.
+    pub fn key(&self, task: &Task, outputs: &[Option<OutputHashes>]) -> Result<String, String> {
+        let mut h = KeyHasher::new(task.kind.name(), task.kind.version(), task.role.tag(), &task.params.canonical());
+        for (port, values) in &task.inputs {
+            for v in values {
+                h.input(port, &self.input_hash(port, v, outputs)?);
+            }
+        }
+        for (i, &s) in task.shards.iter().enumerate() {
+            let shard = outputs[s].as_ref().ok_or_else(|| "a shard was not produced".to_string())?;
+            for (name, hash) in shard {
+                h.shard_output(i, name, hash);
+            }
+        }
+        Ok(h.finish())
+    }
+
+    /// Everything a worker needs to run `task`, whose key is `key`.
     pub fn resolve(
         &self,
         task: &Task,
+        key: String,
         tasks: &[Task],
         outputs: &[Option<OutputHashes>],
         threads: usize,
@@ -42,17 +71,11 @@ impl<'a> Resolver<'a> {
         for (port, values) in &task.inputs {
             let mut resolved = Vec::with_capacity(values.len());
             for v in values {
+                let hash = self.input_hash(port, v, outputs)?;
                 resolved.push(match v {
-                    TaskInput::File(path) => {
-                        let hash = self.files.hash(path).map_err(|e| format!("input `{port}`: {}: {e}", path.display()))?;
-                        ResolvedInput::File { path: path.clone(), hash }
-                    }
-                    TaskInput::Output { task: producer, port: out, source } => {
-                        let hash = outputs[*producer]
-                            .as_ref()
-                            .and_then(|o| o.get(out))
-                            .ok_or_else(|| format!("input `{port}`: `{source}` was not produced"))?;
-                        ResolvedInput::Object { hash: hash.clone(), instance: tasks[*producer].instance.clone() }
+                    TaskInput::File(path) => ResolvedInput::File { path: path.clone(), hash },
+                    TaskInput::Output { task: producer, .. } => {
+                        ResolvedInput::Object { hash, instance: tasks[*producer].instance.clone() }
                     }
                 });
             }
@@ -63,10 +86,6 @@ impl<'a> Resolver<'a> {
             .iter()
             .map(|&s| outputs[s].clone().ok_or_else(|| "a shard was not produced".to_string()))
             .collect::<Result<_, _>>()?;
-        let hashes: BTreeMap<String, Vec<String>> =
-            inputs.iter().map(|(p, v)| (p.clone(), v.iter().map(|i: &ResolvedInput| i.hash().to_string()).collect())).collect();
-        let params = task.params.canonical();
-        let key = task_key(task.kind.name(), task.kind.version(), task.role.tag(), &params, &hashes, &shards);
         Ok(ResolvedTask {
             key,
             label: task.label.clone(),

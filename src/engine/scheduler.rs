@@ -183,20 +183,23 @@ pub fn run_graph(
     loop {
         while let Some(id) = run.ready.pop_front() {
             let task = &graph.tasks[id];
-            let threads = slots(id).0;
-            match resolver.resolve(task, &graph.tasks, &run.outputs, threads) {
-                Err(e) => run.fail(id, &e, reporter),
-                Ok(resolved) => {
-                    run.keys[id] = Some(resolved.key.clone());
-                    match (!run.forced[id]).then(|| resolver.lookup(&task.label, &resolved.key)).flatten() {
-                        Some(outputs) => {
-                            run.summary.cached += 1;
-                            reporter.event(Event::Cached(task));
-                            run.complete(id, outputs);
-                        }
-                        None => run.runnable.push_back((id, resolved)),
-                    }
+            let key = match resolver.key(task, &run.outputs) {
+                Ok(key) => key,
+                Err(e) => {
+                    run.fail(id, &e, reporter);
+                    continue;
                 }
+            };
+            run.keys[id] = Some(key.clone());
+            if let Some(outputs) = (!run.forced[id]).then(|| resolver.lookup(&task.label, &key)).flatten() {
+                run.summary.cached += 1;
+                reporter.event(Event::Cached(task));
+                run.complete(id, outputs);
+                continue;
+            }
+            match resolver.resolve(task, key, &graph.tasks, &run.outputs, slots(id).0) {
+                Ok(resolved) => run.runnable.push_back((id, resolved)),
+                Err(e) => run.fail(id, &e, reporter),
             }
         }
         while let Some(pos) = run.runnable.iter().position(|(id, _)| {
@@ -258,8 +261,8 @@ pub fn run_graph(
                 let error = failure.to_string();
                 if run.attempts[id] <= task.retries {
                     reporter.event(Event::Failed { task, error: &error, retrying: true });
-                    let resolved = resolver.resolve(task, &graph.tasks, &run.outputs, slots(id).0);
-                    match resolved {
+                    let key = run.keys[id].clone().unwrap_or_default();
+                    match resolver.resolve(task, key, &graph.tasks, &run.outputs, slots(id).0) {
                         Ok(r) => run.runnable.push_back((id, r)),
                         Err(e) => run.fail(id, &e, reporter),
                     }
