@@ -4,7 +4,7 @@ stdin  (JSON): {"x": [[f64; m]; n] (fitting cells x TFs), "communities": [[int]]
                 "new_x": [[f64; m]; n2]}
 stdout (JSON): {"dropped": [int], "tfs": [[int]], "loadings": [[f64]], "variance_explained": [f64],
                 "alignment": [f64], "transform": [[f64; k + 1]; n2]}
-Per community (then the global one over all TFs), TFs with zero sd are dropped, the rest z-scored
+Per community (then the global one over all TFs), constant TFs (zero sd) are dropped, the rest z-scored
 with the fitting cells' mean and sd (ddof 1); PCA(n_components=1, svd_solver="full")
 .components_[0] is the loading, flipped so that the score correlates positively with the row mean
 of the z-scores (alignment = that correlation after the flip, NaN when undefined);
@@ -25,6 +25,9 @@ def fit(inp):
     x = np.asarray(inp["x"], dtype=float)
     new_x = np.asarray(inp["new_x"], dtype=float).reshape(-1, x.shape[1])
     mean, sd = x.mean(axis=0), x.std(axis=0, ddof=1)
+    # A constant column has sd 0 exactly; numpy's two-pass std leaves ~1e-17 when the pairwise
+    # mean of n copies of v is not v (gcrl's Welford update keeps it at 0).
+    sd[np.ptp(x, axis=0) == 0] = 0.0
     dropped = [int(j) for j in np.flatnonzero(sd == 0)]
     groups = [list(c) for c in inp["communities"]] + [list(range(x.shape[1]))]
     out = {"dropped": dropped, "tfs": [], "loadings": [], "variance_explained": [], "alignment": [],
