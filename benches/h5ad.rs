@@ -39,11 +39,7 @@ fn child(mode: &str, path: &Path) {
         Matrix::Dense(_) => panic!("expected a sparse X"),
     };
     if mode == "read" {
-        println!(
-            "secs={read_secs} hwm_kib={} base_kib={base} nnz={}",
-            common::peak_rss_kib().unwrap_or(0),
-            x.nnz()
-        );
+        println!("secs={read_secs} hwm_kib={} base_kib={base} nnz={}", common::peak_rss_kib().unwrap_or(0), x.nnz());
         return;
     }
     let t = Instant::now();
@@ -167,13 +163,39 @@ fn measure(report: &mut Report, py: &str, compression: &str, prep: bool) {
         }
     }
     let c = compression;
-    report.add(&format!("read {c}"), "gcrl", median(&g_secs), "s", g_secs.len(), &format!("{}; goal < anndata", common::spread(&g_secs)));
+    report.add(
+        &format!("read {c}"),
+        "gcrl",
+        median(&g_secs),
+        "s",
+        g_secs.len(),
+        &format!("{}; goal < anndata", common::spread(&g_secs)),
+    );
     report.add(&format!("read {c}"), "anndata", median(&p_secs), "s", p_secs.len(), &common::spread(&p_secs));
     report.add(&format!("read {c} peak RSS"), "gcrl", median(&g_hwm), "MiB", g_hwm.len(), "VmHWM of the whole process");
-    report.add(&format!("read {c} peak RSS / CSR bytes"), "gcrl", median(&g_hwm) / csr_mib, "x", g_hwm.len(), "goal <= 1.5");
-    report.add(&format!("read {c} peak RSS"), "anndata", median(&p_hwm), "MiB", p_hwm.len(), "VmHWM incl. interpreter + imports");
+    report.add(
+        &format!("read {c} peak RSS / CSR bytes"),
+        "gcrl",
+        median(&g_hwm) / csr_mib,
+        "x",
+        g_hwm.len(),
+        "goal <= 1.5",
+    );
+    report.add(
+        &format!("read {c} peak RSS"),
+        "anndata",
+        median(&p_hwm),
+        "MiB",
+        p_hwm.len(),
+        "VmHWM incl. interpreter + imports",
+    );
     report.add(&format!("read {c} RSS before read"), "anndata", median(&p_base), "MiB", p_base.len(), "after imports");
-    report.ratio(&format!("read {c}: anndata / gcrl time"), (&format!("read {c}"), "anndata"), (&format!("read {c}"), "gcrl"), "");
+    report.ratio(
+        &format!("read {c}: anndata / gcrl time"),
+        (&format!("read {c}"), "anndata"),
+        (&format!("read {c}"), "gcrl"),
+        "",
+    );
     report.ratio(
         &format!("read {c}: anndata / gcrl peak RSS"),
         (&format!("read {c} peak RSS"), "anndata"),
@@ -194,7 +216,11 @@ fn measure(report: &mut Report, py: &str, compression: &str, prep: bool) {
                 for (k, v) in steps.iter().zip(g_steps.iter_mut()) {
                     v.push(parse_kv(&o, k).unwrap_or(f64::NAN));
                 }
-                g_sel = format!("n_hvg={} idxsum={}", parse_kv(&o, "n_hvg").unwrap_or(f64::NAN), parse_kv(&o, "idxsum").unwrap_or(f64::NAN));
+                g_sel = format!(
+                    "n_hvg={} idxsum={}",
+                    parse_kv(&o, "n_hvg").unwrap_or(f64::NAN),
+                    parse_kv(&o, "idxsum").unwrap_or(f64::NAN)
+                );
             }
             Err(e) => report.note(e),
         }
@@ -204,7 +230,11 @@ fn measure(report: &mut Report, py: &str, compression: &str, prep: bool) {
                 for (k, v) in steps.iter().zip(p_steps.iter_mut()) {
                     v.push(parse_kv(&o, k).unwrap_or(f64::NAN));
                 }
-                p_sel = format!("n_hvg={} idxsum={}", parse_kv(&o, "n_hvg").unwrap_or(f64::NAN), parse_kv(&o, "idxsum").unwrap_or(f64::NAN));
+                p_sel = format!(
+                    "n_hvg={} idxsum={}",
+                    parse_kv(&o, "n_hvg").unwrap_or(f64::NAN),
+                    parse_kv(&o, "idxsum").unwrap_or(f64::NAN)
+                );
                 if let Some(v) = o.split_whitespace().find(|w| w.starts_with("scanpy=")) {
                     p_sel = format!("{p_sel} {v}");
                 }
@@ -212,8 +242,22 @@ fn measure(report: &mut Report, py: &str, compression: &str, prep: bool) {
             Err(e) => report.note(format!("scanpy preprocess failed: {e}")),
         }
     }
-    report.add("preprocess (norm+log1p+HVG seurat 2000)", "gcrl", median(&gp), "s", gp.len(), &format!("{g_sel}; {}", common::spread(&gp)));
-    report.add("preprocess (norm+log1p+HVG seurat 2000)", "scanpy", median(&pp), "s", pp.len(), &format!("{p_sel}; {}", common::spread(&pp)));
+    report.add(
+        "preprocess (norm+log1p+HVG seurat 2000)",
+        "gcrl",
+        median(&gp),
+        "s",
+        gp.len(),
+        &format!("{g_sel}; {}", common::spread(&gp)),
+    );
+    report.add(
+        "preprocess (norm+log1p+HVG seurat 2000)",
+        "scanpy",
+        median(&pp),
+        "s",
+        pp.len(),
+        &format!("{p_sel}; {}", common::spread(&pp)),
+    );
     for (i, k) in steps.iter().enumerate() {
         report.add(&format!("  step {k}"), "gcrl", median(&g_steps[i]), "s", g_steps[i].len(), "");
         report.add(&format!("  step {k}"), "scanpy", median(&p_steps[i]), "s", p_steps[i].len(), "");

@@ -34,11 +34,7 @@ fn sweep(g: &Graph, threads: usize) -> f64 {
     let runs: Vec<(f64, u64)> = resolutions().into_iter().flat_map(|r| (0..SEEDS).map(move |s| (r, s))).collect();
     let opts = LeidenOptions::default();
     let (secs, _) = time(|| {
-        pool.install(|| {
-            runs.par_iter()
-                .map(|&(r, s)| leiden(g, r, s, &opts).expect("leiden").quality)
-                .sum::<f64>()
-        })
+        pool.install(|| runs.par_iter().map(|&(r, s)| leiden(g, r, s, &opts).expect("leiden").quality).sum::<f64>())
     });
     secs
 }
@@ -110,7 +106,14 @@ fn peer(report: &mut Report, dir: &Path, edges: &[(usize, usize, f64)]) {
         quality = common::parse_kv(line, "quality").unwrap_or(f64::NAN);
     }
     let ms = median(&per_run);
-    report.add("ms per run, 1 thread", "leidenalg", ms, "ms", n, &format!("12 x {seeds} seeds, scaled; {}", common::spread(&per_run)));
+    report.add(
+        "ms per run, 1 thread",
+        "leidenalg",
+        ms,
+        "ms",
+        n,
+        &format!("12 x {seeds} seeds, scaled; {}", common::spread(&per_run)),
+    );
     report.add("12 x 1000 runs, 1 thread", "leidenalg", ms * 12.0, "s", n, "scaled from ms/run");
     report.add(&format!("mean quality, 12 x {seeds} seeds"), "leidenalg", quality, "Q", 1, "igraph modularity(γ)");
 }
@@ -154,22 +157,55 @@ fn main() {
     let mut report = Report::new("leiden");
     let edges = tf_graph_150();
     let g = Graph::from_edges(150, &edges).expect("graph");
-    report.note(format!("graph: 150 nodes, {} edges, 6 planted blocks, total weight {:.1}", edges.len(), g.total_weight()));
+    report.note(format!(
+        "graph: 150 nodes, {} edges, 6 planted blocks, total weight {:.1}",
+        edges.len(),
+        g.total_weight()
+    ));
     let dir = temp_dir("gcrl-bench-leiden-");
     let n = repeats();
     let total = 12.0 * SEEDS as f64;
     for threads in [1, 2] {
         let secs: Vec<f64> = (0..n).map(|_| sweep(&g, threads)).collect();
         let s = median(&secs);
-        report.add(&format!("12 x 1000 runs, {threads} thread{}", if threads > 1 { "s" } else { "" }), "gcrl", s, "s", n, &common::spread(&secs));
-        report.add(&format!("ms per run, {threads} thread{}", if threads > 1 { "s" } else { "" }), "gcrl", s / total * 1e3, "ms", n, "wall / runs");
+        report.add(
+            &format!("12 x 1000 runs, {threads} thread{}", if threads > 1 { "s" } else { "" }),
+            "gcrl",
+            s,
+            "s",
+            n,
+            &common::spread(&secs),
+        );
+        report.add(
+            &format!("ms per run, {threads} thread{}", if threads > 1 { "s" } else { "" }),
+            "gcrl",
+            s / total * 1e3,
+            "ms",
+            n,
+            "wall / runs",
+        );
     }
     let seeds = common::env_usize("GCRL_BENCH_PEER_SEEDS", 20) as u64;
     report.add(&format!("mean quality, 12 x {seeds} seeds"), "gcrl", mean_quality(&g, seeds), "Q", 1, "modularity(γ)");
     peer(&mut report, dir.path(), &edges);
-    report.ratio("1 thread: leidenalg / gcrl", ("ms per run, 1 thread", "leidenalg"), ("ms per run, 1 thread", "gcrl"), "goal >= 10");
-    report.ratio("2 threads: leidenalg(1) / gcrl", ("ms per run, 1 thread", "leidenalg"), ("ms per run, 2 threads", "gcrl"), "");
-    report.ratio("gcrl 2 threads speed-up", ("12 x 1000 runs, 1 thread", "gcrl"), ("12 x 1000 runs, 2 threads", "gcrl"), "goal near 2");
+    report.ratio(
+        "1 thread: leidenalg / gcrl",
+        ("ms per run, 1 thread", "leidenalg"),
+        ("ms per run, 1 thread", "gcrl"),
+        "goal >= 10",
+    );
+    report.ratio(
+        "2 threads: leidenalg(1) / gcrl",
+        ("ms per run, 1 thread", "leidenalg"),
+        ("ms per run, 2 threads", "gcrl"),
+        "",
+    );
+    report.ratio(
+        "gcrl 2 threads speed-up",
+        ("12 x 1000 runs, 1 thread", "gcrl"),
+        ("12 x 1000 runs, 2 threads", "gcrl"),
+        "goal near 2",
+    );
     plan(&mut report, dir.path(), &edges);
     report.finish();
 }

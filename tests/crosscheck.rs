@@ -32,8 +32,7 @@ use gcrl::algo::ridge::ridge;
 use gcrl::algo::sparse::Csr;
 use gcrl::algo::stability::stability;
 use gcrl::algo::stats::{
-    Alternative, WilcoxonMethod, bh_fdr, hypergeom_sf, pearson, t_test_one_sample,
-    wilcoxon_signed_rank,
+    Alternative, WilcoxonMethod, bh_fdr, hypergeom_sf, pearson, t_test_one_sample, wilcoxon_signed_rank,
 };
 use gcrl::io::frame::{ColumnValues, DataFrame};
 use gcrl::io::h5ad::{Matrix, ReadOptions, read_h5ad};
@@ -95,9 +94,11 @@ fn reference(script: &str, input: &Value) -> Option<Value> {
         panic!("{script} failed ({}):\n{stderr}", out.status);
     }
     written.expect("write request to reference script");
-    Some(serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("{script} printed invalid JSON ({e}):\n{}", String::from_utf8_lossy(&out.stdout))
-    }))
+    Some(
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("{script} printed invalid JSON ({e}):\n{}", String::from_utf8_lossy(&out.stdout))
+        }),
+    )
 }
 
 /// Runs `reference` or returns from the calling test when it skips.
@@ -274,11 +275,8 @@ impl Rng {
     }
 }
 
-const ALTERNATIVES: [(Alternative, &str); 3] = [
-    (Alternative::TwoSided, "two-sided"),
-    (Alternative::Greater, "greater"),
-    (Alternative::Less, "less"),
-];
+const ALTERNATIVES: [(Alternative, &str); 3] =
+    [(Alternative::TwoSided, "two-sided"), (Alternative::Greater, "greater"), (Alternative::Less, "less")];
 
 // ---------------------------------------------------------------------------------------------
 // stats: statsmodels multipletests, scipy ttest_1samp / wilcoxon / hypergeom / pearsonr.
@@ -311,13 +309,20 @@ fn stats_match_scipy_bh_fdr() {
                         // Ties from rounding, exact 0 and 1.
                         2 => (rng.uniform() * 20.0).round() / 20.0,
                         // 15 % missing.
-                        _ => if rng.uniform() < 0.15 { f64::NAN } else { rng.uniform().powi(3) },
+                        _ => {
+                            if rng.uniform() < 0.15 {
+                                f64::NAN
+                            } else {
+                                rng.uniform().powi(3)
+                            }
+                        }
                     })
                     .collect(),
             );
         }
     }
-    let request = json!({"bh": cases.iter().map(|c| c.iter().map(|&p| json!(p)).collect::<Vec<_>>()).collect::<Vec<_>>()});
+    let request =
+        json!({"bh": cases.iter().map(|c| c.iter().map(|&p| json!(p)).collect::<Vec<_>>()).collect::<Vec<_>>()});
     let out = reference_or_skip!("stats.py", &request);
     let mut cmp = Compare::new("bh_fdr vs statsmodels multipletests(fdr_bh)");
     for (c, (case, want)) in cases.iter().zip(arr(&out["bh"])).enumerate() {
@@ -394,9 +399,7 @@ fn stats_match_scipy_wilcoxon() {
         // Integer differences: ties and zeros (sign flips up to n = 13, normal above).
         samples.push((0..n).map(|_| (shift + 2.0 * rng.normal()).round()).collect());
         // A few zeros, otherwise continuous.
-        samples.push(
-            (0..n).map(|i| if i % 7 == 3 { 0.0 } else { shift + rng.normal() }).collect(),
-        );
+        samples.push((0..n).map(|i| if i % 7 == 3 { 0.0 } else { shift + rng.normal() }).collect());
         // Ties without zeros.
         samples.push((0..n).map(|_| 0.5 + (shift + 2.0 * rng.normal()).round()).collect());
     }
@@ -600,9 +603,10 @@ fn partition_matches_sklearn() {
         let mut distinct = cols.clone();
         distinct.sort_unstable();
         distinct.dedup();
-        cmp.check(got.len() == r && cols.len() == r.min(k) && distinct.len() == cols.len() && cols.iter().all(|&j| j < k), || {
-            format!("case {c} ({r}×{k}): not a valid assignment: {got:?}")
-        });
+        cmp.check(
+            got.len() == r && cols.len() == r.min(k) && distinct.len() == cols.len() && cols.iter().all(|&j| j < k),
+            || format!("case {c} ({r}×{k}): not a valid assignment: {got:?}"),
+        );
         let total: f64 = got.iter().enumerate().filter_map(|(i, j)| j.map(|j| w[[i, j]])).sum();
         cmp.close(format!("case {c} ({r}×{k}) total"), total, want, 1e-12, 1e-9);
     }
@@ -732,9 +736,7 @@ fn check_hvg(name: &str, counts: &Csr, runs: &[HvgRun]) {
     let mut request = csr_json(counts);
     request.insert(
         "runs".into(),
-        runs.iter()
-            .map(|&(f, n, t)| json!({"flavor": flavor_name(f), "n_top_genes": n, "target_sum": t}))
-            .collect(),
+        runs.iter().map(|&(f, n, t)| json!({"flavor": flavor_name(f), "n_top_genes": n, "target_sum": t})).collect(),
     );
     let out = reference_or_skip!("preprocess.py", &Value::Object(request));
     let version = &out["scanpy"];
@@ -758,7 +760,13 @@ fn check_hvg(name: &str, counts: &Csr, runs: &[HvgRun]) {
                 }
             }
             // Both sides compute in f32: allow a couple of ulps.
-            norm.close(format!("{ctx}: normalised value {} (largest difference)", worst.1), f64::from(x.data[worst.1]), data[worst.1], 3e-7, 0.0);
+            norm.close(
+                format!("{ctx}: normalised value {} (largest difference)", worst.1),
+                f64::from(x.data[worst.1]),
+                data[worst.1],
+                3e-7,
+                0.0,
+            );
         }
         let hvg = highly_variable_genes(&x, flavor, n_top, &HvgOptions::default())
             .unwrap_or_else(|e| panic!("{name} {ctx}: {e}"));
@@ -863,7 +871,9 @@ fn preprocess_matches_scanpy_papalexi() {
 fn column_json(values: &ColumnValues) -> Value {
     match values {
         ColumnValues::Str(v) => json!({"kind": "str", "values": v}),
-        ColumnValues::F64(v) => json!({"kind": "f64", "values": v.iter().map(|&x| if x.is_nan() { Value::Null } else { json!(x) }).collect::<Vec<_>>()}),
+        ColumnValues::F64(v) => {
+            json!({"kind": "f64", "values": v.iter().map(|&x| if x.is_nan() { Value::Null } else { json!(x) }).collect::<Vec<_>>()})
+        }
         ColumnValues::I64(v) => json!({"kind": "i64", "values": v}),
         ColumnValues::Bool(v) => json!({"kind": "bool", "values": v}),
         ColumnValues::Categorical { codes, categories } => {
@@ -884,7 +894,14 @@ fn same_json(a: &Value, b: &Value) -> bool {
     }
 }
 
-fn compare_frame(cmp: &mut Compare, ctx: &str, ours: &DataFrame, want_index: &Value, want_columns: &Value, want_order: &Value) {
+fn compare_frame(
+    cmp: &mut Compare,
+    ctx: &str,
+    ours: &DataFrame,
+    want_index: &Value,
+    want_columns: &Value,
+    want_order: &Value,
+) {
     cmp.check(json!(ours.index) == *want_index, || format!("{ctx}: index differs"));
     let want = want_columns.as_object().expect("columns object");
     let want_names: Vec<&str> = arr(want_order).iter().map(|v| v.as_str().expect("name")).collect();
@@ -894,11 +911,16 @@ fn compare_frame(cmp: &mut Compare, ctx: &str, ours: &DataFrame, want_index: &Va
     for col in &ours.columns {
         let Some(w) = want.get(&col.name) else { continue };
         let got = column_json(&col.values);
-        cmp.check(got["kind"] == w["kind"], || format!("{ctx}.{}: kind {} vs anndata {}", col.name, got["kind"], w["kind"]));
+        cmp.check(got["kind"] == w["kind"], || {
+            format!("{ctx}.{}: kind {} vs anndata {}", col.name, got["kind"], w["kind"])
+        });
         for key in ["values", "codes", "categories"] {
             let (g, w) = (&got[key], &w[key]);
             cmp.check(same_json(g, w), || {
-                let first = g.as_array().zip(w.as_array()).and_then(|(a, b)| a.iter().zip(b).position(|(a, b)| !same_json(a, b)));
+                let first = g
+                    .as_array()
+                    .zip(w.as_array())
+                    .and_then(|(a, b)| a.iter().zip(b).position(|(a, b)| !same_json(a, b)));
                 let at = first.map_or(format!("{g:.80} vs {w:.80}"), |i| format!("row {i}: {} vs {}", g[i], w[i]));
                 format!("{ctx}.{}.{key}: gcrl and anndata differ at {at}", col.name)
             });
@@ -931,7 +953,9 @@ fn check_h5ad(cmp: &mut Compare, path: &Path, layer: Option<&str>) -> Option<()>
             None,
         ),
     };
-    cmp.check(json!(nnz.is_some()) == want["sparse"], || format!("{ctx}: sparse {} vs anndata {}", nnz.is_some(), want["sparse"]));
+    cmp.check(json!(nnz.is_some()) == want["sparse"], || {
+        format!("{ctx}: sparse {} vs anndata {}", nnz.is_some(), want["sparse"])
+    });
     cmp.check(json!(nnz) == want["nnz"], || format!("{ctx}: nnz {nnz:?} vs anndata {}", want["nnz"]));
     for (&r, &w) in rows.iter().zip(&nums(&want["row_sums"])) {
         cmp.close(format!("{ctx}: sum of row {r}"), row_sums[r], w, 1e-9, 0.0);
@@ -1011,7 +1035,8 @@ fn ridge_data(rng: &mut Rng, n: usize, p: usize, offset: f64) -> (Array2<f64>, V
     });
     let beta: Vec<f64> = (0..p).map(|_| rng.normal() / scale[rng.usize(0, p - 1)]).collect();
     let b = 5.0 * rng.normal();
-    let y = x.rows().into_iter().map(|r| b + r.iter().zip(&beta).map(|(v, c)| v * c).sum::<f64>() + rng.normal()).collect();
+    let y =
+        x.rows().into_iter().map(|r| b + r.iter().zip(&beta).map(|(v, c)| v * c).sum::<f64>() + rng.normal()).collect();
     (x, y)
 }
 
@@ -1026,19 +1051,28 @@ fn ridge_matches_sklearn() {
             ("unweighted", None),
             ("uniform(0.1, 3)", Some((0..n).map(|_| 0.1 + 2.9 * rng.uniform()).collect())),
             // Bootstrap multiplicities as BaggingRegressor passes them: integers, many zeros.
-            ("bootstrap", Some({
-                let mut c = vec![0.0; n];
-                for _ in 0..n {
-                    c[rng.usize(0, n - 1)] += 1.0;
-                }
-                c
-            })),
+            (
+                "bootstrap",
+                Some({
+                    let mut c = vec![0.0; n];
+                    for _ in 0..n {
+                        c[rng.usize(0, n - 1)] += 1.0;
+                    }
+                    c
+                }),
+            ),
             ("all 2.5", Some(vec![2.5; n])),
         ];
         for (wname, w) in weights {
             // A bootstrap of 2 or 3 rows may land on a single row: that is a valid fit too.
             for &alpha in &alphas {
-                cases.push(RidgeCase { label: format!("{n}×{p} {wname} α={alpha}"), x: x.clone(), y: y.clone(), w: w.clone(), alpha });
+                cases.push(RidgeCase {
+                    label: format!("{n}×{p} {wname} α={alpha}"),
+                    x: x.clone(),
+                    y: y.clone(),
+                    w: w.clone(),
+                    alpha,
+                });
             }
         }
     }
@@ -1049,25 +1083,41 @@ fn ridge_matches_sklearn() {
         let dup = x.column(0).to_owned();
         x.column_mut(4).assign(&dup); // exactly collinear columns
         for &alpha in &[1e-3, 1.0, 100.0] {
-            cases.push(RidgeCase { label: format!("constant + duplicate columns α={alpha}"), x: x.clone(), y: y.clone(), w: None, alpha });
+            cases.push(RidgeCase {
+                label: format!("constant + duplicate columns α={alpha}"),
+                x: x.clone(),
+                y: y.clone(),
+                w: None,
+                alpha,
+            });
         }
         let (x, y) = ridge_data(&mut rng, 50, 6, 1e4);
         for &alpha in &[0.1, 10.0] {
-            cases.push(RidgeCase { label: format!("offset 1e4 α={alpha}"), x: x.clone(), y: y.clone(), w: None, alpha });
+            cases.push(RidgeCase {
+                label: format!("offset 1e4 α={alpha}"),
+                x: x.clone(),
+                y: y.clone(),
+                w: None,
+                alpha,
+            });
         }
         let (x, _) = ridge_data(&mut rng, 20, 4, 0.0);
         cases.push(RidgeCase { label: "constant y".into(), x: x.clone(), y: vec![-3.25; 20], w: None, alpha: 1.0 });
         let mut w = vec![0.0; 20];
         w[7] = 3.0;
         let y: Vec<f64> = (0..20).map(|_| rng.normal()).collect();
-        cases.push(RidgeCase { label: "one non-zero weight".into(), x: x.clone(), y: y.clone(), w: Some(w.clone()), alpha: 1.0 });
+        cases.push(RidgeCase {
+            label: "one non-zero weight".into(),
+            x: x.clone(),
+            y: y.clone(),
+            w: Some(w.clone()),
+            alpha: 1.0,
+        });
         w[13] = 0.5;
         cases.push(RidgeCase { label: "two non-zero weights".into(), x, y, w: Some(w), alpha: 0.5 });
     }
-    let request: Vec<Value> = cases
-        .iter()
-        .map(|c| json!({"x": rows_json(&c.x), "y": c.y, "sample_weight": c.w, "alpha": c.alpha}))
-        .collect();
+    let request: Vec<Value> =
+        cases.iter().map(|c| json!({"x": rows_json(&c.x), "y": c.y, "sample_weight": c.w, "alpha": c.alpha})).collect();
     let out = reference_or_skip!("ridge.py", &json!({"cases": request}));
     let mut cmp = Compare::new("ridge vs sklearn Ridge(fit_intercept=True)");
     for (c, (case, want)) in cases.iter().zip(arr(&out["cases"])).enumerate() {
@@ -1075,7 +1125,9 @@ fn ridge_matches_sklearn() {
             .unwrap_or_else(|e| panic!("ridge case {c} ({}): {e}", case.label));
         let want_coef = nums(&want["coef"]);
         let want_b = num(&want["intercept"]);
-        cmp.check(got.coef.len() == want_coef.len(), || format!("case {c} ({}): {} coefficients vs {}", case.label, got.coef.len(), want_coef.len()));
+        cmp.check(got.coef.len() == want_coef.len(), || {
+            format!("case {c} ({}): {} coefficients vs {}", case.label, got.coef.len(), want_coef.len())
+        });
         // Absolute floor: 1e-10 of the largest coefficient (a coefficient that should be 0 comes
         // out as rounding noise on both sides).
         let scale = want_coef.iter().fold(0.0f64, |m, v| m.max(v.abs()));
@@ -1095,7 +1147,10 @@ fn gmm_matches_sklearn() {
         ("two points".into(), vec![0.0, 1.0]),
         ("three points".into(), vec![0.0, 0.1, 10.0]),
         ("four points, ties".into(), vec![2.0, 2.0, -7.0, -7.5]),
-        ("rounded, many ties".into(), (0..60).map(|i| if i % 3 == 0 { 20.0 + (i % 5) as f64 } else { (i % 4) as f64 }).collect()),
+        (
+            "rounded, many ties".into(),
+            (0..60).map(|i| if i % 3 == 0 { 20.0 + (i % 5) as f64 } else { (i % 4) as f64 }).collect(),
+        ),
     ];
     for &n in &[10usize, 40, 200, 1000, 5000] {
         for &w_low in &[0.5, 0.2, 0.8, 0.05] {
@@ -1105,8 +1160,9 @@ fn gmm_matches_sklearn() {
                 // Typical of ln|coef| (seed 0) or far from 0 at a large offset (seed 1).
                 let loc = if seed == 0 { -6.0 + rng.normal() } else { 1e3 * (1.0 + rng.uniform()) };
                 let gap = (12.0 + 8.0 * rng.uniform()) * s[0].max(s[1]);
-                let mut x: Vec<f64> =
-                    (0..n).map(|i| if i < n0 { loc + s[0] * rng.normal() } else { loc + gap + s[1] * rng.normal() }).collect();
+                let mut x: Vec<f64> = (0..n)
+                    .map(|i| if i < n0 { loc + s[0] * rng.normal() } else { loc + gap + s[1] * rng.normal() })
+                    .collect();
                 rng.shuffle(&mut x);
                 samples.push((format!("n={n} w_low={w_low} sds={:.3}/{:.3} loc={loc:.1}", s[0], s[1]), x));
             }
@@ -1131,7 +1187,10 @@ fn gmm_matches_sklearn() {
         }
         cmp.close(format!("{ctx} score"), fit.log_likelihood, num(&want["log_likelihood"]), RTOL, 1e-12);
         cmp.check(json!(fit.converged) == want["converged"] && json!(fit.n_iter) == want["n_iter"], || {
-            format!("{ctx}: converged {} after {} iterations, sklearn {} after {}", fit.converged, fit.n_iter, want["converged"], want["n_iter"])
+            format!(
+                "{ctx}: converged {} after {} iterations, sklearn {} after {}",
+                fit.converged, fit.n_iter, want["converged"], want["n_iter"]
+            )
         });
         match (fit.boundary, &want["boundary"]) {
             (None, Value::Null) => cmp.check(true, String::new),
@@ -1203,10 +1262,14 @@ fn eigengene_matches_sklearn_pca() {
     for (c, ((label, x, communities, new_x), want)) in cases.iter().zip(arr(&out["cases"])).enumerate() {
         let ctx = format!("case {c} ({label})");
         let model = fit_eigengenes(x.view(), communities).unwrap_or_else(|e| panic!("{ctx}: {e}"));
-        cmp.check(json!(model.dropped) == want["dropped"], || format!("{ctx}: dropped {:?} vs {}", model.dropped, want["dropped"]));
+        cmp.check(json!(model.dropped) == want["dropped"], || {
+            format!("{ctx}: dropped {:?} vs {}", model.dropped, want["dropped"])
+        });
         let got_t = model.transform(new_x.view()).unwrap_or_else(|e| panic!("{ctx} transform: {e}"));
         let want_t = arr(&want["transform"]);
-        cmp.check(model.eigengenes.len() == communities.len() + 1, || format!("{ctx}: {} eigengenes", model.eigengenes.len()));
+        cmp.check(model.eigengenes.len() == communities.len() + 1, || {
+            format!("{ctx}: {} eigengenes", model.eigengenes.len())
+        });
         for (k, eg) in model.eigengenes.iter().enumerate() {
             let ectx = format!("{ctx} eigengene {k}");
             cmp.check(json!(eg.tfs) == want["tfs"][k], || format!("{ectx}: TFs {:?} vs {}", eg.tfs, want["tfs"][k]));
@@ -1221,7 +1284,13 @@ fn eigengene_matches_sklearn_pca() {
             for (j, (&g, &w)) in eg.loading.iter().zip(&v).enumerate() {
                 cmp.close(format!("{ectx} loading[{j}] (sign {sign})"), g, sign * w, 0.0, TOL);
             }
-            cmp.close(format!("{ectx} explained_variance_ratio"), eg.variance_explained, num(&want["variance_explained"][k]), 0.0, TOL);
+            cmp.close(
+                format!("{ectx} explained_variance_ratio"),
+                eg.variance_explained,
+                num(&want["variance_explained"][k]),
+                0.0,
+                TOL,
+            );
             for (i, row) in want_t.iter().enumerate() {
                 cmp.close(format!("{ectx} transform row {i}"), got_t[(i, k)], sign * num(&row[k]), TOL, TOL);
             }

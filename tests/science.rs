@@ -32,9 +32,7 @@ fn export(cache: &Path, workflow: &str, output: &str, dir: &Path, extra: &[&str]
 fn labels(table: &Table, tfs: &[String]) -> Vec<usize> {
     let names = table.str_column("tf").unwrap();
     let ids = table.f64_column("community").unwrap();
-    tfs.iter()
-        .map(|tf| ids[names.iter().position(|n| n == tf).expect("tf present")] as usize)
-        .collect()
+    tfs.iter().map(|tf| ids[names.iter().position(|n| n == tf).expect("tf present")] as usize).collect()
 }
 
 #[test]

@@ -22,7 +22,9 @@ pub fn sweep_tasks(seeds: usize, shards: usize) -> usize {
 
 /// `shards` trivial tasks in one `diag-sweep` node (one number each) and its reduce.
 pub fn flat_workflow(shards: usize) -> String {
-    format!("name: bench-flat-{shards}\nnodes:\n  sweep:\n    kind: diag-sweep\n    params: {{shards: {shards}, per_shard: 1}}\n")
+    format!(
+        "name: bench-flat-{shards}\nnodes:\n  sweep:\n    kind: diag-sweep\n    params: {{shards: {shards}, per_shard: 1}}\n"
+    )
 }
 
 /// A Snakefile of the same shape as [`sweep_workflow`]: `seeds × shards` trivial jobs (each

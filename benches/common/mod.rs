@@ -277,13 +277,15 @@ pub fn gcrl_binary() -> Result<PathBuf, String> {
 /// Runs `cmd` with stdout and stderr discarded; seconds taken, or the failure with its stderr.
 pub fn time_command(cmd: &mut Command) -> Result<f64, String> {
     let t = Instant::now();
-    let out = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).output().map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
+    let out =
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped()).output().map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
     let secs = t.elapsed().as_secs_f64();
     if out.status.success() {
         Ok(secs)
     } else {
         let err = String::from_utf8_lossy(&out.stderr);
-        let tail: String = err.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        let tail: String =
+            err.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
         Err(format!("{cmd:?} failed ({}):\n{tail}", out.status))
     }
 }

@@ -58,15 +58,10 @@ pub struct EigengeneModel {
 /// # Complexity
 /// `O(n·m²)` per community of `m` TFs (thin SVD of the `n × m` z-scores), so `O(n·M²)` for the
 /// global one over all `M` TFs.
-pub fn fit_eigengenes(
-    x: ArrayView2<f64>,
-    communities: &[Vec<usize>],
-) -> Result<EigengeneModel, AlgoError> {
+pub fn fit_eigengenes(x: ArrayView2<f64>, communities: &[Vec<usize>]) -> Result<EigengeneModel, AlgoError> {
     let (n, n_tfs) = x.dim();
     if n < 2 {
-        return Err(AlgoError::TooFew(format!(
-            "eigengenes need at least 2 cells, got {n}"
-        )));
+        return Err(AlgoError::TooFew(format!("eigengenes need at least 2 cells, got {n}")));
     }
     check_finite(x)?;
     for (c, members) in communities.iter().enumerate() {
@@ -75,9 +70,7 @@ pub fn fit_eigengenes(
         if sorted.last().is_some_and(|&i| i >= n_tfs) || sorted.windows(2).any(|w| w[0] == w[1]) {
             return Err(AlgoError::Param {
                 name: "communities".into(),
-                why: format!(
-                    "community {c} has an index out of range for {n_tfs} TFs or a repeated TF"
-                ),
+                why: format!("community {c} has an index out of range for {n_tfs} TFs or a repeated TF"),
             });
         }
     }
@@ -93,11 +86,7 @@ pub fn fit_eigengenes(
         .chain([global.as_slice()])
         .enumerate()
         .map(|(c, members)| {
-            let tfs: Vec<usize> = members
-                .iter()
-                .copied()
-                .filter(|&j| stats.sd[j] > 0.0)
-                .collect();
+            let tfs: Vec<usize> = members.iter().copied().filter(|&j| stats.sd[j] > 0.0).collect();
             if tfs.is_empty() {
                 return Err(AlgoError::TooFew(if c < communities.len() {
                     format!("community {c} has no TF with non-zero variance")
@@ -108,12 +97,7 @@ pub fn fit_eigengenes(
             fit_one(&stats.z_scores(x, &tfs), tfs)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(EigengeneModel {
-        mean: stats.mean,
-        sd: stats.sd,
-        dropped,
-        eigengenes,
-    })
+    Ok(EigengeneModel { mean: stats.mean, sd: stats.sd, dropped, eigengenes })
 }
 
 impl EigengeneModel {
@@ -137,12 +121,8 @@ impl EigengeneModel {
         let mut out = Array2::zeros((x.nrows(), self.eigengenes.len()));
         for (mut col, eg) in out.axis_iter_mut(Axis(1)).zip(&self.eigengenes) {
             for (o, row) in col.iter_mut().zip(x.axis_iter(Axis(0))) {
-                let raw: f64 = eg
-                    .tfs
-                    .iter()
-                    .zip(&eg.loading)
-                    .map(|(&j, v)| (row[j] - self.mean[j]) / self.sd[j] * v)
-                    .sum();
+                let raw: f64 =
+                    eg.tfs.iter().zip(&eg.loading).map(|(&j, v)| (row[j] - self.mean[j]) / self.sd[j] * v).sum();
                 *o = (raw - eg.score_mean) / eg.score_sd;
             }
         }
@@ -172,14 +152,8 @@ fn fit_one(y: &Mat<f64>, tfs: Vec<usize>) -> Result<Eigengene, AlgoError> {
     let size = n.min(m);
     let mut s = Diag::<f64>::zeros(size);
     let mut v = Mat::<f64>::zeros(m, size);
-    let scratch = svd_scratch::<f64>(
-        n,
-        m,
-        ComputeSvdVectors::No,
-        ComputeSvdVectors::Thin,
-        Par::Seq,
-        Default::default(),
-    );
+    let scratch =
+        svd_scratch::<f64>(n, m, ComputeSvdVectors::No, ComputeSvdVectors::Thin, Par::Seq, Default::default());
     svd(
         y.as_ref(),
         s.as_mut(),
@@ -194,44 +168,26 @@ fn fit_one(y: &Mat<f64>, tfs: Vec<usize>) -> Result<Eigengene, AlgoError> {
     let total: f64 = sigma.iter().map(|x| x * x).sum();
     let mut loading: Vec<f64> = v.col(0).iter().copied().collect();
 
-    let scores = |loading: &[f64]| -> Vec<f64> {
-        (0..n)
-            .map(|i| (0..m).map(|k| y[(i, k)] * loading[k]).sum())
-            .collect()
-    };
+    let scores =
+        |loading: &[f64]| -> Vec<f64> { (0..n).map(|i| (0..m).map(|k| y[(i, k)] * loading[k]).sum()).collect() };
     let mut e = scores(&loading);
     // Columns of y are centred, so the sign of Σ e·rowmean is the sign of their correlation.
-    let alignment: f64 = (0..n)
-        .map(|i| e[i] * (0..m).map(|k| y[(i, k)]).sum::<f64>())
-        .sum();
-    let largest = loading
-        .iter()
-        .copied()
-        .max_by(|a, b| a.abs().total_cmp(&b.abs()))
-        .expect("m ≥ 1");
+    let alignment: f64 = (0..n).map(|i| e[i] * (0..m).map(|k| y[(i, k)]).sum::<f64>()).sum();
+    let largest = loading.iter().copied().max_by(|a, b| a.abs().total_cmp(&b.abs())).expect("m ≥ 1");
     if alignment < 0.0 || (alignment == 0.0 && largest < 0.0) {
         loading.iter_mut().for_each(|l| *l = -*l);
         e = scores(&loading);
     }
     let score_mean = e.iter().sum::<f64>() / n as f64;
-    let score_sd =
-        (e.iter().map(|v| (v - score_mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
-    Ok(Eigengene {
-        tfs,
-        loading,
-        variance_explained: sigma[0] * sigma[0] / total,
-        score_mean,
-        score_sd,
-    })
+    let score_sd = (e.iter().map(|v| (v - score_mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+    Ok(Eigengene { tfs, loading, variance_explained: sigma[0] * sigma[0] / total, score_mean, score_sd })
 }
 
 fn check_finite(x: ArrayView2<f64>) -> Result<(), AlgoError> {
     if x.iter().all(|v| v.is_finite()) {
         Ok(())
     } else {
-        Err(AlgoError::NonFinite(
-            "eigengene input contains NaN or infinity".into(),
-        ))
+        Err(AlgoError::NonFinite("eigengene input contains NaN or infinity".into()))
     }
 }
 
@@ -244,17 +200,13 @@ mod tests {
     fn fixture() -> Array2<f64> {
         Array2::from_shape_fn((20, 7), |(i, j)| {
             let (fi, fj) = (i as f64, j as f64);
-            (0.37 * fi * ((j % 3) as f64 + 1.0) + fj).sin()
-                + 0.3 * (1.1 * fi + 2.0 * fj).cos()
-                + 1.0
+            (0.37 * fi * ((j % 3) as f64 + 1.0) + fj).sin() + 0.3 * (1.1 * fi + 2.0 * fj).cos() + 1.0
         })
     }
 
     /// New cells: `cos(0.5i + 0.9j) + 1`, 5 cells × 7 TFs.
     fn new_cells() -> Array2<f64> {
-        Array2::from_shape_fn((5, 7), |(i, j)| {
-            (0.5 * i as f64 + 0.9 * j as f64).cos() + 1.0
-        })
+        Array2::from_shape_fn((5, 7), |(i, j)| (0.5 * i as f64 + 0.9 * j as f64).cos() + 1.0)
     }
 
     fn communities() -> Vec<Vec<usize>> {
@@ -288,12 +240,7 @@ mod tests {
                 0.5869516861659939,
             ],
         ];
-        let explained = [
-            0.4107619827991435,
-            0.609287814156882,
-            1.0,
-            0.39047565939069123,
-        ];
+        let explained = [0.4107619827991435, 0.609287814156882, 1.0, 0.39047565939069123];
         assert_eq!(model.eigengenes.len(), 4);
         assert!(model.dropped.is_empty());
         for ((eg, want), ve) in model.eigengenes.iter().zip(loadings).zip(explained) {
@@ -308,36 +255,11 @@ mod tests {
         let model = fit_eigengenes(fixture().view(), &communities()).unwrap();
         // crosscheck/eigengene.py "transform" on the new cells.
         let want: [[f64; 4]; 5] = [
-            [
-                0.6524003606494275,
-                -1.1465838105307906,
-                -0.20804569580212268,
-                1.2462974946690473,
-            ],
-            [
-                -0.07751884162030273,
-                -1.4023693849278023,
-                0.3159032920616404,
-                1.2851298551491284,
-            ],
-            [
-                -0.8112887419411418,
-                -1.3025369710397512,
-                0.7662596475133617,
-                0.990544512637396,
-            ],
-            [
-                -1.3692568775946226,
-                -0.871529025563588,
-                1.0327604280114637,
-                0.434666233003716,
-            ],
-            [
-                -1.6148131891537365,
-                -0.2148713254794843,
-                1.0501569479503599,
-                -0.24640659396482678,
-            ],
+            [0.6524003606494275, -1.1465838105307906, -0.20804569580212268, 1.2462974946690473],
+            [-0.07751884162030273, -1.4023693849278023, 0.3159032920616404, 1.2851298551491284],
+            [-0.8112887419411418, -1.3025369710397512, 0.7662596475133617, 0.990544512637396],
+            [-1.3692568775946226, -0.871529025563588, 1.0327604280114637, 0.434666233003716],
+            [-1.6148131891537365, -0.2148713254794843, 1.0501569479503599, -0.24640659396482678],
         ];
         let got = model.transform(new_cells().view()).unwrap();
         for (row, w) in got.rows().into_iter().zip(want) {
@@ -375,28 +297,13 @@ mod tests {
     #[test]
     fn eigengene_rejects_bad_input() {
         let x = fixture();
-        assert!(matches!(
-            fit_eigengenes(x.view(), &[vec![0, 7]]),
-            Err(AlgoError::Param { .. })
-        ));
-        assert!(matches!(
-            fit_eigengenes(x.view(), &[vec![1, 1]]),
-            Err(AlgoError::Param { .. })
-        ));
-        assert!(matches!(
-            fit_eigengenes(x.slice(ndarray::s![..1, ..]), &[vec![0]]),
-            Err(AlgoError::TooFew(_))
-        ));
+        assert!(matches!(fit_eigengenes(x.view(), &[vec![0, 7]]), Err(AlgoError::Param { .. })));
+        assert!(matches!(fit_eigengenes(x.view(), &[vec![1, 1]]), Err(AlgoError::Param { .. })));
+        assert!(matches!(fit_eigengenes(x.slice(ndarray::s![..1, ..]), &[vec![0]]), Err(AlgoError::TooFew(_))));
         let model = fit_eigengenes(x.view(), &communities()).unwrap();
-        assert!(matches!(
-            model.transform(x.slice(ndarray::s![.., ..6])),
-            Err(AlgoError::Shape { .. })
-        ));
+        assert!(matches!(model.transform(x.slice(ndarray::s![.., ..6])), Err(AlgoError::Shape { .. })));
         let mut bad = x.clone();
         bad[(2, 2)] = f64::NAN;
-        assert!(matches!(
-            model.transform(bad.view()),
-            Err(AlgoError::NonFinite(_))
-        ));
+        assert!(matches!(model.transform(bad.view()), Err(AlgoError::NonFinite(_))));
     }
 }

@@ -66,21 +66,13 @@ impl Gmm1d {
 /// `O(n log n)` for the percentiles plus `O(n)` per k-means or EM iteration.
 pub fn fit_gmm_1d(x: &[f64]) -> Result<Gmm1d, AlgoError> {
     if x.len() < 2 {
-        return Err(AlgoError::TooFew(format!(
-            "a 2-component mixture needs at least 2 values, got {}",
-            x.len()
-        )));
+        return Err(AlgoError::TooFew(format!("a 2-component mixture needs at least 2 values, got {}", x.len())));
     }
     if x.iter().any(|v| !v.is_finite()) {
-        return Err(AlgoError::NonFinite(
-            "mixture input contains NaN or infinity".into(),
-        ));
+        return Err(AlgoError::NonFinite("mixture input contains NaN or infinity".into()));
     }
     let labels = two_means(x);
-    let mut resp: Vec<[f64; 2]> = labels
-        .iter()
-        .map(|&l| if l == 0 { [1.0, 0.0] } else { [0.0, 1.0] })
-        .collect();
+    let mut resp: Vec<[f64; 2]> = labels.iter().map(|&l| if l == 0 { [1.0, 0.0] } else { [0.0, 1.0] }).collect();
     let mut params = m_step(x, &resp);
     let mut lower_bound = f64::NEG_INFINITY;
     let mut converged = false;
@@ -97,11 +89,7 @@ pub fn fit_gmm_1d(x: &[f64]) -> Result<Gmm1d, AlgoError> {
     }
     let log_likelihood = e_step(x, &params, &mut resp);
 
-    let order = if params.means[0] <= params.means[1] {
-        [0, 1]
-    } else {
-        [1, 0]
-    };
+    let order = if params.means[0] <= params.means[1] { [0, 1] } else { [1, 0] };
     let mut fit = Gmm1d {
         weights: order.map(|k| params.weights[k]),
         means: order.map(|k| params.means[k]),
@@ -263,12 +251,7 @@ mod tests {
         assert!(fit.converged);
         assert_eq!(fit.n_iter, 2);
         // gm.predict_proba([[-1], [0], [0.5], [1]])[:, high-mean component]
-        let proba = [
-            3.802825991464905e-12,
-            0.9987122700490296,
-            0.9999999999965841,
-            1.0,
-        ];
+        let proba = [3.802825991464905e-12, 0.9987122700490296, 0.9999999999965841, 1.0];
         for (x, want) in [-1.0, 0.0, 0.5, 1.0].into_iter().zip(proba) {
             assert!((fit.posterior_high(x) - want).abs() < 1e-9);
         }
@@ -290,9 +273,6 @@ mod tests {
         let fit = fit_gmm_1d(&[1.0, 1.0, 1.0]).unwrap();
         assert!(fit.means.iter().chain(&fit.sds).all(|v| v.is_finite()));
         assert!(matches!(fit_gmm_1d(&[1.0]), Err(AlgoError::TooFew(_))));
-        assert!(matches!(
-            fit_gmm_1d(&[1.0, f64::NAN]),
-            Err(AlgoError::NonFinite(_))
-        ));
+        assert!(matches!(fit_gmm_1d(&[1.0, f64::NAN]), Err(AlgoError::NonFinite(_))));
     }
 }

@@ -93,9 +93,7 @@ impl Graph {
                 });
             }
             if !w.is_finite() {
-                return Err(AlgoError::NonFinite(format!(
-                    "weight {w} of edge {idx} ({i}, {j})"
-                )));
+                return Err(AlgoError::NonFinite(format!("weight {w} of edge {idx} ({i}, {j})")));
             }
             if w < 0.0 {
                 return Err(AlgoError::Param {
@@ -143,32 +141,18 @@ impl Graph {
         }
         let graph = Self::from_parts(offsets, targets, weights, self_loops);
         if graph.total_weight <= 0.0 {
-            return Err(AlgoError::TooFew(
-                "the graph has no edge with positive weight".into(),
-            ));
+            return Err(AlgoError::TooFew("the graph has no edge with positive weight".into()));
         }
         Ok(graph)
     }
 
     /// Assembles a graph from CSR arrays, computing degrees and the total weight.
-    fn from_parts(
-        offsets: Vec<usize>,
-        targets: Vec<usize>,
-        weights: Vec<f64>,
-        self_loops: Vec<f64>,
-    ) -> Self {
+    fn from_parts(offsets: Vec<usize>, targets: Vec<usize>, weights: Vec<f64>, self_loops: Vec<f64>) -> Self {
         let degrees: Vec<f64> = (0..self_loops.len())
             .map(|v| 2.0 * self_loops[v] + weights[offsets[v]..offsets[v + 1]].iter().sum::<f64>())
             .collect();
         let total_weight = degrees.iter().sum::<f64>() / 2.0;
-        Self {
-            offsets,
-            targets,
-            weights,
-            self_loops,
-            degrees,
-            total_weight,
-        }
+        Self { offsets, targets, weights, self_loops, degrees, total_weight }
     }
 
     /// Number of nodes.
@@ -189,10 +173,7 @@ impl Graph {
     /// Neighbours of `v` other than itself, with edge weights.
     fn neighbours(&self, v: usize) -> impl Iterator<Item = (usize, f64)> + '_ {
         let row = self.offsets[v]..self.offsets[v + 1];
-        self.targets[row.clone()]
-            .iter()
-            .copied()
-            .zip(self.weights[row].iter().copied())
+        self.targets[row.clone()].iter().copied().zip(self.weights[row].iter().copied())
     }
 }
 
@@ -210,10 +191,7 @@ pub struct LeidenOptions {
 
 impl Default for LeidenOptions {
     fn default() -> Self {
-        Self {
-            max_iterations: None,
-            randomness: 0.0,
-        }
+        Self { max_iterations: None, randomness: 0.0 }
     }
 }
 
@@ -247,12 +225,7 @@ pub struct Partition {
 /// # Complexity
 /// Roughly `O(E)` per level and iteration, usually 3–5 iterations; about 0.6 ms for
 /// 150 nodes and 1,300 edges.
-pub fn leiden(
-    g: &Graph,
-    resolution: f64,
-    seed: u64,
-    opts: &LeidenOptions,
-) -> Result<Partition, AlgoError> {
+pub fn leiden(g: &Graph, resolution: f64, seed: u64, opts: &LeidenOptions) -> Result<Partition, AlgoError> {
     check_non_negative("resolution", resolution)?;
     check_non_negative("randomness", opts.randomness)?;
     let n = g.n_nodes();
@@ -272,12 +245,7 @@ pub fn leiden(
     }
     let n_communities = renumber_by_size(&mut labels);
     let quality = quality(g, &labels, n_communities, resolution);
-    Ok(Partition {
-        labels,
-        n_communities,
-        quality,
-        iterations,
-    })
+    Ok(Partition { labels, n_communities, quality, iterations })
 }
 
 /// Modularity with resolution of a partition, as igraph's
@@ -296,11 +264,7 @@ pub fn leiden(
 /// `O(n + E)`.
 pub fn modularity(g: &Graph, labels: &[usize], resolution: f64) -> Result<f64, AlgoError> {
     if labels.len() != g.n_nodes() {
-        return Err(AlgoError::Shape {
-            what: "labels per node".into(),
-            expected: g.n_nodes(),
-            got: labels.len(),
-        });
+        return Err(AlgoError::Shape { what: "labels per node".into(), expected: g.n_nodes(), got: labels.len() });
     }
     if !resolution.is_finite() {
         return Err(AlgoError::NonFinite(format!("resolution {resolution}")));
@@ -321,10 +285,7 @@ fn check_non_negative(name: &str, value: f64) -> Result<(), AlgoError> {
         return Err(AlgoError::NonFinite(format!("{name} {value}")));
     }
     if value < 0.0 {
-        return Err(AlgoError::Param {
-            name: name.into(),
-            why: format!("{value} is negative"),
-        });
+        return Err(AlgoError::Param { name: name.into(), why: format!("{value} is negative") });
     }
     Ok(())
 }
@@ -336,18 +297,11 @@ fn quality(g: &Graph, labels: &[usize], k: usize, resolution: f64) -> f64 {
     for v in 0..g.n_nodes() {
         let c = labels[v];
         total[c] += g.degrees[v];
-        internal[c] += 2.0 * g.self_loops[v]
-            + g.neighbours(v)
-                .filter(|&(u, _)| labels[u] == c)
-                .map(|(_, w)| w)
-                .sum::<f64>();
+        internal[c] +=
+            2.0 * g.self_loops[v] + g.neighbours(v).filter(|&(u, _)| labels[u] == c).map(|(_, w)| w).sum::<f64>();
     }
     let two_m = 2.0 * g.total_weight;
-    let sum: f64 = internal
-        .iter()
-        .zip(&total)
-        .map(|(a, t)| a - resolution * t * t / two_m)
-        .sum();
+    let sum: f64 = internal.iter().zip(&total).map(|(a, t)| a - resolution * t * t / two_m).sum();
     sum / two_m
 }
 
@@ -361,10 +315,7 @@ struct Accumulator {
 
 impl Accumulator {
     fn new(n: usize) -> Self {
-        Self {
-            weight: vec![0.0; n],
-            touched: Vec::new(),
-        }
+        Self { weight: vec![0.0; n], touched: Vec::new() }
     }
 
     fn add(&mut self, community: usize, w: f64) {
@@ -457,8 +408,7 @@ impl Optimiser {
             community_size[current] -= 1;
             let tol = tolerance(k);
             let mut best = current;
-            let mut best_gain =
-                self.acc.weight[current] - self.scale * k * community_degree[current];
+            let mut best_gain = self.acc.weight[current] - self.scale * k * community_degree[current];
             for &c in &self.acc.touched {
                 let gain = self.acc.weight[c] - self.scale * k * community_degree[c];
                 if gain > best_gain + tol {
@@ -508,16 +458,10 @@ impl Optimiser {
         let mut cluster_size = vec![1usize; n];
         // w(C, S − C): weight from cluster C to the rest of its community S.
         let mut cluster_external: Vec<f64> = (0..n)
-            .map(|v| {
-                g.neighbours(v)
-                    .filter(|&(u, _)| membership[u] == membership[v])
-                    .map(|(_, w)| w)
-                    .sum()
-            })
+            .map(|v| g.neighbours(v).filter(|&(u, _)| membership[u] == membership[v]).map(|(_, w)| w).sum())
             .collect();
-        let well_connected = |external: f64, degree: f64, community: f64, scale: f64| {
-            external >= scale * degree * (community - degree)
-        };
+        let well_connected =
+            |external: f64, degree: f64, community: f64, scale: f64| external >= scale * degree * (community - degree);
         let mut order: Vec<usize> = (0..n).collect();
         order.shuffle(&mut self.rng);
         let mut candidates: Vec<(usize, f64)> = Vec::new();
@@ -525,9 +469,7 @@ impl Optimiser {
             let s = membership[v];
             let k = g.degrees[v];
             // Only nodes still alone in their cluster move.
-            if cluster_size[v] != 1
-                || !well_connected(cluster_external[v], k, community_degree[s], self.scale)
-            {
+            if cluster_size[v] != 1 || !well_connected(cluster_external[v], k, community_degree[s], self.scale) {
                 continue;
             }
             for (u, w) in g.neighbours(v) {
@@ -540,12 +482,7 @@ impl Optimiser {
             for &c in &self.acc.touched {
                 let gain = self.acc.weight[c] - self.scale * k * cluster_degree[c];
                 if gain >= 0.0
-                    && well_connected(
-                        cluster_external[c],
-                        cluster_degree[c],
-                        community_degree[s],
-                        self.scale,
-                    )
+                    && well_connected(cluster_external[c], cluster_degree[c], community_degree[s], self.scale)
                 {
                     candidates.push((c, gain));
                 }
@@ -577,10 +514,7 @@ impl Optimiser {
             return best;
         }
         let theta = self.randomness;
-        let total: f64 = candidates
-            .iter()
-            .map(|&(_, gain)| ((gain - best_gain) / theta).exp())
-            .sum();
+        let total: f64 = candidates.iter().map(|&(_, gain)| ((gain - best_gain) / theta).exp()).sum();
         let mut draw = self.rng.random::<f64>() * total;
         for &(c, gain) in candidates {
             draw -= ((gain - best_gain) / theta).exp();
@@ -704,27 +638,18 @@ mod tests {
             .lines()
             .map(|line| {
                 let f: Vec<&str> = line.split('\t').collect();
-                (
-                    f[0].parse().unwrap(),
-                    f[1].parse().unwrap(),
-                    f[2].parse().unwrap(),
-                )
+                (f[0].parse().unwrap(), f[1].parse().unwrap(), f[2].parse().unwrap())
             })
             .collect();
         Graph::from_edges(150, &edges).unwrap()
     }
 
     fn runs(g: &Graph, resolution: f64, seeds: u64, opts: &LeidenOptions) -> Vec<Partition> {
-        (0..seeds)
-            .map(|s| leiden(g, resolution, s, opts).unwrap())
-            .collect()
+        (0..seeds).map(|s| leiden(g, resolution, s, opts).unwrap()).collect()
     }
 
     fn best(parts: &[Partition]) -> &Partition {
-        parts
-            .iter()
-            .max_by(|a, b| a.quality.total_cmp(&b.quality))
-            .unwrap()
+        parts.iter().max_by(|a, b| a.quality.total_cmp(&b.quality)).unwrap()
     }
 
     fn mean_quality(parts: &[Partition]) -> f64 {
@@ -735,10 +660,8 @@ mod tests {
     fn modularity_matches_igraph() {
         // igraph 1.0.0: g = ig.Graph.Famous("Zachary"); g.modularity(labels, resolution=γ)
         let g = karate();
-        let club = [
-            0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 1,
-            1, 1, 1, 1, 1,
-        ];
+        let club =
+            [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
         let mod3: Vec<usize> = (0..34).map(|i| i % 3).collect();
         let cases = [
             (&club[..], 1.0, 0.37146614069691),
@@ -748,10 +671,7 @@ mod tests {
         ];
         for (labels, gamma, expected) in cases {
             let q = modularity(&g, labels, gamma).unwrap();
-            assert!(
-                (q - expected).abs() < 1e-12,
-                "γ = {gamma}: {q} vs {expected}"
-            );
+            assert!((q - expected).abs() < 1e-12, "γ = {gamma}: {q} vs {expected}");
         }
     }
 
@@ -761,16 +681,8 @@ mod tests {
         // w = [1.5,0.5,2.0,0.25,1.0,0.75,0.5,2.0]
         // h.modularity([0,0,0,1,1], weights=w, resolution=1.0) = 0.46669550173010377
         // h.modularity([0,1,0,1,2], weights=w, resolution=0.7) = 0.08403979238754328
-        let edges = [
-            (0, 1, 1.5),
-            (1, 2, 0.5),
-            (0, 2, 2.0),
-            (2, 3, 0.25),
-            (3, 4, 1.0),
-            (4, 4, 0.75),
-            (1, 0, 0.5),
-            (3, 4, 2.0),
-        ];
+        let edges =
+            [(0, 1, 1.5), (1, 2, 0.5), (0, 2, 2.0), (2, 3, 0.25), (3, 4, 1.0), (4, 4, 0.75), (1, 0, 0.5), (3, 4, 2.0)];
         let g = Graph::from_edges(5, &edges).unwrap();
         assert_eq!(g.total_weight(), 8.5);
         let q = modularity(&g, &[0, 0, 0, 1, 1], 1.0).unwrap();
@@ -790,11 +702,7 @@ mod tests {
             let parts = runs(&g, gamma, 200, &opts);
             let top = best(&parts);
             let expected = leidenalg_quality / 156.0;
-            assert!(
-                (top.quality - expected).abs() < 1e-7,
-                "γ = {gamma}: {} vs {expected}",
-                top.quality
-            );
+            assert!((top.quality - expected).abs() < 1e-7, "γ = {gamma}: {} vs {expected}", top.quality);
             if gamma == 1.0 {
                 assert_eq!(top.n_communities, 4);
                 assert!((top.quality - 0.4197896).abs() < 1e-7);
@@ -813,22 +721,14 @@ mod tests {
         // γ = 1: mean 0.32228189803666435, best 0.32402249860408056;
         // γ = 1.5: mean 0.2361150493276734, best 0.24197447095155747.
         let g = planted();
-        let reference = [
-            (1.0, 0.32228189803666435, 0.32402249860408056),
-            (1.5, 0.2361150493276734, 0.24197447095155747),
-        ];
+        let reference =
+            [(1.0, 0.32228189803666435, 0.32402249860408056), (1.5, 0.2361150493276734, 0.24197447095155747)];
         for (gamma, leidenalg_mean, leidenalg_best) in reference {
             for randomness in [0.0, 0.01] {
-                let opts = LeidenOptions {
-                    randomness,
-                    ..LeidenOptions::default()
-                };
+                let opts = LeidenOptions { randomness, ..LeidenOptions::default() };
                 let parts = runs(&g, gamma, 1000, &opts);
                 let mean = mean_quality(&parts);
-                assert!(
-                    mean >= leidenalg_mean * 0.995,
-                    "γ = {gamma}, θ = {randomness}: mean {mean}"
-                );
+                assert!(mean >= leidenalg_mean * 0.995, "γ = {gamma}, θ = {randomness}: mean {mean}");
                 assert!(best(&parts).quality <= leidenalg_best + 1e-3);
             }
         }
@@ -900,27 +800,18 @@ mod tests {
         let g = planted();
         let opts = LeidenOptions::default();
         for seed in [0, 1, 12345] {
-            assert_eq!(
-                leiden(&g, 1.2, seed, &opts).unwrap(),
-                leiden(&g, 1.2, seed, &opts).unwrap()
-            );
+            assert_eq!(leiden(&g, 1.2, seed, &opts).unwrap(), leiden(&g, 1.2, seed, &opts).unwrap());
         }
     }
 
     #[test]
     fn iteration_limit_is_respected() {
         let g = planted();
-        let one = LeidenOptions {
-            max_iterations: Some(1),
-            ..LeidenOptions::default()
-        };
+        let one = LeidenOptions { max_iterations: Some(1), ..LeidenOptions::default() };
         let p = leiden(&g, 1.0, 3, &one).unwrap();
         assert_eq!(p.iterations, 1);
         let full = leiden(&g, 1.0, 3, &LeidenOptions::default()).unwrap();
-        assert!(
-            full.iterations >= 2,
-            "the last iteration must change nothing"
-        );
+        assert!(full.iterations >= 2, "the last iteration must change nothing");
         assert!(full.quality >= p.quality - 1e-12);
     }
 
@@ -934,44 +825,17 @@ mod tests {
 
     #[test]
     fn bad_input_is_an_error() {
-        assert!(matches!(
-            Graph::from_edges(2, &[(0, 2, 1.0)]),
-            Err(AlgoError::Param { .. })
-        ));
-        assert!(matches!(
-            Graph::from_edges(2, &[(0, 1, f64::NAN)]),
-            Err(AlgoError::NonFinite(_))
-        ));
-        assert!(matches!(
-            Graph::from_edges(2, &[(0, 1, -1.0)]),
-            Err(AlgoError::Param { .. })
-        ));
-        assert!(matches!(
-            Graph::from_edges(2, &[(0, 1, 0.0)]),
-            Err(AlgoError::TooFew(_))
-        ));
+        assert!(matches!(Graph::from_edges(2, &[(0, 2, 1.0)]), Err(AlgoError::Param { .. })));
+        assert!(matches!(Graph::from_edges(2, &[(0, 1, f64::NAN)]), Err(AlgoError::NonFinite(_))));
+        assert!(matches!(Graph::from_edges(2, &[(0, 1, -1.0)]), Err(AlgoError::Param { .. })));
+        assert!(matches!(Graph::from_edges(2, &[(0, 1, 0.0)]), Err(AlgoError::TooFew(_))));
         let g = karate();
         let opts = LeidenOptions::default();
-        assert!(matches!(
-            leiden(&g, -1.0, 0, &opts),
-            Err(AlgoError::Param { .. })
-        ));
-        assert!(matches!(
-            leiden(&g, f64::NAN, 0, &opts),
-            Err(AlgoError::NonFinite(_))
-        ));
-        let noisy = LeidenOptions {
-            randomness: f64::INFINITY,
-            ..opts
-        };
-        assert!(matches!(
-            leiden(&g, 1.0, 0, &noisy),
-            Err(AlgoError::NonFinite(_))
-        ));
-        assert!(matches!(
-            modularity(&g, &[0; 3], 1.0),
-            Err(AlgoError::Shape { .. })
-        ));
+        assert!(matches!(leiden(&g, -1.0, 0, &opts), Err(AlgoError::Param { .. })));
+        assert!(matches!(leiden(&g, f64::NAN, 0, &opts), Err(AlgoError::NonFinite(_))));
+        let noisy = LeidenOptions { randomness: f64::INFINITY, ..opts };
+        assert!(matches!(leiden(&g, 1.0, 0, &noisy), Err(AlgoError::NonFinite(_))));
+        assert!(matches!(modularity(&g, &[0; 3], 1.0), Err(AlgoError::Shape { .. })));
     }
 
     /// Timing and quality report; run with
@@ -981,10 +845,7 @@ mod tests {
     fn report() {
         let g = planted();
         for its in [1, 2] {
-            let opts = LeidenOptions {
-                max_iterations: Some(its),
-                ..LeidenOptions::default()
-            };
+            let opts = LeidenOptions { max_iterations: Some(its), ..LeidenOptions::default() };
             let start = std::time::Instant::now();
             let _ = runs(&g, 1.0, 1000, &opts);
             println!("{its} its {:.4} ms/run", start.elapsed().as_secs_f64());
@@ -995,10 +856,7 @@ mod tests {
         }
         println!("modularity {:.4} ms/run", start.elapsed().as_secs_f64());
         for theta in [0.01, 0.0] {
-            let opts = LeidenOptions {
-                randomness: theta,
-                ..LeidenOptions::default()
-            };
+            let opts = LeidenOptions { randomness: theta, ..LeidenOptions::default() };
             let start = std::time::Instant::now();
             let parts = runs(&g, 1.0, 1000, &opts);
             let ms = start.elapsed().as_secs_f64() * 1e3 / 1000.0;

@@ -57,15 +57,8 @@ impl Contingency {
         let (a, b) = (canonical_labels(a), canonical_labels(b));
         let mut pairs: Vec<(usize, usize)> = a.iter().copied().zip(b.iter().copied()).collect();
         pairs.sort_unstable();
-        let cells = pairs
-            .chunk_by(|x, y| x == y)
-            .map(|run| (run[0].0, run[0].1, run.len()))
-            .collect();
-        Ok(Self {
-            cells,
-            rows: community_sizes(&a),
-            cols: community_sizes(&b),
-        })
+        let cells = pairs.chunk_by(|x, y| x == y).map(|run| (run[0].0, run[0].1, run.len())).collect();
+        Ok(Self { cells, rows: community_sizes(&a), cols: community_sizes(&b) })
     }
 }
 
@@ -96,8 +89,7 @@ pub fn adjusted_rand_index(a: &[usize], b: &[usize]) -> Result<f64, AlgoError> {
         return Ok(1.0);
     }
     let numerator = 2 * (together * neither - only_a * only_b);
-    let denominator =
-        (together + only_a) * (only_a + neither) + (together + only_b) * (only_b + neither);
+    let denominator = (together + only_a) * (only_a + neither) + (together + only_b) * (only_b + neither);
     Ok(numerator as f64 / denominator as f64)
 }
 
@@ -146,16 +138,11 @@ pub fn variation_of_information(a: &[usize], b: &[usize]) -> Result<f64, AlgoErr
 /// `O(s² · l)` time and `O(s · l)` memory with `s`/`l` the smaller/larger dimension.
 pub fn hungarian_max(weights: ArrayView2<f64>) -> Result<Vec<Option<usize>>, AlgoError> {
     if weights.iter().any(|w| !w.is_finite()) {
-        return Err(AlgoError::NonFinite(
-            "assignment weights contain NaN or infinity".into(),
-        ));
+        return Err(AlgoError::NonFinite("assignment weights contain NaN or infinity".into()));
     }
     let (rows, cols) = weights.dim();
     if rows <= cols {
-        return Ok(min_cost_assignment(weights.mapv(|w| -w).view())
-            .into_iter()
-            .map(Some)
-            .collect());
+        return Ok(min_cost_assignment(weights.mapv(|w| -w).view()).into_iter().map(Some).collect());
     }
     let by_col = min_cost_assignment(weights.t().mapv(|w| -w).view());
     let mut by_row = vec![None; rows];
@@ -269,14 +256,9 @@ pub struct Consensus {
 ///
 /// # Complexity
 /// Per round `O(R · (n + k³))` for `R` runs with up to `k` communities; parallel over runs.
-pub fn consensus_majority(
-    partitions: &[Vec<usize>],
-    qualities: &[f64],
-) -> Result<Consensus, AlgoError> {
+pub fn consensus_majority(partitions: &[Vec<usize>], qualities: &[f64]) -> Result<Consensus, AlgoError> {
     let Some(first) = partitions.first() else {
-        return Err(AlgoError::TooFew(
-            "consensus needs at least one partition".into(),
-        ));
+        return Err(AlgoError::TooFew("consensus needs at least one partition".into()));
     };
     if qualities.len() != partitions.len() {
         return Err(AlgoError::Shape {
@@ -298,11 +280,7 @@ pub fn consensus_majority(
     let mut converged = false;
     while rounds < MAX_CONSENSUS_ROUNDS && !converged {
         rounds += 1;
-        let aligned: Vec<Vec<usize>> = runs
-            .par_iter()
-            .enumerate()
-            .map(|(r, run)| align_to(run, &current, r))
-            .collect();
+        let aligned: Vec<Vec<usize>> = runs.par_iter().enumerate().map(|(r, run)| align_to(run, &current, r)).collect();
         let voted = renumber_by_size(&vote(&aligned, &current));
         converged = voted == current;
         current = voted;
@@ -310,10 +288,7 @@ pub fn consensus_majority(
 
     let canonical = canonical_labels(&current);
     let identical = runs.iter().filter(|run| **run == canonical).count();
-    let aris = runs
-        .par_iter()
-        .map(|run| adjusted_rand_index(run, &current))
-        .collect::<Result<Vec<f64>, _>>()?;
+    let aris = runs.par_iter().map(|run| adjusted_rand_index(run, &current)).collect::<Result<Vec<f64>, _>>()?;
     let n_runs = runs.len() as f64;
     Ok(Consensus {
         n_communities: label_count(&current),
@@ -451,9 +426,7 @@ pub fn cohesion(
             });
         }
         if !w.is_finite() {
-            return Err(AlgoError::NonFinite(format!(
-                "weight {w} of edge ({i}, {j})"
-            )));
+            return Err(AlgoError::NonFinite(format!("weight {w} of edge ({i}, {j})")));
         }
         if w < 0.0 {
             return Err(AlgoError::Param {
@@ -465,18 +438,12 @@ pub fn cohesion(
     let mut distinct: Vec<usize> = labels.to_vec();
     distinct.sort_unstable();
     distinct.dedup();
-    let dense: Vec<usize> = labels
-        .iter()
-        .map(|l| distinct.binary_search(l).expect("label is in its own set"))
-        .collect();
+    let dense: Vec<usize> =
+        labels.iter().map(|l| distinct.binary_search(l).expect("label is in its own set")).collect();
     let k = distinct.len();
 
     let (w_int, w_bnd) = edge_weights(edges, &dense, k);
-    let observed: Vec<f64> = w_int
-        .iter()
-        .zip(&w_bnd)
-        .map(|(&i, &b)| ratio(i, b))
-        .collect();
+    let observed: Vec<f64> = w_int.iter().zip(&w_bnd).map(|(&i, &b)| ratio(i, b)).collect();
     let at_least = (0..n_permutations)
         .into_par_iter()
         .map(|perm| {
@@ -488,9 +455,7 @@ pub fn cohesion(
             observed
                 .iter()
                 .enumerate()
-                .map(|(c, &obs)| {
-                    u64::from(ratio(int[c], bnd[c]) >= obs - COHESION_TIE_RTOL * obs.abs())
-                })
+                .map(|(c, &obs)| u64::from(ratio(int[c], bnd[c]) >= obs - COHESION_TIE_RTOL * obs.abs()))
                 .collect::<Vec<u64>>()
         })
         .reduce(
@@ -555,11 +520,7 @@ fn check_same_length(a: &[usize], b: &[usize]) -> Result<(), AlgoError> {
     if a.len() == b.len() {
         Ok(())
     } else {
-        Err(AlgoError::Shape {
-            what: "partition length".into(),
-            expected: a.len(),
-            got: b.len(),
-        })
+        Err(AlgoError::Shape { what: "partition length".into(), expected: a.len(), got: b.len() })
     }
 }
 
@@ -570,10 +531,7 @@ mod tests {
     use super::*;
 
     fn assert_close(actual: f64, expected: f64, tol: f64) {
-        assert!(
-            (actual - expected).abs() <= tol,
-            "got {actual}, expected {expected}"
-        );
+        assert!((actual - expected).abs() <= tol, "got {actual}, expected {expected}");
     }
 
     #[test]
@@ -596,14 +554,8 @@ mod tests {
         assert_eq!(adjusted_rand_index(&[3], &[8]).unwrap(), 1.0);
         assert_eq!(adjusted_rand_index(&[1, 1, 1], &[0, 0, 0]).unwrap(), 1.0);
         assert_eq!(variation_of_information(&[], &[]).unwrap(), 0.0);
-        assert!(matches!(
-            adjusted_rand_index(&[0, 1], &[0]),
-            Err(AlgoError::Shape { .. })
-        ));
-        assert!(matches!(
-            variation_of_information(&[0], &[0, 1]),
-            Err(AlgoError::Shape { .. })
-        ));
+        assert!(matches!(adjusted_rand_index(&[0, 1], &[0]), Err(AlgoError::Shape { .. })));
+        assert!(matches!(variation_of_information(&[0], &[0, 1]), Err(AlgoError::Shape { .. })));
     }
 
     #[test]
@@ -614,47 +566,37 @@ mod tests {
         // mutual_info_score(a, a) + mutual_info_score(b, b) − 2·mutual_info_score(a, b).
         let cases: [(&[usize], &[usize], f64, f64); 4] = [
             (
-                &[
-                    0, 0, 2, 1, 1, 1, 2, 0, 1, 0, 1, 2, 1, 0, 1, 0, 2, 2, 2, 1, 2, 1, 0, 1, 1, 1,
-                    2, 0, 2, 0,
-                ],
-                &[
-                    1, 3, 0, 2, 1, 2, 3, 3, 3, 2, 3, 3, 0, 0, 1, 2, 3, 1, 3, 1, 3, 2, 2, 0, 2, 3,
-                    3, 3, 3, 0,
-                ],
+                &[0, 0, 2, 1, 1, 1, 2, 0, 1, 0, 1, 2, 1, 0, 1, 0, 2, 2, 2, 1, 2, 1, 0, 1, 1, 1, 2, 0, 2, 0],
+                &[1, 3, 0, 2, 1, 2, 3, 3, 3, 2, 3, 3, 0, 0, 1, 2, 3, 1, 3, 1, 3, 2, 2, 0, 2, 3, 3, 3, 3, 0],
                 0.03579435345974085,
                 2.072801488532947,
             ),
             (
                 &[
-                    4, 2, 4, 1, 0, 0, 5, 5, 1, 2, 1, 0, 5, 4, 0, 1, 3, 5, 5, 1, 3, 0, 1, 1, 2, 2,
-                    4, 2, 2, 5, 3, 4, 4, 2, 5, 0, 1, 0, 0, 5,
+                    4, 2, 4, 1, 0, 0, 5, 5, 1, 2, 1, 0, 5, 4, 0, 1, 3, 5, 5, 1, 3, 0, 1, 1, 2, 2, 4, 2, 2, 5, 3, 4, 4,
+                    2, 5, 0, 1, 0, 0, 5,
                 ],
                 &[
-                    0, 0, 1, 1, 1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0,
-                    0, 0, 1, 1, 1, 0, 1, 0, 0, 1, 1, 1, 1, 0,
+                    0, 0, 1, 1, 1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 1, 0, 1,
+                    0, 0, 1, 1, 1, 1, 0,
                 ],
                 0.007885388609126753,
                 2.2868278866735277,
             ),
             (
-                &[
-                    2, 4, 2, 0, 3, 0, 3, 0, 1, 1, 4, 3, 3, 2, 1, 4, 4, 1, 1, 1, 2, 1, 2, 4, 1,
-                ],
-                &[
-                    4, 2, 1, 4, 2, 3, 1, 4, 3, 4, 0, 0, 0, 2, 2, 4, 1, 0, 4, 1, 3, 1, 2, 0, 3,
-                ],
+                &[2, 4, 2, 0, 3, 0, 3, 0, 1, 1, 4, 3, 3, 2, 1, 4, 4, 1, 1, 1, 2, 1, 2, 4, 1],
+                &[4, 2, 1, 4, 2, 3, 1, 4, 3, 4, 0, 0, 0, 2, 2, 4, 1, 0, 4, 1, 3, 1, 2, 0, 3],
                 -0.060708643647032275,
                 2.504004306357781,
             ),
             (
                 &[
-                    9, 6, 8, 7, 5, 9, 4, 1, 5, 6, 1, 1, 6, 4, 4, 7, 6, 8, 1, 7, 5, 0, 0, 3, 6, 1,
-                    5, 9, 1, 1, 9, 2, 8, 3, 7, 0, 6, 8, 3, 6, 2, 1, 0, 4, 5, 0, 2, 6, 3, 2,
+                    9, 6, 8, 7, 5, 9, 4, 1, 5, 6, 1, 1, 6, 4, 4, 7, 6, 8, 1, 7, 5, 0, 0, 3, 6, 1, 5, 9, 1, 1, 9, 2, 8,
+                    3, 7, 0, 6, 8, 3, 6, 2, 1, 0, 4, 5, 0, 2, 6, 3, 2,
                 ],
                 &[
-                    0, 0, 1, 0, 2, 1, 0, 1, 0, 0, 1, 1, 0, 1, 0, 0, 0, 0, 2, 1, 0, 2, 1, 0, 0, 0,
-                    2, 1, 2, 2, 1, 2, 1, 2, 2, 0, 2, 2, 2, 2, 1, 0, 2, 1, 2, 0, 1, 2, 1, 2,
+                    0, 0, 1, 0, 2, 1, 0, 1, 0, 0, 1, 1, 0, 1, 0, 0, 0, 0, 2, 1, 0, 2, 1, 0, 0, 0, 2, 1, 2, 2, 1, 2, 1,
+                    2, 2, 0, 2, 2, 2, 2, 1, 0, 2, 1, 2, 0, 1, 2, 1, 2,
                 ],
                 -0.00010534355165784415,
                 2.8779471247338737,
@@ -676,11 +618,7 @@ mod tests {
         used.sort_unstable();
         used.dedup();
         assert_eq!(used.len(), rows.min(cols), "a column is used twice");
-        assignment
-            .iter()
-            .enumerate()
-            .filter_map(|(r, c)| c.map(|c| weights[[r, c]]))
-            .sum()
+        assignment.iter().enumerate().filter_map(|(r, c)| c.map(|c| weights[[r, c]])).sum()
     }
 
     #[test]
@@ -717,20 +655,14 @@ mod tests {
                 ],
                 4.1000000000000005,
             ),
-            (
-                array![[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
-                3.0,
-            ),
+            (array![[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]], 3.0),
         ];
         for (w, expected) in cases {
             let assignment = hungarian_max(w.view()).unwrap();
             assert_close(total(w.view(), &assignment), expected, 1e-12);
         }
         let tall = array![[1.0], [5.0], [2.0]];
-        assert_eq!(
-            hungarian_max(tall.view()).unwrap(),
-            vec![None, Some(0), None]
-        );
+        assert_eq!(hungarian_max(tall.view()).unwrap(), vec![None, Some(0), None]);
     }
 
     #[test]
@@ -763,14 +695,8 @@ mod tests {
 
     #[test]
     fn hungarian_rejects_nan_and_handles_empty() {
-        assert!(matches!(
-            hungarian_max(array![[1.0, f64::NAN]].view()),
-            Err(AlgoError::NonFinite(_))
-        ));
-        assert_eq!(
-            hungarian_max(Array2::zeros((2, 0)).view()).unwrap(),
-            vec![None, None]
-        );
+        assert!(matches!(hungarian_max(array![[1.0, f64::NAN]].view()), Err(AlgoError::NonFinite(_))));
+        assert_eq!(hungarian_max(Array2::zeros((2, 0)).view()).unwrap(), vec![None, None]);
     }
 
     #[test]
@@ -829,36 +755,18 @@ mod tests {
         let a = vec![0, 0, 0, 1, 1, 1];
         let b = vec![0, 0, 1, 1, 1, 1];
         let runs = vec![a.clone(), b.clone()];
-        assert_eq!(
-            consensus_majority(&runs, &[1.0, 2.0]).unwrap().labels,
-            vec![1, 1, 0, 0, 0, 0]
-        );
-        assert_eq!(
-            consensus_majority(&runs, &[2.0, 1.0]).unwrap().labels,
-            vec![0, 0, 0, 1, 1, 1]
-        );
+        assert_eq!(consensus_majority(&runs, &[1.0, 2.0]).unwrap().labels, vec![1, 1, 0, 0, 0, 0]);
+        assert_eq!(consensus_majority(&runs, &[2.0, 1.0]).unwrap().labels, vec![0, 0, 0, 1, 1, 1]);
     }
 
     #[test]
     fn consensus_rejects_bad_input() {
-        assert!(matches!(
-            consensus_majority(&[], &[]),
-            Err(AlgoError::TooFew(_))
-        ));
+        assert!(matches!(consensus_majority(&[], &[]), Err(AlgoError::TooFew(_))));
         let runs = vec![vec![0, 1], vec![0]];
-        assert!(matches!(
-            consensus_majority(&runs, &[0.0, 0.0]),
-            Err(AlgoError::Shape { .. })
-        ));
+        assert!(matches!(consensus_majority(&runs, &[0.0, 0.0]), Err(AlgoError::Shape { .. })));
         let runs = vec![vec![0, 1]];
-        assert!(matches!(
-            consensus_majority(&runs, &[]),
-            Err(AlgoError::Shape { .. })
-        ));
-        assert!(matches!(
-            consensus_majority(&runs, &[f64::NAN]),
-            Err(AlgoError::NonFinite(_))
-        ));
+        assert!(matches!(consensus_majority(&runs, &[]), Err(AlgoError::Shape { .. })));
+        assert!(matches!(consensus_majority(&runs, &[f64::NAN]), Err(AlgoError::NonFinite(_))));
     }
 
     /// Two 8-cliques of unit weight joined by one edge of weight 0.5.
@@ -898,12 +806,7 @@ mod tests {
         for trial in 0..40 {
             let mut labels: Vec<usize> = (0..16).map(|i| i % 2).collect();
             labels.shuffle(&mut rng);
-            ps.extend(
-                cohesion(&edges, &labels, 199, trial)
-                    .unwrap()
-                    .iter()
-                    .map(|r| r.p_perm),
-            );
+            ps.extend(cohesion(&edges, &labels, 199, trial).unwrap().iter().map(|r| r.p_perm));
         }
         let mean = ps.iter().sum::<f64>() / ps.len() as f64;
         assert!((0.4..0.8).contains(&mean), "mean p = {mean}");
@@ -933,17 +836,8 @@ mod tests {
         let rows = cohesion(&[(0, 1, 2.0)], &[0, 0, 1], 0, 1).unwrap();
         assert_eq!(rows[0].cohesion, 1.0);
         assert_eq!((rows[1].cohesion, rows[1].p_perm), (0.0, 1.0));
-        assert!(matches!(
-            cohesion(&[(0, 3, 1.0)], &[0, 0, 1], 10, 1),
-            Err(AlgoError::Param { .. })
-        ));
-        assert!(matches!(
-            cohesion(&[(0, 1, -1.0)], &[0, 0], 10, 1),
-            Err(AlgoError::Param { .. })
-        ));
-        assert!(matches!(
-            cohesion(&[(0, 1, f64::NAN)], &[0, 0], 10, 1),
-            Err(AlgoError::NonFinite(_))
-        ));
+        assert!(matches!(cohesion(&[(0, 3, 1.0)], &[0, 0, 1], 10, 1), Err(AlgoError::Param { .. })));
+        assert!(matches!(cohesion(&[(0, 1, -1.0)], &[0, 0], 10, 1), Err(AlgoError::Param { .. })));
+        assert!(matches!(cohesion(&[(0, 1, f64::NAN)], &[0, 0], 10, 1), Err(AlgoError::NonFinite(_))));
     }
 }

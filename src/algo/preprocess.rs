@@ -44,11 +44,7 @@ pub fn normalize_total(x: &mut Csr, target_sum: Option<f64>) -> Result<(), AlgoE
             });
         }
         None => {
-            let nonzero: Vec<f64> = totals
-                .iter()
-                .filter(|&&t| t > 0.0)
-                .map(|&t| f64::from(t))
-                .collect();
+            let nonzero: Vec<f64> = totals.iter().filter(|&&t| t > 0.0).map(|&t| f64::from(t)).collect();
             median(nonzero).ok_or_else(|| AlgoError::TooFew("every cell total is zero".into()))?
         }
     };
@@ -116,14 +112,7 @@ pub struct HvgOptions {
 
 impl Default for HvgOptions {
     fn default() -> Self {
-        HvgOptions {
-            min_mean: 0.0125,
-            max_mean: 3.0,
-            min_disp: 0.5,
-            max_disp: f64::INFINITY,
-            n_bins: 20,
-            span: 0.3,
-        }
+        HvgOptions { min_mean: 0.0125, max_mean: 3.0, min_disp: 0.5, max_disp: f64::INFINITY, n_bins: 20, span: 0.3 }
     }
 }
 
@@ -181,10 +170,7 @@ pub fn highly_variable_genes(
         return Err(AlgoError::TooFew("no genes".into()));
     }
     if n_top_genes == Some(0) {
-        return Err(AlgoError::Param {
-            name: "n_top_genes".into(),
-            why: "must be at least 1".into(),
-        });
+        return Err(AlgoError::Param { name: "n_top_genes".into(), why: "must be at least 1".into() });
     }
     match flavor {
         Flavor::Seurat | Flavor::CellRanger => dispersion_hvg(x, flavor, n_top_genes, options),
@@ -193,12 +179,7 @@ pub fn highly_variable_genes(
 }
 
 /// The `seurat` and `cell_ranger` flavours.
-fn dispersion_hvg(
-    x: &Csr,
-    flavor: Flavor,
-    n_top_genes: Option<usize>,
-    options: &HvgOptions,
-) -> Result<Hvg, AlgoError> {
+fn dispersion_hvg(x: &Csr, flavor: Flavor, n_top_genes: Option<usize>, options: &HvgOptions) -> Result<Hvg, AlgoError> {
     let moments = if flavor == Flavor::Seurat {
         let mut expm1 = x.clone();
         // scanpy applies np.expm1 to the float32 values.
@@ -208,21 +189,13 @@ fn dispersion_hvg(
         x.column_moments()?
     };
     let mut means = moments.mean;
-    means
-        .iter_mut()
-        .filter(|m| **m == 0.0)
-        .for_each(|m| *m = 1e-12);
+    means.iter_mut().filter(|m| **m == 0.0).for_each(|m| *m = 1e-12);
     let mut dispersions: Vec<f64> = moments.var.iter().zip(&means).map(|(v, m)| v / m).collect();
     let bins = if flavor == Flavor::Seurat {
-        dispersions
-            .iter_mut()
-            .for_each(|d| *d = if *d == 0.0 { f64::NAN } else { d.ln() });
+        dispersions.iter_mut().for_each(|d| *d = if *d == 0.0 { f64::NAN } else { d.ln() });
         means.iter_mut().for_each(|m| *m = m.ln_1p());
         if options.n_bins == 0 {
-            return Err(AlgoError::Param {
-                name: "n_bins".into(),
-                why: "must be at least 1".into(),
-            });
+            return Err(AlgoError::Param { name: "n_bins".into(), why: "must be at least 1".into() });
         }
         equal_width_bins(&means, options.n_bins)
     } else {
@@ -242,51 +215,32 @@ fn dispersion_hvg(
             _ => cell_ranger_bin_stats(g),
         })
         .collect();
-    let dispersions_norm: Vec<f64> = bins
-        .iter()
-        .zip(&dispersions)
-        .map(|(&b, &d)| (d - stats[b].0) / stats[b].1)
-        .collect();
+    let dispersions_norm: Vec<f64> =
+        bins.iter().zip(&dispersions).map(|(&b, &d)| (d - stats[b].0) / stats[b].1).collect();
     let highly_variable = match n_top_genes {
         Some(n) => top_n_with_ties(&dispersions_norm, n),
         None => {
             // Seurat's rule: NaN → 0, ±∞ → ±max finite (numpy's nan_to_num).
             let finite = |d: f64| {
-                if d.is_nan() {
-                    0.0
-                } else {
-                    d.clamp(f64::MIN, f64::MAX)
-                }
+                if d.is_nan() { 0.0 } else { d.clamp(f64::MIN, f64::MAX) }
             };
             means
                 .iter()
                 .zip(&dispersions_norm)
                 .map(|(&m, &d)| {
                     let d = finite(d);
-                    m > options.min_mean
-                        && m < options.max_mean
-                        && d > options.min_disp
-                        && d < options.max_disp
+                    m > options.min_mean && m < options.max_mean && d > options.min_disp && d < options.max_disp
                 })
                 .collect()
         }
     };
-    Ok(Hvg {
-        highly_variable,
-        means,
-        dispersions,
-        dispersions_norm,
-    })
+    Ok(Hvg { highly_variable, means, dispersions, dispersions_norm })
 }
 
 /// Bin labels of `pd.cut(values, n_bins)`: equal-width, right-closed bins whose lowest edge is
 /// pushed down by 0.1 % of the range.
 fn equal_width_bins(values: &[f64], n_bins: usize) -> Vec<usize> {
-    let (mut lo, mut hi) = values
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-            (a.min(v), b.max(v))
-        });
+    let (mut lo, mut hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
     let mut edges: Vec<f64>;
     if lo == hi {
         let widen = |v: f64| if v == 0.0 { 0.001 } else { 0.001 * v.abs() };
@@ -297,10 +251,7 @@ fn equal_width_bins(values: &[f64], n_bins: usize) -> Vec<usize> {
         edges = linspace(lo, hi, n_bins + 1);
         edges[0] -= (hi - lo) * 0.001;
     }
-    values
-        .iter()
-        .map(|&v| right_closed_bin(&edges, v))
-        .collect()
+    values.iter().map(|&v| right_closed_bin(&edges, v)).collect()
 }
 
 /// `np.linspace(start, stop, num)` with the same rounding (k·step + start, last = stop).
@@ -324,14 +275,9 @@ fn percentile_bins(values: &[f64]) -> Result<Vec<usize>, AlgoError> {
     edges.extend((10..=100).step_by(5).map(|q| percentile(&sorted, q as f64)));
     edges.push(f64::INFINITY);
     if edges.windows(2).any(|w| w[0] == w[1]) {
-        return Err(AlgoError::Numerical(
-            "cell_ranger mean-bin percentile edges are not unique".into(),
-        ));
+        return Err(AlgoError::Numerical("cell_ranger mean-bin percentile edges are not unique".into()));
     }
-    Ok(values
-        .iter()
-        .map(|&v| right_closed_bin(&edges, v))
-        .collect())
+    Ok(values.iter().map(|&v| right_closed_bin(&edges, v)).collect())
 }
 
 /// `np.percentile(sorted, q)` with linear interpolation, using numpy's two-sided lerp.
@@ -342,11 +288,7 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     let t = h - lo as f64;
     let (a, b) = (sorted[lo], sorted[hi]);
     let diff = b - a;
-    if t >= 0.5 {
-        b - diff * (1.0 - t)
-    } else {
-        a + diff * t
-    }
+    if t >= 0.5 { b - diff * (1.0 - t) } else { a + diff * t }
 }
 
 /// Seurat bin statistics (mean, sample std); a bin with fewer than two values gets
@@ -368,10 +310,7 @@ fn cell_ranger_bin_stats(values: Vec<f64>) -> (f64, f64) {
     let Some(center) = median(values.clone()) else {
         return (f64::NAN, f64::NAN);
     };
-    let deviations = values
-        .iter()
-        .map(|v| (v - center).abs() / MAD_SCALE)
-        .collect();
+    let deviations = values.iter().map(|v| (v - center).abs() / MAD_SCALE).collect();
     (center, median(deviations).unwrap_or(f64::NAN))
 }
 
@@ -382,11 +321,7 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
     }
     values.sort_by(f64::total_cmp);
     let n = values.len();
-    Some(if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    })
+    Some(if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 })
 }
 
 /// scanpy's `n_top_genes` rule: threshold at the N-th largest non-NaN score (all of them if
@@ -414,9 +349,7 @@ fn seurat_v3_hvg(x: &Csr, n_top_genes: usize, span: f64) -> Result<Hvg, AlgoErro
         reg_std[j] = 10f64.powf(f).sqrt();
     }
     let n = x.n_rows as f64;
-    let clip: Vec<f64> = (0..x.n_cols)
-        .map(|j| reg_std[j] * n.sqrt() + mean[j])
-        .collect();
+    let clip: Vec<f64> = (0..x.n_cols).map(|j| reg_std[j] * n.sqrt() + mean[j]).collect();
     let mut sum = vec![0.0f64; x.n_cols];
     let mut sum_sq = vec![0.0f64; x.n_cols];
     for (&j, &v) in x.indices.iter().zip(&x.data) {
@@ -426,24 +359,13 @@ fn seurat_v3_hvg(x: &Csr, n_top_genes: usize, span: f64) -> Result<Hvg, AlgoErro
         sum_sq[j] += c * c;
     }
     let norm_var: Vec<f64> = (0..x.n_cols)
-        .map(|j| {
-            (n * mean[j] * mean[j] + sum_sq[j] - 2.0 * sum[j] * mean[j])
-                / ((n - 1.0) * reg_std[j] * reg_std[j])
-        })
+        .map(|j| (n * mean[j] * mean[j] + sum_sq[j] - 2.0 * sum[j] * mean[j]) / ((n - 1.0) * reg_std[j] * reg_std[j]))
         .collect();
     let mut order: Vec<usize> = (0..x.n_cols).collect();
     order.sort_by(|&a, &b| norm_var[b].total_cmp(&norm_var[a]));
     let mut highly_variable = vec![false; x.n_cols];
-    order
-        .iter()
-        .take(n_top_genes)
-        .for_each(|&j| highly_variable[j] = true);
-    Ok(Hvg {
-        highly_variable,
-        means: moments.mean,
-        dispersions: moments.var,
-        dispersions_norm: norm_var,
-    })
+    order.iter().take(n_top_genes).for_each(|&j| highly_variable[j] = true);
+    Ok(Hvg { highly_variable, means: moments.mean, dispersions: moments.var, dispersions_norm: norm_var })
 }
 
 /// Direct LOESS smoother: at every point, a weighted least-squares quadratic in `x` over its
@@ -453,17 +375,12 @@ fn seurat_v3_hvg(x: &Csr, n_top_genes: usize, span: f64) -> Result<Hvg, AlgoErro
 /// Complexity: O(n log n + n · span · n).
 fn loess_quadratic(x: &[f64], y: &[f64], span: f64) -> Result<Vec<f64>, AlgoError> {
     if !(span > 0.0 && span <= 1.0) {
-        return Err(AlgoError::Param {
-            name: "span".into(),
-            why: format!("must be in (0, 1], got {span}"),
-        });
+        return Err(AlgoError::Param { name: "span".into(), why: format!("must be in (0, 1], got {span}") });
     }
     let n = x.len();
     let q = (span * n as f64).floor() as usize;
     if q < 3 {
-        return Err(AlgoError::TooFew(format!(
-            "LOESS needs at least 3 neighbours, span·n = {q}"
-        )));
+        return Err(AlgoError::TooFew(format!("LOESS needs at least 3 neighbours, span·n = {q}")));
     }
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
@@ -492,8 +409,8 @@ fn loess_quadratic(x: &[f64], y: &[f64], span: f64) -> Result<Vec<f64>, AlgoErro
                 }
             }
         }
-        fitted[order[k]] = solve3(a, b)
-            .ok_or_else(|| AlgoError::Numerical(format!("singular LOESS fit at x = {x0}")))?[0];
+        fitted[order[k]] =
+            solve3(a, b).ok_or_else(|| AlgoError::Numerical(format!("singular LOESS fit at x = {x0}")))?[0];
     }
     Ok(fitted)
 }
@@ -616,10 +533,7 @@ mod tests {
     /// Every 4th cell of /work/shared/data/papalexi2021_lowmoi.h5ad (5,183 × 299 raw counts),
     /// written by `python tests/crosscheck/export_fixture.py <h5ad> papalexi_every4th.bin 4`.
     fn papalexi() -> Csr {
-        decode_fixture(include_bytes!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/papalexi_every4th.bin"
-        )))
+        decode_fixture(include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/papalexi_every4th.bin")))
     }
 
     fn papalexi_log() -> Csr {
@@ -630,9 +544,7 @@ mod tests {
     }
 
     fn selected(hvg: &Hvg) -> Vec<usize> {
-        (0..hvg.highly_variable.len())
-            .filter(|&j| hvg.highly_variable[j])
-            .collect()
+        (0..hvg.highly_variable.len()).filter(|&j| hvg.highly_variable[j]).collect()
     }
 
     fn assert_rel(got: &[f64], want: &[f64], tol: f64) {
@@ -648,69 +560,41 @@ mod tests {
     //   sc.pp.normalize_total(ad, target_sum=1e4); sc.pp.log1p(ad)
     //   sc.pp.highly_variable_genes(ad, flavor=f, n_top_genes=100 or None, inplace=False)
     const SEURAT_GENES: &[usize] = &[
-        3, 4, 14, 16, 20, 23, 25, 27, 29, 32, 33, 35, 39, 40, 43, 47, 49, 54, 55, 58, 62, 67, 70,
-        73, 75, 77, 79, 87, 88, 90, 92, 94, 96, 97, 98, 102, 103, 104, 105, 110, 112, 113, 115,
-        120, 121, 129, 132, 133, 136, 144, 146, 148, 150, 151, 153, 164, 166, 171, 172, 173, 174,
-        176, 181, 187, 189, 190, 193, 195, 196, 201, 206, 208, 210, 213, 215, 217, 222, 228, 236,
-        239, 251, 252, 253, 254, 256, 257, 259, 260, 262, 263, 265, 270, 273, 283, 285, 286, 287,
-        296, 297, 298,
+        3, 4, 14, 16, 20, 23, 25, 27, 29, 32, 33, 35, 39, 40, 43, 47, 49, 54, 55, 58, 62, 67, 70, 73, 75, 77, 79, 87,
+        88, 90, 92, 94, 96, 97, 98, 102, 103, 104, 105, 110, 112, 113, 115, 120, 121, 129, 132, 133, 136, 144, 146,
+        148, 150, 151, 153, 164, 166, 171, 172, 173, 174, 176, 181, 187, 189, 190, 193, 195, 196, 201, 206, 208, 210,
+        213, 215, 217, 222, 228, 236, 239, 251, 252, 253, 254, 256, 257, 259, 260, 262, 263, 265, 270, 273, 283, 285,
+        286, 287, 296, 297, 298,
     ];
     const CELL_RANGER_GENES: &[usize] = &[
-        0, 4, 8, 10, 14, 20, 24, 25, 26, 27, 29, 33, 35, 39, 40, 42, 43, 46, 47, 54, 55, 59, 60,
-        61, 62, 67, 70, 73, 75, 78, 79, 81, 86, 90, 92, 94, 95, 96, 97, 98, 103, 105, 110, 120,
-        132, 133, 144, 146, 148, 150, 151, 153, 154, 158, 161, 164, 171, 173, 176, 178, 180, 185,
-        186, 189, 190, 193, 196, 201, 206, 209, 210, 213, 218, 223, 225, 227, 228, 233, 236, 237,
-        238, 239, 244, 245, 251, 252, 254, 257, 258, 259, 260, 262, 265, 270, 281, 283, 285, 287,
-        292, 298,
+        0, 4, 8, 10, 14, 20, 24, 25, 26, 27, 29, 33, 35, 39, 40, 42, 43, 46, 47, 54, 55, 59, 60, 61, 62, 67, 70, 73,
+        75, 78, 79, 81, 86, 90, 92, 94, 95, 96, 97, 98, 103, 105, 110, 120, 132, 133, 144, 146, 148, 150, 151, 153,
+        154, 158, 161, 164, 171, 173, 176, 178, 180, 185, 186, 189, 190, 193, 196, 201, 206, 209, 210, 213, 218, 223,
+        225, 227, 228, 233, 236, 237, 238, 239, 244, 245, 251, 252, 254, 257, 258, 259, 260, 262, 265, 270, 281, 283,
+        285, 287, 292, 298,
     ];
     const SEURAT_CUTOFFS_GENES: &[usize] = &[
-        3, 4, 14, 29, 35, 39, 40, 54, 58, 62, 70, 73, 75, 79, 87, 92, 96, 97, 98, 102, 103, 105,
-        110, 112, 120, 129, 132, 151, 153, 164, 172, 173, 181, 187, 190, 193, 195, 201, 210, 215,
-        217, 228, 251, 252, 257, 259, 262, 265, 270, 285, 286, 287,
+        3, 4, 14, 29, 35, 39, 40, 54, 58, 62, 70, 73, 75, 79, 87, 92, 96, 97, 98, 102, 103, 105, 110, 112, 120, 129,
+        132, 151, 153, 164, 172, 173, 181, 187, 190, 193, 195, 201, 210, 215, 217, 228, 251, 252, 257, 259, 262, 265,
+        270, 285, 286, 287,
     ];
     const SEURAT_V3_GENES: &[usize] = &[
-        3, 4, 14, 16, 20, 22, 23, 25, 27, 32, 33, 35, 36, 42, 43, 48, 49, 54, 55, 58, 67, 70, 73,
-        75, 77, 79, 82, 84, 85, 87, 92, 94, 96, 98, 102, 103, 104, 110, 111, 113, 132, 133, 136,
-        142, 146, 148, 151, 152, 153, 157, 164, 166, 169, 171, 172, 173, 174, 176, 179, 181, 183,
-        187, 192, 193, 195, 196, 199, 202, 206, 213, 217, 222, 228, 229, 233, 236, 249, 250, 251,
-        253, 254, 257, 261, 262, 263, 265, 270, 272, 273, 274, 276, 280, 281, 285, 286, 287, 289,
-        296, 297, 298,
+        3, 4, 14, 16, 20, 22, 23, 25, 27, 32, 33, 35, 36, 42, 43, 48, 49, 54, 55, 58, 67, 70, 73, 75, 77, 79, 82, 84,
+        85, 87, 92, 94, 96, 98, 102, 103, 104, 110, 111, 113, 132, 133, 136, 142, 146, 148, 151, 152, 153, 157, 164,
+        166, 169, 171, 172, 173, 174, 176, 179, 181, 183, 187, 192, 193, 195, 196, 199, 202, 206, 213, 217, 222, 228,
+        229, 233, 236, 249, 250, 251, 253, 254, 257, 261, 262, 263, 265, 270, 272, 273, 274, 276, 280, 281, 285, 286,
+        287, 289, 296, 297, 298,
     ];
-    const SEURAT_MEANS_FIRST5: [f64; 5] = [
-        1.2811128166574004,
-        4.439133401775378,
-        3.652791570514955,
-        1.5293325725185483,
-        0.3572895635898982,
-    ];
-    const SEURAT_DISPERSIONS_NORM_FIRST5: [f64; 5] = [
-        -0.5759186622034095,
-        -0.1851653918415683,
-        -0.24856748504160972,
-        0.8300321526200081,
-        1.96352960549245,
-    ];
-    const CELL_RANGER_MEANS_FIRST5: [f64; 5] = [
-        0.19083368081327068,
-        3.305542267222168,
-        1.95528493225632,
-        0.2580687099043154,
-        0.027928742482904622,
-    ];
-    const CELL_RANGER_DISPERSIONS_NORM_FIRST5: [f64; 5] = [
-        0.5745131260499626,
-        0.20807518493853622,
-        0.29694136394296716,
-        0.0,
-        0.9810676115263729,
-    ];
-    const SEURAT_V3_VARIANCES_NORM_FIRST5: [f64; 5] = [
-        0.9138043835557599,
-        0.874214175849096,
-        0.9347824349305197,
-        1.052818897329244,
-        1.9881979956941371,
-    ];
+    const SEURAT_MEANS_FIRST5: [f64; 5] =
+        [1.2811128166574004, 4.439133401775378, 3.652791570514955, 1.5293325725185483, 0.3572895635898982];
+    const SEURAT_DISPERSIONS_NORM_FIRST5: [f64; 5] =
+        [-0.5759186622034095, -0.1851653918415683, -0.24856748504160972, 0.8300321526200081, 1.96352960549245];
+    const CELL_RANGER_MEANS_FIRST5: [f64; 5] =
+        [0.19083368081327068, 3.305542267222168, 1.95528493225632, 0.2580687099043154, 0.027928742482904622];
+    const CELL_RANGER_DISPERSIONS_NORM_FIRST5: [f64; 5] =
+        [0.5745131260499626, 0.20807518493853622, 0.29694136394296716, 0.0, 0.9810676115263729];
+    const SEURAT_V3_VARIANCES_NORM_FIRST5: [f64; 5] =
+        [0.9138043835557599, 0.874214175849096, 0.9347824349305197, 1.052818897329244, 1.9881979956941371];
 
     #[test]
     fn normalize_total_and_log1p_match_scanpy() {
@@ -724,10 +608,7 @@ mod tests {
         ];
         let mut x = Csr::from_dense(&dense.view()).unwrap();
         normalize_total(&mut x, Some(1e4)).unwrap();
-        assert_eq!(
-            x.to_dense(),
-            ndarray::Array2::from(want_1e4.map(|r| r.map(|v| v as f32)).to_vec())
-        );
+        assert_eq!(x.to_dense(), ndarray::Array2::from(want_1e4.map(|r| r.map(|v| v as f32)).to_vec()));
         // a = AnnData(dense); sc.pp.normalize_total(a); sc.pp.log1p(a)   (target = median 6 of
         // the non-zero totals 4, 6, 7)
         let want_log = [
@@ -745,78 +626,40 @@ mod tests {
         }
         assert!(normalize_total(&mut x, Some(0.0)).is_err());
         let mut empty = Csr::from_dense(&ndarray::Array2::zeros((2, 2)).view()).unwrap();
-        assert!(matches!(
-            normalize_total(&mut empty, None),
-            Err(AlgoError::TooFew(_))
-        ));
+        assert!(matches!(normalize_total(&mut empty, None), Err(AlgoError::TooFew(_))));
     }
 
     #[test]
     fn seurat_top_genes_match_scanpy() {
-        let hvg = highly_variable_genes(
-            &papalexi_log(),
-            Flavor::Seurat,
-            Some(100),
-            &HvgOptions::default(),
-        )
-        .unwrap();
+        let hvg = highly_variable_genes(&papalexi_log(), Flavor::Seurat, Some(100), &HvgOptions::default()).unwrap();
         assert_eq!(selected(&hvg), SEURAT_GENES);
         assert_rel(&hvg.means[..5], &SEURAT_MEANS_FIRST5, 1e-5);
-        assert_rel(
-            &hvg.dispersions_norm[..5],
-            &SEURAT_DISPERSIONS_NORM_FIRST5,
-            1e-5,
-        );
+        assert_rel(&hvg.dispersions_norm[..5], &SEURAT_DISPERSIONS_NORM_FIRST5, 1e-5);
     }
 
     #[test]
     fn seurat_cutoffs_match_scanpy() {
-        let hvg = highly_variable_genes(
-            &papalexi_log(),
-            Flavor::Seurat,
-            None,
-            &HvgOptions::default(),
-        )
-        .unwrap();
+        let hvg = highly_variable_genes(&papalexi_log(), Flavor::Seurat, None, &HvgOptions::default()).unwrap();
         assert_eq!(selected(&hvg), SEURAT_CUTOFFS_GENES);
     }
 
     #[test]
     fn cell_ranger_top_genes_match_scanpy() {
-        let hvg = highly_variable_genes(
-            &papalexi_log(),
-            Flavor::CellRanger,
-            Some(100),
-            &HvgOptions::default(),
-        )
-        .unwrap();
+        let hvg =
+            highly_variable_genes(&papalexi_log(), Flavor::CellRanger, Some(100), &HvgOptions::default()).unwrap();
         assert_eq!(selected(&hvg), CELL_RANGER_GENES);
         assert_rel(&hvg.means[..5], &CELL_RANGER_MEANS_FIRST5, 1e-5);
-        assert_rel(
-            &hvg.dispersions_norm[..5],
-            &CELL_RANGER_DISPERSIONS_NORM_FIRST5,
-            1e-5,
-        );
+        assert_rel(&hvg.dispersions_norm[..5], &CELL_RANGER_DISPERSIONS_NORM_FIRST5, 1e-5);
     }
 
     #[test]
     fn seurat_v3_top_genes_close_to_scanpy() {
-        let hvg = highly_variable_genes(
-            &papalexi(),
-            Flavor::SeuratV3,
-            Some(100),
-            &HvgOptions::default(),
-        )
-        .unwrap();
+        let hvg = highly_variable_genes(&papalexi(), Flavor::SeuratV3, Some(100), &HvgOptions::default()).unwrap();
         // The direct LOESS differs from scikit-misc's kd-tree interpolation by ~0.1 % (median)
         // and up to ~3 % in variances_norm; the gene list is the same here (99 of 100 genes on
         // all 20,729 cells).
         assert_eq!(selected(&hvg), SEURAT_V3_GENES);
-        assert_rel(
-            &hvg.dispersions_norm[..5],
-            &SEURAT_V3_VARIANCES_NORM_FIRST5,
-            1e-2,
-        );
+        assert_rel(&hvg.dispersions_norm[..5], &SEURAT_V3_VARIANCES_NORM_FIRST5, 1e-2);
     }
 
     #[test]
@@ -830,12 +673,7 @@ mod tests {
 
     #[test]
     fn subsample_caps_groups_and_drops_small_perturbations() {
-        let label = |s: &str| -> Vec<String> {
-            s.split('+')
-                .filter(|t| !t.is_empty())
-                .map(String::from)
-                .collect()
-        };
+        let label = |s: &str| -> Vec<String> { s.split('+').filter(|t| !t.is_empty()).map(String::from).collect() };
         let mut targets = Vec::new();
         targets.extend((0..50).map(|_| label("")));
         targets.extend((0..30).map(|_| label("A")));

@@ -67,12 +67,7 @@ pub struct GrnOptions {
 
 impl Default for GrnOptions {
     fn default() -> Self {
-        Self {
-            alpha: 10.0,
-            bagging: 20,
-            feature_fraction: 0.8,
-            seed: 123,
-        }
+        Self { alpha: 10.0, bagging: 20, feature_fraction: 0.8, seed: 123 }
     }
 }
 
@@ -141,10 +136,8 @@ pub fn ridge(
         });
     }
     let w_sum: f64 = w.iter().sum();
-    let x_mean: Vec<f64> = x
-        .axis_iter(Axis(1))
-        .map(|c| c.iter().zip(w).map(|(v, wi)| v * wi).sum::<f64>() / w_sum)
-        .collect();
+    let x_mean: Vec<f64> =
+        x.axis_iter(Axis(1)).map(|c| c.iter().zip(w).map(|(v, wi)| v * wi).sum::<f64>() / w_sum).collect();
     let y_mean = y.iter().zip(w).map(|(v, wi)| v * wi).sum::<f64>() / w_sum;
     let mut gram = Mat::<f64>::zeros(p, p);
     let mut rhs = vec![0.0; p];
@@ -165,10 +158,7 @@ pub fn ridge(
     }
     solve_ridge(gram.as_mut(), &mut rhs, alpha)?;
     let intercept = y_mean - rhs.iter().zip(&x_mean).map(|(c, m)| c * m).sum::<f64>();
-    Ok(RidgeFit {
-        coef: rhs,
-        intercept,
-    })
+    Ok(RidgeFit { coef: rhs, intercept })
 }
 
 /// CellOracle's bagging ridge GRN (method.md §3.3): per target, `bagging` ridge fits on bootstrap
@@ -206,9 +196,7 @@ pub fn bagging_ridge(
     let (n, g) = x.dim();
     check_len("genes (one name per column of x)", g, genes.len())?;
     if n < 2 {
-        return Err(AlgoError::TooFew(format!(
-            "bagging ridge needs at least 2 cells, got {n}"
-        )));
+        return Err(AlgoError::TooFew(format!("bagging ridge needs at least 2 cells, got {n}")));
     }
     check_finite_all(x.iter(), "expression matrix")?;
     let tasks = build_tasks(candidates, genes)?;
@@ -217,10 +205,7 @@ pub fn bagging_ridge(
     }
 
     // Column layout: U = regulators ∪ targets (sorted), R = regulators (sorted) ⊆ U.
-    let mut u_genes: Vec<usize> = tasks
-        .iter()
-        .flat_map(|t| t.regulators.iter().copied().chain([t.target]))
-        .collect();
+    let mut u_genes: Vec<usize> = tasks.iter().flat_map(|t| t.regulators.iter().copied().chain([t.target])).collect();
     u_genes.sort_unstable();
     u_genes.dedup();
     let mut r_genes: Vec<usize> = tasks.iter().flat_map(|t| t.regulators.clone()).collect();
@@ -251,33 +236,23 @@ pub fn bagging_ridge(
     let layouts: Vec<TaskLayout> = tasks
         .iter()
         .map(|t| TaskLayout {
-            regulator_rows: t
-                .regulators
-                .iter()
-                .map(|r| r_genes.binary_search(r).expect("regulator is in R"))
-                .collect(),
+            regulator_rows: t.regulators.iter().map(|r| r_genes.binary_search(r).expect("regulator is in R")).collect(),
             target_col: u_pos(t.target),
         })
         .collect();
-    let subsets: Vec<Vec<Vec<usize>>> = tasks
-        .par_iter()
-        .map(|t| feature_subsets(opts, t.target, t.regulators.len()))
-        .collect();
+    let subsets: Vec<Vec<Vec<usize>>> =
+        tasks.par_iter().map(|t| feature_subsets(opts, t.target, t.regulators.len())).collect();
 
     // coefs[task][bag][j] = coefficient of subsets[task][bag][j] in that bag.
     let mut coefs: Vec<Vec<Vec<f64>>> = vec![Vec::with_capacity(opts.bagging); tasks.len()];
     for bag in 0..opts.bagging {
         let counts = bootstrap_counts(opts.seed, bag, n);
         let m = weighted_centred_products(xu.as_ref(), &r_in_u, &counts);
-        coefs
-            .par_iter_mut()
-            .zip(&layouts)
-            .zip(&subsets)
-            .try_for_each(|((task_coefs, layout), subs)| {
-                let c = solve_bag(&m, layout, &subs[bag], &r_in_u, &r_scale, opts.alpha)?;
-                task_coefs.push(c);
-                Ok::<_, AlgoError>(())
-            })?;
+        coefs.par_iter_mut().zip(&layouts).zip(&subsets).try_for_each(|((task_coefs, layout), subs)| {
+            let c = solve_bag(&m, layout, &subs[bag], &r_in_u, &r_scale, opts.alpha)?;
+            task_coefs.push(c);
+            Ok::<_, AlgoError>(())
+        })?;
     }
 
     let mut edges = Vec::new();
@@ -338,26 +313,15 @@ pub struct Filtered {
 /// `O(m log m)` plus the mixture's EM, `O(100·m)`.
 pub fn filter_edges(edges: &[Edge], fdr: f64, keep: Keep) -> Result<Filtered, AlgoError> {
     if !(fdr > 0.0 && fdr <= 1.0) {
-        return Err(AlgoError::Param {
-            name: "fdr".into(),
-            why: format!("must lie in (0, 1], got {fdr}"),
-        });
+        return Err(AlgoError::Param { name: "fdr".into(), why: format!("must lie in (0, 1], got {fdr}") });
     }
     let p: Vec<f64> = edges.iter().map(|e| e.p).collect();
     let q = bh_fdr(&p)?;
     let kept: Vec<bool> = q.iter().map(|&v| v <= fdr).collect();
     let kept_idx: Vec<usize> = (0..edges.len()).filter(|&i| kept[i]).collect();
-    let positive: Vec<usize> = kept_idx
-        .iter()
-        .copied()
-        .filter(|&i| edges[i].coef_abs > 0.0)
-        .collect();
+    let positive: Vec<usize> = kept_idx.iter().copied().filter(|&i| edges[i].coef_abs > 0.0).collect();
     let log_abs: Vec<f64> = positive.iter().map(|&i| edges[i].coef_abs.ln()).collect();
-    let gmm = if log_abs.len() >= 2 {
-        Some(fit_gmm_1d(&log_abs)?)
-    } else {
-        None
-    };
+    let gmm = if log_abs.len() >= 2 { Some(fit_gmm_1d(&log_abs)?) } else { None };
 
     let mut strong = vec![false; edges.len()];
     match keep {
@@ -380,11 +344,7 @@ pub fn filter_edges(edges: &[Edge], fdr: f64, keep: Keep) -> Result<Filtered, Al
             let mut abs: Vec<f64> = kept_idx.iter().map(|&i| edges[i].coef_abs).collect();
             abs.sort_by(f64::total_cmp);
             let mid = abs.len() / 2;
-            let median = if abs.len() % 2 == 1 {
-                abs[mid]
-            } else {
-                0.5 * (abs[mid - 1] + abs[mid])
-            };
+            let median = if abs.len() % 2 == 1 { abs[mid] } else { 0.5 * (abs[mid - 1] + abs[mid]) };
             for &i in &kept_idx {
                 strong[i] = edges[i].coef_abs >= median;
             }
@@ -405,12 +365,7 @@ pub fn filter_edges(edges: &[Edge], fdr: f64, keep: Keep) -> Result<Filtered, Al
             }
         }
     }
-    Ok(Filtered {
-        q,
-        kept,
-        strong,
-        gmm,
-    })
+    Ok(Filtered { q, kept, strong, gmm })
 }
 
 /// A target with its validated regulators (self removed).
@@ -427,10 +382,7 @@ struct TaskLayout {
     target_col: usize,
 }
 
-fn build_tasks(
-    candidates: &[(usize, Vec<usize>)],
-    genes: &[String],
-) -> Result<Vec<Task>, AlgoError> {
+fn build_tasks(candidates: &[(usize, Vec<usize>)], genes: &[String]) -> Result<Vec<Task>, AlgoError> {
     let g = genes.len();
     let mut seen_target = vec![false; g];
     let mut tasks = Vec::with_capacity(candidates.len());
@@ -451,22 +403,12 @@ fn build_tasks(
         if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
             return Err(AlgoError::Param {
                 name: "candidates".into(),
-                why: format!(
-                    "regulator `{}` is listed twice for target `{}`",
-                    genes[w[0]], genes[target]
-                ),
+                why: format!("regulator `{}` is listed twice for target `{}`", genes[w[0]], genes[target]),
             });
         }
-        let regs: Vec<usize> = regulators
-            .iter()
-            .copied()
-            .filter(|&r| r != target)
-            .collect();
+        let regs: Vec<usize> = regulators.iter().copied().filter(|&r| r != target).collect();
         if !regs.is_empty() {
-            tasks.push(Task {
-                target,
-                regulators: regs,
-            });
+            tasks.push(Task { target, regulators: regs });
         }
     }
     Ok(tasks)
@@ -493,9 +435,7 @@ fn bootstrap_counts(seed: u64, bag: usize, n: usize) -> Vec<f64> {
 fn feature_subsets(opts: &GrnOptions, target: usize, p: usize) -> Vec<Vec<usize>> {
     let k = ((opts.feature_fraction * p as f64).floor() as usize).clamp(1, p);
     let mut rng = stream(opts.seed, STREAM_FEATURES, target);
-    (0..opts.bagging)
-        .map(|_| draw_subset(&mut rng, p, k))
-        .collect()
+    (0..opts.bagging).map(|_| draw_subset(&mut rng, p, k)).collect()
 }
 
 fn draw_subset(rng: &mut impl Rng, p: usize, k: usize) -> Vec<usize> {
@@ -510,38 +450,20 @@ fn weighted_centred_products(xu: faer::MatRef<f64>, r_in_u: &[usize], counts: &[
     let drawn: Vec<usize> = (0..counts.len()).filter(|&i| counts[i] > 0.0).collect();
     let total: f64 = counts.iter().sum();
     let b = Mat::<f64>::from_fn(drawn.len(), xu.ncols(), |i, j| xu[(drawn[i], j)]);
-    let a = Mat::<f64>::from_fn(drawn.len(), r_in_u.len(), |i, j| {
-        counts[drawn[i]] * b[(i, r_in_u[j])]
-    });
-    let mean_u: Vec<f64> = (0..b.ncols())
-        .map(|j| {
-            (0..b.nrows())
-                .map(|i| counts[drawn[i]] * b[(i, j)])
-                .sum::<f64>()
-                / total
-        })
-        .collect();
+    let a = Mat::<f64>::from_fn(drawn.len(), r_in_u.len(), |i, j| counts[drawn[i]] * b[(i, r_in_u[j])]);
+    let mean_u: Vec<f64> =
+        (0..b.ncols()).map(|j| (0..b.nrows()).map(|i| counts[drawn[i]] * b[(i, j)]).sum::<f64>() / total).collect();
     let mut m = Mat::<f64>::zeros(r_in_u.len(), xu.ncols());
-    m.as_mut()
-        .par_col_chunks_mut(GRAM_BLOCK)
-        .enumerate()
-        .for_each(|(chunk, mut dst)| {
-            let start = chunk * GRAM_BLOCK;
-            let rhs = b.as_ref().subcols(start, dst.ncols());
-            matmul(
-                dst.as_mut(),
-                Accum::Replace,
-                a.as_ref().transpose(),
-                rhs,
-                1.0,
-                Par::Seq,
-            );
-            for j in 0..dst.ncols() {
-                for (r, &ru) in r_in_u.iter().enumerate() {
-                    dst[(r, j)] -= total * mean_u[ru] * mean_u[start + j];
-                }
+    m.as_mut().par_col_chunks_mut(GRAM_BLOCK).enumerate().for_each(|(chunk, mut dst)| {
+        let start = chunk * GRAM_BLOCK;
+        let rhs = b.as_ref().subcols(start, dst.ncols());
+        matmul(dst.as_mut(), Accum::Replace, a.as_ref().transpose(), rhs, 1.0, Par::Seq);
+        for j in 0..dst.ncols() {
+            for (r, &ru) in r_in_u.iter().enumerate() {
+                dst[(r, j)] -= total * mean_u[ru] * mean_u[start + j];
             }
-        });
+        }
+    });
     m
 }
 
@@ -558,10 +480,7 @@ fn solve_bag(
     let mut gram = Mat::<f64>::from_fn(rows.len(), rows.len(), |a, b| {
         m[(rows[a], r_in_u[rows[b]])] / (r_scale[rows[a]] * r_scale[rows[b]])
     });
-    let mut rhs: Vec<f64> = rows
-        .iter()
-        .map(|&r| m[(r, layout.target_col)] / r_scale[r])
-        .collect();
+    let mut rhs: Vec<f64> = rows.iter().map(|&r| m[(r, layout.target_col)] / r_scale[r]).collect();
     solve_ridge(gram.as_mut(), &mut rhs, alpha)?;
     Ok(rhs)
 }
@@ -572,11 +491,7 @@ fn solve_ridge(mut gram: MatMut<f64>, rhs: &mut [f64], alpha: f64) -> Result<(),
     for i in 0..k {
         gram[(i, i)] += alpha;
     }
-    let mut buf = MemBuffer::new(llt::factor::cholesky_in_place_scratch::<f64>(
-        k,
-        Par::Seq,
-        Default::default(),
-    ));
+    let mut buf = MemBuffer::new(llt::factor::cholesky_in_place_scratch::<f64>(k, Par::Seq, Default::default()));
     llt::factor::cholesky_in_place(
         gram.as_mut(),
         Default::default(),
@@ -590,9 +505,7 @@ fn solve_ridge(mut gram: MatMut<f64>, rhs: &mut [f64], alpha: f64) -> Result<(),
         gram.as_ref(),
         rhs_mat,
         Par::Seq,
-        MemStack::new(&mut MemBuffer::new(
-            llt::solve::solve_in_place_scratch::<f64>(k, 1, Par::Seq),
-        )),
+        MemStack::new(&mut MemBuffer::new(llt::solve::solve_in_place_scratch::<f64>(k, 1, Par::Seq))),
     );
     Ok(())
 }
@@ -605,23 +518,13 @@ fn summarise_edge(source: usize, target: usize, values: &[f64]) -> Result<Edge, 
         Err(AlgoError::TooFew(_) | AlgoError::Numerical(_)) => f64::NAN,
         Err(e) => return Err(e),
     };
-    Ok(Edge {
-        source,
-        target,
-        coef_mean,
-        coef_abs: coef_mean.abs(),
-        p,
-        n_bags: values.len(),
-    })
+    Ok(Edge { source, target, coef_mean, coef_abs: coef_mean.abs(), p, n_bags: values.len() })
 }
 
 fn check_options(opts: &GrnOptions) -> Result<(), AlgoError> {
     check_alpha(opts.alpha)?;
     if opts.bagging == 0 {
-        return Err(AlgoError::Param {
-            name: "bagging".into(),
-            why: "needs at least one estimator".into(),
-        });
+        return Err(AlgoError::Param { name: "bagging".into(), why: "needs at least one estimator".into() });
     }
     if !(opts.feature_fraction > 0.0 && opts.feature_fraction <= 1.0) {
         return Err(AlgoError::Param {
@@ -636,23 +539,12 @@ fn check_alpha(alpha: f64) -> Result<(), AlgoError> {
     if alpha.is_finite() && alpha > 0.0 {
         Ok(())
     } else {
-        Err(AlgoError::Param {
-            name: "alpha".into(),
-            why: format!("must be finite and > 0, got {alpha}"),
-        })
+        Err(AlgoError::Param { name: "alpha".into(), why: format!("must be finite and > 0, got {alpha}") })
     }
 }
 
 fn check_len(what: &str, expected: usize, got: usize) -> Result<(), AlgoError> {
-    if expected == got {
-        Ok(())
-    } else {
-        Err(AlgoError::Shape {
-            what: what.into(),
-            expected,
-            got,
-        })
-    }
+    if expected == got { Ok(()) } else { Err(AlgoError::Shape { what: what.into(), expected, got }) }
 }
 
 fn check_index(i: usize, g: usize) -> Result<(), AlgoError> {
@@ -666,16 +558,11 @@ fn check_index(i: usize, g: usize) -> Result<(), AlgoError> {
     }
 }
 
-fn check_finite_all<'a>(
-    mut values: impl Iterator<Item = &'a f64>,
-    what: &str,
-) -> Result<(), AlgoError> {
+fn check_finite_all<'a>(mut values: impl Iterator<Item = &'a f64>, what: &str) -> Result<(), AlgoError> {
     if values.all(|v| v.is_finite()) {
         Ok(())
     } else {
-        Err(AlgoError::NonFinite(format!(
-            "{what} contains NaN or infinity"
-        )))
+        Err(AlgoError::NonFinite(format!("{what} contains NaN or infinity")))
     }
 }
 
@@ -697,9 +584,7 @@ mod tests {
             let (i, j) = (i as f64, j as f64);
             (0.7 * i + 1.3 * j + 0.1 * i * j).sin() + 0.5 * j
         });
-        let y = Array1::from_shape_fn(12, |i| {
-            1.5 * x[(i, 0)] - 2.0 * x[(i, 2)] + 0.3 * (i as f64).cos() + 2.0
-        });
+        let y = Array1::from_shape_fn(12, |i| 1.5 * x[(i, 0)] - 2.0 * x[(i, 2)] + 0.3 * (i as f64).cos() + 2.0);
         let w = (0..12).map(|i| (i * 7 % 4) as f64).collect();
         (x, y, w)
     }
@@ -711,22 +596,12 @@ mod tests {
         // Ridge(alpha=10, fit_intercept=True).fit(x, y, sample_weight=w), scikit-learn 1.9.1.
         let (x, y, w) = ridge_fixture();
         let fit = ridge(x.view(), y.view(), Some(&w), 10.0).unwrap();
-        let coef = [
-            0.9431306801106827,
-            0.3376023577794267,
-            -0.9838510234597001,
-            0.10679347529677045,
-        ];
+        let coef = [0.9431306801106827, 0.3376023577794267, -0.9838510234597001, 0.10679347529677045];
         assert_close(&fit.coef, &coef, 1e-10);
         assert_close(&[fit.intercept], &[0.9058162480780139], 1e-10);
         // Ridge(alpha=0.5, fit_intercept=True).fit(x, y)
         let fit = ridge(x.view(), y.view(), None, 0.5).unwrap();
-        let coef = [
-            1.5388375759665336,
-            0.18844946313951966,
-            -1.5111636720098849,
-            0.04082543722790841,
-        ];
+        let coef = [1.5388375759665336, 0.18844946313951966, -1.5111636720098849, 0.04082543722790841];
         assert_close(&fit.coef, &coef, 1e-10);
         assert_close(&[fit.intercept], &[1.3870041853690935], 1e-10);
     }
@@ -734,23 +609,11 @@ mod tests {
     #[test]
     fn ridge_rejects_bad_input() {
         let (mut x, y, w) = ridge_fixture();
-        assert!(matches!(
-            ridge(x.view(), y.view(), Some(&w), 0.0),
-            Err(AlgoError::Param { .. })
-        ));
-        assert!(matches!(
-            ridge(x.view(), y.view(), Some(&[0.0; 12]), 1.0),
-            Err(AlgoError::Param { .. })
-        ));
-        assert!(matches!(
-            ridge(x.view(), y.view(), Some(&w[..3]), 1.0),
-            Err(AlgoError::Shape { .. })
-        ));
+        assert!(matches!(ridge(x.view(), y.view(), Some(&w), 0.0), Err(AlgoError::Param { .. })));
+        assert!(matches!(ridge(x.view(), y.view(), Some(&[0.0; 12]), 1.0), Err(AlgoError::Param { .. })));
+        assert!(matches!(ridge(x.view(), y.view(), Some(&w[..3]), 1.0), Err(AlgoError::Shape { .. })));
         x[(3, 1)] = f64::NAN;
-        assert!(matches!(
-            ridge(x.view(), y.view(), None, 1.0),
-            Err(AlgoError::NonFinite(_))
-        ));
+        assert!(matches!(ridge(x.view(), y.view(), None, 1.0), Err(AlgoError::NonFinite(_))));
     }
 
     /// Uniform(−1, 1) expression for `n` cells and `g` genes, with targets planted as
@@ -761,8 +624,7 @@ mod tests {
         for &(t, terms) in model {
             for i in 0..n {
                 let noise: f64 = rng.random_range(-1.0..1.0);
-                x[(i, t)] =
-                    terms.iter().map(|&(r, b)| b * x[(i, r)]).sum::<f64>() + 0.1 * noise + 3.0;
+                x[(i, t)] = terms.iter().map(|&(r, b)| b * x[(i, r)]).sum::<f64>() + 0.1 * noise + 3.0;
             }
         }
         x
@@ -777,12 +639,8 @@ mod tests {
         let model: [(usize, &[(usize, f64)]); 2] = [(8, &[(0, 2.0), (3, -1.0)]), (9, &[(5, 1.5)])];
         let x = planted(600, 10, &model, 7);
         // Every gene 0..8 is a candidate of both targets; 9 also lists itself (dropped).
-        let candidates = vec![
-            (8, (0..8).collect::<Vec<_>>()),
-            (9, (0..10).filter(|&r| r != 8).collect()),
-        ];
-        let edges =
-            bagging_ridge(x.view(), &names(10), &candidates, &GrnOptions::default()).unwrap();
+        let candidates = vec![(8, (0..8).collect::<Vec<_>>()), (9, (0..10).filter(|&r| r != 8).collect())];
+        let edges = bagging_ridge(x.view(), &names(10), &candidates, &GrnOptions::default()).unwrap();
         assert_eq!(edges.len(), 16);
         assert!(edges.iter().all(|e| e.source != e.target));
         for e in &edges {
@@ -796,10 +654,7 @@ mod tests {
             let sd = x.column(e.source).std(0.0);
             if beta != 0.0 {
                 assert!(e.p < 1e-10, "true edge {e:?}");
-                assert!(
-                    (e.coef_mean / (beta * sd) - 1.0).abs() < 0.05,
-                    "true edge {e:?}"
-                );
+                assert!((e.coef_mean / (beta * sd) - 1.0).abs() < 0.05, "true edge {e:?}");
             } else {
                 // Feature bagging leaves out a true regulator in some bags, so null edges pick
                 // up omitted-variable bias of order β·sd/√n: small, and far less significant.
@@ -814,17 +669,10 @@ mod tests {
         // One bag with every regulator: the shortcut must reproduce `ridge` on the scaled
         // regressors with the bag's bootstrap counts as sample weights.
         let x = planted(200, 6, &[(5, &[(0, 1.0), (2, 0.5)])], 3);
-        let opts = GrnOptions {
-            bagging: 1,
-            feature_fraction: 1.0,
-            alpha: 2.5,
-            seed: 11,
-        };
+        let opts = GrnOptions { bagging: 1, feature_fraction: 1.0, alpha: 2.5, seed: 11 };
         let regs = vec![0, 1, 2, 3];
         let edges = bagging_ridge(x.view(), &names(6), &[(5, regs.clone())], &opts).unwrap();
-        let scaled = Array2::from_shape_fn((200, 4), |(i, j)| {
-            x[(i, regs[j])] / x.column(regs[j]).std(0.0)
-        });
+        let scaled = Array2::from_shape_fn((200, 4), |(i, j)| x[(i, regs[j])] / x.column(regs[j]).std(0.0));
         let counts = bootstrap_counts(opts.seed, 0, 200);
         let fit = ridge(scaled.view(), x.column(5), Some(&counts), opts.alpha).unwrap();
         let got: Vec<f64> = edges.iter().map(|e| e.coef_mean).collect();
@@ -841,10 +689,7 @@ mod tests {
                 .num_threads(threads)
                 .build()
                 .unwrap()
-                .install(|| {
-                    bagging_ridge(x.view(), &names(12), &candidates, &GrnOptions::default())
-                        .unwrap()
-                })
+                .install(|| bagging_ridge(x.view(), &names(12), &candidates, &GrnOptions::default()).unwrap())
         };
         let one = run(1);
         let two = run(2);
@@ -859,13 +704,7 @@ mod tests {
     fn constant_regulator_gets_zero_coefficient_and_no_p() {
         let mut x = planted(100, 4, &[(3, &[(0, 1.0)])], 9);
         x.column_mut(1).fill(2.0);
-        let edges = bagging_ridge(
-            x.view(),
-            &names(4),
-            &[(3, vec![0, 1, 2])],
-            &GrnOptions::default(),
-        )
-        .unwrap();
+        let edges = bagging_ridge(x.view(), &names(4), &[(3, vec![0, 1, 2])], &GrnOptions::default()).unwrap();
         let e = edges.iter().find(|e| e.source == 1).unwrap();
         assert_eq!(e.coef_mean, 0.0);
         assert!(e.p.is_nan());
@@ -877,34 +716,16 @@ mod tests {
         let g = names(4);
         let opts = GrnOptions::default();
         let err = |c: &[(usize, Vec<usize>)], o: &GrnOptions| bagging_ridge(x.view(), &g, c, o);
-        assert!(matches!(
-            err(&[(0, vec![1]), (0, vec![2])], &opts),
-            Err(AlgoError::Param { .. })
-        ));
-        assert!(matches!(
-            err(&[(0, vec![1, 1])], &opts),
-            Err(AlgoError::Param { .. })
-        ));
-        assert!(matches!(
-            err(&[(0, vec![4])], &opts),
-            Err(AlgoError::Param { .. })
-        ));
-        let bad = GrnOptions {
-            feature_fraction: 0.0,
-            ..opts
-        };
-        assert!(matches!(
-            err(&[(0, vec![1])], &bad),
-            Err(AlgoError::Param { .. })
-        ));
+        assert!(matches!(err(&[(0, vec![1]), (0, vec![2])], &opts), Err(AlgoError::Param { .. })));
+        assert!(matches!(err(&[(0, vec![1, 1])], &opts), Err(AlgoError::Param { .. })));
+        assert!(matches!(err(&[(0, vec![4])], &opts), Err(AlgoError::Param { .. })));
+        let bad = GrnOptions { feature_fraction: 0.0, ..opts };
+        assert!(matches!(err(&[(0, vec![1])], &bad), Err(AlgoError::Param { .. })));
         // A target whose only candidate is itself fails silently: no edges.
         assert!(err(&[(0, vec![0])], &opts).unwrap().is_empty());
         let mut y = x.clone();
         y[(0, 0)] = f64::INFINITY;
-        assert!(matches!(
-            bagging_ridge(y.view(), &g, &[(0, vec![1])], &opts),
-            Err(AlgoError::NonFinite(_))
-        ));
+        assert!(matches!(bagging_ridge(y.view(), &g, &[(0, vec![1])], &opts), Err(AlgoError::NonFinite(_))));
     }
 
     /// Scale check (method.md §3.3 sizes): `RAYON_NUM_THREADS=2 cargo test --release --lib
@@ -913,17 +734,13 @@ mod tests {
     #[ignore = "timing run: 10,000 cells × 2,000 genes"]
     fn bagging_ridge_timing_10k_cells_2k_genes() {
         let (n, g, tfs) = (10_000, 2_000, 150);
-        let model: Vec<(usize, [(usize, f64); 2])> = (tfs..g)
-            .map(|t| (t, [(t % tfs, 1.0), ((7 * t) % tfs, -0.5)]))
-            .collect();
-        let refs: Vec<(usize, &[(usize, f64)])> =
-            model.iter().map(|(t, terms)| (*t, &terms[..])).collect();
+        let model: Vec<(usize, [(usize, f64); 2])> =
+            (tfs..g).map(|t| (t, [(t % tfs, 1.0), ((7 * t) % tfs, -0.5)])).collect();
+        let refs: Vec<(usize, &[(usize, f64)])> = model.iter().map(|(t, terms)| (*t, &terms[..])).collect();
         let x = planted(n, g, &refs, 1);
-        let candidates: Vec<(usize, Vec<usize>)> =
-            (0..g).map(|t| (t, (0..tfs).collect())).collect();
+        let candidates: Vec<(usize, Vec<usize>)> = (0..g).map(|t| (t, (0..tfs).collect())).collect();
         let start = std::time::Instant::now();
-        let edges =
-            bagging_ridge(x.view(), &names(g), &candidates, &GrnOptions::default()).unwrap();
+        let edges = bagging_ridge(x.view(), &names(g), &candidates, &GrnOptions::default()).unwrap();
         let fit = start.elapsed();
         let filtered = filter_edges(&edges, 0.05, Keep::Gmm).unwrap();
         println!(
@@ -938,46 +755,29 @@ mod tests {
     }
 
     fn edge(p: f64, coef_abs: f64) -> Edge {
-        Edge {
-            source: 0,
-            target: 1,
-            coef_mean: -coef_abs,
-            coef_abs,
-            p,
-            n_bags: 16,
-        }
+        Edge { source: 0, target: 1, coef_mean: -coef_abs, coef_abs, p, n_bags: 16 }
     }
 
     #[test]
     fn filter_uses_global_bh_and_median() {
         // method.md §10: statsmodels multipletests(p, method='fdr_bh') for these p-values gives
         // q = [0.01, 0.04, 0.084, 0.084, 0.084, 0.1, 0.105714, 0.216, 0.216, 0.216].
-        let p = [
-            0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205, 0.212, 0.216,
-        ];
+        let p = [0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205, 0.212, 0.216];
         let abs = [0.5, 0.1, 0.3, 0.2, 0.4, 0.9, 0.9, 0.9, 0.9, 0.9];
         let mut edges: Vec<Edge> = p.iter().zip(abs).map(|(&p, a)| edge(p, a)).collect();
         edges.push(edge(f64::NAN, 1.0));
         let f = filter_edges(&edges, 0.1, Keep::Median).unwrap();
-        let q = [
-            0.01, 0.04, 0.084, 0.084, 0.084, 0.1, 0.105714, 0.216, 0.216, 0.216,
-        ];
+        let q = [0.01, 0.04, 0.084, 0.084, 0.084, 0.1, 0.105714, 0.216, 0.216, 0.216];
         assert_close(&f.q[..10], &q, 1e-6);
         assert!(f.q[10].is_nan());
-        let kept = [
-            true, true, true, true, true, true, false, false, false, false, false,
-        ];
+        let kept = [true, true, true, true, true, true, false, false, false, false, false];
         assert_eq!(f.kept, kept);
         // Kept |coef| = [0.5, 0.1, 0.3, 0.2, 0.4, 0.9]: median 0.35.
-        let strong = [
-            true, false, false, false, true, true, false, false, false, false, false,
-        ];
+        let strong = [true, false, false, false, true, true, false, false, false, false, false];
         assert_eq!(f.strong, strong);
         // Top third of six kept edges: the two largest |coef|.
         let f = filter_edges(&edges, 0.1, Keep::TopFraction(1.0 / 3.0)).unwrap();
-        let strong = [
-            true, false, false, false, false, true, false, false, false, false, false,
-        ];
+        let strong = [true, false, false, false, false, true, false, false, false, false, false];
         assert_eq!(f.strong, strong);
     }
 
@@ -997,10 +797,7 @@ mod tests {
         assert_eq!(f.strong, want);
         // No survivors: nothing strong, no mixture, no error.
         let none = filter_edges(&[edge(0.9, 1.0)], 0.05, Keep::Gmm).unwrap();
-        assert_eq!(
-            (none.kept, none.strong, none.gmm),
-            (vec![false], vec![false], None)
-        );
+        assert_eq!((none.kept, none.strong, none.gmm), (vec![false], vec![false], None));
         assert!(filter_edges(&edges, 0.0, Keep::Median).is_err());
         assert!(filter_edges(&edges, 0.05, Keep::TopFraction(1.5)).is_err());
     }

@@ -153,12 +153,9 @@ pub fn simulate(params: &SimParams, seed: u64) -> Result<Simulated, AlgoError> {
     let t = params.tfs;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let width = |n: usize| n.max(2).to_string().len();
-    let tf_names: Vec<String> = (1..=t)
-        .map(|i| format!("TF{i:0w$}", w = width(t)))
-        .collect();
-    let target_names: Vec<String> = (1..=params.targets)
-        .map(|i| format!("G{i:0w$}", w = width(params.targets)))
-        .collect();
+    let tf_names: Vec<String> = (1..=t).map(|i| format!("TF{i:0w$}", w = width(t))).collect();
+    let target_names: Vec<String> =
+        (1..=params.targets).map(|i| format!("G{i:0w$}", w = width(params.targets))).collect();
     let community: Vec<usize> = (0..t).map(|i| i * params.communities / t).collect();
 
     // TF → TF weights, w[(i, j)] = effect of TF j on TF i.
@@ -190,14 +187,7 @@ pub fn simulate(params: &SimParams, seed: u64) -> Result<Simulated, AlgoError> {
                 .into_iter()
                 .map(|j| {
                     let magnitude = rng.random_range(0.5..1.0);
-                    (
-                        j,
-                        if rng.random_bool(0.5) {
-                            magnitude
-                        } else {
-                            -magnitude
-                        },
-                    )
+                    (j, if rng.random_bool(0.5) { magnitude } else { -magnitude })
                 })
                 .collect()
         })
@@ -205,9 +195,8 @@ pub fn simulate(params: &SimParams, seed: u64) -> Result<Simulated, AlgoError> {
 
     // Perturbations: a seeded choice of singly perturbed TFs and of distinct pairs of them.
     let singles: Vec<usize> = rand::seq::index::sample(&mut rng, t, params.singles).into_vec();
-    let mut pairs: Vec<(usize, usize)> = (0..singles.len())
-        .flat_map(|a| (a + 1..singles.len()).map(move |b| (a, b)))
-        .collect();
+    let mut pairs: Vec<(usize, usize)> =
+        (0..singles.len()).flat_map(|a| (a + 1..singles.len()).map(move |b| (a, b))).collect();
     let chosen = rand::seq::index::sample(&mut rng, pairs.len(), params.doubles).into_vec();
     pairs = chosen.into_iter().map(|k| pairs[k]).collect();
     let sign = match params.perturbation {
@@ -215,28 +204,15 @@ pub fn simulate(params: &SimParams, seed: u64) -> Result<Simulated, AlgoError> {
         Perturbation::KnockDown => -1.0,
     };
     let mut conditions: Vec<Vec<(usize, f64)>> = vec![Vec::new()];
-    conditions.extend(
-        singles
-            .iter()
-            .map(|&s| vec![(s, sign * params.effect_size)]),
-    );
+    conditions.extend(singles.iter().map(|&s| vec![(s, sign * params.effect_size)]));
     let double_shift = sign * (params.effect_size + params.interaction);
-    conditions.extend(
-        pairs
-            .iter()
-            .map(|&(a, b)| vec![(singles[a], double_shift), (singles[b], double_shift)]),
-    );
+    conditions.extend(pairs.iter().map(|&(a, b)| vec![(singles[a], double_shift), (singles[b], double_shift)]));
     let mut cell_condition = vec![0usize; params.control_cells];
     for c in 1..conditions.len() {
         cell_condition.extend(std::iter::repeat_n(c, params.cells_per_perturbation));
     }
 
-    let network = Network {
-        propagate,
-        tf_base,
-        target_base,
-        regulators,
-    };
+    let network = Network { propagate, tf_base, target_base, regulators };
     let rows: Vec<(Vec<u32>, Vec<f32>)> = cell_condition
         .par_iter()
         .enumerate()
@@ -255,15 +231,8 @@ pub fn simulate(params: &SimParams, seed: u64) -> Result<Simulated, AlgoError> {
     }
     let counts = Csr::new(cell_condition.len(), n_genes, indptr, indices, data)?;
 
-    let cell_targets = cell_condition
-        .iter()
-        .map(|&c| {
-            conditions[c]
-                .iter()
-                .map(|&(tf, _)| tf_names[tf].clone())
-                .collect()
-        })
-        .collect();
+    let cell_targets =
+        cell_condition.iter().map(|&c| conditions[c].iter().map(|&(tf, _)| tf_names[tf].clone()).collect()).collect();
     let mut edges = Vec::new();
     for ((i, j), &v) in w.indexed_iter().filter(|(_, v)| **v != 0.0) {
         edges.push((tf_names[j].clone(), tf_names[i].clone(), v));
@@ -276,40 +245,18 @@ pub fn simulate(params: &SimParams, seed: u64) -> Result<Simulated, AlgoError> {
     let communities = tf_names.iter().cloned().zip(community).collect();
     let mut gene_names = tf_names.clone();
     gene_names.extend(target_names);
-    Ok(Simulated {
-        counts,
-        cell_targets,
-        gene_names,
-        tf_names,
-        edges,
-        communities,
-    })
+    Ok(Simulated { counts, cell_targets, gene_names, tf_names, edges, communities })
 }
 
 /// Checks the parameters once before simulating.
 fn validate(p: &SimParams) -> Result<(), AlgoError> {
-    let bad = |name: &str, why: String| {
-        Err(AlgoError::Param {
-            name: name.into(),
-            why,
-        })
-    };
+    let bad = |name: &str, why: String| Err(AlgoError::Param { name: name.into(), why });
     let max_pairs = p.singles * p.singles.saturating_sub(1) / 2;
-    let positive = [
-        ("effect_size", p.effect_size),
-        ("library_size", p.library_size),
-        ("dispersion", p.dispersion),
-    ];
-    let non_negative = [
-        ("drive_noise", p.drive_noise),
-        ("target_noise", p.target_noise),
-        ("library_log_sd", p.library_log_sd),
-    ];
+    let positive = [("effect_size", p.effect_size), ("library_size", p.library_size), ("dispersion", p.dispersion)];
+    let non_negative =
+        [("drive_noise", p.drive_noise), ("target_noise", p.target_noise), ("library_log_sd", p.library_log_sd)];
     if p.tfs == 0 || p.communities == 0 || p.communities > p.tfs {
-        return bad(
-            "communities",
-            format!("need 1 ≤ communities ≤ tfs = {}", p.tfs),
-        );
+        return bad("communities", format!("need 1 ≤ communities ≤ tfs = {}", p.tfs));
     }
     if p.regulators_per_target > p.tfs {
         return bad("regulators_per_target", format!("exceeds tfs = {}", p.tfs));
@@ -318,10 +265,7 @@ fn validate(p: &SimParams) -> Result<(), AlgoError> {
         return bad("singles", format!("exceeds tfs = {}", p.tfs));
     }
     if p.doubles > max_pairs {
-        return bad(
-            "doubles",
-            format!("only {max_pairs} pairs of single TFs exist"),
-        );
+        return bad("doubles", format!("only {max_pairs} pairs of single TFs exist"));
     }
     for (name, v) in [("p_intra", p.p_intra), ("p_inter", p.p_inter)] {
         if !(0.0..=1.0).contains(&v) {
@@ -329,18 +273,12 @@ fn validate(p: &SimParams) -> Result<(), AlgoError> {
         }
     }
     if !(p.spectral_radius > 0.0 && p.spectral_radius < 1.0) {
-        return bad(
-            "spectral_radius",
-            format!("must be in (0, 1), got {}", p.spectral_radius),
-        );
+        return bad("spectral_radius", format!("must be in (0, 1), got {}", p.spectral_radius));
     }
     if let Some((name, v)) = positive.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
         return bad(name, format!("must be finite and positive, got {v}"));
     }
-    if let Some((name, v)) = non_negative
-        .iter()
-        .find(|(_, v)| !(v.is_finite() && *v >= 0.0))
-    {
+    if let Some((name, v)) = non_negative.iter().find(|(_, v)| !(v.is_finite() && *v >= 0.0)) {
         return bad(name, format!("must be finite and non-negative, got {v}"));
     }
     if !p.interaction.is_finite() {
@@ -359,30 +297,17 @@ fn simulate_cell(
 ) -> (Vec<u32>, Vec<f32>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(1 + cell as u64);
-    let mut drive: Vec<f64> = net
-        .tf_base
-        .iter()
-        .map(|b| b + params.drive_noise * normal(&mut rng))
-        .collect();
+    let mut drive: Vec<f64> = net.tf_base.iter().map(|b| b + params.drive_noise * normal(&mut rng)).collect();
     for &(tf, s) in shifts {
         drive[tf] += s;
     }
-    let tf_state: Vec<f64> = net
-        .propagate
-        .rows()
-        .into_iter()
-        .map(|row| row.iter().zip(&drive).map(|(m, d)| m * d).sum())
-        .collect();
+    let tf_state: Vec<f64> =
+        net.propagate.rows().into_iter().map(|row| row.iter().zip(&drive).map(|(m, d)| m * d).sum()).collect();
     let mut state = tf_state.clone();
-    state.extend(
-        net.target_base
-            .iter()
-            .zip(&net.regulators)
-            .map(|(c, regs)| {
-                let signal: f64 = regs.iter().map(|&(j, w)| w * tf_state[j]).sum();
-                c + signal + params.target_noise * normal(&mut rng)
-            }),
-    );
+    state.extend(net.target_base.iter().zip(&net.regulators).map(|(c, regs)| {
+        let signal: f64 = regs.iter().map(|&(j, w)| w * tf_state[j]).sum();
+        c + signal + params.target_noise * normal(&mut rng)
+    }));
     // Expected counts: library size × softmax(state).
     let max = state.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v));
     let weights: Vec<f64> = state.iter().map(|v| (v - max).exp()).collect();
@@ -426,9 +351,7 @@ fn invert(mut a: Array2<f64>) -> Result<Array2<f64>, AlgoError> {
     let n = a.nrows();
     let mut inv = Array2::<f64>::eye(n);
     for col in 0..n {
-        let pivot = (col..n)
-            .max_by(|&i, &j| a[(i, col)].abs().total_cmp(&a[(j, col)].abs()))
-            .unwrap_or(col);
+        let pivot = (col..n).max_by(|&i, &j| a[(i, col)].abs().total_cmp(&a[(j, col)].abs())).unwrap_or(col);
         if a[(pivot, col)].abs() < 1e-12 {
             return Err(AlgoError::Numerical("I − W is singular".into()));
         }
@@ -527,9 +450,7 @@ fn ln_factorial(k: f64) -> f64 {
     }
     let inv = 1.0 / k;
     let inv2 = inv * inv;
-    k * k.ln() - k
-        + 0.5 * (std::f64::consts::TAU * k).ln()
-        + inv * (1.0 / 12.0 - inv2 * (1.0 / 360.0 - inv2 / 1260.0))
+    k * k.ln() - k + 0.5 * (std::f64::consts::TAU * k).ln() + inv * (1.0 / 12.0 - inv2 * (1.0 / 360.0 - inv2 / 1260.0))
 }
 
 /// A negative-binomial draw with the given mean and inverse dispersion θ (gamma–Poisson).
@@ -567,22 +488,13 @@ mod tests {
     #[test]
     fn identical_for_any_thread_count() {
         let run = |threads| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             pool.install(|| simulate(&small(), 11).unwrap())
         };
         let (one, two) = (run(1), run(2));
         assert_eq!(one.counts.indptr, two.counts.indptr);
         assert_eq!(one.counts.indices, two.counts.indices);
-        let bits = |s: &Simulated| {
-            s.counts
-                .data
-                .iter()
-                .map(|v| v.to_bits())
-                .collect::<Vec<_>>()
-        };
+        let bits = |s: &Simulated| s.counts.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&one), bits(&two));
         assert_eq!(one, two);
         assert_ne!(one.counts, simulate(&small(), 12).unwrap().counts);
@@ -595,18 +507,13 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         for (mu, theta) in [(0.3, 0.5), (3.0, 2.0), (80.0, 5.0), (200.0, 1e9)] {
             let n = 400_000;
-            let draws: Vec<f64> = (0..n)
-                .map(|_| negative_binomial(&mut rng, mu, theta) as f64)
-                .collect();
+            let draws: Vec<f64> = (0..n).map(|_| negative_binomial(&mut rng, mu, theta) as f64).collect();
             let mean = draws.iter().sum::<f64>() / n as f64;
             let var = draws.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
             let want_var = mu + mu * mu / theta;
             let se = (want_var / n as f64).sqrt();
             assert!((mean - mu).abs() < 5.0 * se, "mean {mean} vs {mu}");
-            assert!(
-                (var / want_var - 1.0).abs() < 0.03,
-                "var {var} vs {want_var}"
-            );
+            assert!((var / want_var - 1.0).abs() < 0.03, "var {var} vs {want_var}");
         }
     }
 
@@ -618,12 +525,8 @@ mod tests {
         // In a simulated network, (I − W)⁻¹ equals the Neumann series Σ Wᵏ, which only
         // converges when ρ(W) < 1.
         let t = 4;
-        let w = ndarray::array![
-            [0.0, 0.9, 0.0, 0.3],
-            [0.7, 0.0, -0.8, 0.0],
-            [0.0, 0.6, 0.0, 0.9],
-            [0.5, 0.0, 0.4, 0.0]
-        ];
+        let w =
+            ndarray::array![[0.0, 0.9, 0.0, 0.3], [0.7, 0.0, -0.8, 0.0], [0.0, 0.6, 0.0, 0.9], [0.5, 0.0, 0.4, 0.0]];
         let w = &w * (0.8 / abs_spectral_radius(&w));
         let inv = invert(Array2::eye(t) - &w).unwrap();
         let (mut sum, mut power) = (Array2::<f64>::eye(t), Array2::<f64>::eye(t));
@@ -636,12 +539,7 @@ mod tests {
 
     #[test]
     fn planted_communities_are_recoverable_from_controls() {
-        let params = SimParams {
-            control_cells: 2000,
-            doubles: 0,
-            singles: 0,
-            ..small()
-        };
+        let params = SimParams { control_cells: 2000, doubles: 0, singles: 0, ..small() };
         let sim = simulate(&params, 5).unwrap();
         let x = log_expression(&sim, &(0..2000).collect::<Vec<_>>());
         let t = params.tfs;
@@ -674,14 +572,8 @@ mod tests {
         // Raw counts: with only 80 genes, the softmax makes a strong community-wide response
         // shrink a TF's *share* of the library even when its own count rises, so the test looks
         // at the mean count of the perturbed TF itself.
-        for (direction, sign) in [
-            (Perturbation::OverExpression, 1.0),
-            (Perturbation::KnockDown, -1.0),
-        ] {
-            let params = SimParams {
-                perturbation: direction,
-                ..small()
-            };
+        for (direction, sign) in [(Perturbation::OverExpression, 1.0), (Perturbation::KnockDown, -1.0)] {
+            let params = SimParams { perturbation: direction, ..small() };
             let sim = simulate(&params, 9).unwrap();
             let x = sim.counts.to_dense();
             let mean_count = |cells: &[usize], k: usize| {
@@ -689,15 +581,11 @@ mod tests {
             };
             let controls: Vec<usize> = (0..params.control_cells).collect();
             for (k, tf) in sim.tf_names.iter().enumerate() {
-                let cells: Vec<usize> = (0..sim.cell_targets.len())
-                    .filter(|&c| sim.cell_targets[c] == [tf.clone()])
-                    .collect();
+                let cells: Vec<usize> =
+                    (0..sim.cell_targets.len()).filter(|&c| sim.cell_targets[c] == [tf.clone()]).collect();
                 assert_eq!(cells.len(), params.cells_per_perturbation);
                 let ratio = mean_count(&cells, k) / mean_count(&controls, k);
-                assert!(
-                    sign * ratio.ln() > 0.3,
-                    "{tf}: ratio {ratio} for {direction:?}"
-                );
+                assert!(sign * ratio.ln() > 0.3, "{tf}: ratio {ratio} for {direction:?}");
             }
         }
     }
@@ -707,29 +595,12 @@ mod tests {
         let p = small();
         let sim = simulate(&p, 1).unwrap();
         let n = p.control_cells + (p.singles + p.doubles) * p.cells_per_perturbation;
-        assert_eq!(
-            (sim.counts.n_rows, sim.counts.n_cols),
-            (n, p.tfs + p.targets)
-        );
+        assert_eq!((sim.counts.n_rows, sim.counts.n_cols), (n, p.tfs + p.targets));
         assert_eq!(sim.cell_targets.len(), n);
-        assert_eq!(
-            sim.cell_targets.iter().filter(|t| t.len() == 2).count(),
-            p.doubles * p.cells_per_perturbation
-        );
-        assert_eq!(
-            sim.edges.iter().filter(|e| e.1.starts_with('G')).count(),
-            p.targets * p.regulators_per_target
-        );
-        assert!(
-            sim.counts
-                .data
-                .iter()
-                .all(|&v| v >= 1.0 && v.fract() == 0.0)
-        );
-        let bad = SimParams {
-            spectral_radius: 1.0,
-            ..p
-        };
+        assert_eq!(sim.cell_targets.iter().filter(|t| t.len() == 2).count(), p.doubles * p.cells_per_perturbation);
+        assert_eq!(sim.edges.iter().filter(|e| e.1.starts_with('G')).count(), p.targets * p.regulators_per_target);
+        assert!(sim.counts.data.iter().all(|&v| v >= 1.0 && v.fract() == 0.0));
+        let bad = SimParams { spectral_radius: 1.0, ..p };
         assert!(matches!(simulate(&bad, 1), Err(AlgoError::Param { .. })));
     }
 
@@ -737,12 +608,7 @@ mod tests {
     #[test]
     #[ignore]
     fn simulate_100k_cells_by_2000_genes() {
-        let params = SimParams {
-            targets: 1940,
-            doubles: 38,
-            cells_per_perturbation: 1000,
-            ..SimParams::default()
-        };
+        let params = SimParams { targets: 1940, doubles: 38, cells_per_perturbation: 1000, ..SimParams::default() };
         let start = std::time::Instant::now();
         let sim = simulate(&params, 1).unwrap();
         let secs = start.elapsed().as_secs_f64();

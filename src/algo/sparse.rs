@@ -64,19 +64,11 @@ impl Csr {
         if indptr[0] != 0 || indptr[n_rows] as usize != data.len() {
             return Err(AlgoError::Param {
                 name: "indptr".into(),
-                why: format!(
-                    "must start at 0 and end at nnz = {}, got {}..{}",
-                    data.len(),
-                    indptr[0],
-                    indptr[n_rows]
-                ),
+                why: format!("must start at 0 and end at nnz = {}, got {}..{}", data.len(), indptr[0], indptr[n_rows]),
             });
         }
         if let Some(i) = indptr.windows(2).position(|w| w[0] > w[1]) {
-            return Err(AlgoError::Param {
-                name: "indptr".into(),
-                why: format!("decreases at row {i}"),
-            });
+            return Err(AlgoError::Param { name: "indptr".into(), why: format!("decreases at row {i}") });
         }
         if let Some(&j) = indices.iter().find(|&&j| j as usize >= n_cols) {
             return Err(AlgoError::Param {
@@ -87,13 +79,7 @@ impl Csr {
         if let Some(p) = data.iter().position(|v| !v.is_finite()) {
             return Err(AlgoError::NonFinite(format!("CSR value at position {p}")));
         }
-        let mut m = Csr {
-            n_rows,
-            n_cols,
-            indptr,
-            indices,
-            data,
-        };
+        let mut m = Csr { n_rows, n_cols, indptr, indices, data };
         m.canonicalise();
         Ok(m)
     }
@@ -120,13 +106,7 @@ impl Csr {
             }
             indptr.push(data.len() as u64);
         }
-        Ok(Csr {
-            n_rows,
-            n_cols,
-            indptr,
-            indices,
-            data,
-        })
+        Ok(Csr { n_rows, n_cols, indptr, indices, data })
     }
 
     /// Number of stored entries.
@@ -150,9 +130,7 @@ impl Csr {
 
     /// Sum of each row, accumulated in f64.
     pub fn row_sums(&self) -> Vec<f64> {
-        self.rows()
-            .map(|(_, v)| v.iter().map(|&x| f64::from(x)).sum())
-            .collect()
+        self.rows().map(|(_, v)| v.iter().map(|&x| f64::from(x)).sum()).collect()
     }
 
     /// Applies `f` to every stored value (implicit zeros are untouched, so `f(0)` should be 0).
@@ -185,13 +163,7 @@ impl Csr {
             data.extend_from_slice(val);
             indptr.push(data.len() as u64);
         }
-        Ok(Csr {
-            n_rows: rows.len(),
-            n_cols: self.n_cols,
-            indptr,
-            indices,
-            data,
-        })
+        Ok(Csr { n_rows: rows.len(), n_cols: self.n_cols, indptr, indices, data })
     }
 
     /// The sub-matrix of the given columns; column `cols[k]` becomes column `k`.
@@ -213,10 +185,7 @@ impl Csr {
                 });
             }
             if new_index[j] != u32::MAX {
-                return Err(AlgoError::Param {
-                    name: "cols".into(),
-                    why: format!("column {j} selected twice"),
-                });
+                return Err(AlgoError::Param { name: "cols".into(), why: format!("column {j} selected twice") });
             }
             new_index[j] = k as u32;
         }
@@ -234,13 +203,7 @@ impl Csr {
             }
             indptr.push(data.len() as u64);
         }
-        let mut m = Csr {
-            n_rows: self.n_rows,
-            n_cols: cols.len(),
-            indptr,
-            indices,
-            data,
-        };
+        let mut m = Csr { n_rows: self.n_rows, n_cols: cols.len(), indptr, indices, data };
         if !cols.is_sorted() {
             m.canonicalise();
         }
@@ -274,10 +237,7 @@ impl Csr {
     /// O(nnz + n_cols) time, O(n_cols) memory.
     pub fn column_moments(&self) -> Result<ColumnMoments, AlgoError> {
         if self.n_rows < 2 {
-            return Err(AlgoError::TooFew(format!(
-                "column variance needs at least 2 rows, got {}",
-                self.n_rows
-            )));
+            return Err(AlgoError::TooFew(format!("column variance needs at least 2 rows, got {}", self.n_rows)));
         }
         let mut count = vec![0u64; self.n_cols];
         let mut mean = vec![0.0f64; self.n_cols];
@@ -335,11 +295,7 @@ impl Csr {
 }
 
 fn shape(what: &str, expected: usize, got: usize) -> AlgoError {
-    AlgoError::Shape {
-        what: what.into(),
-        expected,
-        got,
-    }
+    AlgoError::Shape { what: what.into(), expected, got }
 }
 
 #[cfg(test)]
@@ -349,14 +305,7 @@ mod tests {
 
     fn example() -> Csr {
         // [[1, 0, 2], [0, 0, 0], [0, 3, 4], [5, 0, 0]]
-        Csr::new(
-            4,
-            3,
-            vec![0, 2, 2, 4, 5],
-            vec![0, 2, 1, 2, 0],
-            vec![1., 2., 3., 4., 5.],
-        )
-        .unwrap()
+        Csr::new(4, 3, vec![0, 2, 2, 4, 5], vec![0, 2, 1, 2, 0], vec![1., 2., 3., 4., 5.]).unwrap()
     }
 
     #[test]
@@ -385,15 +334,9 @@ mod tests {
         assert_eq!(m.to_dense(), dense);
         assert_eq!(Csr::from_dense(&dense.view()).unwrap(), m);
         let cols = m.select_cols(&[2, 0]).unwrap();
-        assert_eq!(
-            cols.to_dense(),
-            array![[2., 1.], [0., 0.], [4., 0.], [0., 5.]]
-        );
+        assert_eq!(cols.to_dense(), array![[2., 1.], [0., 0.], [4., 0.], [0., 5.]]);
         let rows = m.select_rows(&[3, 0, 3]).unwrap();
-        assert_eq!(
-            rows.to_dense(),
-            array![[5., 0., 0.], [1., 0., 2.], [5., 0., 0.]]
-        );
+        assert_eq!(rows.to_dense(), array![[5., 0., 0.], [1., 0., 2.], [5., 0., 0.]]);
         assert!(m.select_cols(&[0, 0]).is_err());
         assert!(m.select_rows(&[4]).is_err());
         assert_eq!(m.row_sums(), vec![3., 0., 7., 5.]);

@@ -89,10 +89,7 @@ pub fn stability(partitions: &[Vec<usize>], pairs: usize, seed: u64) -> Result<S
 pub fn select_resolution(stability: &[Stability], n_communities: &[usize], tolerance: f64) -> Option<usize> {
     let best = stability.iter().map(|s| s.ari).fold(f64::NEG_INFINITY, f64::max);
     (0..stability.len()).filter(|&i| stability[i].ari >= best - tolerance).min_by(|&a, &b| {
-        n_communities[a]
-            .cmp(&n_communities[b])
-            .then(stability[a].vi.total_cmp(&stability[b].vi))
-            .then(a.cmp(&b))
+        n_communities[a].cmp(&n_communities[b]).then(stability[a].vi.total_cmp(&stability[b].vi)).then(a.cmp(&b))
     })
 }
 

@@ -110,7 +110,8 @@ impl Committer {
     /// A committer for the file system holding `root`.
     pub fn new(root: &Path) -> Result<Self, CacheError> {
         let root_file = File::open(root).map_err(io(root))?;
-        let inner = Inner { root: root_file, queue: Mutex::new(Queue::default()), work: Condvar::new(), idle: Condvar::new() };
+        let inner =
+            Inner { root: root_file, queue: Mutex::new(Queue::default()), work: Condvar::new(), idle: Condvar::new() };
         Ok(Committer { inner: Arc::new(inner) })
     }
 

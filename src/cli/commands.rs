@@ -90,8 +90,9 @@ pub fn run(
     let graph = TaskGraph::expand(&workflow, until)?;
     let cache = open_cache(cache_dir)?;
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    let mut executor = LocalExecutor::new(jobs, gpus.unwrap_or_else(visible_gpus), Arc::new(registry), cache.clone())
-        .map_err(|e| Failure { code: exit::IO, message: format!("error: cannot start worker threads: {e}") })?;
+    let mut executor =
+        LocalExecutor::new(jobs, gpus.unwrap_or_else(visible_gpus), Arc::new(registry), cache.clone())
+            .map_err(|e| Failure { code: exit::IO, message: format!("error: cannot start worker threads: {e}") })?;
     let mut reporter = Console::new(quiet);
     let options = RunOptions { force: force.to_vec() };
     let summary = run_graph(&graph, &workflow.name, &cache, &mut executor, &options, &mut reporter)?;
@@ -120,7 +121,14 @@ pub fn run(
 }
 
 /// `gcrl plan`.
-pub fn plan_cmd(args: &WorkflowArgs, registry: Registry, cache_dir: &Path, force: &[String], until: &[String], json: bool) -> Outcome {
+pub fn plan_cmd(
+    args: &WorkflowArgs,
+    registry: Registry,
+    cache_dir: &Path,
+    force: &[String],
+    until: &[String],
+    json: bool,
+) -> Outcome {
     let workflow = load(args, &registry)?;
     check_nodes(&workflow, force)?;
     let graph = TaskGraph::expand(&workflow, until)?;
@@ -169,7 +177,10 @@ pub fn dag(args: &WorkflowArgs, registry: Registry, format: DagFormat) -> Outcom
     };
     match format {
         DagFormat::Dot => {
-            out.push_str(&format!("digraph \"{}\" {{\n  rankdir=LR;\n  node [shape=box, style=rounded];\n", workflow.name));
+            out.push_str(&format!(
+                "digraph \"{}\" {{\n  rankdir=LR;\n  node [shape=box, style=rounded];\n",
+                workflow.name
+            ));
             for n in &workflow.nodes {
                 out.push_str(&format!("  \"{}\" [label=\"{}\"];\n", n.id, label(n)));
             }
@@ -287,7 +298,8 @@ fn cached_output(args: &WorkflowArgs, registry: &Registry, cache_dir: &Path, tar
 pub fn show(args: &WorkflowArgs, registry: Registry, cache_dir: &Path, target: &str, rows: usize) -> Outcome {
     let table = cached_output(args, &registry, cache_dir, target)?;
     if is_sparse(&table) {
-        let m = SparseMatrix::from_table(&table).map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
+        let m =
+            SparseMatrix::from_table(&table).map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
         println!("{target}: {} cells × {} genes, sparse, {} stored values", m.rows.len(), m.cols.len(), m.csr.nnz());
         return Ok(exit::OK);
     }
@@ -304,7 +316,9 @@ pub fn show(args: &WorkflowArgs, registry: Registry, cache_dir: &Path, target: &
 pub fn export(args: &WorkflowArgs, registry: Registry, cache_dir: &Path, target: &str, to: &Path) -> Outcome {
     let mut table = cached_output(args, &registry, cache_dir, target)?;
     if is_sparse(&table) {
-        table = SparseMatrix::from_table(&table).and_then(|m| m.to_dense_table()).map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
+        table = SparseMatrix::from_table(&table)
+            .and_then(|m| m.to_dense_table())
+            .map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
     }
     write_table_file(&table, to).map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
     eprintln!("wrote {} ({} rows × {} columns)", to.display(), table.n_rows(), table.n_cols());
@@ -328,7 +342,13 @@ pub fn cache(action: &CacheAction, registry: Registry, cache_dir: &Path) -> Outc
     match action {
         CacheAction::Du => {
             let u = cache.usage();
-            println!("{}: {} objects, {}; {} task manifests", cache_dir.display(), u.objects.0, bytes(u.objects.1), u.manifests.0);
+            println!(
+                "{}: {} objects, {}; {} task manifests",
+                cache_dir.display(),
+                u.objects.0,
+                bytes(u.objects.1),
+                u.manifests.0
+            );
             for (kind, (n, b)) in &u.by_kind {
                 println!("  {kind:<20} {n:>8} objects  {:>10}", bytes(*b));
             }

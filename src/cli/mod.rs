@@ -25,7 +25,9 @@ pub fn main() -> i32 {
         Command::Run { workflow, jobs, gpus, force, until, json } => {
             commands::run(workflow, registry, cache, *jobs, *gpus, force, until, *json, cli.quiet)
         }
-        Command::Plan { workflow, force, until, json } => commands::plan_cmd(workflow, registry, cache, force, until, *json),
+        Command::Plan { workflow, force, until, json } => {
+            commands::plan_cmd(workflow, registry, cache, force, until, *json)
+        }
         Command::Dag { workflow, format } => commands::dag(workflow, registry, *format),
         Command::Kinds { kind, json } => commands::kinds(&registry, kind.as_deref(), *json),
         Command::Show { workflow, output, rows } => commands::show(workflow, registry, cache, output, *rows),

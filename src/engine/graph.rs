@@ -120,11 +120,8 @@ impl TaskGraph {
             check_node(workflow, name)?;
         }
         let order = topo_order(workflow);
-        let keep = if until.is_empty() {
-            order.iter().cloned().collect::<HashSet<_>>()
-        } else {
-            ancestors(workflow, until)
-        };
+        let keep =
+            if until.is_empty() { order.iter().cloned().collect::<HashSet<_>>() } else { ancestors(workflow, until) };
         let mut g = TaskGraph { tasks: Vec::new(), outputs_of: HashMap::new(), node_order: Vec::new() };
         for id in order.iter().filter(|id| keep.contains(*id)) {
             let node = workflow.node(id).expect("ids come from the workflow");

@@ -38,10 +38,7 @@ pub fn plan(graph: &TaskGraph, workflow: &str, cache: &Cache, force: &[String]) 
     let mut outputs: Vec<Option<OutputHashes>> = vec![None; graph.tasks.len()];
     let mut entries = Vec::with_capacity(graph.tasks.len());
     for task in &graph.tasks {
-        let previous = resolver
-            .last_run()
-            .and_then(|r| r.tasks.get(&task.label))
-            .map(|e| e.key.clone());
+        let previous = resolver.last_run().and_then(|r| r.tasks.get(&task.label)).map(|e| e.key.clone());
         let old = || previous.as_ref().and_then(|k| cache.get_manifest(k).ok().flatten());
         let (status, reason) = if force.contains(&task.node) {
             (Status::Run, "forced".to_string())
@@ -64,7 +61,9 @@ pub fn plan(graph: &TaskGraph, workflow: &str, cache: &Cache, force: &[String]) 
                             (None, _) => "new".to_string(),
                             (Some(k), _) if *k == resolved.key => "its outputs are no longer in the cache".into(),
                             (Some(_), None) => "changed (the previous result was removed from the cache)".into(),
-                            (Some(_), Some(m)) => change(&m, &resolved.params, resolved.kind_version, &resolved_inputs(&resolved), task),
+                            (Some(_), Some(m)) => {
+                                change(&m, &resolved.params, resolved.kind_version, &resolved_inputs(&resolved), task)
+                            }
                         };
                         (Status::Run, reason)
                     }

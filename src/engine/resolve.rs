@@ -1,7 +1,9 @@
 //! Turning a task of the graph into a [`ResolvedTask`] once its producers' outputs are known,
 //! and looking its key up in the cache. Shared by the scheduler and by `plan`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+
+use rayon::prelude::*;
 
 use super::files::FileHasher;
 use super::graph::{Task, TaskInput};
@@ -17,12 +19,26 @@ pub struct Resolver<'a> {
     cache: &'a Cache,
     files: FileHasher,
     last: Option<RunRecord>,
+    /// Labels of the last run whose manifest and objects are all still present, checked in
+    /// parallel up front: a no-op run of 12,000 tasks is otherwise dominated by 24,000 stats.
+    present: HashSet<String>,
 }
 
 impl<'a> Resolver<'a> {
     /// A resolver for the workflow `name` (its newest run record speeds up lookups).
     pub fn new(cache: &'a Cache, workflow: &str) -> Self {
-        Resolver { cache, files: FileHasher::new(cache), last: cache.last_run(workflow) }
+        let last = cache.last_run(workflow);
+        let present = last
+            .as_ref()
+            .map(|r| {
+                r.tasks
+                    .par_iter()
+                    .filter(|(_, e)| cache.has_manifest(&e.key) && e.outputs.values().all(|h| cache.has_object(h)))
+                    .map(|(label, _)| label.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Resolver { cache, files: FileHasher::new(cache), last, present }
     }
 
     /// The newest run record of the workflow, if any.
@@ -32,7 +48,9 @@ impl<'a> Resolver<'a> {
 
     fn input_hash(&self, port: &str, input: &TaskInput, outputs: &[Option<OutputHashes>]) -> Result<String, String> {
         match input {
-            TaskInput::File(path) => self.files.hash(path).map_err(|e| format!("input `{port}`: {}: {e}", path.display())),
+            TaskInput::File(path) => {
+                self.files.hash(path).map_err(|e| format!("input `{port}`: {}: {e}", path.display()))
+            }
             TaskInput::Output { task: producer, port: out, source } => outputs[*producer]
                 .as_ref()
                 .and_then(|o| o.get(out))
@@ -103,8 +121,7 @@ impl<'a> Resolver<'a> {
     pub fn lookup(&self, label: &str, key: &str) -> Option<OutputHashes> {
         if let Some(entry) = self.last.as_ref().and_then(|r| r.tasks.get(label))
             && entry.key == key
-            && self.cache.has_manifest(key)
-            && entry.outputs.values().all(|h| self.cache.has_object(h))
+            && self.present.contains(label)
         {
             return Some(entry.outputs.clone());
         }

@@ -212,13 +212,14 @@ pub fn execute(
         kind_version: task.kind_version,
         label: task.label.clone(),
         params: task.params.clone(),
-        inputs: task.inputs.iter().map(|(p, v)| (p.clone(), v.iter().map(|i| i.hash().to_string()).collect())).collect(),
+        inputs: task
+            .inputs
+            .iter()
+            .map(|(p, v)| (p.clone(), v.iter().map(|i| i.hash().to_string()).collect()))
+            .collect(),
         outputs: records,
         seconds: started.elapsed().as_secs_f64(),
-        finished: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
+        finished: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         host: hostname(),
         gcrl_version: env!("CARGO_PKG_VERSION").to_string(),
     };

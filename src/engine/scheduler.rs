@@ -161,11 +161,8 @@ pub fn run_graph(
         runnable: VecDeque::new(),
         summary: RunSummary { tasks: n, ..Default::default() },
     };
-    let counts: Vec<(String, usize)> = graph
-        .node_order
-        .iter()
-        .map(|id| (id.clone(), graph.tasks.iter().filter(|t| &t.node == id).count()))
-        .collect();
+    let counts: Vec<(String, usize)> =
+        graph.node_order.iter().map(|id| (id.clone(), graph.tasks.iter().filter(|t| &t.node == id).count())).collect();
     reporter.event(Event::Planned { nodes: &counts });
     for id in 0..n {
         if run.remaining[id] == 0 {
@@ -202,10 +199,13 @@ pub fn run_graph(
                 Err(e) => run.fail(id, &e, reporter),
             }
         }
-        while let Some(pos) = run.runnable.iter().position(|(id, _)| {
-            let (c, g) = slots(*id);
-            cpus_used + c <= capacity.cpus && gpus_used + g <= capacity.gpus
-        }) {
+        // Every task takes at least one CPU slot: with none free, do not scan the queue.
+        while cpus_used < capacity.cpus
+            && let Some(pos) = run.runnable.iter().position(|(id, _)| {
+                let (c, g) = slots(*id);
+                cpus_used + c <= capacity.cpus && gpus_used + g <= capacity.gpus
+            })
+        {
             let (id, resolved) = run.runnable.remove(pos).expect("position is in range");
             let (c, g) = slots(id);
             cpus_used += c;

@@ -24,9 +24,7 @@ pub enum IoError {
         source: std::io::Error,
     },
     /// The file does not start with the HDF5 signature.
-    #[error(
-        "{path}: not an HDF5 file (an .h5ad file is HDF5; the file is empty, truncated or of another format)"
-    )]
+    #[error("{path}: not an HDF5 file (an .h5ad file is HDF5; the file is empty, truncated or of another format)")]
     NotHdf5 {
         /// The file.
         path: PathBuf,
@@ -67,10 +65,7 @@ pub enum IoError {
         hint: String,
     },
     /// The requested layer does not exist.
-    #[error(
-        "{path}: no layer `{layer}`; available layers: {}",
-        list_or_none(available)
-    )]
+    #[error("{path}: no layer `{layer}`; available layers: {}", list_or_none(available))]
     UnknownLayer {
         /// The file.
         path: PathBuf,
@@ -160,9 +155,5 @@ fn filter_name(filter: u16) -> String {
 }
 
 fn list_or_none(names: &[String]) -> String {
-    if names.is_empty() {
-        "none".to_string()
-    } else {
-        names.join(", ")
-    }
+    if names.is_empty() { "none".to_string() } else { names.join(", ") }
 }

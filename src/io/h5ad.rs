@@ -23,9 +23,9 @@ use std::path::{Path, PathBuf};
 use hdf5_pure::{AttrValue, DType, Dataset, Error as H5Error, File, FormatError, Group};
 use ndarray::Array2;
 
+use crate::algo::sparse::Csr as CsrMatrix;
 use crate::io::error::IoError;
 use crate::io::frame::{Column, ColumnValues, DataFrame};
-use crate::algo::sparse::Csr as CsrMatrix;
 
 /// Largest ratio of decoded to stored bytes a valid file can have (deflate's limit is 1032).
 const MAX_INFLATION: u64 = 1100;
@@ -99,31 +99,11 @@ pub fn read_h5ad(path: &Path, opts: &ReadOptions) -> Result<AnnData, IoError> {
     // bulk read, so a damaged size field gives an error, not a huge allocation.
     let header = file.matrix_header(&object)?;
     let (n_obs, n_vars) = (header.n_rows, header.n_cols);
-    let obs = file.dataframe(
-        "obs",
-        Rows {
-            matrix: &object,
-            axis: "rows",
-            n: n_obs,
-        },
-    )?;
-    let var = file.dataframe(
-        "var",
-        Rows {
-            matrix: &object,
-            axis: "columns",
-            n: n_vars,
-        },
-    )?;
+    let obs = file.dataframe("obs", Rows { matrix: &object, axis: "rows", n: n_obs })?;
+    let var = file.dataframe("var", Rows { matrix: &object, axis: "columns", n: n_vars })?;
     file.check_unique_var_names(&var.index)?;
     let x = file.matrix(header)?;
-    Ok(AnnData {
-        n_obs,
-        n_vars,
-        x,
-        obs,
-        var,
-    })
+    Ok(AnnData { n_obs, n_vars, x, obs, var })
 }
 
 /// The names of the `obs` columns of an `.h5ad` file, in order, without reading any data.
@@ -173,20 +153,12 @@ struct H5ad {
 
 impl H5ad {
     fn open(path: &Path) -> Result<Self, IoError> {
-        let is_hdf5 = hdf5_pure::is_hdf5(path).map_err(|source| IoError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let is_hdf5 = hdf5_pure::is_hdf5(path).map_err(|source| IoError::Read { path: path.to_path_buf(), source })?;
         if !is_hdf5 {
-            return Err(IoError::NotHdf5 {
-                path: path.to_path_buf(),
-            });
+            return Err(IoError::NotHdf5 { path: path.to_path_buf() });
         }
         let file = File::open_streaming(path).map_err(|source| hdf5_error(path, "/", source))?;
-        Ok(H5ad {
-            path: path.to_path_buf(),
-            file,
-        })
+        Ok(H5ad { path: path.to_path_buf(), file })
     }
 
     // ----- error helpers -----
@@ -197,51 +169,26 @@ impl H5ad {
     }
 
     fn invalid(&self, object: &str, reason: impl Into<String>) -> IoError {
-        IoError::Invalid {
-            path: self.path.clone(),
-            object: object.to_string(),
-            reason: reason.into(),
-        }
+        IoError::Invalid { path: self.path.clone(), object: object.to_string(), reason: reason.into() }
     }
 
     fn unsupported(&self, object: &str, what: impl Into<String>) -> IoError {
-        IoError::Unsupported {
-            path: self.path.clone(),
-            object: object.to_string(),
-            what: what.into(),
-        }
+        IoError::Unsupported { path: self.path.clone(), object: object.to_string(), what: what.into() }
     }
 
     fn missing(&self, object: &str, hint: &str) -> IoError {
-        IoError::Missing {
-            path: self.path.clone(),
-            object: object.to_string(),
-            hint: hint.to_string(),
-        }
+        IoError::Missing { path: self.path.clone(), object: object.to_string(), hint: hint.to_string() }
     }
 
     // ----- navigation -----
 
     /// The child `name` of `parent` (whose path is `parent_path`), if it exists.
-    fn child(
-        &self,
-        parent: &Group,
-        parent_path: &str,
-        name: &str,
-    ) -> Result<Option<Node>, IoError> {
+    fn child(&self, parent: &Group, parent_path: &str, name: &str) -> Result<Option<Node>, IoError> {
         let object = join(parent_path, name);
-        if self
-            .h5(parent_path, parent.groups())?
-            .iter()
-            .any(|g| g == name)
-        {
+        if self.h5(parent_path, parent.groups())?.iter().any(|g| g == name) {
             return Ok(Some(Node::Group(self.h5(&object, parent.group(name))?)));
         }
-        if self
-            .h5(parent_path, parent.datasets())?
-            .iter()
-            .any(|d| d == name)
-        {
+        if self.h5(parent_path, parent.datasets())?.iter().any(|d| d == name) {
             return Ok(Some(Node::Dataset(self.h5(&object, parent.dataset(name))?)));
         }
         Ok(None)
@@ -251,10 +198,7 @@ impl H5ad {
     fn dataset(&self, parent: &Group, parent_path: &str, name: &str) -> Result<Dataset, IoError> {
         match self.child(parent, parent_path, name)? {
             Some(Node::Dataset(ds)) => Ok(ds),
-            Some(Node::Group(_)) => Err(self.invalid(
-                &join(parent_path, name),
-                "expected a dataset, found a group",
-            )),
+            Some(Node::Group(_)) => Err(self.invalid(&join(parent_path, name), "expected a dataset, found a group")),
             None => Err(self.missing(&join(parent_path, name), "")),
         }
     }
@@ -273,11 +217,7 @@ impl H5ad {
         if available.iter().any(|l| l == layer) {
             Ok(format!("layers/{layer}"))
         } else {
-            Err(IoError::UnknownLayer {
-                path: self.path.clone(),
-                layer: layer.to_string(),
-                available,
-            })
+            Err(IoError::UnknownLayer { path: self.path.clone(), layer: layer.to_string(), available })
         }
     }
 
@@ -286,37 +226,21 @@ impl H5ad {
     /// Locate the matrix at `object` (`X` or `layers/<name>`) and read its layout and shape.
     fn matrix_header(&self, object: &str) -> Result<MatrixHeader, IoError> {
         let (parent_path, name) = object.rsplit_once('/').unwrap_or(("", object));
-        let parent = if parent_path.is_empty() {
-            self.file.root()
-        } else {
-            self.h5(parent_path, self.file.group(parent_path))?
-        };
+        let parent =
+            if parent_path.is_empty() { self.file.root() } else { self.h5(parent_path, self.file.group(parent_path))? };
         let node = self.child(&parent, parent_path, name)?.ok_or_else(|| {
-            self.missing(
-                object,
-                "; an .h5ad file needs X (to read a layer instead, name it in the options)",
-            )
+            self.missing(object, "; an .h5ad file needs X (to read a layer instead, name it in the options)")
         })?;
         let (layout, shape) = match node {
             Node::Dataset(ds) => {
                 let shape = self.h5(object, ds.shape())?;
-                (
-                    Layout::Dense(ds),
-                    shape.into_iter().map(|n| n as i64).collect(),
-                )
+                (Layout::Dense(ds), shape.into_iter().map(|n| n as i64).collect())
             }
             Node::Group(g) => {
                 let attrs = self.h5(object, g.attrs())?;
-                let format = match (
-                    attr_str(&attrs, "encoding-type"),
-                    attr_str(&attrs, "h5sparse_format"),
-                ) {
-                    (Some("csr_matrix") | None, Some("csr")) | (Some("csr_matrix"), None) => {
-                        Layout::Csr(g)
-                    }
-                    (Some("csc_matrix") | None, Some("csc")) | (Some("csc_matrix"), None) => {
-                        Layout::Csc(g)
-                    }
+                let format = match (attr_str(&attrs, "encoding-type"), attr_str(&attrs, "h5sparse_format")) {
+                    (Some("csr_matrix") | None, Some("csr")) | (Some("csr_matrix"), None) => Layout::Csr(g),
+                    (Some("csc_matrix") | None, Some("csc")) | (Some("csc_matrix"), None) => Layout::Csc(g),
                     (enc, legacy) => {
                         let what = enc.or(legacy).unwrap_or("a group without `encoding-type`");
                         return Err(self.unsupported(object, format!("matrix encoding `{what}`")));
@@ -339,58 +263,30 @@ impl H5ad {
         if u32::try_from(n_cols).is_err() {
             return Err(self.unsupported(object, format!("{n_cols} columns (at most 2^32)")));
         }
-        Ok(MatrixHeader {
-            object: object.to_string(),
-            layout,
-            n_rows,
-            n_cols,
-        })
+        Ok(MatrixHeader { object: object.to_string(), layout, n_rows, n_cols })
     }
 
     /// Read the values of a located matrix.
     fn matrix(&self, header: MatrixHeader) -> Result<Matrix, IoError> {
-        let MatrixHeader {
-            object,
-            layout,
-            n_rows,
-            n_cols,
-        } = header;
+        let MatrixHeader { object, layout, n_rows, n_cols } = header;
         match layout {
             Layout::Dense(ds) => self.dense(&object, &ds, n_rows, n_cols).map(Matrix::Dense),
             Layout::Csr(g) => self.csr(&object, &g, n_rows, n_cols).map(Matrix::Csr),
-            Layout::Csc(g) => self
-                .csc_as_csr(&object, &g, n_rows, n_cols)
-                .map(Matrix::Csr),
+            Layout::Csc(g) => self.csc_as_csr(&object, &g, n_rows, n_cols).map(Matrix::Csr),
         }
     }
 
-    fn dense(
-        &self,
-        object: &str,
-        ds: &Dataset,
-        rows: usize,
-        cols: usize,
-    ) -> Result<Array2<f32>, IoError> {
+    fn dense(&self, object: &str, ds: &Dataset, rows: usize, cols: usize) -> Result<Array2<f32>, IoError> {
         let values = self.h5(object, ds.read_f32())?;
         if let Some(k) = values.iter().position(|v| !v.is_finite()) {
             return Err(self.non_finite(object, k / cols.max(1), k % cols.max(1), values[k]));
         }
-        Array2::from_shape_vec((rows, cols), values).map_err(|e| {
-            self.invalid(
-                object,
-                format!("values do not fill the {rows} × {cols} shape: {e}"),
-            )
-        })
+        Array2::from_shape_vec((rows, cols), values)
+            .map_err(|e| self.invalid(object, format!("values do not fill the {rows} × {cols} shape: {e}")))
     }
 
     fn non_finite(&self, object: &str, row: usize, col: usize, value: f32) -> IoError {
-        IoError::NonFinite {
-            path: self.path.clone(),
-            object: object.to_string(),
-            row,
-            col,
-            value,
-        }
+        IoError::NonFinite { path: self.path.clone(), object: object.to_string(), row, col, value }
     }
 
     /// The checked `indptr` of a compressed matrix with `n_major` rows (CSR) or columns
@@ -406,13 +302,9 @@ impl H5ad {
         let ptr_ds = self.dataset(g, object, "indptr")?;
         let len = self.len_1d(&ptr_path, &ptr_ds)?;
         if len != n_major as u64 + 1 {
-            return Err(self.invalid(
-                &ptr_path,
-                format!(
-                    "has {len} entries, expected {} ({n_major} {major} + 1)",
-                    n_major + 1
-                ),
-            ));
+            return Err(
+                self.invalid(&ptr_path, format!("has {len} entries, expected {} ({n_major} {major} + 1)", n_major + 1))
+            );
         }
         let raw = self.h5(&ptr_path, ptr_ds.read_i64())?;
         if raw.first().is_some_and(|&p| p != 0) {
@@ -435,10 +327,7 @@ impl H5ad {
         for (name, ds) in [("indices", &indices), ("data", &data)] {
             let len = self.len_1d(&join(object, name), ds)?;
             if len != nnz {
-                return Err(self.invalid(
-                    object,
-                    format!("`{name}` has {len} entries but `indptr` ends at {nnz}"),
-                ));
+                return Err(self.invalid(object, format!("`{name}` has {len} entries but `indptr` ends at {nnz}")));
             }
         }
         Ok((raw.into_iter().map(|p| p as u64).collect(), indices, data))
@@ -447,109 +336,53 @@ impl H5ad {
     fn len_1d(&self, object: &str, ds: &Dataset) -> Result<u64, IoError> {
         match self.h5(object, ds.shape())?[..] {
             [n] => Ok(n),
-            ref shape => Err(self.invalid(
-                object,
-                format!("expected a 1-D dataset, found shape {shape:?}"),
-            )),
+            ref shape => Err(self.invalid(object, format!("expected a 1-D dataset, found shape {shape:?}"))),
         }
     }
 
-    fn csr(
-        &self,
-        object: &str,
-        g: &Group,
-        n_rows: usize,
-        n_cols: usize,
-    ) -> Result<CsrMatrix, IoError> {
+    fn csr(&self, object: &str, g: &Group, n_rows: usize, n_cols: usize) -> Result<CsrMatrix, IoError> {
         let (indptr, indices_ds, data_ds) = self.indptr(object, g, n_rows, "rows")?;
         let nnz = indptr[n_rows];
         let idx_path = join(object, "indices");
         let mut indices = self.alloc::<u32>(&idx_path, nnz)?;
-        self.for_each_window(
-            &idx_path,
-            &indices_ds,
-            nnz,
-            Dataset::read_i64_rows,
-            |start, window| {
-                for (k, &c) in window.iter().enumerate() {
-                    if c < 0 || c as u64 >= n_cols as u64 {
-                        return Err(self.out_of_range(
-                            &idx_path,
-                            start + k as u64,
-                            c,
-                            n_cols,
-                            "columns",
-                        ));
-                    }
-                    indices.push(c as u32);
+        self.for_each_window(&idx_path, &indices_ds, nnz, Dataset::read_i64_rows, |start, window| {
+            for (k, &c) in window.iter().enumerate() {
+                if c < 0 || c as u64 >= n_cols as u64 {
+                    return Err(self.out_of_range(&idx_path, start + k as u64, c, n_cols, "columns"));
                 }
-                Ok(())
-            },
-        )?;
+                indices.push(c as u32);
+            }
+            Ok(())
+        })?;
         let data_path = join(object, "data");
         let mut data = self.alloc::<f32>(&data_path, nnz)?;
-        self.for_each_window(
-            &data_path,
-            &data_ds,
-            nnz,
-            Dataset::read_f32_rows,
-            |start, window| {
-                if let Some(k) = window.iter().position(|v| !v.is_finite()) {
-                    let entry = start + k as u64;
-                    let row = indptr.partition_point(|&p| p <= entry) - 1;
-                    return Err(self.non_finite(
-                        object,
-                        row,
-                        indices[entry as usize] as usize,
-                        window[k],
-                    ));
-                }
-                data.extend_from_slice(window);
-                Ok(())
-            },
-        )?;
-        Ok(CsrMatrix {
-            n_rows,
-            n_cols,
-            indptr,
-            indices,
-            data,
-        })
+        self.for_each_window(&data_path, &data_ds, nnz, Dataset::read_f32_rows, |start, window| {
+            if let Some(k) = window.iter().position(|v| !v.is_finite()) {
+                let entry = start + k as u64;
+                let row = indptr.partition_point(|&p| p <= entry) - 1;
+                return Err(self.non_finite(object, row, indices[entry as usize] as usize, window[k]));
+            }
+            data.extend_from_slice(window);
+            Ok(())
+        })?;
+        Ok(CsrMatrix { n_rows, n_cols, indptr, indices, data })
     }
 
     /// Read a CSC matrix straight into CSR: count the entries of each row, then scatter.
-    fn csc_as_csr(
-        &self,
-        object: &str,
-        g: &Group,
-        n_rows: usize,
-        n_cols: usize,
-    ) -> Result<CsrMatrix, IoError> {
+    fn csc_as_csr(&self, object: &str, g: &Group, n_rows: usize, n_cols: usize) -> Result<CsrMatrix, IoError> {
         let (col_ptr, rows_ds, data_ds) = self.indptr(object, g, n_cols, "columns")?;
         let nnz = col_ptr[n_cols];
         let idx_path = join(object, "indices");
         let mut indptr = vec![0u64; n_rows + 1];
-        self.for_each_window(
-            &idx_path,
-            &rows_ds,
-            nnz,
-            Dataset::read_i64_rows,
-            |start, window| {
-                for (k, &r) in window.iter().enumerate() {
-                    if r < 0 || r as u64 >= n_rows as u64 {
-                        return Err(self.out_of_range(
-                            &idx_path,
-                            start + k as u64,
-                            r,
-                            n_rows,
-                            "rows",
-                        ));
-                    }
-                    indptr[r as usize + 1] += 1;
+        self.for_each_window(&idx_path, &rows_ds, nnz, Dataset::read_i64_rows, |start, window| {
+            for (k, &r) in window.iter().enumerate() {
+                if r < 0 || r as u64 >= n_rows as u64 {
+                    return Err(self.out_of_range(&idx_path, start + k as u64, r, n_rows, "rows"));
                 }
-                Ok(())
-            },
-        )?;
+                indptr[r as usize + 1] += 1;
+            }
+            Ok(())
+        })?;
         for i in 0..n_rows {
             indptr[i + 1] += indptr[i];
         }
@@ -563,10 +396,8 @@ impl H5ad {
         let mut start = 0u64;
         while start < nnz {
             let count = WINDOW.min(nnz - start);
-            let rows =
-                self.read_window(&idx_path, &rows_ds, start, count, Dataset::read_i64_rows)?;
-            let values =
-                self.read_window(&data_path, &data_ds, start, count, Dataset::read_f32_rows)?;
+            let rows = self.read_window(&idx_path, &rows_ds, start, count, Dataset::read_i64_rows)?;
+            let values = self.read_window(&data_path, &data_ds, start, count, Dataset::read_f32_rows)?;
             for (k, (&r, &v)) in rows.iter().zip(&values).enumerate() {
                 let entry = start + k as u64;
                 while col_ptr[col + 1] <= entry {
@@ -589,27 +420,11 @@ impl H5ad {
             }
             start += count;
         }
-        Ok(CsrMatrix {
-            n_rows,
-            n_cols,
-            indptr,
-            indices,
-            data,
-        })
+        Ok(CsrMatrix { n_rows, n_cols, indptr, indices, data })
     }
 
-    fn out_of_range(
-        &self,
-        object: &str,
-        entry: u64,
-        index: i64,
-        bound: usize,
-        what: &str,
-    ) -> IoError {
-        self.invalid(
-            object,
-            format!("entry {entry} is {index}, outside the {bound} {what} (0..{bound})"),
-        )
+    fn out_of_range(&self, object: &str, entry: u64, index: i64, bound: usize, what: &str) -> IoError {
+        self.invalid(object, format!("entry {entry} is {index}, outside the {bound} {what} (0..{bound})"))
     }
 
     /// An empty vector with room for `n` values, or an error if memory cannot be had.
@@ -618,9 +433,7 @@ impl H5ad {
         usize::try_from(n)
             .ok()
             .and_then(|n| v.try_reserve_exact(n).ok())
-            .ok_or_else(|| {
-                self.invalid(object, format!("cannot allocate memory for {n} values"))
-            })?;
+            .ok_or_else(|| self.invalid(object, format!("cannot allocate memory for {n} values")))?;
         Ok(v)
     }
 
@@ -637,10 +450,7 @@ impl H5ad {
         if window.len() as u64 == count {
             Ok(window)
         } else {
-            Err(self.invalid(
-                object,
-                format!("read {} values at {start}, expected {count}", window.len()),
-            ))
+            Err(self.invalid(object, format!("read {} values at {start}, expected {count}", window.len())))
         }
     }
 
@@ -668,10 +478,9 @@ impl H5ad {
     fn frame_group(&self, name: &str) -> Result<Group, IoError> {
         match self.child(&self.file.root(), "", name)? {
             Some(Node::Group(g)) => Ok(g),
-            Some(Node::Dataset(_)) => Err(self.unsupported(
-                name,
-                "a dataframe stored as one compound dataset (anndata < 0.7)",
-            )),
+            Some(Node::Dataset(_)) => {
+                Err(self.unsupported(name, "a dataframe stored as one compound dataset (anndata < 0.7)"))
+            }
             None => Err(self.missing(name, "")),
         }
     }
@@ -698,10 +507,7 @@ impl H5ad {
         let index_path = join(name, index_name);
         let index_ds = self.dataset(&g, name, index_name)?;
         let index = match self.array(&index_path, &index_ds, Some(rows))? {
-            ColumnValues::Str(names) => names
-                .into_iter()
-                .map(Option::unwrap_or_default)
-                .collect::<Vec<_>>(),
+            ColumnValues::Str(names) => names.into_iter().map(Option::unwrap_or_default).collect::<Vec<_>>(),
             _ => return Err(self.invalid(&index_path, "the index must hold strings")),
         };
         let legacy = match self.child(&g, name, "__categories")? {
@@ -711,12 +517,9 @@ impl H5ad {
         let mut columns = Vec::new();
         for col in self.column_order(name, &g)? {
             let object = join(name, &col);
-            let node = self.child(&g, name, &col)?.ok_or_else(|| {
-                self.missing(
-                    &object,
-                    &format!("; it is listed in the `column-order` of `{name}`"),
-                )
-            })?;
+            let node = self
+                .child(&g, name, &col)?
+                .ok_or_else(|| self.missing(&object, &format!("; it is listed in the `column-order` of `{name}`")))?;
             let values = self.column(&object, node, legacy.as_ref(), &col, rows)?;
             columns.push(Column { name: col, values });
         }
@@ -733,15 +536,8 @@ impl H5ad {
     ) -> Result<ColumnValues, IoError> {
         let g = match node {
             Node::Dataset(ds) => {
-                let cats_path = format!(
-                    "{}/__categories",
-                    object.rsplit_once('/').map_or("", |p| p.0)
-                );
-                return match legacy
-                    .map(|cats| self.child(cats, &cats_path, name))
-                    .transpose()?
-                    .flatten()
-                {
+                let cats_path = format!("{}/__categories", object.rsplit_once('/').map_or("", |p| p.0));
+                return match legacy.map(|cats| self.child(cats, &cats_path, name)).transpose()?.flatten() {
                     Some(Node::Dataset(cats)) => {
                         let categories = self.labels(&join(&cats_path, name), &cats)?;
                         let codes = self.codes(object, &ds, categories.len(), rows)?;
@@ -756,16 +552,9 @@ impl H5ad {
         let encoding = attr_str(&attrs, "encoding-type").unwrap_or("");
         match encoding {
             "categorical" => {
-                let categories = self.labels(
-                    &join(object, "categories"),
-                    &self.dataset(&g, object, "categories")?,
-                )?;
-                let codes = self.codes(
-                    &join(object, "codes"),
-                    &self.dataset(&g, object, "codes")?,
-                    categories.len(),
-                    rows,
-                )?;
+                let categories = self.labels(&join(object, "categories"), &self.dataset(&g, object, "categories")?)?;
+                let codes =
+                    self.codes(&join(object, "codes"), &self.dataset(&g, object, "codes")?, categories.len(), rows)?;
                 Ok(ColumnValues::Categorical { codes, categories })
             }
             "nullable-integer" | "nullable-boolean" | "nullable-string-array" => {
@@ -776,9 +565,8 @@ impl H5ad {
                 let values_path = join(object, "values");
                 let values_ds = self.dataset(&g, object, "values")?;
                 let values = self.array(&values_path, &values_ds, Some(rows))?;
-                apply_mask(values, &mask).ok_or_else(|| {
-                    self.invalid(&values_path, format!("wrong dtype for `{encoding}`"))
-                })
+                apply_mask(values, &mask)
+                    .ok_or_else(|| self.invalid(&values_path, format!("wrong dtype for `{encoding}`")))
             }
             other => Err(self.unsupported(object, format!("a column with encoding `{other}`"))),
         }
@@ -789,47 +577,29 @@ impl H5ad {
     fn check_len(&self, object: &str, ds: &Dataset, rows: Option<Rows>) -> Result<(), IoError> {
         let len = self.len_1d(object, ds)?;
         match rows {
-            Some(Rows { matrix, axis, n }) if len != n as u64 => Err(self.invalid(
-                object,
-                format!("has {len} entries, but `{matrix}` has {n} {axis}"),
-            )),
-            None if len > self.file.file_size().saturating_mul(MAX_INFLATION) => Err(self.invalid(
-                object,
-                format!("claims {len} entries, more than the file can hold"),
-            )),
+            Some(Rows { matrix, axis, n }) if len != n as u64 => {
+                Err(self.invalid(object, format!("has {len} entries, but `{matrix}` has {n} {axis}")))
+            }
+            None if len > self.file.file_size().saturating_mul(MAX_INFLATION) => {
+                Err(self.invalid(object, format!("claims {len} entries, more than the file can hold")))
+            }
             _ => Ok(()),
         }
     }
 
     /// A 1-D dataset as column values, by its dtype; `rows` as in [`Self::check_len`].
-    fn array(
-        &self,
-        object: &str,
-        ds: &Dataset,
-        rows: Option<Rows>,
-    ) -> Result<ColumnValues, IoError> {
+    fn array(&self, object: &str, ds: &Dataset, rows: Option<Rows>) -> Result<ColumnValues, IoError> {
         self.check_len(object, ds, rows)?;
         match self.h5(object, ds.dtype())? {
-            DType::String | DType::VariableLengthString => Ok(ColumnValues::Str(
-                self.h5(object, ds.read_string())?
-                    .into_iter()
-                    .map(Some)
-                    .collect(),
-            )),
-            DType::Enum(names) if names == ["FALSE", "TRUE"] => Ok(ColumnValues::Bool(
-                self.h5(object, ds.read_u8())?
-                    .into_iter()
-                    .map(|b| Some(b != 0))
-                    .collect(),
-            )),
-            DType::I8
-            | DType::I16
-            | DType::I32
-            | DType::I64
-            | DType::U8
-            | DType::U16
-            | DType::U32
-            | DType::U64 => Ok(ColumnValues::I64(self.h5(object, ds.read_i64())?)),
+            DType::String | DType::VariableLengthString => {
+                Ok(ColumnValues::Str(self.h5(object, ds.read_string())?.into_iter().map(Some).collect()))
+            }
+            DType::Enum(names) if names == ["FALSE", "TRUE"] => {
+                Ok(ColumnValues::Bool(self.h5(object, ds.read_u8())?.into_iter().map(|b| Some(b != 0)).collect()))
+            }
+            DType::I8 | DType::I16 | DType::I32 | DType::I64 | DType::U8 | DType::U16 | DType::U32 | DType::U64 => {
+                Ok(ColumnValues::I64(self.h5(object, ds.read_i64())?))
+            }
             DType::F32 | DType::F64 => Ok(ColumnValues::F64(self.h5(object, ds.read_f64())?)),
             other => Err(self.unsupported(object, format!("a column of HDF5 type {other}"))),
         }
@@ -841,10 +611,9 @@ impl H5ad {
             ColumnValues::Str(v) => v.into_iter().map(Option::unwrap_or_default).collect(),
             ColumnValues::I64(v) => v.iter().map(i64::to_string).collect(),
             ColumnValues::F64(v) => v.iter().map(f64::to_string).collect(),
-            ColumnValues::Bool(v) => v
-                .iter()
-                .map(|b| if *b == Some(true) { "True" } else { "False" }.to_string())
-                .collect(),
+            ColumnValues::Bool(v) => {
+                v.iter().map(|b| if *b == Some(true) { "True" } else { "False" }.to_string()).collect()
+            }
             ColumnValues::Categorical { .. } => {
                 return Err(self.invalid(object, "nested categorical"));
             }
@@ -852,13 +621,7 @@ impl H5ad {
     }
 
     /// Categorical codes, checked against the number of categories (−1 = missing).
-    fn codes(
-        &self,
-        object: &str,
-        ds: &Dataset,
-        n_categories: usize,
-        rows: Rows,
-    ) -> Result<Vec<i32>, IoError> {
+    fn codes(&self, object: &str, ds: &Dataset, n_categories: usize, rows: Rows) -> Result<Vec<i32>, IoError> {
         let ColumnValues::I64(raw) = self.array(object, ds, Some(rows))? else {
             return Err(self.invalid(object, "categorical codes must be integers"));
         };
@@ -868,10 +631,7 @@ impl H5ad {
                 if (-1..n_categories as i64).contains(&c) {
                     Ok(c as i32)
                 } else {
-                    Err(self.invalid(
-                        object,
-                        format!("code {c} at row {i} is outside -1..{n_categories}"),
-                    ))
+                    Err(self.invalid(object, format!("code {c} at row {i} is outside -1..{n_categories}")))
                 }
             })
             .collect()
@@ -900,23 +660,14 @@ fn apply_mask(values: ColumnValues, mask: &[u8]) -> Option<ColumnValues> {
     Some(match values {
         ColumnValues::I64(v) if !mask.iter().any(|&m| m != 0) => ColumnValues::I64(v),
         ColumnValues::I64(v) => ColumnValues::F64(
-            v.into_iter()
-                .enumerate()
-                .map(|(i, x)| if missing(i) { f64::NAN } else { x as f64 })
-                .collect(),
+            v.into_iter().enumerate().map(|(i, x)| if missing(i) { f64::NAN } else { x as f64 }).collect(),
         ),
-        ColumnValues::Bool(v) => ColumnValues::Bool(
-            v.into_iter()
-                .enumerate()
-                .map(|(i, x)| x.filter(|_| !missing(i)))
-                .collect(),
-        ),
-        ColumnValues::Str(v) => ColumnValues::Str(
-            v.into_iter()
-                .enumerate()
-                .map(|(i, x)| x.filter(|_| !missing(i)))
-                .collect(),
-        ),
+        ColumnValues::Bool(v) => {
+            ColumnValues::Bool(v.into_iter().enumerate().map(|(i, x)| x.filter(|_| !missing(i))).collect())
+        }
+        ColumnValues::Str(v) => {
+            ColumnValues::Str(v.into_iter().enumerate().map(|(i, x)| x.filter(|_| !missing(i))).collect())
+        }
         ColumnValues::F64(_) | ColumnValues::Categorical { .. } => return None,
     })
 }
@@ -924,16 +675,10 @@ fn apply_mask(values: ColumnValues, mask: &[u8]) -> Option<ColumnValues> {
 /// An HDF5 library error on `object`, with unsupported compression filters singled out.
 fn hdf5_error(path: &Path, object: &str, source: H5Error) -> IoError {
     match source {
-        H5Error::Format(FormatError::UnsupportedFilter(filter)) => IoError::UnsupportedFilter {
-            path: path.to_path_buf(),
-            object: object.to_string(),
-            filter,
-        },
-        source => IoError::Hdf5 {
-            path: path.to_path_buf(),
-            object: object.to_string(),
-            source,
-        },
+        H5Error::Format(FormatError::UnsupportedFilter(filter)) => {
+            IoError::UnsupportedFilter { path: path.to_path_buf(), object: object.to_string(), filter }
+        }
+        source => IoError::Hdf5 { path: path.to_path_buf(), object: object.to_string(), source },
     }
 }
 
@@ -942,11 +687,7 @@ fn attr_str<'a>(attrs: &'a HashMap<String, AttrValue>, key: &str) -> Option<&'a 
 }
 
 fn join(parent: &str, name: &str) -> String {
-    if parent.is_empty() {
-        name.to_string()
-    } else {
-        format!("{parent}/{name}")
-    }
+    if parent.is_empty() { name.to_string() } else { format!("{parent}/{name}") }
 }
 
 #[cfg(test)]
@@ -956,9 +697,7 @@ mod tests {
     const PAPALEXI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/papalexi2021_lowmoi.h5ad");
 
     fn fixture(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/data/h5ad")
-            .join(name)
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/h5ad").join(name)
     }
 
     fn read(name: &str) -> AnnData {
@@ -966,9 +705,7 @@ mod tests {
     }
 
     fn read_layer(name: &str, layer: &str) -> Result<AnnData, IoError> {
-        let opts = ReadOptions {
-            layer: Some(layer.to_string()),
-        };
+        let opts = ReadOptions { layer: Some(layer.to_string()) };
         read_h5ad(&fixture(name), &opts)
     }
 
@@ -1015,32 +752,18 @@ mod tests {
         let a = read_h5ad(path, &ReadOptions::default()).unwrap();
         // python: a = anndata.read_h5ad(PAPALEXI); a.shape, a.X.nnz
         assert_eq!((a.n_obs, a.n_vars), (20729, 299));
-        let Matrix::Csr(x) = &a.x else {
-            panic!("X should be CSR")
-        };
+        let Matrix::Csr(x) = &a.x else { panic!("X should be CSR") };
         assert_eq!(x.nnz(), 1_390_126);
         // [float(a.X[i].sum()) for i in (0, 1, 100, 20728)]
         let row_sum = |i: usize| x.row(i).1.iter().map(|&v| f64::from(v)).sum::<f64>();
         let sums: Vec<f64> = [0, 1, 100, 20728].into_iter().map(row_sum).collect();
         assert_eq!(sums, [212.0, 173.0, 138.0, 238.0]);
         // float(a.X.sum(dtype=np.float64))
-        assert_eq!(
-            x.data.iter().map(|&v| f64::from(v)).sum::<f64>(),
-            4_299_765.0
-        );
+        assert_eq!(x.data.iter().map(|&v| f64::from(v)).sum::<f64>(), 4_299_765.0);
         // np.asarray(a.X.sum(axis=0, dtype=np.float64)).ravel()[:3]
-        let col_sum = |j: u32| {
-            x.indices
-                .iter()
-                .zip(&x.data)
-                .filter(|(c, _)| **c == j)
-                .map(|(_, &v)| f64::from(v))
-                .sum::<f64>()
-        };
-        assert_eq!(
-            [col_sum(0), col_sum(1), col_sum(2)],
-            [1103.0, 35411.0, 16760.0]
-        );
+        let col_sum =
+            |j: u32| x.indices.iter().zip(&x.data).filter(|(c, _)| **c == j).map(|(_, &v)| f64::from(v)).sum::<f64>();
+        assert_eq!([col_sum(0), col_sum(1), col_sum(2)], [1103.0, 35411.0, 16760.0]);
         // a.X[0].indices[:5], a.X[0].data[:5]
         assert_eq!(&x.row(0).0[..5], &[1, 2, 16, 26, 33]);
         assert_eq!(&x.row(0).1[..5], &[3.0, 3.0, 2.0, 1.0, 1.0]);
@@ -1050,15 +773,8 @@ mod tests {
         assert_eq!(&a.var.index[..3], &["PCBP3", "ITGB1BP1", "SERTAD1"]);
         assert_eq!(a.var.index[298], "NFKBIA");
         // list(a.obs.columns)
-        let names = [
-            "bio_rep",
-            "grna_umi_total",
-            "grna_top",
-            "grna_top_umi",
-            "grna_second_umi",
-            "grna_top_frac",
-            "target_top",
-        ];
+        let names =
+            ["bio_rep", "grna_umi_total", "grna_top", "grna_top_umi", "grna_second_umi", "grna_top_frac", "target_top"];
         assert_eq!(a.obs.column_names(), names);
         assert!(a.var.columns.is_empty());
         // a.obs.target_top.cat.categories, a.obs.target_top.cat.codes[:5]
@@ -1097,28 +813,17 @@ mod tests {
         assert_eq!(&codes[..5], &[20, 2, 19, 3, 10]);
         assert!(codes.iter().all(|&c| c >= 0));
         // a.obs.bio_rep.cat.categories; len(a.obs.grna_top.cat.categories)
-        let ColumnValues::Categorical { codes, categories } = values(&a.obs, "bio_rep") else {
-            panic!()
-        };
+        let ColumnValues::Categorical { codes, categories } = values(&a.obs, "bio_rep") else { panic!() };
         assert_eq!(categories, &["rep_1", "rep_2", "rep_3"]);
         assert_eq!(&codes[..5], &[0, 0, 0, 0, 0]);
-        let ColumnValues::Categorical { categories, .. } = values(&a.obs, "grna_top") else {
-            panic!()
-        };
+        let ColumnValues::Categorical { categories, .. } = values(&a.obs, "grna_top") else { panic!() };
         assert_eq!(categories.len(), 107);
         // a.obs.grna_top_frac.values[:3]; int((a.obs.grna_top_frac >= 0.8).sum())
-        let ColumnValues::F64(frac) = values(&a.obs, "grna_top_frac") else {
-            panic!()
-        };
-        assert_eq!(
-            &frac[..3],
-            &[0.9311827956989247, 0.8354430379746836, 0.8712871287128713]
-        );
+        let ColumnValues::F64(frac) = values(&a.obs, "grna_top_frac") else { panic!() };
+        assert_eq!(&frac[..3], &[0.9311827956989247, 0.8354430379746836, 0.8712871287128713]);
         assert_eq!(frac.iter().filter(|&&f| f >= 0.8).count(), 16192);
         // a.obs.grna_umi_total.values[:3]
-        let ColumnValues::I64(total) = values(&a.obs, "grna_umi_total") else {
-            panic!()
-        };
+        let ColumnValues::I64(total) = values(&a.obs, "grna_umi_total") else { panic!() };
         assert_eq!(&total[..3], &[465, 79, 101]);
     }
 
@@ -1160,14 +865,8 @@ mod tests {
     #[test]
     fn unknown_layer_lists_the_available_ones() {
         let err = read_layer("csr_f32_gzip.h5ad", "spliced").unwrap_err();
-        assert!(
-            matches!(&err, IoError::UnknownLayer { available, .. } if available == &["counts"])
-        );
-        assert!(
-            err.to_string()
-                .ends_with("no layer `spliced`; available layers: counts"),
-            "{err}"
-        );
+        assert!(matches!(&err, IoError::UnknownLayer { available, .. } if available == &["counts"]));
+        assert!(err.to_string().ends_with("no layer `spliced`; available layers: counts"), "{err}");
         let err = read_layer("csr_i64_index_u16_lzf.h5ad", "counts").unwrap_err();
         assert!(err.to_string().ends_with("available layers: none"), "{err}");
     }
@@ -1177,73 +876,27 @@ mod tests {
         let a = read("csr_f32_gzip.h5ad");
         let obs = &a.obs;
         let rows = 0..30usize;
-        assert_eq!(
-            obs.index,
-            rows.clone().map(|i| format!("cell{i}")).collect::<Vec<_>>()
-        );
-        let order = [
-            "cell_type",
-            "n_genes",
-            "score",
-            "is_ctrl",
-            "batch",
-            "flag",
-            "label",
-            "label_na",
-            "dose",
-        ];
+        assert_eq!(obs.index, rows.clone().map(|i| format!("cell{i}")).collect::<Vec<_>>());
+        let order = ["cell_type", "n_genes", "score", "is_ctrl", "batch", "flag", "label", "label_na", "dose"];
         assert_eq!(obs.column_names(), order);
-        let codes = rows
-            .clone()
-            .map(|i| if i % 10 == 9 { -1 } else { (i % 3) as i32 })
-            .collect();
+        let codes = rows.clone().map(|i| if i % 10 == 9 { -1 } else { (i % 3) as i32 }).collect();
         let categories = ["B", "T", "NK"].map(String::from).to_vec();
-        assert_eq!(
-            values(obs, "cell_type"),
-            &ColumnValues::Categorical { codes, categories }
-        );
-        assert_eq!(
-            values(obs, "n_genes"),
-            &ColumnValues::I64(rows.clone().map(|i| 10 * i as i64).collect())
-        );
-        let ColumnValues::F64(score) = values(obs, "score") else {
-            panic!("score should be F64")
-        };
+        assert_eq!(values(obs, "cell_type"), &ColumnValues::Categorical { codes, categories });
+        assert_eq!(values(obs, "n_genes"), &ColumnValues::I64(rows.clone().map(|i| 10 * i as i64).collect()));
+        let ColumnValues::F64(score) = values(obs, "score") else { panic!("score should be F64") };
         for (i, &s) in score.iter().enumerate() {
-            if i == 5 {
-                assert!(s.is_nan())
-            } else {
-                assert_eq!(s, i as f64 / 4.0)
-            }
+            if i == 5 { assert!(s.is_nan()) } else { assert_eq!(s, i as f64 / 4.0) }
         }
-        assert_eq!(
-            values(obs, "is_ctrl"),
-            &ColumnValues::Bool(rows.clone().map(|i| Some(i % 2 == 0)).collect())
-        );
+        assert_eq!(values(obs, "is_ctrl"), &ColumnValues::Bool(rows.clone().map(|i| Some(i % 2 == 0)).collect()));
         // Nullable Int64 with missing values: F64 with NaN.
-        let ColumnValues::F64(batch) = values(obs, "batch") else {
-            panic!("batch should be F64")
-        };
+        let ColumnValues::F64(batch) = values(obs, "batch") else { panic!("batch should be F64") };
         for (i, &b) in batch.iter().enumerate() {
-            if i % 4 == 3 {
-                assert!(b.is_nan())
-            } else {
-                assert_eq!(b, i as f64)
-            }
+            if i % 4 == 3 { assert!(b.is_nan()) } else { assert_eq!(b, i as f64) }
         }
-        let flag = rows
-            .clone()
-            .map(|i| (i % 5 != 4).then_some(i % 3 == 0))
-            .collect();
+        let flag = rows.clone().map(|i| (i % 5 != 4).then_some(i % 3 == 0)).collect();
         assert_eq!(values(obs, "flag"), &ColumnValues::Bool(flag));
-        assert_eq!(
-            values(obs, "label"),
-            &ColumnValues::Str(rows.clone().map(|i| Some(format!("c{i}"))).collect())
-        );
-        let label_na = rows
-            .clone()
-            .map(|i| (i % 6 != 5).then(|| format!("s{i}")))
-            .collect();
+        assert_eq!(values(obs, "label"), &ColumnValues::Str(rows.clone().map(|i| Some(format!("c{i}"))).collect()));
+        let label_na = rows.clone().map(|i| (i % 6 != 5).then(|| format!("s{i}"))).collect();
         assert_eq!(values(obs, "label_na"), &ColumnValues::Str(label_na));
         let dose = ColumnValues::Categorical {
             codes: rows.map(|i| (i % 2) as i32).collect(),
@@ -1255,14 +908,8 @@ mod tests {
     #[test]
     fn var_columns_match_pandas() {
         let a = read("csc_f64_lzf.h5ad");
-        assert_eq!(
-            a.var.index,
-            (0..8).map(|j| format!("g{j}")).collect::<Vec<_>>()
-        );
-        assert_eq!(
-            values(&a.var, "mean"),
-            &ColumnValues::F64((0..8).map(|j| j as f64 / 8.0).collect())
-        );
+        assert_eq!(a.var.index, (0..8).map(|j| format!("g{j}")).collect::<Vec<_>>());
+        assert_eq!(values(&a.var, "mean"), &ColumnValues::F64((0..8).map(|j| j as f64 / 8.0).collect()));
         let hv = (0..8).map(|j| Some(j % 2 == 1)).collect();
         assert_eq!(values(&a.var, "highly_variable"), &ColumnValues::Bool(hv));
     }
@@ -1272,14 +919,8 @@ mod tests {
         let a = read("legacy_categories.h5ad");
         let codes = (0..30).map(|i| i % 3).collect();
         let categories = ["B", "T", "NK"].map(String::from).to_vec();
-        assert_eq!(
-            values(&a.obs, "cell_type"),
-            &ColumnValues::Categorical { codes, categories }
-        );
-        assert_eq!(
-            values(&a.obs, "n_genes"),
-            &ColumnValues::I64((0..30).map(|i| 10 * i).collect())
-        );
+        assert_eq!(values(&a.obs, "cell_type"), &ColumnValues::Categorical { codes, categories });
+        assert_eq!(values(&a.obs, "n_genes"), &ColumnValues::I64((0..30).map(|i| 10 * i).collect()));
         assert_eq!(a.obs.column_names(), ["cell_type", "n_genes"]);
     }
 
@@ -1293,28 +934,11 @@ mod tests {
     fn bad_files_give_errors_naming_file_and_problem() {
         type IsKind = fn(&IoError) -> bool;
         let cases: [(&str, IsKind, &str); 9] = [
-            (
-                "bad_blosc.h5ad",
-                |e| matches!(e, IoError::UnsupportedFilter { filter: 32001, .. }),
-                "compression='gzip'",
-            ),
-            (
-                "bad_compound_obs.h5ad",
-                |e| matches!(e, IoError::Unsupported { .. }),
-                "write_h5ad('out.h5ad')",
-            ),
+            ("bad_blosc.h5ad", |e| matches!(e, IoError::UnsupportedFilter { filter: 32001, .. }), "compression='gzip'"),
+            ("bad_compound_obs.h5ad", |e| matches!(e, IoError::Unsupported { .. }), "write_h5ad('out.h5ad')"),
             (
                 "bad_dup_var.h5ad",
-                |e| {
-                    matches!(
-                        e,
-                        IoError::DuplicateVarName {
-                            first: 2,
-                            second: 5,
-                            ..
-                        }
-                    )
-                },
+                |e| matches!(e, IoError::DuplicateVarName { first: 2, second: 5, .. }),
                 "var_names_make_unique()",
             ),
             (
@@ -1322,26 +946,10 @@ mod tests {
                 |e| matches!(e, IoError::Invalid { .. }),
                 "`X/indices`: entry 2 is 11, outside the 8 columns",
             ),
-            (
-                "bad_indptr.h5ad",
-                |e| matches!(e, IoError::Invalid { .. }),
-                "`X/indptr`: decreases at position 5",
-            ),
-            (
-                "bad_nan.h5ad",
-                |e| matches!(e, IoError::NonFinite { row: 1, col: 0, .. }),
-                "non-finite value NaN",
-            ),
-            (
-                "bad_csc_inf.h5ad",
-                |e| matches!(e, IoError::NonFinite { row: 8, col: 0, .. }),
-                "non-finite value -inf",
-            ),
-            (
-                "bad_no_x.h5ad",
-                |e| matches!(e, IoError::Missing { .. }),
-                "no `X` in the file",
-            ),
+            ("bad_indptr.h5ad", |e| matches!(e, IoError::Invalid { .. }), "`X/indptr`: decreases at position 5"),
+            ("bad_nan.h5ad", |e| matches!(e, IoError::NonFinite { row: 1, col: 0, .. }), "non-finite value NaN"),
+            ("bad_csc_inf.h5ad", |e| matches!(e, IoError::NonFinite { row: 8, col: 0, .. }), "non-finite value -inf"),
+            ("bad_no_x.h5ad", |e| matches!(e, IoError::Missing { .. }), "no `X` in the file"),
             (
                 "bad_shape.h5ad",
                 |e| matches!(e, IoError::Invalid { .. }),
@@ -1352,10 +960,7 @@ mod tests {
             let err = read_err(name);
             let message = err.to_string();
             assert!(is_kind(&err), "{name}: {message}");
-            assert!(
-                message.starts_with(&fixture(name).display().to_string()),
-                "{message}"
-            );
+            assert!(message.starts_with(&fixture(name).display().to_string()), "{message}");
             assert!(message.contains(text), "{name}: {message}");
             assert_eq!(err.path(), fixture(name));
         }
@@ -1363,8 +968,7 @@ mod tests {
 
     /// Write `bytes` to a fresh temporary file and read it.
     fn read_bytes(tag: &str, bytes: &[u8]) -> Result<AnnData, IoError> {
-        let path =
-            std::env::temp_dir().join(format!("gcrl-h5ad-{}-{tag}.h5ad", std::process::id()));
+        let path = std::env::temp_dir().join(format!("gcrl-h5ad-{}-{tag}.h5ad", std::process::id()));
         std::fs::write(&path, bytes).unwrap();
         let result = read_h5ad(&path, &ReadOptions::default());
         std::fs::remove_file(&path).unwrap();
@@ -1373,10 +977,7 @@ mod tests {
 
     #[test]
     fn garbage_and_truncated_files_are_errors_not_panics() {
-        assert!(matches!(
-            read_bytes("empty", b""),
-            Err(IoError::NotHdf5 { .. })
-        ));
+        assert!(matches!(read_bytes("empty", b""), Err(IoError::NotHdf5 { .. })));
         // xorshift bytes: not HDF5.
         let mut state = 0x9E37_79B9_7F4A_7C15u64;
         let random: Vec<u8> = (0..4096)
@@ -1387,25 +988,13 @@ mod tests {
                 state as u8
             })
             .collect();
-        assert!(matches!(
-            read_bytes("random", &random),
-            Err(IoError::NotHdf5 { .. })
-        ));
+        assert!(matches!(read_bytes("random", &random), Err(IoError::NotHdf5 { .. })));
         let missing = fixture("no-such-file.h5ad");
-        assert!(matches!(
-            read_h5ad(&missing, &ReadOptions::default()),
-            Err(IoError::Read { .. })
-        ));
+        assert!(matches!(read_h5ad(&missing, &ReadOptions::default()), Err(IoError::Read { .. })));
         // Every prefix on a 2 KiB grid of a real file, and of the real data set's first 1000 bytes.
         let whole = std::fs::read(fixture("csr_f32_gzip.h5ad")).unwrap();
-        for cut in (0..whole.len())
-            .step_by(2048)
-            .chain([1000, whole.len() - 1])
-        {
-            assert!(
-                read_bytes(&format!("cut{cut}"), &whole[..cut]).is_err(),
-                "prefix of {cut} bytes was read"
-            );
+        for cut in (0..whole.len()).step_by(2048).chain([1000, whole.len() - 1]) {
+            assert!(read_bytes(&format!("cut{cut}"), &whole[..cut]).is_err(), "prefix of {cut} bytes was read");
         }
         if let Ok(real) = std::fs::read(PAPALEXI) {
             assert!(read_bytes("real1000", &real[..1000]).is_err());
@@ -1419,10 +1008,7 @@ mod tests {
         }
         // The file's signature with its body overwritten by noise.
         let mut noisy = whole.clone();
-        noisy[64..]
-            .iter_mut()
-            .zip(random.iter().cycle())
-            .for_each(|(b, r)| *b ^= r);
+        noisy[64..].iter_mut().zip(random.iter().cycle()).for_each(|(b, r)| *b ^= r);
         assert!(read_bytes("noisy", &noisy).is_err());
     }
 }

@@ -62,7 +62,11 @@ pub fn edge_list(table: &Table) -> Result<Vec<(String, String, f64)>, NodeError>
 }
 
 /// Dense float64 columns `cols` of a sparse expression matrix, for rows `rows`.
-pub fn dense_columns(m: &crate::table::SparseMatrix, rows: &[usize], cols: &[usize]) -> Result<ndarray::Array2<f64>, NodeError> {
+pub fn dense_columns(
+    m: &crate::table::SparseMatrix,
+    rows: &[usize],
+    cols: &[usize],
+) -> Result<ndarray::Array2<f64>, NodeError> {
     let sub = m.csr.select_rows(rows)?.select_cols(cols)?;
     Ok(sub.to_dense().mapv(f64::from))
 }

@@ -84,7 +84,10 @@ impl NodeKind for DiagSum {
         vec![PortSpec::new("sum", "columns `n` (tables summed) and `sum`")]
     }
     fn params(&self) -> Vec<ParamSpec> {
-        vec![ParamSpec::new("digits", ParamType::count(), json!(6), "round the sum to this many decimals"), sleep_param()]
+        vec![
+            ParamSpec::new("digits", ParamType::count(), json!(6), "round the sum to this many decimals"),
+            sleep_param(),
+        ]
     }
     fn run(&self, params: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
         pause(params)?;

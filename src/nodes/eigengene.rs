@@ -38,7 +38,12 @@ impl NodeKind for Eigengene {
         ]
     }
     fn params(&self) -> Vec<ParamSpec> {
-        vec![ParamSpec::new("cells", ParamType::Choice(FIT_CELLS), json!("training"), "cells to fit on (with `cells`): training = controls + singles")]
+        vec![ParamSpec::new(
+            "cells",
+            ParamType::Choice(FIT_CELLS),
+            json!("training"),
+            "cells to fit on (with `cells`): training = controls + singles",
+        )]
     }
     fn run(&self, p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
         let expr = SparseMatrix::from_table(&inputs.table("expression")?)?;
@@ -74,7 +79,8 @@ impl NodeKind for Eigengene {
         let activities = model.transform(x_all.view())?;
         let mut names: Vec<String> = groups.keys().map(|id| format!("community_{id}")).collect();
         names.push("global".into());
-        let table = Matrix { rows: expr.rows.clone(), cols: names.clone(), data: activities }.to_table("cell", false)?;
+        let table =
+            Matrix { rows: expr.rows.clone(), cols: names.clone(), data: activities }.to_table("cell", false)?;
         let (mut eg, mut tf, mut loading, mut mean, mut sd, mut var) = (vec![], vec![], vec![], vec![], vec![], vec![]);
         for (e, name) in model.eigengenes.iter().zip(&names) {
             for (&t, &l) in e.tfs.iter().zip(&e.loading) {

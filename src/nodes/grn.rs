@@ -42,13 +42,33 @@ impl NodeKind for Grn {
         let d = GrnOptions::default();
         vec![
             ParamSpec::new("alpha", ParamType::Float { min: Some(0.0), max: None }, json!(d.alpha), "ridge penalty"),
-            ParamSpec::new("bagging", ParamType::Int { min: Some(2), max: None }, json!(d.bagging), "bagged estimators per target"),
-            ParamSpec::new("feature_fraction", ParamType::fraction(), json!(d.feature_fraction), "regulators per estimator"),
+            ParamSpec::new(
+                "bagging",
+                ParamType::Int { min: Some(2), max: None },
+                json!(d.bagging),
+                "bagged estimators per target",
+            ),
+            ParamSpec::new(
+                "feature_fraction",
+                ParamType::fraction(),
+                json!(d.feature_fraction),
+                "regulators per estimator",
+            ),
             ParamSpec::new("seed", ParamType::count(), json!(d.seed), "random seed"),
             ParamSpec::new("fdr", ParamType::fraction(), json!(0.05), "keep edges with BH q at most this"),
-            ParamSpec::new("keep", ParamType::Choice(&["gmm", "median", "top_fraction"]), json!("gmm"), "rule for strong edges"),
+            ParamSpec::new(
+                "keep",
+                ParamType::Choice(&["gmm", "median", "top_fraction"]),
+                json!("gmm"),
+                "rule for strong edges",
+            ),
             ParamSpec::new("top_fraction", ParamType::fraction(), json!(0.5), "with keep: top_fraction"),
-            ParamSpec::new("cells", ParamType::Choice(FIT_CELLS), json!("training"), "cells to fit on (with `cells`): training = controls + singles"),
+            ParamSpec::new(
+                "cells",
+                ParamType::Choice(FIT_CELLS),
+                json!("training"),
+                "cells to fit on (with `cells`): training = controls + singles",
+            ),
         ]
     }
     fn resources(&self, _params: &Params) -> crate::engine::Resources {

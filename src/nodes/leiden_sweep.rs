@@ -67,11 +67,21 @@ impl NodeKind for LeidenSweep {
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![
-            ParamSpec::new("resolution", ParamType::Range, json!({"from": 0.9, "to": 2.0, "step": 0.1}), "resolutions γ"),
+            ParamSpec::new(
+                "resolution",
+                ParamType::Range,
+                json!({"from": 0.9, "to": 2.0, "step": 0.1}),
+                "resolutions γ",
+            ),
             ParamSpec::new("runs", ParamType::positive(), json!(1000), "Leiden runs (seeds) per resolution"),
             ParamSpec::new("block", ParamType::positive(), json!(250), "seeds per shard"),
             ParamSpec::new("seed", ParamType::count(), json!(0), "first seed; run i uses seed + i"),
-            ParamSpec::new("randomness", ParamType::non_negative(), json!(0.0), "refinement θ (0 = greedy, as leidenalg)"),
+            ParamSpec::new(
+                "randomness",
+                ParamType::non_negative(),
+                json!(0.0),
+                "refinement θ (0 = greedy, as leidenalg)",
+            ),
             ParamSpec::new("pairs", ParamType::positive(), json!(200), "random run pairs for ARI/VI"),
             ParamSpec::new("tolerance", ParamType::non_negative(), json!(1e-3), "ARI within this of the best ties"),
             ParamSpec::new("cohesion_permutations", ParamType::count(), json!(1000), "size-preserving permutations"),
@@ -125,7 +135,12 @@ impl NodeKind for LeidenSweep {
             let t = shard.get("runs").ok_or_else(|| NodeError::Internal("shard without runs".into()))?;
             let lists = t.batch().column_by_name("labels").and_then(|c| c.as_list_opt::<i32>()).cloned();
             let lists = lists.ok_or_else(|| NodeError::Internal("runs without labels".into()))?;
-            let (g, s, q, k) = (t.f64_column("resolution")?, t.f64_column("seed")?, t.f64_column("quality")?, t.f64_column("n_communities")?);
+            let (g, s, q, k) = (
+                t.f64_column("resolution")?,
+                t.f64_column("seed")?,
+                t.f64_column("quality")?,
+                t.f64_column("n_communities")?,
+            );
             for i in 0..t.n_rows() {
                 let l = lists.value(i);
                 let l = l.as_primitive::<UInt32Type>().values().iter().map(|&x| x as usize).collect();

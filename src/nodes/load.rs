@@ -57,9 +57,19 @@ impl NodeKind for Load {
                 json!(null),
                 "obs column with the perturbation label (default: the first of perturbation, condition, guide_ids, target_top, …)",
             ),
-            ParamSpec::new("control_label", opt_str(), json!(null), "label(s) of control cells, comma-separated (besides ctrl, control, non-targeting, '')"),
+            ParamSpec::new(
+                "control_label",
+                opt_str(),
+                json!(null),
+                "label(s) of control cells, comma-separated (besides ctrl, control, non-targeting, '')",
+            ),
             ParamSpec::new("var_names", opt_str(), json!(null), "var column to use as gene names (e.g. gene_symbols)"),
-            ParamSpec::new("filter", ParamType::StrList, json!([]), "keep cells where every `column op value` holds (op: == != >= <= > <)"),
+            ParamSpec::new(
+                "filter",
+                ParamType::StrList,
+                json!([]),
+                "keep cells where every `column op value` holds (op: == != >= <= > <)",
+            ),
             ParamSpec::new("transpose", ParamType::Bool, json!(false), "text tables: the file is genes × cells"),
             ParamSpec::new("max_targets", ParamType::positive(), json!(2), "drop cells with more targets than this"),
         ]
@@ -97,7 +107,8 @@ impl NodeKind for Load {
         let mut keep: Vec<usize> = (0..obs.n_rows()).collect();
         for f in p.strs("filter")? {
             let cond = Condition::parse(&f)?;
-            let values = numbers_or_strings(&obs, &cond.column).map_err(|e| NodeError::Input(format!("{file}: filter `{f}`: {e}")))?;
+            let values = numbers_or_strings(&obs, &cond.column)
+                .map_err(|e| NodeError::Input(format!("{file}: filter `{f}`: {e}")))?;
             keep.retain(|&i| cond.holds(&values[i]));
         }
         let controls: Vec<String> = DEFAULT_CONTROLS
@@ -170,9 +181,10 @@ fn strings(df: &DataFrame, name: &str) -> Result<Vec<String>, String> {
     let col = df.column(name).ok_or_else(|| missing_column(df, name))?;
     Ok(match &col.values {
         ColumnValues::Str(v) => v.iter().map(|s| s.clone().unwrap_or_default()).collect(),
-        ColumnValues::Categorical { codes, categories } => {
-            codes.iter().map(|&c| usize::try_from(c).ok().and_then(|c| categories.get(c)).cloned().unwrap_or_default()).collect()
-        }
+        ColumnValues::Categorical { codes, categories } => codes
+            .iter()
+            .map(|&c| usize::try_from(c).ok().and_then(|c| categories.get(c)).cloned().unwrap_or_default())
+            .collect(),
         ColumnValues::F64(v) => v.iter().map(|x| x.to_string()).collect(),
         ColumnValues::I64(v) => v.iter().map(|x| x.to_string()).collect(),
         ColumnValues::Bool(v) => v.iter().map(|b| b.map(|b| b.to_string()).unwrap_or_default()).collect(),

@@ -40,7 +40,12 @@ impl NodeKind for Ora {
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![
-            ParamSpec::new("min_size", ParamType::positive(), json!(15), "smallest gene set tested (within the background)"),
+            ParamSpec::new(
+                "min_size",
+                ParamType::positive(),
+                json!(15),
+                "smallest gene set tested (within the background)",
+            ),
             ParamSpec::new("max_size", ParamType::positive(), json!(500), "largest gene set tested"),
             ParamSpec::new("fdr", ParamType::fraction(), json!(0.05), "report terms with q at most this"),
             ParamSpec::new(
@@ -74,9 +79,11 @@ impl NodeKind for Ora {
         let mut rows = Vec::new();
         for (community, genes) in &members {
             let query: Vec<String> = genes.iter().cloned().collect();
-            let tests = over_representation(&query, &background, &gene_lists, p.usize("min_size")?, p.usize("max_size")?)?;
+            let tests =
+                over_representation(&query, &background, &gene_lists, p.usize("min_size")?, p.usize("max_size")?)?;
             for t in tests.into_iter().filter(|t| t.q <= fdr) {
-                let overlap: Vec<&str> = sets[t.set].genes.iter().filter(|g| genes.contains(*g)).map(String::as_str).collect();
+                let overlap: Vec<&str> =
+                    sets[t.set].genes.iter().filter(|g| genes.contains(*g)).map(String::as_str).collect();
                 rows.push((*community, t, overlap.join(",")));
             }
         }

@@ -45,7 +45,12 @@ impl NodeKind for Preprocess {
         let d = HvgOptions::default();
         let float = |name, v: f64, doc| ParamSpec::new(name, ParamType::Float { min: None, max: None }, json!(v), doc);
         vec![
-            ParamSpec::new("target_sum", opt(ParamType::non_negative()), json!(1e4), "total per cell after scaling; null = median"),
+            ParamSpec::new(
+                "target_sum",
+                opt(ParamType::non_negative()),
+                json!(1e4),
+                "total per cell after scaling; null = median",
+            ),
             ParamSpec::new("log1p", ParamType::Bool, json!(true), "apply ln(1 + x)"),
             ParamSpec::new(
                 "flavor",
@@ -53,14 +58,24 @@ impl NodeKind for Preprocess {
                 json!("seurat"),
                 "HVG method (seurat_v3 works on counts)",
             ),
-            ParamSpec::new("n_top_genes", opt(ParamType::positive()), json!(2000), "number of HVGs; null = use the cut-offs"),
+            ParamSpec::new(
+                "n_top_genes",
+                opt(ParamType::positive()),
+                json!(2000),
+                "number of HVGs; null = use the cut-offs",
+            ),
             float("min_mean", d.min_mean, "cut-off (without n_top_genes)"),
             float("max_mean", d.max_mean, "cut-off (without n_top_genes)"),
             float("min_disp", d.min_disp, "cut-off (without n_top_genes)"),
             ParamSpec::new("n_bins", ParamType::positive(), json!(d.n_bins), "mean bins for seurat"),
             ParamSpec::new("keep_targets", ParamType::Bool, json!(true), "keep perturbed genes even if not HVG"),
             ParamSpec::new("n_controls", opt(ParamType::count()), json!(null), "subsample: control cells to keep"),
-            ParamSpec::new("max_per_perturbation", opt(ParamType::count()), json!(null), "subsample: cells per perturbation"),
+            ParamSpec::new(
+                "max_per_perturbation",
+                opt(ParamType::count()),
+                json!(null),
+                "subsample: cells per perturbation",
+            ),
             ParamSpec::new("min_cells", ParamType::count(), json!(0), "drop perturbations with fewer cells"),
             ParamSpec::new("seed", ParamType::count(), json!(0), "subsampling seed"),
         ]
@@ -111,7 +126,8 @@ impl NodeKind for Preprocess {
             ..HvgOptions::default()
         };
         let n_top = p.opt_usize("n_top_genes")?;
-        let raw_hvg = if flavor == Flavor::SeuratV3 { Some(highly_variable_genes(&x, flavor, n_top, &options)?) } else { None };
+        let raw_hvg =
+            if flavor == Flavor::SeuratV3 { Some(highly_variable_genes(&x, flavor, n_top, &options)?) } else { None };
         normalize_total(&mut x, p.opt_f64("target_sum")?)?;
         if p.bool("log1p")? {
             log1p(&mut x)?;

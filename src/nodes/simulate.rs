@@ -48,8 +48,18 @@ impl NodeKind for Simulate {
             count("tfs", d.tfs, "number of TFs"),
             count("communities", d.communities, "number of planted TF communities"),
             count("targets", d.targets, "number of non-TF target genes"),
-            ParamSpec::new("p_intra", ParamType::fraction(), json!(d.p_intra), "TF→TF edge probability inside a community"),
-            ParamSpec::new("p_inter", ParamType::fraction(), json!(d.p_inter), "TF→TF edge probability between communities"),
+            ParamSpec::new(
+                "p_intra",
+                ParamType::fraction(),
+                json!(d.p_intra),
+                "TF→TF edge probability inside a community",
+            ),
+            ParamSpec::new(
+                "p_inter",
+                ParamType::fraction(),
+                json!(d.p_inter),
+                "TF→TF edge probability between communities",
+            ),
             count("regulators_per_target", d.regulators_per_target, "TFs regulating each target"),
             ParamSpec::new(
                 "spectral_radius",

@@ -38,13 +38,17 @@ fn format_of(path: &Path) -> Result<(Format, bool), TableError> {
         _ => {
             return Err(TableError::Format {
                 path: path.into(),
-                message: "unknown table format; use one of .csv, .tsv, .txt (optionally .gz), .arrow, .feather, .parquet"
-                    .into(),
+                message:
+                    "unknown table format; use one of .csv, .tsv, .txt (optionally .gz), .arrow, .feather, .parquet"
+                        .into(),
             });
         }
     };
     if gz && matches!(format, Format::Arrow | Format::Parquet) {
-        return Err(TableError::Format { path: path.into(), message: "only text tables may be gzip-compressed".into() });
+        return Err(TableError::Format {
+            path: path.into(),
+            message: "only text tables may be gzip-compressed".into(),
+        });
     }
     Ok((format, gz))
 }
@@ -68,10 +72,8 @@ pub fn read_table_file(path: &Path) -> Result<Table, TableError> {
     match format {
         Format::Arrow => {
             let bytes = std::fs::read(path).map_err(io_err(path))?;
-            Table::from_ipc(&bytes).map_err(|e| TableError::Format {
-                path: path.into(),
-                message: format!("not an Arrow IPC file ({e})"),
-            })
+            Table::from_ipc(&bytes)
+                .map_err(|e| TableError::Format { path: path.into(), message: format!("not an Arrow IPC file ({e})") })
         }
         Format::Parquet => {
             let file = File::open(path).map_err(io_err(path))?;

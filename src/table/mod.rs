@@ -79,10 +79,9 @@ impl Table {
     }
 
     fn column(&self, name: &str) -> Result<&ArrayRef, TableError> {
-        self.batch.column_by_name(name).ok_or_else(|| TableError::Column {
-            name: name.to_string(),
-            available: self.column_names().join(", "),
-        })
+        self.batch
+            .column_by_name(name)
+            .ok_or_else(|| TableError::Column { name: name.to_string(), available: self.column_names().join(", ") })
     }
 
     /// Whether a column of that name exists.
@@ -169,10 +168,7 @@ fn numeric_f64(col: &ArrayRef, name: &str) -> Result<Vec<f64>, TableError> {
     })
 }
 
-fn arrow_select_concat(
-    schema: &arrow_schema::SchemaRef,
-    batches: &[RecordBatch],
-) -> Result<RecordBatch, TableError> {
+fn arrow_select_concat(schema: &arrow_schema::SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch, TableError> {
     let columns = (0..schema.fields().len())
         .map(|i| {
             let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(i).as_ref()).collect();

@@ -34,12 +34,8 @@ pub struct SparseMatrix {
 impl SparseMatrix {
     /// Stores the matrix as a table in the sparse layout.
     pub fn to_table(&self) -> Result<Table, TableError> {
-        let offsets: Vec<i32> = self
-            .csr
-            .indptr
-            .iter()
-            .map(|&p| i32::try_from(p).map_err(|_| too_big()))
-            .collect::<Result<_, _>>()?;
+        let offsets: Vec<i32> =
+            self.csr.indptr.iter().map(|&p| i32::try_from(p).map_err(|_| too_big())).collect::<Result<_, _>>()?;
         let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
         let idx_field = Arc::new(Field::new("item", DataType::UInt32, false));
         let val_field = Arc::new(Field::new("item", DataType::Float32, false));
@@ -86,8 +82,12 @@ impl SparseMatrix {
         let indptr: Vec<u64> = indices.value_offsets().iter().map(|&o| o as u64).collect();
         let first = *indices.value_offsets().first().unwrap_or(&0) as usize;
         let last = *indices.value_offsets().last().unwrap_or(&0) as usize;
-        let idx = indices.values().as_primitive_opt::<UInt32Type>().ok_or_else(|| format_err("indices are not u32".into()))?;
-        let val = values.values().as_primitive_opt::<Float32Type>().ok_or_else(|| format_err("values are not f32".into()))?;
+        let idx = indices
+            .values()
+            .as_primitive_opt::<UInt32Type>()
+            .ok_or_else(|| format_err("indices are not u32".into()))?;
+        let val =
+            values.values().as_primitive_opt::<Float32Type>().ok_or_else(|| format_err("values are not f32".into()))?;
         let indptr: Vec<u64> = indptr.iter().map(|&p| p - first as u64).collect();
         let csr = Csr::new(
             rows.len(),
@@ -127,7 +127,8 @@ mod tests {
     #[test]
     fn sparse_matrix_round_trips_and_densifies() {
         let csr = Csr::new(2, 3, vec![0, 2, 3], vec![0, 2, 1], vec![1.0, 2.0, 3.0]).unwrap();
-        let m = SparseMatrix { rows: vec!["c1".into(), "c2".into()], cols: vec!["a".into(), "b".into(), "c".into()], csr };
+        let m =
+            SparseMatrix { rows: vec!["c1".into(), "c2".into()], cols: vec!["a".into(), "b".into(), "c".into()], csr };
         let t = m.to_table().unwrap();
         assert!(is_sparse(&t));
         let back = SparseMatrix::from_table(&Table::from_ipc(&t.to_ipc().unwrap()).unwrap()).unwrap();

@@ -71,13 +71,20 @@ pub fn load_workflow(path: &Path, registry: &Registry, overrides: &[Override]) -
         return Err(fail(String::new(), "this is a binary file, not a YAML workflow".into(), None));
     }
     let text = String::from_utf8(bytes).map_err(|e| {
-        fail(String::new(), format!("the workflow is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()), None)
+        fail(
+            String::new(),
+            format!("the workflow is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+            None,
+        )
     })?;
     if text.trim().is_empty() || yaml::parse(&text).is_ok_and(|n| n.value == Yaml::Null) {
         return Err(fail(
             text,
             "the workflow is empty".into(),
-            Some("a workflow needs `name:` and `nodes:`, e.g.\n    name: demo\n    nodes:\n      data: {kind: simulate}".into()),
+            Some(
+                "a workflow needs `name:` and `nodes:`, e.g.\n    name: demo\n    nodes:\n      data: {kind: simulate}"
+                    .into(),
+            ),
         ));
     }
     let root = yaml::parse_at(&text).map_err(|(message, pos)| WorkflowError {
@@ -161,12 +168,22 @@ impl Loader<'_> {
                 String::new()
             }
             None => {
-                self.error(Pos { line: 1, col: 1 }, 1, "the workflow has no `name`".into(), "add `name: my-analysis`".into());
+                self.error(
+                    Pos { line: 1, col: 1 },
+                    1,
+                    "the workflow has no `name`".into(),
+                    "add `name: my-analysis`".into(),
+                );
                 String::new()
             }
         };
         let Some((nodes_key, nodes_node)) = get("nodes") else {
-            self.error(Pos { line: 1, col: 1 }, 1, "the workflow has no `nodes`".into(), "add `nodes:` with at least one node".into());
+            self.error(
+                Pos { line: 1, col: 1 },
+                1,
+                "the workflow has no `nodes`".into(),
+                "add `nodes:` with at least one node".into(),
+            );
             return None;
         };
         let entries = self.mapping(nodes_node, "`nodes`")?;
@@ -200,12 +217,7 @@ impl Loader<'_> {
         Some(Workflow { name, path: path.to_path_buf(), nodes: nodes.into_iter().map(|n| n.spec).collect() })
     }
 
-    fn node<'k>(
-        &mut self,
-        key: &'k Key,
-        value: &Node,
-        overrides: &[&Override],
-    ) -> Option<Loaded<'k>> {
+    fn node<'k>(&mut self, key: &'k Key, value: &Node, overrides: &[&Override]) -> Option<Loaded<'k>> {
         let id = &key.name;
         if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
             self.at_key(key, format!("invalid node id `{id}`"), "use letters, digits, `_` and `-` only".into());
@@ -229,7 +241,11 @@ impl Loader<'_> {
                 return None;
             }
             None => {
-                self.at_key(key, format!("node `{id}` has no `kind`"), "add `kind: <name>`; `gcrl kinds` lists them".into());
+                self.at_key(
+                    key,
+                    format!("node `{id}` has no `kind`"),
+                    "add `kind: <name>`; `gcrl kinds` lists them".into(),
+                );
                 return None;
             }
         };
@@ -256,11 +272,19 @@ impl Loader<'_> {
             for (k, v) in s {
                 let Some(spec) = self.param_spec(&specs, k, id, kind.name()) else { continue };
                 if params.contains_key(&k.name) {
-                    self.at_key(k, format!("param `{}` of node `{id}` is set in both `params` and `sweep`", k.name), String::new());
+                    self.at_key(
+                        k,
+                        format!("param `{}` of node `{id}` is set in both `params` and `sweep`", k.name),
+                        String::new(),
+                    );
                 }
                 let Yaml::Seq(items) = &v.value else {
                     let found = v.value.type_name();
-                    self.at_node(v, format!("sweep `{}` of node `{id}` must be a list, found {found}", k.name), String::new());
+                    self.at_node(
+                        v,
+                        format!("sweep `{}` of node `{id}` must be a list, found {found}", k.name),
+                        String::new(),
+                    );
                     continue;
                 };
                 if items.is_empty() {
@@ -270,10 +294,16 @@ impl Loader<'_> {
                 for item in items {
                     match spec.ty.check(&item.value.to_json()) {
                         Ok(val) if values.contains(&val) => {
-                            self.at_node(item, format!("sweep `{}` of node `{id}` repeats {val}", k.name), String::new());
+                            self.at_node(
+                                item,
+                                format!("sweep `{}` of node `{id}` repeats {val}", k.name),
+                                String::new(),
+                            );
                         }
                         Ok(val) => values.push(val),
-                        Err(why) => self.at_node(item, format!("sweep `{}` of node `{id}`: {why}", k.name), String::new()),
+                        Err(why) => {
+                            self.at_node(item, format!("sweep `{}` of node `{id}`: {why}", k.name), String::new())
+                        }
                     }
                 }
                 sweep.push((k.name.clone(), values));
@@ -421,7 +451,9 @@ impl Loader<'_> {
                             self.at_node(
                                 n,
                                 format!("input `{port}` of node `{id}`: file `{}` not found", path.display()),
-                                format!("paths are relative to the workflow file; or give it with --set {id}.{port}=PATH"),
+                                format!(
+                                    "paths are relative to the workflow file; or give it with --set {id}.{port}=PATH"
+                                ),
                             );
                         }
                         vec![(n.clone(), Source::File(path))]
@@ -454,7 +486,11 @@ impl Loader<'_> {
                 Yaml::Int(i) if i >= 0 => i as f64,
                 Yaml::Float(f) if f > 0.0 => f,
                 _ => {
-                    self.at_node(v, format!("resource `{}` of node `{id}` must be a non-negative number", k.name), String::new());
+                    self.at_node(
+                        v,
+                        format!("resource `{}` of node `{id}` must be a non-negative number", k.name),
+                        String::new(),
+                    );
                     continue;
                 }
             };
@@ -519,10 +555,7 @@ impl Loader<'_> {
                                 let help = if h.is_empty() { format!("node `{node}` has outputs {names}") } else { h };
                                 self.at_node(
                                     pos_node,
-                                    format!(
-                                        "node `{node}` (kind `{}`) has no output `{output}`",
-                                        producer.kind.name()
-                                    ),
+                                    format!("node `{node}` (kind `{}`) has no output `{output}`", producer.kind.name()),
                                     help,
                                 );
                             }

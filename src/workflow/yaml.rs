@@ -90,7 +90,9 @@ impl Yaml {
             Yaml::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
             Yaml::Str(s) => Value::String(s.clone()),
             Yaml::Seq(items) => Value::Array(items.iter().map(|n| n.value.to_json()).collect()),
-            Yaml::Map(entries) => Value::Object(entries.iter().map(|(k, v)| (k.name.clone(), v.value.to_json())).collect()),
+            Yaml::Map(entries) => {
+                Value::Object(entries.iter().map(|(k, v)| (k.name.clone(), v.value.to_json())).collect())
+            }
         }
     }
 }
@@ -173,8 +175,12 @@ pub fn parse_at(text: &str) -> Result<Node, (String, Pos)> {
     serde_saphyr::from_str_with_options::<Spanned<Yaml>>(text, options).map(Node::from).map_err(|e| {
         let pos = e.location().map(|l| Pos { line: l.line() as usize, col: l.column() as usize }).unwrap_or_default();
         let mut msg = e.without_snippet().to_string();
-        if let Some(rest) = msg.strip_prefix("error: ") { msg = rest.to_string(); }
-        if let Some(i) = msg.find(": ").filter(|_| msg.starts_with("line ")) { msg = msg[i + 2..].to_string(); }
+        if let Some(rest) = msg.strip_prefix("error: ") {
+            msg = rest.to_string();
+        }
+        if let Some(i) = msg.find(": ").filter(|_| msg.starts_with("line ")) {
+            msg = msg[i + 2..].to_string();
+        }
         let msg = if let Some(k) = msg.strip_prefix("duplicate mapping key: ") {
             let k = k.split(',').next().unwrap_or(k);
             format!("duplicate key `{k}`; each key (and node id) may appear once")
