@@ -181,10 +181,8 @@ pub fn highly_variable_genes(
 /// The `seurat` and `cell_ranger` flavours.
 fn dispersion_hvg(x: &Csr, flavor: Flavor, n_top_genes: Option<usize>, options: &HvgOptions) -> Result<Hvg, AlgoError> {
     let moments = if flavor == Flavor::Seurat {
-        let mut expm1 = x.clone();
         // scanpy applies np.expm1 to the float32 values.
-        expm1.map_values(f32::exp_m1);
-        expm1.column_moments()?
+        x.column_moments_of(f32::exp_m1)?
     } else {
         x.column_moments()?
     };

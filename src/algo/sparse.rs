@@ -236,19 +236,50 @@ impl Csr {
     /// # Complexity
     /// O(nnz + n_cols) time, O(n_cols) memory.
     pub fn column_moments(&self) -> Result<ColumnMoments, AlgoError> {
+        self.column_moments_of(|v| v)
+    }
+
+    /// [`Csr::column_moments`] of `f` applied to every stored value (`f(0)` must be 0), without
+    /// materialising the transformed matrix. Rows are processed in fixed blocks in parallel and
+    /// the blocks merged in order (Chan et al.), so the result does not depend on thread count.
+    pub fn column_moments_of(&self, f: impl Fn(f32) -> f32 + Sync) -> Result<ColumnMoments, AlgoError> {
+        use rayon::prelude::*;
+        const BLOCK: usize = 4096;
         if self.n_rows < 2 {
             return Err(AlgoError::TooFew(format!("column variance needs at least 2 rows, got {}", self.n_rows)));
         }
-        let mut count = vec![0u64; self.n_cols];
-        let mut mean = vec![0.0f64; self.n_cols];
-        let mut m2 = vec![0.0f64; self.n_cols];
-        for (&j, &v) in self.indices.iter().zip(&self.data) {
-            let j = j as usize;
-            count[j] += 1;
-            let x = f64::from(v);
-            let delta = x - mean[j];
-            mean[j] += delta / count[j] as f64;
-            m2[j] += delta * (x - mean[j]);
+        let blocks: Vec<(Vec<u64>, Vec<f64>, Vec<f64>)> = (0..self.n_rows.div_ceil(BLOCK))
+            .into_par_iter()
+            .map(|b| {
+                let (lo, hi) =
+                    (self.indptr[b * BLOCK] as usize, self.indptr[((b + 1) * BLOCK).min(self.n_rows)] as usize);
+                let (mut count, mut mean, mut m2) =
+                    (vec![0u64; self.n_cols], vec![0.0; self.n_cols], vec![0.0; self.n_cols]);
+                for (&j, &v) in self.indices[lo..hi].iter().zip(&self.data[lo..hi]) {
+                    let j = j as usize;
+                    count[j] += 1;
+                    let x = f64::from(f(v));
+                    let delta = x - mean[j];
+                    mean[j] += delta / count[j] as f64;
+                    m2[j] += delta * (x - mean[j]);
+                }
+                (count, mean, m2)
+            })
+            .collect();
+        let (mut count, mut mean, mut m2) =
+            (vec![0u64; self.n_cols], vec![0.0f64; self.n_cols], vec![0.0f64; self.n_cols]);
+        for (bc, bm, bm2) in blocks {
+            for j in 0..self.n_cols {
+                if bc[j] == 0 {
+                    continue;
+                }
+                let (na, nb) = (count[j] as f64, bc[j] as f64);
+                let delta = bm[j] - mean[j];
+                let n = na + nb;
+                mean[j] += delta * nb / n;
+                m2[j] += bm2[j] + delta * delta * na * nb / n;
+                count[j] += bc[j];
+            }
         }
         let n = self.n_rows as f64;
         for j in 0..self.n_cols {
