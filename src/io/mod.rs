@@ -7,5 +7,6 @@ pub mod error;
 pub mod frame;
 pub mod gmt;
 pub mod h5ad;
+pub mod mtx;
 
 pub use error::IoError;

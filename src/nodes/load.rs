@@ -13,6 +13,7 @@ use crate::algo::sparse::Csr;
 use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
 use crate::io::frame::{ColumnValues, DataFrame};
 use crate::io::h5ad::{Matrix as H5Matrix, ReadOptions, read_h5ad};
+use crate::io::mtx::read_10x;
 use crate::table::{Matrix, SparseMatrix, Table, TableBuilder, read_table_file};
 use crate::workflow::suggest::hint;
 
@@ -35,10 +36,14 @@ impl NodeKind for Load {
         1
     }
     fn doc(&self) -> &str {
-        "read a screen: h5ad (AnnData), or a dense cells × genes csv/tsv/arrow/parquet table"
+        "read a screen: h5ad (AnnData), 10x matrix.mtx, or a dense cells × genes csv/tsv/arrow/parquet table"
     }
     fn inputs(&self) -> Vec<PortSpec> {
-        vec![PortSpec::new("file", "the data file (`{file: path}`)")]
+        vec![
+            PortSpec::new("file", "the data file (`{file: path}`): .h5ad, matrix.mtx(.gz), .csv/.tsv/.arrow/.parquet"),
+            PortSpec::optional("features", "10x: features.tsv(.gz) or genes.tsv (with a matrix.mtx)"),
+            PortSpec::optional("barcodes", "10x: barcodes.tsv(.gz) (with a matrix.mtx)"),
+        ]
     }
     fn outputs(&self) -> Vec<PortSpec> {
         vec![
@@ -77,7 +82,24 @@ impl NodeKind for Load {
     fn run(&self, p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
         let path = inputs.file("file")?;
         let is_h5ad = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("h5ad"));
-        let (matrix, obs, mut var) = if is_h5ad {
+        let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+        let is_mtx = name.ends_with(".mtx") || name.ends_with(".mtx.gz");
+        let (matrix, obs, mut var) = if is_mtx {
+            let (Ok(features), Ok(barcodes)) = (inputs.file("features"), inputs.file("barcodes")) else {
+                return Err(NodeError::Input(format!(
+                    "{}: a 10x matrix needs the inputs `features` and `barcodes` too (their files, \
+                     e.g. features.tsv.gz and barcodes.tsv.gz beside the matrix)",
+                    path.display()
+                )));
+            };
+            let x = read_10x(path, features, barcodes).map_err(|e| NodeError::Input(e.to_string()))?;
+            let symbols = crate::io::frame::Column {
+                name: "gene_ids".into(),
+                values: ColumnValues::Str(x.gene_ids.into_iter().map(Some).collect()),
+            };
+            let obs = DataFrame { index: x.barcodes, columns: Vec::new() };
+            (x.counts, obs, DataFrame { index: x.gene_names, columns: vec![symbols] })
+        } else if is_h5ad {
             let layer = p.opt_str("layer")?.map(String::from);
             let adata = read_h5ad(path, &ReadOptions { layer }).map_err(|e| NodeError::Input(e.to_string()))?;
             let csr = match adata.x {
