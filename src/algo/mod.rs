@@ -6,6 +6,7 @@ pub mod eigengene;
 pub mod enrichment;
 pub mod error;
 pub mod gmm;
+pub mod knn;
 pub mod labels;
 pub mod leiden;
 pub mod partition;

@@ -46,6 +46,11 @@ pub enum ParamType {
 }
 
 impl ParamType {
+    /// `inner` or `null`.
+    pub fn optional(inner: ParamType) -> Self {
+        ParamType::Optional(Box::new(inner))
+    }
+
     /// A non-negative integer.
     pub const fn count() -> Self {
         ParamType::Int { min: Some(0), max: None }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde_json::json;
 
 use super::common::{FIT_CELLS, dense_columns, edge_list, fitting_rows, names, outputs};
+use crate::algo::knn::{Smoothing, knn_smooth};
 use crate::algo::ridge::{GrnOptions, Keep, bagging_ridge, filter_edges};
 use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
 use crate::table::{SparseMatrix, TableBuilder};
@@ -63,6 +64,24 @@ impl NodeKind for Grn {
                 "rule for strong edges",
             ),
             ParamSpec::new("top_fraction", ParamType::fraction(), json!(0.5), "with keep: top_fraction"),
+            ParamSpec::new(
+                "knn",
+                ParamType::Bool,
+                json!(false),
+                "first smooth cells over kNN in PC space (CellOracle)",
+            ),
+            ParamSpec::new(
+                "knn_k",
+                ParamType::optional(ParamType::positive()),
+                json!(null),
+                "neighbours; null = 2.5% of cells",
+            ),
+            ParamSpec::new(
+                "knn_pcs",
+                ParamType::optional(ParamType::positive()),
+                json!(null),
+                "PCs; null = CellOracle's rule",
+            ),
             ParamSpec::new(
                 "cells",
                 ParamType::Choice(FIT_CELLS),
@@ -128,7 +147,11 @@ impl NodeKind for Grn {
             .filter(|(_, r)| !r.is_empty())
             .collect();
         let all_cols: Vec<usize> = (0..expr.cols.len()).collect();
-        let x = dense_columns(&expr, &rows, &all_cols)?;
+        let mut x = dense_columns(&expr, &rows, &all_cols)?;
+        let mut smoothing = Smoothing { n_pcs: 0, k: 0 };
+        if p.bool("knn")? {
+            (x, smoothing) = knn_smooth(x.view(), p.opt_usize("knn_k")?, p.opt_usize("knn_pcs")?)?;
+        }
         let options = GrnOptions {
             alpha: p.f64("alpha")?,
             bagging: p.usize("bagging")?,
@@ -171,6 +194,8 @@ impl NodeKind for Grn {
             .i64("edges_fitted", vec![edges.len() as i64])
             .i64("edges_kept", vec![kept.len() as i64])
             .i64("edges_strong", vec![n_strong as i64])
+            .i64("knn_k", vec![smoothing.k as i64])
+            .i64("knn_pcs", vec![smoothing.n_pcs as i64])
             .build()?;
         Ok(outputs([("edges", edge_table), ("gmm", gmm), ("summary", summary)]))
     }

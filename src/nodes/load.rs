@@ -24,10 +24,6 @@ pub struct Load;
 const PERTURBATION_COLUMNS: &[&str] =
     &["perturbation", "condition", "guide_ids", "target_top", "target", "gene", "perturbed_genes"];
 
-fn opt_str() -> ParamType {
-    ParamType::Optional(Box::new(ParamType::Str))
-}
-
 impl NodeKind for Load {
     fn name(&self) -> &str {
         "load"
@@ -55,20 +51,30 @@ impl NodeKind for Load {
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![
-            ParamSpec::new("layer", opt_str(), json!(null), "h5ad layer to read instead of X"),
+            ParamSpec::new(
+                "layer",
+                ParamType::optional(ParamType::Str),
+                json!(null),
+                "h5ad layer to read instead of X",
+            ),
             ParamSpec::new(
                 "perturbation_column",
-                opt_str(),
+                ParamType::optional(ParamType::Str),
                 json!(null),
                 "obs column with the perturbation label (default: the first of perturbation, condition, guide_ids, target_top, …)",
             ),
             ParamSpec::new(
                 "control_label",
-                opt_str(),
+                ParamType::optional(ParamType::Str),
                 json!(null),
                 "label(s) of control cells, comma-separated (besides ctrl, control, non-targeting, '')",
             ),
-            ParamSpec::new("var_names", opt_str(), json!(null), "var column to use as gene names (e.g. gene_symbols)"),
+            ParamSpec::new(
+                "var_names",
+                ParamType::optional(ParamType::Str),
+                json!(null),
+                "var column to use as gene names (e.g. gene_symbols)",
+            ),
             ParamSpec::new(
                 "filter",
                 ParamType::StrList,

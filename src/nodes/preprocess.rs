@@ -13,10 +13,6 @@ use crate::table::{SparseMatrix, TableBuilder};
 /// The `preprocess` kind.
 pub struct Preprocess;
 
-fn opt(ty: ParamType) -> ParamType {
-    ParamType::Optional(Box::new(ty))
-}
-
 impl NodeKind for Preprocess {
     fn name(&self) -> &str {
         "preprocess"
@@ -47,7 +43,7 @@ impl NodeKind for Preprocess {
         vec![
             ParamSpec::new(
                 "target_sum",
-                opt(ParamType::non_negative()),
+                ParamType::optional(ParamType::non_negative()),
                 json!(1e4),
                 "total per cell after scaling; null = median",
             ),
@@ -60,7 +56,7 @@ impl NodeKind for Preprocess {
             ),
             ParamSpec::new(
                 "n_top_genes",
-                opt(ParamType::positive()),
+                ParamType::optional(ParamType::positive()),
                 json!(2000),
                 "number of HVGs; null = use the cut-offs",
             ),
@@ -69,10 +65,15 @@ impl NodeKind for Preprocess {
             float("min_disp", d.min_disp, "cut-off (without n_top_genes)"),
             ParamSpec::new("n_bins", ParamType::positive(), json!(d.n_bins), "mean bins for seurat"),
             ParamSpec::new("keep_targets", ParamType::Bool, json!(true), "keep perturbed genes even if not HVG"),
-            ParamSpec::new("n_controls", opt(ParamType::count()), json!(null), "subsample: control cells to keep"),
+            ParamSpec::new(
+                "n_controls",
+                ParamType::optional(ParamType::count()),
+                json!(null),
+                "subsample: control cells to keep",
+            ),
             ParamSpec::new(
                 "max_per_perturbation",
-                opt(ParamType::count()),
+                ParamType::optional(ParamType::count()),
                 json!(null),
                 "subsample: cells per perturbation",
             ),
