@@ -32,6 +32,8 @@ struct Queue {
     pending: Vec<Pending>,
     committing: bool,
     started: bool,
+    /// Manifests were renamed since the last flush (a run that wrote nothing syncs nothing).
+    unsynced: bool,
     error: Option<String>,
 }
 
@@ -120,6 +122,7 @@ impl Committer {
     pub fn publish(&self, tmp: PathBuf, dest: PathBuf, lock: Option<TaskLock>) -> Result<(), CacheError> {
         let mut q = self.inner.lock();
         q.pending.push(Pending { tmp, dest, _lock: lock });
+        q.unsynced = true;
         if !q.started {
             q.started = true;
             let inner = Arc::clone(&self.inner);
@@ -139,10 +142,11 @@ impl Committer {
             q = self.inner.idle.wait(q).unwrap_or_else(|e| e.into_inner());
         }
         let error = q.error.take();
+        let unsynced = std::mem::take(&mut q.unsynced);
         drop(q);
         if let Some(e) = error {
             return Err(CacheError::Io { path: PathBuf::from("(commit)"), source: std::io::Error::other(e) });
         }
-        self.inner.sync().map_err(io("(commit)"))
+        if unsynced { self.inner.sync().map_err(io("(commit)")) } else { Ok(()) }
     }
 }
