@@ -6,13 +6,11 @@
 //! [`EigengeneModel`]; [`EigengeneModel::transform`] applies the stored means, sds, loadings,
 //! signs and output scaling to any cells and never refits. Pure computation, no I/O.
 
-use faer::diag::Diag;
-use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::svd::{ComputeSvdVectors, svd, svd_scratch};
-use faer::{Mat, Par};
+use faer::Mat;
 use ndarray::{Array2, ArrayView2, Axis};
 
 use crate::algo::AlgoError;
+use crate::algo::svd::right_singular;
 
 /// One eigengene: a community's (or the global) first principal direction.
 #[derive(Debug, Clone, PartialEq)]
@@ -149,22 +147,7 @@ impl ZStats {
 /// First right singular vector of `y`, sign-aligned, with its variance share and score scaling.
 fn fit_one(y: &Mat<f64>, tfs: Vec<usize>) -> Result<Eigengene, AlgoError> {
     let (n, m) = y.shape();
-    let size = n.min(m);
-    let mut s = Diag::<f64>::zeros(size);
-    let mut v = Mat::<f64>::zeros(m, size);
-    let scratch =
-        svd_scratch::<f64>(n, m, ComputeSvdVectors::No, ComputeSvdVectors::Thin, Par::Seq, Default::default());
-    svd(
-        y.as_ref(),
-        s.as_mut(),
-        None,
-        Some(v.as_mut()),
-        Par::Seq,
-        MemStack::new(&mut MemBuffer::new(scratch)),
-        Default::default(),
-    )
-    .map_err(|e| AlgoError::Numerical(format!("eigengene SVD: {e:?}")))?;
-    let sigma = s.column_vector();
+    let (sigma, v) = right_singular(y, "eigengene")?;
     let total: f64 = sigma.iter().map(|x| x * x).sum();
     let mut loading: Vec<f64> = v.col(0).iter().copied().collect();
 

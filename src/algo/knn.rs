@@ -2,14 +2,12 @@
 //! the number of components by CellOracle's explained-variance heuristic, and each cell replaced
 //! by the plain average of itself and its `k` nearest neighbours in PC space (Euclidean).
 
-use faer::diag::Diag;
-use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::svd::{ComputeSvdVectors, svd, svd_scratch};
-use faer::{Mat, Par};
+use faer::Mat;
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
 use crate::algo::AlgoError;
+use crate::algo::svd::right_singular;
 
 /// What [`knn_smooth`] used.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,21 +63,7 @@ pub fn knn_smooth(
     let mean = x.mean_axis(Axis(0)).ok_or_else(|| AlgoError::TooFew("no cells".into()))?;
     let centred = Mat::from_fn(n, g, |i, j| x[(i, j)] - mean[j]);
     let size = n.min(g);
-    let mut s = Diag::<f64>::zeros(size);
-    let mut v = Mat::<f64>::zeros(g, size);
-    let scratch =
-        svd_scratch::<f64>(n, g, ComputeSvdVectors::No, ComputeSvdVectors::Thin, Par::Seq, Default::default());
-    svd(
-        centred.as_ref(),
-        s.as_mut(),
-        None,
-        Some(v.as_mut()),
-        Par::Seq,
-        MemStack::new(&mut MemBuffer::new(scratch)),
-        Default::default(),
-    )
-    .map_err(|e| AlgoError::Numerical(format!("PCA for kNN smoothing: {e:?}")))?;
-    let sigma: Vec<f64> = s.column_vector().iter().copied().collect();
+    let (sigma, v) = right_singular(&centred, "PCA for kNN smoothing")?;
     let total: f64 = sigma.iter().map(|x| x * x).sum();
     let ratios: Vec<f64> = sigma.iter().map(|x| if total > 0.0 { x * x / total } else { 0.0 }).collect();
     let n_pcs = n_pcs.unwrap_or_else(|| n_pcs_heuristic(&ratios)).clamp(1, size);

@@ -16,5 +16,6 @@ pub mod simulate;
 pub mod sparse;
 pub mod stability;
 pub mod stats;
+pub mod svd;
 
 pub use error::AlgoError;
