@@ -11,6 +11,7 @@ pub mod cache;
 pub mod cli;
 pub mod engine;
 pub mod io;
+pub mod models;
 pub mod nodes;
 pub mod table;
 pub mod workflow;

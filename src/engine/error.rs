@@ -20,6 +20,9 @@ pub enum NodeError {
     /// Reading or writing a table failed.
     #[error(transparent)]
     Table(#[from] TableError),
+    /// A neural model could not be built or trained.
+    #[error(transparent)]
+    Model(#[from] crate::models::ModelError),
     /// A file named by the workflow could not be read.
     #[error("{path}: {source}")]
     File {

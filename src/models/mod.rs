@@ -1,0 +1,12 @@
+//! Neural models on burn: the gCRL autoencoder and the discrepancy-VAE family.
+//!
+//! Everything that names a burn type lives under this folder (design.md: `models/`); nodes hand in
+//! ndarray matrices and get ndarray back. Weights are initialised from our own seeded ChaCha
+//! stream, and batches are drawn from it too, so a seed gives the same bytes whatever burn's
+//! global RNG or the scheduler does.
+
+mod error;
+mod tensor;
+
+pub use error::ModelError;
+pub use tensor::{from_matrix, seeded_linear, to_matrix, train_device};

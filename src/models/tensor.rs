@@ -1,0 +1,55 @@
+//! Between ndarray and burn: tensors from matrices and back, the training device, and linear
+//! layers initialised from our own seeded stream.
+
+use burn::module::Param;
+use burn::nn::Linear;
+use burn::tensor::{Device, Tensor, TensorData};
+use ndarray::{Array2, ArrayView2};
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+
+use super::ModelError;
+
+/// The device a training runs on: burn-cuda GPU `gpu` when the `cuda` feature is built and a
+/// GPU was assigned, else the `flex` CPU backend; with autodiff.
+pub fn train_device(gpu: Option<usize>) -> Result<Device, ModelError> {
+    match gpu {
+        None => Ok(Device::flex().autodiff()),
+        #[cfg(feature = "cuda")]
+        Some(index) => Ok(Device::cuda(index).autodiff()),
+        #[cfg(not(feature = "cuda"))]
+        Some(index) => Err(ModelError::Gpu {
+            index,
+            reason: "this gcrl was built without the `cuda` feature; rebuild with `--features cuda` or run without `--gpus`"
+                .into(),
+        }),
+    }
+}
+
+/// A `[rows, cols]` float tensor on `device` holding `m`.
+pub fn from_matrix(m: ArrayView2<f32>, device: &Device) -> Tensor<2> {
+    let (rows, cols) = m.dim();
+    let data: Vec<f32> = m.iter().copied().collect();
+    Tensor::from_data(TensorData::new(data, [rows, cols]), device)
+}
+
+/// The values of a 2-d tensor as a matrix (row-major).
+pub fn to_matrix(t: Tensor<2>) -> Result<Array2<f32>, ModelError> {
+    let [rows, cols] = t.dims();
+    let values: Vec<f32> = t
+        .into_data()
+        .convert::<f32>()
+        .into_vec()
+        .map_err(|e| ModelError::Invalid(format!("reading a tensor back: {e:?}")))?;
+    Array2::from_shape_vec((rows, cols), values).map_err(|e| ModelError::Invalid(e.to_string()))
+}
+
+/// A `fan_in → fan_out` linear layer with PyTorch's default initialisation, weights and bias
+/// drawn from U(−1/√fan_in, 1/√fan_in) in our seeded stream (row-major `[fan_in, fan_out]`).
+pub fn seeded_linear(rng: &mut ChaCha8Rng, fan_in: usize, fan_out: usize, device: &Device) -> Linear {
+    let bound = 1.0 / (fan_in as f32).sqrt();
+    let mut draw = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-bound..bound)).collect() };
+    let weight = Tensor::from_data(TensorData::new(draw(fan_in * fan_out), [fan_in, fan_out]), device);
+    let bias = Tensor::from_data(TensorData::new(draw(fan_out), [fan_out]), device);
+    Linear { weight: Param::from_tensor(weight), bias: Some(Param::from_tensor(bias)) }
+}
