@@ -11,11 +11,13 @@ pub mod labels;
 pub mod leiden;
 pub mod partition;
 pub mod preprocess;
+pub mod random;
 pub mod ridge;
 pub mod simulate;
 pub mod sparse;
 pub mod stability;
 pub mod stats;
 pub mod svd;
+pub mod tmex;
 
 pub use error::AlgoError;

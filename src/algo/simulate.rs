@@ -21,6 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use crate::algo::AlgoError;
+use crate::algo::random::normal;
 use crate::algo::sparse::Csr;
 
 /// Direction of the simulated CRISPR perturbation of a TF.
@@ -373,13 +374,6 @@ fn invert(mut a: Array2<f64>) -> Result<Array2<f64>, AlgoError> {
         }
     }
     Ok(inv)
-}
-
-/// A standard normal draw (Box–Muller).
-fn normal<R: Rng + ?Sized>(rng: &mut R) -> f64 {
-    let u1 = 1.0 - rng.random::<f64>();
-    let u2 = rng.random::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 /// A Gamma(shape, scale 1) draw: Marsaglia–Tsang squeeze, boosted for shape < 1.

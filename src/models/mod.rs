@@ -5,6 +5,7 @@
 //! stream, and batches are drawn from it too, so a seed gives the same bytes whatever burn's
 //! global RNG or the scheduler does.
 
+pub mod ae;
 mod error;
 mod tensor;
 

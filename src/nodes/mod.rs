@@ -1,14 +1,18 @@
 //! Node kinds, one file each: thin adapters from tables to `algo/` (house rule 2).
 
+pub mod ae_train;
 pub mod common;
 pub mod diag;
 pub mod eigengene;
+pub mod gcrl_ae;
 pub mod grn;
 pub mod leiden_sweep;
 pub mod load;
 pub mod ora;
+pub mod permutation_test;
 pub mod preprocess;
 pub mod simulate;
+pub mod tmex_align;
 
 use std::sync::Arc;
 
@@ -17,6 +21,7 @@ use crate::engine::Registry;
 /// Every built-in kind.
 pub fn builtin() -> Registry {
     let mut r = Registry::new();
+    r.register(Arc::new(ae_train::AeTrain));
     r.register(Arc::new(diag::DiagNumbers));
     r.register(Arc::new(diag::DiagSum));
     r.register(Arc::new(diag::DiagSweep));
@@ -25,7 +30,9 @@ pub fn builtin() -> Registry {
     r.register(Arc::new(leiden_sweep::LeidenSweep));
     r.register(Arc::new(load::Load));
     r.register(Arc::new(ora::Ora));
+    r.register(Arc::new(permutation_test::PermutationTest));
     r.register(Arc::new(preprocess::Preprocess));
     r.register(Arc::new(simulate::Simulate));
+    r.register(Arc::new(tmex_align::TmexAlign));
     r
 }

@@ -1,0 +1,150 @@
+//! The gCRL autoencoder, beside PyTorch (or JAX) on the same machine, in the same run:
+//!
+//! * one training epoch at the paper's Joung size (45,000 cells × 150 TFs → 1,700 genes, latent 8,
+//!   batch 1024, Adam) on 1 and 2 threads: cells/s; goal: not slower than the Python framework;
+//! * the demo's whole `permutation-test` node (20 true seeds + 20 permutations × 3 repeats) with
+//!   `-j 1` and `-j 2`: wall time and speed-up.
+//!
+//! `cargo bench --bench ae`; the peer runs under `GCRL_PYTHON` (a Python with torch or jax+optax).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{Report, median, repeats, time, time_command};
+use gcrl::algo::random::normal;
+use gcrl::models::ae::{AeConfig, train};
+use ndarray::Array2;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+const CELLS: usize = 45_000;
+const TFS: usize = 150;
+const GENES: usize = 1_700;
+const LATENT: usize = 8;
+
+/// TFs and genes driven by `LATENT` factors, the genes through a quadratic map (as the peer).
+fn data() -> (Array2<f32>, Array2<f32>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let f = Array2::from_shape_fn((CELLS, LATENT), |_| normal(&mut rng));
+    let load = Array2::from_shape_fn((LATENT, TFS), |_| normal(&mut rng));
+    let x = (f.dot(&load) + Array2::from_shape_fn((CELLS, TFS), |_| 0.1 * normal(&mut rng))).mapv(|v| v as f32);
+    let pairs: Vec<(usize, usize)> = (0..LATENT).flat_map(|i| (i..LATENT).map(move |j| (i, j))).collect();
+    let phi = Array2::from_shape_fn((CELLS, LATENT + pairs.len()), |(r, c)| {
+        if c < LATENT { f[(r, c)] } else { f[(r, pairs[c - LATENT].0)] * f[(r, pairs[c - LATENT].1)] }
+    });
+    let w = Array2::from_shape_fn((phi.ncols(), GENES), |_| 0.1 * normal(&mut rng));
+    (x, phi.dot(&w).mapv(|v| v as f32))
+}
+
+fn epochs(report: &mut Report, x: &Array2<f32>, y: &Array2<f32>) {
+    let rows: Vec<usize> = (0..CELLS).collect();
+    let n = repeats();
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+        let secs: Vec<f64> = (0..=n)
+            .map(|r| {
+                let cfg = AeConfig { latent: LATENT, hidden: 64, epochs: 1, batch: 1024, lr: 1e-3, seed: r as u64, gpu: None };
+                pool.install(|| time(|| train(x.view(), y.view(), &rows, &[], &cfg).expect("training")).0)
+            })
+            .skip(1) // the first epoch warms the allocator, as the peer's warm-up epoch
+            .collect();
+        report.add(
+            &format!("epoch, {threads} thread{}", if threads > 1 { "s" } else { "" }),
+            "gcrl",
+            CELLS as f64 / median(&secs),
+            "cells/s",
+            n,
+            &format!("median epoch {:.3} s; {}", median(&secs), common::spread(&secs)),
+        );
+    }
+}
+
+fn peer(report: &mut Report) {
+    let script = common::root().join("benches/peers/ae_epoch.py");
+    let py = common::python();
+    let framework = ["torch", "jax"].into_iter().find(|m| common::python_with(&[m]).is_ok());
+    let Some(framework) = framework else {
+        report.note(format!("peer skipped: `{py}` has neither torch nor jax; set GCRL_PYTHON"));
+        return;
+    };
+    let n = repeats();
+    for threads in [1, 2] {
+        let out = Command::new(&py)
+            .arg(&script)
+            .args([framework, &CELLS.to_string(), &TFS.to_string(), &GENES.to_string(), &LATENT.to_string()])
+            .args([threads.to_string(), n.to_string()])
+            .output();
+        let out = match out {
+            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
+            Ok(o) => {
+                report.note(format!("peer {framework} failed: {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")));
+                return;
+            }
+            Err(e) => {
+                report.note(format!("peer skipped: cannot start `{py}`: {e}"));
+                return;
+            }
+        };
+        let secs: Vec<f64> = out.lines().filter_map(|l| common::parse_kv(l, "secs")).collect();
+        report.add(
+            &format!("epoch, {threads} thread{}", if threads > 1 { "s" } else { "" }),
+            framework,
+            CELLS as f64 / median(&secs),
+            "cells/s",
+            secs.len(),
+            &format!("median epoch {:.3} s; {}", median(&secs), common::spread(&secs)),
+        );
+    }
+    for threads in ["1 thread", "2 threads"] {
+        report.ratio(
+            &format!("epoch {threads}: gcrl / {framework}"),
+            (&format!("epoch, {threads}"), "gcrl"),
+            (&format!("epoch, {threads}"), framework),
+            "cells/s ratio; goal >= 1",
+        );
+    }
+}
+
+/// The demo's permutation test, upstream nodes cached first, then the node alone with `-j`.
+fn permutation_test(report: &mut Report, dir: &Path) {
+    let bin = match common::gcrl_binary() {
+        Ok(b) => b,
+        Err(e) => {
+            report.note(format!("permutation test skipped: {e}"));
+            return;
+        }
+    };
+    let demo = common::root().join("workflows/demo.yaml");
+    let cache = dir.join("cache");
+    let upstream = Command::new(&bin).arg("run").arg(&demo).args(["-q", "--until", "activities", "--cache"]).arg(&cache).status();
+    if !upstream.is_ok_and(|s| s.success()) {
+        report.note("permutation test skipped: the demo's upstream nodes failed");
+        return;
+    }
+    let n = repeats();
+    for jobs in [1, 2] {
+        let secs: Vec<f64> = (0..n)
+            .filter_map(|_| {
+                let mut cmd = Command::new(&bin);
+                cmd.arg("run").arg(&demo).args(["-q", "--until", "permutation", "--force", "permutation", "-j"]);
+                cmd.arg(jobs.to_string()).arg("--cache").arg(&cache);
+                time_command(&mut cmd).map_err(|e| report.note(format!("permutation run failed: {e}"))).ok()
+            })
+            .collect();
+        report.add(&format!("demo permutation-test, -j {jobs}"), "gcrl", median(&secs), "s", secs.len(), &common::spread(&secs));
+    }
+    report.ratio("permutation-test speed-up 1 -> 2 cores", ("demo permutation-test, -j 1", "gcrl"), ("demo permutation-test, -j 2", "gcrl"), "wall -j1 / wall -j2");
+}
+
+fn main() {
+    let mut report = Report::new("ae");
+    report.note(format!("epoch: {CELLS} cells x {TFS} TFs -> {GENES} genes, latent {LATENT}, hidden 64, batch 1024, Adam"));
+    let (x, y) = data();
+    epochs(&mut report, &x, &y);
+    peer(&mut report);
+    let dir = common::temp_dir("gcrl-bench-ae-");
+    permutation_test(&mut report, dir.path());
+    report.finish();
+}

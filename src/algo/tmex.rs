@@ -1,0 +1,365 @@
+//! gCRL's continuous T-MEX (method.md §6.3): how well a linear map `A` of learned latents `Ẑ`
+//! lines each aligned latent `Z_i = Ẑ a_i` up with its TF community activity `TFA_i`, measured
+//! by the partial correlation `ρ(Z_i, TFA_i | TFA_{−i})`, and the alignment `A` maximising it.
+//!
+//! The objective is separable over the columns of `A` and scale-invariant in each, and each term
+//! is maximised in closed form by the OLS direction `a_i* = (R_ZᵀR_Z)⁻¹ R_Zᵀ r_T` on the data
+//! residualised on `[1, TFA_{−i}]` ([`fit_alignment`]). [`fit_alignment_gradient`] reaches the
+//! same optimum by Adam, as the paper describes; a test checks they agree. Also MCC (§7.6).
+//!
+//! Pure maths over ndarray in float64; no I/O.
+
+use faer::Mat;
+use faer::linalg::solvers::{Solve, SolveLstsq};
+use ndarray::{Array1, Array2, ArrayView2, Axis, s};
+
+use crate::algo::AlgoError;
+use crate::algo::partition::hungarian_max;
+use crate::algo::stats::pearson;
+
+/// The data of one T-MEX term, residualised on `[1, TFA_{−i}]`, as Gram matrices.
+struct Term {
+    /// `R_Zᵀ R_Z` (q × q).
+    gram: Mat<f64>,
+    /// `R_Zᵀ r_T` (q).
+    cross: Vec<f64>,
+    /// `‖r_T‖`.
+    norm_t: f64,
+}
+
+impl Term {
+    /// `ρ_i(a) = bᵀa / (‖r_T‖ √(aᵀGa))`.
+    fn rho(&self, a: &[f64]) -> f64 {
+        let ga = gram_times(&self.gram, a);
+        let s = dot(a, &ga).max(0.0).sqrt();
+        if s == 0.0 || self.norm_t == 0.0 { 0.0 } else { dot(&self.cross, a) / (self.norm_t * s) }
+    }
+
+    /// The gradient of [`Term::rho`] with respect to `a`.
+    fn gradient(&self, a: &[f64]) -> Vec<f64> {
+        let ga = gram_times(&self.gram, a);
+        let s2 = dot(a, &ga);
+        if s2 <= 0.0 || self.norm_t == 0.0 {
+            return vec![0.0; a.len()];
+        }
+        let s = s2.sqrt();
+        let ba = dot(&self.cross, a);
+        self.cross.iter().zip(&ga).map(|(b, g)| (b / s - ba * g / (s * s2)) / self.norm_t).collect()
+    }
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn gram_times(g: &Mat<f64>, a: &[f64]) -> Vec<f64> {
+    (0..g.nrows()).map(|r| (0..g.ncols()).map(|c| g[(r, c)] * a[c]).sum()).collect()
+}
+
+fn to_faer(m: ArrayView2<f64>) -> Mat<f64> {
+    Mat::from_fn(m.nrows(), m.ncols(), |r, c| m[(r, c)])
+}
+
+fn check(z_hat: ArrayView2<f64>, tfa: ArrayView2<f64>) -> Result<(), AlgoError> {
+    if z_hat.nrows() != tfa.nrows() {
+        return Err(AlgoError::Shape { what: "T-MEX: rows of the latents".into(), expected: tfa.nrows(), got: z_hat.nrows() });
+    }
+    let d = tfa.ncols();
+    if d == 0 || z_hat.ncols() == 0 {
+        return Err(AlgoError::TooFew("T-MEX needs at least one activity and one latent".into()));
+    }
+    if tfa.nrows() < d + z_hat.ncols() + 2 {
+        return Err(AlgoError::TooFew(format!(
+            "T-MEX with {d} activities and {} latents needs more than {} cells, got {}",
+            z_hat.ncols(),
+            d + z_hat.ncols() + 1,
+            tfa.nrows()
+        )));
+    }
+    if let Some(v) = z_hat.iter().chain(tfa.iter()).find(|v| !v.is_finite()) {
+        return Err(AlgoError::NonFinite(format!("T-MEX input holds {v}")));
+    }
+    Ok(())
+}
+
+/// Residuals of the columns of `y` after least squares on `[1, c]` (an intercept and `c`).
+///
+/// # Complexity
+/// `O(n · p · (p + q))` for `n` rows, `p` conditioners and `q` columns of `y`.
+pub fn residualise(c: ArrayView2<f64>, y: ArrayView2<f64>) -> Array2<f64> {
+    let n = y.nrows();
+    let mut design = Mat::<f64>::zeros(n, c.ncols() + 1);
+    for r in 0..n {
+        design[(r, 0)] = 1.0;
+        for j in 0..c.ncols() {
+            design[(r, j + 1)] = c[(r, j)];
+        }
+    }
+    let rhs = to_faer(y);
+    let beta = design.qr().solve_lstsq(&rhs);
+    let fitted = &design * &beta;
+    Array2::from_shape_fn(y.dim(), |(r, j)| y[(r, j)] - fitted[(r, j)])
+}
+
+/// The terms of T-MEX: for each activity `i`, the data residualised on `[1, TFA_{−i}]`.
+fn terms(z_hat: ArrayView2<f64>, tfa: ArrayView2<f64>) -> Vec<Term> {
+    let d = tfa.ncols();
+    (0..d)
+        .map(|i| {
+            let others: Vec<usize> = (0..d).filter(|&j| j != i).collect();
+            let c = tfa.select(Axis(1), &others);
+            let r_t = residualise(c.view(), tfa.slice(s![.., i..i + 1]));
+            let r_z = residualise(c.view(), z_hat);
+            let r_t = r_t.column(0);
+            let gram = to_faer(r_z.t().dot(&r_z).view());
+            let cross = r_z.t().dot(&r_t).to_vec();
+            Term { gram, cross, norm_t: r_t.dot(&r_t).sqrt() }
+        })
+        .collect()
+}
+
+/// T-MEX of the aligned latents `Z = Ẑ A`: `(1/d) Σ_i ρ(Z_i, TFA_i | TFA_{−i})`.
+///
+/// # Arguments
+/// * `z_hat` — `n × q` learned latents; `tfa` — `n × d` activities; `a` — `q × d` alignment.
+///
+/// # Returns
+/// The mean partial correlation in `[−1, 1]` (higher is better) and the `d` terms.
+pub fn tmex(z_hat: ArrayView2<f64>, tfa: ArrayView2<f64>, a: ArrayView2<f64>) -> Result<(f64, Vec<f64>), AlgoError> {
+    check(z_hat, tfa)?;
+    if a.dim() != (z_hat.ncols(), tfa.ncols()) {
+        return Err(AlgoError::Shape { what: "T-MEX: rows of A".into(), expected: z_hat.ncols(), got: a.nrows() });
+    }
+    let rho: Vec<f64> =
+        terms(z_hat, tfa).iter().enumerate().map(|(i, t)| t.rho(&a.column(i).to_vec())).collect();
+    Ok((rho.iter().sum::<f64>() / rho.len() as f64, rho))
+}
+
+/// The alignment `A` (`q × d`, unit-norm columns) maximising T-MEX, in closed form.
+///
+/// Column `i` is the OLS direction of the residualised activity on the residualised latents;
+/// a tiny ridge (`1e-8 · trace/q`) keeps a singular `R_ZᵀR_Z` solvable.
+///
+/// # Complexity
+/// `O(d · n · (d + q)²)`.
+pub fn fit_alignment(z_hat: ArrayView2<f64>, tfa: ArrayView2<f64>) -> Result<Array2<f64>, AlgoError> {
+    check(z_hat, tfa)?;
+    let q = z_hat.ncols();
+    let mut a = Array2::zeros((q, tfa.ncols()));
+    for (i, term) in terms(z_hat, tfa).into_iter().enumerate() {
+        let mut g = term.gram.clone();
+        let ridge = 1e-8 * (0..q).map(|j| g[(j, j)]).sum::<f64>().max(f64::MIN_POSITIVE) / q as f64;
+        for j in 0..q {
+            g[(j, j)] += ridge;
+        }
+        let llt = g
+            .llt(faer::Side::Lower)
+            .map_err(|e| AlgoError::Numerical(format!("T-MEX alignment for activity {i}: {e:?}")))?;
+        let b = Mat::from_fn(q, 1, |r, _| term.cross[r]);
+        let sol = llt.solve(&b);
+        let col: Vec<f64> = (0..q).map(|r| sol[(r, 0)]).collect();
+        a.column_mut(i).assign(&Array1::from(unit(col)));
+    }
+    Ok(a)
+}
+
+fn unit(v: Vec<f64>) -> Vec<f64> {
+    let norm = dot(&v, &v).sqrt();
+    if norm > 0.0 { v.into_iter().map(|x| x / norm).collect() } else { v }
+}
+
+/// Options of the gradient solver.
+#[derive(Debug, Clone, Copy)]
+pub struct GradientOptions {
+    /// Adam step size.
+    pub lr: f64,
+    /// Maximum number of full-batch steps.
+    pub steps: usize,
+    /// Stop when no term improves by more than this over one step.
+    pub tolerance: f64,
+}
+
+impl Default for GradientOptions {
+    fn default() -> Self {
+        GradientOptions { lr: 1e-2, steps: 2000, tolerance: 1e-12 }
+    }
+}
+
+/// The alignment maximising T-MEX by gradient ascent (Adam, `A₀ = I` padded with zeros), as the
+/// paper describes; columns are renormalised to unit norm after every step.
+///
+/// # Complexity
+/// `O(d · n · (d + q)²)` to residualise, then `O(steps · d · q²)`.
+pub fn fit_alignment_gradient(
+    z_hat: ArrayView2<f64>,
+    tfa: ArrayView2<f64>,
+    opts: GradientOptions,
+) -> Result<Array2<f64>, AlgoError> {
+    check(z_hat, tfa)?;
+    let (q, d) = (z_hat.ncols(), tfa.ncols());
+    let (b1, b2, eps) = (0.9, 0.999, 1e-8);
+    let mut a = Array2::zeros((q, d));
+    for (i, term) in terms(z_hat, tfa).into_iter().enumerate() {
+        let mut col: Vec<f64> = (0..q).map(|r| if r == i % q { 1.0 } else { 0.0 }).collect();
+        let (mut m, mut v) = (vec![0.0; q], vec![0.0; q]);
+        let mut last = term.rho(&col);
+        for step in 1..=opts.steps {
+            let g = term.gradient(&col);
+            for j in 0..q {
+                m[j] = b1 * m[j] + (1.0 - b1) * g[j];
+                v[j] = b2 * v[j] + (1.0 - b2) * g[j] * g[j];
+                let (mh, vh) = (m[j] / (1.0 - b1_pow(b1, step)), v[j] / (1.0 - b1_pow(b2, step)));
+                col[j] += opts.lr * mh / (vh.sqrt() + eps);
+            }
+            col = unit(col);
+            let now = term.rho(&col);
+            if (now - last).abs() < opts.tolerance && step > 10 {
+                break;
+            }
+            last = now;
+        }
+        a.column_mut(i).assign(&Array1::from(col));
+    }
+    Ok(a)
+}
+
+fn b1_pow(b: f64, step: usize) -> f64 {
+    b.powi(step.min(i32::MAX as usize) as i32)
+}
+
+/// Pearson correlations between every column of `x` (rows of the result) and of `y`.
+pub fn correlation_matrix(x: ArrayView2<f64>, y: ArrayView2<f64>) -> Result<Array2<f64>, AlgoError> {
+    let mut out = Array2::zeros((x.ncols(), y.ncols()));
+    for i in 0..x.ncols() {
+        let xi = x.column(i).to_vec();
+        for j in 0..y.ncols() {
+            out[(i, j)] = match pearson(&xi, &y.column(j).to_vec()) {
+                Ok(r) => r,
+                Err(AlgoError::Numerical(_)) => 0.0,
+                Err(e) => return Err(e),
+            };
+        }
+    }
+    Ok(out)
+}
+
+/// Mean correlation coefficient (method.md §7.6): `|corr|` between reference factors (columns of
+/// `reference`) and latents, optimal one-to-one matching by the Hungarian algorithm, mean of the
+/// matched `|corr|` over the smaller side.
+pub fn mcc(reference: ArrayView2<f64>, latents: ArrayView2<f64>) -> Result<f64, AlgoError> {
+    let abs = correlation_matrix(reference, latents)?.mapv(f64::abs);
+    let assignment = hungarian_max(abs.view())?;
+    let matched: Vec<f64> =
+        assignment.iter().enumerate().filter_map(|(r, c)| c.map(|c| abs[(r, c)])).collect();
+    if matched.is_empty() {
+        return Err(AlgoError::TooFew("MCC needs at least one factor and one latent".into()));
+    }
+    Ok(matched.iter().sum::<f64>() / matched.len() as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn normal(rng: &mut ChaCha8Rng, n: usize, d: usize) -> Array2<f64> {
+        Array2::from_shape_fn((n, d), |_| crate::algo::random::normal(rng))
+    }
+
+    /// A synthetic case (method.md §10): activities with correlated columns; latents that are an
+    /// unknown mixing of the activities plus noise.
+    fn synthetic(n: usize, d: usize, seed: u64) -> (Array2<f64>, Array2<f64>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let base = normal(&mut rng, n, d);
+        let shared = normal(&mut rng, n, 1);
+        let tfa = &base + &(&shared * 0.5);
+        let mix = normal(&mut rng, d, d);
+        let z_hat = tfa.dot(&mix) + normal(&mut rng, n, d) * 0.7;
+        (z_hat, tfa)
+    }
+
+    /// Partial correlation by the textbook route: correlation of the two residual vectors.
+    fn partial_corr_naive(x: &[f64], y: &[f64], c: ArrayView2<f64>) -> f64 {
+        let xy = Array2::from_shape_fn((x.len(), 2), |(r, j)| if j == 0 { x[r] } else { y[r] });
+        let res = residualise(c, xy.view());
+        pearson(&res.column(0).to_vec(), &res.column(1).to_vec()).unwrap()
+    }
+
+    #[test]
+    fn residuals_are_orthogonal_to_the_conditioners_and_the_intercept() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let c = normal(&mut rng, 200, 3) + 2.0;
+        let y = normal(&mut rng, 200, 2) + c.slice(s![.., 0..2]).to_owned() * 3.0;
+        let r = residualise(c.view(), y.view());
+        for j in 0..2 {
+            assert!(r.column(j).sum().abs() < 1e-9);
+            for k in 0..3 {
+                assert!(r.column(j).dot(&c.column(k)).abs() < 1e-8);
+            }
+        }
+    }
+
+    #[test]
+    fn tmex_terms_equal_partial_correlations_computed_naively() {
+        let (z_hat, tfa) = synthetic(500, 4, 2);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let a = normal(&mut rng, 4, 4);
+        let (score, rho) = tmex(z_hat.view(), tfa.view(), a.view()).unwrap();
+        let z = z_hat.dot(&a);
+        for i in 0..4 {
+            let others: Vec<usize> = (0..4).filter(|&j| j != i).collect();
+            let c = tfa.select(Axis(1), &others);
+            let naive = partial_corr_naive(&z.column(i).to_vec(), &tfa.column(i).to_vec(), c.view());
+            assert!((rho[i] - naive).abs() < 1e-10, "term {i}: {} vs {naive}", rho[i]);
+        }
+        assert!((score - rho.iter().sum::<f64>() / 4.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn closed_form_equals_gradient_ascent_and_beats_random_directions() {
+        // method.md §10: n = 2000, d = 4.
+        let (z_hat, tfa) = synthetic(2000, 4, 4);
+        let exact = fit_alignment(z_hat.view(), tfa.view()).unwrap();
+        let grad = fit_alignment_gradient(z_hat.view(), tfa.view(), GradientOptions::default()).unwrap();
+        let (best, _) = tmex(z_hat.view(), tfa.view(), exact.view()).unwrap();
+        let (by_grad, _) = tmex(z_hat.view(), tfa.view(), grad.view()).unwrap();
+        assert!((best - by_grad).abs() < 1e-5, "closed form {best} vs gradient {by_grad}");
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for _ in 0..2000 {
+            let a = normal(&mut rng, 4, 4);
+            let (random, _) = tmex(z_hat.view(), tfa.view(), a.view()).unwrap();
+            assert!(random <= best + 1e-12, "a random A scored {random} > optimum {best}");
+        }
+        for i in 0..4 {
+            assert!((exact.column(i).dot(&exact.column(i)) - 1.0).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn latents_that_are_the_activities_score_one() {
+        let (_, tfa) = synthetic(300, 3, 6);
+        let a = fit_alignment(tfa.view(), tfa.view()).unwrap();
+        let (score, _) = tmex(tfa.view(), tfa.view(), a.view()).unwrap();
+        assert!((score - 1.0).abs() < 1e-9, "{score}");
+    }
+
+    #[test]
+    fn mcc_of_a_permuted_copy_is_one_and_of_noise_is_small() {
+        let (_, tfa) = synthetic(1000, 4, 7);
+        let permuted = tfa.select(Axis(1), &[2, 0, 3, 1]) * -2.0;
+        assert!((mcc(tfa.view(), permuted.view()).unwrap() - 1.0).abs() < 1e-12);
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let noise = normal(&mut rng, 1000, 4);
+        assert!(mcc(tfa.view(), noise.view()).unwrap() < 0.15);
+    }
+
+    #[test]
+    fn too_few_cells_or_mismatched_rows_are_errors() {
+        let (z_hat, tfa) = synthetic(8, 4, 9);
+        assert!(matches!(fit_alignment(z_hat.view(), tfa.view()), Err(AlgoError::TooFew(_))));
+        let (z_hat, tfa) = synthetic(50, 2, 9);
+        let short = z_hat.slice(s![..40, ..]);
+        assert!(matches!(fit_alignment(short, tfa.view()), Err(AlgoError::Shape { .. })));
+    }
+}

@@ -1,0 +1,80 @@
+//! `ae-train`: the gCRL autoencoder (method.md §6.1) from the community TFs' expression to the
+//! GRN's genes, with a quadratic decoder; its latents Ẑ for every cell, history and weights.
+
+use serde_json::json;
+
+use super::common::outputs;
+use super::gcrl_ae::{AeData, fit, params, ports, zscore};
+use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, Resources, RunContext};
+use crate::table::TableBuilder;
+
+/// The `ae-train` kind.
+pub struct AeTrain;
+
+impl NodeKind for AeTrain {
+    fn name(&self) -> &str {
+        "ae-train"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn doc(&self) -> &str {
+        "gCRL autoencoder: community TFs → latent (k + 1) → quadratic decoder → GRN genes"
+    }
+    fn inputs(&self) -> Vec<PortSpec> {
+        ports()
+    }
+    fn outputs(&self) -> Vec<PortSpec> {
+        vec![
+            PortSpec::new("latent", "cell, split (train | validation | excluded), z_1 … z_d"),
+            PortSpec::new("history", "epoch, train_loss, validation_loss, kept"),
+            PortSpec::new("weights", "layer, row, col, value (row-major [fan_in, fan_out])"),
+        ]
+    }
+    fn params(&self) -> Vec<ParamSpec> {
+        let mut p = params();
+        p.push(ParamSpec::new("seed", ParamType::count(), json!(0), "seed of the split, weights and batches"));
+        p
+    }
+    fn resources(&self, p: &Params) -> Resources {
+        Resources { gpus: usize::from(p.bool("gpu").unwrap_or(false)), ..Resources::default() }
+    }
+    fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let data = AeData::load(inputs, p.str("cells")?)?;
+        let fitted = fit(&data, p, p.seed("seed")?, ctx)?;
+        let train_rows: Vec<usize> = fitted.train.iter().map(|&i| data.used[i]).collect();
+        let x_all = zscore(data.tf_log.mapv(|v| v as f32), &train_rows);
+        let latent = fitted.ae.encode(x_all.view())?.mapv(f64::from);
+        let mut split = vec!["excluded".to_string(); data.cells.len()];
+        for &i in &fitted.train {
+            split[data.used[i]] = "train".into();
+        }
+        for &i in &fitted.validation {
+            split[data.used[i]] = "validation".into();
+        }
+        let mut latent_table = TableBuilder::new().str("cell", data.cells.clone()).str("split", split);
+        for (j, col) in latent.columns().into_iter().enumerate() {
+            latent_table = latent_table.f64(&format!("z_{}", j + 1), col.to_vec());
+        }
+        let latent_table = latent_table.build()?;
+        let h = &fitted.ae.history;
+        let history = TableBuilder::new()
+            .i64("epoch", (0..h.len() as i64).collect())
+            .f64("train_loss", h.iter().map(|e| e.train).collect())
+            .f64("validation_loss", h.iter().map(|e| e.validation).collect())
+            .bool("kept", (0..h.len()).map(|e| e == fitted.ae.best_epoch).collect())
+            .build()?;
+        let (mut layer, mut row, mut col, mut value) = (vec![], vec![], vec![], vec![]);
+        for (name, w) in fitted.ae.weights()? {
+            for ((r, c), v) in w.indexed_iter() {
+                layer.push(name.clone());
+                row.push(r as i64);
+                col.push(c as i64);
+                value.push(*v);
+            }
+        }
+        let weights =
+            TableBuilder::new().str("layer", layer).i64("row", row).i64("col", col).f32("value", value).build()?;
+        Ok(outputs([("latent", latent_table), ("history", history), ("weights", weights)]))
+    }
+}

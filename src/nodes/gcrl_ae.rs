@@ -1,0 +1,269 @@
+//! What `ae-train` and `permutation-test` share (method.md §6): which cells the autoencoder sees,
+//! its TF inputs and gene targets z-scored with training statistics, its params, and one whole
+//! gCRL-AE run (split → train → encode → eigengenes → alignment → T-MEX).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use ndarray::{Array2, ArrayView2, Axis};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+
+use super::common::{FIT_CELLS, cell_targets, dense_columns, edge_list, fitting_rows};
+use crate::algo::eigengene::fit_eigengenes;
+use crate::algo::random::split_rows;
+use crate::algo::tmex::{fit_alignment, mcc, tmex};
+use crate::engine::{Inputs, NodeError, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::models::ae::{AeConfig, TrainedAe, train};
+use crate::table::{SparseMatrix, Table};
+
+/// Random-stream of the train/validation split (the weights use stream 0 of the same seed).
+const STREAM_SPLIT: u64 = 1;
+
+/// The input ports of the kinds that train the autoencoder.
+pub fn ports() -> Vec<PortSpec> {
+    vec![
+        PortSpec::new("expression", "cells × genes, log-normalised (e.g. preprocess.expression)"),
+        PortSpec::new("communities", "tf, community (e.g. leiden-sweep.consensus)"),
+        PortSpec::optional("cells", "cell table with targets: trains on controls + singles of community TFs"),
+        PortSpec::optional("grn", "edge table whose genes are the decoder's targets (default: every gene)"),
+    ]
+}
+
+/// The autoencoder's params with the paper's defaults (method.md §6.1).
+pub fn params() -> Vec<ParamSpec> {
+    vec![
+        ParamSpec::new("epochs", ParamType::positive(), json!(100), "passes over the training cells"),
+        ParamSpec::new("batch", ParamType::positive(), json!(1024), "cells per Adam step"),
+        ParamSpec::new("lr", ParamType::Float { min: Some(0.0), max: None }, json!(1e-3), "Adam step size"),
+        ParamSpec::new("hidden", ParamType::positive(), json!(64), "encoder hidden width"),
+        ParamSpec::new(
+            "validation",
+            ParamType::Float { min: Some(0.0), max: Some(0.9) },
+            json!(0.1),
+            "fraction of cells held out to choose the epoch and score T-MEX",
+        ),
+        ParamSpec::new(
+            "cells",
+            ParamType::Choice(FIT_CELLS),
+            json!("training"),
+            "cells (with `cells`) the eigengenes are fitted on: training = controls + singles",
+        ),
+        ParamSpec::new("gpu", ParamType::Bool, json!(false), "train on a GPU slot (needs the `cuda` build)"),
+    ]
+}
+
+/// The autoencoder settings in `p` for latent dimension `latent` and seed `seed`.
+pub fn config(p: &Params, latent: usize, seed: u64, ctx: &RunContext) -> Result<AeConfig, NodeError> {
+    let gpu = if p.bool("gpu")? {
+        Some(*ctx.gpus.first().ok_or_else(|| NodeError::Input("`gpu: true` but no GPU was assigned".into()))?)
+    } else {
+        None
+    };
+    Ok(AeConfig {
+        latent,
+        hidden: p.usize("hidden")?,
+        epochs: p.usize("epochs")?,
+        batch: p.usize("batch")?,
+        lr: p.f64("lr")?,
+        seed,
+        gpu,
+    })
+}
+
+/// The data of the gCRL-AE steps, read once from the inputs.
+pub struct AeData {
+    /// Every cell of the expression, in order.
+    pub cells: Vec<String>,
+    /// Rows the autoencoder trains and validates on.
+    pub used: Vec<usize>,
+    /// Rows the eigengenes are fitted on.
+    pub fit_rows: Vec<usize>,
+    /// Community TFs, the encoder's inputs in this order.
+    pub tfs: Vec<String>,
+    /// Community index (0-based, in ascending id order) of each TF.
+    pub labels: Vec<usize>,
+    /// Community ids in ascending order.
+    pub community_ids: Vec<i64>,
+    /// Log expression of the TFs, all cells × TFs.
+    pub tf_log: Array2<f64>,
+    /// Decoder target genes.
+    pub genes: Vec<String>,
+    /// Log expression of the target genes, all cells × genes.
+    pub targets: Array2<f32>,
+}
+
+impl AeData {
+    /// Reads expression, communities, cells and the optional GRN; `fit_cells` as the `cells` param.
+    pub fn load(inputs: &Inputs, fit_cells: &str) -> Result<AeData, NodeError> {
+        let expr = SparseMatrix::from_table(&inputs.table("expression")?)?;
+        let comm = inputs.table("communities")?;
+        let (tf_names, ids) = (comm.str_column("tf")?, comm.f64_column("community")?);
+        let index: HashMap<&str, usize> = expr.cols.iter().enumerate().map(|(i, g)| (g.as_str(), i)).collect();
+        let community_ids: Vec<i64> =
+            ids.iter().map(|&c| c as i64).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let (mut tfs, mut tf_cols, mut labels, mut missing) = (vec![], vec![], vec![], vec![]);
+        for (tf, id) in tf_names.iter().zip(&ids) {
+            match index.get(tf.as_str()) {
+                Some(&c) => {
+                    tfs.push(tf.clone());
+                    tf_cols.push(c);
+                    labels.push(community_ids.binary_search(&(*id as i64)).unwrap_or_default());
+                }
+                None => missing.push(tf.as_str()),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(NodeError::Input(format!(
+                "{} community TFs are not in the expression matrix (first: {}); keep them in preprocess (input `tfs`)",
+                missing.len(),
+                missing[0]
+            )));
+        }
+        if community_ids.len() < 2 {
+            return Err(NodeError::Input(format!(
+                "`communities` holds {} community; the autoencoder needs at least 2",
+                community_ids.len()
+            )));
+        }
+        let gene_cols: Vec<usize> = match inputs.opt_table("grn")? {
+            Some(grn) => {
+                let wanted: HashSet<String> = edge_list(&grn)?.into_iter().flat_map(|(s, t, _)| [s, t]).collect();
+                (0..expr.cols.len()).filter(|&c| wanted.contains(&expr.cols[c])).collect()
+            }
+            None => (0..expr.cols.len()).collect(),
+        };
+        if gene_cols.is_empty() {
+            return Err(NodeError::Input("no gene of `grn` is in the expression matrix; check gene names".into()));
+        }
+        let cells_table = inputs.opt_table("cells")?;
+        let all_rows: Vec<usize> = (0..expr.rows.len()).collect();
+        let fit_rows = fitting_rows(cells_table.as_ref(), &expr.rows, fit_cells)?;
+        let used = training_cells(cells_table.as_ref(), &tfs, expr.rows.len())?;
+        Ok(AeData {
+            tf_log: dense_columns(&expr, &all_rows, &tf_cols)?,
+            targets: expr.csr.select_cols(&gene_cols).map_err(NodeError::from)?.to_dense(),
+            genes: gene_cols.iter().map(|&c| expr.cols[c].clone()).collect(),
+            cells: expr.rows,
+            used,
+            fit_rows,
+            tfs,
+            labels,
+            community_ids,
+        })
+    }
+
+    /// Number of communities `k`; the latent has `k + 1` dimensions.
+    pub fn k(&self) -> usize {
+        self.community_ids.len()
+    }
+
+    /// The train/validation split of the used rows for `seed` (indices into `used`).
+    pub fn split(&self, validation: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(STREAM_SPLIT);
+        split_rows(self.used.len(), validation, &mut rng)
+    }
+
+    /// Encoder inputs and decoder targets of the used rows, z-scored with the statistics of
+    /// `train` (indices into `used`; ddof 1; a constant column becomes 0).
+    pub fn scaled(&self, train: &[usize]) -> (Array2<f32>, Array2<f32>) {
+        let x = self.tf_log.select(Axis(0), &self.used).mapv(|v| v as f32);
+        let y = self.targets.select(Axis(0), &self.used);
+        (zscore(x, train), zscore(y, train))
+    }
+}
+
+/// Controls and single perturbations of a community TF (never doubles); every cell without a
+/// cell table.
+fn training_cells(cells: Option<&Table>, tfs: &[String], n: usize) -> Result<Vec<usize>, NodeError> {
+    let Some(cells) = cells else { return Ok((0..n).collect()) };
+    let tfs: HashSet<&str> = tfs.iter().map(String::as_str).collect();
+    let rows: Vec<usize> = cell_targets(cells)?
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.is_empty() || (t.len() == 1 && tfs.contains(t[0].as_str())))
+        .map(|(i, _)| i)
+        .collect();
+    if rows.len() < 10 {
+        return Err(NodeError::Input(format!(
+            "only {} control or single-TF-perturbation cells to train the autoencoder on",
+            rows.len()
+        )));
+    }
+    Ok(rows)
+}
+
+/// Columns of `m` z-scored with the mean and sd (ddof 1) over `rows`.
+pub fn zscore(mut m: Array2<f32>, rows: &[usize]) -> Array2<f32> {
+    let n = rows.len() as f64;
+    for mut col in m.columns_mut() {
+        let mean = rows.iter().map(|&r| f64::from(col[r])).sum::<f64>() / n;
+        let var = rows.iter().map(|&r| (f64::from(col[r]) - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+        let sd = var.sqrt();
+        col.mapv_inplace(|v| if sd > 0.0 { ((f64::from(v) - mean) / sd) as f32 } else { 0.0 });
+    }
+    m
+}
+
+/// What one gCRL-AE run scored.
+#[derive(Debug, Clone, Copy)]
+pub struct RunScore {
+    /// T-MEX on the training cells (where `A` was fitted).
+    pub tmex_train: f64,
+    /// T-MEX on the validation cells.
+    pub tmex_val: f64,
+    /// MCC between activities and aligned latents on the validation cells.
+    pub mcc: f64,
+}
+
+/// A trained autoencoder with its split.
+pub struct Fitted {
+    /// The model and its history.
+    pub ae: TrainedAe,
+    /// Training rows (indices into `used`).
+    pub train: Vec<usize>,
+    /// Validation rows (indices into `used`).
+    pub validation: Vec<usize>,
+    /// Latents of the used rows.
+    pub latent: Array2<f64>,
+}
+
+/// Splits, scales and trains the autoencoder with seed `seed` (split and weights).
+pub fn fit(data: &AeData, p: &Params, seed: u64, ctx: &RunContext) -> Result<Fitted, NodeError> {
+    let (train_rows, validation) = data.split(p.f64("validation")?, seed);
+    let (x, y) = data.scaled(&train_rows);
+    let cfg = config(p, data.k() + 1, seed, ctx)?;
+    let ae = train(x.view(), y.view(), &train_rows, &validation, &cfg)?;
+    let latent = ae.encode(x.view())?.mapv(f64::from);
+    Ok(Fitted { ae, train: train_rows, validation, latent })
+}
+
+/// TF activities of the used rows for TF → community `labels`: eigengenes fitted on `fit_rows`.
+pub fn activities(data: &AeData, labels: &[usize]) -> Result<Array2<f64>, NodeError> {
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (t, &l) in labels.iter().enumerate() {
+        groups.entry(l).or_default().push(t);
+    }
+    let communities: Vec<Vec<usize>> = groups.into_values().collect();
+    let model = fit_eigengenes(data.tf_log.select(Axis(0), &data.fit_rows).view(), &communities)?;
+    Ok(model.transform(data.tf_log.select(Axis(0), &data.used).view())?)
+}
+
+/// Aligns `latent` to `tfa` on the training rows and scores T-MEX in and out of sample.
+pub fn score(latent: ArrayView2<f64>, tfa: ArrayView2<f64>, train: &[usize], validation: &[usize]) -> Result<(Array2<f64>, RunScore), NodeError> {
+    let (z_train, t_train) = (latent.select(Axis(0), train), tfa.select(Axis(0), train));
+    let a = fit_alignment(z_train.view(), t_train.view())?;
+    let (tmex_train, _) = tmex(z_train.view(), t_train.view(), a.view())?;
+    let (z_val, t_val) = (latent.select(Axis(0), validation), tfa.select(Axis(0), validation));
+    let (tmex_val, _) = tmex(z_val.view(), t_val.view(), a.view())?;
+    let mcc = mcc(t_val.view(), z_val.dot(&a).view())?;
+    Ok((a, RunScore { tmex_train, tmex_val, mcc }))
+}
+
+/// One whole run: train with `seed`, activities under `labels`, alignment, scores.
+pub fn run_once(data: &AeData, labels: &[usize], p: &Params, seed: u64, ctx: &RunContext) -> Result<RunScore, NodeError> {
+    let fitted = fit(data, p, seed, ctx)?;
+    let tfa = activities(data, labels)?;
+    Ok(score(fitted.latent.view(), tfa.view(), &fitted.train, &fitted.validation)?.1)
+}
