@@ -45,7 +45,15 @@ fn epochs(report: &mut Report, x: &Array2<f32>, y: &Array2<f32>) {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
         let secs: Vec<f64> = (0..=n)
             .map(|r| {
-                let cfg = AeConfig { latent: LATENT, hidden: 64, epochs: 1, batch: 1024, lr: 1e-3, seed: r as u64, gpu: None };
+                let cfg = AeConfig {
+                    latent: LATENT,
+                    hidden: 64,
+                    epochs: 1,
+                    batch: 1024,
+                    lr: 1e-3,
+                    seed: r as u64,
+                    gpu: None,
+                };
                 pool.install(|| time(|| train(x.view(), y.view(), &rows, &[], &cfg).expect("training")).0)
             })
             .skip(1) // the first epoch warms the allocator, as the peer's warm-up epoch
@@ -79,7 +87,10 @@ fn peer(report: &mut Report) {
         let out = match out {
             Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
             Ok(o) => {
-                report.note(format!("peer {framework} failed: {}", String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")));
+                report.note(format!(
+                    "peer {framework} failed: {}",
+                    String::from_utf8_lossy(&o.stderr).lines().last().unwrap_or("")
+                ));
                 return;
             }
             Err(e) => {
@@ -118,7 +129,8 @@ fn permutation_test(report: &mut Report, dir: &Path) {
     };
     let demo = common::root().join("workflows/demo.yaml");
     let cache = dir.join("cache");
-    let upstream = Command::new(&bin).arg("run").arg(&demo).args(["-q", "--until", "activities", "--cache"]).arg(&cache).status();
+    let upstream =
+        Command::new(&bin).arg("run").arg(&demo).args(["-q", "--until", "activities", "--cache"]).arg(&cache).status();
     if !upstream.is_ok_and(|s| s.success()) {
         report.note("permutation test skipped: the demo's upstream nodes failed");
         return;
@@ -133,14 +145,28 @@ fn permutation_test(report: &mut Report, dir: &Path) {
                 time_command(&mut cmd).map_err(|e| report.note(format!("permutation run failed: {e}"))).ok()
             })
             .collect();
-        report.add(&format!("demo permutation-test, -j {jobs}"), "gcrl", median(&secs), "s", secs.len(), &common::spread(&secs));
+        report.add(
+            &format!("demo permutation-test, -j {jobs}"),
+            "gcrl",
+            median(&secs),
+            "s",
+            secs.len(),
+            &common::spread(&secs),
+        );
     }
-    report.ratio("permutation-test speed-up 1 -> 2 cores", ("demo permutation-test, -j 1", "gcrl"), ("demo permutation-test, -j 2", "gcrl"), "wall -j1 / wall -j2");
+    report.ratio(
+        "permutation-test speed-up 1 -> 2 cores",
+        ("demo permutation-test, -j 1", "gcrl"),
+        ("demo permutation-test, -j 2", "gcrl"),
+        "wall -j1 / wall -j2",
+    );
 }
 
 fn main() {
     let mut report = Report::new("ae");
-    report.note(format!("epoch: {CELLS} cells x {TFS} TFs -> {GENES} genes, latent {LATENT}, hidden 64, batch 1024, Adam"));
+    report.note(format!(
+        "epoch: {CELLS} cells x {TFS} TFs -> {GENES} genes, latent {LATENT}, hidden 64, batch 1024, Adam"
+    ));
     let (x, y) = data();
     epochs(&mut report, &x, &y);
     peer(&mut report);

@@ -13,6 +13,7 @@
 //! | `ridge_matches_sklearn`      | `ridge` (weighted and unweighted)      | scikit-learn `Ridge`               | 1e-8 relative (atol 1e-10 · scale) |
 //! | `gmm_matches_sklearn`        | `fit_gmm_1d`                           | scikit-learn `GaussianMixture(2)`, scipy `brentq` | 1e-6 relative; n_iter exact |
 //! | `eigengene_matches_sklearn_pca` | `fit_eigengenes`, `EigengeneModel::transform` | scikit-learn `PCA(1, svd_solver="full")` | 1e-9 absolute |
+//! | `tmex_matches_pingouin_and_numpy` | `tmex`, `fit_alignment`, `mcc`   | pingouin `partial_corr`, numpy `lstsq`, scipy `linear_sum_assignment` | 1e-10 |
 //!
 //! Environment: `GCRL_PYTHON` names the interpreter (default `python3`). When it or a library
 //! is missing a test prints `skipping: <reason>` and passes, unless `GCRL_REQUIRE_PYTHON=1`,
@@ -34,6 +35,7 @@ use gcrl::algo::stability::stability;
 use gcrl::algo::stats::{
     Alternative, WilcoxonMethod, bh_fdr, hypergeom_sf, pearson, t_test_one_sample, wilcoxon_signed_rank,
 };
+use gcrl::algo::tmex::{fit_alignment, mcc, tmex};
 use gcrl::io::frame::{ColumnValues, DataFrame};
 use gcrl::io::h5ad::{Matrix, ReadOptions, read_h5ad};
 use ndarray::Array2;
@@ -1295,6 +1297,47 @@ fn eigengene_matches_sklearn_pca() {
                 cmp.close(format!("{ectx} transform row {i}"), got_t[(i, k)], sign * num(&row[k]), TOL, TOL);
             }
         }
+    }
+    cmp.finish();
+}
+
+/// Activities with correlated columns and latents mixing them with noise, as the AE produces.
+fn tmex_data(rng: &mut Rng, n: usize, d: usize, q: usize) -> (Array2<f64>, Array2<f64>, Array2<f64>) {
+    let shared: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
+    let tfa = Array2::from_shape_fn((n, d), |(r, _)| rng.normal() + 0.6 * shared[r]);
+    let mix = Array2::from_shape_fn((d, q), |_| rng.normal());
+    let z_hat = tfa.dot(&mix) + Array2::from_shape_fn((n, q), |_| 0.8 * rng.normal());
+    let a = Array2::from_shape_fn((q, d), |_| rng.normal());
+    (z_hat, tfa, a)
+}
+
+#[test]
+fn tmex_matches_pingouin_and_numpy() {
+    let mut rng = Rng::new(17);
+    let cases: Vec<(Array2<f64>, Array2<f64>, Array2<f64>)> =
+        [(30, 2, 2), (200, 4, 4), (500, 6, 6), (1000, 5, 8), (2000, 8, 8)]
+            .iter()
+            .map(|&(n, d, q)| tmex_data(&mut rng, n, d, q))
+            .collect();
+    let request: Vec<Value> =
+        cases.iter().map(|(z, t, a)| json!({"z_hat": rows_json(z), "tfa": rows_json(t), "a": rows_json(a)})).collect();
+    let out = reference_or_skip!("tmex.py", &json!({"cases": request}));
+    let mut cmp = Compare::new("T-MEX vs pingouin partial_corr, numpy lstsq, scipy assignment");
+    const TOL: f64 = 1e-10;
+    for (c, ((z_hat, tfa, a), want)) in cases.iter().zip(arr(&out["cases"])).enumerate() {
+        let ctx = format!("case {c} ({} cells, d {}, q {})", tfa.nrows(), tfa.ncols(), z_hat.ncols());
+        let (_, rho) = tmex(z_hat.view(), tfa.view(), a.view()).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        for (i, (&got, w)) in rho.iter().zip(arr(&want["rho"])).enumerate() {
+            cmp.close(format!("{ctx} ρ[{i}]"), got, num(w), TOL, TOL);
+        }
+        let best = fit_alignment(z_hat.view(), tfa.view()).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        let (optimum, terms) = tmex(z_hat.view(), tfa.view(), best.view()).unwrap();
+        cmp.close(format!("{ctx} optimum"), optimum, num(&want["optimum"]), TOL, TOL);
+        for (i, (&got, w)) in terms.iter().zip(arr(&want["optimum_terms"])).enumerate() {
+            cmp.close(format!("{ctx} optimum term {i}"), got, num(w), TOL, TOL);
+        }
+        let ours = mcc(tfa.view(), z_hat.dot(a).view()).unwrap();
+        cmp.close(format!("{ctx} MCC"), ours, num(&want["mcc"]), TOL, TOL);
     }
     cmp.finish();
 }

@@ -68,8 +68,11 @@ fn summary_row(cache: &Path, workflow: &str, dir: &Path, extra: &[&str]) -> (Tab
 
 /// Null values averaged over repeats, per permutation.
 fn null_means(values: &Table) -> Vec<f64> {
-    let (arm, index, val) =
-        (values.str_column("arm").unwrap(), values.f64_column("index").unwrap(), values.f64_column("tmex_val").unwrap());
+    let (arm, index, val) = (
+        values.str_column("arm").unwrap(),
+        values.f64_column("index").unwrap(),
+        values.f64_column("tmex_val").unwrap(),
+    );
     let mut by: std::collections::BTreeMap<i64, Vec<f64>> = Default::default();
     for i in (0..arm.len()).filter(|&i| arm[i] == "null") {
         by.entry(index[i] as i64).or_default().push(val[i]);

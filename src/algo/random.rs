@@ -30,7 +30,9 @@ pub fn derive_seed(base: u64, parts: &[u64]) -> u64 {
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
     };
-    parts.iter().fold(mix(base.wrapping_add(0x9e37_79b9_7f4a_7c15)), |h, &p| mix(h ^ mix(p.wrapping_add(0x9e37_79b9_7f4a_7c15))))
+    parts.iter().fold(mix(base.wrapping_add(0x9e37_79b9_7f4a_7c15)), |h, &p| {
+        mix(h ^ mix(p.wrapping_add(0x9e37_79b9_7f4a_7c15)))
+    })
 }
 
 #[cfg(test)]
@@ -52,7 +54,8 @@ mod tests {
 
     #[test]
     fn derived_seeds_differ_by_every_coordinate() {
-        let seeds = [derive_seed(0, &[0, 1]), derive_seed(0, &[1, 0]), derive_seed(1, &[0, 1]), derive_seed(0, &[0, 2])];
+        let seeds =
+            [derive_seed(0, &[0, 1]), derive_seed(0, &[1, 0]), derive_seed(1, &[0, 1]), derive_seed(0, &[0, 2])];
         for i in 0..seeds.len() {
             for j in 0..i {
                 assert_ne!(seeds[i], seeds[j]);

@@ -62,7 +62,11 @@ fn to_faer(m: ArrayView2<f64>) -> Mat<f64> {
 
 fn check(z_hat: ArrayView2<f64>, tfa: ArrayView2<f64>) -> Result<(), AlgoError> {
     if z_hat.nrows() != tfa.nrows() {
-        return Err(AlgoError::Shape { what: "T-MEX: rows of the latents".into(), expected: tfa.nrows(), got: z_hat.nrows() });
+        return Err(AlgoError::Shape {
+            what: "T-MEX: rows of the latents".into(),
+            expected: tfa.nrows(),
+            got: z_hat.nrows(),
+        });
     }
     let d = tfa.ncols();
     if d == 0 || z_hat.ncols() == 0 {
@@ -130,8 +134,7 @@ pub fn tmex(z_hat: ArrayView2<f64>, tfa: ArrayView2<f64>, a: ArrayView2<f64>) ->
     if a.dim() != (z_hat.ncols(), tfa.ncols()) {
         return Err(AlgoError::Shape { what: "T-MEX: rows of A".into(), expected: z_hat.ncols(), got: a.nrows() });
     }
-    let rho: Vec<f64> =
-        terms(z_hat, tfa).iter().enumerate().map(|(i, t)| t.rho(&a.column(i).to_vec())).collect();
+    let rho: Vec<f64> = terms(z_hat, tfa).iter().enumerate().map(|(i, t)| t.rho(&a.column(i).to_vec())).collect();
     Ok((rho.iter().sum::<f64>() / rho.len() as f64, rho))
 }
 
@@ -249,8 +252,7 @@ pub fn correlation_matrix(x: ArrayView2<f64>, y: ArrayView2<f64>) -> Result<Arra
 pub fn mcc(reference: ArrayView2<f64>, latents: ArrayView2<f64>) -> Result<f64, AlgoError> {
     let abs = correlation_matrix(reference, latents)?.mapv(f64::abs);
     let assignment = hungarian_max(abs.view())?;
-    let matched: Vec<f64> =
-        assignment.iter().enumerate().filter_map(|(r, c)| c.map(|c| abs[(r, c)])).collect();
+    let matched: Vec<f64> = assignment.iter().enumerate().filter_map(|(r, c)| c.map(|c| abs[(r, c)])).collect();
     if matched.is_empty() {
         return Err(AlgoError::TooFew("MCC needs at least one factor and one latent".into()));
     }

@@ -51,8 +51,7 @@ pub fn quadratic_features(d: usize) -> usize {
 
 impl QuadraticAe {
     fn new(rng: &mut ChaCha8Rng, inputs: usize, hidden: usize, latent: usize, outputs: usize, device: &Device) -> Self {
-        let pairs: Vec<i64> =
-            (0..latent).flat_map(|i| (i..latent).map(move |j| (i * latent + j) as i64)).collect();
+        let pairs: Vec<i64> = (0..latent).flat_map(|i| (i..latent).map(move |j| (i * latent + j) as i64)).collect();
         let n_pairs = pairs.len();
         QuadraticAe {
             encoder_hidden: seeded_linear(rng, inputs, hidden, device),

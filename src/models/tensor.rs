@@ -20,8 +20,9 @@ pub fn train_device(gpu: Option<usize>) -> Result<Device, ModelError> {
         #[cfg(not(feature = "cuda"))]
         Some(index) => Err(ModelError::Gpu {
             index,
-            reason: "this gcrl was built without the `cuda` feature; rebuild with `--features cuda` or run without `--gpus`"
-                .into(),
+            reason:
+                "this gcrl was built without the `cuda` feature; rebuild with `--features cuda` or run without `--gpus`"
+                    .into(),
         }),
     }
 }

@@ -5,7 +5,9 @@ use serde_json::json;
 
 use super::common::outputs;
 use super::gcrl_ae::{AeData, fit, params, ports, zscore};
-use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, Resources, RunContext};
+use crate::engine::{
+    Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, Resources, RunContext,
+};
 use crate::table::TableBuilder;
 
 /// The `ae-train` kind.

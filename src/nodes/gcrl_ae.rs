@@ -251,7 +251,12 @@ pub fn activities(data: &AeData, labels: &[usize]) -> Result<Array2<f64>, NodeEr
 }
 
 /// Aligns `latent` to `tfa` on the training rows and scores T-MEX in and out of sample.
-pub fn score(latent: ArrayView2<f64>, tfa: ArrayView2<f64>, train: &[usize], validation: &[usize]) -> Result<(Array2<f64>, RunScore), NodeError> {
+pub fn score(
+    latent: ArrayView2<f64>,
+    tfa: ArrayView2<f64>,
+    train: &[usize],
+    validation: &[usize],
+) -> Result<(Array2<f64>, RunScore), NodeError> {
     let (z_train, t_train) = (latent.select(Axis(0), train), tfa.select(Axis(0), train));
     let a = fit_alignment(z_train.view(), t_train.view())?;
     let (tmex_train, _) = tmex(z_train.view(), t_train.view(), a.view())?;
@@ -262,7 +267,13 @@ pub fn score(latent: ArrayView2<f64>, tfa: ArrayView2<f64>, train: &[usize], val
 }
 
 /// One whole run: train with `seed`, activities under `labels`, alignment, scores.
-pub fn run_once(data: &AeData, labels: &[usize], p: &Params, seed: u64, ctx: &RunContext) -> Result<RunScore, NodeError> {
+pub fn run_once(
+    data: &AeData,
+    labels: &[usize],
+    p: &Params,
+    seed: u64,
+    ctx: &RunContext,
+) -> Result<RunScore, NodeError> {
     let fitted = fit(data, p, seed, ctx)?;
     let tfa = activities(data, labels)?;
     Ok(score(fitted.latent.view(), tfa.view(), &fitted.train, &fitted.validation)?.1)

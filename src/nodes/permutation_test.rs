@@ -53,7 +53,12 @@ impl NodeKind for PermutationTest {
     fn params(&self) -> Vec<ParamSpec> {
         let mut p = params();
         p.extend([
-            ParamSpec::new("seeds", ParamType::Int { min: Some(2), max: None }, json!(100), "runs with the true communities"),
+            ParamSpec::new(
+                "seeds",
+                ParamType::Int { min: Some(2), max: None },
+                json!(100),
+                "runs with the true communities",
+            ),
             ParamSpec::new("permutations", ParamType::positive(), json!(100), "size-preserving label permutations"),
             ParamSpec::new("repeats", ParamType::positive(), json!(3), "autoencoder runs averaged per permutation"),
             ParamSpec::new("seed", ParamType::count(), json!(0), "master seed of every run and shuffle"),

@@ -114,13 +114,18 @@ impl NodeKind for TmexAlign {
             .i64("n_train", vec![train.len() as i64])
             .i64("n_validation", vec![validation.len() as i64])
             .build()?;
-        let a_table = Matrix { rows: latent.names.clone(), cols: act.cols.clone(), data: a.clone() }.to_table("latent", false)?;
+        let a_table =
+            Matrix { rows: latent.names.clone(), cols: act.cols.clone(), data: a.clone() }.to_table("latent", false)?;
         let z_all = latent.values.dot(&a);
         let mut aligned = TableBuilder::new().str("cell", latent.cells.clone()).str("split", latent.split.clone());
         for (j, name) in act.cols.iter().enumerate() {
             aligned = aligned.f64(name, z_all.column(j).to_vec());
         }
-        let correlations = correlation_table(&act.cols, &tfa, &[("tfa_x_z", z_hat.dot(&a), &act.cols), ("tfa_x_zhat", z_hat, &latent.names)])?;
+        let correlations = correlation_table(
+            &act.cols,
+            &tfa,
+            &[("tfa_x_z", z_hat.dot(&a), &act.cols), ("tfa_x_zhat", z_hat, &latent.names)],
+        )?;
         Ok(outputs([("A", a_table), ("aligned", aligned.build()?), ("correlations", correlations), ("score", score)]))
     }
 }
