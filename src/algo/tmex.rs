@@ -309,11 +309,11 @@ mod tests {
         let a = normal(&mut rng, 4, 4);
         let (score, rho) = tmex(z_hat.view(), tfa.view(), a.view()).unwrap();
         let z = z_hat.dot(&a);
-        for i in 0..4 {
+        for (i, &r) in rho.iter().enumerate() {
             let others: Vec<usize> = (0..4).filter(|&j| j != i).collect();
             let c = tfa.select(Axis(1), &others);
             let naive = partial_corr_naive(&z.column(i).to_vec(), &tfa.column(i).to_vec(), c.view());
-            assert!((rho[i] - naive).abs() < 1e-10, "term {i}: {} vs {naive}", rho[i]);
+            assert!((r - naive).abs() < 1e-10, "term {i}: {r} vs {naive}");
         }
         assert!((score - rho.iter().sum::<f64>() / 4.0).abs() < 1e-15);
     }
