@@ -3,7 +3,8 @@
 //!
 //! Modules: `rerun` (no-op, `--set`, early cutoff, shards, `--force`, `--until`), `cache`
 //! (determinism across `-j`, SIGKILL, corruption, concurrent runs), `failure` (a failing task),
-//! `malformed` (workflows that must be refused with a clear error), `commands` (`kinds`, `dag`,
+//! `malformed` (workflows that must be refused with a clear error), `models` (the gCRL-AE kinds),
+//! `commands` (`kinds`, `dag`,
 //! `show`, `export`).
 
 mod cli {
@@ -13,5 +14,6 @@ mod cli {
     mod commands;
     mod failure;
     mod malformed;
+    mod models;
     mod rerun;
 }

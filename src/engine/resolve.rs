@@ -114,6 +114,7 @@ impl<'a> Resolver<'a> {
             inputs,
             shards,
             threads,
+            gpus: Vec::new(),
         })
     }
 

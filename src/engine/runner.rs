@@ -69,6 +69,9 @@ pub struct ResolvedTask {
     pub shards: Vec<BTreeMap<String, String>>,
     /// Threads it may use.
     pub threads: usize,
+    /// GPU ordinals assigned by the executor when the task declared GPUs (not part of the key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gpus: Vec<usize>,
 }
 
 /// How a task ended well.
@@ -172,7 +175,7 @@ pub fn execute(
     }
     let inputs = Inputs::new(ports, shards);
     let params = Params::from_map(task.params.clone());
-    let ctx = RunContext { label: task.label.clone(), threads: task.threads, gpus: Vec::new() };
+    let ctx = RunContext { label: task.label.clone(), threads: task.threads, gpus: task.gpus.clone() };
     let started = Instant::now();
     let result = catch_unwind(AssertUnwindSafe(|| {
         if task.role == "shard" { kind.run_shard(&params, &inputs, &ctx) } else { kind.run(&params, &inputs, &ctx) }

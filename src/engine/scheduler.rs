@@ -172,10 +172,13 @@ pub fn run_graph(
     }
     let capacity = executor.capacity();
     let (tx, rx) = mpsc::channel();
-    let (mut cpus_used, mut gpus_used, mut in_flight) = (0usize, 0usize, 0usize);
+    let (mut cpus_used, mut in_flight) = (0usize, 0usize);
+    // GPU ordinals free now; a task holds the ones it was given until it ends.
+    let mut free_gpus: Vec<usize> = (0..capacity.gpus).rev().collect();
+    let mut held_gpus: Vec<Vec<usize>> = vec![Vec::new(); graph.tasks.len()];
     let slots = |id: usize| {
         let r = &graph.tasks[id].resources;
-        (r.cpus.clamp(1, capacity.cpus), r.gpus.min(capacity.gpus))
+        (r.cpus.clamp(1, capacity.cpus), r.gpus)
     };
     loop {
         while let Some(id) = run.ready.pop_front() {
@@ -203,13 +206,14 @@ pub fn run_graph(
         while cpus_used < capacity.cpus
             && let Some(pos) = run.runnable.iter().position(|(id, _)| {
                 let (c, g) = slots(*id);
-                cpus_used + c <= capacity.cpus && gpus_used + g <= capacity.gpus
+                cpus_used + c <= capacity.cpus && g <= free_gpus.len()
             })
         {
-            let (id, resolved) = run.runnable.remove(pos).expect("position is in range");
+            let (id, mut resolved) = run.runnable.remove(pos).expect("position is in range");
             let (c, g) = slots(id);
             cpus_used += c;
-            gpus_used += g;
+            resolved.gpus = free_gpus.split_off(free_gpus.len() - g);
+            held_gpus[id].clone_from(&resolved.gpus);
             in_flight += 1;
             run.state[id] = State::Running;
             reporter.event(Event::Started(&graph.tasks[id]));
@@ -233,9 +237,8 @@ pub fn run_graph(
             }
             Message::Done(id, result) => (id, *result),
         };
-        let (c, g) = slots(id);
-        cpus_used -= c;
-        gpus_used -= g;
+        cpus_used -= slots(id).0;
+        free_gpus.append(&mut held_gpus[id]);
         in_flight -= 1;
         let task = &graph.tasks[id];
         match result {
