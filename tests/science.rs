@@ -71,3 +71,30 @@ fn papalexi_runs_end_to_end() {
     assert!(targets.iter().any(String::is_empty), "non-targeting cells are controls");
     assert!(!targets.iter().any(|t| t == "non-targeting"));
 }
+
+/// Issue 6: Table 1 on a simulated screen. Every learned model predicts the held-out doubles
+/// (never trained on) much better than the control centroid and no better than the observed
+/// cells' own sampling noise.
+#[test]
+fn vae_models_beat_worst_case_and_stay_above_perfect() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let w = "workflows/vae-demo.yaml";
+    let fast = ["--set", "vae.epochs=30"];
+    let mut run = vec!["run", w, "-q", "--json"];
+    run.extend_from_slice(&fast);
+    let summary: serde_json::Value = serde_json::from_str(gcrl(&cache, &run).trim()).unwrap();
+    assert_eq!(summary["failed"], 0, "{summary}");
+    let table = export(&cache, w, "table.table", dir.path(), &fast);
+    eprintln!("{}", table.pretty(10, 10).unwrap());
+    let models = table.str_column("model").unwrap();
+    assert_eq!(models, ["perfect", "gcrl-vae", "id-vae", "d-vae", "worst-case"]);
+    let aecd = table.f64_column("aecd").unwrap();
+    let n = table.f64_column("n_conditions").unwrap();
+    assert!(n.iter().all(|&v| v == n[0] && v >= 10.0), "held-out doubles: {n:?}");
+    let (perfect, worst) = (aecd[0], aecd[4]);
+    for (m, a) in models[1..4].iter().zip(&aecd[1..4]) {
+        assert!(*a < 0.6 * worst, "{m}: AECD {a} is not clearly below worst-case {worst}");
+        assert!(*a > perfect, "{m}: AECD {a} is below perfect {perfect}");
+    }
+}

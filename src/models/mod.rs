@@ -6,6 +6,7 @@
 //! global RNG or the scheduler does.
 
 mod error;
+pub mod vae;
 mod tensor;
 
 pub use error::ModelError;

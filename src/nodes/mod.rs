@@ -1,5 +1,6 @@
 //! Node kinds, one file each: thin adapters from tables to `algo/` (house rule 2).
 
+pub mod baseline_eval;
 pub mod common;
 pub mod diag;
 pub mod eigengene;
@@ -9,6 +10,7 @@ pub mod load;
 pub mod ora;
 pub mod preprocess;
 pub mod simulate;
+pub mod vae_train;
 
 use std::sync::Arc;
 
@@ -17,6 +19,7 @@ use crate::engine::Registry;
 /// Every built-in kind.
 pub fn builtin() -> Registry {
     let mut r = Registry::new();
+    r.register(Arc::new(baseline_eval::BaselineEval));
     r.register(Arc::new(diag::DiagNumbers));
     r.register(Arc::new(diag::DiagSum));
     r.register(Arc::new(diag::DiagSweep));
@@ -27,5 +30,6 @@ pub fn builtin() -> Registry {
     r.register(Arc::new(ora::Ora));
     r.register(Arc::new(preprocess::Preprocess));
     r.register(Arc::new(simulate::Simulate));
+    r.register(Arc::new(vae_train::VaeTrain));
     r
 }
