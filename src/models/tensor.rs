@@ -39,7 +39,7 @@ pub fn to_matrix(t: Tensor<2>) -> Result<Array2<f32>, ModelError> {
     let values: Vec<f32> = t
         .into_data()
         .convert::<f32>()
-        .into_vec()
+        .try_into_vec()
         .map_err(|e| ModelError::Invalid(format!("reading a tensor back: {e:?}")))?;
     Array2::from_shape_vec((rows, cols), values).map_err(|e| ModelError::Invalid(e.to_string()))
 }

@@ -13,7 +13,7 @@ use super::vae_train::MODELS;
 use crate::algo::aecd::{centroid, centroid_distance, mean_se, paired_wilcoxon, perfect_distance};
 use crate::algo::labels::condition_name;
 use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
-use crate::table::{SparseMatrix, Table, TableBuilder};
+use crate::table::{SparseMatrix, TableBuilder};
 
 /// The `baseline-eval` kind.
 pub struct BaselineEval;
@@ -217,7 +217,7 @@ fn held_out(
 mod tests {
     use super::*;
     use crate::engine::Input;
-    use crate::table::Matrix;
+    use crate::table::{Matrix, Table};
 
     /// Four controls at 0, two doubles A+B (cells at 1 and 3) and A+C (cells at 2 and 2), one gene.
     fn fixture() -> (Table, Table) {

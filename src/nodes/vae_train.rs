@@ -119,6 +119,12 @@ impl NodeKind for VaeTrain {
                 json!(500),
                 "generated cells for a requested condition that has no observed cells",
             ),
+            ParamSpec::new(
+                "train_on",
+                ParamType::Choice(&["communities", "all"]),
+                json!("communities"),
+                "single perturbations to train on: of community TFs (paper; needs `communities`) or all",
+            ),
             ParamSpec::new("gpu", ParamType::Bool, json!(false), "train on a GPU slot (needs the cuda feature)"),
         ]
     }
@@ -141,11 +147,15 @@ impl NodeKind for VaeTrain {
             ));
         }
         let targets_of = cell_targets(&cells)?;
-        let setup = Setup::new(&expr, &targets_of)?;
         let communities = match inputs.opt_table("communities")? {
             Some(t) => Some(Communities::new(&t)?),
             None => None,
         };
+        let keep = |t: &str| match (&communities, p.str("train_on")) {
+            (Some(c), Ok("communities")) => c.of_tf.contains_key(t),
+            _ => true,
+        };
+        let setup = Setup::new(&expr, &targets_of, keep)?;
         let gcrl = match model {
             VaeModel::Gcrl => {
                 let comm = communities.as_ref().ok_or_else(|| need("gcrl-vae", "communities"))?;
@@ -228,10 +238,11 @@ struct Setup {
 }
 
 impl Setup {
-    fn new(expr: &SparseMatrix, targets_of: &[Vec<String>]) -> Result<Self, NodeError> {
+    /// `keep` says which single-perturbation targets train.
+    fn new(expr: &SparseMatrix, targets_of: &[Vec<String>], keep: impl Fn(&str) -> bool) -> Result<Self, NodeError> {
         let targets: Vec<String> = targets_of
             .iter()
-            .filter(|t| t.len() == 1)
+            .filter(|t| t.len() == 1 && keep(&t[0]))
             .map(|t| t[0].clone())
             .collect::<BTreeSet<_>>()
             .into_iter()
@@ -243,7 +254,7 @@ impl Setup {
         for (row, t) in targets_of.iter().enumerate() {
             match t.len() {
                 0 => controls.push(row),
-                1 => singles.push((row, index[t[0].as_str()])),
+                1 => singles.extend(index.get(t[0].as_str()).map(|&i| (row, i))),
                 _ => {}
             }
             if !t.is_empty() {
