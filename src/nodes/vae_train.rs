@@ -207,7 +207,9 @@ impl NodeKind for VaeTrain {
             controls: &setup.controls,
             singles: &setup.singles,
         };
-        let device = train_device(ctx.gpus.first().copied().filter(|_| p.bool("gpu").unwrap_or(false)))?;
+        // A GPU task runs on its assigned GPU (the first one when the executor named none).
+        let gpu = p.bool("gpu")?.then(|| ctx.gpus.first().copied().unwrap_or(0));
+        let device = train_device(gpu)?;
         let trained = train(&config, &data, &device)?;
         let requested = setup.requested(p)?;
         Ok(outputs([

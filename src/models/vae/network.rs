@@ -15,6 +15,10 @@ use crate::models::seeded_linear;
 /// Negative slope of every LeakyReLU.
 const SLOPE: f64 = 0.2;
 
+/// Added to the encoder's softplus variance: in f32 softplus underflows to 0 for inputs below
+/// about −88 (the reference runs in f64), and `ln 0` in the KL term would end the training.
+const VAR_FLOOR: f64 = 1e-6;
+
 /// The interventional encoder of the discrepancy-VAE: one-hot target → softmax over latents.
 #[derive(Module, Debug)]
 pub struct TargetEncoder {
@@ -117,10 +121,11 @@ impl Network {
         }
     }
 
-    /// Posterior mean and variance of the encoder input `x` (`[b, input]`).
+    /// Posterior mean and variance (softplus, plus [`VAR_FLOOR`]) of the encoder input `x`
+    /// (`[b, input]`).
     pub fn encode(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         let h = leaky_relu(self.enc_hidden.forward(x), SLOPE);
-        (self.enc_mean.forward(h.clone()), softplus(self.enc_var.forward(h), 1.0))
+        (self.enc_mean.forward(h.clone()), softplus(self.enc_var.forward(h), 1.0).add_scalar(VAR_FLOOR))
     }
 
     /// Gene-space output of latent causes `u` (`[b, d]`); LeakyReLU on the output as the reference.
