@@ -230,7 +230,7 @@ impl Network {
 
     /// The strength `c · c_shift` of target `t` (`[1, 1]`).
     pub fn strength(&self, t: usize) -> Tensor<2> {
-        self.shift.val().slice([t..t + 1]).reshape([1, 1])
+        self.shift.val().narrow(0, t, 1).reshape([1, 1])
     }
 
     /// Shift interventions and the pass to both outputs: `z = μ + √var ⊙ ε`,
