@@ -2,6 +2,7 @@
 //! Each function is tested against reference values from scipy, scikit-learn, scanpy, leidenalg
 //! or the method's golden values.
 
+pub mod aecd;
 pub mod eigengene;
 pub mod enrichment;
 pub mod error;

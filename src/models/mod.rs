@@ -7,6 +7,7 @@
 
 pub mod ae;
 mod error;
+pub mod vae;
 mod tensor;
 
 pub use error::ModelError;

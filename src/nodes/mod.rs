@@ -1,6 +1,7 @@
 //! Node kinds, one file each: thin adapters from tables to `algo/` (house rule 2).
 
 pub mod ae_train;
+pub mod baseline_eval;
 pub mod common;
 pub mod diag;
 pub mod eigengene;
@@ -13,6 +14,7 @@ pub mod permutation_test;
 pub mod preprocess;
 pub mod simulate;
 pub mod tmex_align;
+pub mod vae_train;
 
 use std::sync::Arc;
 
@@ -22,6 +24,7 @@ use crate::engine::Registry;
 pub fn builtin() -> Registry {
     let mut r = Registry::new();
     r.register(Arc::new(ae_train::AeTrain));
+    r.register(Arc::new(baseline_eval::BaselineEval));
     r.register(Arc::new(diag::DiagNumbers));
     r.register(Arc::new(diag::DiagSum));
     r.register(Arc::new(diag::DiagSweep));
@@ -34,5 +37,6 @@ pub fn builtin() -> Registry {
     r.register(Arc::new(preprocess::Preprocess));
     r.register(Arc::new(simulate::Simulate));
     r.register(Arc::new(tmex_align::TmexAlign));
+    r.register(Arc::new(vae_train::VaeTrain));
     r
 }

@@ -1,0 +1,174 @@
+//! VAE benchmark (issue 6): training throughput of gCRL-VAE, id-VAE and the discrepancy-VAE at
+//! Norman size (5,000 genes, 105 targets, batch 32; d = 105 for d-VAE, d = k + 1 = 12 for the
+//! others, 400 TFs for gCRL-VAE's encoder), in perturbed cells per second, on 1 and 2 threads,
+//! beside the reference discrepancy-VAE ported to JAX on CPU (`benches/peers/vae_jax.py`; the
+//! PyTorch wheel cannot run here without the CUDA libraries).
+//!
+//! A full epoch is ≈ 28,000 training cells (875 batches); both sides run `GCRL_BENCH_VAE_BATCHES`
+//! batches (default 100) and the epoch time is extrapolated from the rate. The Rust side is one
+//! `train` call of one epoch (its setup — initialisation, pairing — included); the JAX side
+//! excludes the jit compile.
+//!
+//! Run: `cargo bench --bench vae` (the peer needs `GCRL_PYTHON` pointing at a Python with jax).
+
+mod common;
+
+use gcrl::algo::sparse::Csr;
+use gcrl::models::train_device;
+use gcrl::models::vae::{Matching, Schedule, Sparsity, VaeConfig, VaeData, VaeModel, train};
+use ndarray::Array2;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use common::{Report, median, repeats, spread, time};
+
+const GENES: usize = 5000;
+const TARGETS: usize = 105;
+const TFS: usize = 400;
+const COMMUNITIES: usize = 11;
+const BATCH: usize = 32;
+const EPOCH_CELLS: f64 = 28_000.0;
+
+struct Screen {
+    genes: Csr,
+    tf_input: Array2<f32>,
+    tfa: Array2<f32>,
+    routes: Vec<usize>,
+    controls: Vec<usize>,
+    singles: Vec<(usize, usize)>,
+}
+
+/// `batches` full single-target batches plus as many controls; ~40 % non-zero values in [0, 3).
+fn screen(batches: usize) -> Screen {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let n_controls = batches * BATCH;
+    let n = n_controls + batches * BATCH;
+    let mut dense = Array2::<f32>::zeros((n, GENES));
+    dense.iter_mut().for_each(|v| {
+        if rng.random_bool(0.4) {
+            *v = 3.0 * rng.random::<f32>();
+        }
+    });
+    let singles = (0..batches * BATCH).map(|i| (n_controls + i, (i / BATCH) % TARGETS)).collect();
+    let tf_input = dense.slice(ndarray::s![.., ..TFS]).to_owned();
+    let tfa = Array2::from_shape_fn((n, COMMUNITIES + 1), |(i, j)| dense[[i, j * 3]]);
+    Screen {
+        genes: Csr::from_dense(&dense.view()).expect("csr"),
+        tf_input,
+        tfa,
+        routes: (0..TARGETS).map(|t| t % (COMMUNITIES + 1)).collect(),
+        controls: (0..n_controls).collect(),
+        singles,
+    }
+}
+
+fn config(model: VaeModel, matching: Matching) -> VaeConfig {
+    VaeConfig {
+        model,
+        latent: if model == VaeModel::Discrepancy { TARGETS } else { COMMUNITIES + 1 },
+        hidden: 128,
+        batch_size: BATCH,
+        learning_rate: 1e-3,
+        schedule: Schedule {
+            epochs: 1,
+            alpha_max: 20.0,
+            alpha_start: 0,
+            alpha_end: 1,
+            beta_max: 2.0,
+            beta_start: 0,
+            temp_max: 5.0,
+            temp_start: 0,
+            align_max: 1.0,
+        },
+        matching,
+        l1: 1e-3,
+        sparsity: Sparsity::Dag,
+        sinkhorn_iterations: 20,
+        keep_best: false,
+        seed: 0,
+    }
+}
+
+/// Perturbed cells per second of one training epoch over the screen, on `threads`.
+fn rate(s: &Screen, model: VaeModel, matching: Matching, threads: usize) -> f64 {
+    let gcrl = model == VaeModel::Gcrl;
+    let data = VaeData {
+        genes: &s.genes,
+        tf_input: gcrl.then(|| s.tf_input.view()),
+        tfa: gcrl.then(|| s.tfa.view()),
+        targets: TARGETS,
+        routes: gcrl.then_some(s.routes.as_slice()),
+        controls: &s.controls,
+        singles: &s.singles,
+    };
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+    let device = train_device(None).expect("cpu");
+    let (secs, _) = pool.install(|| time(|| train(&config(model, matching), &data, &device).expect("train")));
+    s.singles.len() as f64 / secs
+}
+
+const PEER: &str = include_str!("peers/vae_jax.py");
+
+fn peer(report: &mut Report, batches: usize, matching: &str, threads: usize) {
+    let py = match common::python_with(&["jax"]) {
+        Ok(py) => py,
+        Err(why) => {
+            report.note(format!("peer skipped: {why}"));
+            return;
+        }
+    };
+    let n = repeats();
+    let args = [GENES, TARGETS, TARGETS, batches, n].map(|v| v.to_string());
+    let threads_arg = threads.to_string();
+    let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
+    all.extend([matching, threads_arg.as_str()]);
+    let out = match common::run_python(&py, PEER, &all) {
+        Ok(o) => o,
+        Err(e) => {
+            report.note(format!("jax peer failed: {e}"));
+            return;
+        }
+    };
+    let rates: Vec<f64> =
+        out.lines().filter(|l| l.starts_with("secs=")).filter_map(|l| common::parse_kv(l, "cells_per_s")).collect();
+    let label = format!("d-vae {matching}, {threads} thread{}", if threads > 1 { "s" } else { "" });
+    let r = median(&rates);
+    report.add(&label, "jax", r, "cells/s", n, &format!("{batches} batches; {}", spread(&rates)));
+    report.add(&format!("epoch {label}"), "jax", EPOCH_CELLS / r, "s", n, "28,000 cells / rate");
+}
+
+fn main() {
+    let mut report = Report::new("vae");
+    let batches = common::env_usize("GCRL_BENCH_VAE_BATCHES", 100);
+    report.note(format!(
+        "{GENES} genes, {TARGETS} targets, batch {BATCH}, {batches} batches per measurement; \
+         epoch = {EPOCH_CELLS} cells extrapolated from the rate"
+    ));
+    let s = screen(batches);
+    let n = repeats();
+    let cases = [
+        ("gcrl-vae centroid", VaeModel::Gcrl, Matching::Centroid),
+        ("id-vae centroid", VaeModel::Informed, Matching::Centroid),
+        ("d-vae centroid", VaeModel::Discrepancy, Matching::Centroid),
+        ("d-vae mmd", VaeModel::Discrepancy, Matching::Mmd { sigma: 1000.0, kernels: 10 }),
+    ];
+    for threads in [1, 2] {
+        for (name, model, matching) in cases {
+            let rates: Vec<f64> = (0..n).map(|_| rate(&s, model, matching, threads)).collect();
+            let label = format!("{name}, {threads} thread{}", if threads > 1 { "s" } else { "" });
+            let r = median(&rates);
+            report.add(&label, "gcrl", r, "cells/s", n, &spread(&rates));
+            report.add(&format!("epoch {label}"), "gcrl", EPOCH_CELLS / r, "s", n, "28,000 cells / rate");
+        }
+        for matching in ["centroid", "mmd"] {
+            peer(&mut report, batches, matching, threads);
+        }
+    }
+    for threads in ["1 thread", "2 threads"] {
+        for m in ["centroid", "mmd"] {
+            let case = format!("d-vae {m}, {threads}");
+            report.ratio(&format!("{case}: gcrl / jax"), (&case, "gcrl"), (&case, "jax"), "goal >= 1 (not slower)");
+        }
+    }
+    report.finish();
+}

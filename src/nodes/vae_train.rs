@@ -1,0 +1,480 @@
+//! `vae-train`: gCRL-VAE, id-VAE or the discrepancy-VAE (method.md §7) on the controls and
+//! single perturbations of a screen, with predictions for every observed combination of seen
+//! targets (see [`crate::models::vae`]).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use ndarray::{Array2, Axis};
+use serde_json::json;
+
+use super::common::{cell_targets, outputs};
+use crate::algo::labels::condition_name;
+use crate::engine::{
+    Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, Resources, RunContext,
+};
+use crate::models::train_device;
+use crate::models::vae::{Matching, Schedule, Sparsity, TrainedVae, VaeConfig, VaeData, VaeModel, train};
+use crate::table::{Matrix, SparseMatrix, Table, TableBuilder};
+
+/// The `vae-train` kind.
+pub struct VaeTrain;
+
+/// Model names as written in workflows.
+pub const MODELS: &[&str] = &["gcrl-vae", "id-vae", "d-vae"];
+
+fn float(name: &'static str, default: f64, doc: &'static str) -> ParamSpec {
+    ParamSpec::new(name, ParamType::non_negative(), json!(default), doc)
+}
+
+fn count(name: &'static str, default: usize, doc: &'static str) -> ParamSpec {
+    ParamSpec::new(name, ParamType::count(), json!(default), doc)
+}
+
+impl NodeKind for VaeTrain {
+    fn name(&self) -> &str {
+        "vae-train"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn doc(&self) -> &str {
+        "train gCRL-VAE, id-VAE or the discrepancy-VAE on controls + singles; predict combinations"
+    }
+    fn inputs(&self) -> Vec<PortSpec> {
+        vec![
+            PortSpec::new("expression", "cells × genes, log-normalised (the evaluation gene space)"),
+            PortSpec::new("cells", "cell, targets, n_targets (same cells as expression)"),
+            PortSpec::optional("communities", "tf, community: d = k + 1 (gcrl-vae, id-vae) and routing"),
+            PortSpec::optional("tfa", "TF activities (eigengene.activities), gcrl-vae's alignment target"),
+        ]
+    }
+    fn outputs(&self) -> Vec<PortSpec> {
+        vec![
+            PortSpec::new("model", "every weight: parameter, row, col, value"),
+            PortSpec::new("history", "per epoch: loss terms (unweighted), weights, kept"),
+            PortSpec::new("latent", "cell, z_1 … z_d: posterior means of every cell"),
+            PortSpec::new("dag", "learned latent DAG: source, target, weight"),
+            PortSpec::new("assignment", "target, latent, weight, strength, via (pi or encoder)"),
+            PortSpec::new("predictions", "condition, model, n_cells, then the predicted centroid per gene"),
+        ]
+    }
+    fn params(&self) -> Vec<ParamSpec> {
+        vec![
+            ParamSpec::new("model", ParamType::Choice(MODELS), json!("gcrl-vae"), "which model"),
+            count("seed", 0, "random seed (initialisation, pairing, batches, noise)"),
+            ParamSpec::new("epochs", ParamType::positive(), json!(100), "training epochs T"),
+            ParamSpec::new("batch_size", ParamType::positive(), json!(32), "cells per single-target batch"),
+            float("learning_rate", 1e-3, "Adam learning rate"),
+            ParamSpec::new("hidden", ParamType::positive(), json!(128), "hidden width of every block"),
+            ParamSpec::new("latent", ParamType::optional(ParamType::positive()), json!(null), "override d"),
+            ParamSpec::new(
+                "matching",
+                ParamType::Choice(&["centroid", "mmd"]),
+                json!("centroid"),
+                "centroid MSE (paper) or the reference's MMD",
+            ),
+            float("alpha_max", 20.0, "maximum weight α of the matching term"),
+            count("alpha_start", 5, "first epoch of the α (and alignment) ramp"),
+            ParamSpec::new(
+                "alpha_end",
+                ParamType::optional(ParamType::count()),
+                json!(null),
+                "first epoch at alpha_max; null = ⌊epochs/2⌋",
+            ),
+            float("beta_max", 2.0, "maximum KL weight β"),
+            count("beta_start", 10, "first epoch of the β ramp (to the last epoch)"),
+            ParamSpec::new(
+                "temp_max",
+                ParamType::Float { min: Some(1e-6), max: None },
+                json!(5.0),
+                "final softmax/Sinkhorn temperature (also used to predict)",
+            ),
+            count("temp_start", 5, "first epoch of the temperature ramp"),
+            float("l1", 1e-3, "L1 coefficient λ"),
+            ParamSpec::new(
+                "l1_on",
+                ParamType::Choice(&["dag", "decoder"]),
+                json!("dag"),
+                "L1 on the latent DAG (reference code) or the decoder weights (paper wording)",
+            ),
+            float("align_weight", 1.0, "λ_MCC of gcrl-vae's alignment loss (ramped like α)"),
+            float("mmd_sigma", 1000.0, "MMD bandwidth scale"),
+            ParamSpec::new("mmd_kernels", ParamType::positive(), json!(10), "MMD kernels"),
+            count("sinkhorn_iterations", 20, "Sinkhorn normalisations of gcrl-vae's soft permutation"),
+            ParamSpec::new(
+                "checkpoint",
+                ParamType::Choice(&["best", "last"]),
+                json!("best"),
+                "keep the epoch with the lowest unweighted loss, or the last",
+            ),
+            ParamSpec::new(
+                "predict",
+                ParamType::optional(ParamType::StrList),
+                json!(null),
+                "conditions (A+B) to predict; null = every observed combination of training targets",
+            ),
+            ParamSpec::new(
+                "predict_cells",
+                ParamType::positive(),
+                json!(500),
+                "generated cells for a requested condition that has no observed cells",
+            ),
+            ParamSpec::new(
+                "train_on",
+                ParamType::Choice(&["communities", "all"]),
+                json!("communities"),
+                "single perturbations to train on: of community TFs (paper; needs `communities`) or all",
+            ),
+            ParamSpec::new("gpu", ParamType::Bool, json!(false), "train on a GPU slot (needs the cuda feature)"),
+        ]
+    }
+    fn resources(&self, p: &Params) -> Resources {
+        Resources { gpus: usize::from(p.bool("gpu").unwrap_or(false)), ..Default::default() }
+    }
+    fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let model = match p.str("model")? {
+            "gcrl-vae" => VaeModel::Gcrl,
+            "id-vae" => VaeModel::Informed,
+            _ => VaeModel::Discrepancy,
+        };
+        let expr = SparseMatrix::from_table(&inputs.table("expression")?)?;
+        let cells = inputs.table("cells")?;
+        if cells.str_column("cell")? != expr.rows {
+            return Err(NodeError::Input(
+                "input `cells` does not list the cells of `expression` in the same order; connect the `cells` \
+                 output of the node that produced the expression"
+                    .into(),
+            ));
+        }
+        let targets_of = cell_targets(&cells)?;
+        let communities = match inputs.opt_table("communities")? {
+            Some(t) => Some(Communities::new(&t)?),
+            None => None,
+        };
+        let keep = |t: &str| match (&communities, p.str("train_on")) {
+            (Some(c), Ok("communities")) => c.of_tf.contains_key(t),
+            _ => true,
+        };
+        let setup = Setup::new(&expr, &targets_of, keep)?;
+        let gcrl = match model {
+            VaeModel::Gcrl => {
+                let comm = communities.as_ref().ok_or_else(|| need("gcrl-vae", "communities"))?;
+                let tfa = inputs.opt_table("tfa")?.ok_or_else(|| need("gcrl-vae", "tfa"))?;
+                Some(GcrlInputs::new(&expr, &setup, comm, &tfa)?)
+            }
+            _ => None,
+        };
+        let latent = match (p.opt_usize("latent")?, model, &communities) {
+            (Some(d), ..) => d,
+            (None, VaeModel::Discrepancy, _) => setup.targets.len(),
+            (None, _, Some(c)) => c.ids.len() + 1,
+            (None, _, None) => return Err(need(p.str("model")?, "communities")),
+        };
+        let epochs = p.usize("epochs")?;
+        let config = VaeConfig {
+            model,
+            latent,
+            hidden: p.usize("hidden")?,
+            batch_size: p.usize("batch_size")?,
+            learning_rate: p.f64("learning_rate")?,
+            schedule: Schedule {
+                epochs,
+                alpha_max: p.f64("alpha_max")?,
+                alpha_start: p.usize("alpha_start")?,
+                alpha_end: p.opt_usize("alpha_end")?.unwrap_or(epochs / 2),
+                beta_max: p.f64("beta_max")?,
+                beta_start: p.usize("beta_start")?,
+                temp_max: p.f64("temp_max")?,
+                temp_start: p.usize("temp_start")?,
+                align_max: if model == VaeModel::Gcrl { p.f64("align_weight")? } else { 0.0 },
+            },
+            matching: match p.str("matching")? {
+                "mmd" => Matching::Mmd { sigma: p.f64("mmd_sigma")?, kernels: p.usize("mmd_kernels")? },
+                _ => Matching::Centroid,
+            },
+            l1: p.f64("l1")?,
+            sparsity: if p.str("l1_on")? == "decoder" { Sparsity::Decoder } else { Sparsity::Dag },
+            sinkhorn_iterations: p.usize("sinkhorn_iterations")?,
+            keep_best: p.str("checkpoint")? == "best",
+            seed: p.seed("seed")?,
+        };
+        let data = VaeData {
+            genes: &expr.csr,
+            tf_input: gcrl.as_ref().map(|g| g.tf_input.view()),
+            tfa: gcrl.as_ref().map(|g| g.tfa.view()),
+            targets: setup.targets.len(),
+            routes: gcrl.as_ref().map(|g| g.routes.as_slice()),
+            controls: &setup.controls,
+            singles: &setup.singles,
+        };
+        // A GPU task runs on its assigned GPU (the first one when the executor named none).
+        let gpu = match (p.bool("gpu")?, ctx.gpus.first()) {
+            (false, _) => None,
+            (true, Some(&ordinal)) => Some(ordinal),
+            (true, None) => return Err(NodeError::Input("`gpu: true` but no GPU was assigned".into())),
+        };
+        let device = train_device(gpu)?;
+        let trained = train(&config, &data, &device)?;
+        let requested = setup.requested(p)?;
+        Ok(outputs([
+            ("model", weights_table(&trained)?),
+            ("history", history_table(&trained)?),
+            ("latent", latent_table(&trained, &data, &expr.rows)?),
+            ("dag", dag_table(&trained)?),
+            ("assignment", assignment_table(&trained, &data, &setup.targets, gcrl.as_ref())?),
+            ("predictions", predictions_table(&trained, &data, &setup, &requested, p, &expr.cols)?),
+        ]))
+    }
+}
+
+fn need(model: &str, port: &str) -> NodeError {
+    NodeError::Input(format!("model `{model}` needs input `{port}`"))
+}
+
+/// The training cells and the target list.
+struct Setup {
+    /// Sorted targets of the training singles.
+    targets: Vec<String>,
+    /// Rows of control cells.
+    controls: Vec<usize>,
+    /// `(row, target)` of the training singles.
+    singles: Vec<(usize, usize)>,
+    /// Rows of every condition with at least one target, by condition name.
+    conditions: BTreeMap<String, Vec<usize>>,
+}
+
+impl Setup {
+    /// `keep` says which single-perturbation targets train.
+    fn new(expr: &SparseMatrix, targets_of: &[Vec<String>], keep: impl Fn(&str) -> bool) -> Result<Self, NodeError> {
+        let targets: Vec<String> = targets_of
+            .iter()
+            .filter(|t| t.len() == 1 && keep(&t[0]))
+            .map(|t| t[0].clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let index: HashMap<&str, usize> = targets.iter().enumerate().map(|(i, t)| (t.as_str(), i)).collect();
+        let mut controls = Vec::new();
+        let mut singles = Vec::new();
+        let mut conditions: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (row, t) in targets_of.iter().enumerate() {
+            match t.len() {
+                0 => controls.push(row),
+                1 => singles.extend(index.get(t[0].as_str()).map(|&i| (row, i))),
+                _ => {}
+            }
+            if !t.is_empty() {
+                conditions.entry(condition_name(t)).or_default().push(row);
+            }
+        }
+        if controls.is_empty() || singles.is_empty() {
+            return Err(NodeError::Input(format!(
+                "training needs control cells and single perturbations; `cells` has {} controls and {} singles \
+                 among {} cells",
+                controls.len(),
+                singles.len(),
+                expr.rows.len()
+            )));
+        }
+        Ok(Setup { targets, controls, singles, conditions })
+    }
+
+    /// The conditions to predict, as target indices: the `predict` list, or every observed
+    /// condition whose targets were all trained on.
+    fn requested(&self, p: &Params) -> Result<Vec<(String, Vec<usize>)>, NodeError> {
+        let index: HashMap<&str, usize> = self.targets.iter().enumerate().map(|(i, t)| (t.as_str(), i)).collect();
+        let resolve = |name: &str| -> Option<Vec<usize>> { name.split('+').map(|t| index.get(t).copied()).collect() };
+        if p.value("predict")?.is_null() {
+            return Ok(self.conditions.keys().filter_map(|c| resolve(c).map(|t| (c.clone(), t))).collect());
+        }
+        p.strs("predict")?
+            .into_iter()
+            .map(|c| {
+                let mut parts: Vec<String> = c.split('+').map(|s| s.trim().to_string()).collect();
+                parts.sort();
+                let name = condition_name(&parts);
+                resolve(&name).map(|t| (name.clone(), t)).ok_or_else(|| {
+                    NodeError::Input(format!(
+                        "cannot predict `{c}`: every target must be a training single perturbation"
+                    ))
+                })
+            })
+            .collect()
+    }
+}
+
+/// TF communities, with their ids in sorted order.
+struct Communities {
+    ids: Vec<i64>,
+    of_tf: HashMap<String, usize>,
+}
+
+impl Communities {
+    fn new(t: &Table) -> Result<Self, NodeError> {
+        let tfs = t.str_column("tf")?;
+        let raw: Vec<i64> = t.f64_column("community")?.into_iter().map(|c| c as i64).collect();
+        let ids: Vec<i64> = raw.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
+        let of_tf = tfs.into_iter().zip(&raw).map(|(tf, c)| (tf, ids.binary_search(c).unwrap_or(0))).collect();
+        if ids.is_empty() {
+            return Err(NodeError::Input("input `communities` is empty".into()));
+        }
+        Ok(Communities { ids, of_tf })
+    }
+}
+
+/// gCRL-VAE's extra inputs: z-scored TF expression, TF activities in community order, routes.
+struct GcrlInputs {
+    tf_input: Array2<f32>,
+    tfa: Array2<f32>,
+    routes: Vec<usize>,
+    /// Community (or `global`) that routes each target.
+    route_names: Vec<String>,
+}
+
+impl GcrlInputs {
+    fn new(expr: &SparseMatrix, setup: &Setup, comm: &Communities, tfa: &Table) -> Result<Self, NodeError> {
+        let gene_index: HashMap<&str, usize> = expr.cols.iter().enumerate().map(|(i, g)| (g.as_str(), i)).collect();
+        let mut tf_cols: Vec<usize> = comm.of_tf.keys().filter_map(|tf| gene_index.get(tf.as_str()).copied()).collect();
+        tf_cols.sort_unstable();
+        if tf_cols.is_empty() {
+            return Err(NodeError::Input("no community TF is a column of `expression`".into()));
+        }
+        let sub = expr.csr.select_cols(&tf_cols)?.to_dense();
+        let fit: Vec<usize> = setup.controls.iter().copied().chain(setup.singles.iter().map(|s| s.0)).collect();
+        let fit_rows = sub.select(Axis(0), &fit).mapv(f64::from);
+        let mean = fit_rows.mean_axis(Axis(0)).unwrap_or_default();
+        let sd = fit_rows.std_axis(Axis(0), 1.0);
+        let mut tf_input = sub;
+        for (j, mut col) in tf_input.columns_mut().into_iter().enumerate() {
+            let s = if sd[j] > 0.0 { sd[j] } else { 1.0 };
+            col.mapv_inplace(|v| ((f64::from(v) - mean[j]) / s) as f32);
+        }
+        let m = Matrix::from_table(tfa)?;
+        if m.rows != expr.rows {
+            return Err(NodeError::Input(
+                "input `tfa` does not list the cells of `expression` in the same order; connect the activities \
+                 computed from the same expression"
+                    .into(),
+            ));
+        }
+        let mut names: Vec<String> = comm.ids.iter().map(|id| format!("community_{id}")).collect();
+        names.push("global".into());
+        let cols: Vec<usize> = names
+            .iter()
+            .map(|n| {
+                m.cols.iter().position(|c| c == n).ok_or_else(|| {
+                    NodeError::Input(format!(
+                        "input `tfa` has no column `{n}`; connect eigengene.activities computed from the same \
+                         communities"
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let tfa = m.data.select(Axis(1), &cols).mapv(|v| v as f32);
+        let k = comm.ids.len();
+        let routes: Vec<usize> = setup.targets.iter().map(|t| comm.of_tf.get(t).copied().unwrap_or(k)).collect();
+        let route_names = routes.iter().map(|&r| names[r].clone()).collect();
+        Ok(GcrlInputs { tf_input, tfa, routes, route_names })
+    }
+}
+
+fn latent_names(d: usize) -> Vec<String> {
+    (1..=d).map(|i| format!("z_{i}")).collect()
+}
+
+fn weights_table(t: &TrainedVae) -> Result<Table, NodeError> {
+    let (mut name, mut row, mut col, mut value) = (vec![], vec![], vec![], vec![]);
+    for (n, m) in t.parameters()? {
+        for ((i, j), &v) in m.indexed_iter() {
+            name.push(n.clone());
+            row.push(i as i64);
+            col.push(j as i64);
+            value.push(v);
+        }
+    }
+    Ok(TableBuilder::new().str("parameter", name).i64("row", row).i64("col", col).f32("value", value).build()?)
+}
+
+fn history_table(t: &TrainedVae) -> Result<Table, NodeError> {
+    let h = &t.history;
+    let col = |f: fn(&crate::models::vae::EpochLog) -> f64| h.iter().map(f).collect::<Vec<f64>>();
+    Ok(TableBuilder::new()
+        .i64("epoch", h.iter().map(|e| e.epoch as i64).collect())
+        .f64("loss", col(|e| e.loss))
+        .f64("reconstruction", col(|e| e.reconstruction))
+        .f64("matching", col(|e| e.matching))
+        .f64("kl", col(|e| e.kl))
+        .f64("l1", col(|e| e.l1))
+        .f64("align", col(|e| e.align))
+        .f64("alpha", col(|e| e.weights.alpha))
+        .f64("beta", col(|e| e.weights.beta))
+        .f64("temp", col(|e| e.weights.temp))
+        .f64("align_weight", col(|e| e.weights.align))
+        .bool("kept", h.iter().map(|e| e.epoch == t.kept_epoch).collect())
+        .build()?)
+}
+
+fn latent_table(t: &TrainedVae, data: &VaeData, cells: &[String]) -> Result<Table, NodeError> {
+    let z = t.latent(data)?;
+    let m = Matrix { rows: cells.to_vec(), cols: latent_names(z.ncols()), data: z.mapv(f64::from) };
+    Ok(m.to_table("cell", true)?)
+}
+
+fn dag_table(t: &TrainedVae) -> Result<Table, NodeError> {
+    let b = t.dag()?;
+    let names = latent_names(b.nrows());
+    let (mut s, mut d, mut w) = (vec![], vec![], vec![]);
+    for ((i, j), &v) in b.indexed_iter().filter(|(_, v)| **v != 0.0) {
+        s.push(names[i].clone());
+        d.push(names[j].clone());
+        w.push(f64::from(v));
+    }
+    Ok(TableBuilder::new().str("source", s).str("target", d).f64("weight", w).build()?)
+}
+
+fn assignment_table(
+    t: &TrainedVae,
+    data: &VaeData,
+    targets: &[String],
+    gcrl: Option<&GcrlInputs>,
+) -> Result<Table, NodeError> {
+    let a = t.assignment(data)?;
+    let names = latent_names(t.latent_dim());
+    let via: Vec<String> = match gcrl {
+        Some(g) => g.route_names.iter().map(|r| format!("pi:{r}")).collect(),
+        None => vec!["encoder".to_string(); a.len()],
+    };
+    Ok(TableBuilder::new()
+        .str("target", a.iter().map(|x| targets[x.target].clone()).collect())
+        .str("latent", a.iter().map(|x| names[x.latent].clone()).collect())
+        .f64("weight", a.iter().map(|x| x.weight).collect())
+        .f64("strength", a.iter().map(|x| x.strength).collect())
+        .str("via", via)
+        .build()?)
+}
+
+fn predictions_table(
+    t: &TrainedVae,
+    data: &VaeData,
+    setup: &Setup,
+    requested: &[(String, Vec<usize>)],
+    p: &Params,
+    genes: &[String],
+) -> Result<Table, NodeError> {
+    let fallback = p.usize("predict_cells")?;
+    let mut centroids = Array2::<f64>::zeros((requested.len(), genes.len()));
+    let mut n_cells = Vec::with_capacity(requested.len());
+    for (i, (name, targets)) in requested.iter().enumerate() {
+        let n = setup.conditions.get(name).map_or(fallback, Vec::len);
+        centroids.row_mut(i).assign(&t.predict(data, targets, n, i as u64)?);
+        n_cells.push(n as i64);
+    }
+    let mut b = TableBuilder::new()
+        .str("condition", requested.iter().map(|(c, _)| c.clone()).collect())
+        .str("model", vec![p.str("model")?.to_string(); requested.len()])
+        .i64("n_cells", n_cells);
+    for (j, g) in genes.iter().enumerate() {
+        b = b.f32(g, centroids.column(j).iter().map(|&v| v as f32).collect());
+    }
+    Ok(b.build()?)
+}
