@@ -486,7 +486,7 @@ fn solve_bag(
 }
 
 /// Solves `(gram + αI) w = rhs` in place (`rhs` becomes `w`) by a sequential Cholesky.
-fn solve_ridge(mut gram: MatMut<f64>, rhs: &mut [f64], alpha: f64) -> Result<(), AlgoError> {
+pub(crate) fn solve_ridge(mut gram: MatMut<f64>, rhs: &mut [f64], alpha: f64) -> Result<(), AlgoError> {
     let k = rhs.len();
     for i in 0..k {
         gram[(i, i)] += alpha;

@@ -10,11 +10,11 @@
 //! Pure maths over ndarray in float64; no I/O.
 
 use faer::Mat;
-use faer::linalg::solvers::{Solve, SolveLstsq};
-use ndarray::{Array1, Array2, ArrayView2, Axis, s};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut1, Axis, s};
 
 use crate::algo::AlgoError;
 use crate::algo::partition::hungarian_max;
+use crate::algo::ridge::solve_ridge;
 use crate::algo::stats::pearson;
 
 /// The data of one T-MEX term, residualised on `[1, TFA_{−i}]`, as Gram matrices.
@@ -88,21 +88,40 @@ fn check(z_hat: ArrayView2<f64>, tfa: ArrayView2<f64>) -> Result<(), AlgoError> 
 
 /// Residuals of the columns of `y` after least squares on `[1, c]` (an intercept and `c`).
 ///
+/// The conditioners are orthonormalised by modified Gram–Schmidt, twice (columns that add no
+/// new direction are dropped, so collinear conditioners are fine), and their span is projected
+/// out of `y`, twice. Sequential on purpose: the arithmetic must not depend on the thread count
+/// (faer's high-level QR follows the global rayon parallelism).
+///
 /// # Complexity
 /// `O(n · p · (p + q))` for `n` rows, `p` conditioners and `q` columns of `y`.
 pub fn residualise(c: ArrayView2<f64>, y: ArrayView2<f64>) -> Array2<f64> {
     let n = y.nrows();
-    let mut design = Mat::<f64>::zeros(n, c.ncols() + 1);
-    for r in 0..n {
-        design[(r, 0)] = 1.0;
-        for j in 0..c.ncols() {
-            design[(r, j + 1)] = c[(r, j)];
+    let mut basis: Vec<Array1<f64>> = Vec::with_capacity(c.ncols() + 1);
+    for column in std::iter::once(Array1::ones(n)).chain(c.columns().into_iter().map(|v| v.to_owned())) {
+        let scale = column.dot(&column).sqrt();
+        let mut v = column;
+        project_out(&basis, v.view_mut());
+        let norm = v.dot(&v).sqrt();
+        if norm > 1e-10 * scale {
+            basis.push(v / norm);
         }
     }
-    let rhs = to_faer(y);
-    let beta = design.qr().solve_lstsq(&rhs);
-    let fitted = &design * &beta;
-    Array2::from_shape_fn(y.dim(), |(r, j)| y[(r, j)] - fitted[(r, j)])
+    let mut r = y.to_owned();
+    for col in r.columns_mut() {
+        project_out(&basis, col);
+    }
+    r
+}
+
+/// Removes from `v` its components along the orthonormal `basis`, in two passes.
+fn project_out(basis: &[Array1<f64>], mut v: ArrayViewMut1<f64>) {
+    for _ in 0..2 {
+        for q in basis {
+            let p = q.dot(&v.view());
+            v.scaled_add(-p, q);
+        }
+    }
 }
 
 /// The terms of T-MEX: for each activity `i`, the data residualised on `[1, TFA_{−i}]`.
@@ -152,15 +171,9 @@ pub fn fit_alignment(z_hat: ArrayView2<f64>, tfa: ArrayView2<f64>) -> Result<Arr
     for (i, term) in terms(z_hat, tfa).into_iter().enumerate() {
         let mut g = term.gram.clone();
         let ridge = 1e-8 * (0..q).map(|j| g[(j, j)]).sum::<f64>().max(f64::MIN_POSITIVE) / q as f64;
-        for j in 0..q {
-            g[(j, j)] += ridge;
-        }
-        let llt = g
-            .llt(faer::Side::Lower)
-            .map_err(|e| AlgoError::Numerical(format!("T-MEX alignment for activity {i}: {e:?}")))?;
-        let b = Mat::from_fn(q, 1, |r, _| term.cross[r]);
-        let sol = llt.solve(&b);
-        let col: Vec<f64> = (0..q).map(|r| sol[(r, 0)]).collect();
+        let mut col = term.cross.clone();
+        solve_ridge(g.as_mut(), &mut col, ridge)
+            .map_err(|e| AlgoError::Numerical(format!("T-MEX alignment for activity {i}: {e}")))?;
         a.column_mut(i).assign(&Array1::from(unit(col)));
     }
     Ok(a)
