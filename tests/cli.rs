@@ -4,7 +4,7 @@
 //! Modules: `rerun` (no-op, `--set`, early cutoff, shards, `--force`, `--until`), `cache`
 //! (determinism across `-j`, SIGKILL, corruption, concurrent runs), `failure` (a failing task),
 //! `malformed` (workflows that must be refused with a clear error), `commands` (`kinds`, `dag`,
-//! `show`, `export`).
+//! `show`, `export`), `slurm` (`--executor slurm` on a real cluster, `exec`, `status`).
 
 mod cli {
     pub mod test;
@@ -14,4 +14,5 @@ mod cli {
     mod failure;
     mod malformed;
     mod rerun;
+    mod slurm;
 }
