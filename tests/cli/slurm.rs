@@ -113,7 +113,7 @@ defaults: { seed: 3 }
 nodes:
   data:
     kind: simulate
-    params: { tfs: 20, communities: 3, targets: 80, control_cells: 300 }
+    params: { tfs: 20, communities: 3, targets: 80, control_cells: 300, singles: 20, doubles: 2, cells_per_perturbation: 20 }
   prep:
     kind: preprocess
     inputs: { counts: data.counts, cells: data.cells, tfs: data.tfs }
