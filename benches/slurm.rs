@@ -4,7 +4,8 @@
 //! beside the local executor (`-j` = cores) in the same run, each on a cold cache, alternating.
 //! Reports wall times (medians), their ratio (goal ≤ 2×), the submit-to-done overhead per shard and
 //! per job (the difference of wall times over the shard and job counts), and checks that both
-//! executors stored the same bytes.
+//! executors stored the same bytes. A first case runs the same shape with trivial shards (the
+//! engine bench's 12 × 1000 `diag-sweep`), where the difference is the executor's own cost.
 //!
 //! Run: `/work/bin/cargo-locked bench --bench slurm` (or `cargo bench --bench slurm`). Environment:
 //! `GCRL_BENCH_REPEATS` (3), `GCRL_BENCH_SLURM_TARGET` (`--slurm-target-minutes`, 10),
@@ -17,7 +18,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 
-use common::factories::tf_graph_150;
+use common::factories::{sweep_workflow, tf_graph_150};
 use common::{Report, median, remove, repeats, spread, temp_dir, time_command};
 
 fn workflow(shard_minutes: f64) -> String {
@@ -62,6 +63,88 @@ fn jobs(bin: &Path, cache: &Path) -> (usize, usize) {
     (jobs.len(), elements)
 }
 
+/// Wall times of `reps` alternating local and Slurm runs of `yaml` in `dir`, each on a cold cache,
+/// and the jobs and elements of the last Slurm run.
+struct Measured {
+    local: Vec<f64>,
+    slurm: Vec<f64>,
+    jobs: usize,
+    elements: usize,
+}
+
+fn measure(report: &mut Report, bin: &Path, dir: &Path, name: &str, yaml: &str, slurm_flags: &[String]) -> Measured {
+    let wf = dir.join(format!("{name}.yaml"));
+    std::fs::write(&wf, yaml).expect("write workflow");
+    let nproc = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mut m = Measured { local: Vec::new(), slurm: Vec::new(), jobs: 0, elements: 0 };
+    for r in 0..repeats() {
+        let lc = dir.join(format!("{name}-local-{r}"));
+        let sc = dir.join(format!("{name}-slurm-{r}"));
+        let mut l = Command::new(bin);
+        l.current_dir(dir).arg("run").arg(&wf).arg("--cache").arg(&lc).args(["-j", &nproc.to_string()]);
+        let mut s = Command::new(bin);
+        s.current_dir(dir).arg("run").arg(&wf).arg("--cache").arg(&sc).args(["--executor", "slurm"]).args(slurm_flags);
+        match (time_command(&mut l), time_command(&mut s)) {
+            (Ok(a), Ok(b)) => {
+                m.local.push(a);
+                m.slurm.push(b);
+            }
+            (a, b) => {
+                report.note(format!("{name} repeat {r} failed: local {:?}, slurm {:?}", a.err(), b.err()));
+                continue;
+            }
+        }
+        (m.jobs, m.elements) = jobs(bin, &sc);
+        let (hl, hs) = (hashes(&lc), hashes(&sc));
+        if hl != hs {
+            report.note(format!("{name} repeat {r}: the Slurm and local runs stored DIFFERENT bytes"));
+        } else if r == 0 {
+            report.note(format!("{name}: both executors stored the same bytes ({} tasks)", hl.len()));
+        }
+        remove(&lc);
+        remove(&sc);
+    }
+    m
+}
+
+fn rows(report: &mut Report, case: &str, m: &Measured, shards: usize, setting: &str) {
+    if m.local.is_empty() {
+        return;
+    }
+    let nproc = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let local = format!("local -j{nproc}");
+    report.add(case, &local, median(&m.local), "s", m.local.len(), &spread(&m.local));
+    let note = format!("{} jobs, {} elements; {setting}; {}", m.jobs, m.elements, spread(&m.slurm));
+    report.add(case, "slurm", median(&m.slurm), "s", m.slurm.len(), &note);
+    report.ratio(&format!("{case}: slurm / local"), (case, "slurm"), (case, &local), "goal <= 2");
+    let extra = median(&m.slurm) - median(&m.local);
+    let n = m.slurm.len();
+    report.add(
+        &format!("{case}: overhead per shard"),
+        "slurm",
+        extra / shards as f64 * 1e3,
+        "ms",
+        n,
+        "(slurm - local) / shards",
+    );
+    report.add(
+        &format!("{case}: overhead per job"),
+        "slurm",
+        extra / m.jobs.max(1) as f64,
+        "s",
+        n,
+        "(slurm - local) / jobs",
+    );
+    report.add(
+        &format!("{case}: overhead per element"),
+        "slurm",
+        extra / m.elements.max(1) as f64,
+        "s",
+        n,
+        "(slurm - local) / (array elements + single jobs)",
+    );
+}
+
 fn main() {
     let mut report = Report::new("slurm");
     if let Err(why) = slurm_up() {
@@ -81,7 +164,9 @@ fn main() {
     let target = env_f64("GCRL_BENCH_SLURM_TARGET", 10.0);
     let shard_minutes = env_f64("GCRL_BENCH_SHARD_MINUTES", 0.001);
     let poll = env_f64("GCRL_BENCH_SLURM_POLL", 1.0);
-    let nproc = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let flags =
+        vec!["--slurm-target-minutes".to_string(), target.to_string(), "--slurm-poll".to_string(), poll.to_string()];
+    let setting = format!("target {target} min, shard {shard_minutes} min, poll {poll} s");
     // A shared directory: the compute node (this machine) reads the cache.
     let dir = temp_dir("gcrl-bench-slurm-");
     let mut csv = String::from("source,target,weight\n");
@@ -89,74 +174,12 @@ fn main() {
         let _ = writeln!(csv, "TF{i},TF{j},{w}");
     }
     std::fs::write(dir.path().join("tf_graph.csv"), csv).expect("write graph");
-    let wf = dir.path().join("sweep.yaml");
-    std::fs::write(&wf, workflow(shard_minutes)).expect("write workflow");
-    let (mut local, mut slurm) = (Vec::new(), Vec::new());
-    let mut shape = (0, 0);
-    let n = repeats();
-    for r in 0..n {
-        let lc = dir.path().join(format!("local-{r}"));
-        let sc = dir.path().join(format!("slurm-{r}"));
-        let mut l = Command::new(&bin);
-        l.current_dir(dir.path()).arg("run").arg(&wf).arg("--cache").arg(&lc).args(["-j", &nproc.to_string()]);
-        let mut s = Command::new(&bin);
-        s.current_dir(dir.path()).arg("run").arg(&wf).arg("--cache").arg(&sc).args([
-            "--executor",
-            "slurm",
-            "--slurm-target-minutes",
-            &target.to_string(),
-            "--slurm-poll",
-            &poll.to_string(),
-        ]);
-        match (time_command(&mut l), time_command(&mut s)) {
-            (Ok(a), Ok(b)) => {
-                local.push(a);
-                slurm.push(b);
-            }
-            (a, b) => {
-                report.note(format!("repeat {r} failed: local {:?}, slurm {:?}", a.err(), b.err()));
-                continue;
-            }
-        }
-        shape = jobs(&bin, &sc);
-        if hashes(&lc) != hashes(&sc) {
-            report.note(format!("repeat {r}: the Slurm and local runs stored DIFFERENT bytes"));
-        } else if r == 0 {
-            report.note(format!("repeat 0: both executors stored the same bytes ({} tasks)", hashes(&lc).len()));
-        }
-        remove(&lc);
-        remove(&sc);
-    }
-    if local.is_empty() {
-        report.finish();
-        return;
-    }
-    let (jobs, elements) = shape;
-    let sweep = "12,000-shard Leiden sweep, wall";
-    report.add(sweep, &format!("local -j{nproc}"), median(&local), "s", local.len(), &spread(&local));
-    let note = format!(
-        "{jobs} jobs, {elements} elements; target {target} min, shard {shard_minutes} min, poll {poll} s; {}",
-        spread(&slurm)
-    );
-    report.add(sweep, "slurm", median(&slurm), "s", slurm.len(), &note);
-    report.ratio("slurm / local wall", (sweep, "slurm"), (sweep, &format!("local -j{nproc}")), "goal <= 2");
-    let extra = median(&slurm) - median(&local);
-    report.add(
-        "overhead per shard",
-        "slurm",
-        extra / 12_000.0 * 1e3,
-        "ms",
-        slurm.len(),
-        "(slurm - local) / 12,000 shards",
-    );
-    report.add("overhead per job", "slurm", extra / jobs.max(1) as f64, "s", slurm.len(), "(slurm - local) / jobs");
-    report.add(
-        "overhead per element",
-        "slurm",
-        extra / elements.max(1) as f64,
-        "s",
-        slurm.len(),
-        "(slurm - local) / array elements + single jobs",
-    );
+    // The engine bench's shape with trivial shards: what remains is the executor's own cost.
+    let trivial = sweep_workflow(12, 1000)
+        .replace("per_shard: 1}\n", &format!("per_shard: 1}}\n    resources: {{ minutes: {shard_minutes} }}\n"));
+    let m = measure(&mut report, &bin, dir.path(), "trivial", &trivial, &flags);
+    rows(&mut report, "12 x 1000 trivial shards, wall", &m, 12_000, &setting);
+    let m = measure(&mut report, &bin, dir.path(), "leiden", &workflow(shard_minutes), &flags);
+    rows(&mut report, "12,000-shard Leiden sweep, wall", &m, 12_000, &setting);
     report.finish();
 }
