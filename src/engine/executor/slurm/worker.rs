@@ -1,10 +1,9 @@
 //! `gcrl exec`: the worker side. A job element reads its tasks from the job spec in the shared
-//! cache (no workflow is parsed on the compute node), runs them on a pool of local threads with
-//! the same [`execute`] as the local executor, makes the results durable, and writes its report.
+//! cache (no workflow is parsed on the compute node), runs them one after another, each with the
+//! element's threads (its `--cpus-per-task`, what one task declared; so its `--mem` is one task's),
+//! with the same [`execute`] as the local executor, makes the results durable, and writes its report.
 
 use std::path::Path;
-
-use rayon::prelude::*;
 
 use super::error::{SlurmError, io};
 use super::files::{ElementReport, JobSpec, TaskResult, now_ms, read_json, write_json};
@@ -36,7 +35,7 @@ pub fn run_element(
         .map_err(|e| io(spec_path)(std::io::Error::other(e)))?;
     let results: Vec<(String, String, TaskResult)> = pool.install(|| {
         tasks
-            .par_iter()
+            .iter()
             .map(|t| {
                 let result = match execute(&t.task, registry, cache, t.force, &|| {}) {
                     Ok(Outcome::Ran(_)) => TaskResult::Ran,
