@@ -4,8 +4,8 @@
 //! Modules: `rerun` (no-op, `--set`, early cutoff, shards, `--force`, `--until`), `cache`
 //! (determinism across `-j`, SIGKILL, corruption, concurrent runs), `failure` (a failing task),
 //! `malformed` (workflows that must be refused with a clear error), `models` (the gCRL-AE kinds),
-//! `commands` (`kinds`, `dag`,
-//! `show`, `export`).
+//! `commands` (`kinds`, `dag`, `show`, `export`), `slurm` (`--executor slurm` on a real cluster,
+//! `exec`, `status`).
 
 mod cli {
     pub mod test;
@@ -16,4 +16,5 @@ mod cli {
     mod malformed;
     mod models;
     mod rerun;
+    mod slurm;
 }

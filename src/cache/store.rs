@@ -179,7 +179,7 @@ impl Cache {
 
     fn write_tmp(&self, bytes: &[u8], sync: bool) -> Result<PathBuf, CacheError> {
         let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let tmp = self.root.join("tmp").join(format!("{}-{n}.tmp", std::process::id()));
+        let tmp = self.root.join("tmp").join(format!("{}-{n}@{}.tmp", std::process::id(), this_host()));
         let mut f = File::create(&tmp).map_err(io(&tmp))?;
         f.write_all(bytes).map_err(io(&tmp))?;
         if sync {
@@ -197,20 +197,43 @@ impl Cache {
         File::open(parent).and_then(|d| d.sync_all()).map_err(io(parent))
     }
 
-    /// Removes temp files left by processes that no longer run.
+    /// Removes temp files left by processes that no longer run. A temp file names the process
+    /// and host that write it (`<pid>-<n>@<host>.tmp`): the cache may be shared by the compute
+    /// nodes of a cluster, whose processes this host cannot see, so another host's files are
+    /// removed only once they are a day old.
     pub fn clean_tmp(&self) -> Result<usize, CacheError> {
         let dir = self.root.join("tmp");
         let mut removed = 0;
         for entry in fs::read_dir(&dir).map_err(io(&dir))?.flatten() {
             let name = entry.file_name().to_string_lossy().to_string();
-            let pid: Option<u32> = name.split('-').next().and_then(|p| p.parse().ok());
-            let alive = pid.is_some_and(|p| p == std::process::id() || Path::new(&format!("/proc/{p}")).exists());
-            if !alive && fs::remove_file(entry.path()).is_ok() {
+            let stem = name.strip_suffix(".tmp").unwrap_or(&name);
+            let (writer, host) = match stem.split_once('@') {
+                Some((w, h)) => (w, Some(h)),
+                None => (stem, None),
+            };
+            let remove = if host.is_none_or(|h| h == this_host()) {
+                let pid: Option<u32> = writer.split('-').next().and_then(|p| p.parse().ok());
+                !pid.is_some_and(|p| p == std::process::id() || Path::new(&format!("/proc/{p}")).exists())
+            } else {
+                let age = entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+                age.is_some_and(|a| a > std::time::Duration::from_secs(86_400))
+            };
+            if remove && fs::remove_file(entry.path()).is_ok() {
                 removed += 1;
             }
         }
         Ok(removed)
     }
+}
+
+/// This machine's name, read once (it names temp files).
+fn this_host() -> &'static str {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().replace(['/', '@'], "_"))
+            .unwrap_or_else(|_| "unknown".into())
+    })
 }
 
 fn rename_into(tmp: &Path, dest: &Path) -> Result<(), CacheError> {
@@ -276,5 +299,22 @@ mod tests {
         assert!(cache.try_lock("abcdef").unwrap().is_none());
         drop(held);
         assert!(cache.try_lock("abcdef").unwrap().is_some());
+    }
+
+    #[test]
+    fn clean_tmp_keeps_young_files_of_other_hosts() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let tmp = dir.path().join("tmp");
+        let dead_here = tmp.join(format!("999999999-0@{}.tmp", this_host()));
+        let other_host = tmp.join("999999999-1@compute-node-7.tmp");
+        let mine = cache.write_tmp(b"x", false).unwrap();
+        for p in [&dead_here, &other_host] {
+            fs::write(p, b"x").unwrap();
+        }
+        assert_eq!(cache.clean_tmp().unwrap(), 1);
+        assert!(!dead_here.exists(), "a dead process of this host left it");
+        assert!(other_host.exists(), "a worker on another host may still be writing it");
+        assert!(mine.exists());
     }
 }

@@ -54,6 +54,27 @@ pub enum Command {
         /// Print one JSON summary on stdout at the end.
         #[arg(long)]
         json: bool,
+        /// Where tasks run, and the Slurm settings.
+        #[command(flatten)]
+        executor: ExecutorArgs,
+    },
+    /// Run tasks of a Slurm job from their resolved spec in the cache (what `--executor slurm`
+    /// submits; not for direct use).
+    Exec {
+        /// The job spec (`cache/slurm/<workflow>/jobs/<token>.json`).
+        spec: PathBuf,
+        /// Array element to run (default: $SLURM_ARRAY_TASK_ID, else 0).
+        #[arg(long)]
+        element: Option<usize>,
+    },
+    /// What the Slurm runs of the workflow (all workflows when none is given) did on the
+    /// cluster: jobs, elements, states, times and logs.
+    Status {
+        /// The workflow file.
+        workflow: Option<PathBuf>,
+        /// Print one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// Show what a run would do and why, without running anything.
     Plan {
@@ -115,6 +136,35 @@ pub enum Command {
         #[command(subcommand)]
         action: CacheAction,
     },
+}
+
+/// Where tasks run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExecutorKind {
+    /// Threads of this process.
+    Local,
+    /// Slurm jobs (sbatch); the cache must be on a file system the compute nodes share.
+    Slurm,
+}
+
+/// `--executor` and the Slurm settings of `gcrl run`.
+#[derive(Debug, Args, Clone)]
+pub struct ExecutorArgs {
+    /// Where tasks run.
+    #[arg(long, value_enum, default_value_t = ExecutorKind::Local)]
+    pub executor: ExecutorKind,
+    /// Slurm profile (YAML): partition, account, qos, sbatch_flags, gcrl, retry_scale, array_parallel.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// Slurm: expected minutes of one array element; small shards are packed to about this [default: 10].
+    #[arg(long, value_name = "MINUTES")]
+    pub slurm_target_minutes: Option<f64>,
+    /// Slurm: elements of one job array at most [default: 1000].
+    #[arg(long, value_name = "N")]
+    pub slurm_max_array: Option<usize>,
+    /// Slurm: seconds between two `squeue` calls (one call covers every job of the run) [default: 2].
+    #[arg(long, value_name = "SECONDS")]
+    pub slurm_poll: Option<f64>,
 }
 
 /// `gcrl cache` actions.

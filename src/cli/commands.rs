@@ -6,11 +6,16 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::args::{CacheAction, DagFormat, WorkflowArgs};
+use super::args::{CacheAction, DagFormat, ExecutorArgs, ExecutorKind, WorkflowArgs};
 use super::exit;
 use super::report::Console;
 use crate::cache::Cache;
-use crate::engine::executor::LocalExecutor;
+use crate::engine::executor::slurm::files::{RunDir, TaskResult};
+use crate::engine::executor::slurm::profile::Profile;
+use crate::engine::executor::slurm::state::RunState;
+use crate::engine::executor::slurm::worker::run_element;
+use crate::engine::executor::slurm::{SlurmExecutor, SlurmOptions, TaskInfo};
+use crate::engine::executor::{Executor, LocalExecutor};
 use crate::engine::graph::{TaskGraph, check_node};
 use crate::engine::plan::{Status, plan};
 use crate::engine::resolve::Resolver;
@@ -72,6 +77,46 @@ fn visible_gpus() -> usize {
         .unwrap_or(0)
 }
 
+/// The Slurm settings of `gcrl run`, checked; `None` for the local executor.
+fn slurm_options(e: &ExecutorArgs) -> Result<Option<SlurmOptions>, Failure> {
+    if e.executor == ExecutorKind::Local {
+        let given = [
+            (e.profile.is_some(), "--profile"),
+            (e.slurm_target_minutes.is_some(), "--slurm-target-minutes"),
+            (e.slurm_max_array.is_some(), "--slurm-max-array"),
+            (e.slurm_poll.is_some(), "--slurm-poll"),
+        ];
+        if let Some((_, flag)) = given.iter().find(|(set, _)| *set) {
+            return Err(Failure::usage(format!(
+                "error: `{flag}` applies to `--executor slurm`; add it or drop `{flag}`"
+            )));
+        }
+        return Ok(None);
+    }
+    let positive = |v: Option<f64>, default: f64, flag: &str| match v {
+        Some(x) if !(x > 0.0 && x.is_finite()) => {
+            Err(Failure::usage(format!("error: `{flag}` must be a positive number of {}, got {x}", flag_unit(flag))))
+        }
+        Some(x) => Ok(x),
+        None => Ok(default),
+    };
+    let target_minutes = positive(e.slurm_target_minutes, 10.0, "--slurm-target-minutes")?;
+    let poll = positive(e.slurm_poll, 2.0, "--slurm-poll")?;
+    let max_array = e.slurm_max_array.unwrap_or(1000);
+    if max_array == 0 {
+        return Err(Failure::usage("error: `--slurm-max-array` must be at least 1"));
+    }
+    let profile = match &e.profile {
+        Some(path) => Profile::load(path).map_err(|err| Failure::usage(format!("error: {err}")))?,
+        None => Profile::default(),
+    };
+    Ok(Some(SlurmOptions { profile, target_minutes, max_array, poll: std::time::Duration::from_secs_f64(poll) }))
+}
+
+fn flag_unit(flag: &str) -> &'static str {
+    if flag == "--slurm-poll" { "seconds" } else { "minutes" }
+}
+
 /// `gcrl run`.
 #[allow(clippy::too_many_arguments)]
 pub fn run(
@@ -84,18 +129,38 @@ pub fn run(
     until: &[String],
     json: bool,
     quiet: bool,
+    executor: &ExecutorArgs,
 ) -> Outcome {
+    let slurm = slurm_options(executor)?;
     let workflow = load(args, &registry)?;
     check_nodes(&workflow, force)?;
     let graph = TaskGraph::expand(&workflow, until)?;
     let cache = open_cache(cache_dir)?;
-    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    let mut executor =
-        LocalExecutor::new(jobs, gpus.unwrap_or_else(visible_gpus), Arc::new(registry), cache.clone())
-            .map_err(|e| Failure { code: exit::IO, message: format!("error: cannot start worker threads: {e}") })?;
+    let mut executor: Box<dyn Executor> = match slurm {
+        None => {
+            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+            Box::new(
+                LocalExecutor::new(jobs, gpus.unwrap_or_else(visible_gpus), Arc::new(registry), cache.clone())
+                    .map_err(|e| Failure {
+                        code: exit::IO,
+                        message: format!("error: cannot start worker threads: {e}"),
+                    })?,
+            )
+        }
+        Some(options) => {
+            let tasks = graph.tasks.iter().map(|t| TaskInfo { node: t.node.clone(), resources: t.resources }).collect();
+            let interrupt = super::signal::install();
+            Box::new(
+                SlurmExecutor::new(options, &workflow.name, tasks, cache.clone(), interrupt)
+                    .map_err(|e| Failure::from(EngineError::from(e)))?,
+            )
+        }
+    };
     let mut reporter = Console::new(quiet);
     let options = RunOptions { force: force.to_vec() };
-    let summary = run_graph(&graph, &workflow.name, &cache, &mut executor, &options, &mut reporter)?;
+    let summary = run_graph(&graph, &workflow.name, &cache, executor.as_mut(), &options, &mut reporter);
+    drop(executor);
+    let summary = summary?;
     if json {
         let out = json!({
             "workflow": workflow.name,
@@ -117,7 +182,117 @@ pub fn run(
     for (label, error) in &summary.failures {
         eprintln!("error: task {label} failed: {error}");
     }
+    if summary.interrupted {
+        eprintln!("interrupted: the run's Slurm jobs were cancelled; `gcrl status` shows them, a new run resumes");
+        return Ok(exit::INTERRUPTED);
+    }
     Ok(if summary.failed > 0 { exit::TASK_FAILED } else { exit::OK })
+}
+
+/// `gcrl exec`: one element of a Slurm job.
+pub fn exec(registry: &Registry, cache_dir: &Path, spec: &Path, element: Option<usize>) -> Outcome {
+    let element =
+        element.or_else(|| std::env::var("SLURM_ARRAY_TASK_ID").ok().and_then(|v| v.parse().ok())).unwrap_or(0);
+    let cache = open_cache(cache_dir)?;
+    let (report, results) = run_element(spec, element, registry, &cache)
+        .map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
+    let mut counts = [0usize; 3];
+    for (label, r) in &results {
+        match r {
+            TaskResult::Ran => counts[0] += 1,
+            TaskResult::Cached => counts[1] += 1,
+            TaskResult::Failed { message, .. } => {
+                counts[2] += 1;
+                eprintln!("error: task {label} failed: {message}");
+            }
+        }
+    }
+    println!(
+        "gcrl exec {} element {element} on {}: {} tasks, {} ran, {} cached, {} failed in {:.2}s",
+        spec.display(),
+        report.host,
+        results.len(),
+        counts[0],
+        counts[1],
+        counts[2],
+        (report.finished_ms - report.started_ms) as f64 / 1000.0
+    );
+    Ok(if counts[2] > 0 { exit::TASK_FAILED } else { exit::OK })
+}
+
+/// `gcrl status`.
+pub fn status(registry: Registry, cache_dir: &Path, workflow: Option<&Path>, json: bool) -> Outcome {
+    let name = match workflow {
+        Some(path) => Some(load(&WorkflowArgs { workflow: path.to_path_buf(), set: Vec::new() }, &registry)?.name),
+        None => None,
+    };
+    let mut runs = Vec::new();
+    for dir in RunDir::all(cache_dir) {
+        let state = RunState::load(&dir).map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
+        if let Some(state) = state.filter(|s| name.as_ref().is_none_or(|n| &s.workflow == n)) {
+            runs.push((dir, state));
+        }
+    }
+    if runs.is_empty() {
+        let which = name.map(|n| format!("workflow `{n}`")).unwrap_or_else(|| "any workflow".into());
+        if json {
+            println!("{}", json!({ "runs": [] }));
+            return Ok(exit::OK);
+        }
+        println!("no Slurm runs of {which} in {} (run with `--executor slurm`)", cache_dir.display());
+        return Ok(exit::OK);
+    }
+    if json {
+        let list: Vec<_> = runs
+            .iter()
+            .map(|(dir, s)| {
+                let mut v = serde_json::to_value(s).unwrap_or_default();
+                v["dir"] = json!(dir.root());
+                v
+            })
+            .collect();
+        println!("{}", json!({ "runs": list }));
+        return Ok(exit::OK);
+    }
+    let mut out = std::io::stdout().lock();
+    for (dir, s) in &runs {
+        let done = match s.finished_ms {
+            Some(f) => format!(
+                "ended after {:.1}s{}",
+                (f.saturating_sub(s.started_ms)) as f64 / 1000.0,
+                if s.outcome.is_empty() { String::new() } else { format!(" ({})", s.outcome) }
+            ),
+            None => "running (or its head was killed; a new run adopts its jobs)".into(),
+        };
+        let _ = writeln!(out, "{}: head {}, {done}; {} jobs", s.workflow, s.head, s.jobs.len());
+        for j in &s.jobs {
+            let kind = if j.array { format!("array of {}", j.elements.len()) } else { "single".into() };
+            let gpus = if j.gpus > 0 { format!(" gpus={}", j.gpus) } else { String::new() };
+            let _ = writeln!(
+                out,
+                "  job {:<8} {kind:<14} cpus={} mem={}M time={}m{gpus} attempt {}  {}",
+                j.job_id,
+                j.cpus,
+                j.mem_mb,
+                j.minutes,
+                j.attempt + 1,
+                j.what
+            );
+            for (e, el) in j.elements.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "    {:<12} {:<11} {:>5} tasks  start {}  end {}  log {}",
+                    j.element_id(e),
+                    el.state,
+                    el.tasks,
+                    if el.start.is_empty() { "-" } else { &el.start },
+                    if el.end.is_empty() { "-" } else { &el.end },
+                    dir.log(&j.token, e).display()
+                );
+            }
+        }
+    }
+    Ok(exit::OK)
 }
 
 /// `gcrl plan`.

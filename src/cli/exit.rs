@@ -8,3 +8,5 @@ pub const TASK_FAILED: i32 = 1;
 pub const USAGE: i32 = 2;
 /// The cache or a file could not be read or written.
 pub const IO: i32 = 3;
+/// The run was interrupted (Ctrl-C or SIGTERM); its Slurm jobs were cancelled.
+pub const INTERRUPTED: i32 = 130;

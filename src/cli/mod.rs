@@ -5,6 +5,7 @@ pub mod args;
 pub mod commands;
 pub mod exit;
 pub mod report;
+pub mod signal;
 
 use clap::Parser;
 
@@ -22,9 +23,11 @@ pub fn main() -> i32 {
     let registry = crate::nodes::builtin();
     let cache = cli.cache.as_path();
     let result = match &cli.command {
-        Command::Run { workflow, jobs, gpus, force, until, json } => {
-            commands::run(workflow, registry, cache, *jobs, *gpus, force, until, *json, cli.quiet)
+        Command::Run { workflow, jobs, gpus, force, until, json, executor } => {
+            commands::run(workflow, registry, cache, *jobs, *gpus, force, until, *json, cli.quiet, executor)
         }
+        Command::Exec { spec, element } => commands::exec(&registry, cache, spec, *element),
+        Command::Status { workflow, json } => commands::status(registry, cache, workflow.as_deref(), *json),
         Command::Plan { workflow, force, until, json } => {
             commands::plan_cmd(workflow, registry, cache, force, until, *json)
         }

@@ -57,4 +57,7 @@ pub enum EngineError {
     /// A table operation failed.
     #[error(transparent)]
     Table(#[from] TableError),
+    /// The Slurm executor cannot start or go on.
+    #[error(transparent)]
+    Slurm(#[from] crate::engine::executor::slurm::SlurmError),
 }

@@ -101,12 +101,14 @@ pub enum TaskFailure {
     InputLost(String),
     /// The cache could not be written.
     Cache(String),
+    /// The run was interrupted (Ctrl-C) before the task ended; it is not retried.
+    Interrupted(String),
 }
 
 impl std::fmt::Display for TaskFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            TaskFailure::Node(m) | TaskFailure::Cache(m) => f.write_str(m),
+            TaskFailure::Node(m) | TaskFailure::Cache(m) | TaskFailure::Interrupted(m) => f.write_str(m),
             TaskFailure::InputLost(h) => write!(f, "input object {h} is missing or corrupt"),
         }
     }

@@ -41,6 +41,8 @@ pub struct RunSummary {
     pub seconds: f64,
     /// `(task label, error)` of each failure.
     pub failures: Vec<(String, String)>,
+    /// The run was interrupted (Ctrl-C) before it could finish.
+    pub interrupted: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,6 +174,7 @@ pub fn run_graph(
     }
     let capacity = executor.capacity();
     let (tx, rx) = mpsc::channel();
+    let mut inbox: VecDeque<Message> = VecDeque::new();
     let (mut cpus_used, mut in_flight) = (0usize, 0usize);
     // GPU ordinals free now; a task holds the ones it was given until it ends.
     let mut free_gpus: Vec<usize> = (0..capacity.gpus).rev().collect();
@@ -219,6 +222,11 @@ pub fn run_graph(
             reporter.event(Event::Started(&graph.tasks[id]));
             executor.submit(id, resolved, run.forced[id], tx.clone());
         }
+        // Messages arrive in bursts (a Slurm element reports its tasks at once): handle the whole
+        // burst before the executor sends what it was given, so it can pack it into few jobs.
+        if inbox.is_empty() {
+            executor.dispatch();
+        }
         if in_flight == 0 {
             if run.ready.is_empty() {
                 // Whatever remains runnable needs GPUs this executor lacks.
@@ -229,7 +237,14 @@ pub fn run_graph(
             }
             continue;
         }
-        let message = rx.recv().map_err(|_| EngineError::Output("the executor stopped unexpectedly".into()))?;
+        let message = match inbox.pop_front() {
+            Some(m) => m,
+            None => {
+                let m = rx.recv().map_err(|_| EngineError::Output("the executor stopped unexpectedly".into()))?;
+                inbox.extend(rx.try_iter());
+                m
+            }
+        };
         let (id, result) = match message {
             Message::Waiting(id) => {
                 reporter.event(Event::Waiting(&graph.tasks[id]));
@@ -259,6 +274,10 @@ pub fn run_graph(
                 run.complete(id, outputs);
             }
             Err(TaskFailure::InputLost(hash)) if run.requeue_producer(id, &hash, cache, reporter) => {}
+            Err(TaskFailure::Interrupted(why)) => {
+                run.summary.interrupted = true;
+                run.fail(id, &why, reporter);
+            }
             Err(failure) => {
                 run.attempts[id] += 1;
                 let error = failure.to_string();

@@ -77,6 +77,7 @@ impl Test {
             args: args.into_iter().map(Into::into).collect(),
             cache: self.cache(),
             workflow: Some(WORKFLOW.into()),
+            env: Vec::new(),
         }
     }
 
@@ -116,9 +117,16 @@ pub struct Invocation<'t> {
     args: Vec<OsString>,
     cache: PathBuf,
     workflow: Option<OsString>,
+    env: Vec<(OsString, OsString)>,
 }
 
 impl Invocation<'_> {
+    /// Sets an environment variable of the process.
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
     /// Uses another cache directory.
     pub fn cache(mut self, dir: impl AsRef<Path>) -> Self {
         self.cache = dir.as_ref().to_path_buf();
@@ -151,6 +159,7 @@ impl Invocation<'_> {
             .arg("--cache")
             .arg(&self.cache)
             .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
         cmd
     }

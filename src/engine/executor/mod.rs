@@ -1,6 +1,7 @@
 //! Executors run resolved tasks somewhere and report back over a channel.
 
 mod local;
+pub mod slurm;
 
 pub use local::LocalExecutor;
 
@@ -32,4 +33,7 @@ pub trait Executor {
     fn capacity(&self) -> Capacity;
     /// Starts `task` (index `id`) with `cpus` threads; reports on `done`.
     fn submit(&mut self, id: usize, task: ResolvedTask, force: bool, done: Sender<Message>);
+    /// Called after a round of [`Executor::submit`]s, before the scheduler waits: an executor
+    /// that batches (Slurm packs tasks into job arrays) sends what it was given.
+    fn dispatch(&mut self) {}
 }

@@ -1,0 +1,386 @@
+//! The Slurm executor: the head plans, writes each job's resolved tasks into the shared cache,
+//! submits with `sbatch`, watches, and reports to the scheduler; `gcrl exec` ([`worker`]) runs
+//! the tasks on the compute nodes.
+//!
+//! - Packing ([`pack`]): the tasks the scheduler hands over between two waits are packed into
+//!   job arrays (small shards, blocks of about `--slurm-target-minutes` per element) and single
+//!   jobs (GPU or long tasks), with `--cpus-per-task`, `--mem`, `--gres`, `--time` from the
+//!   task's resources, scaled by `retry_scale` per attempt, and the [`profile`]'s flags.
+//! - Watching ([`watch`]): one `squeue` call per cycle for every job of the run; an element's
+//!   report (written by `gcrl exec` when it ends) and the task manifests confirm completion.
+//!   A job Slurm killed (timeout, out of memory, node failure, `scancel`) fails its unfinished
+//!   tasks with the Slurm state and the log path; the scheduler retries them (`retries`).
+//! - Ctrl-C: every job of the run is cancelled with one `scancel`; unfinished tasks fail as
+//!   interrupted. A head killed outright leaves its [`state`]: the next head adopts the elements
+//!   that still run (their tasks are not submitted again) and the cache serves what finished.
+//!
+//! Executors never print (house rule 7): everything goes to the scheduler as messages, and to
+//! `cache/slurm/<workflow>/run.json` for `gcrl status`.
+
+pub mod client;
+pub mod error;
+pub mod files;
+pub mod pack;
+pub mod profile;
+pub mod state;
+mod watch;
+pub mod worker;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use client::Client;
+pub use error::SlurmError;
+use files::{JobSpec, RunDir, SpecTask, now_ms, read_json, write_atomic, write_json};
+use pack::{Item, JobPlan, pack};
+use profile::Profile;
+use state::{JobRecord, RunState};
+use watch::{LiveElement, LiveJob, Shared, Tracked, Watch};
+
+use super::{Capacity, Executor, Message};
+use crate::cache::Cache;
+use crate::engine::kind::Resources;
+use crate::engine::runner::{ResolvedTask, TaskFailure};
+
+/// How the head uses the cluster.
+#[derive(Debug, Clone)]
+pub struct SlurmOptions {
+    /// The `--profile` (default: empty).
+    pub profile: Profile,
+    /// Expected minutes of one array element (`--slurm-target-minutes`).
+    pub target_minutes: f64,
+    /// Elements of one array at most (`--slurm-max-array`).
+    pub max_array: usize,
+    /// Seconds between two `squeue` calls (`--slurm-poll`).
+    pub poll: Duration,
+}
+
+/// What the executor knows of a task of the graph besides its resolved form.
+#[derive(Debug, Clone)]
+pub struct TaskInfo {
+    /// Its node (tasks of one node may share an array).
+    pub node: String,
+    /// What it needs.
+    pub resources: Resources,
+}
+
+struct Queued {
+    id: usize,
+    task: ResolvedTask,
+    force: bool,
+    done: Sender<Message>,
+}
+
+/// Runs tasks as Slurm jobs.
+pub struct SlurmExecutor {
+    options: SlurmOptions,
+    tasks: Vec<TaskInfo>,
+    client: Client,
+    dir: RunDir,
+    cache_root: PathBuf,
+    gcrl: PathBuf,
+    interrupt: &'static AtomicBool,
+    queue: Vec<Queued>,
+    attempts: HashMap<usize, u32>,
+    adoptable: HashMap<String, (String, usize)>,
+    shared: Arc<Shared>,
+    watcher: Option<JoinHandle<()>>,
+    seq: u64,
+}
+
+impl SlurmExecutor {
+    /// Checks the Slurm commands, adopts what an earlier head of `workflow` left running, and
+    /// starts the watcher. `tasks[i]` describes task `i` of the graph; `interrupt` is set by
+    /// the caller's Ctrl-C handler.
+    pub fn new(
+        options: SlurmOptions,
+        workflow: &str,
+        tasks: Vec<TaskInfo>,
+        cache: Cache,
+        interrupt: &'static AtomicBool,
+    ) -> Result<Self, SlurmError> {
+        let client = Client;
+        client.check()?;
+        let gcrl = match &options.profile.gcrl {
+            Some(p) => p.clone(),
+            None => std::env::current_exe().map_err(error::io("(the gcrl binary)"))?,
+        };
+        let cache_root = std::path::absolute(cache.root()).map_err(error::io(cache.root()))?;
+        let dir = RunDir::new(&cache_root, workflow)?;
+        let mut state = RunState {
+            workflow: workflow.to_string(),
+            head: format!("{}:{}", crate::engine::runner::hostname(), std::process::id()),
+            started_ms: now_ms(),
+            ..RunState::default()
+        };
+        let (live, adoptable) = adopt(&client, &dir, &mut state);
+        state.save(&dir)?;
+        let watch = Watch::new(state, live, dir.clone(), cache, options.poll, interrupt);
+        let shared = Arc::new(Shared { inner: Mutex::new(watch), wake: Condvar::new() });
+        let watcher = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("gcrl-slurm-watch".into())
+                .spawn(move || watch::run(&shared))
+                .map_err(error::io("(watcher thread)"))?
+        };
+        Ok(SlurmExecutor {
+            options,
+            tasks,
+            client,
+            dir,
+            cache_root,
+            gcrl,
+            interrupt,
+            queue: Vec::new(),
+            attempts: HashMap::new(),
+            adoptable,
+            shared,
+            watcher: Some(watcher),
+            seq: 0,
+        })
+    }
+
+    /// Hands `q` to the element of an earlier head that runs its task; false if that element ended.
+    fn attach(&self, token: &str, element: usize, q: &Queued) -> bool {
+        let mut w = self.shared.lock();
+        let Some(job) = w.live.iter_mut().find(|j| j.token == token) else { return false };
+        let Some(el) = job.elements.get_mut(element).filter(|e| !e.finished) else { return false };
+        el.tasks.push(Tracked {
+            id: q.id,
+            key: q.task.key.clone(),
+            force: q.force,
+            done: q.done.clone(),
+            reported: false,
+        });
+        self.shared.wake.notify_all();
+        true
+    }
+
+    fn submit_job(&mut self, plan: &JobPlan, batch: &[Queued], attempt: u32) {
+        self.seq += 1;
+        let token = format!("{}-{}", now_ms(), self.seq);
+        let spec = JobSpec {
+            token: token.clone(),
+            threads: plan.request.cpus,
+            elements: plan
+                .elements
+                .iter()
+                .map(|e| e.iter().map(|&i| SpecTask { task: batch[i].task.clone(), force: batch[i].force }).collect())
+                .collect(),
+        };
+        let first = &batch[plan.elements[0][0]].task.label;
+        let count: usize = plan.elements.iter().map(Vec::len).sum();
+        let what = if count == 1 { first.clone() } else { format!("{first} … ({count} tasks)") };
+        let fail_all = |message: String| {
+            for &i in plan.elements.iter().flatten() {
+                let _ =
+                    batch[i].done.send(Message::Done(batch[i].id, Box::new(Err(TaskFailure::Node(message.clone())))));
+            }
+        };
+        let script = self.dir.script(&token);
+        let body = format!(
+            "#!/bin/sh\n# gcrl job {token}: {what}\nexec {} --cache {} exec {}\n",
+            quote(&self.gcrl),
+            quote(&self.cache_root),
+            quote(&self.dir.spec(&token))
+        );
+        if let Err(e) = write_json(&self.dir.spec(&token), &spec).and_then(|_| write_atomic(&script, body.as_bytes())) {
+            fail_all(format!("cannot write the job files: {e}"));
+            return;
+        }
+        let flags = self.flags(&token, plan);
+        let mut tries = 0;
+        let job_id = loop {
+            match self.client.sbatch(&flags, &script) {
+                Ok(id) => break id,
+                Err(e) if e.transient && tries < 3 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_secs(1 << tries));
+                }
+                Err(e) => {
+                    fail_all(format!(
+                        "sbatch refused the job: {} (flags: {}); fix the --profile or the node's `resources`",
+                        e.message,
+                        flags.join(" ")
+                    ));
+                    return;
+                }
+            }
+        };
+        let sizes: Vec<usize> = plan.elements.iter().map(Vec::len).collect();
+        let record = JobRecord::new(token.clone(), job_id, what, plan.array, attempt, &plan.request, &sizes);
+        let elements = plan
+            .elements
+            .iter()
+            .map(|e| LiveElement {
+                tasks: e
+                    .iter()
+                    .map(|&i| Tracked {
+                        id: batch[i].id,
+                        key: batch[i].task.key.clone(),
+                        force: batch[i].force,
+                        done: batch[i].done.clone(),
+                        reported: false,
+                    })
+                    .collect(),
+                ..LiveElement::default()
+            })
+            .collect();
+        let mut w = self.shared.lock();
+        w.state.jobs.push(record);
+        let index = w.state.jobs.len() - 1;
+        w.live.push(LiveJob { index, token, elements });
+        w.dirty = true;
+        self.shared.wake.notify_all();
+    }
+
+    fn flags(&self, token: &str, plan: &JobPlan) -> Vec<String> {
+        let r = &plan.request;
+        let mut f = vec![
+            format!("--job-name=gcrl-{token}"),
+            format!("--chdir={}", self.cache_root.display()),
+            format!("--output={}", self.dir.log_pattern(token, plan.array).display()),
+            format!("--cpus-per-task={}", r.cpus),
+            format!("--mem={}M", r.mem_mb),
+            format!("--time={}", r.minutes),
+            "--no-requeue".to_string(),
+            "--kill-on-invalid-dep=yes".to_string(),
+            "--export=ALL".to_string(),
+        ];
+        if r.gpus > 0 {
+            f.push(format!("--gres=gpu:{}", r.gpus));
+        }
+        if plan.array {
+            let throttle = self.options.profile.array_parallel.map(|k| format!("%{k}")).unwrap_or_default();
+            f.push(format!("--array=0-{}{throttle}", plan.elements.len() - 1));
+        }
+        f.extend(self.options.profile.flags());
+        f
+    }
+}
+
+/// `r` with memory and time scaled by `scale^attempt`.
+fn scaled(r: Resources, scale: f64, attempt: u32) -> Resources {
+    let f = scale.powi(attempt as i32);
+    Resources { mem_gb: r.mem_gb * f, minutes: r.minutes * f, ..r }
+}
+
+/// A path quoted for `sh`.
+fn quote(p: &Path) -> String {
+    format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
+}
+
+/// Reads the state an earlier head left, asks Slurm (one call) which of its elements still run,
+/// and returns them as live jobs, with the task keys they run mapped to `(token, element)`.
+fn adopt(slurm: &Client, dir: &RunDir, state: &mut RunState) -> (Vec<LiveJob>, HashMap<String, (String, usize)>) {
+    let mut live = Vec::new();
+    let mut adoptable = HashMap::new();
+    let Ok(Some(previous)) = RunState::load(dir) else { return (live, adoptable) };
+    let ids: Vec<String> =
+        previous.jobs.iter().filter(|j| j.elements.iter().any(|e| !e.finished)).map(|j| j.job_id.clone()).collect();
+    let Ok(lines) = slurm.squeue(&ids) else { return (live, adoptable) };
+    for mut job in previous.jobs.into_iter() {
+        let mut running = Vec::new();
+        let snapshot = job.clone();
+        for (e, el) in job.elements.iter_mut().enumerate() {
+            match watch::line_for(&lines, &snapshot, e).filter(|l| !client::is_terminal(&l.state)) {
+                Some(l) if !el.finished => {
+                    el.state = l.state.clone();
+                    running.push(e);
+                }
+                _ => el.finished = true,
+            }
+        }
+        if running.is_empty() {
+            continue;
+        }
+        let Ok(Some(spec)) = read_json::<JobSpec>(&dir.spec(&job.token)) else { continue };
+        for &e in &running {
+            for t in spec.elements.get(e).into_iter().flatten() {
+                adoptable.insert(t.task.key.clone(), (job.token.clone(), e));
+            }
+        }
+        let elements = (0..job.elements.len())
+            .map(|e| LiveElement { finished: !running.contains(&e), ..LiveElement::default() })
+            .collect();
+        state.jobs.push(job.clone());
+        live.push(LiveJob { index: state.jobs.len() - 1, token: job.token, elements });
+    }
+    (live, adoptable)
+}
+
+impl Executor for SlurmExecutor {
+    fn capacity(&self) -> Capacity {
+        // Slurm queues what does not fit; the head hands over everything that is ready.
+        Capacity { cpus: 1 << 20, gpus: 1 << 20 }
+    }
+
+    fn submit(&mut self, id: usize, task: ResolvedTask, force: bool, done: Sender<Message>) {
+        self.queue.push(Queued { id, task, force, done });
+    }
+
+    fn dispatch(&mut self) {
+        let queued = std::mem::take(&mut self.queue);
+        if queued.is_empty() {
+            return;
+        }
+        if self.interrupt.load(Ordering::SeqCst) {
+            for q in queued {
+                let failure = TaskFailure::Interrupted("not submitted: the run was interrupted (Ctrl-C)".into());
+                let _ = q.done.send(Message::Done(q.id, Box::new(Err(failure))));
+            }
+            return;
+        }
+        let mut fresh = Vec::with_capacity(queued.len());
+        for q in queued {
+            match self.adoptable.remove(&q.task.key) {
+                Some((token, element)) if self.attach(&token, element, &q) => {}
+                _ => fresh.push(q),
+            }
+        }
+        if fresh.is_empty() {
+            return;
+        }
+        let mut items = Vec::with_capacity(fresh.len());
+        let mut attempts = Vec::with_capacity(fresh.len());
+        for q in &fresh {
+            let attempt = self.attempts.entry(q.id).or_insert(0);
+            let info = &self.tasks[q.id];
+            items.push(Item {
+                group: info.node.clone(),
+                resources: scaled(info.resources, self.options.profile.retry_scale, *attempt),
+            });
+            attempts.push(*attempt);
+            *attempt += 1;
+        }
+        for plan in pack(&items, self.options.target_minutes, self.options.max_array) {
+            let attempt = plan.elements.iter().flatten().map(|&i| attempts[i]).max().unwrap_or(0);
+            self.submit_job(&plan, &fresh, attempt);
+        }
+    }
+}
+
+impl Drop for SlurmExecutor {
+    fn drop(&mut self) {
+        {
+            let mut w = self.shared.lock();
+            w.stop = true;
+            self.shared.wake.notify_all();
+        }
+        if let Some(h) = self.watcher.take() {
+            let _ = h.join();
+        }
+        let mut w = self.shared.lock();
+        w.state.finished_ms = Some(now_ms());
+        if self.interrupt.load(Ordering::SeqCst) {
+            w.state.outcome = "interrupted".into();
+        }
+        let _ = w.state.save(&self.dir);
+    }
+}
