@@ -3,7 +3,7 @@
 //!
 //! A YAML [`workflow`] becomes a task graph ([`engine`]) whose results live in a
 //! content-addressed [`cache`] of Arrow [`table`]s. Node kinds ([`nodes`]) are thin adapters over
-//! pure algorithms ([`algo`]); files come in through [`io`].
+//! pure algorithms ([`algo`]); files come in through [`io`]; kinds outside gcrl come from [`plugin`] folders.
 #![warn(missing_docs)]
 
 pub mod algo;
@@ -12,5 +12,7 @@ pub mod cli;
 pub mod engine;
 pub mod io;
 pub mod nodes;
+pub mod plugin;
+pub mod report;
 pub mod table;
 pub mod workflow;

@@ -4,7 +4,7 @@
 //! Modules: `rerun` (no-op, `--set`, early cutoff, shards, `--force`, `--until`), `cache`
 //! (determinism across `-j`, SIGKILL, corruption, concurrent runs), `failure` (a failing task),
 //! `malformed` (workflows that must be refused with a clear error), `commands` (`kinds`, `dag`,
-//! `show`, `export`).
+//! `show`, `export`), `plugins` (external kinds), `report` (the HTML report in headless Chromium).
 
 mod cli {
     pub mod test;
@@ -13,5 +13,7 @@ mod cli {
     mod commands;
     mod failure;
     mod malformed;
+    mod plugins;
+    mod report;
     mod rerun;
 }
