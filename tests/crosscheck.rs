@@ -1368,7 +1368,17 @@ fn outputs_open_in_pyarrow_pandas_and_polars_and_h5ad_in_anndata_and_scanpy() {
     gcrl(d, &["run", "w.yaml", "-q"]);
     let line = gcrl(
         d,
-        &["export", "w.yaml", "prep.expression", "--to", "out.h5ad", "--obs", "prep.cells", "--obsm", "X_tfa=activities.activities"],
+        &[
+            "export",
+            "w.yaml",
+            "prep.expression",
+            "--to",
+            "out.h5ad",
+            "--obs",
+            "prep.cells",
+            "--obsm",
+            "X_tfa=activities.activities",
+        ],
     );
     assert!(line.contains("obsm: X_tfa"), "{line}");
     let objects = cached_objects(&d.join("cache"));
@@ -1385,7 +1395,8 @@ fn outputs_open_in_pyarrow_pandas_and_polars_and_h5ad_in_anndata_and_scanpy() {
     let mut with_metadata = 0;
     for ((what, table), got) in objects.iter().zip(arr(&answer["objects"])) {
         for lib in ["pyarrow", "pandas", "polars"] {
-            let columns: Vec<String> = arr(&got[lib]["columns"]).iter().map(|c| c.as_str().unwrap().to_string()).collect();
+            let columns: Vec<String> =
+                arr(&got[lib]["columns"]).iter().map(|c| c.as_str().unwrap().to_string()).collect();
             assert_eq!(columns, table.column_names(), "{lib} column names of {what}");
             assert_eq!(got[lib]["rows"].as_u64(), Some(table.n_rows() as u64), "{lib} rows of {what}");
         }

@@ -423,7 +423,7 @@ mod tests {
             "{e}"
         );
         let e = parse(&GOOD.replace("default: 5", "default: 0")).unwrap_err();
-        assert!(e.contains("default of param `n`: 0 is below the minimum 1") && e.contains(":13:"), "{e}");
+        assert!(e.contains("default of param `n`: 0 is below the minimum 1") && e.contains(":12:"), "{e}");
         let e = parse(&GOOD.replace("type: int", "type: integer")).unwrap_err();
         assert!(e.contains("unknown param type `integer`"), "{e}");
         let e = parse(&GOOD.replace("version: 2", "version: two")).unwrap_err();
@@ -436,8 +436,8 @@ mod tests {
         assert!(e.contains("lowercase"), "{e}");
         let e = parse("name: x\nversion: 1\ncommand: x\noutputs: {o: d}\nformat: parquet\n").unwrap_err();
         assert!(e.contains("unknown format `parquet`"), "{e}");
-        let e = parse("name: x\n  version: 1\n").unwrap_err();
-        assert!(e.contains("p/plugin.yaml:"), "a syntax error names the file: {e}");
+        let e = parse("name: [x\n").unwrap_err();
+        assert!(e.contains("p/plugin.yaml:") && !e.contains("has no"), "a syntax error names the file: {e}");
         let e = parse("name: x\nversion: 1\ncommand: x\noutputs: {o: d}\nparams: {c: {type: choice}}\n").unwrap_err();
         assert!(e.contains("needs `choices"), "{e}");
     }

@@ -302,6 +302,6 @@ mod tests {
         assert!(svg.contains("p=0.01"));
         let names = vec!["A".to_string(), "B".into(), "C".into()];
         let svg = grouped_network(&names, &[1, 1, 2], &[(0, 1, 0.5), (1, 2, -0.2)], "net").unwrap();
-        assert!(svg.contains("community 2") && svg.contains(">C<"), "{svg}");
+        assert!(svg.contains("community 2") && svg.contains(">\nC\n</text>"), "{svg}");
     }
 }

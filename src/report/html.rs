@@ -117,7 +117,7 @@ h1{margin-bottom:0.2em}h2{border-bottom:1px solid #ccc;padding-bottom:0.2em;marg
 nav ul{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:0.4em 1.2em}\
 figure{margin:1em 0;display:inline-block;vertical-align:top}figcaption{font-size:0.9em;color:#555;max-width:640px}\
 table{border-collapse:collapse;font-size:0.85em;margin:0.5em 0 1.5em}\
-th,td{border:1px solid #ddd;padding:0.25em 0.6em;text-align:left;vertical-align:top}\
+th,td{border:1px solid #ddd;padding:0.25em 0.6em;text-align:left;vertical-align:top;max-width:48em;overflow-wrap:anywhere}\
 th{background:#f3f3f3}td{font-variant-numeric:tabular-nums}";
 
 #[cfg(test)]

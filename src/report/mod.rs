@@ -164,3 +164,35 @@ pub fn render(data: &ReportData) -> Result<String, ReportError> {
     );
     Ok(html.page(&format!("gcrl report: {}", data.run.workflow), &subtitle, &toc))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::TableBuilder;
+
+    fn data(kind: &str, port: &str, table: Table) -> ReportData {
+        let tables = BTreeMap::from([(port.to_string(), table)]);
+        let node = NodeData {
+            id: "net".into(),
+            kind: kind.into(),
+            instances: vec![InstanceData { label: "net".into(), tables }],
+        };
+        let run = RunData { workflow: "w".into(), path: "w.yaml".into(), nodes: vec![], edges: vec![], tasks: vec![] };
+        ReportData { run, nodes: vec![node] }
+    }
+
+    #[test]
+    fn an_output_without_its_contract_columns_is_an_error_naming_node_and_output() {
+        let edges = TableBuilder::new().str("source", vec!["A".into()]).build().unwrap();
+        let e = render(&data("grn", "edges", edges)).unwrap_err().to_string();
+        assert!(e.contains("output `edges` of node `net`") && e.contains("coef_abs"), "{e}");
+    }
+
+    #[test]
+    fn kinds_without_a_section_add_nothing_but_the_run() {
+        let t = TableBuilder::new().f64("value", vec![1.0]).build().unwrap();
+        let page = render(&data("diag-numbers", "values", t)).unwrap();
+        assert!(page.contains("id=\"run\"") && !page.contains("id=\"node-net\""));
+        assert_eq!(sections().iter().map(|s| s.kind()).collect::<Vec<_>>(), ["grn", "leiden-sweep", "ora"]);
+    }
+}
