@@ -1420,6 +1420,7 @@ fn outputs_open_in_pyarrow_pandas_and_polars_and_h5ad_in_anndata_and_scanpy() {
     let sum: f64 = x.csr.data.iter().map(|&v| f64::from(v)).sum();
     assert!((num(&h["x_sum"]) - sum).abs() <= 1e-6 * sum.abs(), "X sums {} vs {sum}", num(&h["x_sum"]));
     assert_eq!(h["obs_columns"], json!(["targets", "n_targets"]));
+    assert_eq!(h["obs_dtypes"], json!(["object", "int64"]), "strings and integers keep their types");
     let nnz: Vec<u64> = (0..x.rows.len()).map(|i| x.csr.indptr[i + 1] - x.csr.indptr[i]).collect();
     assert_eq!(h["scanpy_n_genes_by_counts"], json!(nnz), "scanpy computes on the same X");
     let act = objects.iter().find(|(w, _)| w.starts_with("\"activities\" activities")).expect("activities").1.clone();

@@ -64,7 +64,9 @@ pub fn export_h5ad(
         let rows = align(&names, cells, &format!("--obs {name}"))?;
         let table = table.take(&rows).map_err(|e| e.to_string())?;
         for col in table.column_names().into_iter().filter(|c| c != "cell") {
+            let integer = table.batch().column_by_name(&col).is_some_and(|c| c.data_type().is_integer());
             let values = match table.f64_column(&col) {
+                Ok(v) if integer => Column::I64(v.into_iter().map(|x| x as i64).collect()),
                 Ok(v) => Column::F64(v),
                 Err(_) => Column::Str(table.str_column(&col).map_err(|e| format!("--obs {name}: {e}"))?),
             };

@@ -26,8 +26,20 @@ pub enum XData<'a> {
 pub enum Column {
     /// Strings.
     Str(Vec<String>),
+    /// Integers.
+    I64(Vec<i64>),
     /// Numbers.
     F64(Vec<f64>),
+}
+
+impl Column {
+    fn len(&self) -> usize {
+        match self {
+            Column::Str(v) => v.len(),
+            Column::I64(v) => v.len(),
+            Column::F64(v) => v.len(),
+        }
+    }
 }
 
 /// What goes into the file.
@@ -85,6 +97,12 @@ fn frame(fb: &mut FileBuilder, name: &str, index: &[String], columns: &[(String,
     for (col, values) in columns {
         match values {
             Column::Str(v) => string_array(&mut g, col, v),
+            Column::I64(v) => {
+                g.create_dataset(col)
+                    .with_i64_data(v)
+                    .set_attr("encoding-type", vstr("array"))
+                    .set_attr("encoding-version", vstr("0.2.0"));
+            }
             Column::F64(v) => {
                 g.create_dataset(col)
                     .with_f64_data(v)
@@ -116,10 +134,7 @@ pub fn write_h5ad(path: &Path, content: &H5adContent<'_>) -> Result<(), IoError>
         }
     }
     for (col, values) in &content.obs {
-        let len = match values {
-            Column::Str(v) => v.len(),
-            Column::F64(v) => v.len(),
-        };
+        let len = values.len();
         if len != n_obs {
             return Err(invalid(path, &format!("obs/{col}"), format!("{len} values for {n_obs} cells")));
         }
@@ -133,10 +148,18 @@ pub fn write_h5ad(path: &Path, content: &H5adContent<'_>) -> Result<(), IoError>
             encoding(&mut g, "csr_matrix", "0.1.0");
             g.set_attr("shape", AttrValue::I64Array(vec![n_obs as i64, n_var as i64]));
             g.create_dataset("data").with_f32_data(&m.data);
-            let indices: Vec<i32> = m.indices.iter().map(|&i| i as i32).collect();
-            g.create_dataset("indices").with_i32_data(&indices);
-            let indptr: Vec<i64> = m.indptr.iter().map(|&p| p as i64).collect();
-            g.create_dataset("indptr").with_i64_data(&indptr);
+            // One integer type for both, as anndata writes them: scipy's kernels refuse a mix.
+            if m.data.len() <= i32::MAX as usize && n_var <= i32::MAX as usize {
+                let indices: Vec<i32> = m.indices.iter().map(|&i| i as i32).collect();
+                g.create_dataset("indices").with_i32_data(&indices);
+                let indptr: Vec<i32> = m.indptr.iter().map(|&p| p as i32).collect();
+                g.create_dataset("indptr").with_i32_data(&indptr);
+            } else {
+                let indices: Vec<i64> = m.indices.iter().map(|&i| i64::from(i)).collect();
+                g.create_dataset("indices").with_i64_data(&indices);
+                let indptr: Vec<i64> = m.indptr.iter().map(|&p| p as i64).collect();
+                g.create_dataset("indptr").with_i64_data(&indptr);
+            }
             fb.add_group(g.finish());
         }
         XData::Dense(m) => {
@@ -189,14 +212,17 @@ mod tests {
             obs_names: &cells,
             var_names: &genes,
             x: XData::Csr(&csr),
-            obs: vec![("targets".into(), Column::Str(vec!["".into(), "TF1".into()]))],
+            obs: vec![
+                ("targets".into(), Column::Str(vec!["".into(), "TF1".into()])),
+                ("n_targets".into(), Column::I64(vec![0, 1])),
+            ],
             obsm: vec![("X_tfa".into(), vec!["community_1".into(), "global".into()], tfa)],
         };
         write_h5ad(&path, &content).unwrap();
         let back = read_h5ad(&path, &ReadOptions::default()).unwrap();
         assert_eq!(back.obs.index, cells);
         assert_eq!(back.var.index, genes);
-        assert_eq!(back.obs.column_names(), ["targets"]);
+        assert_eq!(back.obs.column_names(), ["targets", "n_targets"]);
         let Matrix::Csr(m) = back.x else { panic!("X is CSR") };
         assert_eq!((m.indptr, m.indices, m.data), (vec![0, 1, 3], vec![2, 0, 1], vec![1.5, 2.0, 3.0]));
         let bad = H5adContent { obs_names: &cells[..1], ..content.clone() };

@@ -9,7 +9,7 @@ Output (JSON on stdout):
                   "pandas": {"columns": [str], "rows": int},
                   "polars": {"columns": [str], "rows": int}}],
      "h5ad": null | {"n_obs": int, "n_vars": int, "obs_names": [str], "var_names": [str],
-                     "obs_columns": [str], "x_sum": float, "x_sparse": bool,
+                     "obs_columns": [str], "obs_dtypes": [str], "x_sum": float, "x_sparse": bool,
                      "obsm": {key: [[float]]}, "uns_columns": {key: [str]},
                      "scanpy_n_genes_by_counts": [int]}}
 pandas reads with pd.read_feather, polars with pl.read_ipc, pyarrow with pa.ipc.open_file.
@@ -29,7 +29,7 @@ def read_object(o):
         table = ipc.open_file(source).read_all()
     meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
     frame = pd.read_feather(o["path"])
-    lazy = pl.read_ipc(o["path"], memory_map=False)
+    lazy = pl.read_ipc(o["path"])
     return {
         "path": o["path"],
         "pyarrow": {"columns": table.column_names, "rows": table.num_rows, "metadata": meta},
@@ -53,6 +53,7 @@ def read_h5ad(path):
         "obs_names": list(a.obs_names),
         "var_names": list(a.var_names),
         "obs_columns": list(a.obs.columns),
+        "obs_dtypes": [str(a.obs[c].dtype) for c in a.obs.columns],
         "x_sum": float(a.X.sum()),
         "x_sparse": bool(sp.issparse(a.X)),
         "obsm": {k: a.obsm[k].tolist() for k in a.obsm.keys()},
