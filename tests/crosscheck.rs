@@ -12,7 +12,7 @@
 //! | `h5ad_matches_anndata`       | `io::h5ad::read_h5ad`                  | anndata 0.12                       | exact; sums 1e-9     |
 //! | `ridge_matches_sklearn`      | `ridge` (weighted and unweighted)      | scikit-learn `Ridge`               | 1e-8 relative (atol 1e-10 · scale) |
 //! | `gmm_matches_sklearn`        | `fit_gmm_1d`                           | scikit-learn `GaussianMixture(2)`, scipy `brentq` | 1e-6 relative; n_iter exact |
-//! | `outputs_open_in_pyarrow_pandas_and_polars_and_h5ad_in_anndata_and_scanpy` | every cached output; `gcrl export --to .h5ad` | pyarrow, pandas `read_feather`, polars `read_ipc`; anndata, scanpy | names, rows, metadata exact; X sum 1e-6 |
+//! | `outputs_open_in_pyarrow_pandas_and_polars_and_h5ad_in_anndata_and_scanpy` | every cached output; `gcrl export --to .h5ad` | pyarrow, pandas `read_feather`, polars `read_ipc`; anndata, scanpy | names, rows, metadata exact; X sum 1e-6; obsm 1e-14 |
 //! | `eigengene_matches_sklearn_pca` | `fit_eigengenes`, `EigengeneModel::transform` | scikit-learn `PCA(1, svd_solver="full")` | 1e-9 absolute |
 //!
 //! Environment: `GCRL_PYTHON` names the interpreter (default `python3`). When it or a library
@@ -1431,7 +1431,13 @@ fn outputs_open_in_pyarrow_pandas_and_polars_and_h5ad_in_anndata_and_scanpy() {
     for (i, cell) in x.rows.iter().enumerate() {
         let r = tfa.rows.iter().position(|c| c == cell).expect("every cell has activities");
         for (j, v) in nums(&rows[i]).into_iter().enumerate() {
-            assert_eq!(v, tfa.data[[r, j]], "obsm X_tfa[{cell}, {}]", tfa.cols[j]);
+            // Stored bit for bit; 1e-14 covers the JSON text between Python and serde_json.
+            let want = tfa.data[[r, j]];
+            assert!(
+                (v - want).abs() <= 1e-14 * want.abs().max(1.0),
+                "obsm X_tfa[{cell}, {}]: {v} vs {want}",
+                tfa.cols[j]
+            );
         }
     }
 }
