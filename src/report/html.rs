@@ -46,7 +46,7 @@ impl Html {
 
     /// Opens a section with an anchor `id` and a heading.
     pub fn section(&mut self, id: &str, title: &str) {
-        let _ = write!(self.body, "<section id=\"{}\"><h2>{}</h2>\n", escape(id), escape(title));
+        let _ = writeln!(self.body, "<section id=\"{}\"><h2>{}</h2>", escape(id), escape(title));
     }
 
     /// Closes the current section.
