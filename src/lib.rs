@@ -3,7 +3,7 @@
 //!
 //! A YAML [`workflow`] becomes a task graph ([`engine`]) whose results live in a
 //! content-addressed [`cache`] of Arrow [`table`]s. Node kinds ([`nodes`]) are thin adapters over
-//! pure algorithms ([`algo`]); files come in through [`io`].
+//! pure algorithms ([`algo`]); files come in through [`io`]; kinds outside gcrl come from [`plugin`] folders.
 #![warn(missing_docs)]
 
 pub mod algo;
@@ -13,5 +13,7 @@ pub mod engine;
 pub mod io;
 pub mod models;
 pub mod nodes;
+pub mod plugin;
+pub mod report;
 pub mod table;
 pub mod workflow;

@@ -5,7 +5,7 @@
 //! (determinism across `-j`, SIGKILL, corruption, concurrent runs), `failure` (a failing task),
 //! `malformed` (workflows that must be refused with a clear error), `models` (the gCRL-AE kinds),
 //! `commands` (`kinds`, `dag`, `show`, `export`), `slurm` (`--executor slurm` on a real cluster,
-//! `exec`, `status`).
+//! `exec`, `status`), `plugins` (external kinds), `report` (the HTML report in headless Chromium).
 
 mod cli {
     pub mod test;
@@ -15,6 +15,8 @@ mod cli {
     mod failure;
     mod malformed;
     mod models;
+    mod plugins;
+    mod report;
     mod rerun;
     mod slurm;
 }

@@ -12,6 +12,7 @@
 //! | `h5ad_matches_anndata`       | `io::h5ad::read_h5ad`                  | anndata 0.12                       | exact; sums 1e-9     |
 //! | `ridge_matches_sklearn`      | `ridge` (weighted and unweighted)      | scikit-learn `Ridge`               | 1e-8 relative (atol 1e-10 · scale) |
 //! | `gmm_matches_sklearn`        | `fit_gmm_1d`                           | scikit-learn `GaussianMixture(2)`, scipy `brentq` | 1e-6 relative; n_iter exact |
+//! | `outputs_open_in_pyarrow_pandas_and_polars_and_h5ad_in_anndata_and_scanpy` | every cached output; `gcrl export --to .h5ad` | pyarrow, pandas `read_feather`, polars `read_ipc`; anndata, scanpy | names, rows, metadata exact; X sum 1e-6; obsm 1e-14 |
 //! | `eigengene_matches_sklearn_pca` | `fit_eigengenes`, `EigengeneModel::transform` | scikit-learn `PCA(1, svd_solver="full")` | 1e-9 absolute |
 //! | `tmex_matches_pingouin_and_numpy` | `tmex`, `fit_alignment`, `mcc`   | pingouin `partial_corr`, numpy `lstsq`, scipy `linear_sum_assignment` | 1e-10 |
 //!
@@ -1340,4 +1341,146 @@ fn tmex_matches_pingouin_and_numpy() {
         cmp.close(format!("{ctx} MCC"), ours, num(&want["mcc"]), TOL, TOL);
     }
     cmp.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interop: cached outputs in pyarrow, pandas and polars; an exported .h5ad in anndata and scanpy.
+// ---------------------------------------------------------------------------------------------
+
+/// A small simulated screen through the paper's first steps.
+const INTEROP_WORKFLOW: &str = "\
+name: interop
+defaults: { seed: 5 }
+nodes:
+  data:
+    kind: simulate
+    params: { tfs: 12, communities: 2, targets: 30, control_cells: 150, singles: 6, doubles: 0, cells_per_perturbation: 10 }
+  prep:
+    kind: preprocess
+    inputs: { counts: data.counts, cells: data.cells, tfs: data.tfs }
+    params: { n_top_genes: 30 }
+  grn:
+    kind: grn
+    inputs: { expression: prep.expression, tfs: data.tfs, cells: prep.cells }
+    params: { bagging: 4 }
+  communities:
+    kind: leiden-sweep
+    inputs: { grn: grn.edges, tfs: data.tfs }
+    params: { resolution: { from: 1.0, to: 1.1, step: 0.1 }, runs: 6, block: 3, pairs: 5, cohesion_permutations: 20 }
+  activities:
+    kind: eigengene
+    inputs: { expression: prep.expression, communities: communities.consensus, cells: prep.cells }
+";
+
+fn gcrl(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_gcrl")).current_dir(dir).args(args).output().expect("gcrl runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "gcrl {args:?} failed:\n{stderr}");
+    stderr
+}
+
+/// Every output object of every task manifest in `cache`, with what gcrl reads in it.
+fn cached_objects(cache: &Path) -> Vec<(String, gcrl::table::Table)> {
+    let mut found = Vec::new();
+    let mut dirs = vec![cache.join("tasks")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("tasks dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let m: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            for (port, rec) in m["outputs"].as_object().unwrap() {
+                let hash = rec["hash"].as_str().unwrap();
+                let object = cache.join("objects").join(&hash[..2]).join(format!("{hash}.arrow"));
+                let table = gcrl::table::Table::from_ipc(&std::fs::read(&object).unwrap()).unwrap();
+                found.push((format!("{} {port} {}", m["label"], object.display()), table));
+            }
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}
+
+#[test]
+fn outputs_open_in_pyarrow_pandas_and_polars_and_h5ad_in_anndata_and_scanpy() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("w.yaml"), INTEROP_WORKFLOW).unwrap();
+    gcrl(d, &["run", "w.yaml", "-q"]);
+    let line = gcrl(
+        d,
+        &[
+            "export",
+            "w.yaml",
+            "prep.expression",
+            "--to",
+            "out.h5ad",
+            "--obs",
+            "prep.cells",
+            "--obsm",
+            "X_tfa=activities.activities",
+        ],
+    );
+    assert!(line.contains("obsm: X_tfa"), "{line}");
+    let objects = cached_objects(&d.join("cache"));
+    assert!(objects.len() >= 12, "every output of every task: {}", objects.len());
+    let request: Vec<Value> = objects
+        .iter()
+        .map(|(what, t)| {
+            let metadata: serde_json::Map<String, Value> =
+                t.batch().schema().metadata().iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+            json!({"path": what.rsplit(' ').next().unwrap(), "columns": t.column_names(), "rows": t.n_rows(), "metadata": metadata})
+        })
+        .collect();
+    let answer = reference_or_skip!("interop.py", &json!({"objects": request, "h5ad": d.join("out.h5ad")}));
+    let mut with_metadata = 0;
+    for ((what, table), got) in objects.iter().zip(arr(&answer["objects"])) {
+        for lib in ["pyarrow", "pandas", "polars"] {
+            let columns: Vec<String> =
+                arr(&got[lib]["columns"]).iter().map(|c| c.as_str().unwrap().to_string()).collect();
+            assert_eq!(columns, table.column_names(), "{lib} column names of {what}");
+            assert_eq!(got[lib]["rows"].as_u64(), Some(table.n_rows() as u64), "{lib} rows of {what}");
+        }
+        let meta = table.batch().schema().metadata().clone();
+        with_metadata += usize::from(!meta.is_empty());
+        for (k, v) in &meta {
+            assert_eq!(got["pyarrow"]["metadata"][k].as_str(), Some(v.as_str()), "metadata `{k}` of {what}");
+        }
+    }
+    assert!(with_metadata > 0, "the sparse matrices carry their gene names as schema metadata");
+
+    // The .h5ad: X, obs, var and obsm as gcrl has them.
+    let h = &answer["h5ad"];
+    let expr = objects.iter().find(|(w, _)| w.starts_with("\"prep\" expression")).expect("prep.expression").1.clone();
+    let x = gcrl::table::SparseMatrix::from_table(&expr).unwrap();
+    assert_eq!(h["n_obs"].as_u64(), Some(x.rows.len() as u64));
+    assert_eq!(h["n_vars"].as_u64(), Some(x.cols.len() as u64));
+    assert_eq!(h["obs_names"], json!(x.rows));
+    assert_eq!(h["var_names"], json!(x.cols));
+    assert_eq!(h["x_sparse"], json!(true));
+    let sum: f64 = x.csr.data.iter().map(|&v| f64::from(v)).sum();
+    assert!((num(&h["x_sum"]) - sum).abs() <= 1e-6 * sum.abs(), "X sums {} vs {sum}", num(&h["x_sum"]));
+    assert_eq!(h["obs_columns"], json!(["targets", "n_targets"]));
+    assert_eq!(h["obs_dtypes"], json!(["object", "int64"]), "strings and integers keep their types");
+    let nnz: Vec<u64> = (0..x.rows.len()).map(|i| x.csr.indptr[i + 1] - x.csr.indptr[i]).collect();
+    assert_eq!(h["scanpy_n_genes_by_counts"], json!(nnz), "scanpy computes on the same X");
+    let act = objects.iter().find(|(w, _)| w.starts_with("\"activities\" activities")).expect("activities").1.clone();
+    let tfa = gcrl::table::Matrix::from_table(&act).unwrap();
+    assert_eq!(h["uns_columns"]["X_tfa_columns"], json!(tfa.cols));
+    let rows = arr(&h["obsm"]["X_tfa"]);
+    assert_eq!(rows.len(), x.rows.len());
+    for (i, cell) in x.rows.iter().enumerate() {
+        let r = tfa.rows.iter().position(|c| c == cell).expect("every cell has activities");
+        for (j, v) in nums(&rows[i]).into_iter().enumerate() {
+            // Stored bit for bit; 1e-14 covers the JSON text between Python and serde_json.
+            let want = tfa.data[[r, j]];
+            assert!(
+                (v - want).abs() <= 1e-14 * want.abs().max(1.0),
+                "obsm X_tfa[{cell}, {}]: {v} vs {want}",
+                tfa.cols[j]
+            );
+        }
+    }
 }

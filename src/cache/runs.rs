@@ -20,6 +20,16 @@ pub struct TaskEntry {
     pub key: String,
     /// Output hashes by port.
     pub outputs: BTreeMap<String, String>,
+    /// Whether this run computed it (false: served from the cache). Reports count cache hits by it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ran: bool,
+}
+
+impl TaskEntry {
+    /// Same key and outputs (whether it ran aside).
+    pub fn same_result(&self, other: &TaskEntry) -> bool {
+        self.key == other.key && self.outputs == other.outputs
+    }
 }
 
 /// The record of one run of one workflow.

@@ -13,6 +13,9 @@ pub struct Cli {
     /// Cache directory.
     #[arg(long, global = true, env = "GCRL_CACHE", default_value = "cache")]
     pub cache: PathBuf,
+    /// Folders of plugins (node kinds outside gcrl), besides `./plugins`; repeatable.
+    #[arg(long, global = true, env = "GCRL_PLUGINS", value_delimiter = ':', value_name = "DIR")]
+    pub plugins: Vec<PathBuf>,
     /// Print nothing but errors (and --json output).
     #[arg(short, long, global = true)]
     pub quiet: bool,
@@ -119,7 +122,7 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         rows: usize,
     },
-    /// Write a cached output to a file (.csv, .tsv, .parquet, .arrow by extension).
+    /// Write a cached output to a file (.csv, .tsv, .parquet, .arrow, or .h5ad for a matrix).
     Export {
         /// The workflow and its overrides.
         #[command(flatten)]
@@ -129,6 +132,21 @@ pub enum Command {
         /// Destination file.
         #[arg(long)]
         to: PathBuf,
+        /// With .h5ad: a cell table (`cell` column) whose other columns become `obs` columns.
+        #[arg(long, value_name = "NODE.OUTPUT")]
+        obs: Option<String>,
+        /// With .h5ad: a cells × k table stored as `obsm[KEY]` (repeatable), e.g. X_tfa=activities.activities.
+        #[arg(long, value_name = "KEY=NODE.OUTPUT")]
+        obsm: Vec<super::anndata::ObsmArg>,
+    },
+    /// Write an HTML report (figures from the cached outputs, the DAG, timings, provenance).
+    Report {
+        /// The workflow and its overrides.
+        #[command(flatten)]
+        workflow: WorkflowArgs,
+        /// Destination file.
+        #[arg(long, default_value = "report.html")]
+        out: PathBuf,
     },
     /// Inspect and maintain the cache.
     Cache {

@@ -400,6 +400,7 @@ pub fn kinds(registry: &Registry, only: Option<&str>, json: bool) -> Outcome {
             .map(|k| {
                 json!({
                     "name": k.name(), "version": k.version(), "doc": k.doc(),
+                    "plugin": k.origin().map(|p| p.display().to_string()),
                     "inputs": k.inputs().iter().map(|p| json!({"name": p.name, "doc": p.doc, "optional": p.optional})).collect::<Vec<_>>(),
                     "outputs": k.outputs().iter().map(|p| json!({"name": p.name, "doc": p.doc})).collect::<Vec<_>>(),
                     "params": k.params().iter().map(|p| json!({"name": p.name, "type": p.ty.to_string(), "default": p.default, "doc": p.doc})).collect::<Vec<_>>(),
@@ -412,6 +413,9 @@ pub fn kinds(registry: &Registry, only: Option<&str>, json: bool) -> Outcome {
     let mut out = std::io::stdout().lock();
     for k in selected {
         let _ = writeln!(out, "{} (v{}): {}", k.name(), k.version(), k.doc());
+        if let Some(dir) = k.origin() {
+            let _ = writeln!(out, "  plugin {}", dir.display());
+        }
         for p in k.inputs() {
             let opt = if p.optional { " (optional)" } else { "" };
             let _ = writeln!(out, "  in   {:<22} {}{opt}", p.name, p.doc);
@@ -488,7 +492,35 @@ pub fn show(args: &WorkflowArgs, registry: Registry, cache_dir: &Path, target: &
 }
 
 /// `gcrl export`.
-pub fn export(args: &WorkflowArgs, registry: Registry, cache_dir: &Path, target: &str, to: &Path) -> Outcome {
+pub fn export(
+    args: &WorkflowArgs,
+    registry: Registry,
+    cache_dir: &Path,
+    target: &str,
+    to: &Path,
+    obs: Option<&str>,
+    obsm: &[super::anndata::ObsmArg],
+) -> Outcome {
+    let is_h5ad = to.extension().is_some_and(|e| e.eq_ignore_ascii_case("h5ad"));
+    if is_h5ad {
+        let x = cached_output(args, &registry, cache_dir, target)?;
+        let obs_table = match obs {
+            Some(name) => Some((name, cached_output(args, &registry, cache_dir, name)?)),
+            None => None,
+        };
+        let mut matrices = Vec::new();
+        for m in obsm {
+            matrices.push((m.key.clone(), m.output.clone(), cached_output(args, &registry, cache_dir, &m.output)?));
+        }
+        let obs_ref = obs_table.as_ref().map(|(n, t)| (*n, t));
+        let line = super::anndata::export_h5ad(&x, obs_ref, &matrices, to)
+            .map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
+        eprintln!("{line}");
+        return Ok(exit::OK);
+    }
+    if obs.is_some() || !obsm.is_empty() {
+        return Err(Failure::usage("error: --obs and --obsm go with an .h5ad destination (--to out.h5ad)"));
+    }
     let mut table = cached_output(args, &registry, cache_dir, target)?;
     if is_sparse(&table) {
         table = SparseMatrix::from_table(&table)
@@ -497,6 +529,27 @@ pub fn export(args: &WorkflowArgs, registry: Registry, cache_dir: &Path, target:
     }
     write_table_file(&table, to).map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
     eprintln!("wrote {} ({} rows × {} columns)", to.display(), table.n_rows(), table.n_cols());
+    Ok(exit::OK)
+}
+
+/// `gcrl report`.
+pub fn report(args: &WorkflowArgs, registry: Registry, cache_dir: &Path, out: &Path) -> Outcome {
+    let workflow = load(args, &registry)?;
+    let cache = open_cache(cache_dir)?;
+    let failure = |e: crate::report::ReportError| Failure { code: exit::IO, message: format!("error: {e}") };
+    let data = crate::report::gather(&workflow, &cache).map_err(failure)?;
+    let html = crate::report::render(&data).map_err(failure)?;
+    std::fs::write(out, &html)
+        .map_err(|source| failure(crate::report::ReportError::Write { path: out.to_path_buf(), source }))?;
+    let missing = data.run.tasks.iter().filter(|t| t.status == crate::report::TaskStatus::Missing).count();
+    eprintln!("wrote {} ({} figure sections, {} KiB)", out.display(), data.nodes.len(), html.len().div_ceil(1024));
+    if missing > 0 {
+        eprintln!(
+            "note: {missing} of {} tasks are not in the cache for these parameters; run `gcrl run {}` for the full report",
+            data.run.tasks.len(),
+            args.workflow.display()
+        );
+    }
     Ok(exit::OK)
 }
 

@@ -1,6 +1,7 @@
-//! The command line: flags ([`args`]), commands ([`commands`]), terminal output ([`report`]) and
-//! exit codes ([`exit`]).
+//! The command line: flags ([`args`]), commands ([`commands`], [`anndata`] for .h5ad exports),
+//! terminal output ([`report`]) and exit codes ([`exit`]).
 
+pub mod anndata;
 pub mod args;
 pub mod commands;
 pub mod exit;
@@ -20,7 +21,14 @@ pub fn main() -> i32 {
             return if e.use_stderr() { exit::USAGE } else { exit::OK };
         }
     };
-    let registry = crate::nodes::builtin();
+    let mut registry = crate::nodes::builtin();
+    if let Err(e) = crate::plugin::register(&mut registry, &cli.plugins) {
+        match e {
+            crate::plugin::PluginError::Manifest(w) => eprint!("{w}"),
+            other => eprintln!("error: {other}"),
+        }
+        return exit::USAGE;
+    }
     let cache = cli.cache.as_path();
     let result = match &cli.command {
         Command::Run { workflow, jobs, gpus, force, until, json, executor } => {
@@ -34,7 +42,10 @@ pub fn main() -> i32 {
         Command::Dag { workflow, format } => commands::dag(workflow, registry, *format),
         Command::Kinds { kind, json } => commands::kinds(&registry, kind.as_deref(), *json),
         Command::Show { workflow, output, rows } => commands::show(workflow, registry, cache, output, *rows),
-        Command::Export { workflow, output, to } => commands::export(workflow, registry, cache, output, to),
+        Command::Export { workflow, output, to, obs, obsm } => {
+            commands::export(workflow, registry, cache, output, to, obs.as_deref(), obsm)
+        }
+        Command::Report { workflow, out } => commands::report(workflow, registry, cache, out),
         Command::Cache { action } => commands::cache(action, registry, cache),
     };
     match result {

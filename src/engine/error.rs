@@ -32,6 +32,9 @@ pub enum NodeError {
         #[source]
         source: std::io::Error,
     },
+    /// An external program the kind runs (a plugin) failed: its exit status and stderr tail.
+    #[error("{0}")]
+    External(String),
     /// A bug in gcrl: a node asked for something its own schema does not declare.
     #[error("internal error: {0}")]
     Internal(String),

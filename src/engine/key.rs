@@ -1,6 +1,6 @@
 //! Task keys: blake3 over what determines a task's result, and nothing else.
 //!
-//! The key covers the kind name and version, the role (whole, shard, reduce), the canonical
+//! The key covers the kind name and version (and, for a plugin, the hash of its files), the role (whole, shard, reduce), the canonical
 //! parameters and the content hashes of the inputs (and, for a reduce step, of its shards'
 //! outputs). Node ids, labels and scheduling do not enter it. Every field is length-prefixed, so
 //! distinct ingredients never hash alike; the hasher is fed directly, without building a
@@ -25,6 +25,12 @@ impl KeyHasher {
     fn field(&mut self, bytes: &[u8]) {
         self.0.update(&(bytes.len() as u64).to_le_bytes());
         self.0.update(bytes);
+    }
+
+    /// Adds the fingerprint of code outside gcrl that the kind runs (see `NodeKind::fingerprint`).
+    pub fn fingerprint(&mut self, hash: &str) {
+        self.field(b"code");
+        self.field(hash.as_bytes());
     }
 
     /// Adds one input value of `port` (ports in sorted order, values in order).
@@ -73,5 +79,14 @@ mod tests {
         with_shard.input("x", "h1");
         with_shard.shard_output(0, "runs", "h3");
         assert_ne!(k, with_shard.finish());
+        let mut with_code = KeyHasher::new("grn", 1, "whole", r#"{"a":1}"#);
+        with_code.fingerprint("c1");
+        with_code.input("x", "h1");
+        let code1 = with_code.finish();
+        assert_ne!(k, code1, "a kind's code fingerprint enters the key");
+        let mut other = KeyHasher::new("grn", 1, "whole", r#"{"a":1}"#);
+        other.fingerprint("c2");
+        other.input("x", "h1");
+        assert_ne!(code1, other.finish());
     }
 }

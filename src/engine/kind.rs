@@ -202,6 +202,15 @@ pub trait NodeKind: Send + Sync {
     fn run_shard(&self, _shard: &Params, _inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
         Err(NodeError::Internal(format!("kind `{}` declares no shards", self.name())))
     }
+    /// Content hash of code outside this binary that results depend on (a plugin's files); when
+    /// present it enters every cache key of the kind, so editing that code reruns its tasks.
+    fn fingerprint(&self) -> Option<&str> {
+        None
+    }
+    /// Where an external kind was loaded from (a plugin's folder); `None` for built-in kinds.
+    fn origin(&self) -> Option<&Path> {
+        None
+    }
     /// Runs the task (or the reduce step of a sharded kind).
     fn run(&self, params: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError>;
 }

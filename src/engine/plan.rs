@@ -128,5 +128,9 @@ fn change(
     if !task.shards.is_empty() {
         return "shards changed".into();
     }
+    if task.kind.fingerprint().is_some() {
+        // Kind, version, params and inputs are as before: only the plugin's files are left.
+        return format!("the files of plugin `{}` changed", task.kind.name());
+    }
     "changed".into()
 }

@@ -62,6 +62,9 @@ impl<'a> Resolver<'a> {
     /// The key of `task`; `outputs[i]` holds the outputs of task `i` once it is done.
     pub fn key(&self, task: &Task, outputs: &[Option<OutputHashes>]) -> Result<String, String> {
         let mut h = KeyHasher::new(task.kind.name(), task.kind.version(), task.role.tag(), &task.params.canonical());
+        if let Some(code) = task.kind.fingerprint() {
+            h.fingerprint(code);
+        }
         for (port, values) in &task.inputs {
             for v in values {
                 h.input(port, &self.input_hash(port, v, outputs)?);

@@ -68,6 +68,7 @@ struct Run<'g> {
     ready: VecDeque<usize>,
     runnable: VecDeque<(usize, ResolvedTask)>,
     summary: RunSummary,
+    ran: Vec<bool>,
 }
 
 impl Run<'_> {
@@ -162,6 +163,7 @@ pub fn run_graph(
         ready: VecDeque::new(),
         runnable: VecDeque::new(),
         summary: RunSummary { tasks: n, ..Default::default() },
+        ran: vec![false; n],
     };
     let counts: Vec<(String, usize)> =
         graph.node_order.iter().map(|id| (id.clone(), graph.tasks.iter().filter(|t| &t.node == id).count())).collect();
@@ -263,6 +265,7 @@ pub fn run_graph(
                 match outcome {
                     Outcome::Ran(m) => {
                         run.summary.ran += 1;
+                        run.ran[id] = true;
                         reporter.event(Event::Finished { task, seconds: m.seconds });
                     }
                     Outcome::Cached(_) => {
@@ -300,11 +303,15 @@ pub fn run_graph(
     let mut tasks = BTreeMap::new();
     for t in &graph.tasks {
         if let (State::Done, Some(key), Some(outputs)) = (run.state[t.id], &run.keys[t.id], &run.outputs[t.id]) {
-            tasks.insert(t.label.clone(), TaskEntry { key: key.clone(), outputs: outputs.clone() });
+            tasks.insert(t.label.clone(), TaskEntry { key: key.clone(), outputs: outputs.clone(), ran: run.ran[t.id] });
         }
     }
     run.summary.seconds = started.elapsed().as_secs_f64();
-    let unchanged = run.summary.ran == 0 && resolver.last_run().is_some_and(|r| r.tasks == tasks);
+    let unchanged = run.summary.ran == 0
+        && resolver.last_run().is_some_and(|r| {
+            r.tasks.len() == tasks.len()
+                && r.tasks.iter().zip(&tasks).all(|((la, a), (lb, b))| la == lb && a.same_result(b))
+        });
     if !unchanged {
         let record = RunRecord { workflow: workflow.to_string(), started_ms, seconds: run.summary.seconds, tasks };
         cache.save_run(&record)?;

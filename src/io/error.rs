@@ -11,9 +11,18 @@ use thiserror::Error;
 const CONVERT_HINT: &str = "convert it with a current anndata: \
      python -c \"import anndata; anndata.read_h5ad('in.h5ad').write_h5ad('out.h5ad')\"";
 
-/// A data file could not be read.
+/// A data file could not be read (or, for `.h5ad` exports, written).
 #[derive(Debug, Error)]
 pub enum IoError {
+    /// An h5ad file could not be written.
+    #[error("{path}: cannot write the file: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The HDF5 writer's error.
+        #[source]
+        source: hdf5_pure::Error,
+    },
     /// The file could not be opened or read at all.
     #[error("{path}: cannot read the file: {source}")]
     Read {
@@ -131,6 +140,7 @@ impl IoError {
     pub fn path(&self) -> &Path {
         match self {
             IoError::Read { path, .. }
+            | IoError::Write { path, .. }
             | IoError::NotHdf5 { path }
             | IoError::Hdf5 { path, .. }
             | IoError::UnsupportedFilter { path, .. }

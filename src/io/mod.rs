@@ -1,4 +1,4 @@
-//! Reading data files into plain in-memory structures.
+//! Reading data files into plain in-memory structures, and writing AnnData files back.
 //!
 //! `io/` turns files into the types the rest of gcrl works on and owns every
 //! file-format detail; it knows no workflow, cache or algorithm.
@@ -7,6 +7,7 @@ pub mod error;
 pub mod frame;
 pub mod gmt;
 pub mod h5ad;
+pub mod h5ad_write;
 pub mod mtx;
 
 pub use error::IoError;

@@ -1,4 +1,4 @@
-//! The read-only commands: `kinds`, `dag`, `show`, `export`.
+//! The read-only commands: `kinds`, `dag`, `show`, `export` (tables and `.h5ad`).
 
 use std::process::Command;
 
@@ -162,4 +162,38 @@ fn export_to_an_unknown_extension_fails_cleanly() {
     let out = t.args(["export", "a.values", "--to", "out.xlsx"]).run();
     assert_ne!(out.status, 0);
     out.stderr_has(&["out.xlsx", ".csv"]);
+}
+
+#[test]
+fn export_to_h5ad_round_trips_through_load_and_refuses_what_it_cannot_write() {
+    let t = Test::new().workflow(
+        "name: x\nnodes:\n  data:\n    kind: simulate\n    params: {tfs: 6, communities: 2, targets: 10, \
+         control_cells: 20, singles: 2, doubles: 0, cells_per_perturbation: 5}\n  n:\n    kind: diag-numbers\n",
+    );
+    t.run_ok(&[]);
+    t.args(["export", "data.counts", "--to", "x.h5ad"])
+        .run()
+        .success()
+        .stderr_has(&["wrote x.h5ad (30 cells × 16 genes)"]);
+    t.put("w2.yaml", "name: w2\nnodes:\n  l:\n    kind: load\n    inputs: {file: {file: x.h5ad}}\n");
+    t.args(["run"]).file("w2.yaml").run().success();
+    let back = t.args(["show", "l.expression"]).file("w2.yaml").run().success();
+    let here = t.args(["show", "data.counts"]).run().success();
+    let shape = |s: &str| s.split(": ").nth(1).unwrap_or_default().to_string();
+    assert_eq!(shape(&back.stdout), shape(&here.stdout), "same cells, genes and stored values");
+    t.args(["export", "data.counts", "--to", "x2.h5ad", "--obs", "data.cells"]).run().success();
+    t.args(["export", "data.counts", "--to", "x.csv", "--obsm", "X_tfa=n.values"])
+        .run()
+        .status(2)
+        .stderr_has(&["--obs and --obsm go with an .h5ad destination"]);
+    t.args(["export", "n.values", "--to", "y.h5ad"]).run().status(3).stderr_has(&["X must be a cells × genes table"]);
+    t.args(["export", "data.counts", "--to", "x.h5ad", "--obsm", "X_tfa=n.values"])
+        .run()
+        .status(3)
+        .stderr_has(&["--obsm X_tfa=n.values"]);
+    t.args(["export", "data.counts", "--to", "x.h5ad", "--obsm", "X_tfa"])
+        .run()
+        .status(2)
+        .stderr_has(&["KEY=node.output"]);
+    t.args(["export", "data.counts", "--to", "no/dir/x.h5ad"]).run().status(3).stderr_has(&["cannot write the file"]);
 }

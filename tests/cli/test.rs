@@ -7,7 +7,7 @@
 //! assert_eq!(out.summary().ran, 3);
 //! ```
 //!
-//! Subcommands that take a workflow (`run`, `plan`, `dag`, `show`, `export`) get the workflow
+//! Subcommands that take a workflow (`run`, `plan`, `dag`, `show`, `export`, `report`) get the workflow
 //! file inserted after the subcommand name. Every invocation asserts that gcrl did not panic.
 
 use std::collections::BTreeMap;
@@ -23,7 +23,7 @@ use tempfile::TempDir;
 pub const WORKFLOW: &str = "workflow.yaml";
 
 /// Subcommands whose first positional argument is the workflow file.
-const TAKES_WORKFLOW: &[&str] = &["run", "plan", "dag", "show", "export"];
+const TAKES_WORKFLOW: &[&str] = &["run", "plan", "dag", "show", "export", "report"];
 
 /// A temp directory holding a workflow and a cache.
 pub struct Test {

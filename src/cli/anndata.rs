@@ -1,0 +1,108 @@
+//! `gcrl export … --to out.h5ad`: cached tables back into an AnnData file. The exported output
+//! is `X` (its cells and genes are `obs` and `var`); `--obs node.output` adds the columns of a
+//! cell table, `--obsm KEY=node.output` adds a cells × k matrix (activities, latents) aligned by
+//! cell name.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use ndarray::Array2;
+
+use crate::io::h5ad_write::{Column, H5adContent, XData, write_h5ad};
+use crate::table::{Matrix, SparseMatrix, Table, is_sparse};
+
+/// One `--obsm KEY=node.output`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObsmArg {
+    /// The `obsm` key (`X_tfa`, `X_gcrl`).
+    pub key: String,
+    /// The `node.output` that holds it.
+    pub output: String,
+}
+
+impl std::str::FromStr for ObsmArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once('=') {
+            Some((key, output)) if !key.is_empty() && output.contains('.') => {
+                Ok(ObsmArg { key: key.to_string(), output: output.to_string() })
+            }
+            _ => Err(format!("`{s}` is not KEY=node.output (e.g. X_tfa=activities.activities)")),
+        }
+    }
+}
+
+/// Rows of `names` in the order of `cells`; the error names the first cell that is missing.
+fn align(names: &[String], cells: &[String], what: &str) -> Result<Vec<usize>, String> {
+    let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    cells
+        .iter()
+        .map(|c| index.get(c.as_str()).copied().ok_or_else(|| format!("cell `{c}` of X is not in {what}")))
+        .collect()
+}
+
+/// Writes `x` (with `obs` columns and `obsm` matrices) to `path`; returns a one-line summary.
+pub fn export_h5ad(
+    x: &Table,
+    obs: Option<(&str, &Table)>,
+    obsm: &[(String, String, Table)],
+    path: &Path,
+) -> Result<String, String> {
+    let (cells, genes, sparse, dense);
+    let x_data = if is_sparse(x) {
+        sparse = SparseMatrix::from_table(x).map_err(|e| e.to_string())?;
+        (cells, genes) = (&sparse.rows, &sparse.cols);
+        XData::Csr(&sparse.csr)
+    } else {
+        dense = Matrix::from_table(x).map_err(|e| format!("X must be a cells × genes table: {e}"))?;
+        (cells, genes) = (&dense.rows, &dense.cols);
+        XData::Dense(&dense.data)
+    };
+    let mut obs_columns = Vec::new();
+    if let Some((name, table)) = obs {
+        let names = table.str_column("cell").map_err(|e| format!("--obs {name}: {e}"))?;
+        let rows = align(&names, cells, &format!("--obs {name}"))?;
+        let table = table.take(&rows).map_err(|e| e.to_string())?;
+        for col in table.column_names().into_iter().filter(|c| c != "cell") {
+            let integer = table.batch().column_by_name(&col).is_some_and(|c| c.data_type().is_integer());
+            let values = match table.f64_column(&col) {
+                Ok(v) if integer => Column::I64(v.into_iter().map(|x| x as i64).collect()),
+                Ok(v) => Column::F64(v),
+                Err(_) => Column::Str(table.str_column(&col).map_err(|e| format!("--obs {name}: {e}"))?),
+            };
+            obs_columns.push((col, values));
+        }
+    }
+    let mut matrices = Vec::new();
+    for (key, name, table) in obsm {
+        let m = Matrix::from_table(table).map_err(|e| format!("--obsm {key}={name}: {e}"))?;
+        let rows = align(&m.rows, cells, &format!("--obsm {key}={name}"))?;
+        let data = Array2::from_shape_fn((rows.len(), m.cols.len()), |(i, j)| m.data[[rows[i], j]]);
+        matrices.push((key.clone(), m.cols.clone(), data));
+    }
+    let content = H5adContent { obs_names: cells, var_names: genes, x: x_data, obs: obs_columns, obsm: matrices };
+    write_h5ad(path, &content).map_err(|e| e.to_string())?;
+    let keys: Vec<&str> = obsm.iter().map(|(k, _, _)| k.as_str()).collect();
+    let extra = if keys.is_empty() { String::new() } else { format!(", obsm: {}", keys.join(", ")) };
+    Ok(format!("wrote {} ({} cells × {} genes{extra})", path.display(), cells.len(), genes.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn obsm_arguments_are_key_equals_output() {
+        let a: ObsmArg = "X_tfa=activities.activities".parse().unwrap();
+        assert_eq!((a.key.as_str(), a.output.as_str()), ("X_tfa", "activities.activities"));
+        assert!("X_tfa".parse::<ObsmArg>().unwrap_err().contains("KEY=node.output"));
+        assert!("=a.b".parse::<ObsmArg>().is_err());
+    }
+
+    #[test]
+    fn alignment_names_the_missing_cell() {
+        let names = vec!["b".to_string(), "a".into()];
+        assert_eq!(align(&names, &["a".into(), "b".into()], "t").unwrap(), [1, 0]);
+        assert_eq!(align(&names, &["c".into()], "t").unwrap_err(), "cell `c` of X is not in t");
+    }
+}

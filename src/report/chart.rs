@@ -1,0 +1,307 @@
+//! The figures, drawn with plotters into SVG strings (text stays text, so no fonts are needed):
+//! a histogram with Gaussian components, line charts, bar charts and a community-grouped network.
+
+use plotters::prelude::*;
+
+use super::error::ReportError;
+
+/// One Gaussian component drawn over a histogram.
+#[derive(Debug, Clone)]
+pub struct Component {
+    /// Legend label.
+    pub label: String,
+    /// Mixture weight.
+    pub weight: f64,
+    /// Mean.
+    pub mean: f64,
+    /// Standard deviation.
+    pub sd: f64,
+}
+
+fn plot<E: std::fmt::Debug>(e: E) -> ReportError {
+    ReportError::Plot(format!("{e:?}"))
+}
+
+fn finite(values: &[f64]) -> Vec<f64> {
+    values.iter().copied().filter(|x| x.is_finite()).collect()
+}
+
+fn span(values: &[f64]) -> (f64, f64) {
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !lo.is_finite() {
+        (0.0, 1.0)
+    } else if hi - lo < 1e-12 {
+        (lo - 0.5, hi + 0.5)
+    } else {
+        (lo, hi)
+    }
+}
+
+const SIZE: (u32, u32) = (620, 380);
+
+/// Histogram of `values` with the density of each component (scaled to counts) and a vertical
+/// line at `boundary`.
+pub fn histogram_with_components(
+    values: &[f64],
+    components: &[Component],
+    boundary: Option<f64>,
+    title: &str,
+    x_label: &str,
+) -> Result<String, ReportError> {
+    let values = finite(values);
+    let (lo, hi) = span(&values);
+    let bins = ((values.len() as f64).sqrt().ceil() as usize).clamp(10, 60);
+    let width = (hi - lo) / bins as f64;
+    let mut counts = vec![0usize; bins];
+    for &x in &values {
+        counts[(((x - lo) / width) as usize).min(bins - 1)] += 1;
+    }
+    let n = values.len() as f64;
+    let density = |c: &Component, x: f64| {
+        let z = (x - c.mean) / c.sd;
+        n * width * c.weight * (-0.5 * z * z).exp() / (c.sd * (2.0 * std::f64::consts::PI).sqrt())
+    };
+    let grid: Vec<f64> = (0..=200).map(|i| lo + (hi - lo) * i as f64 / 200.0).collect();
+    let curve_max = components
+        .iter()
+        .filter(|c| c.sd > 0.0 && c.sd.is_finite())
+        .flat_map(|c| grid.iter().map(move |&x| density(c, x)))
+        .fold(0.0, f64::max);
+    let y_max = (counts.iter().copied().max().unwrap_or(1) as f64).max(curve_max) * 1.1 + 1e-9;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(plot)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 17))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(55)
+            .build_cartesian_2d(lo..hi, 0.0..y_max)
+            .map_err(plot)?;
+        chart.configure_mesh().disable_mesh().x_desc(x_label).y_desc("edges").draw().map_err(plot)?;
+        chart
+            .draw_series(counts.iter().enumerate().map(|(i, &c)| {
+                let a = lo + i as f64 * width;
+                Rectangle::new([(a, 0.0), (a + width, c as f64)], RGBColor(120, 150, 190).mix(0.6).filled())
+            }))
+            .map_err(plot)?;
+        for (i, c) in components.iter().enumerate().filter(|(_, c)| c.sd > 0.0 && c.sd.is_finite()) {
+            let color = Palette99::pick(i + 1).to_rgba();
+            chart
+                .draw_series(LineSeries::new(grid.iter().map(|&x| (x, density(c, x))), color.stroke_width(2)))
+                .map_err(plot)?
+                .label(format!("{} (w={:.2}, μ={:.2}, σ={:.2})", c.label, c.weight, c.mean, c.sd))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        }
+        if let Some(b) = boundary.filter(|b| b.is_finite()) {
+            chart
+                .draw_series(LineSeries::new([(b, 0.0), (b, y_max)], BLACK.stroke_width(2)))
+                .map_err(plot)?
+                .label(format!("boundary {b:.2}"))
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .draw()
+            .map_err(plot)?;
+        root.present().map_err(plot)?;
+    }
+    Ok(svg)
+}
+
+/// Line chart of several series over `xs`, with an optional vertical marker; non-finite points
+/// are left out.
+pub fn lines(
+    xs: &[f64],
+    series: &[(&str, Vec<f64>)],
+    marker: Option<f64>,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+) -> Result<String, ReportError> {
+    let (x0, x1) = span(xs);
+    let all: Vec<f64> = series.iter().flat_map(|(_, ys)| finite(ys)).collect();
+    let (y0, y1) = span(&all);
+    let (y0, y1) = (y0.min(0.0), y1 + (y1 - y0.min(0.0)) * 0.1);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(plot)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 17))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(55)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(plot)?;
+        chart.configure_mesh().x_desc(x_label).y_desc(y_label).draw().map_err(plot)?;
+        if let Some(m) = marker {
+            chart
+                .draw_series(LineSeries::new([(m, y0), (m, y1)], BLACK.mix(0.5).stroke_width(1)))
+                .map_err(plot)?
+                .label(format!("selected {m}"))
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.mix(0.5)));
+        }
+        for (i, (name, ys)) in series.iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            let points: Vec<(f64, f64)> =
+                xs.iter().zip(ys).filter(|(_, y)| y.is_finite()).map(|(&x, &y)| (x, y)).collect();
+            chart
+                .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
+                .map_err(plot)?
+                .label(*name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled()))).map_err(plot)?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .draw()
+            .map_err(plot)?;
+        root.present().map_err(plot)?;
+    }
+    Ok(svg)
+}
+
+/// Vertical bars at 1, 2, …, n with a text above each.
+pub fn bars(
+    values: &[f64],
+    notes: &[String],
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+) -> Result<String, ReportError> {
+    let n = values.len().max(1) as f64;
+    let top = finite(values).into_iter().fold(0.0, f64::max).max(1e-9) * 1.2;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(plot)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 17))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0.5..n + 0.5, 0.0..top)
+            .map_err(plot)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(values.len().max(1))
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .draw()
+            .map_err(plot)?;
+        chart
+            .draw_series(values.iter().enumerate().map(|(i, &v)| {
+                let x = i as f64 + 1.0;
+                Rectangle::new([(x - 0.35, 0.0), (x + 0.35, v.max(0.0))], Palette99::pick(i).mix(0.8).filled())
+            }))
+            .map_err(plot)?;
+        chart
+            .draw_series(values.iter().zip(notes).enumerate().map(|(i, (&v, note))| {
+                Text::new(note.clone(), (i as f64 + 0.75, v.max(0.0) + top * 0.06), ("sans-serif", 11))
+            }))
+            .map_err(plot)?;
+        root.present().map_err(plot)?;
+    }
+    Ok(svg)
+}
+
+/// A network with nodes grouped by community: communities sit on a large circle, each
+/// community's nodes on a small circle around its place; edges are lines whose opacity follows
+/// |weight|. `community[i]` is node `i`'s group (any integers).
+pub fn grouped_network(
+    names: &[String],
+    community: &[i64],
+    edges: &[(usize, usize, f64)],
+    title: &str,
+) -> Result<String, ReportError> {
+    let mut groups: Vec<i64> = community.to_vec();
+    groups.sort_unstable();
+    groups.dedup();
+    let mut pos = vec![(0.0, 0.0); names.len()];
+    for (g, id) in groups.iter().enumerate() {
+        let members: Vec<usize> = (0..names.len()).filter(|&i| community[i] == *id).collect();
+        let angle = 2.0 * std::f64::consts::PI * g as f64 / groups.len() as f64;
+        let (cx, cy) = if groups.len() == 1 { (0.0, 0.0) } else { (0.68 * angle.cos(), 0.68 * angle.sin()) };
+        let r = if members.len() == 1 { 0.0 } else { (0.06 + 0.025 * members.len() as f64).min(0.3) };
+        for (j, &m) in members.iter().enumerate() {
+            let a = 2.0 * std::f64::consts::PI * j as f64 / members.len() as f64;
+            pos[m] = (cx + r * a.cos(), cy + r * a.sin());
+        }
+    }
+    let w_max = edges.iter().map(|e| e.2.abs()).fold(0.0, f64::max).max(1e-12);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (620, 620)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 17))
+            .margin(10)
+            .build_cartesian_2d(-1.15..1.15, -1.15..1.15)
+            .map_err(plot)?;
+        chart
+            .draw_series(edges.iter().map(|&(a, b, w)| {
+                let alpha = 0.1 + 0.6 * (w.abs() / w_max);
+                PathElement::new(vec![pos[a], pos[b]], BLACK.mix(alpha).stroke_width(1))
+            }))
+            .map_err(plot)?;
+        for (g, id) in groups.iter().enumerate() {
+            let color = Palette99::pick(g).to_rgba();
+            chart
+                .draw_series(
+                    (0..names.len()).filter(|&i| community[i] == *id).map(|i| Circle::new(pos[i], 5, color.filled())),
+                )
+                .map_err(plot)?
+                .label(format!("community {id}"))
+                .legend(move |(x, y)| Circle::new((x + 6, y), 5, color.filled()));
+        }
+        if names.len() <= 120 {
+            chart
+                .draw_series(names.iter().zip(&pos).map(|(n, &(x, y))| {
+                    Text::new(n.clone(), (x + 0.015, y + 0.015), ("sans-serif", 9).into_font().color(&BLACK.mix(0.8)))
+                }))
+                .map_err(plot)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .draw()
+            .map_err(plot)?;
+        root.present().map_err(plot)?;
+    }
+    Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_are_svg_with_their_text() {
+        let comps = [
+            Component { label: "weak".into(), weight: 0.6, mean: -3.0, sd: 0.5 },
+            Component { label: "strong".into(), weight: 0.4, mean: -1.0, sd: 0.4 },
+        ];
+        let values: Vec<f64> = (0..200).map(|i| -4.0 + i as f64 * 0.02).collect();
+        let svg = histogram_with_components(&values, &comps, Some(-2.0), "GRN", "ln|coef|").unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("boundary -2.00") && svg.contains("strong (w=0.40"), "{svg}");
+        let svg = lines(&[1.0, 2.0], &[("ARI", vec![0.5, f64::INFINITY])], Some(1.0), "t", "x", "y").unwrap();
+        assert!(svg.contains("ARI") && svg.contains("selected 1"));
+        let svg = bars(&[1.0, 2.0], &["p=0.1".into(), "p=0.01".into()], "t", "c", "r").unwrap();
+        assert!(svg.contains("p=0.01"));
+        let names = vec!["A".to_string(), "B".into(), "C".into()];
+        let svg = grouped_network(&names, &[1, 1, 2], &[(0, 1, 0.5), (1, 2, -0.2)], "net").unwrap();
+        assert!(svg.contains("community 2") && svg.contains(">\nC\n</text>"), "{svg}");
+    }
+}
