@@ -60,7 +60,7 @@ if framework == "torch":
             loss = ((model(xb) - yb) ** 2).mean()
             loss.backward()
             opt.step()
-        return float(loss)
+        return float(loss.detach())
 
 else:
     import jax
@@ -102,8 +102,8 @@ else:
         return float(loss)
 
 
-epoch(-1)  # warm-up: JIT compilation, allocator
-for r in range(repeats):
+epoch(0)  # warm-up: JIT compilation, allocator
+for r in range(1, repeats + 1):
     t = time.perf_counter()
     epoch(r)
     print(f"secs={time.perf_counter() - t} cells={cells}", flush=True)

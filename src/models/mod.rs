@@ -7,8 +7,8 @@
 
 pub mod ae;
 mod error;
-pub mod vae;
 mod tensor;
+pub mod vae;
 
 pub use error::ModelError;
 pub use tensor::{from_matrix, seeded_linear, to_matrix, train_device};

@@ -305,3 +305,61 @@ mod tests {
         assert!(svg.contains("community 2") && svg.contains(">\nC\n</text>"), "{svg}");
     }
 }
+
+/// A heat map of correlations in [−1, 1] (blue → white → red), rows × columns, with a ring on
+/// the cells of `marked` and the value written in each cell.
+pub fn heatmap(
+    values: &[Vec<f64>],
+    rows: &[String],
+    cols: &[String],
+    marked: &[(usize, usize)],
+    title: &str,
+) -> Result<String, ReportError> {
+    let (nr, nc) = (rows.len().max(1), cols.len().max(1));
+    let size = ((110 + 64 * nc as u32).max(360), (90 + 34 * nr as u32).max(200));
+    let color = |v: f64| {
+        let t = v.clamp(-1.0, 1.0);
+        let fade = |c: f64| (255.0 - (255.0 - c) * t.abs()) as u8;
+        if t >= 0.0 { RGBColor(255, fade(60.0), fade(60.0)) } else { RGBColor(fade(60.0), fade(90.0), 255) }
+    };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        root.fill(&WHITE).map_err(plot)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 17))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(100)
+            .build_cartesian_2d(0.0..nc as f64, 0.0..nr as f64)
+            .map_err(plot)?;
+        let label = |names: &[String], x: f64| names.get(x.floor() as usize).cloned().unwrap_or_default();
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(nc)
+            .y_labels(nr)
+            .x_label_formatter(&|x| if x.fract() == 0.0 { String::new() } else { label(cols, *x) })
+            .y_label_formatter(&|y| if y.fract() == 0.0 { String::new() } else { label(rows, nr as f64 - y) })
+            .draw()
+            .map_err(plot)?;
+        for (i, row) in values.iter().enumerate() {
+            let y = (nr - 1 - i) as f64;
+            for (j, &v) in row.iter().enumerate() {
+                let x = j as f64;
+                chart.draw_series([Rectangle::new([(x, y), (x + 1.0, y + 1.0)], color(v).filled())]).map_err(plot)?;
+                chart
+                    .draw_series([Text::new(format!("{v:.2}"), (x + 0.3, y + 0.62), ("sans-serif", 11))])
+                    .map_err(plot)?;
+            }
+        }
+        chart
+            .draw_series(marked.iter().map(|&(i, j)| {
+                let (x, y) = (j as f64, (nr - 1 - i) as f64);
+                Rectangle::new([(x + 0.04, y + 0.06), (x + 0.96, y + 0.94)], BLACK.stroke_width(2))
+            }))
+            .map_err(plot)?;
+        root.present().map_err(plot)?;
+    }
+    Ok(svg)
+}

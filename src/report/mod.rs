@@ -6,6 +6,7 @@
 //! and the outputs it reads, and appears once per node of that kind whose outputs are cached.
 //! Adding a kind's figures = one file with one `Section` and a line in [`sections`].
 
+mod baseline;
 mod chart;
 mod error;
 pub mod gather;
@@ -13,7 +14,9 @@ mod grn;
 mod html;
 mod leiden;
 mod ora;
+mod permutation;
 mod run;
+mod tmex;
 
 use std::collections::BTreeMap;
 
@@ -124,7 +127,14 @@ pub trait Section: Send + Sync {
 
 /// Every section, one per kind with figures.
 pub fn sections() -> Vec<Box<dyn Section>> {
-    vec![Box::new(grn::GrnSection), Box::new(leiden::LeidenSection), Box::new(ora::OraSection)]
+    vec![
+        Box::new(grn::GrnSection),
+        Box::new(leiden::LeidenSection),
+        Box::new(ora::OraSection),
+        Box::new(tmex::TmexSection),
+        Box::new(permutation::PermutationSection),
+        Box::new(baseline::BaselineSection),
+    ]
 }
 
 /// A string safe in an HTML id.
@@ -189,10 +199,33 @@ mod tests {
     }
 
     #[test]
+    fn table_one_shows_every_model_with_its_error_and_p() {
+        let models = ["perfect", "gcrl-vae", "id-vae", "d-vae", "worst-case"];
+        let t = TableBuilder::new()
+            .str("model", models.iter().map(|m| m.to_string()).collect())
+            .f64("aecd", vec![1.0, 2.0, 2.5, 2.25, 4.0])
+            .f64("se", vec![0.1; 5])
+            .f64("p_value", vec![f64::NAN, f64::NAN, 0.0123, 0.5, 1e-6])
+            .i64("n_conditions", vec![25; 5])
+            .build()
+            .unwrap();
+        let page = render(&data("baseline-eval", "table", t)).unwrap();
+        assert!(page.contains("id=\"node-net-net-table\"") && page.contains("id=\"node-net-net-aecd\""));
+        for m in models {
+            assert!(page.contains(&format!("<td>{m}</td>")), "{m}");
+        }
+        assert!(page.contains("2.5000 ± 0.1000"), "AECD ± S.E.");
+        assert!(page.contains("0.0123"), "the Wilcoxon p");
+    }
+
+    #[test]
     fn kinds_without_a_section_add_nothing_but_the_run() {
         let t = TableBuilder::new().f64("value", vec![1.0]).build().unwrap();
         let page = render(&data("diag-numbers", "values", t)).unwrap();
         assert!(page.contains("id=\"run\"") && !page.contains("id=\"node-net\""));
-        assert_eq!(sections().iter().map(|s| s.kind()).collect::<Vec<_>>(), ["grn", "leiden-sweep", "ora"]);
+        assert_eq!(
+            sections().iter().map(|s| s.kind()).collect::<Vec<_>>(),
+            ["grn", "leiden-sweep", "ora", "tmex-align", "permutation-test", "baseline-eval"]
+        );
     }
 }

@@ -34,6 +34,20 @@ nodes:
     kind: ora
     inputs: { communities: communities.consensus, grn: grn.edges, gene_sets: { file: sets.gmt } }
     params: { min_size: 3, fdr: 1.0 }
+  activities:
+    kind: eigengene
+    inputs: { expression: prep.expression, communities: communities.consensus, cells: prep.cells }
+  ae:
+    kind: ae-train
+    inputs: { expression: prep.expression, communities: communities.consensus, cells: prep.cells }
+    params: { epochs: 3, batch: 128 }
+  align:
+    kind: tmex-align
+    inputs: { latent: ae.latent, activities: activities.activities }
+  perm:
+    kind: permutation-test
+    inputs: { expression: prep.expression, communities: communities.consensus, cells: prep.cells }
+    params: { epochs: 2, batch: 256, seeds: 2, permutations: 3, repeats: 1 }
 ";
 
 /// Gene sets over the simulated names (TF01…TF20, G01…G60).
@@ -55,6 +69,9 @@ const FIGURES: &[&str] = &[
     "node-communities-communities-ari-vi",
     "node-communities-communities-cohesion",
     "node-communities-communities-network",
+    "node-align-align-tfa_x_zhat",
+    "node-align-align-tfa_x_z",
+    "node-perm-perm-null",
     "fig-dag",
     "fig-timings",
 ];
@@ -113,7 +130,7 @@ fn render(chromium: &Path, page: &Path) -> Rendered {
 fn the_report_of_the_paper_steps_renders_in_chromium_with_every_figure() {
     let t = Test::new().write("sets.gmt", gmt()).workflow(PAPER);
     t.run_ok(&["-j", "2"]);
-    t.args(["report", "--out", "report.html"]).run().success().stderr_has(&["wrote report.html (3 figure sections"]);
+    t.args(["report", "--out", "report.html"]).run().success().stderr_has(&["wrote report.html (5 figure sections"]);
     let html = std::fs::read_to_string(t.path().join("report.html")).unwrap();
     for id in FIGURES {
         let at = html.find(&format!("<figure id=\"{id}\"><svg")).unwrap_or_else(|| panic!("figure {id} is missing"));

@@ -50,4 +50,3 @@ pub enum Sparsity {
     /// The decoder weights, as the paper words it.
     Decoder,
 }
-

@@ -12,8 +12,8 @@ use super::batches::{epoch_batches, pair_controls};
 use super::network::{Forward, Intervention, Network, Shape};
 use super::network::{centroid_mse, correlation_loss, kl_divergence, mmd, mse};
 use super::{Matching, Schedule, Sparsity, VaeModel};
-use crate::algo::random::normal;
 use crate::algo::partition::hungarian_max;
+use crate::algo::random::normal;
 use crate::algo::sparse::Csr;
 use crate::models::{ModelError, from_matrix, to_matrix};
 
