@@ -182,19 +182,7 @@ pub fn line_for<'a>(lines: &'a [JobLine], job: &JobRecord, e: usize) -> Option<&
 
 /// `2026-12-01T21:30:00` (UTC, as Slurm prints times on a UTC machine) of Unix milliseconds.
 fn fmt_ms(ms: u64) -> String {
-    let secs = ms / 1000;
-    let days = (secs / 86_400) as i64;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let s = secs % 86_400;
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    crate::clock::utc_datetime(ms)
 }
 
 /// The watcher's loop; returns when the head stops.
