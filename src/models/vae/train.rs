@@ -517,18 +517,15 @@ mod tests {
         }
     }
 
+    /// The screen for the gene-encoder models (d-VAE, id-VAE): two targets, no TF inputs.
+    fn gene_data<'a>(genes: &'a Csr, controls: &'a [usize], singles: &'a [(usize, usize)]) -> VaeData<'a> {
+        VaeData { genes, tf_input: None, tfa: None, targets: 2, routes: None, controls, singles }
+    }
+
     #[test]
     fn d_vae_predicts_an_unseen_double_better_than_the_controls() {
         let (genes, controls, singles) = screen();
-        let data = VaeData {
-            genes: &genes,
-            tf_input: None,
-            tfa: None,
-            targets: 2,
-            routes: None,
-            controls: &controls,
-            singles: &singles,
-        };
+        let data = gene_data(&genes, &controls, &singles);
         let trained = train(&config(VaeModel::Discrepancy, 2, 40), &data, &train_device(None).unwrap()).unwrap();
         let first = trained.history[0].reconstruction;
         let last = trained.history.last().unwrap().reconstruction;
@@ -545,15 +542,7 @@ mod tests {
     #[test]
     fn training_gives_the_same_bytes_on_one_and_two_threads() {
         let (genes, controls, singles) = screen();
-        let data = VaeData {
-            genes: &genes,
-            tf_input: None,
-            tfa: None,
-            targets: 2,
-            routes: None,
-            controls: &controls,
-            singles: &singles,
-        };
+        let data = gene_data(&genes, &controls, &singles);
         let run = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             pool.install(|| {
