@@ -283,29 +283,6 @@ pub fn grouped_network(
     Ok(svg)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn figures_are_svg_with_their_text() {
-        let comps = [
-            Component { label: "weak".into(), weight: 0.6, mean: -3.0, sd: 0.5 },
-            Component { label: "strong".into(), weight: 0.4, mean: -1.0, sd: 0.4 },
-        ];
-        let values: Vec<f64> = (0..200).map(|i| -4.0 + i as f64 * 0.02).collect();
-        let svg = histogram_with_components(&values, &comps, Some(-2.0), "GRN", "ln|coef|").unwrap();
-        assert!(svg.starts_with("<svg") && svg.contains("boundary -2.00") && svg.contains("strong (w=0.40"), "{svg}");
-        let svg = lines(&[1.0, 2.0], &[("ARI", vec![0.5, f64::INFINITY])], Some(1.0), "t", "x", "y").unwrap();
-        assert!(svg.contains("ARI") && svg.contains("selected 1"));
-        let svg = bars(&[1.0, 2.0], &["p=0.1".into(), "p=0.01".into()], "t", "c", "r").unwrap();
-        assert!(svg.contains("p=0.01"));
-        let names = vec!["A".to_string(), "B".into(), "C".into()];
-        let svg = grouped_network(&names, &[1, 1, 2], &[(0, 1, 0.5), (1, 2, -0.2)], "net").unwrap();
-        assert!(svg.contains("community 2") && svg.contains(">\nC\n</text>"), "{svg}");
-    }
-}
-
 /// A heat map of correlations in [−1, 1] (blue → white → red), rows × columns, with a ring on
 /// the cells of `marked` and the value written in each cell.
 pub fn heatmap(
@@ -362,4 +339,27 @@ pub fn heatmap(
         root.present().map_err(plot)?;
     }
     Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_are_svg_with_their_text() {
+        let comps = [
+            Component { label: "weak".into(), weight: 0.6, mean: -3.0, sd: 0.5 },
+            Component { label: "strong".into(), weight: 0.4, mean: -1.0, sd: 0.4 },
+        ];
+        let values: Vec<f64> = (0..200).map(|i| -4.0 + i as f64 * 0.02).collect();
+        let svg = histogram_with_components(&values, &comps, Some(-2.0), "GRN", "ln|coef|").unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("boundary -2.00") && svg.contains("strong (w=0.40"), "{svg}");
+        let svg = lines(&[1.0, 2.0], &[("ARI", vec![0.5, f64::INFINITY])], Some(1.0), "t", "x", "y").unwrap();
+        assert!(svg.contains("ARI") && svg.contains("selected 1"));
+        let svg = bars(&[1.0, 2.0], &["p=0.1".into(), "p=0.01".into()], "t", "c", "r").unwrap();
+        assert!(svg.contains("p=0.01"));
+        let names = vec!["A".to_string(), "B".into(), "C".into()];
+        let svg = grouped_network(&names, &[1, 1, 2], &[(0, 1, 0.5), (1, 2, -0.2)], "net").unwrap();
+        assert!(svg.contains("community 2") && svg.contains(">\nC\n</text>"), "{svg}");
+    }
 }
