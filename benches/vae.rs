@@ -1,15 +1,17 @@
 //! VAE benchmark (issue 6): training throughput of gCRL-VAE, id-VAE and the discrepancy-VAE at
 //! Norman size (5,000 genes, 105 targets, batch 32; d = 105 for d-VAE, d = k + 1 = 12 for the
 //! others, 400 TFs for gCRL-VAE's encoder), in perturbed cells per second, on 1 and 2 threads,
-//! beside the reference discrepancy-VAE ported to JAX on CPU (`benches/peers/vae_jax.py`; the
-//! PyTorch wheel cannot run here without the CUDA libraries).
+//! beside the reference discrepancy-VAE in PyTorch (eager, as the reference runs;
+//! `benches/peers/vae_torch.py`) and its port to JAX (`benches/peers/vae_jax.py`, jit-compiled),
+//! both in float32 on the same threads.
 //!
-//! A full epoch is ≈ 28,000 training cells (875 batches); both sides run `GCRL_BENCH_VAE_BATCHES`
+//! A full epoch is ≈ 28,000 training cells (875 batches); every side runs `GCRL_BENCH_VAE_BATCHES`
 //! batches (default 100) and the epoch time is extrapolated from the rate. The Rust side is one
-//! `train` call of one epoch (its setup — initialisation, pairing — included); the JAX side
-//! excludes the jit compile.
+//! `train` call of one epoch (its setup — initialisation, pairing — included); the peers exclude
+//! a warm-up step (JAX: the jit compile).
 //!
-//! Run: `cargo bench --bench vae` (the peer needs `GCRL_PYTHON` pointing at a Python with jax).
+//! Run: `cargo bench --bench vae` (the peers run under `GCRL_PYTHON`, a Python with torch and/or
+//! jax; a missing one is noted and skipped).
 
 mod common;
 
@@ -107,10 +109,12 @@ fn rate(s: &Screen, model: VaeModel, matching: Matching, threads: usize) -> f64 
     s.singles.len() as f64 / secs
 }
 
-const PEER: &str = include_str!("peers/vae_jax.py");
+/// The peers: Python module and script.
+const PEERS: [(&str, &str); 2] =
+    [("torch", include_str!("peers/vae_torch.py")), ("jax", include_str!("peers/vae_jax.py"))];
 
-fn peer(report: &mut Report, batches: usize, matching: &str, threads: usize) {
-    let py = match common::python_with(&["jax"]) {
+fn peer(report: &mut Report, (framework, script): (&str, &str), batches: usize, matching: &str, threads: usize) {
+    let py = match common::python_with(&[framework]) {
         Ok(py) => py,
         Err(why) => {
             report.note(format!("peer skipped: {why}"));
@@ -122,10 +126,10 @@ fn peer(report: &mut Report, batches: usize, matching: &str, threads: usize) {
     let threads_arg = threads.to_string();
     let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
     all.extend([matching, threads_arg.as_str()]);
-    let out = match common::run_python(&py, PEER, &all) {
+    let out = match common::run_python(&py, script, &all) {
         Ok(o) => o,
         Err(e) => {
-            report.note(format!("jax peer failed: {e}"));
+            report.note(format!("{framework} peer failed: {e}"));
             return;
         }
     };
@@ -133,8 +137,8 @@ fn peer(report: &mut Report, batches: usize, matching: &str, threads: usize) {
         out.lines().filter(|l| l.starts_with("secs=")).filter_map(|l| common::parse_kv(l, "cells_per_s")).collect();
     let label = format!("d-vae {matching}, {threads} thread{}", if threads > 1 { "s" } else { "" });
     let r = median(&rates);
-    report.add(&label, "jax", r, "cells/s", n, &format!("{batches} batches; {}", spread(&rates)));
-    report.add(&format!("epoch {label}"), "jax", EPOCH_CELLS / r, "s", n, "28,000 cells / rate");
+    report.add(&label, framework, r, "cells/s", n, &format!("{batches} batches; {}", spread(&rates)));
+    report.add(&format!("epoch {label}"), framework, EPOCH_CELLS / r, "s", n, "28,000 cells / rate");
 }
 
 fn main() {
@@ -161,13 +165,18 @@ fn main() {
             report.add(&format!("epoch {label}"), "gcrl", EPOCH_CELLS / r, "s", n, "28,000 cells / rate");
         }
         for matching in ["centroid", "mmd"] {
-            peer(&mut report, batches, matching, threads);
+            for p in PEERS {
+                peer(&mut report, p, batches, matching, threads);
+            }
         }
     }
     for threads in ["1 thread", "2 threads"] {
         for m in ["centroid", "mmd"] {
             let case = format!("d-vae {m}, {threads}");
-            report.ratio(&format!("{case}: gcrl / jax"), (&case, "gcrl"), (&case, "jax"), "goal >= 1 (not slower)");
+            for (framework, _) in PEERS {
+                let name = format!("{case}: gcrl / {framework}");
+                report.ratio(&name, (&case, "gcrl"), (&case, framework), "goal >= 1 (not slower)");
+            }
         }
     }
     report.finish();
