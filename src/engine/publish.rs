@@ -76,7 +76,8 @@ fn instance_path(path: &Path, instance: &BTreeMap<String, Value>) -> PathBuf {
         return path.to_path_buf();
     }
     let safe = |c: char| if c.is_ascii_alphanumeric() || ".=+-".contains(c) { c } else { '_' };
-    let parts: Vec<String> = instance.iter().map(|(k, v)| format!("{k}={}", plain(v)).chars().map(safe).collect()).collect();
+    let parts: Vec<String> =
+        instance.iter().map(|(k, v)| format!("{k}={}", plain(v)).chars().map(safe).collect()).collect();
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
     path.with_file_name(format!("{stem}_{}{ext}", parts.join("_")))

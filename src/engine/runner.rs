@@ -266,7 +266,12 @@ mod tests {
         let with = ResolvedInput::Object {
             hash: "h1".into(),
             instance: BTreeMap::new(),
-            origin: Some(Origin { node: "grn".into(), output: "edges".into(), kind: "grn".into(), instance: BTreeMap::new() }),
+            origin: Some(Origin {
+                node: "grn".into(),
+                output: "edges".into(),
+                kind: "grn".into(),
+                instance: BTreeMap::new(),
+            }),
         };
         let text = serde_json::to_string(&with).unwrap();
         assert_eq!(serde_json::from_str::<ResolvedInput>(&text).unwrap(), with, "{text}");

@@ -403,11 +403,16 @@ impl Loader<'_> {
                 continue;
             }
             match &v.value {
-                Yaml::Str(path) if !path.trim().is_empty() => match crate::engine::publish::check_path(Path::new(path)) {
+                Yaml::Str(path) if !path.trim().is_empty() => match crate::engine::publish::check_path(Path::new(path))
+                {
                     Ok(()) => {
                         publish.insert(k.name.clone(), self.dir.join(path));
                     }
-                    Err(why) => self.at_node(v, format!("`publish` of output `{}` of node `{id}`: {why}", k.name), String::new()),
+                    Err(why) => self.at_node(
+                        v,
+                        format!("`publish` of output `{}` of node `{id}`: {why}", k.name),
+                        String::new(),
+                    ),
                 },
                 other => {
                     let found = other.type_name();
@@ -594,26 +599,27 @@ impl Loader<'_> {
                 for (pos, w) in written {
                     match w {
                         Written::Source(s) => sources.push((pos, s)),
-                        Written::AllOutputsOf(node) => match outputs.get(&node) {
-                            Some(outs) => sources.extend(outs.iter().map(|o| {
-                                (pos.clone(), Source::Output { node: node.clone(), output: o.to_string() })
-                            })),
-                            None => {
-                                let h = hint(&node, ids.iter().map(String::as_str));
-                                let message =
-                                    format!("input `{port}` of node `{}` refers to unknown node `{node}`", loaded.spec.id);
-                                self.at_node(&pos, message, h);
+                        Written::AllOutputsOf(node) => {
+                            match outputs.get(&node) {
+                                Some(outs) => sources.extend(outs.iter().map(|o| {
+                                    (pos.clone(), Source::Output { node: node.clone(), output: o.to_string() })
+                                })),
+                                None => {
+                                    let h = hint(&node, ids.iter().map(String::as_str));
+                                    let message = format!(
+                                        "input `{port}` of node `{}` refers to unknown node `{node}`",
+                                        loaded.spec.id
+                                    );
+                                    self.at_node(&pos, message, h);
+                                }
                             }
-                        },
+                        }
                     }
                 }
                 loaded.inputs.insert(port, sources);
             }
-            loaded.spec.inputs = loaded
-                .inputs
-                .iter()
-                .map(|(p, s)| (p.clone(), s.iter().map(|(_, s)| s.clone()).collect()))
-                .collect();
+            loaded.spec.inputs =
+                loaded.inputs.iter().map(|(p, s)| (p.clone(), s.iter().map(|(_, s)| s.clone()).collect())).collect();
         }
     }
 

@@ -60,7 +60,8 @@ fn a_report_node_draws_what_gcrl_report_draws_republishes_and_reruns_only_for_wh
         let shown = render(&chromium, &published);
         assert!(shown.console.is_empty(), "console messages: {:?}", shown.console);
         for id in &expected {
-            let at = shown.dom.find(&format!("<figure id=\"{id}\"><svg")).unwrap_or_else(|| panic!("{id} not rendered"));
+            let at =
+                shown.dom.find(&format!("<figure id=\"{id}\"><svg")).unwrap_or_else(|| panic!("{id} not rendered"));
             assert!(shown.dom[at..].contains("</svg>"), "{id}");
         }
     }
@@ -85,8 +86,11 @@ fn a_bare_node_id_in_a_list_stands_for_every_output_in_declaration_order() {
         "name: x\nnodes:\n  data:\n    kind: simulate\n  report:\n    kind: report\n    inputs: {from: [data]}\n",
     );
     let dot = t.args(["dag"]).run().success().stdout;
-    let outputs: Vec<&str> =
-        dot.lines().filter(|l| l.contains("\"data\" -> \"report\"")).map(|l| l.split("label=\"").nth(1).unwrap()).collect();
+    let outputs: Vec<&str> = dot
+        .lines()
+        .filter(|l| l.contains("\"data\" -> \"report\""))
+        .map(|l| l.split("label=\"").nth(1).unwrap())
+        .collect();
     let kinds = t.args(["kinds", "simulate", "--json"]).run().success().json();
     let declared: Vec<String> = kinds[0]["outputs"]
         .as_array()
@@ -114,7 +118,11 @@ fn publish_writes_each_instance_in_the_format_of_its_extension_and_reports_what_
     let parquet = std::fs::read(t.path().join("out/sum.parquet")).unwrap();
     assert!(parquet.starts_with(b"PAR1"));
     assert!(
-        std::fs::read_dir(t.path().join("out")).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with('.')),
+        std::fs::read_dir(t.path().join("out")).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with('.')),
         "no temporary files are left"
     );
     // A table that is not one string cell cannot be an .html page.
