@@ -5,7 +5,7 @@
 //! (determinism across `-j`, SIGKILL, corruption, concurrent runs), `failure` (a failing task),
 //! `malformed` (workflows that must be refused with a clear error), `models` (the gCRL-AE kinds),
 //! `commands` (`kinds`, `dag`, `show`, `export`), `slurm` (`--executor slurm` on a real cluster,
-//! `exec`, `status`), `plugins` (external kinds), `report` (the HTML report in headless Chromium).
+//! `exec`, `status`), `plugins` (external kinds), `report` (the HTML report in headless Chromium), `report_node` (the `report` kind and `publish:`).
 
 mod cli {
     pub mod test;
@@ -17,6 +17,7 @@ mod cli {
     mod models;
     mod plugins;
     mod report;
+    mod report_node;
     mod rerun;
     mod slurm;
 }

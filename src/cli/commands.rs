@@ -18,10 +18,11 @@ use crate::engine::executor::slurm::{SlurmExecutor, SlurmOptions, TaskInfo};
 use crate::engine::executor::{Executor, LocalExecutor};
 use crate::engine::graph::{TaskGraph, check_node};
 use crate::engine::plan::{Status, plan};
+use crate::engine::publish::{self, Published};
 use crate::engine::resolve::Resolver;
 use crate::engine::scheduler::{RunOptions, run_graph};
 use crate::engine::{EngineError, Registry};
-use crate::table::{SparseMatrix, Table, is_sparse, write_table_file};
+use crate::table::{SparseMatrix, Table, densified, is_sparse, write_table_file};
 use crate::workflow::{Source, Workflow, load_workflow};
 
 /// A failure of a command, with its exit code.
@@ -161,6 +162,7 @@ pub fn run(
     let summary = run_graph(&graph, &workflow.name, &cache, executor.as_mut(), &options, &mut reporter);
     drop(executor);
     let summary = summary?;
+    let (published, publish_failed) = publish_outputs(&workflow, &graph, &cache, quiet);
     if json {
         let out = json!({
             "workflow": workflow.name,
@@ -169,6 +171,7 @@ pub fn run(
             "cached": summary.cached,
             "failed": summary.failed,
             "skipped": summary.skipped,
+            "published": published,
             "seconds": summary.seconds,
         });
         println!("{out}");
@@ -186,7 +189,41 @@ pub fn run(
         eprintln!("interrupted: the run's Slurm jobs were cancelled; `gcrl status` shows them, a new run resumes");
         return Ok(exit::INTERRUPTED);
     }
-    Ok(if summary.failed > 0 { exit::TASK_FAILED } else { exit::OK })
+    Ok(if summary.failed > 0 {
+        exit::TASK_FAILED
+    } else if publish_failed {
+        exit::IO
+    } else {
+        exit::OK
+    })
+}
+
+/// Writes the `publish:` files of the tasks the run finished; returns how many files were
+/// (re)written and whether any could not be. The run record the scheduler just kept (or left
+/// as it was, when nothing changed) lists exactly the tasks that are done.
+fn publish_outputs(workflow: &Workflow, graph: &TaskGraph, cache: &Cache, quiet: bool) -> (usize, bool) {
+    let targets = publish::targets(workflow, graph);
+    if targets.is_empty() {
+        return (0, false);
+    }
+    let done = cache.last_run(&workflow.name).map(|r| r.tasks).unwrap_or_default();
+    let (mut written, mut failed) = (0, false);
+    for t in &targets {
+        match publish::publish(t, &done, cache) {
+            Ok(Published::Written) => {
+                written += 1;
+                if !quiet {
+                    eprintln!("published {}.{} to {}", t.task, t.output, t.path.display());
+                }
+            }
+            Ok(Published::Unchanged | Published::NotDone) => {}
+            Err(e) => {
+                failed = true;
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    (written, failed)
 }
 
 /// `gcrl exec`: one element of a Slurm job.
@@ -309,9 +346,14 @@ pub fn plan_cmd(
     let graph = TaskGraph::expand(&workflow, until)?;
     let cache = open_cache(cache_dir)?;
     let entries = plan(&graph, &workflow.name, &cache, force);
+    let targets = publish::targets(&workflow, &graph);
     let mut out = std::io::stdout().lock();
     if json {
-        let _ = writeln!(out, "{}", json!({ "workflow": workflow.name, "tasks": entries }));
+        let mut doc = json!({ "workflow": workflow.name, "tasks": entries });
+        if !targets.is_empty() {
+            doc["publish"] = json!(targets);
+        }
+        let _ = writeln!(out, "{doc}");
         return Ok(exit::OK);
     }
     let run = entries.iter().filter(|e| e.status == Status::Run).count();
@@ -321,6 +363,9 @@ pub fn plan_cmd(
             Status::Cached => writeln!(out, "cached  {}", e.task),
             Status::Run => writeln!(out, "run     {:<width$}  {}", e.task, e.reason),
         };
+    }
+    for t in &targets {
+        let _ = writeln!(out, "publish {}.{} -> {}", t.task, t.output, t.path.display());
     }
     let _ = writeln!(out, "{} tasks: {run} to run, {} cached", entries.len(), entries.len() - run);
     Ok(exit::OK)
@@ -521,12 +566,8 @@ pub fn export(
     if obs.is_some() || !obsm.is_empty() {
         return Err(Failure::usage("error: --obs and --obsm go with an .h5ad destination (--to out.h5ad)"));
     }
-    let mut table = cached_output(args, &registry, cache_dir, target)?;
-    if is_sparse(&table) {
-        table = SparseMatrix::from_table(&table)
-            .and_then(|m| m.to_dense_table())
-            .map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
-    }
+    let table = densified(cached_output(args, &registry, cache_dir, target)?)
+        .map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
     write_table_file(&table, to).map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
     eprintln!("wrote {} ({} rows × {} columns)", to.display(), table.n_rows(), table.n_cols());
     Ok(exit::OK)

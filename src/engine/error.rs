@@ -60,6 +60,14 @@ pub enum EngineError {
     /// A table operation failed.
     #[error(transparent)]
     Table(#[from] TableError),
+    /// A `publish:` file could not be written.
+    #[error("cannot publish {}: {message}", path.display())]
+    Publish {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// The Slurm executor cannot start or go on.
     #[error(transparent)]
     Slurm(#[from] crate::engine::executor::slurm::SlurmError),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::error::EngineError;
-use super::kind::{NodeKind, Resources};
+use super::kind::{NodeKind, Origin, Resources};
 use super::params::Params;
 use crate::workflow::suggest::hint;
 use crate::workflow::{Source, Workflow};
@@ -46,6 +46,8 @@ pub enum TaskInput {
         port: String,
         /// `node.output` as written.
         source: String,
+        /// Producer, port, kind and instance, when the consumer's kind reads origins.
+        origin: Option<Origin>,
     },
     /// A file.
     File(PathBuf),
@@ -133,14 +135,8 @@ impl TaskGraph {
                 for (k, v) in &instance {
                     params.set(k, v.clone());
                 }
-                let suffix = if instance.is_empty() {
-                    String::new()
-                } else {
-                    let parts: Vec<String> = instance.iter().map(|(k, v)| format!("{k}={}", plain(v))).collect();
-                    format!("[{}]", parts.join(","))
-                };
-                let label = format!("{id}{suffix}");
-                let inputs = g.resolve_inputs(&node.inputs);
+                let label = label(id, &instance);
+                let inputs = g.resolve_inputs(&node.inputs, node.kind.reads_origins());
                 let base = Task {
                     id: 0,
                     node: id.clone(),
@@ -178,7 +174,11 @@ impl TaskGraph {
         self.tasks.len() - 1
     }
 
-    fn resolve_inputs(&self, inputs: &BTreeMap<String, Vec<Source>>) -> BTreeMap<String, Vec<TaskInput>> {
+    fn resolve_inputs(
+        &self,
+        inputs: &BTreeMap<String, Vec<Source>>,
+        reads_origins: bool,
+    ) -> BTreeMap<String, Vec<TaskInput>> {
         inputs
             .iter()
             .map(|(port, sources)| {
@@ -188,7 +188,17 @@ impl TaskGraph {
                         Source::File(p) => vec![TaskInput::File(p.clone())],
                         Source::Output { node, output } => self.outputs_of[node]
                             .iter()
-                            .map(|&task| TaskInput::Output { task, port: output.clone(), source: s.to_string() })
+                            .map(|&task| TaskInput::Output {
+                                task,
+                                port: output.clone(),
+                                source: s.to_string(),
+                                origin: reads_origins.then(|| Origin {
+                                    node: node.clone(),
+                                    output: output.clone(),
+                                    kind: self.tasks[task].kind.name().to_string(),
+                                    instance: self.tasks[task].instance.clone(),
+                                }),
+                            })
                             .collect(),
                     })
                     .collect();
@@ -207,6 +217,15 @@ impl TaskGraph {
         }
         out
     }
+}
+
+/// The label of the task of node `id` for sweep `instance`: `id`, or `id[k=v,…]`.
+pub fn label(id: &str, instance: &BTreeMap<String, Value>) -> String {
+    if instance.is_empty() {
+        return id.to_string();
+    }
+    let parts: Vec<String> = instance.iter().map(|(k, v)| format!("{k}={}", plain(v))).collect();
+    format!("{id}[{}]", parts.join(","))
 }
 
 /// A JSON value without quotes for strings (labels read `model=gcrl-vae`).

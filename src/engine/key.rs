@@ -2,7 +2,9 @@
 //!
 //! The key covers the kind name and version (and, for a plugin, the hash of its files), the role (whole, shard, reduce), the canonical
 //! parameters and the content hashes of the inputs (and, for a reduce step, of its shards'
-//! outputs). Node ids, labels and scheduling do not enter it. Every field is length-prefixed, so
+//! outputs). Node ids, labels and scheduling do not enter it, except for a kind that reads its
+//! inputs' origins (`NodeKind::reads_origins`, e.g. the report): there each input's producer node,
+//! port, kind and sweep instance enter too, since its result shows them. Every field is length-prefixed, so
 //! distinct ingredients never hash alike; the hasher is fed directly, without building a
 //! document first, because a no-op run computes thousands of keys.
 
@@ -38,6 +40,16 @@ impl KeyHasher {
         self.field(b"in");
         self.field(port.as_bytes());
         self.field(hash.as_bytes());
+    }
+
+    /// Adds where the input just added comes from: producer `node`, its `output`, its `kind` and
+    /// its sweep `instance` as canonical JSON (only for kinds that read origins).
+    pub fn origin(&mut self, node: &str, output: &str, kind: &str, instance: &str) {
+        self.field(b"origin");
+        self.field(node.as_bytes());
+        self.field(output.as_bytes());
+        self.field(kind.as_bytes());
+        self.field(instance.as_bytes());
     }
 
     /// Adds output `name` of shard `index` (shards in order, outputs sorted).
@@ -88,5 +100,15 @@ mod tests {
         other.fingerprint("c2");
         other.input("x", "h1");
         assert_ne!(code1, other.finish());
+        let with_origin = |node: &str, instance: &str| {
+            let mut h = KeyHasher::new("grn", 1, "whole", r#"{"a":1}"#);
+            h.input("x", "h1");
+            h.origin(node, "edges", "grn", instance);
+            h.finish()
+        };
+        let o = with_origin("net", "{}");
+        assert_ne!(k, o, "an origin enters the key");
+        assert_ne!(o, with_origin("net2", "{}"), "so does the producer's id");
+        assert_ne!(o, with_origin("net", r#"{"m":1}"#), "and its instance");
     }
 }

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::NodeError;
@@ -69,6 +70,21 @@ pub struct Shard {
 /// The sweep values that produced a table (empty when its node is not swept).
 pub type Instance = BTreeMap<String, Value>;
 
+/// Where an input table comes from, for kinds that declare [`NodeKind::reads_origins`]: it then
+/// enters the task key, so renaming or changing the kind of a producer reruns the consumer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// Producing node id.
+    pub node: String,
+    /// Its output port.
+    pub output: String,
+    /// The producer's kind name.
+    pub kind: String,
+    /// Sweep assignment of the producing task (empty when not swept).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub instance: Instance,
+}
+
 /// One input value as a node receives it.
 #[derive(Debug, Clone)]
 pub enum Input {
@@ -78,6 +94,10 @@ pub enum Input {
         table: Table,
         /// Sweep assignment of the producing task (empty when not swept).
         instance: BTreeMap<String, Value>,
+        /// Its content hash (the cache object's blake3).
+        hash: String,
+        /// Where it comes from; `Some` only for kinds that read origins.
+        origin: Option<Origin>,
     },
     /// A file named in the workflow.
     File(PathBuf),
@@ -206,6 +226,11 @@ pub trait NodeKind: Send + Sync {
     /// present it enters every cache key of the kind, so editing that code reruns its tasks.
     fn fingerprint(&self) -> Option<&str> {
         None
+    }
+    /// Whether the kind reads where its inputs come from ([`Input::Table`]'s `origin`). Only then
+    /// do producer node ids, ports, kinds and sweep instances enter its task keys.
+    fn reads_origins(&self) -> bool {
+        false
     }
     /// Where an external kind was loaded from (a plugin's folder); `None` for built-in kinds.
     fn origin(&self) -> Option<&Path> {

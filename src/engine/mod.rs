@@ -12,12 +12,13 @@ pub mod key;
 pub mod kind;
 pub mod params;
 pub mod plan;
+pub mod publish;
 pub mod registry;
 pub mod resolve;
 pub mod runner;
 pub mod scheduler;
 
 pub use error::{EngineError, NodeError};
-pub use kind::{Input, Inputs, NodeKind, Outputs, PortSpec, Resources, RunContext, Shard};
+pub use kind::{Input, Inputs, NodeKind, Origin, Outputs, PortSpec, Resources, RunContext, Shard};
 pub use params::{ParamSpec, ParamType, Params};
 pub use registry::Registry;

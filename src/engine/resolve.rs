@@ -51,7 +51,7 @@ impl<'a> Resolver<'a> {
             TaskInput::File(path) => {
                 self.files.hash(path).map_err(|e| format!("input `{port}`: {}: {e}", path.display()))
             }
-            TaskInput::Output { task: producer, port: out, source } => outputs[*producer]
+            TaskInput::Output { task: producer, port: out, source, .. } => outputs[*producer]
                 .as_ref()
                 .and_then(|o| o.get(out))
                 .cloned()
@@ -68,6 +68,10 @@ impl<'a> Resolver<'a> {
         for (port, values) in &task.inputs {
             for v in values {
                 h.input(port, &self.input_hash(port, v, outputs)?);
+                if let TaskInput::Output { origin: Some(o), .. } = v {
+                    let instance = serde_json::to_string(&o.instance).unwrap_or_default();
+                    h.origin(&o.node, &o.output, &o.kind, &instance);
+                }
             }
         }
         for (i, &s) in task.shards.iter().enumerate() {
@@ -95,9 +99,11 @@ impl<'a> Resolver<'a> {
                 let hash = self.input_hash(port, v, outputs)?;
                 resolved.push(match v {
                     TaskInput::File(path) => ResolvedInput::File { path: path.clone(), hash },
-                    TaskInput::Output { task: producer, .. } => {
-                        ResolvedInput::Object { hash, instance: tasks[*producer].instance.clone() }
-                    }
+                    TaskInput::Output { task: producer, origin, .. } => ResolvedInput::Object {
+                        hash,
+                        instance: tasks[*producer].instance.clone(),
+                        origin: origin.clone(),
+                    },
                 });
             }
             inputs.insert(port.clone(), resolved);

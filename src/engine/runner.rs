@@ -13,7 +13,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::kind::{Input, Inputs, RunContext};
+use super::kind::{Input, Inputs, Origin, RunContext};
 use super::params::Params;
 use super::registry::Registry;
 use crate::cache::{Cache, CacheError, Manifest, OutputRecord};
@@ -29,6 +29,9 @@ pub enum ResolvedInput {
         hash: String,
         /// Sweep assignment of its producer.
         instance: BTreeMap<String, Value>,
+        /// Its producer, for kinds that read origins (absent in task specs written before them).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        origin: Option<Origin>,
     },
     /// A file and its content hash.
     File {
@@ -159,9 +162,12 @@ pub fn execute(
         let mut loaded = Vec::with_capacity(values.len());
         for v in values {
             loaded.push(match v {
-                ResolvedInput::Object { hash, instance } => {
-                    Input::Table { table: load(cache, hash)?, instance: instance.clone() }
-                }
+                ResolvedInput::Object { hash, instance, origin } => Input::Table {
+                    table: load(cache, hash)?,
+                    instance: instance.clone(),
+                    hash: hash.clone(),
+                    origin: origin.clone(),
+                },
                 ResolvedInput::File { path, .. } => Input::File(path.clone()),
             });
         }
@@ -238,4 +244,36 @@ pub fn hostname() -> String {
         .map(|s| s.trim().to_string())
         .or_else(|_| std::env::var("HOSTNAME"))
         .unwrap_or_else(|_| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_specs_without_origins_still_parse_and_origins_round_trip() {
+        let old = r#"{"type":"object","hash":"h1","instance":{"model":"d-vae"}}"#;
+        let parsed: ResolvedInput = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            parsed,
+            ResolvedInput::Object {
+                hash: "h1".into(),
+                instance: BTreeMap::from([("model".into(), Value::from("d-vae"))]),
+                origin: None
+            }
+        );
+        assert_eq!(serde_json::to_string(&parsed).unwrap(), old, "no origin, nothing written");
+        let with = ResolvedInput::Object {
+            hash: "h1".into(),
+            instance: BTreeMap::new(),
+            origin: Some(Origin {
+                node: "grn".into(),
+                output: "edges".into(),
+                kind: "grn".into(),
+                instance: BTreeMap::new(),
+            }),
+        };
+        let text = serde_json::to_string(&with).unwrap();
+        assert_eq!(serde_json::from_str::<ResolvedInput>(&text).unwrap(), with, "{text}");
+    }
 }

@@ -244,15 +244,19 @@ mod tests {
             .f32("g", vec![ab as f32, ac as f32])
             .build()
             .unwrap();
-        Input::Table { table: t, instance: BTreeMap::new() }
+        given(t)
+    }
+
+    fn given(table: Table) -> Input {
+        Input::Table { table, instance: BTreeMap::new(), hash: String::new(), origin: None }
     }
 
     #[test]
     fn table_one_by_hand() {
         let (expr, cells) = fixture();
         let mut ports = BTreeMap::new();
-        ports.insert("expression".to_string(), vec![Input::Table { table: expr, instance: BTreeMap::new() }]);
-        ports.insert("cells".to_string(), vec![Input::Table { table: cells, instance: BTreeMap::new() }]);
+        ports.insert("expression".to_string(), vec![given(expr)]);
+        ports.insert("cells".to_string(), vec![given(cells)]);
         // gcrl-vae is off by 1 and 0.5; d-vae (two seeds) by 0 and 1, then 2 and 1 → 1 and 1.
         ports.insert(
             "predictions".to_string(),

@@ -12,6 +12,7 @@ pub mod load;
 pub mod ora;
 pub mod permutation_test;
 pub mod preprocess;
+pub mod report;
 pub mod simulate;
 pub mod tmex_align;
 pub mod vae_train;
@@ -35,6 +36,7 @@ pub fn builtin() -> Registry {
     r.register(Arc::new(ora::Ora));
     r.register(Arc::new(permutation_test::PermutationTest));
     r.register(Arc::new(preprocess::Preprocess));
+    r.register(Arc::new(report::Report));
     r.register(Arc::new(simulate::Simulate));
     r.register(Arc::new(tmex_align::TmexAlign));
     r.register(Arc::new(vae_train::VaeTrain));

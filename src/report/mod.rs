@@ -5,6 +5,9 @@
 //! writes the page. Figures are pluggable per node kind: a [`Section`] names the kind it draws
 //! and the outputs it reads, and appears once per node of that kind whose outputs are cached.
 //! Adding a kind's figures = one file with one `Section` and a line in [`sections`].
+//!
+//! The `report` node kind draws the same sections from its input tables instead of the cache
+//! ([`render_inputs`]), with a provenance section that depends only on those inputs.
 
 mod baseline;
 mod chart;
@@ -12,6 +15,7 @@ mod error;
 pub mod gather;
 mod grn;
 mod html;
+mod inputs;
 mod leiden;
 mod ora;
 mod permutation;
@@ -23,6 +27,7 @@ use std::collections::BTreeMap;
 pub use error::ReportError;
 pub use gather::gather;
 pub use html::Html;
+pub use inputs::{InputRow, render_inputs};
 pub use run::{RunData, TaskRow, TaskStatus};
 
 use crate::table::{Table, TableError};
@@ -144,24 +149,9 @@ fn slug(s: &str) -> String {
 
 /// Writes the page.
 pub fn render(data: &ReportData) -> Result<String, ReportError> {
-    let sections = sections();
     let mut html = Html::new();
     let mut toc = Vec::new();
-    for node in &data.nodes {
-        let Some(section) = sections.iter().find(|s| s.kind() == node.kind) else { continue };
-        let id = format!("node-{}", slug(&node.id));
-        let title = format!("{}: {} ({})", node.id, section.title(), node.kind);
-        html.section(&id, &title);
-        toc.push((id.clone(), node.id.clone()));
-        for inst in &node.instances {
-            if node.instances.len() > 1 {
-                html.heading(&inst.label);
-            }
-            let outputs = Outputs { node: &node.id, tables: &inst.tables };
-            section.render(&format!("{id}-{}", slug(&inst.label)), &outputs, &mut html)?;
-        }
-        html.end_section();
-    }
+    render_sections(&data.nodes, &mut html, &mut toc)?;
     run::render(&data.run, &mut html, &mut toc)?;
     let cached = data.run.tasks.iter().filter(|t| t.status != TaskStatus::Missing).count();
     let subtitle = format!(
@@ -173,6 +163,27 @@ pub fn render(data: &ReportData) -> Result<String, ReportError> {
         env!("CARGO_PKG_VERSION")
     );
     Ok(html.page(&format!("gcrl report: {}", data.run.workflow), &subtitle, &toc))
+}
+
+/// Writes the section of each node whose kind has one, in the order given, adding it to `toc`.
+fn render_sections(nodes: &[NodeData], html: &mut Html, toc: &mut Vec<(String, String)>) -> Result<(), ReportError> {
+    let sections = sections();
+    for node in nodes {
+        let Some(section) = sections.iter().find(|s| s.kind() == node.kind) else { continue };
+        let id = format!("node-{}", slug(&node.id));
+        let title = format!("{}: {} ({})", node.id, section.title(), node.kind);
+        html.section(&id, &title);
+        toc.push((id.clone(), node.id.clone()));
+        for inst in &node.instances {
+            if node.instances.len() > 1 {
+                html.heading(&inst.label);
+            }
+            let outputs = Outputs { node: &node.id, tables: &inst.tables };
+            section.render(&format!("{id}-{}", slug(&inst.label)), &outputs, html)?;
+        }
+        html.end_section();
+    }
+    Ok(())
 }
 
 #[cfg(test)]

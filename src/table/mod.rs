@@ -20,7 +20,7 @@ pub use build::TableBuilder;
 pub use error::TableError;
 pub use files::{read_table_file, write_table_file};
 pub use matrix::Matrix;
-pub use sparse::{SparseMatrix, is_sparse};
+pub use sparse::{SparseMatrix, densified, is_sparse};
 
 /// An immutable table of named, typed columns.
 #[derive(Debug, Clone, PartialEq)]

@@ -112,6 +112,12 @@ pub fn is_sparse(table: &Table) -> bool {
     table.batch().schema().metadata().contains_key(GENES_KEY)
 }
 
+/// `table` as `gcrl export` and `publish:` write it: a sparse matrix becomes the dense `cell` +
+/// one column per gene table; any other table is returned as is.
+pub fn densified(table: Table) -> Result<Table, TableError> {
+    if is_sparse(&table) { SparseMatrix::from_table(&table)?.to_dense_table() } else { Ok(table) }
+}
+
 fn format_err(message: String) -> TableError {
     TableError::Type { name: "sparse matrix".into(), expected: "the gcrl sparse layout", found: message }
 }

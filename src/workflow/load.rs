@@ -41,14 +41,23 @@ impl std::str::FromStr for Override {
 }
 
 const TOP_KEYS: &[&str] = &["name", "description", "defaults", "nodes"];
-const NODE_KEYS: &[&str] = &["kind", "description", "inputs", "params", "sweep", "resources", "retries"];
+const NODE_KEYS: &[&str] = &["kind", "description", "inputs", "params", "sweep", "resources", "retries", "publish"];
 const RESOURCE_KEYS: &[&str] = &["cpus", "gpus", "mem_gb", "minutes"];
 
-/// A node as loaded, with what later checks need: its key's position, its inputs' positions and
-/// the params the user set explicitly (which workflow `defaults` must not replace).
+/// An input value as written: a source, or (in a list) a bare node id that stands for every
+/// output of that node, expanded once all nodes are loaded.
+enum Written {
+    Source(Source),
+    AllOutputsOf(String),
+}
+
+/// A node as loaded, with what later checks need: its key's position, its inputs as written
+/// and, once expanded, as sources (with positions), and the params the user set explicitly
+/// (which workflow `defaults` must not replace).
 struct Loaded<'k> {
     spec: NodeSpec,
     key: &'k Key,
+    written: BTreeMap<String, Vec<(Node, Written)>>,
     inputs: BTreeMap<String, Vec<(Node, Source)>>,
     explicit: Vec<String>,
 }
@@ -103,6 +112,11 @@ pub fn load_workflow(path: &Path, registry: &Registry, overrides: &[Override]) -
     let mut diagnostics = loader.diags;
     diagnostics.sort_by_key(|d| (d.pos.line, d.pos.col));
     Err(WorkflowError { file: path.to_path_buf(), source: text, diagnostics })
+}
+
+/// Whether `s` is a valid node id (letters, digits, `_` and `-`).
+fn is_node_id(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 fn width(node: &Node) -> usize {
@@ -207,6 +221,7 @@ impl Loader<'_> {
                 nodes.push(n);
             }
         }
+        self.expand_inputs(&mut nodes);
         if let Some((_, defaults)) = get("defaults") {
             self.apply_defaults(defaults, &mut nodes);
         }
@@ -219,7 +234,7 @@ impl Loader<'_> {
 
     fn node<'k>(&mut self, key: &'k Key, value: &Node, overrides: &[&Override]) -> Option<Loaded<'k>> {
         let id = &key.name;
-        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        if !is_node_id(id) {
             self.at_key(key, format!("invalid node id `{id}`"), "use letters, digits, `_` and `-` only".into());
         }
         let entries = self.mapping(value, &format!("node `{id}`"))?;
@@ -310,7 +325,7 @@ impl Loader<'_> {
             }
         }
         let ports = kind.inputs();
-        let mut inputs: BTreeMap<String, Vec<(Node, Source)>> = BTreeMap::new();
+        let mut inputs: BTreeMap<String, Vec<(Node, Written)>> = BTreeMap::new();
         if let Some((_, i)) = get("inputs")
             && let Some(i) = self.mapping(i, &format!("`inputs` of node `{id}`"))
         {
@@ -325,7 +340,7 @@ impl Loader<'_> {
                 if overrides.iter().any(|o| o.key == k.name) {
                     continue; // `--set node.port=PATH` replaces this input
                 }
-                let sources = self.sources(v, id, &k.name);
+                let sources = self.sources(v, id, &k.name, false);
                 inputs.insert(k.name.clone(), sources);
             }
         }
@@ -366,18 +381,50 @@ impl Loader<'_> {
                 0
             }
         };
+        let publish = get("publish").map(|(_, p)| self.publish(p, kind.as_ref(), id)).unwrap_or_default();
         let params = Params::from_map(params);
         let resources = resources.unwrap_or_else(|| kind.resources(&params));
-        let spec = NodeSpec {
-            id: id.clone(),
-            kind,
-            params,
-            sweep,
-            inputs: inputs.iter().map(|(p, s)| (p.clone(), s.iter().map(|(_, s)| s.clone()).collect())).collect(),
-            resources,
-            retries,
-        };
-        Some(Loaded { spec, key, inputs, explicit })
+        let spec =
+            NodeSpec { id: id.clone(), kind, params, sweep, inputs: BTreeMap::new(), resources, retries, publish };
+        Some(Loaded { spec, key, written: inputs, inputs: BTreeMap::new(), explicit })
+    }
+
+    /// `publish: {output: path}`: each output must exist and the path have a known format.
+    fn publish(&mut self, node: &Node, kind: &dyn NodeKind, id: &str) -> BTreeMap<String, PathBuf> {
+        let mut publish = BTreeMap::new();
+        let Some(entries) = self.mapping(node, &format!("`publish` of node `{id}`")) else { return publish };
+        let outputs = kind.outputs();
+        for (k, v) in entries {
+            if !outputs.iter().any(|o| o.name == k.name) {
+                let h = hint(&k.name, outputs.iter().map(|o| o.name));
+                let names = outputs.iter().map(|o| format!("`{}`", o.name)).collect::<Vec<_>>().join(", ");
+                let help = if h.is_empty() { format!("kind `{}` has outputs {names}", kind.name()) } else { h };
+                self.at_key(k, format!("`publish` of node `{id}` names unknown output `{}`", k.name), help);
+                continue;
+            }
+            match &v.value {
+                Yaml::Str(path) if !path.trim().is_empty() => match crate::engine::publish::check_path(Path::new(path))
+                {
+                    Ok(()) => {
+                        publish.insert(k.name.clone(), self.dir.join(path));
+                    }
+                    Err(why) => self.at_node(
+                        v,
+                        format!("`publish` of output `{}` of node `{id}`: {why}", k.name),
+                        String::new(),
+                    ),
+                },
+                other => {
+                    let found = other.type_name();
+                    self.at_node(
+                        v,
+                        format!("`publish` of output `{}` of node `{id}` must be a file path, found {found}", k.name),
+                        format!("e.g. `publish: {{{}: results/{}.csv}}`", k.name, k.name),
+                    );
+                }
+            }
+        }
+        publish
     }
 
     fn param_spec<'s>(&mut self, specs: &'s [ParamSpec], k: &Key, id: &str, kind: &str) -> Option<&'s ParamSpec> {
@@ -398,7 +445,7 @@ impl Loader<'_> {
         ports: &[crate::engine::kind::PortSpec],
         params: &mut BTreeMap<String, Value>,
         sweep: &mut Vec<(String, Vec<Value>)>,
-        inputs: &mut BTreeMap<String, Vec<(Node, Source)>>,
+        inputs: &mut BTreeMap<String, Vec<(Node, Written)>>,
         kind: &str,
     ) {
         let here = format!("--set {}.{}={}", o.node, o.key, o.value);
@@ -417,24 +464,32 @@ impl Loader<'_> {
                 self.error(Pos::default(), 0, format!("{here}: file not found"), String::new());
             }
             let node = Node { value: Yaml::Str(o.value.clone()), pos: Pos::default() };
-            inputs.insert(o.key.clone(), vec![(node, Source::File(path))]);
+            inputs.insert(o.key.clone(), vec![(node, Written::Source(Source::File(path)))]);
         } else {
             let h = hint(&o.key, specs.iter().map(|s| s.name).chain(ports.iter().map(|p| p.name)));
             self.error(Pos::default(), 0, format!("{here}: kind `{kind}` has no param or input `{}`", o.key), h);
         }
     }
 
-    fn sources(&mut self, v: &Node, id: &str, port: &str) -> Vec<(Node, Source)> {
+    /// The sources of input `port` of node `id` as written; `in_list`: `v` is an item of a list,
+    /// where a bare node id stands for all of that node's outputs.
+    fn sources(&mut self, v: &Node, id: &str, port: &str, in_list: bool) -> Vec<(Node, Written)> {
         match &v.value {
             Yaml::Str(s) => match s.split_once('.') {
                 Some((node, output)) if !node.is_empty() && !output.is_empty() => {
-                    vec![(v.clone(), Source::Output { node: node.into(), output: output.into() })]
+                    vec![(v.clone(), Written::Source(Source::Output { node: node.into(), output: output.into() }))]
                 }
+                None if in_list && is_node_id(s) => vec![(v.clone(), Written::AllOutputsOf(s.clone()))],
                 _ => {
+                    let bare = if is_node_id(s) {
+                        format!("; for every output of node `{s}` write a list: `{port}: [{s}]`")
+                    } else {
+                        String::new()
+                    };
                     self.at_node(
                         v,
                         format!("input `{port}` of node `{id}`: `{s}` is not `node.output`"),
-                        format!("for a file write `{{file: {s}}}`"),
+                        format!("for one output write `{s}.<output>`{bare}; for a file write `{{file: {s}}}`"),
                     );
                     Vec::new()
                 }
@@ -456,7 +511,7 @@ impl Loader<'_> {
                                 ),
                             );
                         }
-                        vec![(n.clone(), Source::File(path))]
+                        vec![(n.clone(), Written::Source(Source::File(path)))]
                     }
                     _ => {
                         self.at_node(v, format!("input `{port}` of node `{id}` needs `{{file: path}}`"), String::new());
@@ -464,7 +519,7 @@ impl Loader<'_> {
                     }
                 }
             }
-            Yaml::Seq(items) => items.iter().flat_map(|i| self.sources(i, id, port)).collect(),
+            Yaml::Seq(items) => items.iter().flat_map(|i| self.sources(i, id, port, true)).collect(),
             other => {
                 let found = other.type_name();
                 self.at_node(
@@ -529,6 +584,42 @@ impl Loader<'_> {
                 let h = hint(&k.name, all.iter().copied());
                 self.at_key(k, format!("default `{}` is not a param of any node", k.name), h);
             }
+        }
+    }
+
+    /// Replaces each bare node id by one `node.output` per declared output of its kind, in
+    /// declaration order, and fills each node's `inputs`; an unknown id gets a did-you-mean.
+    fn expand_inputs(&mut self, nodes: &mut [Loaded]) {
+        let outputs: HashMap<String, Vec<&'static str>> =
+            nodes.iter().map(|n| (n.spec.id.clone(), n.spec.kind.outputs().iter().map(|o| o.name).collect())).collect();
+        let ids: Vec<String> = nodes.iter().map(|n| n.spec.id.clone()).collect();
+        for loaded in nodes.iter_mut() {
+            for (port, written) in std::mem::take(&mut loaded.written) {
+                let mut sources = Vec::with_capacity(written.len());
+                for (pos, w) in written {
+                    match w {
+                        Written::Source(s) => sources.push((pos, s)),
+                        Written::AllOutputsOf(node) => {
+                            match outputs.get(&node) {
+                                Some(outs) => sources.extend(outs.iter().map(|o| {
+                                    (pos.clone(), Source::Output { node: node.clone(), output: o.to_string() })
+                                })),
+                                None => {
+                                    let h = hint(&node, ids.iter().map(String::as_str));
+                                    let message = format!(
+                                        "input `{port}` of node `{}` refers to unknown node `{node}`",
+                                        loaded.spec.id
+                                    );
+                                    self.at_node(&pos, message, h);
+                                }
+                            }
+                        }
+                    }
+                }
+                loaded.inputs.insert(port, sources);
+            }
+            loaded.spec.inputs =
+                loaded.inputs.iter().map(|(p, s)| (p.clone(), s.iter().map(|(_, s)| s.clone()).collect())).collect();
         }
     }
 

@@ -49,6 +49,9 @@ pub struct NodeSpec {
     pub resources: Resources,
     /// How many times a failed task is retried.
     pub retries: u32,
+    /// `publish:`: output name → file written after each run (relative paths already joined to
+    /// the workflow's folder).
+    pub publish: BTreeMap<String, PathBuf>,
 }
 
 impl std::fmt::Debug for NodeSpec {

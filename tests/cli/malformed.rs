@@ -121,6 +121,16 @@ malformed! {
         => ["workflow.yaml:7:22", "no output `value`", "did you mean `values`?"];
     input_not_node_dot_output: format!("{A}  s:\n    kind: diag-sum\n    inputs: {{values: avalues}}\n")
         => ["workflow.yaml:7:22", "`avalues` is not `node.output`", "{file: avalues}"];
+    bare_node_id_outside_a_list: format!("{A}  s:\n    kind: diag-sum\n    inputs: {{values: a}}\n")
+        => ["workflow.yaml:7:22", "`a` is not `node.output`", "for every output of node `a` write a list: `values: [a]`"];
+    bare_unknown_node_id_in_a_list: format!("{A}  s:\n    kind: diag-sum\n    inputs: {{values: [b]}}\n")
+        => ["workflow.yaml:7:23", "refers to unknown node `b`", "did you mean `a`?"];
+    publish_unknown_output: format!("{A}    publish: {{valeus: out.csv}}\n")
+        => ["workflow.yaml:5:15", "`publish` of node `a` names unknown output `valeus`", "did you mean `values`?"];
+    publish_unknown_format: format!("{A}    publish: {{values: out.xlsx}}\n")
+        => ["workflow.yaml:5:23", "`out.xlsx` has no known format", ".parquet"];
+    publish_not_a_path: format!("{A}    publish: {{values: [x]}}\n")
+        => ["workflow.yaml:5:23", "must be a file path, found a list"];
     input_of_wrong_type: format!("{A}  s:\n    kind: diag-sum\n    inputs: {{values: 3}}\n")
         => ["workflow.yaml:7:22", "input `values` of node `s`"];
     missing_required_input: format!("{A}  s:\n    kind: diag-sum\n")

@@ -11,7 +11,7 @@ use std::process::Command;
 use super::test::Test;
 
 /// The paper's steps on a small simulated screen (seconds, not minutes).
-const PAPER: &str = "\
+pub const PAPER: &str = "\
 name: paper-small
 defaults: { seed: 3 }
 nodes:
@@ -51,7 +51,7 @@ nodes:
 ";
 
 /// Gene sets over the simulated names (TF01…TF20, G01…G60).
-fn gmt() -> String {
+pub fn gmt() -> String {
     let tf = |i: usize| format!("TF{i:02}");
     let g = |i: usize| format!("G{i:02}");
     let mut out = String::new();
@@ -63,7 +63,7 @@ fn gmt() -> String {
 }
 
 /// Figure ids the paper workflow's report must hold.
-const FIGURES: &[&str] = &[
+pub const FIGURES: &[&str] = &[
     "node-grn-grn-coef",
     "node-communities-communities-stability",
     "node-communities-communities-ari-vi",
@@ -76,7 +76,8 @@ const FIGURES: &[&str] = &[
     "fig-timings",
 ];
 
-fn chromium() -> Option<PathBuf> {
+/// Chromium on PATH; `None` (the checks are skipped) unless `GCRL_REQUIRE_CHROMIUM=1`.
+pub fn chromium() -> Option<PathBuf> {
     for name in ["chromium", "chromium-browser", "google-chrome"] {
         if let Ok(out) = Command::new("sh").args(["-c", &format!("command -v {name}")]).output()
             && out.status.success()
@@ -93,9 +94,11 @@ fn chromium() -> Option<PathBuf> {
 }
 
 /// What Chromium made of a page: its DOM after loading, and every console message.
-struct Rendered {
-    dom: String,
-    console: Vec<String>,
+pub struct Rendered {
+    /// The DOM as serialised after loading.
+    pub dom: String,
+    /// Console messages.
+    pub console: Vec<String>,
 }
 
 fn headless(chromium: &Path, page: &Path, extra: &[String]) -> std::process::Output {
@@ -116,7 +119,8 @@ fn headless(chromium: &Path, page: &Path, extra: &[String]) -> std::process::Out
         .expect("chromium runs")
 }
 
-fn render(chromium: &Path, page: &Path) -> Rendered {
+/// Loads `page` in headless Chromium.
+pub fn render(chromium: &Path, page: &Path) -> Rendered {
     let out = headless(chromium, page, &["--dump-dom".into()]);
     assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);

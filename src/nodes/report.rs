@@ -1,0 +1,83 @@
+//! `report`: the HTML report as a node, so a workflow can end in one. Its input tables are grouped
+//! by producer node; each node gets the section of its producer's kind (the same figures as
+//! `gcrl report`, drawn by `report/`), then a provenance section of the inputs alone. The kind
+//! reads its inputs' origins, so renaming an upstream node reruns it (and only it).
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use crate::engine::graph::{label, plain};
+use crate::engine::{Input, Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::report::{InputRow, InstanceData, NodeData, render_inputs};
+use crate::table::TableBuilder;
+
+/// `report`: one self-contained HTML page from the tables on `from`.
+pub struct Report;
+
+impl NodeKind for Report {
+    fn name(&self) -> &str {
+        "report"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn doc(&self) -> &str {
+        "HTML report (figures per producer kind, provenance of the inputs) of the tables on `from`"
+    }
+    fn inputs(&self) -> Vec<PortSpec> {
+        vec![PortSpec::new("from", "node outputs to report on; a bare node id in the list means all its outputs")]
+    }
+    fn outputs(&self) -> Vec<PortSpec> {
+        vec![PortSpec::new("html", "one row, string column `html`: the page (publish it to a .html file)")]
+    }
+    fn params(&self) -> Vec<ParamSpec> {
+        vec![ParamSpec::new("title", ParamType::Str, json!("gcrl report"), "the page's title")]
+    }
+    fn reads_origins(&self) -> bool {
+        true
+    }
+    fn run(&self, params: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let mut nodes: Vec<NodeData> = Vec::new();
+        let mut rows = Vec::new();
+        for input in inputs.all("from") {
+            let Input::Table { table, instance, hash, origin } = input else {
+                return Err(NodeError::Input(
+                    "input `from` of a report takes node outputs (e.g. `from: [grn, communities]`), not files".into(),
+                ));
+            };
+            let Some(origin) = origin else {
+                return Err(NodeError::Internal("the engine gave the report an input without its origin".into()));
+            };
+            rows.push(InputRow {
+                node: origin.node.clone(),
+                output: origin.output.clone(),
+                kind: origin.kind.clone(),
+                instance: instance.iter().map(|(k, v)| format!("{k}={}", plain(v))).collect::<Vec<_>>().join(", "),
+                hash: hash.clone(),
+                rows: table.n_rows(),
+                cols: table.n_cols(),
+            });
+            let at = match nodes.iter().position(|n| n.id == origin.node) {
+                Some(at) => at,
+                None => {
+                    nodes.push(NodeData { id: origin.node.clone(), kind: origin.kind.clone(), instances: Vec::new() });
+                    nodes.len() - 1
+                }
+            };
+            let task = label(&origin.node, instance);
+            let instances = &mut nodes[at].instances;
+            let at = match instances.iter().position(|i| i.label == task) {
+                Some(at) => at,
+                None => {
+                    instances.push(InstanceData { label: task, tables: BTreeMap::new() });
+                    instances.len() - 1
+                }
+            };
+            instances[at].tables.insert(origin.output.clone(), table.clone());
+        }
+        let page = render_inputs(params.str("title")?, &nodes, &rows).map_err(|e| NodeError::Input(e.to_string()))?;
+        let table = TableBuilder::new().str("html", vec![page]).build()?;
+        Ok(Outputs::from([("html".to_string(), table)]))
+    }
+}
