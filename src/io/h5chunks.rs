@@ -5,7 +5,8 @@
 //! gzip-compressed matrix slower than anndata. Here hdf5-pure still parses the file (layout,
 //! chunk index, filter pipeline, datatype) but the chunks' stored bytes are read directly and
 //! inflated with flate2 on rayon's threads, a group of chunks at a time so memory stays at a few
-//! MiB beyond the result. Only the common case is taken — a 1-D chunked little-endian numeric
+//! MiB beyond the result; zlib-rs (the zlib port flate2 can use as its backend) inflates about
+//! twice as fast as flate2's default miniz_oxide here. Only the common case is taken — a 1-D chunked little-endian numeric
 //! dataset whose every chunk is allocated and whose filters are deflate and optionally shuffle;
 //! anything else is left to hdf5-pure. Owns no knowledge of AnnData.
 
@@ -188,11 +189,16 @@ impl ChunkedReader {
         for &(id, _) in self.filters.iter().rev().filter(|&&(_, bit)| chunk.filter_mask & bit == 0) {
             bytes = match id {
                 DEFLATE => {
-                    let mut out = Vec::with_capacity(expected);
-                    flate2::read::ZlibDecoder::new(&bytes[..])
-                        .take(expected as u64 + 1)
-                        .read_to_end(&mut out)
-                        .map_err(|e| self.invalid(format!("chunk at offset {}: {e}", chunk.offset[0])))?;
+                    let mut out = vec![0u8; expected];
+                    let (done, code) = zlib_rs::decompress_slice(&mut out, &bytes, zlib_rs::InflateConfig::default());
+                    if code != zlib_rs::ReturnCode::Ok {
+                        return Err(self.invalid(format!(
+                            "chunk at offset {} does not inflate to {expected} bytes ({code:?})",
+                            chunk.offset[0]
+                        )));
+                    }
+                    let n = done.len();
+                    out.truncate(n);
                     out
                 }
                 _ => unshuffle(&bytes, size),
@@ -232,6 +238,44 @@ mod tests {
         // Three u16 values 0x0201, 0x0403, 0x0605: low bytes first, then high bytes.
         assert_eq!(unshuffle(&[1, 3, 5, 2, 4, 6], 2), vec![1, 2, 3, 4, 5, 6]);
         assert_eq!(unshuffle(&[1, 3, 2, 4, 9], 2), vec![1, 2, 3, 4, 9]);
+    }
+
+    /// Reads `name` through the parallel path, checking the windows come in order.
+    fn read_parallel<T: Element>(path: &Path, ds: &Dataset, name: &str) -> Vec<T> {
+        let reader = ChunkedReader::new(path, name, ds).unwrap_or_else(|| panic!("{name} not taken"));
+        let mut got = Vec::new();
+        reader
+            .for_each_window(|start, v: &[T]| {
+                assert_eq!(start, got.len() as u64);
+                got.extend_from_slice(v);
+                Ok(())
+            })
+            .unwrap();
+        got
+    }
+
+    #[test]
+    fn chunks_decode_like_hdf5_pure() {
+        // 10,007 values in chunks of 1,000 (the last one partial), gzip with and without
+        // shuffle; an lzf or unfiltered dataset is left to hdf5-pure.
+        let n = 10_007;
+        let floats: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 * 0.25).collect();
+        let ints: Vec<i32> = (0..n).map(|i| (i * 31 % 5000) as i32 - 7).collect();
+        let mut fb = hdf5_pure::FileBuilder::new();
+        fb.create_dataset("shuffled").with_f32_data(&floats).with_chunks(&[1000]).with_shuffle().with_deflate(4);
+        fb.create_dataset("deflated").with_i32_data(&ints).with_chunks(&[1000]).with_deflate(6);
+        fb.create_dataset("plain").with_i32_data(&ints).with_chunks(&[1000]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chunks.h5");
+        fb.write(&path).unwrap();
+        let file = hdf5_pure::File::open(&path).unwrap();
+        let root = file.root();
+        let shuffled = root.dataset("shuffled").unwrap();
+        assert_eq!(read_parallel::<f32>(&path, &shuffled, "shuffled"), shuffled.read_f32().unwrap());
+        assert_eq!(read_parallel::<f32>(&path, &shuffled, "shuffled"), floats);
+        let deflated = root.dataset("deflated").unwrap();
+        assert_eq!(read_parallel::<i64>(&path, &deflated, "deflated"), deflated.read_i64().unwrap());
+        assert!(ChunkedReader::new(&path, "plain", &root.dataset("plain").unwrap()).is_none());
     }
 
     #[test]

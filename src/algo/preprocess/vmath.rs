@@ -36,7 +36,7 @@ const INV_FACTORIAL: [f64; 13] = [
     1.0,
 ];
 
-/// `ln(1 + x)`; −∞ at −1, NaN below −1 or for NaN, +∞ at +∞.
+/// `ln(1 + x)` for finite x > −1 other than ±0 (see [`ln_1p_special`]).
 #[inline(always)]
 fn ln_1p(x: f32) -> f32 {
     let x = f64::from(x);
@@ -54,26 +54,20 @@ fn ln_1p(x: f32) -> f32 {
     // ln m = 2 atanh s = 2s (1 + z/3 + z²/5 + …); |s| ≤ 0.1716, so z ≤ 0.0295 and the ten
     // terms below leave a remainder under z¹⁰/21 < 3e-17.
     let p = ATANH.iter().fold(0.0, |p, &a| p * z + a);
-    let r = k * LN2_HI + (k * LN2_LO + c + 2.0 * s * p);
-    let r = if x == 0.0 {
-        x // keeps the sign of zero
-    } else if u > 0.0 && u < f64::INFINITY {
-        r
-    } else if u == 0.0 {
-        f64::NEG_INFINITY
-    } else if u == f64::INFINITY {
-        u
-    } else {
-        f64::NAN
-    };
-    r as f32
+    (k * LN2_HI + (k * LN2_LO + c + 2.0 * s * p)) as f32
 }
 
-/// `eˣ − 1`; −1 at −∞, +∞ above ≈ 88.72, NaN for NaN.
+/// The arguments [`ln_1p`] leaves to libm: ±0 (keeping the sign), −1 and below, +∞, NaN.
+#[inline(always)]
+fn ln_1p_special(x: f32) -> bool {
+    !(x > -1.0 && x < f32::INFINITY) || x == 0.0
+}
+
+/// `eˣ − 1` for x other than ±0 and NaN (see [`exp_m1_special`]); −1 at −∞, +∞ above ≈ 88.72.
 #[inline(always)]
 fn exp_m1(x: f32) -> f32 {
     // Outside [−104, 89] the f32 result is −1 or +∞ anyway; clamping keeps 2ᵏ a normal f64.
-    let x = f64::from(x).clamp(-104.0, 89.0);
+    let x = f64::from(x).max(-104.0).min(89.0);
     // x = k ln 2 + r, |r| ≤ ½ ln 2 (+ rounding), exactly: k · LN2_HI is exact and x − k · LN2_HI
     // cancels without error.
     let t = x * std::f64::consts::LOG2_E + ROUND;
@@ -83,19 +77,73 @@ fn exp_m1(x: f32) -> f32 {
     // eʳ − 1 = r + r²/2! + … + r¹³/13!; the remainder is below r¹⁴/14! < 5e-18.
     let p = r * INV_FACTORIAL.iter().fold(0.0, |p, &a| p * r + a);
     // eˣ − 1 = 2ᵏ (eʳ − 1) + (2ᵏ − 1); both terms share a sign for k > 0, and for k < 0 the
-    // result is below −0.29, so there is no cancellation. k = 0 returns p itself (keeping −0).
+    // result is below −0.29, so there is no cancellation. For k = 0 this is p + 0 = p.
     let two_k = f64::from_bits(((ki + 0x3ff) as u64) << 52);
-    (if ki == 0 { p } else { two_k * p + (two_k - 1.0) }) as f32
+    (two_k * p + (two_k - 1.0)) as f32
+}
+
+/// The arguments [`exp_m1`] leaves to libm: ±0 (keeping the sign) and NaN.
+#[inline(always)]
+fn exp_m1_special(x: f32) -> bool {
+    x == 0.0 || x.is_nan()
 }
 
 /// Replaces every value `v` of `values` by `ln(1 + v)`.
 pub(super) fn ln_1p_in_place(values: &mut [f32]) {
-    values.iter_mut().for_each(|v| *v = ln_1p(*v));
+    apply(values, Kernel { fast: ln_1p, special: ln_1p_special, libm: f32::ln_1p });
 }
 
 /// Replaces every value `v` of `values` by `eᵛ − 1`.
 pub(super) fn exp_m1_in_place(values: &mut [f32]) {
-    values.iter_mut().for_each(|v| *v = exp_m1(*v));
+    apply(values, Kernel { fast: exp_m1, special: exp_m1_special, libm: f32::exp_m1 });
+}
+
+/// A branch-free function, the arguments it does not handle, and libm's version for those.
+#[derive(Clone, Copy)]
+struct Kernel<F, S> {
+    fast: F,
+    special: S,
+    libm: fn(f32) -> f32,
+}
+
+/// Applies `k` to every value with AVX2 where the CPU has it (the same IEEE operations on
+/// wider registers, so the same bytes), else with the baseline instructions.
+fn apply<F: Fn(f32) -> f32 + Copy, S: Fn(f32) -> bool + Copy>(values: &mut [f32], k: Kernel<F, S>) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { apply_avx2(values, k) };
+        return;
+    }
+    apply_lanes(values, k);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn apply_avx2<F: Fn(f32) -> f32 + Copy, S: Fn(f32) -> bool + Copy>(values: &mut [f32], k: Kernel<F, S>) {
+    apply_lanes(values, k);
+}
+
+/// The fast function over groups of 8 values as straight-line code, which the compiler packs
+/// into vector instructions; special arguments are then redone by libm.
+#[inline(always)]
+fn apply_lanes<F: Fn(f32) -> f32 + Copy, S: Fn(f32) -> bool + Copy>(values: &mut [f32], k: Kernel<F, S>) {
+    let mut groups = values.chunks_exact_mut(8);
+    for group in &mut groups {
+        let mut out = [0.0f32; 8];
+        for i in 0..8 {
+            out[i] = (k.fast)(group[i]);
+        }
+        for i in 0..8 {
+            if (k.special)(group[i]) {
+                out[i] = (k.libm)(group[i]);
+            }
+        }
+        group.copy_from_slice(&out);
+    }
+    for v in groups.into_remainder() {
+        *v = if (k.special)(*v) { (k.libm)(*v) } else { (k.fast)(*v) };
+    }
 }
 
 #[cfg(test)]
@@ -109,20 +157,22 @@ mod tests {
         (a..=b).step_by(step as usize).chain([b]).map(f32::from_bits)
     }
 
-    /// Checks `fast(x)` against the f64 reference `exact(x)` rounded to f32: equal, or the
-    /// reference lies within 1e-14 (relative) of the midpoint between the two f32 results
-    /// (where rounding either way is within the reference's own error). Returns how many
-    /// values differ from libm's f32 function by more than 0 ulp, and the largest such ulp gap.
+    /// Checks `in_place` on the values `xs` against the f64 reference `exact` rounded to f32:
+    /// equal, or the reference lies within 1e-14 (relative) of the midpoint between the two
+    /// f32 results (where rounding either way is within the reference's own error). Returns the
+    /// number of values, how many differ from libm's f32 function, and the largest ulp gap.
     fn check(
         xs: impl Iterator<Item = f32>,
-        fast: fn(f32) -> f32,
+        in_place: fn(&mut [f32]),
         exact: fn(f64) -> f64,
         libm: fn(f32) -> f32,
     ) -> (usize, usize, u32) {
-        let (mut n, mut differ_libm, mut worst) = (0, 0, 0);
-        for x in xs {
-            n += 1;
-            let (got, want) = (fast(x), exact(f64::from(x)));
+        let xs: Vec<f32> = xs.collect();
+        let mut got = xs.clone();
+        in_place(&mut got);
+        let (mut differ_libm, mut worst) = (0, 0);
+        for (&x, &got) in xs.iter().zip(&got) {
+            let want = exact(f64::from(x));
             let rounded = want as f32;
             if got.to_bits() != rounded.to_bits() && !(got.is_nan() && rounded.is_nan()) {
                 let mid = (f64::from(got) + f64::from(rounded)) / 2.0;
@@ -138,7 +188,16 @@ mod tests {
                 worst = worst.max(lib.to_bits().abs_diff(got.to_bits()));
             }
         }
-        (n, differ_libm, worst)
+        (xs.len(), differ_libm, worst)
+    }
+
+    /// `in_place` applied to one value (through the remainder path) and to a full group of 8.
+    fn one(in_place: fn(&mut [f32]), x: f32) -> [f32; 2] {
+        let mut single = [x];
+        in_place(&mut single);
+        let mut group = [x; 8];
+        in_place(&mut group);
+        [single[0], group[7]]
     }
 
     #[test]
@@ -148,15 +207,16 @@ mod tests {
         let positive = sweep(0.0, f32::MAX, 97);
         let negative = sweep(-0.999_999_94, -0.0, 97);
         let dense = sweep(1.0, 16.0, 7);
-        let (n, differ, worst) = check(positive.chain(negative).chain(dense), ln_1p, f64::ln_1p, f32::ln_1p);
+        let (n, differ, worst) = check(positive.chain(negative).chain(dense), ln_1p_in_place, f64::ln_1p, f32::ln_1p);
         eprintln!("ln_1p: {n} values, {differ} differ from libm log1pf (at most {worst} ulp)");
         assert!(worst <= 1, "more than 1 ulp from libm log1pf");
-        assert_eq!(ln_1p(-1.0), f32::NEG_INFINITY);
-        assert_eq!(ln_1p(f32::INFINITY), f32::INFINITY);
-        assert!(ln_1p(f32::NAN).is_nan() && ln_1p(-1.5).is_nan());
-        assert_eq!(ln_1p(-0.0).to_bits(), (-0.0f32).to_bits());
-        for tiny in [1e-30f32, -1e-30, 1e-12, f32::MIN_POSITIVE, 1e-45] {
-            assert_eq!(ln_1p(tiny), tiny, "ln(1 + {tiny:e})");
+        let specials = [(-1.0, f32::NEG_INFINITY), (f32::INFINITY, f32::INFINITY), (-0.0, -0.0), (0.0, 0.0)];
+        let tiny = [1e-30f32, -1e-30, 1e-12, f32::MIN_POSITIVE, 1e-45].map(|t| (t, t));
+        for (x, want) in specials.into_iter().chain(tiny) {
+            assert_eq!(one(ln_1p_in_place, x).map(f32::to_bits), [want.to_bits(); 2], "ln(1 + {x:e})");
+        }
+        for x in [f32::NAN, -1.5, f32::NEG_INFINITY] {
+            assert!(one(ln_1p_in_place, x).iter().all(|v| v.is_nan()), "ln(1 + {x:e})");
         }
     }
 
@@ -166,16 +226,20 @@ mod tests {
         // down to −104 at stride 97, then specials.
         let positive = sweep(0.0, 89.0, 61);
         let negative = sweep(-104.0, -0.0, 97);
-        let (n, differ, worst) = check(positive.chain(negative), exp_m1, f64::exp_m1, f32::exp_m1);
+        let (n, differ, worst) = check(positive.chain(negative), exp_m1_in_place, f64::exp_m1, f32::exp_m1);
         eprintln!("exp_m1: {n} values, {differ} differ from libm expm1f (at most {worst} ulp)");
         assert!(worst <= 1, "more than 1 ulp from libm expm1f");
-        assert_eq!(exp_m1(89.0), f32::INFINITY);
-        assert_eq!(exp_m1(f32::INFINITY), f32::INFINITY);
-        assert_eq!(exp_m1(f32::NEG_INFINITY), -1.0);
-        assert_eq!(exp_m1(-0.0).to_bits(), (-0.0f32).to_bits());
-        assert!(exp_m1(f32::NAN).is_nan());
-        for tiny in [1e-30f32, -1e-30, 1e-12, 1e-45] {
-            assert_eq!(exp_m1(tiny), tiny, "exp({tiny:e}) − 1");
+        let specials = [
+            (89.0, f32::INFINITY),
+            (f32::INFINITY, f32::INFINITY),
+            (f32::NEG_INFINITY, -1.0),
+            (-0.0, -0.0),
+            (0.0, 0.0),
+        ];
+        let tiny = [1e-30f32, -1e-30, 1e-12, 1e-45].map(|t| (t, t));
+        for (x, want) in specials.into_iter().chain(tiny) {
+            assert_eq!(one(exp_m1_in_place, x).map(f32::to_bits), [want.to_bits(); 2], "exp({x:e}) − 1");
         }
+        assert!(one(exp_m1_in_place, f32::NAN).iter().all(|v| v.is_nan()));
     }
 }
