@@ -10,6 +10,7 @@
 //! | `leiden_matches_leidenalg`   | `leiden`, `modularity`                 | leidenalg 0.12, igraph             | mean Q ≥ leidenalg − 0.5 %; Q 1e-10 |
 //! | `preprocess_matches_scanpy_*`| `normalize_total`, `log1p`, `highly_variable_genes` | scanpy 1.11            | gene lists equal (seurat_v3: ≤ 1 per 100) |
 //! | `h5ad_matches_anndata`       | `io::h5ad::read_h5ad`                  | anndata 0.12                       | exact; sums 1e-9     |
+//! | `tenx_matches_scanpy_read_10x_mtx` | `io::mtx::read_10x` (gzipped v3 and plain v2 layouts) | scanpy 1.11 `read_10x_mtx` | exact: matrix, barcodes, var_names, var columns |
 //! | `ridge_matches_sklearn`      | `ridge` (weighted and unweighted)      | scikit-learn `Ridge`               | 1e-8 relative (atol 1e-10 · scale) |
 //! | `gmm_matches_sklearn`        | `fit_gmm_1d`                           | scikit-learn `GaussianMixture(2)`, scipy `brentq` | 1e-6 relative; n_iter exact |
 //! | `outputs_open_in_pyarrow_pandas_and_polars_and_h5ad_in_anndata_and_scanpy` | every cached output; `gcrl export --to .h5ad` | pyarrow, pandas `read_feather`, polars `read_ipc`; anndata, scanpy | names, rows, metadata exact; X sum 1e-6; obsm 1e-14 |
@@ -1012,6 +1013,102 @@ fn h5ad_matches_anndata() {
     for path in &bad {
         let result = read_h5ad(path, &ReadOptions::default());
         cmp.check(result.is_err(), || format!("{}: gcrl read a damaged file", path.display()));
+    }
+    cmp.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10x MatrixMarket: scanpy.read_10x_mtx.
+// ---------------------------------------------------------------------------------------------
+
+/// Writes `text` to `dir/name`, gzip-compressed when the name ends in `.gz`.
+fn write_maybe_gz(dir: &Path, name: &str, text: &str) {
+    let path = dir.join(name);
+    let bytes = if name.ends_with(".gz") {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(text.as_bytes()).expect("gzip");
+        enc.finish().expect("gzip")
+    } else {
+        text.as_bytes().to_vec()
+    };
+    std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+/// Writes `counts` (cells × genes) as a 10x directory: the v3 layout (gzipped, three-column
+/// features with one `Antibody Capture` row) or the v2 layout (plain, two-column genes.tsv).
+/// Entries go out in shuffled order after a comment line, one gene symbol is duplicated.
+fn write_10x(rng: &mut Rng, dir: &Path, counts: &Csr, v3: bool) {
+    let mut entries: Vec<String> = Vec::new();
+    for c in 0..counts.n_rows {
+        let (idx, val) = counts.row(c);
+        entries.extend(idx.iter().zip(val).map(|(&g, &v)| format!("{} {} {v}", g + 1, c + 1)));
+    }
+    rng.shuffle(&mut entries);
+    let header = format!(
+        "%%MatrixMarket matrix coordinate integer general\n%metadata_json: {{}}\n{} {} {}\n",
+        counts.n_cols,
+        counts.n_rows,
+        entries.len()
+    );
+    let features: Vec<String> = (0..counts.n_cols)
+        .map(|g| {
+            let symbol = if g == 5 { "GENE3".to_string() } else { format!("GENE{g}") };
+            let kind = if g + 1 == counts.n_cols { "Antibody Capture" } else { "Gene Expression" };
+            if v3 { format!("ENSG{g:011}\t{symbol}\t{kind}") } else { format!("ENSG{g:011}\t{symbol}") }
+        })
+        .collect();
+    let barcodes: Vec<String> = (0..counts.n_rows).map(|c| format!("CELL{c:05}-1")).collect();
+    let (gz, genes) = if v3 { (".gz", "features") } else { ("", "genes") };
+    write_maybe_gz(dir, &format!("matrix.mtx{gz}"), &(header + &entries.join("\n") + "\n"));
+    write_maybe_gz(dir, &format!("{genes}.tsv{gz}"), &(features.join("\n") + "\n"));
+    write_maybe_gz(dir, &format!("barcodes.tsv{gz}"), &(barcodes.join("\n") + "\n"));
+}
+
+#[test]
+fn tenx_matches_scanpy_read_10x_mtx() {
+    let mut rng = Rng::new(10);
+    let mut cmp = Compare::new("read_10x vs scanpy.read_10x_mtx");
+    for (v3, cells, genes) in [(true, 300, 120), (false, 90, 40)] {
+        let counts = nb_counts(&mut rng, cells, genes, 2);
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path();
+        write_10x(&mut rng, dir, &counts, v3);
+        let (gz, genes_file) = if v3 { (".gz", "features") } else { ("", "genes") };
+        let ours = gcrl::io::mtx::read_10x(
+            &dir.join(format!("matrix.mtx{gz}")),
+            &dir.join(format!("{genes_file}.tsv{gz}")),
+            &dir.join(format!("barcodes.tsv{gz}")),
+        )
+        .expect("read_10x");
+        let layout = if v3 { "v3" } else { "v2" };
+        cmp.check(ours.counts == counts, || format!("{layout}: gcrl does not read back the matrix it wrote"));
+        for var_names in ["gene_symbols", "gene_ids"] {
+            let want = reference_or_skip!("tenx.py", &json!({"dir": dir, "var_names": var_names}));
+            let ctx = format!("{layout} var_names={var_names}");
+            let shape = [ours.counts.n_rows, ours.counts.n_cols];
+            cmp.check(want["shape"] == json!(shape), || format!("{ctx}: shape {shape:?} vs scanpy {}", want["shape"]));
+            cmp.check(want["dtype"] == "float32", || format!("{ctx}: scanpy dtype {}", want["dtype"]));
+            let same = |ours: Value, key: &str| want[key] == ours;
+            cmp.check(same(json!(ours.counts.indptr), "indptr"), || format!("{ctx}: indptr differ"));
+            cmp.check(same(json!(ours.counts.indices), "indices"), || format!("{ctx}: indices differ"));
+            cmp.check(same(json!(ours.counts.data), "data"), || format!("{ctx}: values differ"));
+            cmp.check(same(json!(ours.barcodes), "obs_names"), || format!("{ctx}: barcodes differ"));
+            // scanpy's var: the chosen names as index, the other as a column, then feature types.
+            let (index, other, other_name) = match var_names {
+                "gene_symbols" => (&ours.gene_names, &ours.gene_ids, "gene_ids"),
+                _ => (&ours.gene_ids, &ours.gene_names, "gene_symbols"),
+            };
+            let mut columns = vec![other_name];
+            columns.extend(ours.feature_types.as_ref().map(|_| "feature_types"));
+            cmp.check(same(json!(index), "var_names"), || format!("{ctx}: var_names differ"));
+            cmp.check(same(json!(columns), "var_columns"), || {
+                format!("{ctx}: var columns {columns:?} vs scanpy {}", want["var_columns"])
+            });
+            cmp.check(want["var"][other_name] == json!(other), || format!("{ctx}: var[{other_name}] differ"));
+            if let Some(types) = &ours.feature_types {
+                cmp.check(want["var"]["feature_types"] == json!(types), || format!("{ctx}: feature_types differ"));
+            }
+        }
     }
     cmp.finish();
 }

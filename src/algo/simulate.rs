@@ -7,6 +7,8 @@
 //!   the spectral radius of `|W|` — an upper bound on that of `W` — equals `spectral_radius < 1`,
 //!   so the steady state of `x = W x + d` exists: `x = (I − W)⁻¹ d`.
 //! * Each target gene is regulated by a few TFs: `y = c + B x + noise`.
+//! * Or, with [`Model::Saturating`], regulators act through a bounded response
+//!   `σ(x) = s · tanh(x / s)`: `x = W σ(x) + d` and `y = c + B σ(x) + noise`.
 //! * A cell's TF drive is `d = b + shift + ε`, ε ~ N(0, `drive_noise`²) (cell-to-cell noise);
 //!   a perturbation shifts the drive of its TF by ±`effect_size`.
 //! * Counts are negative binomial (gamma–Poisson) with mean `L · softmax([x; y])` and inverse
@@ -31,6 +33,25 @@ pub enum Perturbation {
     OverExpression,
     /// CRISPRi / knock-out: the TF's drive goes down by `effect_size`.
     KnockDown,
+}
+
+/// How a TF's level `x` acts on the genes it regulates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Model {
+    /// Regulators act through their level: TFs sit at `x = (I − W)⁻¹ d`, targets at
+    /// `y = c + B x + noise`, so a perturbation's downstream effect grows without bound with
+    /// its size.
+    Linear,
+    /// Regulators act through `σ(x) = s · tanh(x / s)`: slope 1 at 0 (so the planted weights
+    /// are the response slopes around 0 and small perturbations behave as in `Linear`) and
+    /// bounded by ±`s`. TFs sit at the fixed point of `x = W σ(x) + d` and targets at
+    /// `y = c + B σ(x) + noise`, so whatever a perturbation's size, a gene moves by at most
+    /// `s · Σ |weights of its regulators|`. The fixed point is unique and fixed-point iteration
+    /// converges to it because `|σ'| ≤ 1` and ρ(|W|) < 1.
+    Saturating {
+        /// The saturation level `s` > 0 (`s → ∞` gives `Linear`).
+        scale: f64,
+    },
 }
 
 /// Parameters of [`simulate`]; `Default` gives a demo size (60 TFs, 460 genes, 9,000 cells).
@@ -75,6 +96,8 @@ pub struct SimParams {
     pub library_log_sd: f64,
     /// Negative-binomial inverse dispersion θ: variance = μ + μ²/θ.
     pub dispersion: f64,
+    /// The regulatory response (default [`Model::Linear`]).
+    pub model: Model,
 }
 
 impl Default for SimParams {
@@ -99,6 +122,7 @@ impl Default for SimParams {
             library_size: 5000.0,
             library_log_sd: 0.2,
             dispersion: 5.0,
+            model: Model::Linear,
         }
     }
 }
@@ -123,6 +147,8 @@ pub struct Simulated {
 
 /// The fixed network drawn from the seed.
 struct Network {
+    /// TF → TF weights `W` (scaled), `w[(i, j)]` = effect of TF j on TF i.
+    w: Array2<f64>,
     /// `(I − W)⁻¹`, TFs × TFs.
     propagate: Array2<f64>,
     /// Baseline TF drive `b`.
@@ -144,10 +170,12 @@ struct Network {
 ///
 /// # Errors
 /// [`AlgoError::Param`] for inconsistent sizes or out-of-range constants;
-/// [`AlgoError::Numerical`] if `I − W` cannot be inverted.
+/// [`AlgoError::Numerical`] if `I − W` cannot be inverted or a saturating steady state is not
+/// reached (which ρ(|W|) < 1 rules out).
 ///
 /// # Complexity
-/// O(T³ + n_cells · (T² + G)) time with T TFs and G genes, parallel over cells;
+/// O(T³ + n_cells · (T² + G)) time with T TFs and G genes (times the number of fixed-point
+/// iterations, typically tens, for the TF part of a saturating model), parallel over cells;
 /// memory O(nnz of the counts).
 pub fn simulate(params: &SimParams, seed: u64) -> Result<Simulated, AlgoError> {
     validate(params)?;
@@ -213,12 +241,12 @@ pub fn simulate(params: &SimParams, seed: u64) -> Result<Simulated, AlgoError> {
         cell_condition.extend(std::iter::repeat_n(c, params.cells_per_perturbation));
     }
 
-    let network = Network { propagate, tf_base, target_base, regulators };
+    let network = Network { w, propagate, tf_base, target_base, regulators };
     let rows: Vec<(Vec<u32>, Vec<f32>)> = cell_condition
         .par_iter()
         .enumerate()
         .map(|(cell, &c)| simulate_cell(params, &network, &conditions[c], seed, cell))
-        .collect();
+        .collect::<Result<_, _>>()?;
 
     let n_genes = t + params.targets;
     let mut indptr = Vec::with_capacity(rows.len() + 1);
@@ -235,7 +263,7 @@ pub fn simulate(params: &SimParams, seed: u64) -> Result<Simulated, AlgoError> {
     let cell_targets =
         cell_condition.iter().map(|&c| conditions[c].iter().map(|&(tf, _)| tf_names[tf].clone()).collect()).collect();
     let mut edges = Vec::new();
-    for ((i, j), &v) in w.indexed_iter().filter(|(_, v)| **v != 0.0) {
+    for ((i, j), &v) in network.w.indexed_iter().filter(|(_, v)| **v != 0.0) {
         edges.push((tf_names[j].clone(), tf_names[i].clone(), v));
     }
     for (g, regs) in network.regulators.iter().enumerate() {
@@ -285,6 +313,11 @@ fn validate(p: &SimParams) -> Result<(), AlgoError> {
     if !p.interaction.is_finite() {
         return bad("interaction", "must be finite".into());
     }
+    if let Model::Saturating { scale } = p.model
+        && !(scale.is_finite() && scale > 0.0)
+    {
+        return bad("saturation", format!("must be finite and positive, got {scale}"));
+    }
     Ok(())
 }
 
@@ -295,18 +328,17 @@ fn simulate_cell(
     shifts: &[(usize, f64)],
     seed: u64,
     cell: usize,
-) -> (Vec<u32>, Vec<f32>) {
+) -> Result<(Vec<u32>, Vec<f32>), AlgoError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(1 + cell as u64);
     let mut drive: Vec<f64> = net.tf_base.iter().map(|b| b + params.drive_noise * normal(&mut rng)).collect();
     for &(tf, s) in shifts {
         drive[tf] += s;
     }
-    let tf_state: Vec<f64> =
-        net.propagate.rows().into_iter().map(|row| row.iter().zip(&drive).map(|(m, d)| m * d).sum()).collect();
-    let mut state = tf_state.clone();
+    let (tf_state, response) = steady_state(params.model, net, &drive)?;
+    let mut state = tf_state;
     state.extend(net.target_base.iter().zip(&net.regulators).map(|(c, regs)| {
-        let signal: f64 = regs.iter().map(|&(j, w)| w * tf_state[j]).sum();
+        let signal: f64 = regs.iter().map(|&(j, w)| w * response[j]).sum();
         c + signal + params.target_noise * normal(&mut rng)
     }));
     // Expected counts: library size × softmax(state).
@@ -322,7 +354,35 @@ fn simulate_cell(
             val.push(k as f32);
         }
     }
-    (idx, val)
+    Ok((idx, val))
+}
+
+/// The TF levels `x` for the drive `d` and the responses through which they regulate:
+/// `x = (I − W)⁻¹ d` and `x` itself for [`Model::Linear`]; the fixed point of
+/// `x = W σ(x) + d` and `σ(x)` for [`Model::Saturating`], iterated from the linear solution
+/// until no level moves by more than 1e-12 (relative to the largest level, at least 1).
+fn steady_state(model: Model, net: &Network, drive: &[f64]) -> Result<(Vec<f64>, Vec<f64>), AlgoError> {
+    /// More than enough: the error shrinks at least as fast as ρ(|W|)ᵏ ≤ 0.99ᵏ.
+    const MAX_ITERATIONS: usize = 100_000;
+    let mat_vec = |m: &Array2<f64>, v: &[f64]| -> Vec<f64> {
+        m.rows().into_iter().map(|row| row.iter().zip(v).map(|(a, b)| a * b).sum()).collect()
+    };
+    let mut x = mat_vec(&net.propagate, drive);
+    let Model::Saturating { scale } = model else {
+        return Ok((x.clone(), x));
+    };
+    let sigma = |x: &[f64]| -> Vec<f64> { x.iter().map(|v| scale * (v / scale).tanh()).collect() };
+    for _ in 0..MAX_ITERATIONS {
+        let next: Vec<f64> = mat_vec(&net.w, &sigma(&x)).iter().zip(drive).map(|(a, d)| a + d).collect();
+        let size = next.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        let moved = next.iter().zip(&x).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+        x = next;
+        if moved <= 1e-12 * size {
+            let response = sigma(&x);
+            return Ok((x, response));
+        }
+    }
+    Err(AlgoError::Numerical("the saturating steady state did not converge".into()))
 }
 
 /// Spectral radius of `|w|` by power iteration on `|w| + I` (primitive, so it converges);
@@ -492,6 +552,83 @@ mod tests {
         assert_eq!(bits(&one), bits(&two));
         assert_eq!(one, two);
         assert_ne!(one.counts, simulate(&small(), 12).unwrap().counts);
+    }
+
+    #[test]
+    fn saturating_model_is_deterministic_and_differs_from_linear() {
+        let params = SimParams { model: Model::Saturating { scale: 1.0 }, ..small() };
+        let run = |threads| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| simulate(&params, 11).unwrap())
+        };
+        let (one, two) = (run(1), run(2));
+        let bits = |s: &Simulated| s.counts.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&one), bits(&two));
+        assert_eq!(one, two);
+        let linear = simulate(&small(), 11).unwrap();
+        // Same planted truth, different counts.
+        assert_eq!((&one.edges, &one.communities), (&linear.edges, &linear.communities));
+        assert_ne!(one.counts, linear.counts);
+        let bad = SimParams { model: Model::Saturating { scale: 0.0 }, ..small() };
+        assert!(matches!(simulate(&bad, 1), Err(AlgoError::Param { .. })));
+    }
+
+    /// A 3-TF chain 0 → 1 → 2 (weights 0.8, 0.6) plus 2 → 0 (−0.5), and one target regulated by
+    /// TF 1 (weight 0.9) and TF 2 (−0.7).
+    fn chain() -> Network {
+        let w = ndarray::array![[0.0, 0.0, -0.5], [0.8, 0.0, 0.0], [0.0, 0.6, 0.0]];
+        let propagate = invert(Array2::eye(3) - &w).unwrap();
+        let regulators = vec![vec![(1, 0.9), (2, -0.7)]];
+        Network { w, propagate, tf_base: vec![0.0; 3], target_base: vec![0.0], regulators }
+    }
+
+    /// The target's regulatory signal `B · response`.
+    fn target_signal(net: &Network, response: &[f64]) -> f64 {
+        net.regulators[0].iter().map(|&(j, w)| w * response[j]).sum()
+    }
+
+    #[test]
+    fn saturating_response_to_strong_overexpression_is_bounded() {
+        let net = chain();
+        let s = 1.0;
+        let saturating = Model::Saturating { scale: s };
+        let mut linear_signal = Vec::new();
+        for effect in [10.0, 100.0, 1000.0] {
+            let drive = [effect, 0.1, -0.2];
+            let (x, response) = steady_state(saturating, &net, &drive).unwrap();
+            // A fixed point of x = W σ(x) + d …
+            let sigma: Vec<f64> = x.iter().map(|v| s * (v / s).tanh()).collect();
+            assert_eq!(sigma, response);
+            for i in 0..3 {
+                let wx: f64 = (0..3).map(|j| net.w[(i, j)] * sigma[j]).sum();
+                assert!((x[i] - wx - drive[i]).abs() < 1e-8, "TF {i}: {} vs {}", x[i], wx + drive[i]);
+            }
+            // … whose downstream TFs and target stay within s · Σ|weights| of their drive.
+            assert!((x[1] - drive[1]).abs() <= 0.8 * s + 1e-12 && (x[2] - drive[2]).abs() <= 0.6 * s + 1e-12);
+            assert!(target_signal(&net, &response).abs() <= (0.9 + 0.7) * s);
+            let (xl, rl) = steady_state(Model::Linear, &net, &drive).unwrap();
+            assert_eq!(xl, rl);
+            linear_signal.push(target_signal(&net, &rl));
+            // The over-expressed TF itself still rises with the effect size.
+            assert!(x[0] > effect - 0.5 * s - 1e-9);
+        }
+        // Linear: the signal is affine in the effect (steps of 90 and 900 differ tenfold) and
+        // far beyond the saturating bound.
+        let (a, b, c) = (linear_signal[0], linear_signal[1], linear_signal[2]);
+        assert!(((c - b) / (b - a) - 10.0).abs() < 1e-9, "{linear_signal:?}");
+        assert!(c.abs() > 100.0 * (0.9 + 0.7) * s, "{linear_signal:?}");
+    }
+
+    #[test]
+    fn saturating_model_is_linear_near_zero() {
+        // σ has slope 1 at 0: small drives give the linear steady state to second order.
+        let net = chain();
+        let drive = [1e-4, -2e-4, 5e-5];
+        let (x, _) = steady_state(Model::Saturating { scale: 1.0 }, &net, &drive).unwrap();
+        let (xl, _) = steady_state(Model::Linear, &net, &drive).unwrap();
+        for (a, b) in x.iter().zip(&xl) {
+            assert!((a - b).abs() < 1e-10, "{a} vs {b}");
+        }
     }
 
     #[test]

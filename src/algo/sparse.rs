@@ -128,15 +128,46 @@ impl Csr {
         (0..self.n_rows).map(|i| self.row(i))
     }
 
-    /// Sum of each row, accumulated in f64.
+    /// Sum of each row, accumulated in f64 (rows in parallel).
     pub fn row_sums(&self) -> Vec<f64> {
-        self.rows().map(|(_, v)| v.iter().map(|&x| f64::from(x)).sum()).collect()
+        use rayon::prelude::*;
+        (0..self.n_rows)
+            .into_par_iter()
+            .with_min_len(1024)
+            .map(|i| self.row(i).1.iter().map(|&x| f64::from(x)).sum())
+            .collect()
     }
 
-    /// Applies `f` to every stored value (implicit zeros are untouched, so `f(0)` should be 0).
-    pub fn map_values(&mut self, f: impl Fn(f32) -> f32 + Sync + Send) {
+    /// Applies `f` to the stored values, a slice of at most 2¹⁶ at a time, slices in parallel
+    /// (implicit zeros are untouched, so `f` should map 0 to 0).
+    pub fn map_values(&mut self, f: impl Fn(&mut [f32]) + Sync + Send) {
         use rayon::prelude::*;
-        self.data.par_iter_mut().with_min_len(1 << 16).for_each(|v| *v = f(*v));
+        self.data.par_chunks_mut(1 << 16).for_each(f);
+    }
+
+    /// Divides every stored value of row `i` by `divisors[i]` (rows in parallel).
+    ///
+    /// # Panics
+    /// If `divisors` has fewer than `n_rows` entries.
+    pub fn divide_rows(&mut self, divisors: &[f32]) {
+        use rayon::prelude::*;
+        const ROWS: usize = 1024;
+        let indptr = &self.indptr;
+        let mut rest = self.data.as_mut_slice();
+        let mut blocks = Vec::with_capacity(self.n_rows.div_ceil(ROWS));
+        for start in (0..self.n_rows).step_by(ROWS) {
+            let end = (start + ROWS).min(self.n_rows);
+            let (block, tail) = std::mem::take(&mut rest).split_at_mut((indptr[end] - indptr[start]) as usize);
+            rest = tail;
+            blocks.push((start..end, block));
+        }
+        blocks.into_par_iter().for_each(|(rows, block)| {
+            let base = indptr[rows.start];
+            for i in rows {
+                let d = divisors[i];
+                block[(indptr[i] - base) as usize..(indptr[i + 1] - base) as usize].iter_mut().for_each(|v| *v /= d);
+            }
+        });
     }
 
     /// The sub-matrix of the given rows, in the given order (rows may repeat).
@@ -226,9 +257,11 @@ impl Csr {
 
     /// Per-column mean and sample variance (ddof = 1) in a single pass over the stored values.
     ///
-    /// Each column's stored values are accumulated with Welford's update in f64 and then merged
-    /// with the column's implicit zeros (Chan et al.'s pairwise formula), so the result is as
-    /// accurate as a two-pass computation.
+    /// Rows are taken in blocks of 4,096: inside a block each column's sum and sum of squares
+    /// are accumulated in f64 (implicit zeros add nothing), giving the block's mean and sum of
+    /// squared deviations; blocks are then merged with Chan et al.'s pairwise formula. The
+    /// relative error is about 4,096 · ε · (1 + mean²/variance) with ε = 2⁻⁵³, far below what
+    /// f32 data resolve (scanpy takes E[x²] − E[x]² over all rows at once).
     ///
     /// # Errors
     /// [`AlgoError::TooFew`] if the matrix has fewer than two rows.
@@ -236,59 +269,54 @@ impl Csr {
     /// # Complexity
     /// O(nnz + n_cols) time, O(n_cols) memory.
     pub fn column_moments(&self) -> Result<ColumnMoments, AlgoError> {
-        self.column_moments_of(|v| v)
+        self.column_moments_of(|_| {})
     }
 
-    /// [`Csr::column_moments`] of `f` applied to every stored value (`f(0)` must be 0), without
-    /// materialising the transformed matrix. Rows are processed in fixed blocks in parallel and
-    /// the blocks merged in order (Chan et al.), so the result does not depend on thread count.
-    pub fn column_moments_of(&self, f: impl Fn(f32) -> f32 + Sync) -> Result<ColumnMoments, AlgoError> {
+    /// [`Csr::column_moments`] of the values as transformed by `f` (which rewrites a slice of
+    /// stored values in place and must map 0 to 0), without materialising the transformed
+    /// matrix: `f` sees copies of at most 2¹⁴ values at a time. Blocks run in parallel and are
+    /// merged in order, so the result does not depend on the thread count.
+    pub fn column_moments_of(&self, f: impl Fn(&mut [f32]) + Sync) -> Result<ColumnMoments, AlgoError> {
         use rayon::prelude::*;
         const BLOCK: usize = 4096;
+        const CHUNK: usize = 1 << 14;
         if self.n_rows < 2 {
             return Err(AlgoError::TooFew(format!("column variance needs at least 2 rows, got {}", self.n_rows)));
         }
-        let blocks: Vec<(Vec<u64>, Vec<f64>, Vec<f64>)> = (0..self.n_rows.div_ceil(BLOCK))
+        // Per block: its row count and each column's [sum, sum of squares].
+        let blocks: Vec<(f64, Vec<[f64; 2]>)> = (0..self.n_rows.div_ceil(BLOCK))
             .into_par_iter()
             .map(|b| {
-                let (lo, hi) =
-                    (self.indptr[b * BLOCK] as usize, self.indptr[((b + 1) * BLOCK).min(self.n_rows)] as usize);
-                let (mut count, mut mean, mut m2) =
-                    (vec![0u64; self.n_cols], vec![0.0; self.n_cols], vec![0.0; self.n_cols]);
-                for (&j, &v) in self.indices[lo..hi].iter().zip(&self.data[lo..hi]) {
-                    let j = j as usize;
-                    count[j] += 1;
-                    let x = f64::from(f(v));
-                    let delta = x - mean[j];
-                    mean[j] += delta / count[j] as f64;
-                    m2[j] += delta * (x - mean[j]);
+                let (r0, r1) = (b * BLOCK, ((b + 1) * BLOCK).min(self.n_rows));
+                let (lo, hi) = (self.indptr[r0] as usize, self.indptr[r1] as usize);
+                let mut sums = vec![[0.0f64; 2]; self.n_cols];
+                let mut values = Vec::with_capacity(CHUNK.min(hi - lo));
+                for start in (lo..hi).step_by(CHUNK) {
+                    let end = (start + CHUNK).min(hi);
+                    values.clear();
+                    values.extend_from_slice(&self.data[start..end]);
+                    f(&mut values);
+                    for (&j, &v) in self.indices[start..end].iter().zip(&values) {
+                        let x = f64::from(v);
+                        let s = &mut sums[j as usize];
+                        s[0] += x;
+                        s[1] += x * x;
+                    }
                 }
-                (count, mean, m2)
+                ((r1 - r0) as f64, sums)
             })
             .collect();
-        let (mut count, mut mean, mut m2) =
-            (vec![0u64; self.n_cols], vec![0.0f64; self.n_cols], vec![0.0f64; self.n_cols]);
-        for (bc, bm, bm2) in blocks {
-            for j in 0..self.n_cols {
-                if bc[j] == 0 {
-                    continue;
-                }
-                let (na, nb) = (count[j] as f64, bc[j] as f64);
-                let delta = bm[j] - mean[j];
-                let n = na + nb;
-                mean[j] += delta * nb / n;
-                m2[j] += bm2[j] + delta * delta * na * nb / n;
-                count[j] += bc[j];
+        let (mut n, mut mean, mut m2) = (0.0f64, vec![0.0f64; self.n_cols], vec![0.0f64; self.n_cols]);
+        for (nb, sums) in blocks {
+            let total = n + nb;
+            for (j, [sum, squares]) in sums.into_iter().enumerate() {
+                let block_mean = sum / nb;
+                let block_m2 = (squares - sum * block_mean).max(0.0);
+                let delta = block_mean - mean[j];
+                mean[j] += delta * nb / total;
+                m2[j] += block_m2 + delta * delta * n * nb / total;
             }
-        }
-        let n = self.n_rows as f64;
-        for j in 0..self.n_cols {
-            // Merge {count[j] stored values} with {n − count[j] zeros (mean 0, M2 0)}.
-            let na = count[j] as f64;
-            let nb = n - na;
-            let delta = -mean[j];
-            m2[j] += delta * delta * na * nb / n;
-            mean[j] *= na / n;
+            n = total;
         }
         let var = m2.into_iter().map(|s| s / (n - 1.0)).collect();
         Ok(ColumnMoments { mean, var })

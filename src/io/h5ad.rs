@@ -26,6 +26,7 @@ use ndarray::Array2;
 use crate::algo::sparse::Csr as CsrMatrix;
 use crate::io::error::IoError;
 use crate::io::frame::{Column, ColumnValues, DataFrame};
+use crate::io::h5chunks::{ChunkedReader, Element};
 
 /// Largest ratio of decoded to stored bytes a valid file can have (deflate's limit is 1032).
 const MAX_INFLATION: u64 = 1100;
@@ -454,8 +455,9 @@ impl H5ad {
         }
     }
 
-    /// Call `visit(start, values)` on consecutive windows covering the first `len` entries.
-    fn for_each_window<T>(
+    /// Call `visit(start, values)` on consecutive windows covering the first `len` entries
+    /// (the whole dataset, decoded in parallel, when it is gzip-compressed: see `h5chunks`).
+    fn for_each_window<T: Element>(
         &self,
         object: &str,
         ds: &Dataset,
@@ -463,6 +465,9 @@ impl H5ad {
         read: fn(&Dataset, u64, u64) -> Result<Vec<T>, H5Error>,
         mut visit: impl FnMut(u64, &[T]) -> Result<(), IoError>,
     ) -> Result<(), IoError> {
+        if let Some(reader) = ChunkedReader::new(&self.path, object, ds) {
+            return reader.for_each_window(visit);
+        }
         let mut start = 0;
         while start < len {
             let count = WINDOW.min(len - start);

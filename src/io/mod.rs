@@ -8,6 +8,7 @@ pub mod frame;
 pub mod gmt;
 pub mod h5ad;
 pub mod h5ad_write;
+mod h5chunks;
 pub mod mtx;
 
 pub use error::IoError;

@@ -18,6 +18,9 @@ pub struct TenX {
     pub gene_ids: Vec<String>,
     /// Gene symbols (second column; the id when absent).
     pub gene_names: Vec<String>,
+    /// Feature types (third column of a Cell Ranger ≥ 3 `features.tsv`, e.g. `Gene Expression`,
+    /// `Antibody Capture`); `None` for the two-column v2 `genes.tsv`. All types are kept.
+    pub feature_types: Option<Vec<String>>,
 }
 
 fn invalid(path: &Path, object: impl Into<String>, reason: impl Into<String>) -> IoError {
@@ -120,7 +123,11 @@ pub fn read_10x(matrix: &Path, features: &Path, barcodes: &Path) -> Result<TenX,
     }
     let gene_ids = feats.iter().map(|r| r[0].clone()).collect();
     let gene_names = feats.iter().map(|r| r.get(1).unwrap_or(&r[0]).clone()).collect();
-    Ok(TenX { counts, barcodes: bars, gene_ids, gene_names })
+    let feature_types = match feats.iter().position(|r| r.len() < 3) {
+        None if !feats.is_empty() => Some(feats.iter().map(|r| r[2].clone()).collect()),
+        _ => None,
+    };
+    Ok(TenX { counts, barcodes: bars, gene_ids, gene_names, feature_types })
 }
 
 #[cfg(test)]
@@ -142,6 +149,7 @@ mod tests {
         assert_eq!(x.counts.to_dense(), ndarray::array![[5.0f32, 0.0, 1.0], [0.0, 7.0, 0.0]]);
         assert_eq!(x.gene_names, vec!["A", "B", "C"]);
         assert_eq!(x.barcodes, vec!["AAAC-1", "GGGT-1"]);
+        assert_eq!(x.feature_types, Some(vec!["Gene Expression".to_string(); 3]));
     }
 
     #[test]

@@ -99,12 +99,15 @@ impl NodeKind for Load {
                 )));
             };
             let x = read_10x(path, features, barcodes).map_err(|e| NodeError::Input(e.to_string()))?;
-            let symbols = crate::io::frame::Column {
-                name: "gene_ids".into(),
-                values: ColumnValues::Str(x.gene_ids.into_iter().map(Some).collect()),
+            // The var columns of `scanpy.read_10x_mtx`: gene_ids, then feature_types (v3).
+            let text = |name: &str, v: Vec<String>| crate::io::frame::Column {
+                name: name.into(),
+                values: ColumnValues::Str(v.into_iter().map(Some).collect()),
             };
+            let mut columns = vec![text("gene_ids", x.gene_ids)];
+            columns.extend(x.feature_types.map(|t| text("feature_types", t)));
             let obs = DataFrame { index: x.barcodes, columns: Vec::new() };
-            (x.counts, obs, DataFrame { index: x.gene_names, columns: vec![symbols] })
+            (x.counts, obs, DataFrame { index: x.gene_names, columns })
         } else if is_h5ad {
             let layer = p.opt_str("layer")?.map(String::from);
             let adata = read_h5ad(path, &ReadOptions { layer }).map_err(|e| NodeError::Input(e.to_string()))?;

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::common::{cells_table, outputs};
-use crate::algo::simulate::{Perturbation, SimParams, simulate};
+use crate::algo::simulate::{Model, Perturbation, SimParams, simulate};
 use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
 use crate::table::{SparseMatrix, TableBuilder};
 
@@ -89,6 +89,18 @@ impl NodeKind for Simulate {
             float("library_size", d.library_size, "median total counts per cell"),
             float("library_log_sd", d.library_log_sd, "sd of log library size"),
             float("dispersion", d.dispersion, "negative-binomial θ (variance = μ + μ²/θ)"),
+            ParamSpec::new(
+                "model",
+                ParamType::Choice(&["linear", "saturating"]),
+                json!("linear"),
+                "regulatory response: linear, or saturating s·tanh(x/s) (bounded downstream effects)",
+            ),
+            ParamSpec::new(
+                "saturation",
+                ParamType::Float { min: Some(0.0), max: None },
+                json!(1.0),
+                "saturating model: the bound s of each regulator's response (> 0)",
+            ),
         ]
     }
     fn run(&self, p: &Params, _inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
@@ -115,6 +127,10 @@ impl NodeKind for Simulate {
             library_size: p.f64("library_size")?,
             library_log_sd: p.f64("library_log_sd")?,
             dispersion: p.f64("dispersion")?,
+            model: match p.str("model")? {
+                "saturating" => Model::Saturating { scale: p.f64("saturation")? },
+                _ => Model::Linear,
+            },
         };
         let sim = simulate(&params, p.seed("seed")?)?;
         let n = sim.counts.n_rows;
