@@ -2,9 +2,10 @@
 //!
 //! The fixture in `tests/data/wgcna/` (40 cells × 12 TFs, four planted modules, one of them a
 //! singleton, one with an anti-correlated member) and the eigengenes of WGCNA 1.72.1 (Debian
-//! r-cran-wgcna 1.72-1-1, R 4.2.2) were written by `tests/data/wgcna/module_eigengenes.R`, which calls `moduleEigengenes(expr, colors, nPC = 1,
-//! align = "along average", excludeGrey = FALSE, scale = TRUE)`: the conventions of method.md §5
-//! (z-scores with the n − 1 sd, first singular vector, sign along the module average).
+//! r-cran-wgcna 1.72-1-1, R 4.2.2) were written by `tests/data/wgcna/module_eigengenes.R`, which
+//! calls `moduleEigengenes(expr, colors, nPC = 1, align = "along average", excludeGrey = FALSE,
+//! scale = TRUE)`: the conventions of method.md §5 (z-scores with the n − 1 sd, first singular
+//! vector, sign along the module average).
 //!
 //! WGCNA returns the first right singular vector of the scaled TFs × cells matrix: mean 0 and
 //! unit norm over the cells, so its sd is `1/√(n − 1)`, while gcrl standardises the score to sd 1.
