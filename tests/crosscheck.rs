@@ -15,6 +15,7 @@
 //! | `gmm_matches_sklearn`        | `fit_gmm_1d`                           | scikit-learn `GaussianMixture(2)`, scipy `brentq` | 1e-6 relative; n_iter exact |
 //! | `outputs_open_in_pyarrow_pandas_and_polars_and_h5ad_in_anndata_and_scanpy` | every cached output; `gcrl export --to .h5ad` | pyarrow, pandas `read_feather`, polars `read_ipc`; anndata, scanpy | names, rows, metadata exact; X sum 1e-6; obsm 1e-14 |
 //! | `eigengene_matches_sklearn_pca` | `fit_eigengenes`, `EigengeneModel::transform` | scikit-learn `PCA(1, svd_solver="full")` | 1e-9 absolute |
+//! | `wgcna::eigengene_matches_wgcna_module_eigengenes` | `fit_eigengenes`, `EigengeneModel::transform` | R WGCNA 1.72.1 `moduleEigengenes` (committed fixture; live with `Rscript`) | 1e-10 absolute |
 //! | `tmex_matches_pingouin_and_numpy` | `tmex`, `fit_alignment`, `mcc`   | pingouin `partial_corr`, numpy `lstsq`, scipy `linear_sum_assignment` | 1e-10 |
 //!
 //! Environment: `GCRL_PYTHON` names the interpreter (default `python3`). When it or a library
@@ -42,6 +43,9 @@ use gcrl::io::frame::{ColumnValues, DataFrame};
 use gcrl::io::h5ad::{Matrix, ReadOptions, read_h5ad};
 use ndarray::Array2;
 use serde_json::{Value, json};
+
+#[path = "crosscheck/wgcna.rs"]
+mod wgcna;
 
 // ---------------------------------------------------------------------------------------------
 // Harness: running the reference scripts, comparing numbers, a seeded generator.

@@ -1,6 +1,9 @@
 //! Generators of bench inputs: workflows of a given shape (gcrl YAML and the equivalent
-//! Snakefile) and the planted-partition TF graph. All deterministic.
+//! Snakefile), the planted-partition TF graph and a log-normalised screen. All deterministic.
 
+use gcrl::algo::preprocess::{log1p, normalize_total};
+use gcrl::algo::simulate::{SimParams, simulate};
+use gcrl::table::SparseMatrix;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -79,4 +82,26 @@ pub fn planted_graph(n: usize, block: usize, p_in: f64, p_out: f64, seed: u64) -
 /// The graph of the Leiden bench: 150 TFs, 6 planted communities, seed 2024.
 pub fn tf_graph_150() -> Vec<(usize, usize, f64)> {
     planted_graph(150, 25, 0.35, 0.07, 2024)
+}
+
+/// Control cells of a simulated screen with a planted GRN (`gcrl::algo::simulate`: `tfs` TFs in 6
+/// communities, `genes − tfs` targets with 3 regulators each, negative-binomial counts), then
+/// normalised to 10,000 counts per cell and `log1p`, as `preprocess` leaves them. Genes are the
+/// TFs first, then the targets. Returns the matrix and the TF names.
+pub fn log_screen(cells: usize, tfs: usize, genes: usize, seed: u64) -> (SparseMatrix, Vec<String>) {
+    let params = SimParams {
+        tfs,
+        communities: 6,
+        targets: genes - tfs,
+        control_cells: cells,
+        singles: 0,
+        doubles: 0,
+        ..SimParams::default()
+    };
+    let sim = simulate(&params, seed).expect("simulate");
+    let mut csr = sim.counts;
+    normalize_total(&mut csr, Some(1e4)).expect("normalize_total");
+    log1p(&mut csr).expect("log1p");
+    let rows = (0..cells).map(|i| format!("cell{i}")).collect();
+    (SparseMatrix { rows, cols: sim.gene_names, csr }, sim.tf_names)
 }

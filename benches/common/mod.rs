@@ -288,17 +288,21 @@ pub fn python() -> String {
 
 /// Checks that the peer Python imports `modules`; the reason if not.
 pub fn python_with(modules: &[&str]) -> Result<String, String> {
-    let py = python();
+    interpreter_with(python(), modules)
+}
+
+/// Checks that the interpreter `py` imports `modules`; the reason if not.
+pub fn interpreter_with(py: String, modules: &[&str]) -> Result<String, String> {
     let out = Command::new(&py)
         .args(["-c", &format!("import {}", modules.join(", "))])
         .output()
-        .map_err(|e| format!("cannot start `{py}` ({e}); set GCRL_PYTHON"))?;
+        .map_err(|e| format!("cannot start `{py}` ({e}); set GCRL_PYTHON (or the bench's own variable)"))?;
     if out.status.success() {
         Ok(py)
     } else {
         let err = String::from_utf8_lossy(&out.stderr);
         Err(format!(
-            "`{py}` cannot import {} ({}); set GCRL_PYTHON to a Python that has them",
+            "`{py}` cannot import {} ({}); set GCRL_PYTHON (or the bench's own variable) to a Python that has them",
             modules.join(", "),
             err.lines().last().unwrap_or("").trim()
         ))
@@ -341,6 +345,30 @@ pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
 /// Removes a directory tree if it exists.
 pub fn remove(path: &Path) {
     let _ = std::fs::remove_dir_all(path);
+}
+
+/// Runs `cmd` to its end with stdout and stderr sent to `log`; the seconds taken and the child's
+/// peak resident set in KiB (`ru_maxrss` of `wait4`), or the failure with the log's tail.
+pub fn time_command_rss(cmd: &mut Command, log: &Path) -> Result<(f64, u64), String> {
+    let file = std::fs::File::create(log).map_err(|e| format!("cannot create {}: {e}", log.display()))?;
+    let err = file.try_clone().map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    let child = cmd.stdout(file).stderr(err).spawn().map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
+    let mut status = 0;
+    // SAFETY: `rusage` is plain data; wait4 reaps the child we own and fills `usage`.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let reaped = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    let secs = t.elapsed().as_secs_f64();
+    if reaped < 0 {
+        return Err(format!("wait4 failed: {}", std::io::Error::last_os_error()));
+    }
+    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+        Ok((secs, usage.ru_maxrss as u64))
+    } else {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(15).collect();
+        Err(format!("{cmd:?} failed (status {status}):\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n")))
+    }
 }
 
 /// `VmHWM` (peak resident set) of this process in KiB.

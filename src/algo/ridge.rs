@@ -21,8 +21,11 @@
 //! cells, 2,000 targets, 150 regulators and 20 bags this is ~4·10¹⁰ flops of matrix products
 //! instead of ~6·10¹² for forming each estimator's Gram matrix separately.
 //!
-//! Numerics: columns are centred by their mean over all cells before the products (the weighted
-//! centring is shift-invariant), so subtracting `n·m mᵀ` loses no precision worth noting.
+//! Numerics: columns are centred by their mean over all cells as they are gathered for the
+//! products (the weighted centring is shift-invariant), so subtracting `n·m mᵀ` loses no
+//! precision worth noting. Memory: the products gather the bootstrap rows of 64 columns at a
+//! time, so beside `x` the fit holds only `O(n·|R|)` per bag and the coefficients, never a copy
+//! of the matrix.
 //! Results are bit-identical for any number of rayon threads: every random stream is keyed by
 //! `(seed, bag)` or `(seed, target gene)`, and every matrix product runs sequentially on blocks
 //! whose shape does not depend on the thread count.
@@ -185,7 +188,7 @@ pub fn ridge(
 /// # Complexity
 /// With `n` cells, `|R|` distinct regulators, `|U|` distinct regulators and targets, `T` targets
 /// and `k` regulators per estimator: `O(bagging · (n·|R|·|U| + T·k³))` time and
-/// `O(n·|U| + |R|·|U| + bagging·T·k)` memory.
+/// `O(n·|R| + |R|·|U| + bagging·T·k)` memory beside `x`.
 pub fn bagging_ridge(
     x: ArrayView2<f64>,
     genes: &[String],
@@ -214,19 +217,13 @@ pub fn bagging_ridge(
     let u_pos = |gene: usize| u_genes.binary_search(&gene).expect("gene is in U");
     let r_in_u: Vec<usize> = r_genes.iter().map(|&r| u_pos(r)).collect();
 
-    // Globally centred copy of the U columns and the population sd of the R columns.
-    let mut xu = Mat::<f64>::zeros(n, u_genes.len());
-    for (j, &gene) in u_genes.iter().enumerate() {
-        let col = x.column(gene);
-        let mean = col.sum() / n as f64;
-        for (i, v) in col.iter().enumerate() {
-            xu[(i, j)] = v - mean;
-        }
-    }
+    // Mean of each U column over all cells (the products centre by it on the fly, so the matrix
+    // is never copied) and the population sd of each R column.
+    let u_mean: Vec<f64> = u_genes.iter().map(|&gene| x.column(gene).sum() / n as f64).collect();
     let r_scale: Vec<f64> = r_in_u
         .iter()
         .map(|&j| {
-            let ss: f64 = (0..n).map(|i| xu[(i, j)] * xu[(i, j)]).sum();
+            let ss: f64 = x.column(u_genes[j]).iter().map(|v| (v - u_mean[j]) * (v - u_mean[j])).sum();
             let sd = (ss / n as f64).sqrt();
             if sd > 0.0 { sd } else { 1.0 }
         })
@@ -247,7 +244,7 @@ pub fn bagging_ridge(
     let mut coefs: Vec<Vec<Vec<f64>>> = vec![Vec::with_capacity(opts.bagging); tasks.len()];
     for bag in 0..opts.bagging {
         let counts = bootstrap_counts(opts.seed, bag, n);
-        let m = weighted_centred_products(xu.as_ref(), &r_in_u, &counts);
+        let m = weighted_centred_products(x, &u_genes, &u_mean, &r_in_u, &counts);
         coefs.par_iter_mut().zip(&layouts).zip(&subsets).try_for_each(|((task_coefs, layout), subs)| {
             let c = solve_bag(&m, layout, &subs[bag], &r_in_u, &r_scale, opts.alpha)?;
             task_coefs.push(c);
@@ -444,23 +441,36 @@ fn draw_subset(rng: &mut impl Rng, p: usize, k: usize) -> Vec<usize> {
     s
 }
 
-/// `M = Σᵢ cᵢ (xᵢ,R − m_R)(xᵢ,U − m_U)ᵀ` with `m` the `c`-weighted column means; `xu` holds the
-/// U columns, `r_in_u` the positions of the R columns among them.
-fn weighted_centred_products(xu: faer::MatRef<f64>, r_in_u: &[usize], counts: &[f64]) -> Mat<f64> {
+/// `M = Σᵢ cᵢ (xᵢ,R − m_R)(xᵢ,U − m_U)ᵀ` with `m` the `c`-weighted means of the U columns of `x`
+/// (genes `u_genes`) centred by `u_mean`; `r_in_u` gives the positions of the R columns in U.
+///
+/// The drawn rows of the U columns are gathered, centred, `GRAM_BLOCK` columns at a time inside
+/// each rayon task, so the memory beyond `x` is `O(n·(|R| + threads·GRAM_BLOCK))`, not a copy of
+/// the matrix.
+fn weighted_centred_products(
+    x: ArrayView2<f64>,
+    u_genes: &[usize],
+    u_mean: &[f64],
+    r_in_u: &[usize],
+    counts: &[f64],
+) -> Mat<f64> {
     let drawn: Vec<usize> = (0..counts.len()).filter(|&i| counts[i] > 0.0).collect();
     let total: f64 = counts.iter().sum();
-    let b = Mat::<f64>::from_fn(drawn.len(), xu.ncols(), |i, j| xu[(drawn[i], j)]);
-    let a = Mat::<f64>::from_fn(drawn.len(), r_in_u.len(), |i, j| counts[drawn[i]] * b[(i, r_in_u[j])]);
-    let mean_u: Vec<f64> =
-        (0..b.ncols()).map(|j| (0..b.nrows()).map(|i| counts[drawn[i]] * b[(i, j)]).sum::<f64>() / total).collect();
-    let mut m = Mat::<f64>::zeros(r_in_u.len(), xu.ncols());
+    let centred = |i: usize, j: usize| x[(drawn[i], u_genes[j])] - u_mean[j];
+    let weighted_mean = |col: &dyn Fn(usize) -> f64| -> f64 {
+        (0..drawn.len()).map(|i| counts[drawn[i]] * col(i)).sum::<f64>() / total
+    };
+    let a = Mat::<f64>::from_fn(drawn.len(), r_in_u.len(), |i, r| counts[drawn[i]] * centred(i, r_in_u[r]));
+    let mean_r: Vec<f64> = r_in_u.iter().map(|&ru| weighted_mean(&|i| centred(i, ru))).collect();
+    let mut m = Mat::<f64>::zeros(r_in_u.len(), u_genes.len());
     m.as_mut().par_col_chunks_mut(GRAM_BLOCK).enumerate().for_each(|(chunk, mut dst)| {
         let start = chunk * GRAM_BLOCK;
-        let rhs = b.as_ref().subcols(start, dst.ncols());
-        matmul(dst.as_mut(), Accum::Replace, a.as_ref().transpose(), rhs, 1.0, Par::Seq);
+        let b = Mat::<f64>::from_fn(drawn.len(), dst.ncols(), |i, j| centred(i, start + j));
+        let mean_u: Vec<f64> = (0..b.ncols()).map(|j| weighted_mean(&|i| b[(i, j)])).collect();
+        matmul(dst.as_mut(), Accum::Replace, a.as_ref().transpose(), b.as_ref(), 1.0, Par::Seq);
         for j in 0..dst.ncols() {
-            for (r, &ru) in r_in_u.iter().enumerate() {
-                dst[(r, j)] -= total * mean_u[ru] * mean_u[start + j];
+            for (r, &mr) in mean_r.iter().enumerate() {
+                dst[(r, j)] -= total * mr * mean_u[j];
             }
         }
     });

@@ -1,5 +1,6 @@
 //! Small helpers shared by node kinds: building outputs and the standard tables.
 
+use crate::algo::AlgoError;
 use crate::algo::labels::condition_name;
 use crate::engine::{NodeError, Outputs};
 use crate::table::{Table, TableBuilder};
@@ -61,14 +62,35 @@ pub fn edge_list(table: &Table) -> Result<Vec<(String, String, f64)>, NodeError>
         .collect())
 }
 
-/// Dense float64 columns `cols` of a sparse expression matrix, for rows `rows`.
+/// Dense float64 columns `cols` of a sparse expression matrix, for rows `rows`, filled straight
+/// from the CSR rows: the result is the only allocation (no sub-matrix or f32 copy on the way).
 pub fn dense_columns(
     m: &crate::table::SparseMatrix,
     rows: &[usize],
     cols: &[usize],
 ) -> Result<ndarray::Array2<f64>, NodeError> {
-    let sub = m.csr.select_rows(rows)?.select_cols(cols)?;
-    Ok(sub.to_dense().mapv(f64::from))
+    let bad = |why: String| NodeError::from(AlgoError::Param { name: "columns".into(), why });
+    let mut position = vec![None; m.csr.n_cols];
+    for (k, &j) in cols.iter().enumerate() {
+        match position.get_mut(j) {
+            Some(slot @ None) => *slot = Some(k),
+            Some(Some(_)) => return Err(bad(format!("column {j} selected twice"))),
+            None => return Err(bad(format!("column {j} out of range for {} columns", m.csr.n_cols))),
+        }
+    }
+    if let Some(&i) = rows.iter().find(|&&i| i >= m.csr.n_rows) {
+        return Err(bad(format!("row {i} out of range for {} rows", m.csr.n_rows)));
+    }
+    let mut out = ndarray::Array2::zeros((rows.len(), cols.len()));
+    for (mut dst, &i) in out.rows_mut().into_iter().zip(rows) {
+        let (idx, val) = m.csr.row(i);
+        for (&j, &v) in idx.iter().zip(val) {
+            if let Some(k) = position[j as usize] {
+                dst[k] = f64::from(v);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Which cells a model is fitted on.

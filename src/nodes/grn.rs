@@ -148,6 +148,9 @@ impl NodeKind for Grn {
             .collect();
         let all_cols: Vec<usize> = (0..expr.cols.len()).collect();
         let mut x = dense_columns(&expr, &rows, &all_cols)?;
+        // Only the gene names are needed from here on: free the sparse copy before the fit.
+        let SparseMatrix { cols: genes, csr, .. } = expr;
+        drop(csr);
         let mut smoothing = Smoothing { n_pcs: 0, k: 0 };
         if p.bool("knn")? {
             (x, smoothing) = knn_smooth(x.view(), p.opt_usize("knn_k")?, p.opt_usize("knn_pcs")?)?;
@@ -158,7 +161,7 @@ impl NodeKind for Grn {
             feature_fraction: p.f64("feature_fraction")?,
             seed: p.seed("seed")?,
         };
-        let edges = bagging_ridge(x.view(), &expr.cols, &candidates, &options)?;
+        let edges = bagging_ridge(x.view(), &genes, &candidates, &options)?;
         let keep = match p.str("keep")? {
             "median" => Keep::Median,
             "top_fraction" => Keep::TopFraction(p.f64("top_fraction")?),
@@ -166,7 +169,7 @@ impl NodeKind for Grn {
         };
         let filtered = filter_edges(&edges, p.f64("fdr")?, keep)?;
         let kept: Vec<usize> = (0..edges.len()).filter(|&i| filtered.kept[i]).collect();
-        let name = |i: usize| expr.cols[i].clone();
+        let name = |i: usize| genes[i].clone();
         let edge_table = TableBuilder::new()
             .str("source", kept.iter().map(|&i| name(edges[i].source)).collect())
             .str("target", kept.iter().map(|&i| name(edges[i].target)).collect())
