@@ -5,7 +5,7 @@
 
 use burn::module::Module;
 use burn::nn::Linear;
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use ndarray::{Array2, ArrayView2, Axis};
@@ -13,7 +13,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use super::{ModelError, from_matrix, seeded_linear, to_matrix, train_device};
+use super::{Adam, ModelError, from_matrix, seeded_linear, to_matrix, train_device};
 
 /// Sizes and optimiser settings of one training.
 #[derive(Debug, Clone)]
@@ -137,7 +137,7 @@ pub fn train(
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut train_rows = train_rows.to_vec();
     let mut model = QuadraticAe::new(&mut rng, x.ncols(), cfg.hidden, cfg.latent, y.ncols(), &device);
-    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
+    let mut optim = Adam::new(1e-8);
     let inner = device.clone().inner();
     let val_x = (!validation_rows.is_empty()).then(|| rows(x, validation_rows, &inner));
     let val_y = (!validation_rows.is_empty()).then(|| rows(y, validation_rows, &inner));

@@ -5,10 +5,12 @@
 //! stream, and batches are drawn from it too, so a seed gives the same bytes whatever burn's
 //! global RNG or the scheduler does.
 
+mod adam;
 pub mod ae;
 mod error;
 mod tensor;
 pub mod vae;
 
+pub use adam::Adam;
 pub use error::ModelError;
 pub use tensor::{from_matrix, seeded_linear, to_matrix, train_device};

@@ -2,7 +2,7 @@
 //! latent assignment, predicted centroids of (unseen) combinations, and the weights.
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rand::{RngExt, SeedableRng};
@@ -15,7 +15,7 @@ use super::{Matching, Schedule, Sparsity, VaeModel};
 use crate::algo::partition::hungarian_max;
 use crate::algo::random::normal;
 use crate::algo::sparse::Csr;
-use crate::models::{ModelError, from_matrix, to_matrix};
+use crate::models::{Adam, ModelError, from_matrix, to_matrix};
 
 /// Stream ids of the seeded ChaCha8 generator, one per use, so that changing one use (say the
 /// number of prediction cells) leaves every other draw unchanged; predictions take
@@ -238,7 +238,7 @@ pub fn train(config: &VaeConfig, data: &VaeData, device: &Device) -> Result<Trai
         groups[t].push(pos);
     }
     let (mut batch_rng, mut noise_rng) = (rng(config.seed, STREAM_BATCHES), rng(config.seed, STREAM_NOISE));
-    let mut optimizer: ModuleOptimizer = AdamConfig::new().with_epsilon(1e-8).init();
+    let mut optimizer = Adam::new(1e-8);
     let mut history = Vec::with_capacity(config.schedule.epochs);
     let mut kept = (network.valid(), 0usize, f64::INFINITY);
     for epoch in 0..config.schedule.epochs {
@@ -254,8 +254,11 @@ pub fn train(config: &VaeConfig, data: &VaeData, device: &Device) -> Result<Trai
         for (t, positions) in &batches {
             let perturbed: Vec<usize> = positions.iter().map(|&p| data.singles[p].0).collect();
             let controls: Vec<usize> = positions.iter().map(|&p| paired[p]).collect();
-            let x = from_matrix(data.encoder_rows(&controls).view(), device);
             let x_genes = from_matrix(dense_rows(data.genes, &controls).view(), device);
+            let x = match data.tf_input {
+                Some(_) => from_matrix(data.encoder_rows(&controls).view(), device),
+                None => x_genes.clone(),
+            };
             let y = from_matrix(dense_rows(data.genes, &perturbed).view(), device);
             let eps = noise(&mut noise_rng, controls.len(), d, device);
             let p = network.soft_permutation(w.temp, config.sinkhorn_iterations);
