@@ -163,6 +163,8 @@ fn permutation_test(report: &mut Report, dir: &Path) {
 }
 
 fn main() {
+    // As the `gcrl` binary does.
+    gcrl::models::reuse_freed_memory();
     let mut report = Report::new("ae");
     report.note(format!(
         "epoch: {CELLS} cells x {TFS} TFs -> {GENES} genes, latent {LATENT}, hidden 64, batch 1024, Adam"

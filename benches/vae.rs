@@ -142,6 +142,8 @@ fn peer(report: &mut Report, (framework, script): (&str, &str), batches: usize, 
 }
 
 fn main() {
+    // As the `gcrl` binary does.
+    gcrl::models::reuse_freed_memory();
     let mut report = Report::new("vae");
     let batches = common::env_usize("GCRL_BENCH_VAE_BATCHES", 100);
     report.note(format!(

@@ -13,4 +13,4 @@ pub mod vae;
 
 pub use adam::Adam;
 pub use error::ModelError;
-pub use tensor::{from_matrix, seeded_linear, to_matrix, train_device};
+pub use tensor::{from_matrix, reuse_freed_memory, seeded_linear, to_matrix, train_device};
