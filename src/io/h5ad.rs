@@ -12,21 +12,23 @@
 //! tagged `h5sparse_format`). Older files (dataframes stored as one compound
 //! dataset) are refused with the Python line that converts them.
 //!
-//! Memory: the file is streamed ([`hdf5_pure::File::open_streaming`]), never loaded
-//! whole. A sparse matrix is decoded a window of 2^20 entries at a time straight
-//! into the final CSR arrays, so the peak is the CSR matrix plus a few MiB, for CSC
-//! input too (CSC is converted by counting rows, then scattering, in two passes).
+//! Memory: the file is streamed (through [`hdf5_pure::File::from_source`] on a cached
+//! positioned-read source, `h5source`), never loaded whole. A CSR matrix is decoded in
+//! parallel straight into its final arrays (`h5chunks`), so the peak is the CSR matrix plus
+//! a few MiB; CSC input is converted by counting rows, then scattering, in two passes.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use hdf5_pure::{AttrValue, DType, Dataset, Error as H5Error, File, FormatError, Group};
 use ndarray::Array2;
+use rayon::prelude::*;
 
 use crate::algo::sparse::Csr as CsrMatrix;
 use crate::io::error::IoError;
 use crate::io::frame::{Column, ColumnValues, DataFrame};
-use crate::io::h5chunks::{ChunkedReader, Element};
+use crate::io::h5chunks::{Element, ParallelReader};
+use crate::io::h5source::CachedFile;
 
 /// Largest ratio of decoded to stored bytes a valid file can have (deflate's limit is 1032).
 const MAX_INFLATION: u64 = 1100;
@@ -158,7 +160,8 @@ impl H5ad {
         if !is_hdf5 {
             return Err(IoError::NotHdf5 { path: path.to_path_buf() });
         }
-        let file = File::open_streaming(path).map_err(|source| hdf5_error(path, "/", source))?;
+        let source = CachedFile::open(path).map_err(|source| IoError::Read { path: path.to_path_buf(), source })?;
+        let file = File::from_source(source).map_err(|source| hdf5_error(path, "/", source))?;
         Ok(H5ad { path: path.to_path_buf(), file })
     }
 
@@ -345,27 +348,23 @@ impl H5ad {
         let (indptr, indices_ds, data_ds) = self.indptr(object, g, n_rows, "rows")?;
         let nnz = indptr[n_rows];
         let idx_path = join(object, "indices");
-        let mut indices = self.alloc::<u32>(&idx_path, nnz)?;
-        self.for_each_window(&idx_path, &indices_ds, nnz, Dataset::read_i64_rows, |start, window| {
-            for (k, &c) in window.iter().enumerate() {
-                if c < 0 || c as u64 >= n_cols as u64 {
-                    return Err(self.out_of_range(&idx_path, start + k as u64, c, n_cols, "columns"));
-                }
-                indices.push(c as u32);
-            }
-            Ok(())
+        let mut indices = self.zeroed::<u32>(&idx_path, nnz)?;
+        self.read_all(&idx_path, &indices_ds, &mut indices, |ds, start, count| {
+            Ok(ds.read_i64_rows(start, count)?.into_iter().map(|c| u32::try_from(c).unwrap_or(u32::MAX)).collect())
         })?;
+        if let Some(k) = first_where(&indices, |&c| c as usize >= n_cols) {
+            // Out-of-range values were saturated to u32::MAX: report the stored one.
+            let stored = self.h5(&idx_path, indices_ds.read_i64_rows(k as u64, 1))?;
+            let value = stored.first().copied().unwrap_or(i64::from(indices[k]));
+            return Err(self.out_of_range(&idx_path, k as u64, value, n_cols, "columns"));
+        }
         let data_path = join(object, "data");
-        let mut data = self.alloc::<f32>(&data_path, nnz)?;
-        self.for_each_window(&data_path, &data_ds, nnz, Dataset::read_f32_rows, |start, window| {
-            if let Some(k) = window.iter().position(|v| !v.is_finite()) {
-                let entry = start + k as u64;
-                let row = indptr.partition_point(|&p| p <= entry) - 1;
-                return Err(self.non_finite(object, row, indices[entry as usize] as usize, window[k]));
-            }
-            data.extend_from_slice(window);
-            Ok(())
-        })?;
+        let mut data = self.zeroed::<f32>(&data_path, nnz)?;
+        self.read_all(&data_path, &data_ds, &mut data, Dataset::read_f32_rows)?;
+        if let Some(k) = first_where(&data, |v| !v.is_finite()) {
+            let row = indptr.partition_point(|&p| p <= k as u64) - 1;
+            return Err(self.non_finite(object, row, indices[k] as usize, data[k]));
+        }
         Ok(CsrMatrix { n_rows, n_cols, indptr, indices, data })
     }
 
@@ -438,6 +437,35 @@ impl H5ad {
         Ok(v)
     }
 
+    /// `n` zeros (calloc'd: pages are touched only when written), or an error if memory cannot
+    /// be had. The buffer asks for transparent huge pages, as numpy does for its arrays: with 4 KiB
+    /// pages, faulting in a 400 MB matrix was a third of the read.
+    fn zeroed<T: Element>(&self, object: &str, n: u64) -> Result<Vec<T>, IoError> {
+        drop(self.alloc::<T>(object, n)?);
+        let v = vec![T::zeroed(); n as usize];
+        advise_huge_pages(bytemuck::cast_slice(&v));
+        Ok(v)
+    }
+
+    /// Reads the whole 1-D dataset into `out` (as long as the dataset): in parallel when
+    /// `h5chunks` takes it, else window by window through hdf5-pure's `read`.
+    fn read_all<T: Element>(
+        &self,
+        object: &str,
+        ds: &Dataset,
+        out: &mut [T],
+        read: fn(&Dataset, u64, u64) -> Result<Vec<T>, H5Error>,
+    ) -> Result<(), IoError> {
+        if let Some(reader) = ParallelReader::new(&self.path, object, ds) {
+            return reader.read_into(out);
+        }
+        for (k, dst) in out.chunks_mut(WINDOW as usize).enumerate() {
+            let start = k as u64 * WINDOW;
+            dst.copy_from_slice(&self.read_window(object, ds, start, dst.len() as u64, read)?);
+        }
+        Ok(())
+    }
+
     /// Read entries `start..start + count` of a 1-D dataset with `read`.
     fn read_window<T>(
         &self,
@@ -456,7 +484,7 @@ impl H5ad {
     }
 
     /// Call `visit(start, values)` on consecutive windows covering the first `len` entries
-    /// (the whole dataset, decoded in parallel, when it is gzip-compressed: see `h5chunks`).
+    /// (the whole dataset, decoded in parallel when it is contiguous or chunked with gzip: see `h5chunks`).
     fn for_each_window<T: Element>(
         &self,
         object: &str,
@@ -465,7 +493,7 @@ impl H5ad {
         read: fn(&Dataset, u64, u64) -> Result<Vec<T>, H5Error>,
         mut visit: impl FnMut(u64, &[T]) -> Result<(), IoError>,
     ) -> Result<(), IoError> {
-        if let Some(reader) = ChunkedReader::new(&self.path, object, ds) {
+        if let Some(reader) = ParallelReader::new(&self.path, object, ds) {
             return reader.for_each_window(visit);
         }
         let mut start = 0;
@@ -678,6 +706,28 @@ fn apply_mask(values: ColumnValues, mask: &[u8]) -> Option<ColumnValues> {
 }
 
 /// An HDF5 library error on `object`, with unsupported compression filters singled out.
+/// Asks the kernel to back the whole 2 MiB pages inside `buf` with huge pages (advisory; where
+/// transparent huge pages are off or `madvise` fails, nothing changes).
+fn advise_huge_pages(buf: &[u8]) {
+    const HUGE: usize = 2 << 20;
+    let start = (buf.as_ptr() as usize).next_multiple_of(HUGE);
+    let end = (buf.as_ptr() as usize + buf.len()) / HUGE * HUGE;
+    if end > start {
+        #[cfg(target_os = "linux")]
+        // SAFETY: the range lies inside `buf`'s allocation; MADV_HUGEPAGE changes no contents.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+        }
+    }
+}
+
+/// The first position where `bad` holds, searched in parallel by blocks (rayon's
+/// `position_first` synchronises on every element and was slower than the read itself).
+fn first_where<T: Sync>(values: &[T], bad: impl Fn(&T) -> bool + Sync) -> Option<usize> {
+    const BLOCK: usize = 1 << 16;
+    values.par_chunks(BLOCK).enumerate().find_map_first(|(b, block)| block.iter().position(&bad).map(|k| b * BLOCK + k))
+}
+
 fn hdf5_error(path: &Path, object: &str, source: H5Error) -> IoError {
     match source {
         H5Error::Format(FormatError::UnsupportedFilter(filter)) => {

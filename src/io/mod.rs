@@ -9,6 +9,7 @@ pub mod gmt;
 pub mod h5ad;
 pub mod h5ad_write;
 mod h5chunks;
+mod h5source;
 pub mod mtx;
 
 pub use error::IoError;
