@@ -10,6 +10,7 @@ pub mod gmm;
 pub mod knn;
 pub mod labels;
 pub mod leiden;
+pub mod loess;
 pub mod partition;
 pub mod preprocess;
 pub mod random;
