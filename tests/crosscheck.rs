@@ -760,16 +760,25 @@ fn check_hvg(name: &str, counts: &Csr, runs: &[HvgRun]) {
     let mut means = Compare::new(format!("preprocess {name}: HVG means vs scanpy"));
     let mut disp = Compare::new(format!("preprocess {name}: dispersions_norm (seurat, cell_ranger) vs scanpy"));
     let mut vnorm = Compare::new(format!("preprocess {name}: variances_norm (seurat_v3) vs scanpy"));
+    // scanpy's normalised data, by target_sum (sent once per target_sum).
+    let mut normalized: Vec<(Option<f64>, Vec<f64>)> = Vec::new();
     for (&(flavor, n_top, target), want) in runs.iter().zip(arr(&out["runs"])) {
         let ctx = format!("{} n_top_genes={n_top:?} target_sum={target:?}", flavor_name(flavor));
         let mut x = counts.clone();
         if flavor != Flavor::SeuratV3 {
             normalize_total(&mut x, target).expect("normalize_total");
             log1p(&mut x).expect("log1p");
-            let data = nums(&want["normalized_data"]);
+            if !want["normalized_data"].is_null() {
+                normalized.push((target, nums(&want["normalized_data"])));
+            }
+            let data = &normalized
+                .iter()
+                .find(|(t, _)| *t == target)
+                .unwrap_or_else(|| panic!("{ctx}: scanpy sent no normalised data"))
+                .1;
             norm.check(data.len() == x.data.len(), || format!("{ctx}: nnz {} vs scanpy {}", x.data.len(), data.len()));
             let mut worst = (0.0f64, 0usize);
-            for (i, (&g, &w)) in x.data.iter().zip(&data).enumerate() {
+            for (i, (&g, &w)) in x.data.iter().zip(data).enumerate() {
                 let rel = (f64::from(g) - w).abs() / w.abs().max(1e-30);
                 if rel > worst.0 {
                     worst = (rel, i);
