@@ -7,6 +7,7 @@ mod commit;
 mod error;
 mod maintenance;
 mod manifest;
+mod presence;
 mod runs;
 mod store;
 

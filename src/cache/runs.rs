@@ -25,13 +25,6 @@ pub struct TaskEntry {
     pub ran: bool,
 }
 
-impl TaskEntry {
-    /// Same key and outputs (whether it ran aside).
-    pub fn same_result(&self, other: &TaskEntry) -> bool {
-        self.key == other.key && self.outputs == other.outputs
-    }
-}
-
 /// The record of one run of one workflow.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunRecord {

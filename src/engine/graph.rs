@@ -153,10 +153,20 @@ impl TaskGraph {
                 let mut task = base.clone();
                 if let Some(shards) = node.kind.shards(&params) {
                     for (i, shard) in shards.into_iter().enumerate() {
-                        let mut t = base.clone();
-                        t.label = format!("{label}#{}", shard.label);
-                        t.role = Role::Shard(i);
-                        t.params = shard.params;
+                        // Built field by field: cloning `base` would copy its params only to drop them.
+                        let t = Task {
+                            id: 0,
+                            node: id.clone(),
+                            label: format!("{label}#{}", shard.label),
+                            kind: node.kind.clone(),
+                            role: Role::Shard(i),
+                            params: shard.params,
+                            instance: instance.clone(),
+                            inputs: base.inputs.clone(),
+                            shards: Vec::new(),
+                            resources: node.resources,
+                            retries: node.retries,
+                        };
                         task.shards.push(g.push(t));
                     }
                     task.role = Role::Reduce;

@@ -3,8 +3,6 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use rayon::prelude::*;
-
 use super::files::FileHasher;
 use super::graph::{Task, TaskInput};
 use super::key::KeyHasher;
@@ -19,26 +17,24 @@ pub struct Resolver<'a> {
     cache: &'a Cache,
     files: FileHasher,
     last: Option<RunRecord>,
-    /// Labels of the last run whose manifest and objects are all still present, checked in
-    /// parallel up front: a no-op run of 12,000 tasks is otherwise dominated by 24,000 stats.
-    present: HashSet<String>,
+    /// Labels of the last run whose manifest or objects are gone, checked up front in one pass
+    /// over the cache's directories (a no-op run of 12,000 tasks would otherwise make 24,000
+    /// path lookups). Usually empty.
+    absent: HashSet<String>,
+    /// Fan-out directories of manifests that existed when the run started: a key whose
+    /// directory was missing has no manifest, and is not looked up (the first plan of a large
+    /// workflow would otherwise try to open one missing file per task). The runner looks again
+    /// under the task's lock, so a manifest another run writes meanwhile is still found.
+    manifest_dirs: HashSet<String>,
 }
 
 impl<'a> Resolver<'a> {
     /// A resolver for the workflow `name` (its newest run record speeds up lookups).
     pub fn new(cache: &'a Cache, workflow: &str) -> Self {
         let last = cache.last_run(workflow);
-        let present = last
-            .as_ref()
-            .map(|r| {
-                r.tasks
-                    .par_iter()
-                    .filter(|(_, e)| cache.has_manifest(&e.key) && e.outputs.values().all(|h| cache.has_object(h)))
-                    .map(|(label, _)| label.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        Resolver { cache, files: FileHasher::new(cache), last, present }
+        let absent = last.as_ref().map(|r| absent_tasks(cache, r)).unwrap_or_default();
+        let manifest_dirs = cache.manifest_dirs();
+        Resolver { cache, files: FileHasher::new(cache), last, absent, manifest_dirs }
     }
 
     /// The newest run record of the workflow, if any.
@@ -131,9 +127,12 @@ impl<'a> Resolver<'a> {
     pub fn lookup(&self, label: &str, key: &str) -> Option<OutputHashes> {
         if let Some(entry) = self.last.as_ref().and_then(|r| r.tasks.get(label))
             && entry.key == key
-            && self.present.contains(label)
+            && !self.absent.contains(label)
         {
             return Some(entry.outputs.clone());
+        }
+        if !key.get(..2).is_some_and(|prefix| self.manifest_dirs.contains(prefix)) {
+            return None;
         }
         let manifest = self.cache.get_manifest(key).ok().flatten()?;
         super::runner::complete(self.cache, &manifest)
@@ -144,4 +143,21 @@ impl<'a> Resolver<'a> {
     pub fn save(&self) {
         self.files.save(self.cache);
     }
+}
+
+/// Labels of `record` whose manifest or some object is missing from `cache`.
+fn absent_tasks(cache: &Cache, record: &RunRecord) -> HashSet<String> {
+    let keys: Vec<&str> = record.tasks.values().map(|e| e.key.as_str()).collect();
+    let hashes: Vec<&str> = record.tasks.values().flat_map(|e| e.outputs.values().map(String::as_str)).collect();
+    let (manifests, objects) = rayon::join(|| cache.manifests_present(&keys), || cache.objects_present(&hashes));
+    let mut objects = objects.into_iter();
+    let mut absent = HashSet::new();
+    for ((label, entry), manifest) in record.tasks.iter().zip(manifests) {
+        // `fold`, not `all`: each task's answers must be consumed whole to keep the rest aligned.
+        let all_objects = objects.by_ref().take(entry.outputs.len()).fold(true, |all, o| all && o);
+        if !(manifest && all_objects) {
+            absent.insert(label.clone());
+        }
+    }
+    absent
 }

@@ -5,14 +5,14 @@
 //! key, so it is found in the cache even when its producer just ran again. No busy waiting: the
 //! scheduler blocks on the executor's channel.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::sync::mpsc;
 use std::time::Instant;
 
 use super::error::EngineError;
 use super::events::{Event, Reporter};
 use super::executor::{Executor, Message};
-use super::graph::TaskGraph;
+use super::graph::{Task, TaskGraph};
 use super::resolve::{OutputHashes, Resolver};
 use super::runner::{Outcome, ResolvedTask, TaskFailure};
 use crate::cache::{Cache, RunRecord, TaskEntry};
@@ -300,19 +300,29 @@ pub fn run_graph(
     reporter.finish();
     cache.flush()?;
     resolver.save();
-    let mut tasks = BTreeMap::new();
-    for t in &graph.tasks {
-        if let (State::Done, Some(key), Some(outputs)) = (run.state[t.id], &run.keys[t.id], &run.outputs[t.id]) {
-            tasks.insert(t.label.clone(), TaskEntry { key: key.clone(), outputs: outputs.clone(), ran: run.ran[t.id] });
-        }
-    }
     run.summary.seconds = started.elapsed().as_secs_f64();
+    let done = |t: &Task| match (run.state[t.id], &run.keys[t.id], &run.outputs[t.id]) {
+        (State::Done, Some(key), Some(outputs)) => Some((key, outputs)),
+        _ => None,
+    };
+    // A no-op run whose results equal the last record's writes no new record.
     let unchanged = run.summary.ran == 0
         && resolver.last_run().is_some_and(|r| {
-            r.tasks.len() == tasks.len()
-                && r.tasks.iter().zip(&tasks).all(|((la, a), (lb, b))| la == lb && a.same_result(b))
+            let finished = graph.tasks.iter().filter_map(|t| done(t).map(|d| (t, d)));
+            r.tasks.len() == finished.clone().count()
+                && finished.into_iter().all(|(t, (key, outputs))| {
+                    r.tasks.get(&t.label).is_some_and(|e| e.key == *key && e.outputs == *outputs)
+                })
         });
     if !unchanged {
+        let tasks = graph
+            .tasks
+            .iter()
+            .filter_map(|t| {
+                let (key, outputs) = done(t)?;
+                Some((t.label.clone(), TaskEntry { key: key.clone(), outputs: outputs.clone(), ran: run.ran[t.id] }))
+            })
+            .collect();
         let record = RunRecord { workflow: workflow.to_string(), started_ms, seconds: run.summary.seconds, tasks };
         cache.save_run(&record)?;
     }
