@@ -24,8 +24,15 @@ const DIRECT: usize = BLOCK / 4;
 pub(crate) struct CachedFile {
     file: File,
     len: u64,
-    /// `(first byte, bytes, last use)` of each cached block.
-    blocks: Mutex<(Vec<(u64, Vec<u8>, u64)>, u64)>,
+    /// The cached blocks, and a clock that orders their uses.
+    blocks: Mutex<(Vec<Block>, u64)>,
+}
+
+/// Bytes of the file from `start`, last used at `used`.
+struct Block {
+    start: u64,
+    bytes: Vec<u8>,
+    used: u64,
 }
 
 impl CachedFile {
@@ -60,27 +67,28 @@ impl Source for CachedFile {
         let mut guard = self.blocks.lock().unwrap_or_else(PoisonError::into_inner);
         let (blocks, clock) = &mut *guard;
         *clock += 1;
-        let hit = blocks.iter().position(|(start, bytes, _)| offset >= *start && end <= start + bytes.len() as u64);
+        let hit = blocks.iter().position(|b| offset >= b.start && end <= b.start + b.bytes.len() as u64);
         let k = match hit {
             Some(k) => k,
             None => {
                 // Reads go forward through a region: the block starts at this one.
                 let mut bytes = vec![0u8; (BLOCK as u64).min(self.len - offset) as usize];
                 self.pread(offset, &mut bytes)?;
+                let block = Block { start: offset, bytes, used: 0 };
                 if blocks.len() < BLOCKS {
-                    blocks.push((offset, bytes, 0));
+                    blocks.push(block);
                     blocks.len() - 1
                 } else {
-                    let oldest = (0..blocks.len()).min_by_key(|&k| blocks[k].2).expect("blocks are cached");
-                    blocks[oldest] = (offset, bytes, 0);
+                    let oldest = (0..blocks.len()).min_by_key(|&k| blocks[k].used).expect("blocks are cached");
+                    blocks[oldest] = block;
                     oldest
                 }
             }
         };
-        let (start, bytes, used) = &mut blocks[k];
-        *used = *clock;
-        let at = (offset - *start) as usize;
-        buf.copy_from_slice(&bytes[at..at + buf.len()]);
+        let block = &mut blocks[k];
+        block.used = *clock;
+        let at = (offset - block.start) as usize;
+        buf.copy_from_slice(&block.bytes[at..at + buf.len()]);
         Ok(())
     }
 }
