@@ -986,6 +986,18 @@ mod tests {
     }
 
     #[test]
+    fn out_of_range_indices_are_reported_as_stored() {
+        // bad_indices.h5ad with entry 2 of its contiguous int32 `X/indices` (11) set to -1: read
+        // as u32 it saturates, and the message must show the stored value, not 4294967295.
+        let mut bytes = std::fs::read(fixture("bad_indices.h5ad")).unwrap();
+        const ENTRY_2: usize = 88_800 + 2 * 4;
+        assert_eq!(bytes[ENTRY_2..ENTRY_2 + 4], 11i32.to_le_bytes(), "fixture layout changed");
+        bytes[ENTRY_2..ENTRY_2 + 4].copy_from_slice(&(-1i32).to_le_bytes());
+        let message = read_bytes("negative-index", &bytes).unwrap_err().to_string();
+        assert!(message.contains("`X/indices`: entry 2 is -1, outside the 8 columns"), "{message}");
+    }
+
+    #[test]
     fn bad_files_give_errors_naming_file_and_problem() {
         type IsKind = fn(&IoError) -> bool;
         let cases: [(&str, IsKind, &str); 9] = [

@@ -403,6 +403,9 @@ mod tests {
             let indices: Vec<u32> = want.iter().map(|&v| u32::try_from(v).unwrap_or(u32::MAX)).collect();
             assert_eq!(read_parallel::<u32>(&path, &ds, name).unwrap(), indices, "{name}");
         }
+        let contiguous = ParallelReader::new(&path, "contiguous", &root.dataset("contiguous").unwrap()).unwrap();
+        let err = contiguous.read_into(&mut [0f32; 3]).unwrap_err().to_string();
+        assert!(err.contains(&format!("has {n} values, expected 3")), "{err}");
         for name in ["lzf", "matrix"] {
             assert!(ParallelReader::new(&path, name, &root.dataset(name).unwrap()).is_none(), "{name} taken");
         }
