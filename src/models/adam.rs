@@ -41,6 +41,12 @@ impl Adam {
 
     /// Moves every parameter of `module` that has a gradient in `grads` one step of size `lr`.
     pub fn step<M: Module>(&mut self, lr: f64, module: M, grads: GradientsParams) -> M {
+        self.step_summed(lr, module, vec![grads])
+    }
+
+    /// [`Adam::step`] with the sum of several gradients (of the parts of one batch), added in
+    /// the order given so the result does not depend on which part finished first.
+    pub fn step_summed<M: Module>(&mut self, lr: f64, module: M, grads: Vec<GradientsParams>) -> M {
         module.map(&mut Update { adam: self, grads, lr: lr as f32 })
     }
 
@@ -70,7 +76,7 @@ impl Adam {
 /// Walks a module's parameters, replacing each one that has a gradient by its update.
 struct Update<'a> {
     adam: &'a mut Adam,
-    grads: GradientsParams,
+    grads: Vec<GradientsParams>,
     lr: f32,
 }
 
@@ -81,14 +87,20 @@ fn values(data: TensorData) -> Vec<f32> {
 impl ModuleMapper for Update<'_> {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let (id, tensor, mapper) = param.consume();
-        let Some(grad) = self.grads.remove::<D>(id) else {
+        let mut parts = self.grads.iter_mut().filter_map(|g| g.remove::<D>(id));
+        let Some(first) = parts.next() else {
             return Param::from_mapped_value(id, tensor, mapper);
         };
+        let mut g = values(first.into_data());
+        for part in parts {
+            for (sum, v) in g.iter_mut().zip(values(part.into_data())) {
+                *sum += v;
+            }
+        }
         let require_grad = tensor.is_require_grad();
         let inner = tensor.inner();
         let (device, shape) = (inner.device(), inner.shape());
         let mut p = values(inner.into_data());
-        let g = values(grad.into_data());
         let n = p.len();
         let mut moments = self.adam.moments.remove(&id).unwrap_or_else(|| Moments {
             first: vec![0.0; n],

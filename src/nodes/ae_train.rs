@@ -18,7 +18,7 @@ impl NodeKind for AeTrain {
         "ae-train"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn doc(&self) -> &str {
         "gCRL autoencoder: community TFs → latent (k + 1) → quadratic decoder → GRN genes"

@@ -33,7 +33,7 @@ impl NodeKind for PermutationTest {
         "permutation-test"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn doc(&self) -> &str {
         "T-MEX of the true communities vs size-preserving permuted ones; one-tailed t-test"
