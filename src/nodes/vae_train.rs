@@ -35,7 +35,7 @@ impl NodeKind for VaeTrain {
         "vae-train"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn doc(&self) -> &str {
         "train gCRL-VAE, id-VAE or the discrepancy-VAE on controls + singles; predict combinations"

@@ -276,23 +276,33 @@ pub fn centroid_mse(predicted: Tensor<2>, observed: Tensor<2>) -> Tensor<1> {
 }
 
 /// The reference's biased multi-bandwidth MMD: bandwidths `sigma / 2^⌊k/2⌋ · 2^i`,
-/// `K = Σ_i exp(−D / bwᵢ)` on squared distances over the pooled rows,
-/// `mean K_XX + mean K_YY − 2 mean K_XY` (diagonals included).
+/// `K = Σ_i exp(−D / bwᵢ)` on squared distances, `mean K_XX + mean K_YY − 2 mean K_XY`
+/// (diagonals included).
+///
+/// The reference pools `x` and `y` and takes all `2b × 2b` distances at once; the blocks are
+/// computed apart here, so that no gradient is computed for the observed cells `y` (at Norman
+/// size the pooled product and its backward pass were most of the MMD's cost).
 pub fn mmd(x: Tensor<2>, y: Tensor<2>, sigma: f64, kernels: usize) -> Tensor<1> {
-    let b = x.dims()[0];
-    let pooled = Tensor::cat(vec![x, y], 0);
-    let sq = pooled.clone().powi_scalar(2).sum_dim(1);
-    let dist = (sq.clone() + sq.transpose() - pooled.clone().matmul(pooled.transpose()).mul_scalar(2.0)).clamp_min(0.0);
     let base = sigma / 2f64.powi((kernels / 2) as i32);
-    let mut k = dist.zeros_like();
-    for i in 0..kernels {
-        k = k + dist.clone().div_scalar(base * 2f64.powi(i as i32)).neg().exp();
-    }
-    let n = 2 * b;
-    let xx = k.clone().slice([0..b, 0..b]).mean();
-    let yy = k.clone().slice([b..n, b..n]).mean();
-    let xy = k.slice([0..b, b..n]).mean();
+    let kernel_mean = |dist: Tensor<2>| {
+        let mut k = dist.zeros_like();
+        for i in 0..kernels {
+            k = k + dist.clone().div_scalar(base * 2f64.powi(i as i32)).neg().exp();
+        }
+        k.mean()
+    };
+    let x_sq = x.clone().powi_scalar(2).sum_dim(1);
+    let y_sq = y.clone().powi_scalar(2).sum_dim(1);
+    let xx = kernel_mean(squared_distances(x.clone(), x_sq.clone(), x.clone(), x_sq.clone()));
+    let yy = kernel_mean(squared_distances(y.clone(), y_sq.clone(), y.clone(), y_sq.clone()));
+    let xy = kernel_mean(squared_distances(x, x_sq, y, y_sq));
     xx + yy - xy.mul_scalar(2.0)
+}
+
+/// Squared Euclidean distances between the rows of `a` and of `b`, given their squared norms
+/// (`[n, 1]` and `[m, 1]`), clamped at 0 against rounding.
+fn squared_distances(a: Tensor<2>, a_sq: Tensor<2>, b: Tensor<2>, b_sq: Tensor<2>) -> Tensor<2> {
+    (a_sq + b_sq.transpose() - a.matmul(b.transpose()).mul_scalar(2.0)).clamp_min(0.0)
 }
 
 /// `1 − mean_k ρ(zₖ, tₖ)`: one minus the mean Pearson correlation of matching columns.
@@ -390,6 +400,19 @@ mod tests {
         let want: f64 = (0..10).map(|i| 2.0 * (1.0 - (-1.0 / (31.25 * 2f64.powi(i))).exp())).sum();
         let got = f64::from(mmd(x, y, 1000.0, 10).into_scalar::<f32>());
         assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+        // Three against two cells in 2-d, against the definition summed pair by pair.
+        let (xs, ys) = ([[0.0, 1.0], [2.0, -1.0], [0.5, 3.0]], [[1.0, 1.0], [-2.0, 0.0]]);
+        let k = |a: [f64; 2], b: [f64; 2]| {
+            let d = (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2);
+            (0..4).map(|i| (-d / (0.5 * 2f64.powi(i))).exp()).sum::<f64>()
+        };
+        let mean = |a: &[[f64; 2]], b: &[[f64; 2]]| {
+            a.iter().flat_map(|&p| b.iter().map(move |&q| k(p, q))).sum::<f64>() / (a.len() * b.len()) as f64
+        };
+        let want = mean(&xs, &xs) + mean(&ys, &ys) - 2.0 * mean(&xs, &ys);
+        let flat = |m: &[[f64; 2]]| m.iter().flatten().map(|&v| v as f32).collect::<Vec<f32>>();
+        let got = mmd(tensor(3, 2, &flat(&xs)), tensor(2, 2, &flat(&ys)), 2.0, 4).into_scalar::<f32>();
+        assert!((f64::from(got) - want).abs() < 1e-5, "{got} vs {want}");
         // Perfectly correlated columns (one of them negatively): 1 − (1 − 1)/2 = 1.
         let z = tensor(3, 2, &[1.0, 1.0, 2.0, 2.0, 4.0, 3.0]);
         let t = tensor(3, 2, &[2.0, -1.0, 4.0, -2.0, 8.0, -3.0]);
