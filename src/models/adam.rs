@@ -80,8 +80,10 @@ struct Update<'a> {
     lr: f32,
 }
 
-fn values(data: TensorData) -> Vec<f32> {
-    data.convert::<f32>().try_into_vec().expect("a float tensor converted to f32 reads back as f32")
+/// A tensor's values, read in place: `TensorData::try_into_vec` copies whenever the storage was
+/// allocated with another alignment than `f32`'s, which burn-flex's always is (16 bytes).
+fn f32_values(data: &mut TensorData) -> &mut [f32] {
+    data.as_mut_slice().expect("a float tensor converted to f32 reads back as f32")
 }
 
 impl ModuleMapper for Update<'_> {
@@ -91,25 +93,28 @@ impl ModuleMapper for Update<'_> {
         let Some(first) = parts.next() else {
             return Param::from_mapped_value(id, tensor, mapper);
         };
-        let mut g = values(first.into_data());
+        let mut grad = first.into_data().convert::<f32>();
+        let g = f32_values(&mut grad);
         for part in parts {
-            for (sum, v) in g.iter_mut().zip(values(part.into_data())) {
+            let mut part = part.into_data().convert::<f32>();
+            for (sum, v) in g.iter_mut().zip(f32_values(&mut part).iter()) {
                 *sum += v;
             }
         }
         let require_grad = tensor.is_require_grad();
         let inner = tensor.inner();
-        let (device, shape) = (inner.device(), inner.shape());
-        let mut p = values(inner.into_data());
+        let device = inner.device();
+        let mut data = inner.into_data().convert::<f32>();
+        let p = f32_values(&mut data);
         let n = p.len();
         let mut moments = self.adam.moments.remove(&id).unwrap_or_else(|| Moments {
             first: vec![0.0; n],
             second: vec![0.0; n],
             time: 0,
         });
-        self.adam.update(&mut p, &g, &mut moments, self.lr);
+        self.adam.update(p, g, &mut moments, self.lr);
         self.adam.moments.insert(id, moments);
-        let mut updated = Tensor::from_inner(Tensor::<D>::from_data(TensorData::new(p, shape), &device));
+        let mut updated = Tensor::from_inner(Tensor::<D>::from_data(data, &device));
         if require_grad {
             updated = updated.require_grad();
         }
