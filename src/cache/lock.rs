@@ -51,6 +51,15 @@ impl LockFile {
         Ok(Arc::new(LockFile { path: path.to_path_buf(), file, held: Mutex::new(HashSet::new()), freed: Condvar::new() }))
     }
 
+    /// Sets the file's modification time to now and returns the change time that gives it: a
+    /// reading of the file system's clock (see `seal.rs`).
+    pub(crate) fn touch(&self) -> Result<(i64, i64), CacheError> {
+        use std::os::unix::fs::MetadataExt;
+        self.file.set_modified(std::time::SystemTime::now()).map_err(io(&self.path))?;
+        let meta = self.file.metadata().map_err(io(&self.path))?;
+        Ok((meta.ctime(), meta.ctime_nsec()))
+    }
+
     fn table(&self) -> MutexGuard<'_, HashSet<i64>> {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -10,6 +10,7 @@ mod maintenance;
 mod manifest;
 mod presence;
 mod runs;
+mod seal;
 mod store;
 
 pub use error::CacheError;

@@ -141,6 +141,11 @@ impl Cache {
         }
     }
 
+    /// The file system's clock now: the change time of the lock file, touched (see `seal.rs`).
+    pub(super) fn touch_probe(&self) -> Result<(i64, i64), CacheError> {
+        self.locks.touch()
+    }
+
     /// Takes the lock of `key` without waiting; `None` when another thread or process holds it.
     pub fn try_lock(&self, key: &str) -> Result<Option<TaskLock>, CacheError> {
         self.locks.try_lock(key)
