@@ -143,7 +143,7 @@ mod tests {
 
     #[test]
     fn offsets_come_from_the_key() {
-        assert_eq!(offset("00000000000000ff"), 0);
+        assert_eq!(offset("000000000000000f"), 0, "the 16th digit is not used");
         assert_eq!(offset("000000000000010f"), 16);
         assert!(offset("not hex at all!!") >= 0);
     }

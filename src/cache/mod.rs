@@ -1,5 +1,5 @@
 //! The content-addressed store: Arrow objects named by their blake3, task manifests named by
-//! task key, task locks, run records, and maintenance (`du`, `gc`, `verify`).
+//! task key, task locks, run records and their seals, and maintenance (`du`, `gc`, `verify`).
 //!
 //! It knows nothing of workflows or node kinds: keys and objects are opaque strings and bytes.
 

@@ -7,6 +7,7 @@
 //!                               link to its commit batch's file, one JSON line per key
 //!   locks/tasks.lock            one byte per task key, locked while the task computes
 //!   runs/<workflow>/<ms>-<pid>.json   what each run used (for plan reasons and gc)
+//!   runs/<workflow>/noop.seal   what lets a rerun with nothing to do skip its tasks (seal.rs)
 //!   tmp/                        files being written; renamed into place when complete
 //! ```
 //! Every write goes to `tmp/`, is fsynced, renamed into place and the directory fsynced, so a
