@@ -37,6 +37,10 @@ pub struct Cache {
     committer: Arc<Committer>,
 }
 
+/// Objects up to this size are written without first looking whether they exist: the lookup
+/// costs more than writing them, and rarely finds one (a task that ran made new bytes).
+const WRITE_BLIND: usize = 1 << 16;
+
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A fresh temp path in `tmp_dir`: `<pid>-<n>@<host>.tmp` (see [`Cache::clean_tmp`]).
@@ -82,7 +86,7 @@ impl Cache {
     pub fn put_object(&self, bytes: &[u8]) -> Result<String, CacheError> {
         let hash = hash_bytes(bytes);
         let path = self.object_path(&hash);
-        if !path.exists() && !link_new(bytes, &path)? {
+        if (bytes.len() <= WRITE_BLIND || !path.exists()) && !link_new(bytes, &path)? {
             let tmp = self.write_tmp(bytes, false)?;
             rename_into(&tmp, &path)?;
         }
@@ -322,6 +326,8 @@ mod tests {
         let hash = cache.put_object(b"hello").unwrap();
         assert_eq!(hash, blake3::hash(b"hello").to_hex().to_string());
         assert_eq!(cache.get_object(&hash).unwrap(), b"hello");
+        assert_eq!(cache.put_object(b"hello").unwrap(), hash, "storing it again changes nothing");
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0, "nothing left behind");
         fs::write(cache.object_path(&hash), b"hellp").unwrap();
         assert!(matches!(cache.get_object(&hash), Err(CacheError::BadObject { .. })));
         assert!(!cache.has_object(&hash), "a corrupt object is removed");
