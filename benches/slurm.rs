@@ -43,10 +43,13 @@ fn slurm_up() -> Result<(), String> {
 fn hashes(cache: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let Ok(dirs) = std::fs::read_dir(cache.join("tasks")) else { return out };
+    let Ok(store) = gcrl::cache::Cache::open(cache) else { return out };
     for d in dirs.flatten() {
         for f in std::fs::read_dir(d.path()).into_iter().flatten().flatten() {
-            if let Ok(m) = serde_json::from_slice::<serde_json::Value>(&std::fs::read(f.path()).unwrap_or_default()) {
-                out.insert(m["label"].as_str().unwrap_or_default().to_string(), m["outputs"].to_string());
+            // A manifest file holds its commit batch's manifests; the store finds this key's.
+            let key = f.path().file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            if let Ok(Some(m)) = store.get_manifest(&key) {
+                out.insert(m.label, serde_json::to_string(&m.outputs).unwrap_or_default());
             }
         }
     }

@@ -4,7 +4,7 @@
 //! Modules: `rerun` (no-op, `--set`, early cutoff, shards, `--force`, `--until`), `cache`
 //! (determinism across `-j`, SIGKILL, corruption, concurrent runs), `failure` (a failing task),
 //! `malformed` (workflows that must be refused with a clear error), `models` (the gCRL-AE kinds),
-//! `commands` (`kinds`, `dag`, `show`, `export`), `slurm` (`--executor slurm` on a real cluster,
+//! `seal` (the no-op fast path), `commands` (`kinds`, `dag`, `show`, `export`), `slurm` (`--executor slurm` on a real cluster,
 //! `exec`, `status`), `plugins` (external kinds), `report` (the HTML report in headless Chromium), `report_node` (the `report` kind and `publish:`).
 
 mod cli {
@@ -19,5 +19,6 @@ mod cli {
     mod report;
     mod report_node;
     mod rerun;
+    mod seal;
     mod slurm;
 }

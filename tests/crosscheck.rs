@@ -1507,7 +1507,9 @@ fn cached_objects(cache: &Path) -> Vec<(String, gcrl::table::Table)> {
                 dirs.push(path);
                 continue;
             }
-            let m: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            let key = path.file_stem().unwrap().to_str().unwrap();
+            let manifest = gcrl::cache::Cache::open(cache).unwrap().get_manifest(key).unwrap().expect("manifest");
+            let m: Value = serde_json::to_value(manifest).unwrap();
             for (port, rec) in m["outputs"].as_object().unwrap() {
                 let hash = rec["hash"].as_str().unwrap();
                 let object = cache.join("objects").join(&hash[..2]).join(format!("{hash}.arrow"));

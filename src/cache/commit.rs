@@ -2,27 +2,32 @@
 //!
 //! A task's objects are written (temp file + rename) without waiting for the disk. Its manifest
 //! — the record that makes the result visible — is queued here. A background thread gathers the
-//! manifests of tasks that finish within a few milliseconds; one `syncfs(2)` makes all their
-//! objects durable, then their manifests are renamed into place and their locks released; the
-//! next batch's `syncfs` (or [`Committer::flush`] at the end of a run) makes those renames durable. So a visible
-//! manifest always names durable objects, and one disk flush serves many tasks: with fsync costing
-//! milliseconds, per-file fsyncs would cap a run at a few hundred tasks per second.
+//! manifests of tasks that finish within a few milliseconds and writes them, one JSON line each,
+//! into one temp file; one `syncfs(2)` makes that file and all their objects durable; then the
+//! file is hard-linked under each task's key (an atomic step that allocates no inode) and the
+//! tasks' locks are released; the next batch's `syncfs` (or [`Committer::flush`] at the end of a
+//! run) makes those links durable. So a visible manifest always names durable objects, one disk
+//! flush serves many tasks (with fsync costing milliseconds, per-file fsyncs would cap a run at a
+//! few hundred tasks per second), and a batch costs one inode, not one per task (creating files
+//! is what bounds small tasks on file systems without a journal and on network file systems).
 //!
 //! A process killed before its batch commits loses only those manifests: the tasks rerun, their
 //! objects are already there. A power loss can at worst leave a manifest whose object did not
 //! reach the disk; objects are checked against their hash when read, so such a task is rerun.
 
 use std::fs::File;
+use std::io::{ErrorKind, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::error::{CacheError, io};
-use super::store::TaskLock;
+use super::lock::TaskLock;
+use super::store::tmp_path;
 
 struct Pending {
-    tmp: PathBuf,
+    line: Vec<u8>,
     dest: PathBuf,
     _lock: Option<TaskLock>,
 }
@@ -39,6 +44,7 @@ struct Queue {
 
 struct Inner {
     root: File,
+    tmp: PathBuf,
     queue: Mutex<Queue>,
     work: Condvar,
     idle: Condvar,
@@ -57,6 +63,9 @@ impl std::fmt::Debug for Committer {
 
 /// How long the committer gathers finished tasks before one flush.
 const WINDOW: Duration = Duration::from_millis(4);
+
+/// The most manifests in one file: a reader of one key reads the whole file.
+const PER_FILE: usize = 64;
 
 impl Inner {
     fn sync(&self) -> std::io::Result<()> {
@@ -92,19 +101,45 @@ impl Inner {
     }
 
     fn commit(&self, batch: Vec<Pending>) -> std::io::Result<()> {
-        self.sync()?;
-        for p in batch {
-            if let Err(e) = std::fs::rename(&p.tmp, &p.dest) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    return Err(e);
-                }
-                if let Some(parent) = p.dest.parent() {
-                    std::fs::create_dir_all(parent)?;
-                }
-                std::fs::rename(&p.tmp, &p.dest)?;
+        let mut files = Vec::new();
+        for chunk in batch.chunks(PER_FILE) {
+            let path = tmp_path(&self.tmp);
+            let mut f = std::io::BufWriter::new(File::create(&path)?);
+            for p in chunk {
+                f.write_all(&p.line)?;
             }
+            f.into_inner().map_err(|e| e.into_error())?;
+            files.push(path);
+        }
+        self.sync()?;
+        for (chunk, file) in batch.chunks(PER_FILE).zip(&files) {
+            for p in chunk {
+                self.link(file, &p.dest)?;
+            }
+            std::fs::remove_file(file)?;
         }
         Ok(())
+    }
+
+    /// Makes `dest` a name of `file`, replacing what `dest` was.
+    fn link(&self, file: &Path, dest: &Path) -> std::io::Result<()> {
+        let mut linked = std::fs::hard_link(file, dest);
+        if let Err(e) = &linked
+            && e.kind() == ErrorKind::NotFound
+            && let Some(parent) = dest.parent()
+        {
+            std::fs::create_dir_all(parent)?;
+            linked = std::fs::hard_link(file, dest);
+        }
+        match linked {
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                // A forced rerun: link beside it, then rename over it (atomic for readers).
+                let tmp = tmp_path(&self.tmp);
+                std::fs::hard_link(file, &tmp)?;
+                std::fs::rename(&tmp, dest)
+            }
+            other => other,
+        }
     }
 }
 
@@ -112,16 +147,21 @@ impl Committer {
     /// A committer for the file system holding `root`.
     pub fn new(root: &Path) -> Result<Self, CacheError> {
         let root_file = File::open(root).map_err(io(root))?;
-        let inner =
-            Inner { root: root_file, queue: Mutex::new(Queue::default()), work: Condvar::new(), idle: Condvar::new() };
+        let inner = Inner {
+            root: root_file,
+            tmp: root.join("tmp"),
+            queue: Mutex::new(Queue::default()),
+            work: Condvar::new(),
+            idle: Condvar::new(),
+        };
         Ok(Committer { inner: Arc::new(inner) })
     }
 
-    /// Queues the rename of `tmp` to `dest` (a manifest), holding `lock` until it is done.
+    /// Queues `line` (a manifest) for publication at `dest`, holding `lock` until it is done.
     /// Returns at once; the background thread commits within a few milliseconds.
-    pub fn publish(&self, tmp: PathBuf, dest: PathBuf, lock: Option<TaskLock>) -> Result<(), CacheError> {
+    pub fn publish(&self, line: Vec<u8>, dest: PathBuf, lock: Option<TaskLock>) -> Result<(), CacheError> {
         let mut q = self.inner.lock();
-        q.pending.push(Pending { tmp, dest, _lock: lock });
+        q.pending.push(Pending { line, dest, _lock: lock });
         q.unsynced = true;
         if !q.started {
             q.started = true;

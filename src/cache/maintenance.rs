@@ -1,14 +1,15 @@
 //! `gcrl cache du | gc | verify`: sizes, garbage collection, integrity.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
+use std::os::unix::fs::DirEntryExt;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
 use super::error::{CacheError, io};
 use super::manifest::Manifest;
-use super::store::{Cache, hash_bytes};
+use super::store::{Cache, LOCK_FILE, hash_bytes};
 
 /// Disk use of the cache.
 #[derive(Debug, Default, Clone)]
@@ -44,14 +45,19 @@ pub struct VerifyReport {
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
+    files_with_inodes(dir).into_iter().map(|(p, _)| p).collect()
+}
+
+/// Files under `dir` with their inode numbers (manifests of one batch share an inode).
+fn files_with_inodes(dir: &Path) -> Vec<(PathBuf, u64)> {
     let mut out = Vec::new();
     let Ok(rd) = fs::read_dir(dir) else { return out };
     for e in rd.flatten() {
         let p = e.path();
-        if p.is_dir() {
-            out.extend(files_under(&p));
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            out.extend(files_with_inodes(&p));
         } else {
-            out.push(p);
+            out.push((p, e.ino()));
         }
     }
     out
@@ -62,12 +68,22 @@ fn stem(p: &Path) -> String {
 }
 
 impl Cache {
-    fn all_manifests(&self) -> Vec<(PathBuf, Option<Manifest>)> {
-        files_under(&self.root().join("tasks"))
+    /// Every manifest file, with its manifest (`None` when unreadable) and the bytes of its
+    /// record. A batch file, linked under each of its keys, is read once.
+    fn all_manifests(&self) -> Vec<(PathBuf, Option<Manifest>, u64)> {
+        let mut by_inode: HashMap<u64, Vec<PathBuf>> = HashMap::new();
+        for (p, ino) in files_with_inodes(&self.root().join("tasks")) {
+            by_inode.entry(ino).or_default().push(p);
+        }
+        by_inode
             .into_par_iter()
-            .map(|p| {
-                let m = fs::read(&p).ok().and_then(|b| serde_json::from_slice(&b).ok());
-                (p, m)
+            .flat_map_iter(|(_, paths)| {
+                let bytes = fs::read(&paths[0]).unwrap_or_default();
+                paths.into_iter().map(move |p| {
+                    let found = Manifest::find(&bytes, &stem(&p)).and_then(Result::ok);
+                    let len = found.as_ref().map_or(0, |(_, len)| *len as u64);
+                    (p, found.map(|(m, _)| m), len)
+                })
             })
             .collect()
     }
@@ -77,9 +93,9 @@ impl Cache {
         let mut u = Usage::default();
         let size = |p: &Path| fs::metadata(p).map(|m| m.len()).unwrap_or(0);
         let mut seen = HashSet::new();
-        for (p, m) in self.all_manifests() {
+        for (_, m, len) in self.all_manifests() {
             u.manifests.0 += 1;
-            u.manifests.1 += size(&p);
+            u.manifests.1 += len;
             if let Some(m) = m {
                 for o in m.outputs.values() {
                     if seen.insert(o.hash.clone()) {
@@ -109,7 +125,7 @@ impl Cache {
         }
         let mut report = GcReport::default();
         let mut live_objects = HashSet::new();
-        for (path, manifest) in self.all_manifests() {
+        for (path, manifest, _) in self.all_manifests() {
             match manifest {
                 Some(m) if keys.contains(&m.key) => live_objects.extend(m.outputs.into_values().map(|o| o.hash)),
                 _ => {
@@ -125,8 +141,9 @@ impl Cache {
                 report.objects += 1;
             }
         }
+        // Per-task lock files of older versions; the shared lock file stays.
         for path in files_under(&self.root().join("locks")) {
-            if !keys.contains(&stem(&path)) {
+            if !path.ends_with(LOCK_FILE) {
                 let _ = fs::remove_file(&path);
             }
         }
@@ -155,7 +172,7 @@ impl Cache {
             fs::remove_file(&p).map_err(io(&p))?;
         }
         let mut broken = Vec::new();
-        for (path, manifest) in self.all_manifests() {
+        for (path, manifest, _) in self.all_manifests() {
             let ok = manifest.is_some_and(|m| m.outputs.values().all(|o| self.has_object(&o.hash)));
             if !ok {
                 broken.push(stem(&path));

@@ -43,3 +43,30 @@ pub struct Manifest {
     /// gcrl version that ran it.
     pub gcrl_version: String,
 }
+
+/// Manifests are stored as lines of compact JSON, several to a file (a commit batch, see
+/// `commit.rs`): the file is hard-linked under each key it holds, so a batch costs one inode.
+/// `key` is the first field, so a key's line starts with `{"key":"<key>"`.
+impl Manifest {
+    /// The manifest as one line of JSON, newline included.
+    pub(crate) fn to_line(&self) -> Vec<u8> {
+        let mut line = serde_json::to_vec(self).unwrap_or_default();
+        line.push(b'\n');
+        line
+    }
+
+    /// The manifest of `key` in the bytes of a manifest file, and its length in bytes; `None`
+    /// when the file holds no such record. A file written before batches (one pretty-printed
+    /// manifest) is read whole.
+    pub(crate) fn find(bytes: &[u8], key: &str) -> Option<Result<(Manifest, usize), serde_json::Error>> {
+        let prefix = format!("{{\"key\":\"{key}\"");
+        if let Some(line) = bytes.split(|&b| b == b'\n').find(|l| l.starts_with(prefix.as_bytes())) {
+            return Some(serde_json::from_slice(line).map(|m| (m, line.len() + 1)));
+        }
+        match serde_json::from_slice::<Manifest>(bytes) {
+            Ok(m) if m.key == key => Some(Ok((m, bytes.len()))),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+}

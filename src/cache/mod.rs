@@ -1,18 +1,21 @@
 //! The content-addressed store: Arrow objects named by their blake3, task manifests named by
-//! task key, per-task locks, run records, and maintenance (`du`, `gc`, `verify`).
+//! task key, task locks, run records and their seals, and maintenance (`du`, `gc`, `verify`).
 //!
 //! It knows nothing of workflows or node kinds: keys and objects are opaque strings and bytes.
 
 mod commit;
 mod error;
+mod lock;
 mod maintenance;
 mod manifest;
 mod presence;
 mod runs;
+mod seal;
 mod store;
 
 pub use error::CacheError;
 pub use maintenance::{GcReport, Usage, VerifyReport};
 pub use manifest::{Manifest, OutputRecord};
 pub use runs::{RunRecord, TaskEntry};
-pub use store::{Cache, TaskLock, hash_bytes};
+pub use lock::TaskLock;
+pub use store::{Cache, hash_bytes};

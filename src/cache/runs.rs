@@ -39,7 +39,7 @@ pub struct RunRecord {
 }
 
 impl Cache {
-    fn runs_dir(&self, workflow: &str) -> PathBuf {
+    pub(super) fn runs_dir(&self, workflow: &str) -> PathBuf {
         let safe: String =
             workflow.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
         self.root().join("runs").join(safe)
@@ -58,15 +58,11 @@ impl Cache {
     /// Run records of `workflow`, newest first.
     pub fn runs(&self, workflow: &str) -> Result<Vec<(PathBuf, RunRecord)>, CacheError> {
         let dir = self.runs_dir(workflow);
-        let mut paths: Vec<PathBuf> = match fs::read_dir(&dir) {
-            Ok(rd) => rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect(),
-            Err(_) => return Ok(Vec::new()),
-        };
-        paths.sort();
-        paths.reverse();
-        paths
+        self.run_files(workflow)
             .into_iter()
-            .map(|p| {
+            .rev()
+            .map(|name| {
+                let p = dir.join(name);
                 let bytes = fs::read(&p).map_err(io(&p))?;
                 let rec = serde_json::from_slice(&bytes)
                     .map_err(|e| CacheError::Corrupt { path: p.clone(), message: e.to_string() })?;
@@ -75,12 +71,26 @@ impl Cache {
             .collect()
     }
 
-    /// The newest run record of `workflow`, if any readable one exists.
-    pub fn last_run(&self, workflow: &str) -> Option<RunRecord> {
-        let dir = self.runs_dir(workflow);
-        let mut paths: Vec<PathBuf> = fs::read_dir(&dir).ok()?.flatten().map(|e| e.path()).collect();
-        paths.sort();
-        paths.iter().rev().find_map(|p| serde_json::from_slice(&fs::read(p).ok()?).ok())
+    /// The newest readable run record of `workflow`, with the name of its file.
+    pub fn last_run(&self, workflow: &str) -> Option<(String, RunRecord)> {
+        self.run_files(workflow).into_iter().rev().find_map(|name| {
+            let bytes = fs::read(self.runs_dir(workflow).join(&name)).ok()?;
+            Some((name, serde_json::from_slice(&bytes).ok()?))
+        })
+    }
+
+    /// The file name of the newest run record of `workflow`.
+    pub fn newest_run_file(&self, workflow: &str) -> Option<String> {
+        self.run_files(workflow).pop()
+    }
+
+    /// File names of the run records of `workflow`, oldest first.
+    fn run_files(&self, workflow: &str) -> Vec<String> {
+        let Ok(listing) = fs::read_dir(self.runs_dir(workflow)) else { return Vec::new() };
+        let mut names: Vec<String> =
+            listing.flatten().filter_map(|e| e.file_name().into_string().ok()).filter(|n| n.ends_with(".json")).collect();
+        names.sort();
+        names
     }
 
     /// Names of every workflow with run records.

@@ -3,21 +3,28 @@
 //! ```text
 //! cache/
 //!   objects/ab/<blake3>.arrow   Arrow IPC files named by the hash of their bytes
-//!   tasks/ab/<key>.json         one manifest per task key, written after its objects
-//!   locks/ab/<key>.lock         advisory lock held while a task computes
+//!   tasks/ab/<key>.json         the manifest of a task key, written after its objects: a hard
+//!                               link to its commit batch's file, one JSON line per key
+//!   locks/tasks.lock            one byte per task key, locked while the task computes
 //!   runs/<workflow>/<ms>-<pid>.json   what each run used (for plan reasons and gc)
+//!   runs/<workflow>/noop.seal   what lets a rerun with nothing to do skip its tasks (seal.rs)
 //!   tmp/                        files being written; renamed into place when complete
 //! ```
 //! Every write goes to `tmp/`, is fsynced, renamed into place and the directory fsynced, so a
 //! process killed at any point leaves either the old state or the new one, never a torn file.
+//! Objects are written as unnamed files in their own directory (`O_TMPFILE`) and linked into
+//! place once complete: as atomic, without a name in `tmp/` to create and rename (where the file
+//! system has no `O_TMPFILE`, through `tmp/` as above).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::commit::Committer;
 use super::error::{CacheError, io};
+use super::lock::{LockFile, TaskLock};
 use super::manifest::Manifest;
 
 /// A handle on a cache directory.
@@ -26,17 +33,22 @@ pub struct Cache {
     root: PathBuf,
     objects: PathBuf,
     tasks: PathBuf,
-    locks: PathBuf,
-    committer: std::sync::Arc<Committer>,
+    locks: Arc<LockFile>,
+    committer: Arc<Committer>,
 }
 
-/// An exclusive lock on one task key; released on drop (or when the process dies).
-#[derive(Debug)]
-pub struct TaskLock {
-    _file: File,
-}
+/// Objects up to this size are written without first looking whether they exist: the lookup
+/// costs more than writing them, and rarely finds one (a task that ran made new bytes).
+const WRITE_BLIND: usize = 1 << 16;
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh temp path in `tmp_dir`: `<pid>-<n>@<host>.tmp` (see [`Cache::clean_tmp`]).
+pub(super) fn tmp_path(tmp_dir: &Path) -> PathBuf {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    tmp_dir.join(format!("{}-{n}@{}.tmp", PID.get_or_init(std::process::id), this_host()))
+}
 
 impl Cache {
     /// Opens (creating if needed) the cache at `root`.
@@ -49,8 +61,8 @@ impl Cache {
             root: root.to_path_buf(),
             objects: root.join("objects"),
             tasks: root.join("tasks"),
-            locks: root.join("locks"),
-            committer: std::sync::Arc::new(Committer::new(root)?),
+            locks: LockFile::open(&root.join("locks").join(LOCK_FILE))?,
+            committer: Arc::new(Committer::new(root)?),
         })
     }
 
@@ -74,7 +86,7 @@ impl Cache {
     pub fn put_object(&self, bytes: &[u8]) -> Result<String, CacheError> {
         let hash = hash_bytes(bytes);
         let path = self.object_path(&hash);
-        if !path.exists() {
+        if (bytes.len() <= WRITE_BLIND || !path.exists()) && !link_new(bytes, &path)? {
             let tmp = self.write_tmp(bytes, false)?;
             rename_into(&tmp, &path)?;
         }
@@ -104,11 +116,10 @@ impl Cache {
     }
 
     /// Publishes a manifest once its objects are durable, releasing `lock` after; several tasks'
-    /// manifests share one disk flush (see [`Committer`]). [`Cache::flush`] waits for them.
+    /// manifests share one disk flush and one file (see [`Committer`]). [`Cache::flush`] waits
+    /// for them.
     pub fn put_manifest(&self, manifest: &Manifest, lock: Option<TaskLock>) -> Result<(), CacheError> {
-        let bytes = serde_json::to_vec_pretty(manifest).unwrap_or_default();
-        let tmp = self.write_tmp(&bytes, false)?;
-        self.committer.publish(tmp, self.manifest_path(&manifest.key), lock)
+        self.committer.publish(manifest.to_line(), self.manifest_path(&manifest.key), lock)
     }
 
     /// Waits until every published manifest is in place and durable.
@@ -123,14 +134,7 @@ impl Cache {
 
     /// Reads the manifest of `key`, if any.
     pub fn get_manifest(&self, key: &str) -> Result<Option<Manifest>, CacheError> {
-        let path = self.manifest_path(key);
-        match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| CacheError::Corrupt { path, message: e.to_string() }),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io(&path)(e)),
-        }
+        Ok(read_manifest(&self.manifest_path(key), key)?.map(|(m, _)| m))
     }
 
     /// Removes the manifest of `key` (the task will be recomputed).
@@ -142,44 +146,23 @@ impl Cache {
         }
     }
 
-    /// Takes the lock of `key` without waiting; `None` when another process holds it.
+    /// The file system's clock now: the change time of the lock file, touched (see `seal.rs`).
+    pub(super) fn touch_probe(&self) -> Result<(i64, i64), CacheError> {
+        self.locks.touch()
+    }
+
+    /// Takes the lock of `key` without waiting; `None` when another thread or process holds it.
     pub fn try_lock(&self, key: &str) -> Result<Option<TaskLock>, CacheError> {
-        let file = self.lock_file(key)?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(TaskLock { _file: file })),
-            Err(fs::TryLockError::WouldBlock) => Ok(None),
-            Err(fs::TryLockError::Error(e)) => Err(io(self.lock_path(key))(e)),
-        }
+        self.locks.try_lock(key)
     }
 
     /// Takes the lock of `key`, waiting for whoever holds it.
     pub fn lock(&self, key: &str) -> Result<TaskLock, CacheError> {
-        let file = self.lock_file(key)?;
-        file.lock().map_err(io(self.lock_path(key)))?;
-        Ok(TaskLock { _file: file })
-    }
-
-    fn lock_path(&self, key: &str) -> PathBuf {
-        fanout(&self.locks, key, "lock")
-    }
-
-    fn lock_file(&self, key: &str) -> Result<File, CacheError> {
-        let path = self.lock_path(key);
-        let open = || OpenOptions::new().create(true).truncate(false).write(true).open(&path);
-        match open() {
-            Ok(f) => Ok(f),
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                let parent = path.parent().unwrap_or(&self.root);
-                fs::create_dir_all(parent).map_err(io(parent))?;
-                open().map_err(io(&path))
-            }
-            Err(e) => Err(io(&path)(e)),
-        }
+        self.locks.lock(key)
     }
 
     fn write_tmp(&self, bytes: &[u8], sync: bool) -> Result<PathBuf, CacheError> {
-        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let tmp = self.root.join("tmp").join(format!("{}-{n}@{}.tmp", std::process::id(), this_host()));
+        let tmp = tmp_path(&self.root.join("tmp"));
         let mut f = File::create(&tmp).map_err(io(&tmp))?;
         f.write_all(bytes).map_err(io(&tmp))?;
         if sync {
@@ -226,7 +209,25 @@ impl Cache {
     }
 }
 
-/// This machine's name, read once (it names temp files).
+/// The file under `locks/` that holds every task lock (see `lock.rs`).
+pub(super) const LOCK_FILE: &str = "tasks.lock";
+
+/// Reads the manifest of `key` from the file `path` (which may hold other keys' manifests too),
+/// with the length of its record; `None` if there is none.
+pub(super) fn read_manifest(path: &Path, key: &str) -> Result<Option<(Manifest, usize)>, CacheError> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(path)(e)),
+    };
+    match Manifest::find(&bytes, key) {
+        Some(Ok(found)) => Ok(Some(found)),
+        Some(Err(e)) => Err(CacheError::Corrupt { path: path.to_path_buf(), message: e.to_string() }),
+        None => Err(CacheError::Corrupt { path: path.to_path_buf(), message: format!("no manifest of {key} in it") }),
+    }
+}
+
+/// This machine's name, read once (it names temp files and manifests).
 fn this_host() -> &'static str {
     static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     HOST.get_or_init(|| {
@@ -234,6 +235,46 @@ fn this_host() -> &'static str {
             .map(|s| s.trim().replace(['/', '@'], "_"))
             .unwrap_or_else(|_| "unknown".into())
     })
+}
+
+/// Writes `bytes` as an unnamed file in `dest`'s directory and links it as `dest` (an existing
+/// `dest` is left as it is: objects are named by their content). `Ok(false)` when the file
+/// system cannot create unnamed files; the caller then goes through `tmp/`.
+fn link_new(bytes: &[u8], dest: &Path) -> Result<bool, CacheError> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let open = || fs::OpenOptions::new().write(true).mode(0o644).custom_flags(libc::O_TMPFILE).open(dir);
+    let file = match open() {
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            fs::create_dir_all(dir).map_err(io(dir))?;
+            open()
+        }
+        other => other,
+    };
+    let mut file = match file {
+        Ok(f) => f,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL)) => return Ok(false),
+        Err(e) => return Err(io(dir)(e)),
+    };
+    file.write_all(bytes).map_err(io(dest))?;
+    // Linking a descriptor (`AT_EMPTY_PATH`) needs a privilege; its /proc link needs none.
+    let source = std::ffi::CString::new(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file)))
+        .expect("no NUL in a /proc path");
+    let target = std::ffi::CString::new(dest.as_os_str().as_bytes())
+        .map_err(|_| io(dest)(std::io::Error::from(ErrorKind::InvalidInput)))?;
+    // SAFETY: both paths are NUL-terminated strings that outlive the call.
+    let rc = unsafe {
+        libc::linkat(libc::AT_FDCWD, source.as_ptr(), libc::AT_FDCWD, target.as_ptr(), libc::AT_SYMLINK_FOLLOW)
+    };
+    if rc == 0 {
+        return Ok(true);
+    }
+    match std::io::Error::last_os_error() {
+        e if e.kind() == ErrorKind::AlreadyExists => Ok(true),
+        _ if !Path::new("/proc/self/fd").exists() => Ok(false),
+        e => Err(io(dest)(e)),
+    }
 }
 
 fn rename_into(tmp: &Path, dest: &Path) -> Result<(), CacheError> {
@@ -285,6 +326,8 @@ mod tests {
         let hash = cache.put_object(b"hello").unwrap();
         assert_eq!(hash, blake3::hash(b"hello").to_hex().to_string());
         assert_eq!(cache.get_object(&hash).unwrap(), b"hello");
+        assert_eq!(cache.put_object(b"hello").unwrap(), hash, "storing it again changes nothing");
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0, "nothing left behind");
         fs::write(cache.object_path(&hash), b"hellp").unwrap();
         assert!(matches!(cache.get_object(&hash), Err(CacheError::BadObject { .. })));
         assert!(!cache.has_object(&hash), "a corrupt object is removed");

@@ -20,7 +20,8 @@ use crate::engine::graph::{TaskGraph, check_node};
 use crate::engine::plan::{Status, plan};
 use crate::engine::publish::{self, Published};
 use crate::engine::resolve::Resolver;
-use crate::engine::scheduler::{RunOptions, run_graph};
+use crate::engine::fingerprint::fingerprint;
+use crate::engine::scheduler::{RunOptions, RunSummary, run_graph};
 use crate::engine::{EngineError, Registry};
 use crate::table::{SparseMatrix, Table, densified, is_sparse, write_table_file};
 use crate::workflow::{Source, Workflow, load_workflow};
@@ -135,34 +136,29 @@ pub fn run(
     let slurm = slurm_options(executor)?;
     let workflow = load(args, &registry)?;
     check_nodes(&workflow, force)?;
-    let graph = TaskGraph::expand(&workflow, until)?;
+    check_nodes(&workflow, until)?;
     let cache = open_cache(cache_dir)?;
-    let mut executor: Box<dyn Executor> = match slurm {
-        None => {
-            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-            Box::new(
-                LocalExecutor::new(jobs, gpus.unwrap_or_else(visible_gpus), Arc::new(registry), cache.clone())
-                    .map_err(|e| Failure {
-                        code: exit::IO,
-                        message: format!("error: cannot start worker threads: {e}"),
-                    })?,
-            )
+    let started = std::time::Instant::now();
+    // Nothing forced: if the workflow's fingerprint is sealed and the seal holds, nothing runs.
+    let fingerprint = if force.is_empty() { fingerprint(&workflow, until, &cache) } else { None };
+    let sealed = fingerprint.as_deref().and_then(|f| cache.sealed(&workflow.name, f));
+    let (summary, published) = match sealed {
+        Some(tasks) => {
+            let seconds = started.elapsed().as_secs_f64();
+            (RunSummary { tasks, cached: tasks, seconds, ..Default::default() }, (0, false))
         }
-        Some(options) => {
-            let tasks = graph.tasks.iter().map(|t| TaskInfo { node: t.node.clone(), resources: t.resources }).collect();
-            let interrupt = super::signal::install();
-            Box::new(
-                SlurmExecutor::new(options, &workflow.name, tasks, cache.clone(), interrupt)
-                    .map_err(|e| Failure::from(EngineError::from(e)))?,
-            )
+        None => {
+            let graph = TaskGraph::expand(&workflow, until)?;
+            let mut executor = executor_for(slurm, &workflow, &graph, &cache, registry, jobs, gpus)?;
+            let mut reporter = Console::new(quiet);
+            let options = RunOptions { force: force.to_vec(), seal: fingerprint };
+            let summary = run_graph(&graph, &workflow.name, &cache, executor.as_mut(), &options, &mut reporter);
+            drop(executor);
+            let summary = summary?;
+            (summary, publish_outputs(&workflow, &graph, &cache, quiet))
         }
     };
-    let mut reporter = Console::new(quiet);
-    let options = RunOptions { force: force.to_vec() };
-    let summary = run_graph(&graph, &workflow.name, &cache, executor.as_mut(), &options, &mut reporter);
-    drop(executor);
-    let summary = summary?;
-    let (published, publish_failed) = publish_outputs(&workflow, &graph, &cache, quiet);
+    let (published, publish_failed) = published;
     if json {
         let out = json!({
             "workflow": workflow.name,
@@ -177,8 +173,9 @@ pub fn run(
         println!("{out}");
     }
     if !quiet {
+        let note = if sealed.is_some() { "; nothing changed since the last run" } else { "" };
         eprintln!(
-            "{}: {} tasks, {} ran, {} cached, {} failed, {} skipped in {:.2}s",
+            "{}: {} tasks, {} ran, {} cached, {} failed, {} skipped in {:.2}s{note}",
             workflow.name, summary.tasks, summary.ran, summary.cached, summary.failed, summary.skipped, summary.seconds
         );
     }
@@ -198,6 +195,38 @@ pub fn run(
     })
 }
 
+/// The executor of `gcrl run`: local threads, or Slurm when `slurm` is set.
+fn executor_for(
+    slurm: Option<SlurmOptions>,
+    workflow: &Workflow,
+    graph: &TaskGraph,
+    cache: &Cache,
+    registry: Registry,
+    jobs: Option<usize>,
+    gpus: Option<usize>,
+) -> Result<Box<dyn Executor>, Failure> {
+    Ok(match slurm {
+        None => {
+            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+            Box::new(
+                LocalExecutor::new(jobs, gpus.unwrap_or_else(visible_gpus), Arc::new(registry), cache.clone())
+                    .map_err(|e| Failure {
+                        code: exit::IO,
+                        message: format!("error: cannot start worker threads: {e}"),
+                    })?,
+            )
+        }
+        Some(options) => {
+            let tasks = graph.tasks.iter().map(|t| TaskInfo { node: t.node.clone(), resources: t.resources }).collect();
+            let interrupt = super::signal::install();
+            Box::new(
+                SlurmExecutor::new(options, &workflow.name, tasks, cache.clone(), interrupt)
+                    .map_err(|e| Failure::from(EngineError::from(e)))?,
+            )
+        }
+    })
+}
+
 /// Writes the `publish:` files of the tasks the run finished; returns how many files were
 /// (re)written and whether any could not be. The run record the scheduler just kept (or left
 /// as it was, when nothing changed) lists exactly the tasks that are done.
@@ -206,7 +235,7 @@ fn publish_outputs(workflow: &Workflow, graph: &TaskGraph, cache: &Cache, quiet:
     if targets.is_empty() {
         return (0, false);
     }
-    let done = cache.last_run(&workflow.name).map(|r| r.tasks).unwrap_or_default();
+    let done = cache.last_run(&workflow.name).map(|(_, r)| r.tasks).unwrap_or_default();
     let (mut written, mut failed) = (0, false);
     for t in &targets {
         match publish::publish(t, &done, cache) {

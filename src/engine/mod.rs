@@ -7,6 +7,7 @@ pub mod error;
 pub mod events;
 pub mod executor;
 pub mod files;
+pub mod fingerprint;
 pub mod graph;
 pub mod key;
 pub mod kind;

@@ -16,7 +16,8 @@ pub type OutputHashes = BTreeMap<String, String>;
 pub struct Resolver<'a> {
     cache: &'a Cache,
     files: FileHasher,
-    last: Option<RunRecord>,
+    /// The newest run record and its file name.
+    last: Option<(String, RunRecord)>,
     /// Labels of the last run whose manifest or objects are gone, checked up front in one pass
     /// over the cache's directories (a no-op run of 12,000 tasks would otherwise make 24,000
     /// path lookups). Usually empty.
@@ -32,14 +33,19 @@ impl<'a> Resolver<'a> {
     /// A resolver for the workflow `name` (its newest run record speeds up lookups).
     pub fn new(cache: &'a Cache, workflow: &str) -> Self {
         let last = cache.last_run(workflow);
-        let absent = last.as_ref().map(|r| absent_tasks(cache, r)).unwrap_or_default();
+        let absent = last.as_ref().map(|(_, r)| absent_tasks(cache, r)).unwrap_or_default();
         let manifest_dirs = cache.manifest_dirs();
         Resolver { cache, files: FileHasher::new(cache), last, absent, manifest_dirs }
     }
 
     /// The newest run record of the workflow, if any.
     pub fn last_run(&self) -> Option<&RunRecord> {
-        self.last.as_ref()
+        self.last.as_ref().map(|(_, r)| r)
+    }
+
+    /// The file name of the newest run record, if any.
+    pub fn last_run_file(&self) -> Option<&str> {
+        self.last.as_ref().map(|(f, _)| f.as_str())
     }
 
     fn input_hash(&self, port: &str, input: &TaskInput, outputs: &[Option<OutputHashes>]) -> Result<String, String> {
@@ -125,7 +131,7 @@ impl<'a> Resolver<'a> {
 
     /// The outputs stored for `key`, if the cache holds a complete result.
     pub fn lookup(&self, label: &str, key: &str) -> Option<OutputHashes> {
-        if let Some(entry) = self.last.as_ref().and_then(|r| r.tasks.get(label))
+        if let Some(entry) = self.last_run().and_then(|r| r.tasks.get(label))
             && entry.key == key
             && !self.absent.contains(label)
         {

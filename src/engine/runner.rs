@@ -10,6 +10,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::time::Instant;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -173,14 +174,13 @@ pub fn execute(
         }
         ports.insert(port.clone(), loaded);
     }
-    let mut shards = Vec::with_capacity(task.shards.len());
-    for outputs in &task.shards {
-        let mut tables = BTreeMap::new();
-        for (name, hash) in outputs {
-            tables.insert(name.clone(), load(cache, hash)?);
-        }
-        shards.push(tables);
-    }
+    // A reduce step may read a hundred thousand small objects: on every thread of the pool
+    // (which is idle but for it at the end of a sweep), in shard order.
+    let shards = task
+        .shards
+        .par_iter()
+        .map(|outputs| outputs.iter().map(|(name, hash)| Ok((name.clone(), load(cache, hash)?))).collect())
+        .collect::<Result<Vec<BTreeMap<String, Table>>, TaskFailure>>()?;
     let inputs = Inputs::new(ports, shards);
     let params = Params::from_map(task.params.clone());
     let ctx = RunContext { label: task.label.clone(), threads: task.threads, gpus: task.gpus.clone() };
@@ -238,12 +238,16 @@ pub fn execute(
     Ok(Outcome::Ran(manifest))
 }
 
-/// This machine's name.
+/// This machine's name (read once: every manifest records it).
 pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| "unknown".into())
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| "unknown".into())
+    })
+    .clone()
 }
 
 #[cfg(test)]

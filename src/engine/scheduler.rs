@@ -22,6 +22,9 @@ use crate::cache::{Cache, RunRecord, TaskEntry};
 pub struct RunOptions {
     /// Nodes whose tasks run even when cached.
     pub force: Vec<String>,
+    /// The run's fingerprint (see [`super::fingerprint`]): when every task finishes, the run
+    /// record is sealed under it, so that a rerun with nothing to do can tell at once.
+    pub seal: Option<String>,
 }
 
 /// The result of a run.
@@ -314,7 +317,10 @@ pub fn run_graph(
                     r.tasks.get(&t.label).is_some_and(|e| e.key == *key && e.outputs == *outputs)
                 })
         });
-    if !unchanged {
+    let saved;
+    let (file, record) = if unchanged {
+        (resolver.last_run_file().map(String::from), resolver.last_run())
+    } else {
         let tasks = graph
             .tasks
             .iter()
@@ -323,8 +329,15 @@ pub fn run_graph(
                 Some((t.label.clone(), TaskEntry { key: key.clone(), outputs: outputs.clone(), ran: run.ran[t.id] }))
             })
             .collect();
-        let record = RunRecord { workflow: workflow.to_string(), started_ms, seconds: run.summary.seconds, tasks };
-        cache.save_run(&record)?;
+        saved = RunRecord { workflow: workflow.to_string(), started_ms, seconds: run.summary.seconds, tasks };
+        let path = cache.save_run(&saved)?;
+        (path.file_name().map(|f| f.to_string_lossy().into_owned()), Some(&saved))
+    };
+    if let (Some(fingerprint), Some(file), Some(record)) = (&options.seal, file, record)
+        && record.tasks.len() == n
+    {
+        // Without a seal the next no-op run only takes longer: a failure to write one is no error.
+        let _ = cache.seal(workflow, &file, record, fingerprint);
     }
     Ok(run.summary)
 }

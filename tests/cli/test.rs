@@ -314,13 +314,23 @@ pub fn files_under(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     out
 }
 
-/// The task manifests in `cache`, as label -> manifest JSON.
+/// The task manifests in `cache`, as label -> manifest JSON. A manifest file holds one JSON
+/// line per task of its commit batch and is linked under each of their keys.
 pub fn manifests(cache: &Path) -> BTreeMap<String, Value> {
     files_under(&cache.join("tasks"))
-        .into_values()
-        .filter_map(|b| serde_json::from_slice::<Value>(&b).ok())
+        .into_iter()
+        .filter_map(|(path, bytes)| manifest_record(&path, &bytes))
         .map(|m| (m["label"].as_str().unwrap_or_default().to_string(), m))
         .collect()
+}
+
+/// The record of the manifest file `path` (named by its key) among the lines `bytes`.
+pub fn manifest_record(path: &Path, bytes: &[u8]) -> Option<Value> {
+    let key = path.file_stem()?.to_str()?;
+    bytes
+        .split(|&b| b == b'\n')
+        .filter_map(|line| serde_json::from_slice::<Value>(line).ok())
+        .find(|m| m["key"] == key)
 }
 
 /// The object hash of output `port` of the task labelled `label`.
