@@ -48,7 +48,12 @@ impl LockFile {
     /// Opens (creating if needed) the lock file `path`.
     pub(crate) fn open(path: &Path) -> Result<Arc<Self>, CacheError> {
         let file = OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(io(path))?;
-        Ok(Arc::new(LockFile { path: path.to_path_buf(), file, held: Mutex::new(HashSet::new()), freed: Condvar::new() }))
+        Ok(Arc::new(LockFile {
+            path: path.to_path_buf(),
+            file,
+            held: Mutex::new(HashSet::new()),
+            freed: Condvar::new(),
+        }))
     }
 
     /// Sets the file's modification time to now and returns the change time that gives it: a

@@ -14,8 +14,8 @@ mod seal;
 mod store;
 
 pub use error::CacheError;
+pub use lock::TaskLock;
 pub use maintenance::{GcReport, Usage, VerifyReport};
 pub use manifest::{Manifest, OutputRecord};
 pub use runs::{RunRecord, TaskEntry};
-pub use lock::TaskLock;
 pub use store::{Cache, hash_bytes};

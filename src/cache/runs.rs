@@ -87,8 +87,11 @@ impl Cache {
     /// File names of the run records of `workflow`, oldest first.
     fn run_files(&self, workflow: &str) -> Vec<String> {
         let Ok(listing) = fs::read_dir(self.runs_dir(workflow)) else { return Vec::new() };
-        let mut names: Vec<String> =
-            listing.flatten().filter_map(|e| e.file_name().into_string().ok()).filter(|n| n.ends_with(".json")).collect();
+        let mut names: Vec<String> = listing
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".json"))
+            .collect();
         names.sort();
         names
     }

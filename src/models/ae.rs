@@ -99,7 +99,13 @@ struct BatchGradients {
 /// detached copy of the weights, so the two autodiff graphs share nothing, and the halves'
 /// gradients are summed in a fixed order by the optimizer. Always two halves, however many
 /// threads: the same bytes for any thread count.
-fn batch_gradients(model: &QuadraticAe, x: ArrayView2<f32>, y: ArrayView2<f32>, batch: &[usize], device: &Device) -> BatchGradients {
+fn batch_gradients(
+    model: &QuadraticAe,
+    x: ArrayView2<f32>,
+    y: ArrayView2<f32>,
+    batch: &[usize],
+    device: &Device,
+) -> BatchGradients {
     let denominator = batch.len() * y.ncols();
     let part = |idx: &[usize]| {
         let copy = model.clone().map(&mut Detach);

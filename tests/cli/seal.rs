@@ -113,7 +113,9 @@ fn set_until_and_force_run_what_they_must_after_a_seal() {
 
 #[test]
 fn a_run_with_a_failure_is_not_sealed() {
-    let t = Test::new().workflow("name: f\nnodes:\n  bad:\n    kind: diag-numbers\n    params: {fail: true}\n  ok:\n    kind: diag-numbers\n");
+    let t = Test::new().workflow(
+        "name: f\nnodes:\n  bad:\n    kind: diag-numbers\n    params: {fail: true}\n  ok:\n    kind: diag-numbers\n",
+    );
     t.args(["run", "--json"]).run().status(1);
     let out = t.args(["run", "--json"]).run().status(1);
     assert_eq!(out.summary().failed, 1);

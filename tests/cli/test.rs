@@ -327,10 +327,7 @@ pub fn manifests(cache: &Path) -> BTreeMap<String, Value> {
 /// The record of the manifest file `path` (named by its key) among the lines `bytes`.
 pub fn manifest_record(path: &Path, bytes: &[u8]) -> Option<Value> {
     let key = path.file_stem()?.to_str()?;
-    bytes
-        .split(|&b| b == b'\n')
-        .filter_map(|line| serde_json::from_slice::<Value>(line).ok())
-        .find(|m| m["key"] == key)
+    bytes.split(|&b| b == b'\n').filter_map(|line| serde_json::from_slice::<Value>(line).ok()).find(|m| m["key"] == key)
 }
 
 /// The object hash of output `port` of the task labelled `label`.
