@@ -14,6 +14,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
+use super::runs::RunRecord;
 use super::store::Cache;
 
 /// List a directory when it holds at least this many of the names asked for…
@@ -73,7 +74,7 @@ fn stems(listing: fs::ReadDir, ext: &str) -> HashSet<String> {
 
 impl Cache {
     /// For each of `keys`, whether its manifest exists.
-    pub fn manifests_present(&self, keys: &[&str]) -> Vec<bool> {
+    fn manifests_present(&self, keys: &[&str]) -> Vec<bool> {
         present(&self.root().join("tasks"), keys, "json")
     }
 
@@ -84,8 +85,25 @@ impl Cache {
     }
 
     /// For each of `hashes`, whether its object exists.
-    pub fn objects_present(&self, hashes: &[&str]) -> Vec<bool> {
+    fn objects_present(&self, hashes: &[&str]) -> Vec<bool> {
         present(&self.root().join("objects"), hashes, "arrow")
+    }
+
+    /// Labels of `record` whose manifest or some object is missing.
+    pub fn absent_tasks(&self, record: &RunRecord) -> HashSet<String> {
+        let keys: Vec<&str> = record.tasks.values().map(|e| e.key.as_str()).collect();
+        let hashes: Vec<&str> = record.tasks.values().flat_map(|e| e.outputs.values().map(String::as_str)).collect();
+        let (manifests, objects) = rayon::join(|| self.manifests_present(&keys), || self.objects_present(&hashes));
+        let mut objects = objects.into_iter();
+        let mut absent = HashSet::new();
+        for ((label, entry), manifest) in record.tasks.iter().zip(manifests) {
+            // `fold`, not `all`: each task's answers must be consumed whole to keep the rest aligned.
+            let all_objects = objects.by_ref().take(entry.outputs.len()).fold(true, |all, o| all && o);
+            if !(manifest && all_objects) {
+                absent.insert(label.clone());
+            }
+        }
+        absent
     }
 }
 

@@ -53,18 +53,22 @@ impl Cache {
     /// Seals `record` (of `workflow`, stored as `file` in its runs folder) under `fingerprint`,
     /// when every manifest and object it names is present. Returns whether it sealed.
     pub fn seal(&self, workflow: &str, file: &str, record: &RunRecord, fingerprint: &str) -> Result<bool, CacheError> {
-        let keys: Vec<&str> = record.tasks.values().map(|e| e.key.as_str()).collect();
-        let hashes: Vec<&str> = record.tasks.values().flat_map(|e| e.outputs.values().map(String::as_str)).collect();
-        let mut dirs: Vec<String> = keys.iter().map(|k| format!("tasks/{}", prefix(k))).collect();
-        dirs.extend(hashes.iter().map(|h| format!("objects/{}", prefix(h))));
+        let mut dirs: Vec<String> = record
+            .tasks
+            .values()
+            .flat_map(|e| {
+                let objects = e.outputs.values().map(|h| format!("objects/{}", prefix(h)));
+                std::iter::once(format!("tasks/{}", prefix(&e.key))).chain(objects)
+            })
+            .collect();
         dirs.sort_unstable();
         dirs.dedup();
         let Some(stamps) = self.settled_stamps(&dirs)? else { return Ok(false) };
-        let (manifests, objects) = rayon::join(|| self.manifests_present(&keys), || self.objects_present(&hashes));
-        if !manifests.into_iter().chain(objects).all(|present| present) {
+        if !self.absent_tasks(record).is_empty() {
             return Ok(false);
         }
-        let seal = Seal { fingerprint: fingerprint.to_string(), record: file.to_string(), tasks: keys.len(), stamps };
+        let tasks = record.tasks.len();
+        let seal = Seal { fingerprint: fingerprint.to_string(), record: file.to_string(), tasks, stamps };
         self.write_atomic(&self.seal_path(workflow), &serde_json::to_vec(&seal).unwrap_or_default())?;
         Ok(true)
     }

@@ -33,7 +33,7 @@ impl<'a> Resolver<'a> {
     /// A resolver for the workflow `name` (its newest run record speeds up lookups).
     pub fn new(cache: &'a Cache, workflow: &str) -> Self {
         let last = cache.last_run(workflow);
-        let absent = last.as_ref().map(|(_, r)| absent_tasks(cache, r)).unwrap_or_default();
+        let absent = last.as_ref().map(|(_, r)| cache.absent_tasks(r)).unwrap_or_default();
         let manifest_dirs = cache.manifest_dirs();
         Resolver { cache, files: FileHasher::new(cache), last, absent, manifest_dirs }
     }
@@ -149,21 +149,4 @@ impl<'a> Resolver<'a> {
     pub fn save(&self) {
         self.files.save(self.cache);
     }
-}
-
-/// Labels of `record` whose manifest or some object is missing from `cache`.
-fn absent_tasks(cache: &Cache, record: &RunRecord) -> HashSet<String> {
-    let keys: Vec<&str> = record.tasks.values().map(|e| e.key.as_str()).collect();
-    let hashes: Vec<&str> = record.tasks.values().flat_map(|e| e.outputs.values().map(String::as_str)).collect();
-    let (manifests, objects) = rayon::join(|| cache.manifests_present(&keys), || cache.objects_present(&hashes));
-    let mut objects = objects.into_iter();
-    let mut absent = HashSet::new();
-    for ((label, entry), manifest) in record.tasks.iter().zip(manifests) {
-        // `fold`, not `all`: each task's answers must be consumed whole to keep the rest aligned.
-        let all_objects = objects.by_ref().take(entry.outputs.len()).fold(true, |all, o| all && o);
-        if !(manifest && all_objects) {
-            absent.insert(label.clone());
-        }
-    }
-    absent
 }
