@@ -13,6 +13,7 @@ mod cli {
     mod cache;
     mod commands;
     mod failure;
+    mod load;
     mod malformed;
     mod models;
     mod plugins;

@@ -255,6 +255,20 @@ impl Csr {
         out
     }
 
+    /// The number of stored non-zero values in each column (scanpy's `n_cells` of `filter_genes`).
+    ///
+    /// # Complexity
+    /// O(nnz + n_cols).
+    pub fn col_nnz(&self) -> Vec<usize> {
+        let mut counts = vec![0usize; self.n_cols];
+        for (&j, &v) in self.indices.iter().zip(&self.data) {
+            if v != 0.0 {
+                counts[j as usize] += 1;
+            }
+        }
+        counts
+    }
+
     /// Per-column mean and sample variance (ddof = 1) in a single pass over the stored values.
     ///
     /// Rows are taken in blocks of 4,096: inside a block each column's sum and sum of squares

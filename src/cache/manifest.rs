@@ -42,6 +42,9 @@ pub struct Manifest {
     pub host: String,
     /// gcrl version that ran it.
     pub gcrl_version: String,
+    /// Lines the task left for the run log (what it decided, warnings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Manifests are stored as lines of compact JSON, several to a file (a commit batch, see

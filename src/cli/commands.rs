@@ -179,8 +179,8 @@ pub fn run(
             workflow.name, summary.tasks, summary.ran, summary.cached, summary.failed, summary.skipped, summary.seconds
         );
     }
-    for (label, error) in &summary.failures {
-        eprintln!("error: task {label} failed: {error}");
+    for line in failure_lines(&summary.failures) {
+        eprintln!("{line}");
     }
     if summary.interrupted {
         eprintln!("interrupted: the run's Slurm jobs were cancelled; `gcrl status` shows them, a new run resumes");
@@ -680,4 +680,46 @@ pub fn cache(action: &CacheAction, registry: Registry, cache_dir: &Path) -> Outc
         }
     }
     Ok(exit::OK)
+}
+
+/// The failures of a run, one error line per distinct message: shards of one node that fail for
+/// the same reason (an empty TF–TF graph fails every Leiden shard) are named once, with a count.
+fn failure_lines(failures: &[(String, String)]) -> Vec<String> {
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (label, error) in failures {
+        match groups.iter_mut().find(|(e, _)| *e == error.as_str()) {
+            Some((_, labels)) => labels.push(label),
+            None => groups.push((error, vec![label])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(error, labels)| match labels.as_slice() {
+            [one] => format!("error: task {one} failed: {error}"),
+            [first, rest @ ..] => format!(
+                "error: task {first} failed: {error}\n  (and {} more task(s) with the same error: {}{})",
+                rest.len(),
+                rest.iter().take(3).copied().collect::<Vec<_>>().join(", "),
+                if rest.len() > 3 { ", …" } else { "" }
+            ),
+            [] => String::new(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod failure_tests {
+    use super::failure_lines;
+
+    #[test]
+    fn failures_with_the_same_message_are_reported_once_with_a_count() {
+        let f = |l: &str, e: &str| (l.to_string(), e.to_string());
+        let lines = failure_lines(&[f("c[γ=0.9]", "empty graph"), f("g", "other"), f("c[γ=1]", "empty graph")]);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(
+            lines[0],
+            "error: task c[γ=0.9] failed: empty graph\n  (and 1 more task(s) with the same error: c[γ=1])"
+        );
+        assert_eq!(lines[1], "error: task g failed: other");
+    }
 }

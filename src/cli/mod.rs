@@ -30,6 +30,9 @@ pub fn main() -> i32 {
         return exit::USAGE;
     }
     let cache = cli.cache.as_path();
+    if !matches!(cli.command, Command::Run { .. } | Command::Exec { .. }) {
+        signal::die_quietly_on_closed_pipe();
+    }
     let result = match &cli.command {
         Command::Run { workflow, jobs, gpus, force, until, json, executor } => {
             commands::run(workflow, registry, cache, *jobs, *gpus, force, until, *json, cli.quiet, executor)

@@ -1,7 +1,7 @@
 //! Turning scheduler events into what a person sees: progress bars on a terminal (one per node,
 //! with task counts), plain log lines otherwise, nothing with `-q` but failures.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;
 use std::time::Instant;
 
@@ -20,6 +20,8 @@ enum Mode {
 pub struct Console {
     mode: Mode,
     start: Instant,
+    /// Failure messages already shown: shards failing for one reason are shown once.
+    shown_errors: HashSet<String>,
 }
 
 impl Console {
@@ -32,7 +34,7 @@ impl Console {
         } else {
             Mode::Lines(HashMap::new())
         };
-        Console { mode, start: Instant::now() }
+        Console { mode, start: Instant::now(), shown_errors: HashSet::new() }
     }
 
     fn line(&self, text: &str) {
@@ -101,9 +103,19 @@ impl Reporter for Console {
                     self.line(&format!("{}: waiting for another gcrl process that computes it", task.label));
                 }
             }
-            Event::Finished { task, seconds } => {
+            Event::Finished { task, seconds, notes } => {
                 if matches!(self.mode, Mode::Lines(_)) && !matches!(task.role, Role::Shard(_)) {
                     self.line(&format!("ran {} ({seconds:.2}s)", task.label));
+                }
+                for note in notes {
+                    let text = format!("{}: {note}", task.label);
+                    match &self.mode {
+                        Mode::Bars(multi, _) => {
+                            let _ = multi.println(text);
+                        }
+                        Mode::Lines(_) => self.line(&text),
+                        Mode::Quiet => {}
+                    }
                 }
                 if let Mode::Bars(_, bars) = &self.mode
                     && let Some(b) = bars.get(&task.node)
@@ -113,6 +125,9 @@ impl Reporter for Console {
                 self.progress(&task.node);
             }
             Event::Failed { task, error, retrying } => {
+                if !retrying && !self.shown_errors.insert(error.to_string()) {
+                    return;
+                }
                 let what = if retrying { "failed (will retry)" } else { "FAILED" };
                 let text = format!("{} {what}: {error}", task.label);
                 match &self.mode {

@@ -25,3 +25,14 @@ pub fn install() -> &'static AtomicBool {
     }
     &INTERRUPTED
 }
+
+/// Lets a closed pipe end the process quietly, as it ends `cat` (`gcrl show … | head`): Rust
+/// ignores SIGPIPE, so without this the next `println!` panics with "Broken pipe". Used for the
+/// commands that only print; `run` and `exec` keep SIGPIPE ignored, so a dead reader of their
+/// output never stops tasks half-way.
+pub fn die_quietly_on_closed_pipe() {
+    // SAFETY: restoring the default action of a signal has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}

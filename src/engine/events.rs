@@ -23,6 +23,8 @@ pub enum Event<'a> {
         task: &'a Task,
         /// Wall time of its run.
         seconds: f64,
+        /// The lines it left for the run log.
+        notes: &'a [String],
     },
     /// The task failed.
     Failed {

@@ -184,8 +184,8 @@ fn input_table(input: &Input) -> Result<Table, NodeError> {
 /// The outputs of one task, by port name.
 pub type Outputs = BTreeMap<String, Table>;
 
-/// What a running task may know about its surroundings.
-#[derive(Debug, Clone)]
+/// What a running task may know about its surroundings, and where it leaves notes for the run log.
+#[derive(Debug, Clone, Default)]
 pub struct RunContext {
     /// Label of the task, for messages.
     pub label: String,
@@ -193,6 +193,25 @@ pub struct RunContext {
     pub threads: usize,
     /// GPU ordinals assigned to the task.
     pub gpus: Vec<usize>,
+    notes: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl RunContext {
+    /// A context for task `label` with `threads` threads and the GPUs `gpus`.
+    pub fn new(label: impl Into<String>, threads: usize, gpus: Vec<usize>) -> Self {
+        RunContext { label: label.into(), threads, gpus, notes: Default::default() }
+    }
+
+    /// Leaves a line for the run log (what the task decided, a warning); it is kept in the
+    /// task's manifest and shown when the task finishes.
+    pub fn note(&self, line: impl Into<String>) {
+        self.notes.lock().unwrap_or_else(|p| p.into_inner()).push(line.into());
+    }
+
+    /// The notes left so far, removed from the context.
+    pub fn take_notes(&self) -> Vec<String> {
+        std::mem::take(&mut *self.notes.lock().unwrap_or_else(|p| p.into_inner()))
+    }
 }
 
 /// A node kind. Implementations live in `nodes/` and in plugins.

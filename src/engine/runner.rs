@@ -183,7 +183,7 @@ pub fn execute(
         .collect::<Result<Vec<BTreeMap<String, Table>>, TaskFailure>>()?;
     let inputs = Inputs::new(ports, shards);
     let params = Params::from_map(task.params.clone());
-    let ctx = RunContext { label: task.label.clone(), threads: task.threads, gpus: task.gpus.clone() };
+    let ctx = RunContext::new(task.label.clone(), task.threads, task.gpus.clone());
     let started = Instant::now();
     let result = catch_unwind(AssertUnwindSafe(|| {
         if task.role == "shard" { kind.run_shard(&params, &inputs, &ctx) } else { kind.run(&params, &inputs, &ctx) }
@@ -233,6 +233,7 @@ pub fn execute(
         finished: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         host: hostname(),
         gcrl_version: env!("CARGO_PKG_VERSION").to_string(),
+        notes: ctx.take_notes(),
     };
     cache.put_manifest(&manifest, Some(lock)).map_err(cache_err)?;
     Ok(Outcome::Ran(manifest))

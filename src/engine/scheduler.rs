@@ -269,7 +269,7 @@ pub fn run_graph(
                     Outcome::Ran(m) => {
                         run.summary.ran += 1;
                         run.ran[id] = true;
-                        reporter.event(Event::Finished { task, seconds: m.seconds });
+                        reporter.event(Event::Finished { task, seconds: m.seconds, notes: &m.notes });
                     }
                     Outcome::Cached(_) => {
                         run.summary.cached += 1;

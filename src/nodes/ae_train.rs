@@ -42,7 +42,7 @@ impl NodeKind for AeTrain {
         Resources { gpus: usize::from(p.bool("gpu").unwrap_or(false)), ..Resources::default() }
     }
     fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
-        let data = AeData::load(inputs, p.str("cells")?)?;
+        let data = AeData::load(inputs, p.str("cells")?, p.str("train_on")?)?;
         let fitted = fit(&data, p, p.seed("seed")?, ctx)?;
         let train_rows: Vec<usize> = fitted.train.iter().map(|&i| data.used[i]).collect();
         let x_all = zscore(data.tf_log.mapv(|v| v as f32), &train_rows);

@@ -267,7 +267,7 @@ mod tests {
         for s in BaselineEval.params() {
             params.set(s.name, s.default.clone().unwrap());
         }
-        let ctx = RunContext { label: "t".into(), threads: 1, gpus: vec![] };
+        let ctx = RunContext::new("t", 1, vec![]);
         let out = BaselineEval.run(&params, &inputs, &ctx).unwrap();
         let t = &out["table"];
         assert_eq!(t.str_column("model").unwrap(), vec!["perfect", "gcrl-vae", "d-vae", "worst-case"]);

@@ -93,6 +93,38 @@ pub fn dense_columns(
     Ok(out)
 }
 
+/// Which single perturbations train a model: those of community TFs (the paper) or all of them.
+pub const TRAIN_ON: &[&str] = &["communities", "all"];
+
+/// The `train_on` param of the kinds that train on controls and single perturbations.
+pub fn train_on_param() -> crate::engine::ParamSpec {
+    crate::engine::ParamSpec::new(
+        "train_on",
+        crate::engine::ParamType::Choice(TRAIN_ON),
+        serde_json::json!("communities"),
+        "single perturbations to train on: of community TFs (the paper) or all (a screen of non-TF genes)",
+    )
+}
+
+/// Why too few cells passed the `train_on` rule: the rule and the counts that explain it
+/// (`community_singles` of the `singles` single-perturbed cells target a community TF).
+pub fn train_on_error(what: &str, controls: usize, singles: usize, community_singles: usize, rule: &str) -> NodeError {
+    let singles_text = if rule == "communities" {
+        let fix = if community_singles < singles {
+            "; use `train_on: all` to train on every single perturbation"
+        } else {
+            ""
+        };
+        format!("{community_singles} of {singles} single-perturbed cells target a community TF{fix}")
+    } else {
+        format!("{singles} single-perturbed cells")
+    };
+    NodeError::Input(format!(
+        "{what} trains on controls and single perturbations (`train_on: {rule}`); the cells hold {controls} \
+         controls, and {singles_text}"
+    ))
+}
+
 /// Which cells a model is fitted on.
 pub const FIT_CELLS: &[&str] = &["training", "controls", "all"];
 

@@ -9,7 +9,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
-use super::common::{FIT_CELLS, cell_targets, dense_columns, edge_list, fitting_rows};
+use super::common::{FIT_CELLS, cell_targets, dense_columns, edge_list, fitting_rows, train_on_error, train_on_param};
 use crate::algo::eigengene::fit_eigengenes;
 use crate::algo::random::split_rows;
 use crate::algo::tmex::{fit_alignment, mcc, tmex};
@@ -25,7 +25,7 @@ pub fn ports() -> Vec<PortSpec> {
     vec![
         PortSpec::new("expression", "cells × genes, log-normalised (e.g. preprocess.expression)"),
         PortSpec::new("communities", "tf, community (e.g. leiden-sweep.consensus)"),
-        PortSpec::optional("cells", "cell table with targets: trains on controls + singles of community TFs"),
+        PortSpec::optional("cells", "cell table with targets: trains on controls + singles (see `train_on`)"),
         PortSpec::optional("grn", "edge table whose genes are the decoder's targets (default: every gene)"),
     ]
 }
@@ -49,6 +49,7 @@ pub fn params() -> Vec<ParamSpec> {
             json!("training"),
             "cells (with `cells`) the eigengenes are fitted on: training = controls + singles",
         ),
+        train_on_param(),
         ParamSpec::new("gpu", ParamType::Bool, json!(false), "train on a GPU slot (needs the `cuda` build)"),
     ]
 }
@@ -94,8 +95,9 @@ pub struct AeData {
 }
 
 impl AeData {
-    /// Reads expression, communities, cells and the optional GRN; `fit_cells` as the `cells` param.
-    pub fn load(inputs: &Inputs, fit_cells: &str) -> Result<AeData, NodeError> {
+    /// Reads expression, communities, cells and the optional GRN; `fit_cells` and `train_on` as
+    /// the params of those names.
+    pub fn load(inputs: &Inputs, fit_cells: &str, train_on: &str) -> Result<AeData, NodeError> {
         let expr = SparseMatrix::from_table(&inputs.table("expression")?)?;
         let comm = inputs.table("communities")?;
         let (tf_names, ids) = (comm.str_column("tf")?, comm.f64_column("community")?);
@@ -139,7 +141,7 @@ impl AeData {
         let cells_table = inputs.opt_table("cells")?;
         let all_rows: Vec<usize> = (0..expr.rows.len()).collect();
         let fit_rows = fitting_rows(cells_table.as_ref(), &expr.rows, fit_cells)?;
-        let used = training_cells(cells_table.as_ref(), &tfs, expr.rows.len())?;
+        let used = training_cells(cells_table.as_ref(), &tfs, expr.rows.len(), train_on)?;
         Ok(AeData {
             tf_log: dense_columns(&expr, &all_rows, &tf_cols)?,
             targets: expr.csr.select_cols(&gene_cols).map_err(NodeError::from)?.to_dense(),
@@ -174,22 +176,19 @@ impl AeData {
     }
 }
 
-/// Controls and single perturbations of a community TF (never doubles); every cell without a
-/// cell table.
-fn training_cells(cells: Option<&Table>, tfs: &[String], n: usize) -> Result<Vec<usize>, NodeError> {
+/// Controls and single perturbations (never doubles): of a community TF with `train_on:
+/// communities`, any with `all`; every cell without a cell table.
+fn training_cells(cells: Option<&Table>, tfs: &[String], n: usize, train_on: &str) -> Result<Vec<usize>, NodeError> {
     let Some(cells) = cells else { return Ok((0..n).collect()) };
     let tfs: HashSet<&str> = tfs.iter().map(String::as_str).collect();
-    let rows: Vec<usize> = cell_targets(cells)?
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| t.is_empty() || (t.len() == 1 && tfs.contains(t[0].as_str())))
-        .map(|(i, _)| i)
-        .collect();
+    let targets = cell_targets(cells)?;
+    let single = |t: &Vec<String>| t.len() == 1 && (train_on == "all" || tfs.contains(t[0].as_str()));
+    let rows: Vec<usize> = (0..targets.len()).filter(|&i| targets[i].is_empty() || single(&targets[i])).collect();
     if rows.len() < 10 {
-        return Err(NodeError::Input(format!(
-            "only {} control or single-TF-perturbation cells to train the autoencoder on",
-            rows.len()
-        )));
+        let controls = targets.iter().filter(|t| t.is_empty()).count();
+        let singles = targets.iter().filter(|t| t.len() == 1).count();
+        let of_tfs = targets.iter().filter(|t| t.len() == 1 && tfs.contains(t[0].as_str())).count();
+        return Err(train_on_error("the autoencoder (at least 10 cells)", controls, singles, of_tfs, train_on));
     }
     Ok(rows)
 }

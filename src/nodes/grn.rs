@@ -19,7 +19,7 @@ impl NodeKind for Grn {
         "grn"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn doc(&self) -> &str {
         "GRN by bagging ridge per target (CellOracle), BH FDR, strong edges by a 2-component GMM"
@@ -83,6 +83,12 @@ impl NodeKind for Grn {
                 "PCs; null = CellOracle's rule",
             ),
             ParamSpec::new(
+                "min_regulator_cells",
+                ParamType::count(),
+                json!(10),
+                "a TF regulates only if detected (non-zero) in at least this many of the cells fitted",
+            ),
+            ParamSpec::new(
                 "cells",
                 ParamType::Choice(FIT_CELLS),
                 json!("training"),
@@ -93,7 +99,7 @@ impl NodeKind for Grn {
     fn resources(&self, _params: &Params) -> crate::engine::Resources {
         crate::engine::Resources { cpus: 2, ..Default::default() }
     }
-    fn run(&self, p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+    fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
         let expr = SparseMatrix::from_table(&inputs.table("expression")?)?;
         let cells = inputs.opt_table("cells")?;
         let rows = fitting_rows(cells.as_ref(), &expr.rows, p.str("cells")?)?;
@@ -137,20 +143,49 @@ impl NodeKind for Grn {
                 }
             }
         }
+        let all_cols: Vec<usize> = (0..expr.cols.len()).collect();
+        let mut x = dense_columns(&expr, &rows, &all_cols)?;
+        // Only the gene names are needed from here on: free the sparse copy before the fit.
+        let SparseMatrix { cols: genes, csr, .. } = expr;
+        drop(csr);
+        // A regulator detected in a handful of cells gets tiny-variance, huge-t coefficients (a TF
+        // in 1 of 3,375 cells reached q ≈ 1e-8): it must be seen in `min_regulator_cells` cells.
+        let min_cells = p.usize("min_regulator_cells")?;
+        let rare: HashSet<usize> = tf_cols
+            .iter()
+            .copied()
+            .filter(|&c| x.column(c).iter().filter(|&&v| v != 0.0).count() < min_cells)
+            .collect();
+        if !rare.is_empty() {
+            let mut names: Vec<&str> = rare.iter().map(|&c| genes[c].as_str()).collect();
+            names.sort_unstable();
+            ctx.note(format!(
+                "{} of {} TFs are detected in fewer than {min_cells} of the {} cells fitted and regulate nothing \
+                 (`min_regulator_cells`): {}",
+                rare.len(),
+                tf_cols.len(),
+                rows.len(),
+                names.join(", ")
+            ));
+        }
+        if rare.len() == tf_cols.len() {
+            return Err(NodeError::Input(format!(
+                "every one of the {} TFs is detected in fewer than {min_cells} of the {} cells fitted; lower \
+                 `min_regulator_cells` or fit on more cells (`cells`)",
+                tf_cols.len(),
+                rows.len()
+            )));
+        }
         let candidates: Vec<(usize, Vec<usize>)> = candidates
             .into_iter()
             .map(|(t, mut r)| {
+                r.retain(|c| !rare.contains(c));
                 r.sort_unstable();
                 r.dedup();
                 (t, r)
             })
             .filter(|(_, r)| !r.is_empty())
             .collect();
-        let all_cols: Vec<usize> = (0..expr.cols.len()).collect();
-        let mut x = dense_columns(&expr, &rows, &all_cols)?;
-        // Only the gene names are needed from here on: free the sparse copy before the fit.
-        let SparseMatrix { cols: genes, csr, .. } = expr;
-        drop(csr);
         let mut smoothing = Smoothing { n_pcs: 0, k: 0 };
         if p.bool("knn")? {
             (x, smoothing) = knn_smooth(x.view(), p.opt_usize("knn_k")?, p.opt_usize("knn_pcs")?)?;
@@ -191,7 +226,8 @@ impl NodeKind for Grn {
             .build()?;
         let n_strong = kept.iter().filter(|&&i| filtered.strong[i]).count();
         let summary = TableBuilder::new()
-            .i64("tfs", vec![tf_cols.len() as i64])
+            .i64("tfs", vec![(tf_cols.len() - rare.len()) as i64])
+            .i64("tfs_too_rare", vec![rare.len() as i64])
             .i64("targets", vec![candidates.len() as i64])
             .i64("cells", vec![rows.len() as i64])
             .i64("edges_fitted", vec![edges.len() as i64])

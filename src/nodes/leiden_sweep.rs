@@ -32,9 +32,14 @@ fn graph(inputs: &Inputs) -> Result<TfGraph, NodeError> {
     };
     let (nodes, g) = tf_graph(&edges, &tfs);
     if nodes.len() < 2 {
+        let tf_set: std::collections::HashSet<&str> = tfs.iter().map(String::as_str).collect();
+        let from_tfs = edges.iter().filter(|(s, _, _)| tf_set.contains(s.as_str())).count();
         return Err(NodeError::Input(format!(
-            "the TF–TF graph has {} connected TFs; communities need at least 2 (is `tfs` the right list?)",
-            nodes.len()
+            "the TF–TF graph is empty: of the GRN's {} edges ({from_tfs} from one of the {} TFs), none joins two \
+             different TFs, so there is nothing to cluster; check that `tfs` is the list the GRN was fitted with, \
+             or keep more edges in grn (`fdr`, `keep`)",
+            edges.len(),
+            tf_set.len()
         )));
     }
     Ok((nodes, g))

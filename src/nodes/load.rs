@@ -8,7 +8,8 @@ use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray}
 use serde_json::json;
 
 use super::common::outputs;
-use crate::algo::labels::{DEFAULT_CONTROLS, condition_name, parse_targets};
+use super::load_labels::{Assigned, Summary, Unassigned, assign, choose_column, targets_table};
+use crate::algo::labels::{LabelRules, condition_name};
 use crate::algo::sparse::Csr;
 use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
 use crate::io::frame::{ColumnValues, DataFrame};
@@ -20,16 +21,12 @@ use crate::workflow::suggest::hint;
 /// The `load` kind.
 pub struct Load;
 
-/// obs columns that usually hold the perturbation, tried in order when none is named.
-const PERTURBATION_COLUMNS: &[&str] =
-    &["perturbation", "condition", "guide_ids", "target_top", "target", "gene", "perturbed_genes"];
-
 impl NodeKind for Load {
     fn name(&self) -> &str {
         "load"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn doc(&self) -> &str {
         "read a screen: h5ad (AnnData), 10x matrix.mtx, or a dense cells × genes csv/tsv/arrow/parquet table"
@@ -44,9 +41,18 @@ impl NodeKind for Load {
     fn outputs(&self) -> Vec<PortSpec> {
         vec![
             PortSpec::new("expression", "cells × genes (sparse), from X or `layer`"),
-            PortSpec::new("cells", "obs columns, plus cell, targets (A or A+B), n_targets"),
+            PortSpec::new(
+                "cells",
+                "obs columns, plus cell, targets (A or A+B), n_targets (a file's own targets/n_targets become *_orig)",
+            ),
             PortSpec::new("genes", "var columns, plus gene"),
             PortSpec::new("conditions", "condition (A, A+B; empty = control), n_targets, cells"),
+            PortSpec::new("targets", "target, single_cells, combination_cells, in_matrix (a gene of the matrix)"),
+            PortSpec::new(
+                "summary",
+                "what load decided: column, separators, cells read, dropped by filter, unassigned, dropped by \
+                 max_targets, controls, singles, doubles, targets not in the matrix, warnings",
+            ),
         ]
     }
     fn params(&self) -> Vec<ParamSpec> {
@@ -61,13 +67,33 @@ impl NodeKind for Load {
                 "perturbation_column",
                 ParamType::optional(ParamType::Str),
                 json!(null),
-                "obs column with the perturbation label (default: the first of perturbation, condition, guide_ids, target_top, …)",
+                "obs column with the perturbation label (default: the first of target, targets, target_gene, gene, \
+                 guide_target, target_top, perturbed_genes, condition, perturbation, guide_ids, guide_identity)",
+            ),
+            ParamSpec::new(
+                "separator",
+                ParamType::StrList,
+                json!(["+", ","]),
+                "strings that separate the targets of one cell (`_` is a guide suffix unless named here)",
             ),
             ParamSpec::new(
                 "control_label",
                 ParamType::optional(ParamType::Str),
                 json!(null),
-                "label(s) of control cells, comma-separated (besides ctrl, control, non-targeting, '')",
+                "label(s) of control cells, comma-separated (besides ctrl, control, non-targeting, NTC, \
+                 safe-targeting, …; case, `-` and `_` ignored)",
+            ),
+            ParamSpec::new(
+                "unassigned",
+                ParamType::Choice(&["drop", "control"]),
+                json!("drop"),
+                "cells whose label is missing, empty or NA (no guide call): dropped and counted, or controls",
+            ),
+            ParamSpec::new(
+                "all_controls",
+                ParamType::Bool,
+                json!(false),
+                "the file is not a screen: no perturbation column, every cell is a control",
             ),
             ParamSpec::new(
                 "var_names",
@@ -85,7 +111,7 @@ impl NodeKind for Load {
             ParamSpec::new("max_targets", ParamType::positive(), json!(2), "drop cells with more targets than this"),
         ]
     }
-    fn run(&self, p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+    fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
         let path = inputs.file("file")?;
         let is_h5ad = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("h5ad"));
         let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
@@ -135,33 +161,47 @@ impl NodeKind for Load {
                  or run `adata.var_names_make_unique()` in anndata"
             )));
         }
-        let mut keep: Vec<usize> = (0..obs.n_rows()).collect();
+        let mut rows: Vec<usize> = (0..obs.n_rows()).collect();
         for f in p.strs("filter")? {
             let cond = Condition::parse(&f)?;
             let values = numbers_or_strings(&obs, &cond.column)
                 .map_err(|e| NodeError::Input(format!("{file}: filter `{f}`: {e}")))?;
-            keep.retain(|&i| cond.holds(&values[i]));
+            cond.check_types(&values).map_err(|e| NodeError::Input(format!("{file}: filter `{f}`: {e}")))?;
+            rows.retain(|&i| cond.holds(&values[i]));
         }
-        let controls: Vec<String> = DEFAULT_CONTROLS
-            .iter()
-            .map(|s| s.to_string())
-            .chain(p.opt_str("control_label")?.into_iter().flat_map(|l| l.split(',').map(|s| s.trim().to_string())))
-            .collect();
-        let controls: Vec<&str> = controls.iter().map(String::as_str).collect();
-        let column = match p.opt_str("perturbation_column")? {
-            Some(c) => Some(c.to_string()),
-            None => PERTURBATION_COLUMNS.iter().find(|c| obs.column(c).is_some()).map(|c| c.to_string()),
-        };
-        let mut targets = match &column {
-            Some(c) => {
-                let labels = strings(&obs, c).map_err(|e| NodeError::Input(format!("{file}: obs {e}")))?;
-                labels.iter().map(|l| parse_targets(l, &controls)).collect()
+        let gene_set: HashSet<String> = var.index.iter().cloned().collect();
+        let file_name = file.to_string();
+        let Assigned { keep, targets, summary } = if p.bool("all_controls")? {
+            if p.opt_str("perturbation_column")?.is_some() {
+                return Err(NodeError::Input(
+                    "`all_controls: true` and `perturbation_column` contradict each other: keep one".into(),
+                ));
             }
-            None => vec![Vec::new(); obs.n_rows()],
+            let summary = Summary::all_controls(obs.n_rows(), rows.len());
+            Assigned { targets: vec![Vec::new(); rows.len()], keep: rows, summary }
+        } else {
+            let column = choose_column(&obs, p.opt_str("perturbation_column")?, &file_name)?;
+            let extra: Vec<String> = p
+                .opt_str("control_label")?
+                .into_iter()
+                .flat_map(|l| l.split(',').map(|s| s.trim().to_string()))
+                .filter(|s| !s.is_empty())
+                .collect();
+            let mut rules = LabelRules::new(&gene_set, &extra);
+            rules.separators = p.strs("separator")?;
+            if rules.separators.iter().any(String::is_empty) {
+                return Err(NodeError::Input("`separator`: an empty string cannot separate targets".into()));
+            }
+            let unassigned = match p.str("unassigned")? {
+                "control" => Unassigned::Control,
+                _ => Unassigned::Drop,
+            };
+            assign(&obs, &column, rows, &rules, unassigned, p.usize("max_targets")?, &file_name)?
         };
-        let max = p.usize("max_targets")?;
-        keep.retain(|&i| targets[i].len() <= max);
-        targets = keep.iter().map(|&i| std::mem::take(&mut targets[i])).collect();
+        ctx.note(summary.line());
+        for w in &summary.warnings {
+            ctx.note(format!("warning: {w}"));
+        }
         let csr = if keep.len() == matrix.n_rows { matrix } else { matrix.select_rows(&keep)? };
         let rows: Vec<String> = keep.iter().map(|&i| obs.index[i].clone()).collect();
         let expression = SparseMatrix { rows: rows.clone(), cols: var.index.clone(), csr };
@@ -179,6 +219,8 @@ impl NodeKind for Load {
             ("cells", cells),
             ("genes", genes),
             ("conditions", conditions_table(&targets)?),
+            ("targets", targets_table(&targets, &gene_set)?),
+            ("summary", summary.table()?),
         ]))
     }
 }
@@ -256,6 +298,24 @@ impl Condition {
         Err(NodeError::Input(format!("filter `{text}`: expected `column op value` with op one of == != >= <= > <")))
     }
 
+    /// Refuses a comparison that could only ever drop every cell or keep them by accident: a
+    /// number column against text (`n_guides >= one`), or an order (`>=`, `<`, …) on a text column.
+    fn check_types(&self, values: &[Value]) -> Result<(), String> {
+        let numeric = values.first().is_some_and(|v| matches!(v, Value::Num(_)));
+        match (&self.value, numeric) {
+            (Value::Text(t), true) => Err(format!(
+                "column `{}` holds numbers but `{t}` is not a number; write a number (e.g. `{} {} 1`)",
+                self.column, self.column, self.op
+            )),
+            (Value::Num(n), false) if !matches!(self.op, "==" | "!=") && !values.is_empty() => Err(format!(
+                "column `{}` holds text, so `{} {n}` would compare letters, not numbers; use `==` or `!=`, or \
+                 filter a numeric column",
+                self.column, self.op
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn holds(&self, v: &Value) -> bool {
         let ord = match (v, &self.value) {
             (Value::Num(a), Value::Num(b)) => a.partial_cmp(b),
@@ -278,9 +338,20 @@ impl Condition {
 /// An annotation frame (rows `keep`) as a table whose first column `index_name` holds its index.
 fn frame_table(df: &DataFrame, keep: &[usize], index_name: &str) -> Result<Table, NodeError> {
     let mut b = TableBuilder::new().str(index_name, keep.iter().map(|&i| df.index[i].clone()).collect());
+    let mut taken: HashSet<String> = [index_name, "targets", "n_targets"].map(String::from).into();
+    taken.extend(df.columns.iter().map(|c| c.name.clone()));
     for col in &df.columns {
-        if col.name == index_name || col.name == "targets" || col.name == "n_targets" {
+        if col.name == index_name {
             continue;
+        }
+        // gcrl's own columns (`targets`, `n_targets`) are added after these; the file's keep their
+        // values under a name that cannot collide.
+        let mut name = col.name.clone();
+        if name == "targets" || name == "n_targets" {
+            while taken.contains(&name) {
+                name.push_str("_orig");
+            }
+            taken.insert(name.clone());
         }
         let array: ArrayRef = match &col.values {
             ColumnValues::F64(v) => Arc::new(Float64Array::from(keep.iter().map(|&i| v[i]).collect::<Vec<_>>())),
@@ -291,7 +362,7 @@ fn frame_table(df: &DataFrame, keep: &[usize], index_name: &str) -> Result<Table
                 Arc::new(StringArray::from(keep.iter().map(|&i| all[i].clone()).collect::<Vec<_>>()))
             }
         };
-        b = b.array(&col.name, array);
+        b = b.array(&name, array);
     }
     Ok(b.build()?)
 }
@@ -318,5 +389,16 @@ mod tests {
         let c = Condition::parse("bio_rep == rep1").unwrap();
         assert!(c.holds(&Value::Text("rep1".into())) && !c.holds(&Value::Text("rep2".into())));
         assert!(Condition::parse("nonsense").is_err());
+    }
+
+    #[test]
+    fn a_filter_value_of_the_wrong_type_is_an_error_not_zero_cells() {
+        let numbers = [Value::Num(1.0), Value::Num(2.0)];
+        let e = Condition::parse("n_guides >= one").unwrap().check_types(&numbers).unwrap_err();
+        assert!(e.contains("`one` is not a number"), "{e}");
+        let text = [Value::Text("rep1".into())];
+        assert!(Condition::parse("bio_rep >= 1").unwrap().check_types(&text).is_err());
+        assert!(Condition::parse("bio_rep == rep1").unwrap().check_types(&text).is_ok());
+        assert!(Condition::parse("n_guides >= 1").unwrap().check_types(&numbers).is_ok());
     }
 }

@@ -91,7 +91,7 @@ impl NodeKind for PermutationTest {
         Some(shards)
     }
     fn run_shard(&self, sp: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
-        let data = AeData::load(inputs, sp.str("cells")?)?;
+        let data = AeData::load(inputs, sp.str("cells")?, sp.str("train_on")?)?;
         let (master, index, repeat) = (sp.seed("seed")?, sp.usize("index")? as u64, sp.usize("repeat")? as u64);
         let (labels, seed) = if sp.str("arm")? == "true" {
             (data.labels.clone(), derive_seed(master, &[TRUE_ARM, index]))

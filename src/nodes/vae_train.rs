@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use ndarray::{Array2, Axis};
 use serde_json::json;
 
-use super::common::{cell_targets, outputs};
+use super::common::{cell_targets, outputs, train_on_error, train_on_param};
 use crate::algo::labels::condition_name;
 use crate::engine::{
     Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, Resources, RunContext,
@@ -119,12 +119,7 @@ impl NodeKind for VaeTrain {
                 json!(500),
                 "generated cells for a requested condition that has no observed cells",
             ),
-            ParamSpec::new(
-                "train_on",
-                ParamType::Choice(&["communities", "all"]),
-                json!("communities"),
-                "single perturbations to train on: of community TFs (paper; needs `communities`) or all",
-            ),
+            train_on_param(),
             ParamSpec::new("gpu", ParamType::Bool, json!(false), "train on a GPU slot (needs the cuda feature)"),
         ]
     }
@@ -155,7 +150,15 @@ impl NodeKind for VaeTrain {
             (Some(c), Ok("communities")) => c.of_tf.contains_key(t),
             _ => true,
         };
-        let setup = Setup::new(&expr, &targets_of, keep)?;
+        let setup = Setup::new(&targets_of, keep).map_err(|(controls, singles, kept)| {
+            train_on_error(
+                "vae-train",
+                controls,
+                singles,
+                kept,
+                if communities.is_some() { p.str("train_on").unwrap_or("all") } else { "all" },
+            )
+        })?;
         let gcrl = match model {
             VaeModel::Gcrl => {
                 let comm = communities.as_ref().ok_or_else(|| need("gcrl-vae", "communities"))?;
@@ -244,8 +247,9 @@ struct Setup {
 }
 
 impl Setup {
-    /// `keep` says which single-perturbation targets train.
-    fn new(expr: &SparseMatrix, targets_of: &[Vec<String>], keep: impl Fn(&str) -> bool) -> Result<Self, NodeError> {
+    /// `keep` says which single-perturbation targets train. Without controls or kept singles, the
+    /// error is the counts `(controls, singles, kept singles)`, for the caller to explain.
+    fn new(targets_of: &[Vec<String>], keep: impl Fn(&str) -> bool) -> Result<Self, (usize, usize, usize)> {
         let targets: Vec<String> = targets_of
             .iter()
             .filter(|t| t.len() == 1 && keep(&t[0]))
@@ -268,13 +272,8 @@ impl Setup {
             }
         }
         if controls.is_empty() || singles.is_empty() {
-            return Err(NodeError::Input(format!(
-                "training needs control cells and single perturbations; `cells` has {} controls and {} singles \
-                 among {} cells",
-                controls.len(),
-                singles.len(),
-                expr.rows.len()
-            )));
+            let all_singles = targets_of.iter().filter(|t| t.len() == 1).count();
+            return Err((controls.len(), all_singles, singles.len()));
         }
         Ok(Setup { targets, controls, singles, conditions })
     }

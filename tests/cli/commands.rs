@@ -175,7 +175,10 @@ fn export_to_h5ad_round_trips_through_load_and_refuses_what_it_cannot_write() {
         .run()
         .success()
         .stderr_has(&["wrote x.h5ad (30 cells × 16 genes)"]);
-    t.put("w2.yaml", "name: w2\nnodes:\n  l:\n    kind: load\n    inputs: {file: {file: x.h5ad}}\n");
+    t.put(
+        "w2.yaml",
+        "name: w2\nnodes:\n  l:\n    kind: load\n    inputs: {file: {file: x.h5ad}}\n    params: {all_controls: true}\n",
+    );
     t.args(["run"]).file("w2.yaml").run().success();
     let back = t.args(["show", "l.expression"]).file("w2.yaml").run().success();
     let here = t.args(["show", "data.counts"]).run().success();
