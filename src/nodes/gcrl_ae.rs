@@ -277,3 +277,26 @@ pub fn run_once(
     let tfa = activities(data, labels)?;
     Ok(score(fitted.latent.view(), tfa.view(), &fitted.train, &fitted.validation)?.1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nodes::common::cells_table;
+
+    #[test]
+    fn the_training_rule_names_itself_and_the_counts_when_no_single_targets_a_community_tf() {
+        let mut targets = vec![Vec::new(); 5];
+        targets.extend((0..20).map(|i| vec![format!("GENE{}", i % 4)]));
+        let names = (0..targets.len()).map(|i| format!("c{i}")).collect();
+        let cells = cells_table(names, &targets).unwrap();
+        let tfs = vec!["TF1".to_string(), "TF2".to_string()];
+        let e = training_cells(Some(&cells), &tfs, 25, "communities").unwrap_err().to_string();
+        assert!(
+            e.contains("`train_on: communities`")
+                && e.contains("5 controls, and 0 of 20 single-perturbed cells target a community TF")
+                && e.contains("use `train_on: all`"),
+            "{e}"
+        );
+        assert_eq!(training_cells(Some(&cells), &tfs, 25, "all").unwrap().len(), 25);
+    }
+}

@@ -239,3 +239,65 @@ impl NodeKind for Grn {
         Ok(outputs([("edges", edge_table), ("gmm", gmm), ("summary", summary)]))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::algo::sparse::Csr;
+    use crate::engine::Input;
+
+    fn given(table: crate::table::Table) -> Input {
+        Input::Table { table, instance: BTreeMap::new(), hash: String::new(), origin: None }
+    }
+
+    /// 60 cells: TF `RARE` is detected in 2 cells, TF `T2` everywhere; G1 and G2 follow T2.
+    fn inputs() -> Inputs {
+        let n = 60;
+        let dense = ndarray::Array2::from_shape_fn((n, 4), |(i, j)| {
+            let t2 = 1.0 + ((i * 7) % 13) as f32 / 4.0;
+            match j {
+                0 => f32::from(u8::from(i < 2)) * 3.0,
+                1 => t2,
+                2 => 0.8 * t2 + ((i * 5) % 7) as f32 / 20.0,
+                _ => 0.5 * t2 + ((i * 3) % 11) as f32 / 30.0,
+            }
+        });
+        let expr = SparseMatrix {
+            rows: (0..n).map(|i| format!("c{i}")).collect(),
+            cols: ["RARE", "T2", "G1", "G2"].map(String::from).to_vec(),
+            csr: Csr::from_dense(&dense.view()).unwrap(),
+        };
+        let tfs = TableBuilder::new().str("tf", vec!["RARE".into(), "T2".into()]).build().unwrap();
+        let mut ports = BTreeMap::new();
+        ports.insert("expression".to_string(), vec![given(expr.to_table().unwrap())]);
+        ports.insert("tfs".to_string(), vec![given(tfs)]);
+        Inputs::new(ports, vec![])
+    }
+
+    fn run(min_cells: usize) -> (Outputs, Vec<String>) {
+        let mut params = Params::default();
+        for s in Grn.params() {
+            params.set(s.name, s.default.clone().unwrap_or(serde_json::Value::Null));
+        }
+        params.set("min_regulator_cells", json!(min_cells));
+        params.set("fdr", json!(1.0));
+        let ctx = RunContext::new("grn", 1, vec![]);
+        let out = Grn.run(&params, &inputs(), &ctx).unwrap();
+        (out, ctx.take_notes())
+    }
+
+    #[test]
+    fn a_tf_detected_in_too_few_cells_regulates_nothing_and_is_named() {
+        let (out, notes) = run(10);
+        let sources = out["edges"].str_column("source").unwrap();
+        assert!(!sources.is_empty() && sources.iter().all(|s| s == "T2"), "{sources:?}");
+        assert_eq!(out["summary"].f64_column("tfs_too_rare").unwrap(), vec![1.0]);
+        assert!(notes.iter().any(|n| n.contains("1 of 2 TFs are detected in fewer than 10") && n.contains("RARE")));
+        // With the minimum off, the rare TF is a regulator again.
+        let (out, notes) = run(0);
+        assert!(out["edges"].str_column("source").unwrap().iter().any(|s| s == "RARE"));
+        assert!(notes.is_empty());
+    }
+}

@@ -103,6 +103,26 @@ fn show_prints_shape_and_head() {
 }
 
 #[test]
+fn show_into_a_closed_pipe_ends_quietly_without_a_panic() {
+    use std::os::unix::process::ExitStatusExt;
+    let t = Test::new().workflow(SMALL);
+    t.run_ok(&[]);
+    // `gcrl show … | head` once head has exited: every write meets a pipe with no reader.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_gcrl"))
+        .current_dir(t.path())
+        .args(["show", "workflow.yaml", "sw.values", "--cache"])
+        .arg(t.cache())
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{stderr}");
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "ended as `cat` does: {:?}", out.status);
+}
+
+#[test]
 fn show_refuses_what_is_not_cached_or_ambiguous_or_unknown() {
     let t = Test::new().workflow(SMALL);
     t.args(["show", "a.values"]).run().status(2).stderr_has(&["not in the cache", "gcrl run"]);
