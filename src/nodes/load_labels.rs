@@ -373,6 +373,22 @@ mod tests {
     }
 
     #[test]
+    fn missing_values_of_every_column_type_are_missing_labels() {
+        let o = obs(vec![
+            ("cat", ColumnValues::Categorical { codes: vec![0, -1, 1], categories: vec!["A".into(), "ctrl".into()] }),
+            ("num", ColumnValues::F64(vec![1.0, f64::NAN, 2.0])),
+            ("str", text(&[Some("A"), None, Some("")])),
+        ]);
+        assert_eq!(column_labels(&o, "cat"), vec![Some("A".into()), None, Some("ctrl".into())]);
+        assert_eq!(column_labels(&o, "num"), vec![Some("1".into()), None, Some("2".into())]);
+        assert_eq!(column_labels(&o, "str"), vec![Some("A".into()), None, Some(String::new())]);
+        let genes: HashSet<String> = ["A"].map(String::from).into();
+        let rules = LabelRules::new(&genes, &[]);
+        let a = assign(&o, "cat", vec![0, 1, 2], &rules, Unassigned::Drop, 2, "f").unwrap();
+        assert_eq!((a.keep, a.summary.unassigned, a.summary.controls), (vec![0, 2], 1, 1));
+    }
+
+    #[test]
     fn gcrl_own_targets_column_reads_empty_as_control() {
         let genes: HashSet<String> = ["A"].map(String::from).into();
         let rules = LabelRules::new(&genes, &[]);
