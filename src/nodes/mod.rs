@@ -9,6 +9,7 @@ pub mod gcrl_ae;
 pub mod grn;
 pub mod leiden_sweep;
 pub mod load;
+pub mod load_read;
 pub mod ora;
 pub mod permutation_test;
 pub mod preprocess;
