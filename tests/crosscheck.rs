@@ -1176,7 +1176,9 @@ fn tenx_h5_matches_scanpy_read_10x_h5() {
         let shape = json!([counts.n_rows, counts.n_cols]);
         cmp.check(sc["shape"] == shape, || format!("{ctx}: shape {shape} vs scanpy {}", sc["shape"]));
         cmp.check(sc["dtype"] == "float32", || format!("{ctx}: scanpy dtype {}", sc["dtype"]));
-        for (key, got) in [("indptr", json!(counts.indptr)), ("indices", json!(counts.indices)), ("data", json!(counts.data))] {
+        for (key, got) in
+            [("indptr", json!(counts.indptr)), ("indices", json!(counts.indices)), ("data", json!(counts.data))]
+        {
             cmp.check(sc[key] == got, || format!("{ctx}: {key} differ"));
         }
         cmp.check(sc["obs_names"] == json!(x.obs.index), || format!("{ctx}: barcodes differ"));
@@ -1208,7 +1210,9 @@ fn tenx_h5_matches_scanpy_read_10x_h5() {
             for (i, barcode) in frame.index.iter().enumerate() {
                 let t = &truth[barcode];
                 let ok = t["calls"] == calls[i] && t["umis"] == umis[i] && t["targets"] == targets[i];
-                cmp.check(ok, || format!("{ctx} {source}: {barcode}: {} {} {} vs numpy {t}", calls[i], umis[i], targets[i]));
+                cmp.check(ok, || {
+                    format!("{ctx} {source}: {barcode}: {} {} {} vs numpy {t}", calls[i], umis[i], targets[i])
+                });
             }
         }
     }

@@ -63,7 +63,11 @@ pub fn read_cell_table(path: &Path) -> Result<DataFrame, IoError> {
     for (row, k) in keys.into_iter().enumerate() {
         let k = k.ok_or_else(|| invalid(path, &names[key], format!("row {} has no barcode", row + 1)))?;
         if let Some(first) = seen.insert(k.clone(), row) {
-            return Err(invalid(path, &names[key], format!("barcode `{k}` appears in rows {} and {}", first + 1, row + 1)));
+            return Err(invalid(
+                path,
+                &names[key],
+                format!("barcode `{k}` appears in rows {} and {}", first + 1, row + 1),
+            ));
         }
         index.push(k);
     }
@@ -215,7 +219,8 @@ mod tests {
 
     #[test]
     fn columns_join_by_barcode_with_missing_cells_and_extra_rows() {
-        let mut obs = frame(&["A-1", "B-1", "C-1"], vec![Column { name: "n".into(), values: ColumnValues::I64(vec![1, 2, 3]) }]);
+        let mut obs =
+            frame(&["A-1", "B-1", "C-1"], vec![Column { name: "n".into(), values: ColumnValues::I64(vec![1, 2, 3]) }]);
         let table = frame(
             &["C-1", "A-1", "Z-1"],
             vec![
@@ -224,7 +229,10 @@ mod tests {
             ],
         );
         let report = join_by_barcode(&mut obs, &table, Path::new("calls.csv")).unwrap();
-        assert_eq!(report, JoinReport { matched: 2, cells_without_row: 1, rows_without_cell: 1, suffix_dropped: false });
+        assert_eq!(
+            report,
+            JoinReport { matched: 2, cells_without_row: 1, rows_without_cell: 1, suffix_dropped: false }
+        );
         assert_eq!(obs.column_names(), ["n", "guide", "n_table"]);
         assert_eq!(obs.column("guide").unwrap().values, strs(&[Some("g1"), None, Some("g3")]));
         let ColumnValues::F64(n) = &obs.column("n_table").unwrap().values else { panic!("floats with a gap") };

@@ -679,7 +679,11 @@ impl H5ad {
         let index = match first.values {
             ColumnValues::Str(v) => v.into_iter().map(Option::unwrap_or_default).collect(),
             ColumnValues::I64(v) => v.iter().map(i64::to_string).collect(),
-            _ => return Err(self.invalid(&format!("{name}/{}", first.name), "the index (first field) must hold strings")),
+            _ => {
+                return Err(
+                    self.invalid(&format!("{name}/{}", first.name), "the index (first field) must hold strings")
+                );
+            }
         };
         for col in &mut columns {
             let ColumnValues::I64(codes) = &col.values else { continue };

@@ -42,7 +42,8 @@ pub(crate) fn compound_columns(datatype: &Datatype, raw: &[u8], n: usize) -> Res
     members
         .iter()
         .map(|m| {
-            let values = field(m, raw, size).ok_or_else(|| CompoundError::Field(m.name.clone(), describe(&m.datatype)))?;
+            let values =
+                field(m, raw, size).ok_or_else(|| CompoundError::Field(m.name.clone(), describe(&m.datatype)))?;
             Ok(Column { name: m.name.clone(), values })
         })
         .collect()

@@ -175,7 +175,10 @@ fn typed(values: Vec<String>) -> ColumnValues {
 
 /// The var table of a features file: the index (symbols) and the columns.
 fn genes(f: &Annotation) -> DataFrame {
-    let text = |name: &str, v: Vec<String>| Column { name: name.into(), values: ColumnValues::Str(v.into_iter().map(Some).collect()) };
+    let text = |name: &str, v: Vec<String>| Column {
+        name: name.into(),
+        values: ColumnValues::Str(v.into_iter().map(Some).collect()),
+    };
     if f.header.is_some() {
         let id = f.find(ID_NAMES);
         let symbol = f.find(SYMBOL_NAMES).filter(|&s| Some(s) != id);
@@ -411,7 +414,11 @@ mod tests {
     fn reads_a_small_matrix_as_cells_by_genes() {
         let dir = tempfile::tempdir().unwrap();
         let m = write(dir.path(), "matrix.mtx", MATRIX);
-        let f = write(dir.path(), "features.tsv", "ENSG1\tA\tGene Expression\nENSG2\tB\tGene Expression\nENSG3\tC\tGene Expression\n");
+        let f = write(
+            dir.path(),
+            "features.tsv",
+            "ENSG1\tA\tGene Expression\nENSG2\tB\tGene Expression\nENSG3\tC\tGene Expression\n",
+        );
         let b = write(dir.path(), "barcodes.tsv", "AAAC-1\nGGGT-1\n");
         let named = MtxFiles { features: Some(f), barcodes: Some(b), cells_by_genes: None };
         let x = read_mtx(&m, &named).unwrap();

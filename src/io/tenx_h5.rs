@@ -146,7 +146,12 @@ pub fn read_10x_h5(path: &Path, genome: Option<&str>) -> Result<TenXH5, IoError>
                 available.push(g);
             }
         }
-        return Err(IoError::Choice { path: path.to_path_buf(), what: "genome", asked: Some(genome.into()), available });
+        return Err(IoError::Choice {
+            path: path.to_path_buf(),
+            what: "genome",
+            asked: Some(genome.into()),
+            available,
+        });
     }
     let counts = x.counts.select_cols(&keep).map_err(|e| file.invalid("matrix", e.to_string()))?;
     Ok(TenXH5 { counts, obs: x.obs, var: select_rows(&x.var, &keep) })
@@ -163,7 +168,14 @@ fn shape(file: &H5ad, object: &str, g: &hdf5_pure::Group) -> Result<(usize, usiz
 }
 
 /// A 1-D dataset of `n` names.
-fn names(file: &H5ad, g: &hdf5_pure::Group, parent: &str, name: &str, n: usize, axis: &str) -> Result<Vec<String>, IoError> {
+fn names(
+    file: &H5ad,
+    g: &hdf5_pure::Group,
+    parent: &str,
+    name: &str,
+    n: usize,
+    axis: &str,
+) -> Result<Vec<String>, IoError> {
     let object = format!("{parent}/{name}");
     let ds = file.dataset(g, parent, name)?;
     match file.array(&object, &ds, Some(Rows { matrix: parent, axis, n }))? {
@@ -183,7 +195,8 @@ fn v3(file: &H5ad) -> Result<TenXH5, IoError> {
     let barcodes = names(file, &g, "matrix", "barcodes", n_cells, "cells")?;
     let mut obs = DataFrame { index: barcodes, columns: Vec::new() };
     if let Some(Node::Dataset(ds)) = file.node("matrix/filtered_barcodes")? {
-        let values = file.array("matrix/filtered_barcodes", &ds, Some(Rows { matrix: "matrix", axis: "cells", n: n_cells }))?;
+        let values =
+            file.array("matrix/filtered_barcodes", &ds, Some(Rows { matrix: "matrix", axis: "cells", n: n_cells }))?;
         let values = match values {
             ColumnValues::I64(v) => ColumnValues::Bool(v.into_iter().map(|b| Some(b != 0)).collect()),
             other => other,

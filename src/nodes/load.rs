@@ -8,10 +8,10 @@ use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray}
 use serde_json::json;
 
 use super::common::outputs;
+use super::load_read::{Screen, read_screen};
 use crate::algo::labels::{DEFAULT_CONTROLS, condition_name, parse_targets};
 use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
 use crate::io::frame::{ColumnValues, DataFrame};
-use super::load_read::{Screen, read_screen};
 use crate::table::{SparseMatrix, Table, TableBuilder};
 use crate::workflow::suggest::hint;
 

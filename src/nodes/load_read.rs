@@ -89,10 +89,8 @@ pub fn read_screen(p: &Params, inputs: &Inputs) -> Result<Screen, NodeError> {
             let (counts, var) = x.gene_expression()?;
             guides = x.guides()?;
             if let Some(g) = &guides {
-                notes.push(format!(
-                    "{} CRISPR Guide Capture features kept out of the expression matrix",
-                    g.names.len()
-                ));
+                notes
+                    .push(format!("{} CRISPR Guide Capture features kept out of the expression matrix", g.names.len()));
             }
             (counts, x.obs, var)
         }
@@ -187,7 +185,10 @@ fn guide_columns(
     let frame = calls.frame(&target_of);
     let n_guides = if obs.column("n_guides").is_some() { "n_guides_table" } else { "n_guides" };
     if let Some(clash) = frame.columns.iter().find(|c| obs.column(&c.name).is_some()) {
-        notes.push(format!("the file has its own `{}`: the guide calls are added as `<name>_table` columns", clash.name));
+        notes.push(format!(
+            "the file has its own `{}`: the guide calls are added as `<name>_table` columns",
+            clash.name
+        ));
     }
     let report = join_by_barcode(obs, &frame, &file).map_err(input_error)?;
     zero_missing_guide_counts(obs, n_guides);
