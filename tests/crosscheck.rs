@@ -10,6 +10,7 @@
 //! | `leiden_matches_leidenalg`   | `leiden`, `modularity`                 | leidenalg 0.12, igraph             | mean Q ≥ leidenalg − 0.5 %; Q 1e-10 |
 //! | `preprocess_matches_scanpy_*`| `normalize_total`, `log1p`, `highly_variable_genes` | scanpy 1.11            | gene lists equal; seurat_v3 variances_norm 1e-9 |
 //! | `h5ad_matches_anndata`       | `io::h5ad::read_h5ad`                  | anndata 0.12                       | exact; sums 1e-9     |
+//! | `h5ad_layouts_of_issue_15_match_anndata` | `read_h5ad` on anndata < 0.7 (compound obs/var), `layer: raw`; `read_h5mu` | anndata 0.12 (`read_elem` for a modality) | exact; sums 1e-9 |
 //! | `tenx_matches_scanpy_read_10x_mtx` | `io::mtx::read_mtx` (gzipped v3 and plain v2 layouts, named or found) | scanpy 1.11 `read_10x_mtx` | exact: matrix, barcodes, var_names, var columns |
 //! | `tenx_h5_matches_scanpy_read_10x_h5` | `io::tenx_h5::read_10x_h5` (v3 with guide capture and two genomes, v2, multi-genome v2), `io::guide_calls` | scanpy 1.11 `read_10x_h5`; guide calls by numpy on the UMIs | exact: matrix, barcodes, var; calls, UMIs, targets per cell |
 //! | `ridge_matches_sklearn`      | `ridge` (weighted and unweighted)      | scikit-learn `Ridge`               | 1e-8 relative (atol 1e-10 · scale) |
@@ -954,12 +955,23 @@ fn compare_frame(
 }
 
 fn check_h5ad(cmp: &mut Compare, path: &Path, layer: Option<&str>) -> Option<()> {
-    let ctx = format!("{}[{}]", path.file_name().unwrap().to_string_lossy(), layer.unwrap_or("X"));
-    let ours = read_h5ad(path, &ReadOptions { layer: layer.map(str::to_string) })
-        .unwrap_or_else(|e| panic!("{ctx}: gcrl cannot read it: {e}"));
+    check_anndata(cmp, path, None, layer)
+}
+
+/// As [`check_h5ad`], for the AnnData of `modality` in an `.h5mu` file when one is named.
+fn check_anndata(cmp: &mut Compare, path: &Path, modality: Option<&str>, layer: Option<&str>) -> Option<()> {
+    let name = path.file_name().unwrap().to_string_lossy();
+    let ctx = format!("{name}{}[{}]", modality.map(|m| format!("/{m}")).unwrap_or_default(), layer.unwrap_or("X"));
+    let opts = ReadOptions { layer: layer.map(str::to_string) };
+    let ours = match modality {
+        Some(m) => gcrl::io::h5ad::read_h5mu(path, Some(m), &opts),
+        None => read_h5ad(path, &opts),
+    };
+    let ours = ours.unwrap_or_else(|e| panic!("{ctx}: gcrl cannot read it: {e}"));
     let n = ours.n_obs;
     let rows: Vec<usize> = (0..n).step_by((n / 40).max(1)).chain([n - 1]).collect();
-    let want = reference("h5ad.py", &json!({"path": path, "layer": layer, "rows": rows}))?;
+    let group = modality.map(|m| format!("mod/{m}"));
+    let want = reference("h5ad.py", &json!({"path": path, "layer": layer, "rows": rows, "group": group}))?;
     cmp.check(json!([ours.n_obs, ours.n_vars]) == json!([want["n_obs"], want["n_vars"]]), || {
         format!("{ctx}: shape {}×{} vs anndata {}×{}", ours.n_obs, ours.n_vars, want["n_obs"], want["n_vars"])
     });
@@ -1029,6 +1041,36 @@ fn h5ad_matches_anndata() {
         let result = read_h5ad(path, &ReadOptions::default());
         cmp.check(result.is_err(), || format!("{}: gcrl read a damaged file", path.display()));
     }
+    cmp.finish();
+}
+
+#[test]
+fn h5ad_layouts_of_issue_15_match_anndata() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let files = reference_or_skip!("make_layouts.py", &json!({"dir": tmp.path()}));
+    let file = |name: &str| PathBuf::from(files[name].as_str().expect("path"));
+    let mut cmp = Compare::new("read_h5ad (legacy, raw, h5mu) vs anndata");
+    // anndata < 0.7: compound obs/var, categories from uns.
+    let legacy = file("legacy.h5ad");
+    check_h5ad(&mut cmp, &legacy, None);
+    let a = read_h5ad(&legacy, &ReadOptions::default()).expect("legacy");
+    let louvain = &a.obs.column("louvain").expect("louvain").values;
+    let ColumnValues::Categorical { categories, .. } = louvain else { panic!("louvain: {louvain:?}") };
+    cmp.check(categories == &["B cells", "T cells", "NK"], || format!("louvain categories {categories:?}"));
+    // raw/X with raw/var (9 genes) beside X (6 genes).
+    let raw = file("raw.h5ad");
+    check_h5ad(&mut cmp, &raw, None);
+    check_h5ad(&mut cmp, &raw, Some("raw"));
+    let a = read_h5ad(&raw, &ReadOptions { layer: Some("raw".into()) }).expect("raw");
+    cmp.check(a.n_vars == 9 && a.var.index[8] == "g8", || format!("raw var {:?}", a.var.index));
+    // h5mu: each modality; none named among two is an error listing them.
+    let mu = file("multi.h5mu");
+    check_anndata(&mut cmp, &mu, Some("rna"), None);
+    check_anndata(&mut cmp, &mu, Some("prot"), None);
+    let err = gcrl::io::h5ad::read_h5mu(&mu, None, &ReadOptions::default()).unwrap_err().to_string();
+    cmp.check(err.ends_with("holds several: prot, rna; pick one with `modality: <name>`"), || err.clone());
+    let err = gcrl::io::h5ad::read_h5mu(&mu, Some("atac"), &ReadOptions::default()).unwrap_err().to_string();
+    cmp.check(err.ends_with("no modality `atac`; available: prot, rna"), || err.clone());
     cmp.finish();
 }
 
