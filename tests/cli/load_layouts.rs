@@ -1,0 +1,104 @@
+//! `load` on the file layouts users bring (issue 15): MatrixMarket with its files found beside
+//! it (GEO prefixes, Parse's cells × genes matrix with CSV headers), a cell table joined by
+//! barcode, and the unknown-format error. Each test writes the files, runs `load`, exports its
+//! `cells`/`expression` tables and checks the exact values.
+
+use super::test::Test;
+
+/// The rows of a CSV written by `gcrl export` (header first), fields unquoted.
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    text.lines().map(|l| l.split(',').map(|f| f.trim_matches('"').to_string()).collect()).collect()
+}
+
+/// Runs the workflow's `l` node and exports `l.<port>` as CSV; returns its rows.
+fn exported(t: &Test, port: &str) -> Vec<Vec<String>> {
+    let name = format!("{port}.csv");
+    t.args(["export", &format!("l.{port}"), "--to", &name]).run().success();
+    csv_rows(&std::fs::read_to_string(t.path().join(&name)).expect("exported table"))
+}
+
+/// The values of column `name` of exported rows.
+fn column(rows: &[Vec<String>], name: &str) -> Vec<String> {
+    let k = rows[0].iter().position(|c| c == name).unwrap_or_else(|| panic!("no column {name} in {:?}", rows[0]));
+    rows[1..].iter().map(|r| r[k].clone()).collect()
+}
+
+#[test]
+fn parse_matrix_is_read_cells_by_genes_with_its_csv_files_found_beside_it() {
+    let t = Test::new()
+        .workflow("name: x\nnodes:\n  l:\n    kind: load\n    inputs: {file: {file: count_matrix.mtx}}\n")
+        // 3 cells × 2 genes: rows are cells (Parse), no features/barcodes named.
+        .write("count_matrix.mtx", "%%MatrixMarket matrix coordinate integer general\n3 2 3\n1 1 4\n2 2 9\n3 1 1\n")
+        .write("all_genes.csv", "gene_id,gene_name,genome\nENSG1,TP53,hg38\nENSG2,MYC,hg38\n")
+        .write("cell_metadata.csv", "bc_wells,sample,gene_count\n01_a,s1,1\n02_b,s1,1\n03_c,s2,1\n");
+    t.run_ok(&[]);
+    let cells = exported(&t, "cells");
+    assert_eq!(column(&cells, "cell"), ["01_a", "02_b", "03_c"]);
+    assert_eq!(column(&cells, "sample"), ["s1", "s1", "s2"]);
+    let expression = exported(&t, "expression");
+    assert_eq!(&expression[0][1..], ["TP53", "MYC"]);
+    let values: Vec<Vec<f64>> =
+        expression[1..].iter().map(|r| r[1..].iter().map(|v| v.parse().unwrap()).collect()).collect();
+    assert_eq!(values, [[4.0, 0.0], [0.0, 9.0], [1.0, 0.0]]);
+    let genes = exported(&t, "genes");
+    assert_eq!(column(&genes, "gene_ids"), ["ENSG1", "ENSG2"]);
+    assert_eq!(column(&genes, "genome"), ["hg38", "hg38"]);
+}
+
+#[test]
+fn a_cell_table_is_joined_by_barcode_across_the_gem_well_suffix() {
+    let t = Test::new()
+        .workflow(
+            "name: x\nnodes:\n  l:\n    kind: load\n    inputs: {file: {file: GSM1_matrix.mtx.gz}, obs: {file: calls.tsv}}\n",
+        )
+        // GEO-prefixed 10x files (genes × cells); the table drops the `-1` and misses one cell.
+        .write("GSM1_matrix.mtx.gz", gz("%%MatrixMarket matrix coordinate integer general\n2 3 3\n1 1 5\n2 2 7\n1 3 2\n"))
+        .write("GSM1_features.tsv.gz", gz("E1\tTP53\tGene Expression\nE2\tMYC\tGene Expression\n"))
+        .write("GSM1_barcodes.tsv.gz", gz("AAAC-1\nAAAG-1\nAAAT-1\n"))
+        .write("calls.tsv", "cell\tguide_target\tumi\nAAAT\tMYC\t12\nAAAC\tTP53\t30\nCCCC\tTP53\t4\n");
+    t.run_ok(&[]);
+    let cells = exported(&t, "cells");
+    assert_eq!(column(&cells, "cell"), ["AAAC-1", "AAAG-1", "AAAT-1"]);
+    assert_eq!(column(&cells, "guide_target"), ["TP53", "", "MYC"]);
+    let umi = column(&cells, "umi");
+    assert_eq!((umi[0].parse::<f64>().unwrap(), umi[2].parse::<f64>().unwrap()), (30.0, 12.0));
+}
+
+#[test]
+fn a_table_matching_no_barcode_is_refused_with_examples_of_both_sides() {
+    let t = Test::new()
+        .workflow(
+            "name: x\nnodes:\n  l:\n    kind: load\n    inputs: {file: {file: matrix.mtx}, obs: {file: calls.csv}}\n",
+        )
+        .write("matrix.mtx", "%%MatrixMarket matrix coordinate integer general\n1 2 1\n1 1 5\n")
+        .write("genes.tsv", "E1\tTP53\n")
+        .write("barcodes.tsv", "AAAC-1\nAAAG-1\n")
+        .write("calls.csv", "barcode,target\nTTTT-1,TP53\n");
+    t.args(["run"]).run().status(1).stderr_has(&[
+        "calls.csv: invalid `barcodes`: no barcode of the table matches a cell of the matrix",
+        "table: `TTTT-1`; matrix: `AAAC-1`, `AAAG-1`",
+    ]);
+}
+
+#[test]
+fn an_unknown_format_lists_every_format_load_reads() {
+    let t = Test::new()
+        .workflow("name: x\nnodes:\n  l:\n    kind: load\n    inputs: {file: {file: screen.loom}}\n")
+        .write("screen.loom", "not read");
+    t.args(["run"]).run().status(1).stderr_has(&[
+        "screen.loom: an unknown extension; `load` reads .h5ad",
+        ".h5mu (MuData, with `modality`)",
+        ".h5 (10x Cell Ranger HDF5)",
+        "matrix.mtx(.gz)",
+        ".csv/.tsv/.txt",
+        ".arrow",
+        ".parquet",
+    ]);
+}
+
+fn gz(text: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(text.as_bytes()).expect("gzip");
+    enc.finish().expect("gzip")
+}
