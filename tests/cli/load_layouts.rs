@@ -102,3 +102,88 @@ fn gz(text: &str) -> Vec<u8> {
     enc.write_all(text.as_bytes()).expect("gzip");
     enc.finish().expect("gzip")
 }
+
+/// Writes a Cell Ranger ≥ 3 `.h5` (CSC genes × cells, `matrix/features`) with hdf5-pure:
+/// genes TP53, MYC, GATA1 and the guides TP53_g1 (target TP53) and NT_1 (Non-Targeting).
+fn write_cell_ranger_h5(path: &std::path::Path) {
+    use hdf5_pure::FileBuilder;
+    // Columns are cells; rows 0-2 genes, 3-4 guides. Cell c3's 2 guide UMIs are ambient.
+    let cells: [&[(i64, i32)]; 4] =
+        [&[(0, 4), (3, 10)], &[(1, 3), (4, 5)], &[(2, 6), (3, 2)], &[(0, 1), (3, 8), (4, 4)]];
+    let (mut data, mut indices, mut indptr) = (Vec::new(), Vec::new(), vec![0i64]);
+    for cell in cells {
+        for &(row, v) in cell {
+            indices.push(row);
+            data.push(v);
+        }
+        indptr.push(indices.len() as i64);
+    }
+    let text = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let mut fb = FileBuilder::new();
+    let mut m = fb.create_group("matrix");
+    m.create_dataset("data").with_i32_data(&data);
+    m.create_dataset("indices").with_i64_data(&indices);
+    m.create_dataset("indptr").with_i64_data(&indptr);
+    m.create_dataset("shape").with_i32_data(&[5, 4]);
+    let barcodes = text(&["AAAC-1", "AAAG-1", "AAAT-1", "AACC-1"]);
+    m.create_dataset("barcodes").with_vlen_strings(&barcodes.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut f = m.create_group("features");
+    for (name, values) in [
+        ("id", text(&["ENSG1", "ENSG2", "ENSG3", "TP53_g1", "NT_1"])),
+        ("name", text(&["TP53", "MYC", "GATA1", "TP53_g1", "NT_1"])),
+        (
+            "feature_type",
+            text(&[
+                "Gene Expression",
+                "Gene Expression",
+                "Gene Expression",
+                "CRISPR Guide Capture",
+                "CRISPR Guide Capture",
+            ]),
+        ),
+        ("genome", text(&["GRCh38"; 5])),
+        ("target_gene_id", text(&["", "", "", "ENSG1", "Non-Targeting"])),
+        ("target_gene_name", text(&["", "", "", "TP53", "Non-Targeting"])),
+    ] {
+        f.create_dataset(name).with_vlen_strings(&values.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    m.add_group(f.finish());
+    fb.add_group(m.finish());
+    fb.write(path).expect("write the .h5");
+}
+
+#[test]
+fn cell_ranger_h5_keeps_guides_out_of_the_genes_and_calls_them_per_cell() {
+    let t = Test::new()
+        .workflow("name: x\nnodes:\n  l:\n    kind: load\n    inputs: {file: {file: filtered_feature_bc_matrix.h5}}\n");
+    write_cell_ranger_h5(&t.path().join("filtered_feature_bc_matrix.h5"));
+    t.run_ok(&[]);
+    let expression = exported(&t, "expression");
+    assert_eq!(&expression[0][1..], ["TP53", "MYC", "GATA1"]);
+    let values: Vec<Vec<f64>> =
+        expression[1..].iter().map(|r| r[1..].iter().map(|v| v.parse().unwrap()).collect()).collect();
+    assert_eq!(values, [[4.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 6.0], [1.0, 0.0, 0.0]]);
+    let cells = exported(&t, "cells");
+    assert_eq!(column(&cells, "cell"), ["AAAC-1", "AAAG-1", "AAAT-1", "AACC-1"]);
+    // At least 3 UMIs (the default): AAAT-1's 2 ambient UMIs are no call.
+    assert_eq!(column(&cells, "guide_calls"), ["TP53_g1", "NT_1", "", "TP53_g1|NT_1"]);
+    assert_eq!(column(&cells, "guide_umis"), ["10", "5", "", "8|4"]);
+    assert_eq!(column(&cells, "n_guides"), ["1", "1", "0", "2"]);
+    assert_eq!(column(&cells, "guide_target"), ["TP53", "Non-Targeting", "", "TP53+Non-Targeting"]);
+    // Cell Ranger's own calls replace the threshold: cells it does not list have no call.
+    t.put(
+        "w2.yaml",
+        "name: w2\nnodes:\n  l:\n    kind: load\n    inputs: {file: {file: filtered_feature_bc_matrix.h5}, \
+         guide_calls: {file: protospacer_calls_per_cell.csv}}\n",
+    );
+    t.put(
+        "protospacer_calls_per_cell.csv",
+        "cell_barcode,num_features,feature_call,num_umis\nAAAT-1,1,TP53_g1,2\nAACC-1,1,TP53_g1,8\n",
+    );
+    t.args(["run"]).file("w2.yaml").run().success();
+    t.args(["export", "l.cells", "--to", "cells2.csv"]).file("w2.yaml").run().success();
+    let cells = csv_rows(&std::fs::read_to_string(t.path().join("cells2.csv")).unwrap());
+    assert_eq!(column(&cells, "guide_calls"), ["", "", "TP53_g1", "TP53_g1"]);
+    assert_eq!(column(&cells, "guide_target"), ["", "", "TP53", "TP53"]);
+    assert_eq!(column(&cells, "n_guides"), ["0", "0", "1", "1"]);
+}
