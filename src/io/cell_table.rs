@@ -32,10 +32,6 @@ pub struct JoinReport {
     pub suffix_dropped: bool,
 }
 
-fn invalid(path: &Path, object: &str, reason: impl Into<String>) -> IoError {
-    IoError::Invalid { path: path.to_path_buf(), object: object.to_string(), reason: reason.into() }
-}
-
 /// Reads a table with one row per cell. The key is the first column named `barcode`,
 /// `barcodes`, `cell_barcode`, `cell`, `cell_id` or `bc_wells` (any case), else the first
 /// column; the other columns keep their types (integers with missing values become floats).
@@ -46,24 +42,24 @@ pub fn read_cell_table(path: &Path) -> Result<DataFrame, IoError> {
     let table = crate::table::read_table_file(path).map_err(|e| {
         let message = e.to_string();
         let prefix = format!("{}: ", path.display());
-        invalid(path, "table", message.strip_prefix(&prefix).unwrap_or(&message))
+        IoError::invalid(path, "table", message.strip_prefix(&prefix).unwrap_or(&message))
     })?;
     let names = table.column_names();
     let key = names
         .iter()
         .position(|n| BARCODE_NAMES.iter().any(|b| b.eq_ignore_ascii_case(n.trim())))
         .or((!names.is_empty()).then_some(0))
-        .ok_or_else(|| invalid(path, "table", "has no columns"))?;
+        .ok_or_else(|| IoError::invalid(path, "table", "has no columns"))?;
     let batch = table.batch();
     let mut index = Vec::with_capacity(table.n_rows());
-    let ColumnValues::Str(keys) = values(batch.column(key)).map_err(|e| invalid(path, &names[key], e))? else {
-        return Err(invalid(path, &names[key], "barcodes must be text"));
+    let ColumnValues::Str(keys) = values(batch.column(key)).map_err(|e| IoError::invalid(path, &names[key], e))? else {
+        return Err(IoError::invalid(path, &names[key], "barcodes must be text"));
     };
     let mut seen = HashMap::with_capacity(keys.len());
     for (row, k) in keys.into_iter().enumerate() {
-        let k = k.ok_or_else(|| invalid(path, &names[key], format!("row {} has no barcode", row + 1)))?;
+        let k = k.ok_or_else(|| IoError::invalid(path, &names[key], format!("row {} has no barcode", row + 1)))?;
         if let Some(first) = seen.insert(k.clone(), row) {
-            return Err(invalid(
+            return Err(IoError::invalid(
                 path,
                 &names[key],
                 format!("barcode `{k}` appears in rows {} and {}", first + 1, row + 1),
@@ -73,7 +69,7 @@ pub fn read_cell_table(path: &Path) -> Result<DataFrame, IoError> {
     }
     let mut columns = Vec::new();
     for (k, name) in names.iter().enumerate().filter(|(k, _)| *k != key) {
-        let values = values(batch.column(k)).map_err(|e| invalid(path, name, e))?;
+        let values = values(batch.column(k)).map_err(|e| IoError::invalid(path, name, e))?;
         columns.push(Column { name: name.clone(), values });
     }
     Ok(DataFrame { index, columns })
@@ -144,7 +140,11 @@ fn rows_by_key<'a>(
 pub fn join_by_barcode(obs: &mut DataFrame, table: &DataFrame, file: &Path) -> Result<JoinReport, IoError> {
     let identity: fn(&str) -> &str = |b| b;
     let exact = rows_by_key(&obs.index, &table.index, identity).map_err(|(side, barcode)| {
-        invalid(file, "barcodes", format!("barcode `{barcode}` appears twice in the {side}: cannot join by barcode"))
+        IoError::invalid(
+            file,
+            "barcodes",
+            format!("barcode `{barcode}` appears twice in the {side}: cannot join by barcode"),
+        )
     })?;
     let (rows, suffix_dropped) = if exact.iter().any(Option::is_some) {
         (exact, false)
@@ -153,7 +153,7 @@ pub fn join_by_barcode(obs: &mut DataFrame, table: &DataFrame, file: &Path) -> R
             Ok(rows) if rows.iter().any(Option::is_some) => (rows, true),
             Ok(_) => {
                 let examples = |v: &[String]| v.iter().take(3).map(|b| format!("`{b}`")).collect::<Vec<_>>().join(", ");
-                return Err(invalid(
+                return Err(IoError::invalid(
                     file,
                     "barcodes",
                     format!(
@@ -165,7 +165,7 @@ pub fn join_by_barcode(obs: &mut DataFrame, table: &DataFrame, file: &Path) -> R
                 ));
             }
             Err((side, barcode)) => {
-                return Err(invalid(
+                return Err(IoError::invalid(
                     file,
                     "barcodes",
                     format!(

@@ -149,6 +149,11 @@ pub enum IoError {
 }
 
 impl IoError {
+    /// [`IoError::Invalid`] on `object` of `path`.
+    pub(crate) fn invalid(path: &Path, object: impl Into<String>, reason: impl Into<String>) -> Self {
+        IoError::Invalid { path: path.to_path_buf(), object: object.into(), reason: reason.into() }
+    }
+
     /// The file the error is about.
     pub fn path(&self) -> &Path {
         match self {

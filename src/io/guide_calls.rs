@@ -22,10 +22,6 @@ pub struct GuideCalls {
     pub cells: Vec<(String, Vec<(String, f64)>)>,
 }
 
-fn invalid(path: &Path, object: &str, reason: impl Into<String>) -> IoError {
-    IoError::Invalid { path: path.to_path_buf(), object: object.to_string(), reason: reason.into() }
-}
-
 /// Reads Cell Ranger's `protospacer_calls_per_cell.csv` (`cell_barcode, num_features,
 /// feature_call, num_umis`; several guides as `g1|g2` with UMIs `3|5`).
 ///
@@ -37,7 +33,7 @@ pub fn read_protospacer_calls(path: &Path) -> Result<GuideCalls, IoError> {
         Some(ColumnValues::Str(v)) => Ok(v.iter().map(|s| s.clone().unwrap_or_default()).collect::<Vec<_>>()),
         Some(ColumnValues::I64(v)) => Ok(v.iter().map(i64::to_string).collect()),
         Some(ColumnValues::F64(v)) => Ok(v.iter().map(f64::to_string).collect()),
-        _ => Err(invalid(
+        _ => Err(IoError::invalid(
             path,
             name,
             format!(
@@ -53,7 +49,7 @@ pub fn read_protospacer_calls(path: &Path) -> Result<GuideCalls, IoError> {
         let guides: Vec<&str> = calls[row].split('|').filter(|g| !g.is_empty()).collect();
         let counts: Vec<f64> = umis[row].split('|').filter_map(|u| u.trim().parse().ok()).collect();
         if guides.len() != counts.len() {
-            return Err(invalid(
+            return Err(IoError::invalid(
                 path,
                 &format!("row {}", row + 2),
                 format!("{} guides (`{}`) but {} UMI counts (`{}`)", guides.len(), calls[row], counts.len(), umis[row]),

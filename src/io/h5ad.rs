@@ -324,10 +324,13 @@ impl H5ad {
         let Some(node) = self.node(object)? else {
             let others = self.other_matrices(root)?;
             let hint = match others.is_empty() {
-                true => "; an .h5ad file needs X, and this one has no layers and no raw/X either".to_string(),
+                true => {
+                    "; an .h5ad file needs X, and this one has no layers and no raw/X (`layer: raw`) either".to_string()
+                }
                 false => format!(
-                    "; read another matrix with `layer:` (here: {}; `layer: raw` reads raw/X)",
-                    others.join(", ")
+                    "; read another matrix with `layer: <name>` (this file has: {}{})",
+                    others.join(", "),
+                    if others.iter().any(|o| o == "raw") { "; `raw` is raw/X" } else { "" }
                 ),
             };
             return Err(self.missing(object, &hint));

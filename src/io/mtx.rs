@@ -40,10 +40,6 @@ pub struct Mtx {
     pub var: DataFrame,
 }
 
-fn invalid(path: &Path, object: impl Into<String>, reason: impl Into<String>) -> IoError {
-    IoError::Invalid { path: path.to_path_buf(), object: object.into(), reason: reason.into() }
-}
-
 fn lines(path: &Path) -> Result<impl Iterator<Item = Result<String, IoError>>, IoError> {
     let file = std::fs::File::open(path).map_err(|source| IoError::Read { path: path.to_path_buf(), source })?;
     let reader: Box<dyn BufRead> = if path.extension().is_some_and(|e| e == "gz") {
@@ -125,7 +121,7 @@ impl Annotation {
         let mut rows = rows(path)?;
         let header = has_header(&rows).then(|| rows.remove(0));
         if let Some(k) = rows.iter().position(|r| r.iter().all(|f| f.trim().is_empty())) {
-            return Err(invalid(path, format!("row {}", k + 1), "is empty"));
+            return Err(IoError::invalid(path, format!("row {}", k + 1), "is empty"));
         }
         Ok(Annotation { path: path.to_path_buf(), header, rows })
     }
@@ -175,10 +171,6 @@ fn typed(values: Vec<String>) -> ColumnValues {
 
 /// The var table of a features file: the index (symbols) and the columns.
 fn genes(f: &Annotation) -> DataFrame {
-    let text = |name: &str, v: Vec<String>| Column {
-        name: name.into(),
-        values: ColumnValues::Str(v.into_iter().map(Some).collect()),
-    };
     if f.header.is_some() {
         let id = f.find(ID_NAMES);
         let symbol = f.find(SYMBOL_NAMES).filter(|&s| Some(s) != id);
@@ -189,8 +181,8 @@ fn genes(f: &Annotation) -> DataFrame {
             (None, None) => (f.first_named(), None),
         };
         let index = f.column(symbol.unwrap_or(id));
-        let mut columns = vec![text("gene_ids", f.column(id))];
-        columns.extend(kind.map(|k| text("feature_types", f.column(k))));
+        let mut columns = vec![Column::text("gene_ids", f.column(id))];
+        columns.extend(kind.map(|k| Column::text("feature_types", f.column(k))));
         let used: Vec<usize> = [Some(id), symbol, kind].into_iter().flatten().collect();
         columns.extend(f.other_columns(&used));
         return DataFrame { index, columns };
@@ -198,9 +190,9 @@ fn genes(f: &Annotation) -> DataFrame {
     // 10x: id, symbol[, type]; `feature_types` only when every row has a third field.
     let ids = f.column(0);
     let index = f.rows.iter().map(|r| r.get(1).unwrap_or(&r[0]).clone()).collect();
-    let mut columns = vec![text("gene_ids", ids)];
+    let mut columns = vec![Column::text("gene_ids", ids)];
     if !f.rows.is_empty() && f.rows.iter().all(|r| r.len() >= 3) {
-        columns.push(text("feature_types", f.column(2)));
+        columns.push(Column::text("feature_types", f.column(2)));
     }
     DataFrame { index, columns }
 }
@@ -252,26 +244,26 @@ fn read_entries(matrix: &Path) -> Result<(usize, usize, Vec<(u32, u32, f32)>), I
     let mut it = lines(matrix)?;
     let header = it.next().transpose()?.unwrap_or_default();
     if !header.starts_with("%%MatrixMarket matrix coordinate") {
-        return Err(invalid(
+        return Err(IoError::invalid(
             matrix,
             "line 1",
             "not a MatrixMarket coordinate matrix (`%%MatrixMarket matrix coordinate …`)",
         ));
     }
     if header.contains("complex") || header.contains("pattern") {
-        return Err(invalid(matrix, "line 1", "only real or integer values are supported"));
+        return Err(IoError::invalid(matrix, "line 1", "only real or integer values are supported"));
     }
     let mut n = 1;
     let size = loop {
         n += 1;
-        let line = it.next().transpose()?.ok_or_else(|| invalid(matrix, "header", "no size line"))?;
+        let line = it.next().transpose()?.ok_or_else(|| IoError::invalid(matrix, "header", "no size line"))?;
         if !line.starts_with('%') {
             break line;
         }
     };
     let dims: Vec<usize> = size.split_whitespace().filter_map(|x| x.parse().ok()).collect();
     let [n_rows, n_cols, nnz] = dims[..] else {
-        return Err(invalid(matrix, format!("line {n}"), "expected `rows columns entries`"));
+        return Err(IoError::invalid(matrix, format!("line {n}"), "expected `rows columns entries`"));
     };
     let mut entries: Vec<(u32, u32, f32)> = Vec::with_capacity(nnz.min(1 << 28));
     for line in it {
@@ -281,10 +273,10 @@ fn read_entries(matrix: &Path) -> Result<(usize, usize, Vec<(u32, u32, f32)>), I
         let (Some(i), Some(j), Some(v)) = (f.next(), f.next(), f.next()) else { continue };
         let parse = |s: &str| s.parse::<usize>().ok().filter(|&x| x >= 1);
         let (Some(i), Some(j), Ok(v)) = (parse(i), parse(j), v.parse::<f32>()) else {
-            return Err(invalid(matrix, format!("line {n}"), "expected `row column value` (1-based)"));
+            return Err(IoError::invalid(matrix, format!("line {n}"), "expected `row column value` (1-based)"));
         };
         if i > n_rows || j > n_cols || !v.is_finite() {
-            return Err(invalid(
+            return Err(IoError::invalid(
                 matrix,
                 format!("line {n}"),
                 format!("entry ({i}, {j}, {v}) outside {n_rows} × {n_cols}"),
@@ -293,7 +285,11 @@ fn read_entries(matrix: &Path) -> Result<(usize, usize, Vec<(u32, u32, f32)>), I
         entries.push(((i - 1) as u32, (j - 1) as u32, v));
     }
     if entries.len() != nnz {
-        return Err(invalid(matrix, "body", format!("header promises {nnz} entries, found {}", entries.len())));
+        return Err(IoError::invalid(
+            matrix,
+            "body",
+            format!("header promises {nnz} entries, found {}", entries.len()),
+        ));
     }
     Ok((n_rows, n_cols, entries))
 }
@@ -310,7 +306,7 @@ fn to_csr(matrix: &Path, n_cells: usize, n_genes: usize, mut entries: Vec<(u32, 
     }
     let indices = entries.iter().map(|e| e.1).collect();
     let data = entries.iter().map(|e| e.2).collect();
-    Csr::new(n_cells, n_genes, indptr, indices, data).map_err(|e| invalid(matrix, "matrix", e.to_string()))
+    Csr::new(n_cells, n_genes, indptr, indices, data).map_err(|e| IoError::invalid(matrix, "matrix", e.to_string()))
 }
 
 /// Reads a MatrixMarket matrix with its features and barcodes files.
@@ -347,7 +343,7 @@ pub fn read_mtx(matrix: &Path, files: &MtxFiles) -> Result<Mtx, IoError> {
             let fits = if forced { cells_by_genes } else { genes_by_cells };
             if !fits {
                 let (gene_axis, cell_axis) = if forced { ("columns", "rows") } else { ("rows", "columns") };
-                return Err(invalid(
+                return Err(IoError::invalid(
                     matrix,
                     "shape",
                     format!(
@@ -360,7 +356,7 @@ pub fn read_mtx(matrix: &Path, files: &MtxFiles) -> Result<Mtx, IoError> {
             forced
         }
         None if genes_by_cells && cells_by_genes => {
-            return Err(invalid(
+            return Err(IoError::invalid(
                 matrix,
                 "shape",
                 format!(
@@ -372,7 +368,7 @@ pub fn read_mtx(matrix: &Path, files: &MtxFiles) -> Result<Mtx, IoError> {
         None if genes_by_cells => false,
         None if cells_by_genes => true,
         None => {
-            return Err(invalid(
+            return Err(IoError::invalid(
                 matrix,
                 "shape",
                 format!(

@@ -64,7 +64,7 @@ impl TenXH5 {
     /// Only on an internal inconsistency of the matrix (never for a matrix this module read).
     pub fn gene_expression(&self) -> Result<(Csr, DataFrame), crate::algo::AlgoError> {
         let keep = self.features_of_type(GENE_EXPRESSION);
-        Ok((self.counts.select_cols(&keep)?, select_rows(&self.var, &keep)))
+        Ok((self.counts.select_cols(&keep)?, self.var.select_rows(&keep)))
     }
 
     /// The `CRISPR Guide Capture` features, or `None` when the matrix has none.
@@ -91,24 +91,6 @@ impl TenXH5 {
             .map(|(&k, name)| pick(&by_name, k).or_else(|| pick(&by_id, k)).unwrap_or_else(|| name.clone()))
             .collect();
         Ok(Some(Guides { umis: self.counts.select_cols(&keep)?, names, targets }))
-    }
-}
-
-/// Rows `keep` of a frame.
-fn select_rows(df: &DataFrame, keep: &[usize]) -> DataFrame {
-    let pick = |values: &ColumnValues| match values {
-        ColumnValues::Str(v) => ColumnValues::Str(keep.iter().map(|&k| v[k].clone()).collect()),
-        ColumnValues::F64(v) => ColumnValues::F64(keep.iter().map(|&k| v[k]).collect()),
-        ColumnValues::I64(v) => ColumnValues::I64(keep.iter().map(|&k| v[k]).collect()),
-        ColumnValues::Bool(v) => ColumnValues::Bool(keep.iter().map(|&k| v[k]).collect()),
-        ColumnValues::Categorical { codes, categories } => ColumnValues::Categorical {
-            codes: keep.iter().map(|&k| codes[k]).collect(),
-            categories: categories.clone(),
-        },
-    };
-    DataFrame {
-        index: keep.iter().map(|&k| df.index[k].clone()).collect(),
-        columns: df.columns.iter().map(|c| Column { name: c.name.clone(), values: pick(&c.values) }).collect(),
     }
 }
 
@@ -154,7 +136,7 @@ pub fn read_10x_h5(path: &Path, genome: Option<&str>) -> Result<TenXH5, IoError>
         });
     }
     let counts = x.counts.select_cols(&keep).map_err(|e| file.invalid("matrix", e.to_string()))?;
-    Ok(TenXH5 { counts, obs: x.obs, var: select_rows(&x.var, &keep) })
+    Ok(TenXH5 { counts, obs: x.obs, var: x.var.select_rows(&keep) })
 }
 
 /// The shape `[features, cells]` of the matrix group `g`.
@@ -184,10 +166,6 @@ fn names(
     }
 }
 
-fn text_column(name: &str, values: Vec<String>) -> Column {
-    Column { name: name.to_string(), values: ColumnValues::Str(values.into_iter().map(Some).collect()) }
-}
-
 fn v3(file: &H5ad) -> Result<TenXH5, IoError> {
     let Some(Node::Group(g)) = file.node("matrix")? else { return Err(file.missing("matrix", "")) };
     let (n_features, n_cells) = shape(file, "matrix", &g)?;
@@ -213,12 +191,12 @@ fn v3(file: &H5ad) -> Result<TenXH5, IoError> {
     let mut columns = Vec::new();
     if datasets.iter().any(|d| d == "gene_id") {
         // A probe-barcode matrix (Flex): `id` holds probe ids.
-        columns.push(text_column("gene_ids", feature_names("gene_id")?));
-        columns.push(text_column("probe_ids", feature_names("id")?));
+        columns.push(Column::text("gene_ids", feature_names("gene_id")?));
+        columns.push(Column::text("probe_ids", feature_names("id")?));
     } else {
-        columns.push(text_column("gene_ids", feature_names("id")?));
+        columns.push(Column::text("gene_ids", feature_names("id")?));
     }
-    columns.push(text_column("feature_types", feature_names("feature_type")?));
+    columns.push(Column::text("feature_types", feature_names("feature_type")?));
     for name in datasets.iter().filter(|d| !NOT_COLUMNS.contains(&d.as_str())) {
         let object = format!("{parent}/{name}");
         let ds = file.dataset(&features, parent, name)?;
@@ -262,7 +240,7 @@ fn v2(file: &H5ad, path: &Path, genome: Option<&str>) -> Result<TenXH5, IoError>
     let ids = names(file, &g, &chosen, "genes", n_genes, "features")?;
     let var = DataFrame {
         index: names(file, &g, &chosen, "gene_names", n_genes, "features")?,
-        columns: vec![text_column("gene_ids", ids)],
+        columns: vec![Column::text("gene_ids", ids)],
     };
     Ok(TenXH5 { counts, obs, var })
 }
