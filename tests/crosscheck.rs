@@ -10,7 +10,9 @@
 //! | `leiden_matches_leidenalg`   | `leiden`, `modularity`                 | leidenalg 0.12, igraph             | mean Q ≥ leidenalg − 0.5 %; Q 1e-10 |
 //! | `preprocess_matches_scanpy_*`| `normalize_total`, `log1p`, `highly_variable_genes` | scanpy 1.11            | gene lists equal; seurat_v3 variances_norm 1e-9 |
 //! | `h5ad_matches_anndata`       | `io::h5ad::read_h5ad`                  | anndata 0.12                       | exact; sums 1e-9     |
-//! | `tenx_matches_scanpy_read_10x_mtx` | `io::mtx::read_10x` (gzipped v3 and plain v2 layouts) | scanpy 1.11 `read_10x_mtx` | exact: matrix, barcodes, var_names, var columns |
+//! | `h5ad_layouts_of_issue_15_match_anndata` | `read_h5ad` on anndata < 0.7 (compound obs/var), `layer: raw`; `read_h5mu` | anndata 0.12 (`read_elem` for a modality) | exact; sums 1e-9 |
+//! | `tenx_matches_scanpy_read_10x_mtx` | `io::mtx::read_mtx` (gzipped v3 and plain v2 layouts, named or found) | scanpy 1.11 `read_10x_mtx` | exact: matrix, barcodes, var_names, var columns |
+//! | `tenx_h5_matches_scanpy_read_10x_h5` | `io::tenx_h5::read_10x_h5` (v3 with guide capture and two genomes, v2, multi-genome v2), `io::guide_calls` | scanpy 1.11 `read_10x_h5`; guide calls by numpy on the UMIs | exact: matrix, barcodes, var; calls, UMIs, targets per cell |
 //! | `ridge_matches_sklearn`      | `ridge` (weighted and unweighted)      | scikit-learn `Ridge`               | 1e-8 relative (atol 1e-10 · scale) |
 //! | `gmm_matches_sklearn`        | `fit_gmm_1d`                           | scikit-learn `GaussianMixture(2)`, scipy `brentq` | 1e-6 relative; n_iter exact |
 //! | `outputs_open_in_pyarrow_pandas_and_polars_and_h5ad_in_anndata_and_scanpy` | every cached output; `gcrl export --to .h5ad` | pyarrow, pandas `read_feather`, polars `read_ipc`; anndata, scanpy | names, rows, metadata exact; X sum 1e-6; obsm 1e-14 |
@@ -953,12 +955,23 @@ fn compare_frame(
 }
 
 fn check_h5ad(cmp: &mut Compare, path: &Path, layer: Option<&str>) -> Option<()> {
-    let ctx = format!("{}[{}]", path.file_name().unwrap().to_string_lossy(), layer.unwrap_or("X"));
-    let ours = read_h5ad(path, &ReadOptions { layer: layer.map(str::to_string) })
-        .unwrap_or_else(|e| panic!("{ctx}: gcrl cannot read it: {e}"));
+    check_anndata(cmp, path, None, layer)
+}
+
+/// As [`check_h5ad`], for the AnnData of `modality` in an `.h5mu` file when one is named.
+fn check_anndata(cmp: &mut Compare, path: &Path, modality: Option<&str>, layer: Option<&str>) -> Option<()> {
+    let name = path.file_name().unwrap().to_string_lossy();
+    let ctx = format!("{name}{}[{}]", modality.map(|m| format!("/{m}")).unwrap_or_default(), layer.unwrap_or("X"));
+    let opts = ReadOptions { layer: layer.map(str::to_string) };
+    let ours = match modality {
+        Some(m) => gcrl::io::h5ad::read_h5mu(path, Some(m), &opts),
+        None => read_h5ad(path, &opts),
+    };
+    let ours = ours.unwrap_or_else(|e| panic!("{ctx}: gcrl cannot read it: {e}"));
     let n = ours.n_obs;
     let rows: Vec<usize> = (0..n).step_by((n / 40).max(1)).chain([n - 1]).collect();
-    let want = reference("h5ad.py", &json!({"path": path, "layer": layer, "rows": rows}))?;
+    let group = modality.map(|m| format!("mod/{m}"));
+    let want = reference("h5ad.py", &json!({"path": path, "layer": layer, "rows": rows, "group": group}))?;
     cmp.check(json!([ours.n_obs, ours.n_vars]) == json!([want["n_obs"], want["n_vars"]]), || {
         format!("{ctx}: shape {}×{} vs anndata {}×{}", ours.n_obs, ours.n_vars, want["n_obs"], want["n_vars"])
     });
@@ -1001,7 +1014,8 @@ fn h5ad_matches_anndata() {
     if check_h5ad(&mut cmp, &papalexi_path(), None).is_none() {
         return;
     }
-    let good: [(&str, &[&str]); 5] = [
+    let good: [(&str, &[&str]); 6] = [
+        ("compound_obs.h5ad", &[]),
         ("csr_f32_gzip.h5ad", &["counts"]),
         ("csc_f64_lzf.h5ad", &["counts"]),
         ("dense_i32.h5ad", &["scaled"]),
@@ -1022,11 +1036,41 @@ fn h5ad_matches_anndata() {
         .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("bad_"))
         .collect();
     bad.sort();
-    assert!(bad.len() >= 9, "expected the bad_*.h5ad fixtures in {}", dir.display());
+    assert!(bad.len() >= 8, "expected the bad_*.h5ad fixtures in {}", dir.display());
     for path in &bad {
         let result = read_h5ad(path, &ReadOptions::default());
         cmp.check(result.is_err(), || format!("{}: gcrl read a damaged file", path.display()));
     }
+    cmp.finish();
+}
+
+#[test]
+fn h5ad_layouts_of_issue_15_match_anndata() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let files = reference_or_skip!("make_layouts.py", &json!({"dir": tmp.path()}));
+    let file = |name: &str| PathBuf::from(files[name].as_str().expect("path"));
+    let mut cmp = Compare::new("read_h5ad (legacy, raw, h5mu) vs anndata");
+    // anndata < 0.7: compound obs/var, categories from uns.
+    let legacy = file("legacy.h5ad");
+    check_h5ad(&mut cmp, &legacy, None);
+    let a = read_h5ad(&legacy, &ReadOptions::default()).expect("legacy");
+    let louvain = &a.obs.column("louvain").expect("louvain").values;
+    let ColumnValues::Categorical { categories, .. } = louvain else { panic!("louvain: {louvain:?}") };
+    cmp.check(categories == &["B cells", "T cells", "NK"], || format!("louvain categories {categories:?}"));
+    // raw/X with raw/var (9 genes) beside X (6 genes).
+    let raw = file("raw.h5ad");
+    check_h5ad(&mut cmp, &raw, None);
+    check_h5ad(&mut cmp, &raw, Some("raw"));
+    let a = read_h5ad(&raw, &ReadOptions { layer: Some("raw".into()) }).expect("raw");
+    cmp.check(a.n_vars == 9 && a.var.index[8] == "g8", || format!("raw var {:?}", a.var.index));
+    // h5mu: each modality; none named among two is an error listing them.
+    let mu = file("multi.h5mu");
+    check_anndata(&mut cmp, &mu, Some("rna"), None);
+    check_anndata(&mut cmp, &mu, Some("prot"), None);
+    let err = gcrl::io::h5ad::read_h5mu(&mu, None, &ReadOptions::default()).unwrap_err().to_string();
+    cmp.check(err.ends_with("holds several: prot, rna; pick one with `modality: <name>`"), || err.clone());
+    let err = gcrl::io::h5ad::read_h5mu(&mu, Some("atac"), &ReadOptions::default()).unwrap_err().to_string();
+    cmp.check(err.ends_with("no modality `atac`; available: prot, rna"), || err.clone());
     cmp.finish();
 }
 
@@ -1087,14 +1131,22 @@ fn tenx_matches_scanpy_read_10x_mtx() {
         let dir = tmp.path();
         write_10x(&mut rng, dir, &counts, v3);
         let (gz, genes_file) = if v3 { (".gz", "features") } else { ("", "genes") };
-        let ours = gcrl::io::mtx::read_10x(
-            &dir.join(format!("matrix.mtx{gz}")),
-            &dir.join(format!("{genes_file}.tsv{gz}")),
-            &dir.join(format!("barcodes.tsv{gz}")),
-        )
-        .expect("read_10x");
+        let files = gcrl::io::mtx::MtxFiles {
+            features: Some(dir.join(format!("{genes_file}.tsv{gz}"))),
+            barcodes: Some(dir.join(format!("barcodes.tsv{gz}"))),
+            cells_by_genes: None,
+        };
+        let ours = gcrl::io::mtx::read_mtx(&dir.join(format!("matrix.mtx{gz}")), &files).expect("read_mtx");
+        // Found beside the matrix when not named: the same result.
+        let found = gcrl::io::mtx::read_mtx(&dir.join(format!("matrix.mtx{gz}")), &Default::default());
+        cmp.check(found.as_ref().ok() == Some(&ours), || format!("{genes_file}: companions not found: {found:?}"));
         let layout = if v3 { "v3" } else { "v2" };
         cmp.check(ours.counts == counts, || format!("{layout}: gcrl does not read back the matrix it wrote"));
+        let text = |name: &str| match ours.var.column(name).map(|c| &c.values) {
+            Some(ColumnValues::Str(v)) => Some(v.iter().map(|s| s.clone().unwrap_or_default()).collect::<Vec<_>>()),
+            _ => None,
+        };
+        let (gene_ids, feature_types) = (text("gene_ids").expect("gene_ids"), text("feature_types"));
         for var_names in ["gene_symbols", "gene_ids"] {
             let want = reference_or_skip!("tenx.py", &json!({"dir": dir, "var_names": var_names}));
             let ctx = format!("{layout} var_names={var_names}");
@@ -1105,21 +1157,104 @@ fn tenx_matches_scanpy_read_10x_mtx() {
             cmp.check(same(json!(ours.counts.indptr), "indptr"), || format!("{ctx}: indptr differ"));
             cmp.check(same(json!(ours.counts.indices), "indices"), || format!("{ctx}: indices differ"));
             cmp.check(same(json!(ours.counts.data), "data"), || format!("{ctx}: values differ"));
-            cmp.check(same(json!(ours.barcodes), "obs_names"), || format!("{ctx}: barcodes differ"));
+            cmp.check(same(json!(ours.obs.index), "obs_names"), || format!("{ctx}: barcodes differ"));
             // scanpy's var: the chosen names as index, the other as a column, then feature types.
             let (index, other, other_name) = match var_names {
-                "gene_symbols" => (&ours.gene_names, &ours.gene_ids, "gene_ids"),
-                _ => (&ours.gene_ids, &ours.gene_names, "gene_symbols"),
+                "gene_symbols" => (&ours.var.index, &gene_ids, "gene_ids"),
+                _ => (&gene_ids, &ours.var.index, "gene_symbols"),
             };
             let mut columns = vec![other_name];
-            columns.extend(ours.feature_types.as_ref().map(|_| "feature_types"));
+            columns.extend(feature_types.as_ref().map(|_| "feature_types"));
             cmp.check(same(json!(index), "var_names"), || format!("{ctx}: var_names differ"));
             cmp.check(same(json!(columns), "var_columns"), || {
                 format!("{ctx}: var columns {columns:?} vs scanpy {}", want["var_columns"])
             });
             cmp.check(want["var"][other_name] == json!(other), || format!("{ctx}: var[{other_name}] differ"));
-            if let Some(types) = &ours.feature_types {
+            if let Some(types) = &feature_types {
                 cmp.check(want["var"]["feature_types"] == json!(types), || format!("{ctx}: feature_types differ"));
+            }
+        }
+    }
+    cmp.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10x Cell Ranger HDF5: scanpy.read_10x_h5, guide calls against numpy.
+// ---------------------------------------------------------------------------------------------
+
+/// A text column as JSON strings (missing as "").
+fn text_json(values: &ColumnValues) -> Value {
+    match values {
+        ColumnValues::Str(v) => json!(v.iter().map(|s| s.clone().unwrap_or_default()).collect::<Vec<_>>()),
+        ColumnValues::Bool(v) => json!(v),
+        other => panic!("expected text, got {other:?}"),
+    }
+}
+
+#[test]
+fn tenx_h5_matches_scanpy_read_10x_h5() {
+    use gcrl::io::guide_calls::{read_protospacer_calls, threshold_calls};
+    use gcrl::io::tenx_h5::read_10x_h5;
+    let mut cmp = Compare::new("read_10x_h5 vs scanpy.read_10x_h5");
+    let cases: [(&str, Option<&str>); 5] =
+        [("v3", None), ("v3", Some("mm10")), ("v2", None), ("v2_multi", Some("mm10")), ("v2_multi", None)];
+    for (seed, (layout, genome)) in cases.into_iter().enumerate() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let req = json!({"dir": tmp.path(), "seed": seed, "layout": layout, "genome": genome, "min_umis": 3});
+        let want = reference_or_skip!("tenx_h5.py", &req);
+        let ctx = format!("{layout} genome={genome:?}");
+        let path = PathBuf::from(want["path"].as_str().expect("path"));
+        let ours = read_10x_h5(&path, genome);
+        let sc = &want["scanpy"];
+        if let Some(error) = sc["error"].as_str() {
+            let message = ours.as_ref().map(|_| String::new()).unwrap_or_else(|e| e.to_string());
+            cmp.check(message.contains("GRCh38, mm10") && message.contains("`genome: <name>`"), || {
+                format!("{ctx}: scanpy refuses ({error}); gcrl: {message:?}")
+            });
+            continue;
+        }
+        let x = ours.unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        let (counts, var) = x.gene_expression().expect("gene expression");
+        let shape = json!([counts.n_rows, counts.n_cols]);
+        cmp.check(sc["shape"] == shape, || format!("{ctx}: shape {shape} vs scanpy {}", sc["shape"]));
+        cmp.check(sc["dtype"] == "float32", || format!("{ctx}: scanpy dtype {}", sc["dtype"]));
+        for (key, got) in
+            [("indptr", json!(counts.indptr)), ("indices", json!(counts.indices)), ("data", json!(counts.data))]
+        {
+            cmp.check(sc[key] == got, || format!("{ctx}: {key} differ"));
+        }
+        cmp.check(sc["obs_names"] == json!(x.obs.index), || format!("{ctx}: barcodes differ"));
+        cmp.check(sc["var_names"] == json!(var.index), || format!("{ctx}: var_names differ"));
+        cmp.check(sc["var_columns"] == json!(var.column_names()), || {
+            format!("{ctx}: var columns {:?} vs scanpy {}", var.column_names(), sc["var_columns"])
+        });
+        for col in &var.columns {
+            cmp.check(sc["var"][&col.name] == text_json(&col.values), || format!("{ctx}: var[{}] differ", col.name));
+        }
+        let guides = x.guides().expect("guides");
+        // The guide features belong to GRCh38: none are left when mm10 is chosen.
+        if want["guide_names"].as_array().is_none_or(Vec::is_empty) || genome == Some("mm10") {
+            cmp.check(guides.is_none(), || format!("{ctx}: gcrl found guide features"));
+            continue;
+        }
+        let guides = guides.expect("guide features");
+        cmp.check(want["guide_names"] == json!(guides.names), || format!("{ctx}: guide names {:?}", guides.names));
+        cmp.check(want["guide_targets"] == json!(guides.targets), || format!("{ctx}: targets {:?}", guides.targets));
+        let target_of = guides.names.iter().cloned().zip(guides.targets.iter().cloned()).collect();
+        let by_threshold = threshold_calls(&guides, &x.obs.index, 3.0).frame(&target_of);
+        let calls_csv = PathBuf::from(want["calls_csv"].as_str().expect("calls csv"));
+        let by_cell_ranger = read_protospacer_calls(&calls_csv).expect("protospacer calls").frame(&target_of);
+        for (source, frame) in [("threshold", &by_threshold), ("protospacer csv", &by_cell_ranger)] {
+            let truth = want["guides"].as_object().expect("guides");
+            cmp.check(frame.n_rows() == truth.len(), || format!("{ctx} {source}: {} called cells", frame.n_rows()));
+            let column = |name: &str| text_json(&frame.column(name).expect("column").values);
+            let (calls, umis, targets) = (column("guide_calls"), column("guide_umis"), column("guide_target"));
+            for (i, barcode) in frame.index.iter().enumerate() {
+                let t = &truth[barcode];
+                let ok = t["calls"] == calls[i] && t["umis"] == umis[i] && t["targets"] == targets[i];
+                cmp.check(ok, || {
+                    format!("{ctx} {source}: {barcode}: {} {} {} vs numpy {t}", calls[i], umis[i], targets[i])
+                });
             }
         }
     }

@@ -83,6 +83,19 @@ pub enum IoError {
         /// The layers the file has.
         available: Vec<String>,
     },
+    /// A file holds several of something (modalities of an `.h5mu`, genomes of a 10x `.h5`) and
+    /// the one asked for is absent, or none was asked for where a choice is needed.
+    #[error("{path}: {}", choice_message(what, asked.as_deref(), available))]
+    Choice {
+        /// The file.
+        path: PathBuf,
+        /// What is chosen, also the `load` param that chooses it: `modality`, `genome`.
+        what: &'static str,
+        /// The name asked for, if any.
+        asked: Option<String>,
+        /// The names the file has.
+        available: Vec<String>,
+    },
     /// An object is present but its content breaks the format (shapes, offsets, codes).
     #[error("{path}: invalid `{object}`: {reason}")]
     Invalid {
@@ -136,6 +149,11 @@ pub enum IoError {
 }
 
 impl IoError {
+    /// [`IoError::Invalid`] on `object` of `path`.
+    pub(crate) fn invalid(path: &Path, object: impl Into<String>, reason: impl Into<String>) -> Self {
+        IoError::Invalid { path: path.to_path_buf(), object: object.into(), reason: reason.into() }
+    }
+
     /// The file the error is about.
     pub fn path(&self) -> &Path {
         match self {
@@ -146,6 +164,7 @@ impl IoError {
             | IoError::UnsupportedFilter { path, .. }
             | IoError::Missing { path, .. }
             | IoError::UnknownLayer { path, .. }
+            | IoError::Choice { path, .. }
             | IoError::Invalid { path, .. }
             | IoError::NonFinite { path, .. }
             | IoError::DuplicateVarName { path, .. }
@@ -166,4 +185,12 @@ fn filter_name(filter: u16) -> String {
 
 fn list_or_none(names: &[String]) -> String {
     if names.is_empty() { "none".to_string() } else { names.join(", ") }
+}
+
+fn choice_message(what: &str, asked: Option<&str>, available: &[String]) -> String {
+    match asked {
+        Some(asked) => format!("no {what} `{asked}`; available: {}", list_or_none(available)),
+        None if available.is_empty() => format!("holds no {what} at all"),
+        None => format!("holds several: {}; pick one with `{what}: <name>`", available.join(", ")),
+    }
 }

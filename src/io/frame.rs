@@ -1,7 +1,7 @@
 //! A minimal column table for cell (`obs`) and gene (`var`) annotations.
 //!
 //! Owns the in-memory shape of an annotation table read from a file; it does no
-//! I/O and no computation beyond lookup.
+//! I/O and no computation beyond lookup and row selection.
 
 /// A table of named, typed columns sharing one string index (row names).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -45,7 +45,28 @@ pub enum ColumnValues {
     },
 }
 
+impl Column {
+    /// A text column without missing values.
+    pub fn text(name: &str, values: Vec<String>) -> Self {
+        Column { name: name.to_string(), values: ColumnValues::Str(values.into_iter().map(Some).collect()) }
+    }
+}
+
 impl ColumnValues {
+    /// The values at `rows`, in that order.
+    pub fn select(&self, rows: &[usize]) -> ColumnValues {
+        match self {
+            ColumnValues::Str(v) => ColumnValues::Str(rows.iter().map(|&k| v[k].clone()).collect()),
+            ColumnValues::F64(v) => ColumnValues::F64(rows.iter().map(|&k| v[k]).collect()),
+            ColumnValues::I64(v) => ColumnValues::I64(rows.iter().map(|&k| v[k]).collect()),
+            ColumnValues::Bool(v) => ColumnValues::Bool(rows.iter().map(|&k| v[k]).collect()),
+            ColumnValues::Categorical { codes, categories } => ColumnValues::Categorical {
+                codes: rows.iter().map(|&k| codes[k]).collect(),
+                categories: categories.clone(),
+            },
+        }
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         match self {
@@ -72,6 +93,21 @@ impl DataFrame {
     /// The column called `name`, if any.
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Rows `rows` of the frame, in that order.
+    ///
+    /// # Panics
+    /// If a row is out of range.
+    pub fn select_rows(&self, rows: &[usize]) -> DataFrame {
+        DataFrame {
+            index: rows.iter().map(|&k| self.index[k].clone()).collect(),
+            columns: self
+                .columns
+                .iter()
+                .map(|c| Column { name: c.name.clone(), values: c.values.select(rows) })
+                .collect(),
+        }
     }
 
     /// The column names, in order.

@@ -1,4 +1,4 @@
-//! `load`: a screen from a file (h5ad, or a dense CSV/TSV/Arrow/Parquet table) into the
+//! `load`: a screen from a file (any layout `load_read` reads) into the
 //! `expression`, `cells` and `genes` tables, with canonical perturbation targets per cell.
 
 use std::collections::HashSet;
@@ -9,13 +9,11 @@ use serde_json::json;
 
 use super::common::outputs;
 use super::load_labels::{Assigned, Summary, Unassigned, assign, choose_column, targets_table};
+use super::load_read::{Screen, read_screen};
 use crate::algo::labels::{LabelRules, condition_name};
-use crate::algo::sparse::Csr;
 use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
 use crate::io::frame::{ColumnValues, DataFrame};
-use crate::io::h5ad::{Matrix as H5Matrix, ReadOptions, read_h5ad};
-use crate::io::mtx::read_10x;
-use crate::table::{Matrix, SparseMatrix, Table, TableBuilder, read_table_file};
+use crate::table::{SparseMatrix, Table, TableBuilder};
 use crate::workflow::suggest::hint;
 
 /// The `load` kind.
@@ -29,13 +27,31 @@ impl NodeKind for Load {
         2
     }
     fn doc(&self) -> &str {
-        "read a screen: h5ad (AnnData), 10x matrix.mtx, or a dense cells × genes csv/tsv/arrow/parquet table"
+        "read a screen: h5ad (AnnData), h5mu (MuData), 10x Cell Ranger h5 (with guide calls), matrix.mtx \
+         (10x, GEO, Parse), or a dense cells × genes csv/tsv/arrow/parquet table; join a cell table by barcode"
     }
     fn inputs(&self) -> Vec<PortSpec> {
         vec![
-            PortSpec::new("file", "the data file (`{file: path}`): .h5ad, matrix.mtx(.gz), .csv/.tsv/.arrow/.parquet"),
-            PortSpec::optional("features", "10x: features.tsv(.gz) or genes.tsv (with a matrix.mtx)"),
-            PortSpec::optional("barcodes", "10x: barcodes.tsv(.gz) (with a matrix.mtx)"),
+            PortSpec::new(
+                "file",
+                "the data file (`{file: path}`): .h5ad, .h5mu, 10x .h5, matrix.mtx(.gz), .csv/.tsv/.arrow/.parquet",
+            ),
+            PortSpec::optional(
+                "features",
+                "mtx: features.tsv(.gz), genes.tsv or all_genes.csv (default: found beside the matrix)",
+            ),
+            PortSpec::optional(
+                "barcodes",
+                "mtx: barcodes.tsv(.gz) or cell_metadata.csv (default: found beside the matrix)",
+            ),
+            PortSpec::optional(
+                "obs",
+                "a table with one row per cell (csv/tsv/arrow/parquet), joined to the cells by barcode",
+            ),
+            PortSpec::optional(
+                "guide_calls",
+                "Cell Ranger's protospacer_calls_per_cell.csv: guide calls instead of `guide_umi_threshold`",
+            ),
         ]
     }
     fn outputs(&self) -> Vec<PortSpec> {
@@ -61,7 +77,7 @@ impl NodeKind for Load {
                 "layer",
                 ParamType::optional(ParamType::Str),
                 json!(null),
-                "h5ad layer to read instead of X",
+                "h5ad/h5mu layer to read instead of X; `raw` reads raw/X (with raw/var)",
             ),
             ParamSpec::new(
                 "perturbation_column",
@@ -107,49 +123,41 @@ impl NodeKind for Load {
                 json!([]),
                 "keep cells where every `column op value` holds (op: == != >= <= > <)",
             ),
-            ParamSpec::new("transpose", ParamType::Bool, json!(false), "text tables: the file is genes × cells"),
+            ParamSpec::new(
+                "transpose",
+                ParamType::optional(ParamType::Bool),
+                json!(null),
+                "text tables: true if the file is genes × cells; mtx: true if rows are cells (Parse), false if \
+                 genes (10x); unset: from the features/barcodes lengths",
+            ),
+            ParamSpec::new(
+                "modality",
+                ParamType::optional(ParamType::Str),
+                json!(null),
+                "h5mu: the modality to read (needed when there are several)",
+            ),
+            ParamSpec::new(
+                "genome",
+                ParamType::optional(ParamType::Str),
+                json!(null),
+                "10x h5: keep this genome's features (needed for a Cell Ranger 2 file with several)",
+            ),
+            ParamSpec::new(
+                "guide_umi_threshold",
+                ParamType::positive(),
+                json!(3),
+                "10x h5 with CRISPR Guide Capture: call a guide in a cell from this many UMIs (Cell Ranger's \
+                 min-crispr-umi floor; its per-guide mixture is not applied)",
+            ),
             ParamSpec::new("max_targets", ParamType::positive(), json!(2), "drop cells with more targets than this"),
         ]
     }
     fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
         let path = inputs.file("file")?;
-        let is_h5ad = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("h5ad"));
-        let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
-        let is_mtx = name.ends_with(".mtx") || name.ends_with(".mtx.gz");
-        let (matrix, obs, mut var) = if is_mtx {
-            let (Ok(features), Ok(barcodes)) = (inputs.file("features"), inputs.file("barcodes")) else {
-                return Err(NodeError::Input(format!(
-                    "{}: a 10x matrix needs the inputs `features` and `barcodes` too (their files, \
-                     e.g. features.tsv.gz and barcodes.tsv.gz beside the matrix)",
-                    path.display()
-                )));
-            };
-            let x = read_10x(path, features, barcodes).map_err(|e| NodeError::Input(e.to_string()))?;
-            // The var columns of `scanpy.read_10x_mtx`: gene_ids, then feature_types (v3).
-            let text = |name: &str, v: Vec<String>| crate::io::frame::Column {
-                name: name.into(),
-                values: ColumnValues::Str(v.into_iter().map(Some).collect()),
-            };
-            let mut columns = vec![text("gene_ids", x.gene_ids)];
-            columns.extend(x.feature_types.map(|t| text("feature_types", t)));
-            let obs = DataFrame { index: x.barcodes, columns: Vec::new() };
-            (x.counts, obs, DataFrame { index: x.gene_names, columns })
-        } else if is_h5ad {
-            let layer = p.opt_str("layer")?.map(String::from);
-            let adata = read_h5ad(path, &ReadOptions { layer }).map_err(|e| NodeError::Input(e.to_string()))?;
-            let csr = match adata.x {
-                H5Matrix::Csr(c) => c,
-                H5Matrix::Dense(d) => Csr::from_dense(&d.view())?,
-            };
-            (csr, adata.obs, adata.var)
-        } else {
-            let table = read_table_file(path)?;
-            let table = if p.bool("transpose")? { transpose(&table)? } else { table };
-            let m = SparseMatrix::from_table(&table)?;
-            let obs = DataFrame { index: m.rows, columns: Vec::new() };
-            let var = DataFrame { index: m.cols, columns: Vec::new() };
-            (m.csr, obs, var)
-        };
+        let Screen { matrix, obs, mut var, notes } = read_screen(p, inputs)?;
+        for note in notes {
+            ctx.note(note);
+        }
         let file = path.display();
         if let Some(col) = p.opt_str("var_names")? {
             var.index = strings(&var, col).map_err(|e| NodeError::Input(format!("{file}: var {e}")))?;
@@ -236,11 +244,6 @@ fn conditions_table(targets: &[Vec<String>]) -> Result<Table, NodeError> {
         .i64("n_targets", counts.values().map(|c| c.0).collect())
         .i64("cells", counts.values().map(|c| c.1).collect())
         .build()?)
-}
-
-fn transpose(table: &Table) -> Result<Table, NodeError> {
-    let m = Matrix::from_table(table)?;
-    Ok(Matrix { rows: m.cols, cols: m.rows, data: m.data.t().to_owned() }.to_table("cell", true)?)
 }
 
 fn missing_column(df: &DataFrame, name: &str) -> String {

@@ -8,7 +8,7 @@ use gcrl::algo::sparse::Csr;
 use gcrl::io::h5ad_write::{Column, H5adContent, XData, write_h5ad};
 use ndarray::Array2;
 
-use super::test::Test;
+use super::test::{Test, csv_fields};
 
 const GENES: [&str; 5] = ["ZAP70", "TP53", "GATA1", "NKX2-1", "G5"];
 
@@ -46,25 +46,6 @@ fn exported(t: &Test, workflow: &str, output: &str, sets: &[&str]) -> (Vec<Strin
     let mut lines = body.lines().map(csv_fields);
     let header = lines.next().unwrap();
     (header, lines.collect())
-}
-
-/// The fields of one CSV line (RFC 4180 quoting, no line breaks inside fields).
-fn csv_fields(line: &str) -> Vec<String> {
-    let (mut fields, mut field, mut quoted) = (Vec::new(), String::new(), false);
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => fields.push(std::mem::take(&mut field)),
-            _ => field.push(c),
-        }
-    }
-    fields.push(field);
-    fields
 }
 
 fn column(table: &(Vec<String>, Vec<Vec<String>>), name: &str) -> Vec<String> {

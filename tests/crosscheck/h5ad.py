@@ -1,7 +1,9 @@
 """Cross-check for src/io/h5ad.rs: what anndata.read_h5ad reads from a file.
 
 Input (JSON on stdin):
-    {"path": "file.h5ad", "layer": null | "name", "rows": [0, 5, ...]}
+    {"path": "file.h5ad", "layer": null | "name", "rows": [0, 5, ...], "group": null | "mod/rna"}
+    layer "raw" (when no layer has that name) reads raw.X with raw.var; group reads the AnnData
+    stored in that group (a modality of an .h5mu file) with anndata.io.read_elem.
 Output (JSON on stdout), in the shapes of the Rust types:
     {"n_obs": int, "n_vars": int,
      "sparse": bool, "nnz": int | null,            # nnz: stored entries of a sparse matrix
@@ -23,6 +25,7 @@ import json
 import sys
 
 import anndata
+import h5py
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -55,24 +58,33 @@ def column(s):
 
 def main():
     req = json.load(sys.stdin)
-    a = anndata.read_h5ad(req["path"])
-    x = a.layers[req["layer"]] if req.get("layer") else a.X
+    if req.get("group"):
+        with h5py.File(req["path"], "r") as f:
+            a = anndata.io.read_elem(f[req["group"]])
+    else:
+        a = anndata.read_h5ad(req["path"])
+    layer = req.get("layer")
+    var = a.var
+    if layer == "raw" and "raw" not in a.layers:
+        x, var = a.raw.X, a.raw.var
+    else:
+        x = a.layers[layer] if layer else a.X
     sparse = sp.issparse(x)
     rows = req.get("rows", [])
     row_sums = np.asarray(x[rows].sum(axis=1, dtype=np.float64)).ravel() if rows else []
     out = {
         "n_obs": a.n_obs,
-        "n_vars": a.n_vars,
+        "n_vars": x.shape[1],
         "sparse": sparse,
         "nnz": int(x.nnz) if sparse else None,
         "row_sums": [float(v) for v in row_sums],
         "col_sums": np.asarray(x.sum(axis=0, dtype=np.float64)).ravel().tolist(),
         "obs_index": a.obs_names.tolist(),
-        "var_index": a.var_names.tolist(),
+        "var_index": var.index.tolist(),
         "obs": {c: column(a.obs[c]) for c in a.obs.columns},
-        "var": {c: column(a.var[c]) for c in a.var.columns},
+        "var": {c: column(var[c]) for c in var.columns},
         "obs_columns": [str(c) for c in a.obs.columns],
-        "var_columns": [str(c) for c in a.var.columns],
+        "var_columns": [str(c) for c in var.columns],
     }
     json.dump(out, sys.stdout, allow_nan=False)
 
