@@ -209,7 +209,7 @@ fn cells(b: &Annotation) -> DataFrame {
 pub fn companions(matrix: &Path) -> (Option<PathBuf>, Option<PathBuf>) {
     let dir = matrix.parent().unwrap_or(Path::new("."));
     let name = matrix.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let lower = name.to_lowercase();
+    let lower = name.to_ascii_lowercase();
     let stem = lower.trim_end_matches(".gz").trim_end_matches(".mtx");
     let prefix = &name[..stem.strip_suffix("matrix").map_or(0, str::len)];
     let find = |names: &[&str]| {
