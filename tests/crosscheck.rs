@@ -1612,7 +1612,9 @@ fn outputs_open_in_pyarrow_pandas_and_polars_and_h5ad_in_anndata_and_scanpy() {
 
 /// Cells around a per-gene mean `centre` with per-gene spread (log-normal-ish, non-negative).
 fn cells_around(rng: &mut Rng, n: usize, centre: &[f64]) -> Array2<f64> {
-    Array2::from_shape_fn((n, centre.len()), |(_, g)| (centre[g] + (0.3 + 0.1 * (g % 4) as f64) * rng.normal()).max(0.0))
+    Array2::from_shape_fn((n, centre.len()), |(_, g)| {
+        (centre[g] + (0.3 + 0.1 * (g % 4) as f64) * rng.normal()).max(0.0)
+    })
 }
 
 #[test]
@@ -1635,7 +1637,8 @@ fn perturbation_metrics_match_scanpy_scipy_and_scperturb() {
     let mut cases = Vec::new();
     for &(g, nc, ny, pcs, c) in &sizes {
         let base: Vec<f64> = (0..g).map(|_| 1.0 + 2.0 * rng.uniform()).collect();
-        let shift: Vec<f64> = (0..g).map(|j| if j % 5 == 0 { 1.5 * rng.normal() } else { 0.2 * rng.normal() }).collect();
+        let shift: Vec<f64> =
+            (0..g).map(|j| if j % 5 == 0 { 1.5 * rng.normal() } else { 0.2 * rng.normal() }).collect();
         let control = cells_around(&mut rng, nc, &base);
         let moved: Vec<f64> = base.iter().zip(&shift).map(|(b, s)| b + s).collect();
         let observed = cells_around(&mut rng, ny, &moved);
@@ -1648,7 +1651,8 @@ fn perturbation_metrics_match_scanpy_scipy_and_scperturb() {
         let mut bulk_targets = vec![None];
         for i in 1..c {
             let t = (i - 1) % g;
-            let row: Vec<f64> = (0..g).map(|j| cm[j] + if j == t || rng.uniform() < 0.2 { rng.normal() } else { 0.0 }).collect();
+            let row: Vec<f64> =
+                (0..g).map(|j| cm[j] + if j == t || rng.uniform() < 0.2 { rng.normal() } else { 0.0 }).collect();
             bulk.row_mut(i).assign(&ndarray::Array1::from(row));
             bulk_targets.push(Some(t));
         }
@@ -1679,8 +1683,9 @@ fn perturbation_metrics_match_scanpy_scipy_and_scperturb() {
         let fit_rows = ndarray::concatenate(ndarray::Axis(0), &[c.control.view(), c.observed.view()]).unwrap();
         let pca = Pca::fit(fit_rows.view(), c.pcs).unwrap();
         let control_pc = pca.project(c.control.view());
-        let cond = Condition::new(c.observed.view(), c.control.view(), cm.view(), &pca, control_pc.view(), &c.pairing, 20)
-            .unwrap();
+        let cond =
+            Condition::new(c.observed.view(), c.control.view(), cm.view(), &pca, control_pc.view(), &c.pairing, 20)
+                .unwrap();
         let s = cond.score(ndarray::ArrayView1::from(&c.pred)).unwrap();
         cmp.close(format!("{ctx} pearson_delta"), s.pearson_delta, num(&want["pearson_delta"]), TOL, TOL);
         cmp.close(format!("{ctx} pearson_delta_top"), s.pearson_delta_top, num(&want["pearson_delta_top"]), TOL, TOL);

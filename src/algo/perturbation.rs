@@ -26,7 +26,11 @@ use crate::algo::svd::right_singular;
 /// `O((n_g + n_r) · G)`.
 pub fn welch_t_scores(group: ArrayView2<f64>, reference: ArrayView2<f64>) -> Result<Vec<f64>, AlgoError> {
     if group.ncols() != reference.ncols() {
-        return Err(AlgoError::Shape { what: "genes of the reference".into(), expected: group.ncols(), got: reference.ncols() });
+        return Err(AlgoError::Shape {
+            what: "genes of the reference".into(),
+            expected: group.ncols(),
+            got: reference.ncols(),
+        });
     }
     if group.nrows() < 2 || reference.nrows() < 2 {
         return Err(AlgoError::TooFew("a t-score needs at least 2 cells on each side".into()));
@@ -118,12 +122,17 @@ pub fn mse_on(pred: ArrayView1<f64>, observed: ArrayView1<f64>, genes: &[usize])
 /// `O((n_x + n_y)² · d)`.
 pub fn energy_distance(x: ArrayView2<f64>, y: ArrayView2<f64>) -> Result<f64, AlgoError> {
     if x.ncols() != y.ncols() {
-        return Err(AlgoError::Shape { what: "dimensions of the second set".into(), expected: x.ncols(), got: y.ncols() });
+        return Err(AlgoError::Shape {
+            what: "dimensions of the second set".into(),
+            expected: x.ncols(),
+            got: y.ncols(),
+        });
     }
     if x.nrows() < 2 || y.nrows() < 2 {
         return Err(AlgoError::TooFew("an energy distance needs at least 2 cells in each set".into()));
     }
-    let sq = |a: ArrayView1<f64>, b: ArrayView1<f64>| a.iter().zip(b.iter()).map(|(p, q)| (p - q) * (p - q)).sum::<f64>();
+    let sq =
+        |a: ArrayView1<f64>, b: ArrayView1<f64>| a.iter().zip(b.iter()).map(|(p, q)| (p - q) * (p - q)).sum::<f64>();
     let cross: f64 = x.rows().into_iter().map(|a| y.rows().into_iter().map(|b| sq(a, b)).sum::<f64>()).sum();
     let within = |m: ArrayView2<f64>| {
         let n = m.nrows();

@@ -331,15 +331,21 @@ impl Predictors {
     /// The row's predicted centroid of the combination `targets` (empty = the control) for
     /// run `seed`; `observed` is the observed centroid of a double (only `best-single` looks).
     /// `None` when the row cannot predict it.
-    fn predict(&self, row: &Row, seed: usize, targets: &[String], observed: Option<ArrayView1<f64>>) -> Option<Array1<f64>> {
+    fn predict(
+        &self,
+        row: &Row,
+        seed: usize,
+        targets: &[String],
+        observed: Option<ArrayView1<f64>>,
+    ) -> Option<Array1<f64>> {
         match row {
             Row::Perfect => None,
             Row::Worst => Some(self.control.clone()),
             Row::Mean if targets.is_empty() => Some(self.control.clone()),
             Row::Mean => Some(self.mean.clone()),
-            Row::Additive => targets.iter().try_fold(self.control.clone(), |acc, t| {
-                self.singles.get(t).map(|s| acc + s - &self.control)
-            }),
+            Row::Additive => targets
+                .iter()
+                .try_fold(self.control.clone(), |acc, t| self.singles.get(t).map(|s| acc + s - &self.control)),
             Row::BestSingle => match (targets, observed) {
                 ([], _) => Some(self.control.clone()),
                 ([t], _) => self.singles.get(t).cloned(),
@@ -446,8 +452,7 @@ impl Summary {
                 .collect();
             let per_run: Vec<f64> = (0..runs)
                 .map(|k| {
-                    let d: Vec<f64> =
-                        per_condition.iter().map(|r| r[k].map_or(f64::NAN, |s| s.distance)).collect();
+                    let d: Vec<f64> = per_condition.iter().map(|r| r[k].map_or(f64::NAN, |s| s.distance)).collect();
                     mean_finite(&d)
                 })
                 .collect();
@@ -507,15 +512,16 @@ fn table_one(
         note.push(row_note(row, predictors, rows, conditions.len(), splits));
     }
     let mut b = TableBuilder::new().str("model", rows.iter().map(|r| r.name().to_string()).collect());
-    b = b.f64("aecd", cols[0].clone()).f64("se", se).f64("p_value", p_value).i64("n_conditions", n).i64("n_seeds", n_seeds);
+    b = b
+        .f64("aecd", cols[0].clone())
+        .f64("se", se)
+        .f64("p_value", p_value)
+        .i64("n_conditions", n)
+        .i64("n_seeds", n_seeds);
     for (name, col) in METRICS.iter().zip(cols).skip(1) {
         b = b.f64(name, col);
     }
-    Ok(b.f64("seed_sd", seed_sd)
-        .f64("singles_error", singles)
-        .f64("additivity_gap", gap)
-        .str("note", note)
-        .build()?)
+    Ok(b.f64("seed_sd", seed_sd).f64("singles_error", singles).f64("additivity_gap", gap).str("note", note).build()?)
 }
 
 /// Sample standard deviation (ddof 1) of the finite values; NaN with fewer than 2.
@@ -568,7 +574,8 @@ fn per_condition_tables(
     }
     let distances =
         TableBuilder::new().str("model", model.clone()).str("condition", cond.clone()).f64("distance", cols[0].clone());
-    let mut b = TableBuilder::new().str("model", model).str("condition", cond).i64("n_cells", n_cells).i64("n_seeds", n_seeds);
+    let mut b =
+        TableBuilder::new().str("model", model).str("condition", cond).i64("n_cells", n_cells).i64("n_seeds", n_seeds);
     for (name, col) in METRICS.iter().zip(cols) {
         b = b.f64(name, col);
     }
@@ -762,7 +769,10 @@ mod tests {
     #[test]
     fn table_one_by_hand() {
         let seeds = vec![
-            prediction("gcrl-vae", &[("ctrl", [0.0; 3]), ("A", [1.0, 0.0, 0.0]), ("A+B", [2.0, 2.0, 1.0]), ("A+C", [3.0, 2.0, 0.0])]),
+            prediction(
+                "gcrl-vae",
+                &[("ctrl", [0.0; 3]), ("A", [1.0, 0.0, 0.0]), ("A+B", [2.0, 2.0, 1.0]), ("A+C", [3.0, 2.0, 0.0])],
+            ),
             prediction("d-vae", &[("ctrl", [0.0; 3]), ("A+B", [1.0, 2.0, 1.0]), ("A+C", [3.0, 2.0, 0.5])]),
             prediction("d-vae", &[("ctrl", [0.0; 3]), ("A+B", [1.0, 4.0, 1.0]), ("A+C", [3.0, 2.0, 0.5])]),
         ];
@@ -822,7 +832,8 @@ mod tests {
             ("A+B", [1.0, 2.0, 0.0]),
             ("A+C", [3.0, 2.0, 0.0]),
         ];
-        let out = run(vec![prediction("id-vae", &rows), prediction("d-vae", &rows)], &[("min_cells", json!(4))]).unwrap();
+        let out =
+            run(vec![prediction("id-vae", &rows), prediction("d-vae", &rows)], &[("min_cells", json!(4))]).unwrap();
         let notes = out["table"].str_column("note").unwrap();
         assert!(notes[6].contains("identical predictions to `id-vae`"), "{notes:?}");
         assert!(notes[5].is_empty());

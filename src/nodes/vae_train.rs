@@ -474,7 +474,11 @@ fn predictions_table(
     let mut centroids = Array2::<f64>::zeros((rows.len(), genes.len()));
     let mut n_cells = Vec::with_capacity(rows.len());
     for (i, (name, targets)) in rows.iter().enumerate() {
-        let n = if targets.is_empty() { setup.controls.len() } else { setup.conditions.get(name).map_or(fallback, Vec::len) };
+        let n = if targets.is_empty() {
+            setup.controls.len()
+        } else {
+            setup.conditions.get(name).map_or(fallback, Vec::len)
+        };
         centroids.row_mut(i).assign(&t.predict(data, targets, n, i as u64)?);
         n_cells.push(n as i64);
     }
