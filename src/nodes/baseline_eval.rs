@@ -10,7 +10,8 @@
 //!   (it looks at the answer), not a predictor.
 //! * `linear`: the linear pseudo-bulk model of Ahlmann-Eltze, Huber & Anders (Nat. Methods 2025),
 //!   see [`crate::algo::linear_baseline`].
-//! * each model of `predictions` (mean over its tables, one per training seed);
+//! * each model of `predictions` (mean over its tables, one per training seed; a model that also
+//!   comes from an earlier producer node is the row `model:node`, e.g. an ablation);
 //! * `worst-case`: the control centroid (no change).
 //!
 //! Metrics ([`crate::algo::perturbation`]): the centroid distance (AECD), Pearson of predicted vs
@@ -66,6 +67,9 @@ impl NodeKind for BaselineEval {
     }
     fn version(&self) -> u32 {
         2
+    }
+    fn reads_origins(&self) -> bool {
+        true
     }
     fn doc(&self) -> &str {
         "Table 1 on held-out doubles: models beside perfect, additive, mean, best-single, linear and worst-case"
@@ -603,9 +607,17 @@ fn pairs_table(rows: &[Row], s: &Summary) -> Result<Table, NodeError> {
         .build()?)
 }
 
+/// The predictions on `predictions`, by row name: the table's `model`, or `model:node` for the
+/// tables of a model that also comes from an earlier producer node on the port (an ablation
+/// such as `gcrl-vae` with `align_weight: 0` beside the plain one).
 fn read_predictions(inputs: &Inputs, genes: &[String]) -> Result<Predictions, NodeError> {
     let mut out: Predictions = BTreeMap::new();
-    for (table, _) in inputs.tables("predictions")? {
+    // model → the first node that produced it.
+    let mut first: HashMap<String, String> = HashMap::new();
+    for input in inputs.all("predictions") {
+        let crate::engine::Input::Table { table, origin, .. } = input else {
+            return Err(NodeError::Input("input `predictions` must come from vae-train nodes, not a file".into()));
+        };
         let cols: Vec<String> = table.column_names().into_iter().filter(|c| !META.contains(&c.as_str())).collect();
         if cols.as_slice() != genes {
             return Err(NodeError::Input(
@@ -614,13 +626,22 @@ fn read_predictions(inputs: &Inputs, genes: &[String]) -> Result<Predictions, No
         }
         let model = table.str_column("model")?;
         let Some(name) = model.first() else { continue };
+        let node = origin.as_ref().map(|o| o.node.clone()).unwrap_or_default();
+        let label = match first.get(name) {
+            Some(n) if *n != node => format!("{name}:{node}"),
+            Some(_) => name.clone(),
+            None => {
+                first.insert(name.clone(), node);
+                name.clone()
+            }
+        };
         let conditions = table.str_column("condition")?;
         let mut values = Array2::<f64>::zeros((conditions.len(), genes.len()));
         for (j, g) in genes.iter().enumerate() {
             values.column_mut(j).iter_mut().zip(table.f64_column(g)?).for_each(|(v, x)| *v = x);
         }
         let map = conditions.into_iter().zip(values.rows()).map(|(c, r)| (c, r.to_owned())).collect();
-        out.entry(name.clone()).or_default().push(map);
+        out.entry(label).or_default().push(map);
     }
     if out.is_empty() {
         return Err(NodeError::Input("input `predictions` holds no predictions".into()));
@@ -714,6 +735,10 @@ mod tests {
     }
 
     fn prediction(model: &str, rows: &[(&str, [f64; 3])]) -> Input {
+        from_node(model, "vae", rows)
+    }
+
+    fn from_node(model: &str, node: &str, rows: &[(&str, [f64; 3])]) -> Input {
         let t = TableBuilder::new()
             .str("condition", rows.iter().map(|r| r.0.to_string()).collect())
             .str("model", vec![model.into(); rows.len()])
@@ -723,7 +748,13 @@ mod tests {
             .f32("C", rows.iter().map(|r| r.1[2] as f32).collect())
             .build()
             .unwrap();
-        Input::Table { table: t, instance: BTreeMap::new(), hash: String::new(), origin: None }
+        let origin = crate::engine::Origin {
+            node: node.into(),
+            output: "predictions".into(),
+            kind: "vae-train".into(),
+            instance: BTreeMap::new(),
+        };
+        Input::Table { table: t, instance: BTreeMap::new(), hash: String::new(), origin: Some(origin) }
     }
 
     fn given(table: Table) -> Input {
@@ -845,5 +876,11 @@ mod tests {
         assert!(g[at].abs() < 1e-6);
         let err = run(vec![prediction("id-vae", &rows)], &[("min_cells", json!(5))]).unwrap_err().to_string();
         assert!(err.contains("A+B (4 cells)") && err.contains("min_cells = 5"), "{err}");
+        // The same model from a second node (an ablation) is a row of its own.
+        let two = vec![prediction("gcrl-vae", &rows), from_node("gcrl-vae", "no-align", &rows)];
+        let out = run(two, &[("min_cells", json!(4))]).unwrap();
+        let names = out["table"].str_column("model").unwrap();
+        assert_eq!(&names[5..7], ["gcrl-vae", "gcrl-vae:no-align"]);
+        assert_eq!(out["table"].f64_column("n_seeds").unwrap()[5], 1.0);
     }
 }
