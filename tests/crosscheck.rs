@@ -18,6 +18,7 @@
 //! | `outputs_open_in_pyarrow_pandas_and_polars_and_h5ad_in_anndata_and_scanpy` | every cached output; `gcrl export --to .h5ad` | pyarrow, pandas `read_feather`, polars `read_ipc`; anndata, scanpy | names, rows, metadata exact; X sum 1e-6; obsm 1e-14 |
 //! | `eigengene_matches_sklearn_pca` | `fit_eigengenes`, `EigengeneModel::transform` | scikit-learn `PCA(1, svd_solver="full")` | 1e-9 absolute |
 //! | `wgcna::eigengene_matches_wgcna_module_eigengenes` | `fit_eigengenes`, `EigengeneModel::transform` | R WGCNA 1.72.1 `moduleEigengenes` (committed fixture; live with `Rscript`) | 1e-10 absolute |
+//! | `perturbation_metrics_match_scanpy_scipy_and_scperturb` | `welch_t_scores`, `top_de_genes`, `Condition::score` (Pearson Δ, top-20 DE, MSE, E-distance on `Pca`), `energy_distance`, `fit_linear_baseline` | scanpy `rank_genes_groups(t-test, rankby_abs)`, scipy `pearsonr`, scperturb 0.1 `edist_to_control` on scanpy `pp.pca`, numpy port of Ahlmann-Eltze et al.'s `solve_y_axb` | 1e-9 (t: 2e-7, scanpy stores float32; E-distance, linear 1e-8) |
 //! | `tmex_matches_pingouin_and_numpy` | `tmex`, `fit_alignment`, `mcc`   | pingouin `partial_corr`, numpy `lstsq`, scipy `linear_sum_assignment` | 1e-10 |
 //!
 //! Environment: `GCRL_PYTHON` names the interpreter (default `python3`). When it or a library
@@ -1737,4 +1738,103 @@ fn outputs_open_in_pyarrow_pandas_and_polars_and_h5ad_in_anndata_and_scanpy() {
             );
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// perturbation metrics and the linear baseline: scanpy rank_genes_groups, scipy pearsonr,
+// scperturb edist_to_control on scanpy PCA, numpy re-implementation of Ahlmann-Eltze et al.
+// ---------------------------------------------------------------------------------------------
+
+/// Cells around a per-gene mean `centre` with per-gene spread (log-normal-ish, non-negative).
+fn cells_around(rng: &mut Rng, n: usize, centre: &[f64]) -> Array2<f64> {
+    Array2::from_shape_fn((n, centre.len()), |(_, g)| {
+        (centre[g] + (0.3 + 0.1 * (g % 4) as f64) * rng.normal()).max(0.0)
+    })
+}
+
+#[test]
+fn perturbation_metrics_match_scanpy_scipy_and_scperturb() {
+    use gcrl::algo::linear_baseline::fit_linear_baseline;
+    use gcrl::algo::perturbation::{Condition, Pca, energy_distance, top_de_genes, welch_t_scores};
+    let mut rng = Rng::new(17);
+    // (genes, control cells, observed cells, PCs, conditions of the linear fit)
+    let sizes = [(6, 12, 5, 3, 4), (30, 80, 40, 10, 8), (120, 300, 60, 50, 25), (60, 50, 20, 50, 12)];
+    struct Case {
+        control: Array2<f64>,
+        observed: Array2<f64>,
+        pred: Vec<f64>,
+        pairing: Vec<usize>,
+        pcs: usize,
+        bulk: Array2<f64>,
+        bulk_targets: Vec<Option<usize>>,
+        predict: Vec<Vec<usize>>,
+    }
+    let mut cases = Vec::new();
+    for &(g, nc, ny, pcs, c) in &sizes {
+        let base: Vec<f64> = (0..g).map(|_| 1.0 + 2.0 * rng.uniform()).collect();
+        let shift: Vec<f64> =
+            (0..g).map(|j| if j % 5 == 0 { 1.5 * rng.normal() } else { 0.2 * rng.normal() }).collect();
+        let control = cells_around(&mut rng, nc, &base);
+        let moved: Vec<f64> = base.iter().zip(&shift).map(|(b, s)| b + s).collect();
+        let observed = cells_around(&mut rng, ny, &moved);
+        let pred: Vec<f64> = moved.iter().map(|m| m + 0.3 * rng.normal()).collect();
+        let pairing: Vec<usize> = (0..ny).map(|_| rng.usize(0, nc - 1)).collect();
+        // Pseudo-bulk: the control mean, then singles of genes 0..c−1 each moving a few genes.
+        let cm = control.mean_axis(ndarray::Axis(0)).unwrap();
+        let mut bulk = Array2::<f64>::zeros((c, g));
+        bulk.row_mut(0).assign(&cm);
+        let mut bulk_targets = vec![None];
+        for i in 1..c {
+            let t = (i - 1) % g;
+            let row: Vec<f64> =
+                (0..g).map(|j| cm[j] + if j == t || rng.uniform() < 0.2 { rng.normal() } else { 0.0 }).collect();
+            bulk.row_mut(i).assign(&ndarray::Array1::from(row));
+            bulk_targets.push(Some(t));
+        }
+        let predict = vec![vec![], vec![0], vec![0, 1], vec![(c - 2) % g, 1]];
+        cases.push(Case { control, observed, pred, pairing, pcs, bulk, bulk_targets, predict });
+    }
+    let request: Vec<Value> = cases
+        .iter()
+        .map(|c| {
+            json!({"control": rows_json(&c.control), "observed": rows_json(&c.observed), "pred": c.pred,
+                   "pairing": c.pairing, "pcs": c.pcs, "de": 20, "bulk": rows_json(&c.bulk),
+                   "bulk_targets": c.bulk_targets, "dim": 10, "ridge": 0.1, "predict": c.predict})
+        })
+        .collect();
+    let out = reference_or_skip!("perturbation.py", &json!({"cases": request}));
+    let mut cmp = Compare::new("perturbation metrics vs scanpy / scipy / scperturb / numpy linear baseline");
+    const TOL: f64 = 1e-9;
+    for (k, (c, want)) in cases.iter().zip(arr(&out["cases"])).enumerate() {
+        let ctx = format!("case {k} ({}×{})", c.observed.nrows(), c.control.ncols());
+        let t = welch_t_scores(c.observed.view(), c.control.view()).unwrap();
+        for (j, (g, w)) in t.iter().zip(nums(&want["t_scores"])).enumerate() {
+            // scanpy stores the scores as float32.
+            cmp.close(format!("{ctx} t[{j}]"), *g, w, 2e-7, 1e-9);
+        }
+        let de = top_de_genes(c.observed.view(), c.control.view(), 20).unwrap();
+        cmp.check(json!(de) == want["de_genes"], || format!("{ctx}: DE genes {de:?} vs {}", want["de_genes"]));
+        let cm = c.control.mean_axis(ndarray::Axis(0)).unwrap();
+        let fit_rows = ndarray::concatenate(ndarray::Axis(0), &[c.control.view(), c.observed.view()]).unwrap();
+        let pca = Pca::fit(fit_rows.view(), c.pcs).unwrap();
+        let control_pc = pca.project(c.control.view());
+        let cond =
+            Condition::new(c.observed.view(), c.control.view(), cm.view(), &pca, control_pc.view(), &c.pairing, 20)
+                .unwrap();
+        let s = cond.score(ndarray::ArrayView1::from(&c.pred)).unwrap();
+        cmp.close(format!("{ctx} pearson_delta"), s.pearson_delta, num(&want["pearson_delta"]), TOL, TOL);
+        cmp.close(format!("{ctx} pearson_delta_top"), s.pearson_delta_top, num(&want["pearson_delta_top"]), TOL, TOL);
+        cmp.close(format!("{ctx} mse_top"), s.mse_top, num(&want["mse_top"]), TOL, TOL);
+        cmp.close(format!("{ctx} edistance (PCA)"), s.edistance, num(&want["edistance"]), 1e-8, 1e-8);
+        let shifted = &c.control.select(ndarray::Axis(0), &c.pairing) + &(&ndarray::Array1::from(c.pred.clone()) - &cm);
+        let raw = energy_distance(shifted.view(), c.observed.view()).unwrap();
+        cmp.close(format!("{ctx} edistance (genes)"), raw, num(&want["edistance_raw"]), TOL, TOL);
+        let model = fit_linear_baseline(c.bulk.view(), &c.bulk_targets, cm.view(), 10, 0.1).unwrap();
+        for (set, w) in c.predict.iter().zip(arr(&want["linear"])) {
+            for (j, (g, v)) in model.predict(set).iter().zip(nums(w)).enumerate() {
+                cmp.close(format!("{ctx} linear {set:?}[{j}]"), *g, v, 1e-8, 1e-8);
+            }
+        }
+    }
+    cmp.finish();
 }

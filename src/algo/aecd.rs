@@ -55,7 +55,22 @@ pub fn centroid(y: ArrayView2<f64>) -> Result<Array1<f64>, AlgoError> {
 /// # Complexity
 /// `O(splits · n · G)`.
 pub fn perfect_distance(y: ArrayView2<f64>, splits: usize, seed: u64) -> Result<f64, AlgoError> {
-    let n = y.nrows();
+    let mut total = 0.0;
+    for (a, b) in half_splits(y.nrows(), splits, seed)? {
+        let ca = centroid(y.select(Axis(0), &a).view())?;
+        let cb = centroid(y.select(Axis(0), &b).view())?;
+        total += centroid_distance(ca.view(), cb.view())?;
+    }
+    Ok(total / splits as f64)
+}
+
+/// The random half splits of the `perfect` baseline: `splits` successive shuffles of `0..n`
+/// (ChaCha8 from `seed`), each cut into the first `⌊n/2⌋` and the rest.
+///
+/// # Returns
+/// `(A, B)` index lists per split; [`AlgoError::TooFew`] with fewer than 2 items,
+/// [`AlgoError::Param`] for `splits == 0`.
+pub fn half_splits(n: usize, splits: usize, seed: u64) -> Result<Vec<(Vec<usize>, Vec<usize>)>, AlgoError> {
     if n < 2 {
         return Err(AlgoError::TooFew(format!("the perfect baseline needs at least 2 cells, got {n}")));
     }
@@ -64,15 +79,13 @@ pub fn perfect_distance(y: ArrayView2<f64>, splits: usize, seed: u64) -> Result<
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut order: Vec<usize> = (0..n).collect();
-    let mut total = 0.0;
-    for _ in 0..splits {
-        order.shuffle(&mut rng);
-        let (a, b) = order.split_at(n / 2);
-        let ca = centroid(y.select(Axis(0), a).view())?;
-        let cb = centroid(y.select(Axis(0), b).view())?;
-        total += centroid_distance(ca.view(), cb.view())?;
-    }
-    Ok(total / splits as f64)
+    Ok((0..splits)
+        .map(|_| {
+            order.shuffle(&mut rng);
+            let (a, b) = order.split_at(n / 2);
+            (a.to_vec(), b.to_vec())
+        })
+        .collect())
 }
 
 /// Mean and standard error of per-condition distances.

@@ -22,6 +22,9 @@ pub struct VaeTrain;
 /// Model names as written in workflows.
 pub const MODELS: &[&str] = &["gcrl-vae", "id-vae", "d-vae"];
 
+/// The `condition` of the predictions row of no intervention (the model's control).
+pub const CONTROL_PREDICTION: &str = "ctrl";
+
 fn float(name: &'static str, default: f64, doc: &'static str) -> ParamSpec {
     ParamSpec::new(name, ParamType::non_negative(), json!(default), doc)
 }
@@ -35,7 +38,7 @@ impl NodeKind for VaeTrain {
         "vae-train"
     }
     fn version(&self) -> u32 {
-        2
+        3
     }
     fn doc(&self) -> &str {
         "train gCRL-VAE, id-VAE or the discrepancy-VAE on controls + singles; predict combinations"
@@ -55,7 +58,10 @@ impl NodeKind for VaeTrain {
             PortSpec::new("latent", "cell, z_1 … z_d: posterior means of every cell"),
             PortSpec::new("dag", "learned latent DAG: source, target, weight"),
             PortSpec::new("assignment", "target, latent, weight, strength, via (pi or encoder)"),
-            PortSpec::new("predictions", "condition, model, n_cells, then the predicted centroid per gene"),
+            PortSpec::new(
+                "predictions",
+                "condition, model, n_cells, then the predicted centroid per gene; last the `ctrl` row (no intervention)",
+            ),
         ]
     }
     fn params(&self) -> Vec<ParamSpec> {
@@ -461,16 +467,23 @@ fn predictions_table(
     genes: &[String],
 ) -> Result<Table, NodeError> {
     let fallback = p.usize("predict_cells")?;
-    let mut centroids = Array2::<f64>::zeros((requested.len(), genes.len()));
-    let mut n_cells = Vec::with_capacity(requested.len());
-    for (i, (name, targets)) in requested.iter().enumerate() {
-        let n = setup.conditions.get(name).map_or(fallback, Vec::len);
+    // The requested conditions, then the model's control (no intervention) on its own stream.
+    let control = (CONTROL_PREDICTION.to_string(), Vec::new());
+    let rows: Vec<&(String, Vec<usize>)> = requested.iter().chain(std::iter::once(&control)).collect();
+    let mut centroids = Array2::<f64>::zeros((rows.len(), genes.len()));
+    let mut n_cells = Vec::with_capacity(rows.len());
+    for (i, (name, targets)) in rows.iter().enumerate() {
+        let n = if targets.is_empty() {
+            setup.controls.len()
+        } else {
+            setup.conditions.get(name).map_or(fallback, Vec::len)
+        };
         centroids.row_mut(i).assign(&t.predict(data, targets, n, i as u64)?);
         n_cells.push(n as i64);
     }
     let mut b = TableBuilder::new()
-        .str("condition", requested.iter().map(|(c, _)| c.clone()).collect())
-        .str("model", vec![p.str("model")?.to_string(); requested.len()])
+        .str("condition", rows.iter().map(|(c, _)| c.clone()).collect())
+        .str("model", vec![p.str("model")?.to_string(); rows.len()])
         .i64("n_cells", n_cells);
     for (j, g) in genes.iter().enumerate() {
         b = b.f32(g, centroids.column(j).iter().map(|&v| v as f32).collect());

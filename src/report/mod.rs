@@ -218,6 +218,15 @@ mod tests {
             .f64("se", vec![0.1; 5])
             .f64("p_value", vec![f64::NAN, f64::NAN, 0.0123, 0.5, 1e-6])
             .i64("n_conditions", vec![25; 5])
+            .i64("n_seeds", vec![1, 5, 5, 5, 1])
+            .f64("pearson_delta", vec![0.9; 5])
+            .f64("pearson_delta_top20", vec![0.8; 5])
+            .f64("mse_top20", vec![0.1; 5])
+            .f64("edistance", vec![3.0; 5])
+            .f64("seed_sd", vec![f64::NAN, 0.2, 0.2, 0.2, f64::NAN])
+            .f64("singles_error", vec![f64::NAN, 1.0, 1.0, 1.0, 2.0])
+            .f64("additivity_gap", vec![f64::NAN, 0.5, 0.5, 0.5, 0.0])
+            .str("note", vec!["half vs half".into(), "".into(), "".into(), "same <model>".into(), "".into()])
             .build()
             .unwrap();
         let page = render(&data("baseline-eval", "table", t)).unwrap();
@@ -227,6 +236,8 @@ mod tests {
         }
         assert!(page.contains("2.5000 ± 0.1000"), "AECD ± S.E.");
         assert!(page.contains("0.0123"), "the Wilcoxon p");
+        assert!(page.contains("25 × 5"), "the n behind the ±");
+        assert!(page.contains("same &lt;model&gt;"), "the note, escaped");
     }
 
     #[test]

@@ -400,13 +400,14 @@ impl TrainedVae {
         Ok(out)
     }
 
-    /// The predicted centroid (gene space) of the combination `targets`: `n` cells, each
+    /// The predicted centroid (gene space) of the combination `targets` (empty: no
+    /// intervention, the model's control): `n` cells, each
     /// generated from a control drawn uniformly with replacement, with noise as in training and
     /// all shifts added before the causal layer; at the final temperature and the hard `π`.
     /// `key` selects the random stream (e.g. the condition's position), so conditions are
     /// independent of each other and of their order.
     pub fn predict(&self, data: &VaeData, targets: &[usize], n: usize, key: u64) -> Result<Array1<f64>, ModelError> {
-        if n == 0 || targets.is_empty() || targets.iter().any(|&t| t >= data.targets) {
+        if n == 0 || targets.iter().any(|&t| t >= data.targets) {
             return Err(invalid("a prediction needs cells and known targets"));
         }
         let mut r = rng(self.config.seed, STREAM_PREDICT + key);
