@@ -35,7 +35,7 @@ impl NodeKind for VaeTrain {
         "vae-train"
     }
     fn version(&self) -> u32 {
-        2
+        3
     }
     fn doc(&self) -> &str {
         "train gCRL-VAE, id-VAE or the discrepancy-VAE on controls + singles; predict combinations"
@@ -81,8 +81,13 @@ impl NodeKind for VaeTrain {
                 json!(null),
                 "first epoch at alpha_max; null = ⌊epochs/2⌋",
             ),
-            float("beta_max", 2.0, "maximum KL weight β"),
-            count("beta_start", 10, "first epoch of the β ramp (to the last epoch)"),
+            float("beta_max", 2.0, "KL weight β (A.6: 2.0); the maximum with a ramp"),
+            ParamSpec::new(
+                "beta_start",
+                ParamType::optional(ParamType::count()),
+                json!(null),
+                "first epoch of a β ramp to the last epoch (reference code: 10); null = constant β (A.6)",
+            ),
             ParamSpec::new(
                 "temp_max",
                 ParamType::Float { min: Some(1e-6), max: None },
@@ -94,8 +99,8 @@ impl NodeKind for VaeTrain {
             ParamSpec::new(
                 "l1_on",
                 ParamType::Choice(&["dag", "decoder"]),
-                json!("dag"),
-                "L1 on the latent DAG (reference code) or the decoder weights (paper wording)",
+                json!("decoder"),
+                "L1 on the decoder weights (A.6, default) or the latent DAG (reference code)",
             ),
             float("align_weight", 1.0, "λ_MCC of gcrl-vae's alignment loss (ramped like α)"),
             float("mmd_sigma", 1000.0, "MMD bandwidth scale"),
@@ -183,7 +188,7 @@ impl NodeKind for VaeTrain {
                 alpha_start: p.usize("alpha_start")?,
                 alpha_end: p.opt_usize("alpha_end")?.unwrap_or(epochs / 2),
                 beta_max: p.f64("beta_max")?,
-                beta_start: p.usize("beta_start")?,
+                beta_start: p.opt_usize("beta_start")?,
                 temp_max: p.f64("temp_max")?,
                 temp_start: p.usize("temp_start")?,
                 align_max: if model == VaeModel::Gcrl { p.f64("align_weight")? } else { 0.0 },
