@@ -12,6 +12,7 @@ pub mod labels;
 pub mod leiden;
 pub mod loess;
 pub mod partition;
+pub mod permutation;
 pub mod preprocess;
 pub mod random;
 pub mod ridge;

@@ -19,7 +19,7 @@ impl NodeKind for Grn {
         "grn"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn doc(&self) -> &str {
         "GRN by bagging ridge per target (CellOracle), BH FDR, strong edges by a 2-component GMM"
@@ -85,8 +85,8 @@ impl NodeKind for Grn {
             ParamSpec::new(
                 "cells",
                 ParamType::Choice(FIT_CELLS),
-                json!("training"),
-                "cells to fit on (with `cells`): training = controls + singles",
+                json!("controls"),
+                "cells to fit on (with `cells`): controls = unperturbed (§3.1), training = controls + singles",
             ),
         ]
     }
