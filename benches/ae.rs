@@ -2,8 +2,9 @@
 //!
 //! * one training epoch at the paper's Joung size (45,000 cells × 150 TFs → 1,700 genes, latent 8,
 //!   batch 1024, Adam) on 1 and 2 threads: cells/s; goal: not slower than the Python framework;
-//! * the demo's whole `permutation-test` node (20 true seeds + 20 permutations × 3 repeats) with
-//!   `-j 1` and `-j 2`: wall time and speed-up.
+//! * the demo's whole `permutation-test` node (10 autoencoder runs of 50 epochs, the true
+//!   communities and 1,000 permutations scored on them) with `-j 1` and `-j 2`: wall time and
+//!   speed-up.
 //!
 //! `cargo bench --bench ae`; the peer runs under `GCRL_PYTHON` (a Python with torch or jax+optax);
 //! `GCRL_BENCH_SKIP_PERMUTATION=1` measures the epochs only.

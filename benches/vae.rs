@@ -77,7 +77,7 @@ fn config(model: VaeModel, matching: Matching) -> VaeConfig {
             alpha_start: 0,
             alpha_end: 1,
             beta_max: 2.0,
-            beta_start: 0,
+            beta_start: Some(0),
             temp_max: 5.0,
             temp_start: 0,
             align_max: 1.0,

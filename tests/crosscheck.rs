@@ -16,7 +16,7 @@
 //! | `ridge_matches_sklearn`      | `ridge` (weighted and unweighted)      | scikit-learn `Ridge`               | 1e-8 relative (atol 1e-10 · scale) |
 //! | `gmm_matches_sklearn`        | `fit_gmm_1d`                           | scikit-learn `GaussianMixture(2)`, scipy `brentq` | 1e-6 relative; n_iter exact |
 //! | `outputs_open_in_pyarrow_pandas_and_polars_and_h5ad_in_anndata_and_scanpy` | every cached output; `gcrl export --to .h5ad` | pyarrow, pandas `read_feather`, polars `read_ipc`; anndata, scanpy | names, rows, metadata exact; X sum 1e-6; obsm 1e-14 |
-//! | `eigengene_matches_sklearn_pca` | `fit_eigengenes`, `EigengeneModel::transform` | scikit-learn `PCA(1, svd_solver="full")` | 1e-9 absolute |
+//! | `eigengene_matches_sklearn_pca` | `fit_eigengenes`, `EigengeneModel::transform`, both `Pca` modes | scikit-learn `PCA(1, svd_solver="full")` of the centred (covariance) or z-scored (correlation) TFs | 1e-9 absolute |
 //! | `wgcna::eigengene_matches_wgcna_module_eigengenes` | `fit_eigengenes`, `EigengeneModel::transform` | R WGCNA 1.72.1 `moduleEigengenes` (committed fixture; live with `Rscript`) | 1e-10 absolute |
 //! | `perturbation_metrics_match_scanpy_scipy_and_scperturb` | `welch_t_scores`, `top_de_genes`, `Condition::score` (Pearson Δ, top-20 DE, MSE, E-distance on `Pca`), `energy_distance`, `fit_linear_baseline` | scanpy `rank_genes_groups(t-test, rankby_abs)`, scipy `pearsonr`, scperturb 0.1 `edist_to_control` on scanpy `pp.pca`, numpy port of Ahlmann-Eltze et al.'s `solve_y_axb` | 1e-9 (t: 2e-7, scanpy stores float32; E-distance, linear 1e-8) |
 //! | `tmex_matches_pingouin_and_numpy` | `tmex`, `fit_alignment`, `mcc`   | pingouin `partial_corr`, numpy `lstsq`, scipy `linear_sum_assignment` | 1e-10 |
@@ -30,7 +30,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use gcrl::algo::eigengene::fit_eigengenes;
+use gcrl::algo::eigengene::{Pca, fit_eigengenes};
 use gcrl::algo::gmm::fit_gmm_1d;
 use gcrl::algo::leiden::{Graph, LeidenOptions, leiden, modularity};
 use gcrl::algo::partition::{adjusted_rand_index, hungarian_max, variation_of_information};
@@ -1485,8 +1485,8 @@ fn eigengene_data(rng: &mut Rng, n: usize, communities: &[Vec<usize>], m: usize,
 #[test]
 fn eigengene_matches_sklearn_pca() {
     let mut rng = Rng::new(13);
-    // (label, fitting cells, communities, new cells)
-    let mut cases: Vec<(String, Array2<f64>, Vec<Vec<usize>>, Array2<f64>)> = Vec::new();
+    // (label, fitting cells, communities, new cells, PCA of the covariance or correlation matrix)
+    let mut cases: Vec<(String, Array2<f64>, Vec<Vec<usize>>, Array2<f64>, Pca)> = Vec::new();
     let layouts: Vec<(usize, usize, Vec<Vec<usize>>, Vec<usize>)> = vec![
         (2, 3, vec![vec![0, 1, 2]], vec![]),
         (3, 2, vec![vec![0], vec![1]], vec![]),
@@ -1506,18 +1506,23 @@ fn eigengene_matches_sklearn_pca() {
         for &j in &constant {
             new_x.column_mut(j).fill(-1.0);
         }
-        cases.push((format!("{n}×{m}"), x, communities, new_x));
+        for pca in [Pca::Covariance, Pca::Correlation] {
+            cases.push((format!("{n}×{m} {pca:?}"), x.clone(), communities.clone(), new_x.clone(), pca));
+        }
     }
     let request: Vec<Value> = cases
         .iter()
-        .map(|(_, x, comm, new_x)| json!({"x": rows_json(x), "communities": comm, "new_x": rows_json(new_x)}))
+        .map(|(_, x, comm, new_x, pca)| {
+            let pca = if *pca == Pca::Covariance { "covariance" } else { "correlation" };
+            json!({"x": rows_json(x), "communities": comm, "new_x": rows_json(new_x), "pca": pca})
+        })
         .collect();
     let out = reference_or_skip!("eigengene.py", &json!({"cases": request}));
     let mut cmp = Compare::new("fit_eigengenes vs sklearn PCA(1)");
     const TOL: f64 = 1e-9;
-    for (c, ((label, x, communities, new_x), want)) in cases.iter().zip(arr(&out["cases"])).enumerate() {
+    for (c, ((label, x, communities, new_x, pca), want)) in cases.iter().zip(arr(&out["cases"])).enumerate() {
         let ctx = format!("case {c} ({label})");
-        let model = fit_eigengenes(x.view(), communities).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        let model = fit_eigengenes(x.view(), communities, *pca).unwrap_or_else(|e| panic!("{ctx}: {e}"));
         cmp.check(json!(model.dropped) == want["dropped"], || {
             format!("{ctx}: dropped {:?} vs {}", model.dropped, want["dropped"])
         });

@@ -1,6 +1,10 @@
-//! TF-community eigengenes (method.md §5): per community, the first principal component of the
-//! z-scored TF expression, sign-aligned with the community's average and standardised; plus one
-//! global eigengene over all TFs.
+//! TF-community eigengenes (paper A.3, method.md §5): per community, the first principal
+//! component of the TF expression, sign-aligned with the community's average and standardised;
+//! plus one global eigengene over all TFs given.
+//!
+//! [`Pca::Covariance`] (the default, A.3: "`v_1` is the leading eigenvector of the covariance
+//! matrix of `X_C`") centres each TF; [`Pca::Correlation`] (WGCNA's `moduleEigengenes`) also
+//! scales it to unit variance, so every TF weighs the same whatever its spread.
 //!
 //! [`fit_eigengenes`] learns every statistic on the fitting cells and stores it in an
 //! [`EigengeneModel`]; [`EigengeneModel::transform`] applies the stored means, sds, loadings,
@@ -12,15 +16,24 @@ use ndarray::{Array2, ArrayView2, Axis};
 use crate::algo::AlgoError;
 use crate::algo::svd::right_singular;
 
+/// Which matrix the principal component is taken of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pca {
+    /// The covariance matrix of the community's expression: TFs centred, not scaled (A.3).
+    Covariance,
+    /// The correlation matrix: TFs z-scored first (WGCNA).
+    Correlation,
+}
+
 /// One eigengene: a community's (or the global) first principal direction.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Eigengene {
     /// TF columns it is built from (the community's TFs minus the dropped ones, in input order).
     pub tfs: Vec<usize>,
     /// Unit-norm loading `v₁`, one entry per TF in `tfs`, signed so that the score correlates
-    /// positively with the row mean of the z-scores.
+    /// positively with the row mean of the centred (or z-scored) TFs.
     pub loading: Vec<f64>,
-    /// `σ₁² / Σσ²`, the share of the z-score variance the component explains.
+    /// `σ₁² / Σσ²`, the share of the (centred or z-scored) variance the component explains.
     pub variance_explained: f64,
     /// Mean of the raw score `z·v₁` over the fitting cells (0 up to rounding).
     pub score_mean: f64,
@@ -35,17 +48,21 @@ pub struct EigengeneModel {
     pub mean: Vec<f64>,
     /// Per TF column: standard deviation (ddof 1) over the fitting cells (0 for dropped TFs).
     pub sd: Vec<f64>,
+    /// Per TF column: the divisor after centring (the sd for [`Pca::Correlation`], 1 for
+    /// [`Pca::Covariance`]).
+    pub scale: Vec<f64>,
     /// TF columns with zero sd, left out of every eigengene.
     pub dropped: Vec<usize>,
     /// One eigengene per community, in input order, then the global eigengene.
     pub eigengenes: Vec<Eigengene>,
 }
 
-/// Fits one eigengene per community and a global one (method.md §5).
+/// Fits one eigengene per community and a global one over every column of `x` (method.md §5).
 ///
 /// # Arguments
 /// * `x` — fitting cells × TFs, log expression, finite; at least 2 cells.
 /// * `communities` — TF column indices per community; no index twice within a community.
+/// * `pca` — PC1 of the covariance or of the correlation matrix.
 ///
 /// # Returns
 /// The model; columns of [`EigengeneModel::transform`] are the communities in order, then the
@@ -54,9 +71,9 @@ pub struct EigengeneModel {
 /// index.
 ///
 /// # Complexity
-/// `O(n·m²)` per community of `m` TFs (thin SVD of the `n × m` z-scores), so `O(n·M²)` for the
-/// global one over all `M` TFs.
-pub fn fit_eigengenes(x: ArrayView2<f64>, communities: &[Vec<usize>]) -> Result<EigengeneModel, AlgoError> {
+/// `O(n·m²)` per community of `m` TFs (thin SVD of the `n × m` centred data), so `O(n·M²)` for
+/// the global one over all `M` TFs.
+pub fn fit_eigengenes(x: ArrayView2<f64>, communities: &[Vec<usize>], pca: Pca) -> Result<EigengeneModel, AlgoError> {
     let (n, n_tfs) = x.dim();
     if n < 2 {
         return Err(AlgoError::TooFew(format!("eigengenes need at least 2 cells, got {n}")));
@@ -75,7 +92,11 @@ pub fn fit_eigengenes(x: ArrayView2<f64>, communities: &[Vec<usize>]) -> Result<
     let mean: Vec<f64> = x.mean_axis(Axis(0)).expect("n ≥ 2").to_vec();
     let sd: Vec<f64> = x.std_axis(Axis(0), 1.0).to_vec();
     let dropped: Vec<usize> = (0..n_tfs).filter(|&j| sd[j] == 0.0).collect();
-    let stats = ZStats { mean, sd };
+    let scale = match pca {
+        Pca::Correlation => sd.clone(),
+        Pca::Covariance => sd.iter().map(|&s| if s > 0.0 { 1.0 } else { 0.0 }).collect(),
+    };
+    let stats = ZStats { mean, scale };
 
     let global: Vec<usize> = (0..n_tfs).collect();
     let eigengenes = communities
@@ -84,7 +105,7 @@ pub fn fit_eigengenes(x: ArrayView2<f64>, communities: &[Vec<usize>]) -> Result<
         .chain([global.as_slice()])
         .enumerate()
         .map(|(c, members)| {
-            let tfs: Vec<usize> = members.iter().copied().filter(|&j| stats.sd[j] > 0.0).collect();
+            let tfs: Vec<usize> = members.iter().copied().filter(|&j| stats.scale[j] > 0.0).collect();
             if tfs.is_empty() {
                 return Err(AlgoError::TooFew(if c < communities.len() {
                     format!("community {c} has no TF with non-zero variance")
@@ -95,12 +116,12 @@ pub fn fit_eigengenes(x: ArrayView2<f64>, communities: &[Vec<usize>]) -> Result<
             fit_one(&stats.z_scores(x, &tfs), tfs)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(EigengeneModel { mean: stats.mean, sd: stats.sd, dropped, eigengenes })
+    Ok(EigengeneModel { mean: stats.mean, sd, scale: stats.scale, dropped, eigengenes })
 }
 
 impl EigengeneModel {
     /// Eigengene scores of `x` (cells × the same TF columns as at fit time) with the stored
-    /// statistics: `((x − mean)/sd)·v₁`, then standardised with the stored score mean and sd.
+    /// statistics: `((x − mean)/scale)·v₁`, then standardised with the stored score mean and sd.
     ///
     /// # Returns
     /// Cells × (communities + 1); errors on a column-count mismatch or non-finite input.
@@ -120,7 +141,7 @@ impl EigengeneModel {
         for (mut col, eg) in out.axis_iter_mut(Axis(1)).zip(&self.eigengenes) {
             for (o, row) in col.iter_mut().zip(x.axis_iter(Axis(0))) {
                 let raw: f64 =
-                    eg.tfs.iter().zip(&eg.loading).map(|(&j, v)| (row[j] - self.mean[j]) / self.sd[j] * v).sum();
+                    eg.tfs.iter().zip(&eg.loading).map(|(&j, v)| (row[j] - self.mean[j]) / self.scale[j] * v).sum();
                 *o = (raw - eg.score_mean) / eg.score_sd;
             }
         }
@@ -128,18 +149,38 @@ impl EigengeneModel {
     }
 }
 
-/// Per-TF means and sds of the fitting cells.
+impl EigengeneModel {
+    /// [`EigengeneModel::transform`] as the affine map it is: scores `= x W + b`, with `W`
+    /// TFs × (communities + 1) and `b` one offset per eigengene.
+    ///
+    /// # Complexity
+    /// `O(T · (k + 1) + Σ m_c)`.
+    pub fn linear_map(&self) -> (Array2<f64>, Vec<f64>) {
+        let mut w = Array2::zeros((self.mean.len(), self.eigengenes.len()));
+        let mut b = vec![0.0; self.eigengenes.len()];
+        for (c, eg) in self.eigengenes.iter().enumerate() {
+            for (&j, v) in eg.tfs.iter().zip(&eg.loading) {
+                w[(j, c)] = v / (self.scale[j] * eg.score_sd);
+                b[c] -= self.mean[j] * w[(j, c)];
+            }
+            b[c] -= eg.score_mean / eg.score_sd;
+        }
+        (w, b)
+    }
+}
+
+/// Per-TF means and divisors of the fitting cells.
 struct ZStats {
     mean: Vec<f64>,
-    sd: Vec<f64>,
+    scale: Vec<f64>,
 }
 
 impl ZStats {
-    /// The `n × |tfs|` z-score matrix of the given columns.
+    /// The `n × |tfs|` centred (and scaled) matrix of the given columns.
     fn z_scores(&self, x: ArrayView2<f64>, tfs: &[usize]) -> Mat<f64> {
         Mat::from_fn(x.nrows(), tfs.len(), |i, k| {
             let j = tfs[k];
-            (x[(i, j)] - self.mean[j]) / self.sd[j]
+            (x[(i, j)] - self.mean[j]) / self.scale[j]
         })
     }
 }
@@ -208,7 +249,7 @@ mod tests {
         // crosscheck/eigengene.py with scikit-learn 1.9.1: per community (then all TFs),
         // PCA(n_components=1).fit(z) on z-scores (ddof 1), components_[0] sign-aligned with the
         // row mean, explained_variance_ratio_[0].
-        let model = fit_eigengenes(fixture().view(), &communities()).unwrap();
+        let model = fit_eigengenes(fixture().view(), &communities(), Pca::Correlation).unwrap();
         let loadings: [&[f64]; 4] = [
             &[0.6945206745454697, 0.19081648984161004, 0.693707503082843],
             &[0.7008665892973664, 0.09217085439658709, -0.7073122066007907],
@@ -234,8 +275,51 @@ mod tests {
     }
 
     #[test]
+    fn covariance_eigengenes_match_sklearn_pca_of_centred_data() {
+        // scikit-learn 1.9.1: per community (then all TFs), PCA(1, svd_solver="full") of the
+        // centred, unscaled fixture; components_[0] sign-aligned with the row mean.
+        let model = fit_eigengenes(fixture().view(), &communities(), Pca::Covariance).unwrap();
+        let loadings: [&[f64]; 4] = [
+            &[0.6489425728481782, 0.7272959616140398, 0.22341468475706017],
+            &[0.7004630205082609, 0.1358789388421356, -0.7006343346422427],
+            &[1.0],
+            &[
+                0.5911160854184733,
+                0.10745386357976285,
+                0.05761784469686636,
+                -0.5189901359655057,
+                -0.15461370767816535,
+                -0.10316620201556381,
+                0.5760348944847096,
+            ],
+        ];
+        let explained = [0.4212891336699199, 0.5687347944826618, 1.0, 0.36292298716004606];
+        for ((eg, want), ve) in model.eigengenes.iter().zip(loadings).zip(explained) {
+            assert_close(&eg.loading, want, 1e-9);
+            assert_close(&[eg.variance_explained], &[ve], 1e-9);
+        }
+        assert!(model.scale.iter().all(|&s| s == 1.0));
+        let fitted = model.transform(fixture().view()).unwrap();
+        for col in fitted.columns() {
+            assert!(col.mean().unwrap().abs() < 1e-12 && (col.std(1.0) - 1.0).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn the_linear_map_is_the_transform() {
+        let model = fit_eigengenes(fixture().view(), &communities(), Pca::Correlation).unwrap();
+        let (w, b) = model.linear_map();
+        let x = new_cells();
+        let want = model.transform(x.view()).unwrap();
+        let got = x.dot(&w) + &ndarray::Array1::from(b);
+        for (g, v) in got.iter().zip(&want) {
+            assert!((g - v).abs() < 1e-12, "{g} vs {v}");
+        }
+    }
+
+    #[test]
     fn transform_applies_stored_statistics() {
-        let model = fit_eigengenes(fixture().view(), &communities()).unwrap();
+        let model = fit_eigengenes(fixture().view(), &communities(), Pca::Correlation).unwrap();
         // crosscheck/eigengene.py "transform" on the new cells.
         let want: [[f64; 4]; 5] = [
             [0.6524003606494275, -1.1465838105307906, -0.20804569580212268, 1.2462974946690473],
@@ -266,24 +350,27 @@ mod tests {
         wider.slice_mut(ndarray::s![.., ..7]).assign(&x);
         let mut comms = communities();
         comms[1].push(7);
-        let model = fit_eigengenes(wider.view(), &comms).unwrap();
-        let plain = fit_eigengenes(x.view(), &communities()).unwrap();
+        let model = fit_eigengenes(wider.view(), &comms, Pca::Correlation).unwrap();
+        let plain = fit_eigengenes(x.view(), &communities(), Pca::Correlation).unwrap();
         assert_eq!(model.dropped, vec![7]);
         assert_eq!(model.eigengenes[1].tfs, vec![3, 4, 6]);
         for (a, b) in model.eigengenes.iter().zip(&plain.eigengenes) {
             assert_close(&a.loading, &b.loading, 1e-12);
         }
-        let only_constant = fit_eigengenes(wider.view(), &[vec![7]]);
+        let only_constant = fit_eigengenes(wider.view(), &[vec![7]], Pca::Covariance);
         assert!(matches!(only_constant, Err(AlgoError::TooFew(_))));
     }
 
     #[test]
     fn eigengene_rejects_bad_input() {
         let x = fixture();
-        assert!(matches!(fit_eigengenes(x.view(), &[vec![0, 7]]), Err(AlgoError::Param { .. })));
-        assert!(matches!(fit_eigengenes(x.view(), &[vec![1, 1]]), Err(AlgoError::Param { .. })));
-        assert!(matches!(fit_eigengenes(x.slice(ndarray::s![..1, ..]), &[vec![0]]), Err(AlgoError::TooFew(_))));
-        let model = fit_eigengenes(x.view(), &communities()).unwrap();
+        assert!(matches!(fit_eigengenes(x.view(), &[vec![0, 7]], Pca::Covariance), Err(AlgoError::Param { .. })));
+        assert!(matches!(fit_eigengenes(x.view(), &[vec![1, 1]], Pca::Covariance), Err(AlgoError::Param { .. })));
+        assert!(matches!(
+            fit_eigengenes(x.slice(ndarray::s![..1, ..]), &[vec![0]], Pca::Covariance),
+            Err(AlgoError::TooFew(_))
+        ));
+        let model = fit_eigengenes(x.view(), &communities(), Pca::Correlation).unwrap();
         assert!(matches!(model.transform(x.slice(ndarray::s![.., ..6])), Err(AlgoError::Shape { .. })));
         let mut bad = x.clone();
         bad[(2, 2)] = f64::NAN;

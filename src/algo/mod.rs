@@ -13,6 +13,7 @@ pub mod leiden;
 pub mod linear_baseline;
 pub mod loess;
 pub mod partition;
+pub mod permutation;
 pub mod perturbation;
 pub mod preprocess;
 pub mod random;

@@ -417,29 +417,7 @@ pub fn cohesion(
     n_permutations: usize,
     seed: u64,
 ) -> Result<Vec<Cohesion>, AlgoError> {
-    let n = labels.len();
-    for &(i, j, w) in edges {
-        if i >= n || j >= n {
-            return Err(AlgoError::Param {
-                name: "edges".into(),
-                why: format!("edge ({i}, {j}) has an endpoint outside 0..{n}"),
-            });
-        }
-        if !w.is_finite() {
-            return Err(AlgoError::NonFinite(format!("weight {w} of edge ({i}, {j})")));
-        }
-        if w < 0.0 {
-            return Err(AlgoError::Param {
-                name: "edges".into(),
-                why: format!("edge ({i}, {j}) has negative weight {w}"),
-            });
-        }
-    }
-    let mut distinct: Vec<usize> = labels.to_vec();
-    distinct.sort_unstable();
-    distinct.dedup();
-    let dense: Vec<usize> =
-        labels.iter().map(|l| distinct.binary_search(l).expect("label is in its own set")).collect();
+    let (distinct, dense) = cohesion_labels(edges, labels)?;
     let k = distinct.len();
 
     let (w_int, w_bnd) = edge_weights(edges, &dense, k);
@@ -447,11 +425,7 @@ pub fn cohesion(
     let at_least = (0..n_permutations)
         .into_par_iter()
         .map(|perm| {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            rng.set_stream(perm as u64);
-            let mut shuffled = dense.clone();
-            shuffled.shuffle(&mut rng);
-            let (int, bnd) = edge_weights(edges, &shuffled, k);
+            let (int, bnd) = edge_weights(edges, &shuffled(&dense, seed, perm), k);
             observed
                 .iter()
                 .enumerate()
@@ -477,6 +451,81 @@ pub fn cohesion(
             p_perm: (1 + at_least[c]) as f64 / (1 + n_permutations) as f64,
         })
         .collect())
+}
+
+/// The paper's cohesion statistic (A.2) and its null: the mean cohesion over communities.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeanCohesion {
+    /// Mean of the communities' `w_int / (w_int + w_bnd)`.
+    pub observed: f64,
+    /// The mean under each size-preserving permutation, in permutation order.
+    pub null: Vec<f64>,
+    /// `(1 + #{null ≥ observed}) / (1 + permutations)` (ties within a relative 1e-12 count).
+    pub p_perm: f64,
+}
+
+/// The mean cohesion over communities against its size-preserving permutation null (A.2: "we
+/// perform a permutation test by randomly reassigning TFs to communities (while preserving
+/// community sizes) and recomputing the mean w_ratio across communities").
+///
+/// Uses the same shuffles as [`cohesion`] for the same `seed`; arguments and errors as there.
+///
+/// # Complexity
+/// `O(P · (n + E))`, parallel over permutations.
+pub fn mean_cohesion(
+    edges: &[(usize, usize, f64)],
+    labels: &[usize],
+    n_permutations: usize,
+    seed: u64,
+) -> Result<MeanCohesion, AlgoError> {
+    let (distinct, dense) = cohesion_labels(edges, labels)?;
+    let k = distinct.len();
+    let mean = |labels: &[usize]| {
+        let (int, bnd) = edge_weights(edges, labels, k);
+        int.iter().zip(&bnd).map(|(&i, &b)| ratio(i, b)).sum::<f64>() / k.max(1) as f64
+    };
+    let observed = mean(&dense);
+    let null: Vec<f64> = (0..n_permutations).into_par_iter().map(|perm| mean(&shuffled(&dense, seed, perm))).collect();
+    let at_least = null.iter().filter(|&&v| v >= observed - COHESION_TIE_RTOL * observed.abs()).count();
+    Ok(MeanCohesion { observed, null, p_perm: (1 + at_least) as f64 / (1 + n_permutations) as f64 })
+}
+
+/// Checks the edges of a cohesion test and renumbers `labels` densely: the distinct labels in
+/// increasing order and each item's index among them.
+fn cohesion_labels(edges: &[(usize, usize, f64)], labels: &[usize]) -> Result<(Vec<usize>, Vec<usize>), AlgoError> {
+    let n = labels.len();
+    for &(i, j, w) in edges {
+        if i >= n || j >= n {
+            return Err(AlgoError::Param {
+                name: "edges".into(),
+                why: format!("edge ({i}, {j}) has an endpoint outside 0..{n}"),
+            });
+        }
+        if !w.is_finite() {
+            return Err(AlgoError::NonFinite(format!("weight {w} of edge ({i}, {j})")));
+        }
+        if w < 0.0 {
+            return Err(AlgoError::Param {
+                name: "edges".into(),
+                why: format!("edge ({i}, {j}) has negative weight {w}"),
+            });
+        }
+    }
+    let mut distinct: Vec<usize> = labels.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let dense = labels.iter().map(|l| distinct.binary_search(l).expect("label is in its own set")).collect();
+    Ok((distinct, dense))
+}
+
+/// Permutation `perm` of a cohesion test: `labels` shuffled by ChaCha8 seeded by `seed` on
+/// stream `perm`.
+fn shuffled(labels: &[usize], seed: u64, perm: usize) -> Vec<usize> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(perm as u64);
+    let mut out = labels.to_vec();
+    out.shuffle(&mut rng);
+    out
 }
 
 /// Number of labels `k` of a labelling numbered `0..k` (largest label + 1, 0 when empty).
@@ -795,6 +844,26 @@ mod tests {
             // Only the two clique-exact shuffles (probability 2 / C(16, 8) each) reach it.
             assert!(row.p_perm < 0.01, "p = {}", row.p_perm);
         }
+    }
+
+    #[test]
+    fn mean_cohesion_of_cliques_is_significant_and_its_null_is_the_shuffles() {
+        let labels: Vec<usize> = (0..16).map(|i| if i < 8 { 3 } else { 5 }).collect();
+        let edges = two_cliques();
+        let m = mean_cohesion(&edges, &labels, 999, 42).unwrap();
+        assert_close(m.observed, 28.0 / 28.5, 1e-15);
+        assert_eq!(m.null.len(), 999);
+        assert!(m.p_perm < 0.01, "p = {}", m.p_perm);
+        // Each null value is the mean cohesion of the shuffle `cohesion` uses for its p-values.
+        let dense: Vec<usize> = labels.iter().map(|&l| usize::from(l == 5)).collect();
+        for perm in [0, 17, 998] {
+            let (int, bnd) = edge_weights(&edges, &shuffled(&dense, 42, perm), 2);
+            let want = (ratio(int[0], bnd[0]) + ratio(int[1], bnd[1])) / 2.0;
+            assert_eq!(m.null[perm], want);
+        }
+        let at_least = m.null.iter().filter(|&&v| v >= m.observed * (1.0 - 1e-12)).count();
+        assert_eq!(m.p_perm, (1 + at_least) as f64 / 1000.0);
+        assert!(matches!(mean_cohesion(&[(0, 3, 1.0)], &[0, 0, 1], 10, 1), Err(AlgoError::Param { .. })));
     }
 
     #[test]

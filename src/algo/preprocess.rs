@@ -17,6 +17,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::algo::AlgoError;
 use crate::algo::loess::loess_fit;
 use crate::algo::sparse::Csr;
+use crate::algo::stats::percentile;
 
 /// Scales every cell (row) to the same total count, as `sc.pp.normalize_total`.
 ///
@@ -278,17 +279,6 @@ fn percentile_bins(values: &[f64]) -> Result<Vec<usize>, AlgoError> {
         return Err(AlgoError::Numerical("cell_ranger mean-bin percentile edges are not unique".into()));
     }
     Ok(values.iter().map(|&v| right_closed_bin(&edges, v)).collect())
-}
-
-/// `np.percentile(sorted, q)` with linear interpolation, using numpy's two-sided lerp.
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    let h = q / 100.0 * (sorted.len() - 1) as f64;
-    let lo = h.floor() as usize;
-    let hi = (lo + 1).min(sorted.len() - 1);
-    let t = h - lo as f64;
-    let (a, b) = (sorted[lo], sorted[hi]);
-    let diff = b - a;
-    if t >= 0.5 { b - diff * (1.0 - t) } else { a + diff * t }
 }
 
 /// Seurat bin statistics (mean, sample std); a bin with fewer than two values gets

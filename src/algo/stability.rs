@@ -49,12 +49,33 @@ pub struct Stability {
     pub vi: f64,
 }
 
-/// Mean ARI and VI over `pairs` random unordered pairs `i ≠ j` of `partitions`, drawn with a
+impl Stability {
+    /// The paper's stability score (A.2), mean ARI over mean VI; infinite when every sampled
+    /// pair is identical (VI = 0).
+    pub fn ari_over_vi(&self) -> f64 {
+        if self.vi > 0.0 { self.ari / self.vi } else { f64::INFINITY }
+    }
+}
+
+/// The agreement of one sampled pair of runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PairScore {
+    /// Index of the first run.
+    pub a: usize,
+    /// Index of the second run.
+    pub b: usize,
+    /// Their adjusted Rand index.
+    pub ari: f64,
+    /// Their variation of information (natural log).
+    pub vi: f64,
+}
+
+/// ARI and VI of `pairs` random unordered pairs `i ≠ j` of `partitions`, drawn with a
 /// generator seeded by `seed` (all pairs when there are fewer).
 ///
 /// # Complexity
 /// `O(pairs · n)` for partitions of `n` items.
-pub fn stability(partitions: &[Vec<usize>], pairs: usize, seed: u64) -> Result<Stability, AlgoError> {
+pub fn pair_scores(partitions: &[Vec<usize>], pairs: usize, seed: u64) -> Result<Vec<PairScore>, AlgoError> {
     let r = partitions.len();
     if r < 2 {
         return Err(AlgoError::TooFew(format!("stability needs at least 2 runs, got {r}")));
@@ -75,21 +96,58 @@ pub fn stability(partitions: &[Vec<usize>], pairs: usize, seed: u64) -> Result<S
             })
             .collect()
     };
-    let (mut ari, mut vi) = (0.0, 0.0);
-    for &(i, j) in &chosen {
-        ari += adjusted_rand_index(&partitions[i], &partitions[j])?;
-        vi += variation_of_information(&partitions[i], &partitions[j])?;
-    }
-    let n = chosen.len() as f64;
-    Ok(Stability { ari: ari / n, vi: vi / n })
+    chosen
+        .into_iter()
+        .map(|(a, b)| {
+            Ok(PairScore {
+                a,
+                b,
+                ari: adjusted_rand_index(&partitions[a], &partitions[b])?,
+                vi: variation_of_information(&partitions[a], &partitions[b])?,
+            })
+        })
+        .collect()
 }
 
-/// Index of the chosen resolution: highest mean ARI; values within `tolerance` of the best are
-/// tied and the one with the fewest communities wins, then the lower VI, then the earlier one.
+/// Mean ARI and VI over the pairs of [`pair_scores`].
+///
+/// # Complexity
+/// `O(pairs · n)` for partitions of `n` items.
+pub fn stability(partitions: &[Vec<usize>], pairs: usize, seed: u64) -> Result<Stability, AlgoError> {
+    Ok(mean_stability(&pair_scores(partitions, pairs, seed)?))
+}
+
+/// Mean ARI and VI of scored pairs (ARI 1, VI 0 for none).
+pub fn mean_stability(pairs: &[PairScore]) -> Stability {
+    if pairs.is_empty() {
+        return Stability { ari: 1.0, vi: 0.0 };
+    }
+    let n = pairs.len() as f64;
+    Stability { ari: pairs.iter().map(|p| p.ari).sum::<f64>() / n, vi: pairs.iter().map(|p| p.vi).sum::<f64>() / n }
+}
+
+/// Index of the chosen resolution (A.2: "the one maximizing this stability criterion,
+/// prioritizing solutions with a lower number of communities in case of ties").
+///
+/// 1. Only resolutions whose consensus has at least 2 communities compete (one community is no
+///    partition, and every later step needs two); all of them when none has.
+/// 2. The score is [`Stability::ari_over_vi`]; scores at least `(1 − tolerance)` times the best
+///    are tied, and when the best is infinite (identical runs) every infinite score is.
+/// 3. Among the tied: fewest communities, then lower mean VI, then higher mean ARI, then the
+///    smaller resolution (earlier index).
 pub fn select_resolution(stability: &[Stability], n_communities: &[usize], tolerance: f64) -> Option<usize> {
-    let best = stability.iter().map(|s| s.ari).fold(f64::NEG_INFINITY, f64::max);
-    (0..stability.len()).filter(|&i| stability[i].ari >= best - tolerance).min_by(|&a, &b| {
-        n_communities[a].cmp(&n_communities[b]).then(stability[a].vi.total_cmp(&stability[b].vi)).then(a.cmp(&b))
+    let all: Vec<usize> = (0..stability.len()).collect();
+    let partitions: Vec<usize> = all.iter().copied().filter(|&i| n_communities[i] >= 2).collect();
+    let candidates = if partitions.is_empty() { all } else { partitions };
+    let score = |i: usize| stability[i].ari_over_vi();
+    let best = candidates.iter().map(|&i| score(i)).fold(f64::NEG_INFINITY, f64::max);
+    let tied = |i: &usize| if best.is_infinite() { score(*i) == best } else { score(*i) >= best * (1.0 - tolerance) };
+    candidates.into_iter().filter(tied).min_by(|&a, &b| {
+        n_communities[a]
+            .cmp(&n_communities[b])
+            .then(stability[a].vi.total_cmp(&stability[b].vi))
+            .then(stability[b].ari.total_cmp(&stability[a].ari))
+            .then(a.cmp(&b))
     })
 }
 
@@ -113,9 +171,34 @@ mod tests {
     }
 
     #[test]
-    fn ties_go_to_fewer_communities() {
-        let s = [Stability { ari: 0.9, vi: 0.1 }, Stability { ari: 0.8995, vi: 0.2 }, Stability { ari: 0.5, vi: 1.0 }];
-        assert_eq!(select_resolution(&s, &[6, 4, 2], 1e-3), Some(1));
-        assert_eq!(select_resolution(&s, &[6, 4, 2], 1e-6), Some(0));
+    fn the_best_ari_over_vi_wins_and_near_ties_go_to_fewer_communities() {
+        let s = [
+            Stability { ari: 0.9, vi: 0.1 },   // 9.0
+            Stability { ari: 0.895, vi: 0.1 }, // 8.95
+            Stability { ari: 0.95, vi: 0.2 },  // 4.75: the best ARI, not the best ratio
+        ];
+        assert_eq!(select_resolution(&s, &[6, 4, 2], 1e-2), Some(1));
+        assert_eq!(select_resolution(&s, &[6, 4, 2], 1e-4), Some(0));
+    }
+
+    #[test]
+    fn identical_runs_at_several_resolutions_choose_the_fewest_communities_but_at_least_two() {
+        // Issue 16: a small graph where every γ gives identical runs (VI = 0, ARI/VI infinite);
+        // the one-community γ = 0.9 must not be chosen.
+        let perfect = Stability { ari: 1.0, vi: 0.0 };
+        let s = [perfect, perfect, Stability { ari: 0.9, vi: 0.05 }, perfect, perfect];
+        assert_eq!(select_resolution(&s, &[1, 3, 2, 2, 5], 1e-3), Some(3));
+        // Only one-community partitions: the rule falls back to them.
+        assert_eq!(select_resolution(&s[..2], &[1, 1], 1e-3), Some(0));
+        assert!(select_resolution(&[], &[], 1e-3).is_none());
+    }
+
+    #[test]
+    fn pair_scores_average_to_the_stability() {
+        let runs = vec![vec![0, 0, 1, 1], vec![0, 0, 1, 2], vec![0, 1, 1, 1]];
+        let pairs = pair_scores(&runs, 200, 1).unwrap();
+        assert_eq!(pairs.iter().map(|p| (p.a, p.b)).collect::<Vec<_>>(), vec![(0, 1), (0, 2), (1, 2)]);
+        assert!((pairs[0].ari - 0.5714285714285714).abs() < 1e-15);
+        assert_eq!(mean_stability(&pairs), stability(&runs, 200, 1).unwrap());
     }
 }

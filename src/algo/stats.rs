@@ -104,6 +104,23 @@ pub fn bh_fdr(p: &[f64]) -> Result<Vec<f64>, AlgoError> {
     Ok(q)
 }
 
+/// `np.percentile(sorted, q)` with linear interpolation, using numpy's two-sided lerp.
+///
+/// # Arguments
+/// * `sorted` — ascending values, at least one; `q` — the percentile in `[0, 100]`.
+///
+/// # Panics
+/// On an empty slice.
+pub fn percentile(sorted: &[f64], q: f64) -> f64 {
+    let h = q / 100.0 * (sorted.len() - 1) as f64;
+    let lo = h.floor() as usize;
+    let hi = (lo + 1).min(sorted.len() - 1);
+    let t = h - lo as f64;
+    let (a, b) = (sorted[lo], sorted[hi]);
+    let diff = b - a;
+    if t >= 0.5 { b - diff * (1.0 - t) } else { a + diff * t }
+}
+
 /// One-sample Student t-test of `H0: mean(x) = mu0` (scipy `ttest_1samp`).
 ///
 /// # Arguments

@@ -7,6 +7,13 @@
 //! residualised on `[1, TFA_{−i}]` ([`fit_alignment`]). [`fit_alignment_gradient`] reaches the
 //! same optimum by Adam, as the paper describes; a test checks they agree. Also MCC (§7.6).
 //!
+//! Every quantity depends on the cells only through the centred cross-products of `[TFA | Ẑ]`.
+//! [`Moments`] holds them, so many labellings of the same latents (the permutation test) are
+//! scored from one pass over the cells: activities that are an affine map `X W + b` of the TF
+//! expression have moments `Wᵀ S_XX W` ([`Moments::project`]), and the residualisation on
+//! `[1, TFA_{−i}]` becomes a sweep of the scatter matrix. [`fit_alignment_moments`],
+//! [`tmex_moments`] and [`mcc_moments`] agree with the cell-level route to rounding (tests).
+//!
 //! Pure maths over ndarray in float64; no I/O.
 
 use faer::Mat;
@@ -153,8 +160,174 @@ pub fn tmex(z_hat: ArrayView2<f64>, tfa: ArrayView2<f64>, a: ArrayView2<f64>) ->
     if a.dim() != (z_hat.ncols(), tfa.ncols()) {
         return Err(AlgoError::Shape { what: "T-MEX: rows of A".into(), expected: z_hat.ncols(), got: a.nrows() });
     }
-    let rho: Vec<f64> = terms(z_hat, tfa).iter().enumerate().map(|(i, t)| t.rho(&a.column(i).to_vec())).collect();
-    Ok((rho.iter().sum::<f64>() / rho.len() as f64, rho))
+    Ok(score_terms(&terms(z_hat, tfa), a))
+}
+
+/// The mean of the terms' partial correlations under `a`, and the terms.
+fn score_terms(terms: &[Term], a: ArrayView2<f64>) -> (f64, Vec<f64>) {
+    let rho: Vec<f64> = terms.iter().enumerate().map(|(i, t)| t.rho(&a.column(i).to_vec())).collect();
+    (rho.iter().sum::<f64>() / rho.len() as f64, rho)
+}
+
+/// The centred cross-products of the columns of `[L | Ẑ]` over a set of cells: `lead` leading
+/// columns (activities, or the TF expression they are an affine map of), then the latents.
+///
+/// Scale does not matter to any statistic here, so it is the scatter (no division by `n`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Moments {
+    /// Cells the moments are over.
+    pub cells: usize,
+    /// Number of leading columns.
+    pub lead: usize,
+    /// `Σ (x − x̄)(x − x̄)ᵀ`, symmetric, `(lead + q)²`.
+    pub scatter: Array2<f64>,
+}
+
+impl Moments {
+    /// The moments of `[lead | z_hat]` over the rows `rows`.
+    ///
+    /// # Complexity
+    /// `O(|rows| · (p + q)²)` for `p` leading columns and `q` latents.
+    pub fn of(lead: ArrayView2<f64>, z_hat: ArrayView2<f64>, rows: &[usize]) -> Result<Moments, AlgoError> {
+        if lead.nrows() != z_hat.nrows() {
+            return Err(AlgoError::Shape {
+                what: "moments: rows of the latents".into(),
+                expected: lead.nrows(),
+                got: z_hat.nrows(),
+            });
+        }
+        if let Some(&r) = rows.iter().find(|&&r| r >= lead.nrows()) {
+            return Err(AlgoError::Shape { what: "moments: a row index".into(), expected: lead.nrows(), got: r });
+        }
+        let (p, q) = (lead.ncols(), z_hat.ncols());
+        let mut x = Array2::zeros((rows.len(), p + q));
+        for (k, &r) in rows.iter().enumerate() {
+            x.slice_mut(s![k, ..p]).assign(&lead.row(r));
+            x.slice_mut(s![k, p..]).assign(&z_hat.row(r));
+        }
+        if let Some(v) = x.iter().find(|v| !v.is_finite()) {
+            return Err(AlgoError::NonFinite(format!("moments input holds {v}")));
+        }
+        if let Some(mean) = x.mean_axis(Axis(0)) {
+            x -= &mean;
+        }
+        Ok(Moments { cells: rows.len(), lead: p, scatter: x.t().dot(&x) })
+    }
+
+    /// The moments of `[L W | Ẑ]`: leading columns mapped by `w` (`lead × d`), as for activities
+    /// that are an affine map `X W + b` of the leading columns (the offset drops out).
+    ///
+    /// # Complexity
+    /// `O(p² d + p q d)`.
+    pub fn project(&self, w: ArrayView2<f64>) -> Result<Moments, AlgoError> {
+        if w.nrows() != self.lead {
+            return Err(AlgoError::Shape {
+                what: "moments: rows of the map".into(),
+                expected: self.lead,
+                got: w.nrows(),
+            });
+        }
+        let (p, d) = (self.lead, w.ncols());
+        let q = self.scatter.nrows() - p;
+        let s_xx = self.scatter.slice(s![..p, ..p]);
+        let s_xz = self.scatter.slice(s![..p, p..]);
+        let mut out = Array2::zeros((d + q, d + q));
+        out.slice_mut(s![..d, ..d]).assign(&w.t().dot(&s_xx.dot(&w)));
+        let cross = w.t().dot(&s_xz);
+        out.slice_mut(s![..d, d..]).assign(&cross);
+        out.slice_mut(s![d.., ..d]).assign(&cross.t());
+        out.slice_mut(s![d.., d..]).assign(&self.scatter.slice(s![p.., p..]));
+        Ok(Moments { cells: self.cells, lead: d, scatter: out })
+    }
+
+    /// Number of latents `q`.
+    fn latents(&self) -> usize {
+        self.scatter.nrows() - self.lead
+    }
+
+    /// Checks that the moments hold activities and latents over enough cells for T-MEX.
+    fn check(&self) -> Result<(), AlgoError> {
+        let (d, q) = (self.lead, self.latents());
+        if d == 0 || q == 0 {
+            return Err(AlgoError::TooFew("T-MEX needs at least one activity and one latent".into()));
+        }
+        if self.cells < d + q + 2 {
+            return Err(AlgoError::TooFew(format!(
+                "T-MEX with {d} activities and {q} latents needs more than {} cells, got {}",
+                d + q + 1,
+                self.cells
+            )));
+        }
+        if let Some(v) = self.scatter.iter().find(|v| !v.is_finite()) {
+            return Err(AlgoError::NonFinite(format!("T-MEX moments hold {v}")));
+        }
+        Ok(())
+    }
+
+    /// The T-MEX terms: for each activity `i`, the scatter of `[TFA_i | Ẑ]` with `TFA_{−i}`
+    /// swept out (the residuals' Gram matrices on `[1, TFA_{−i}]`). A conditioner whose
+    /// remaining variance is below `1e-20` of its own is skipped, as [`residualise`] drops a
+    /// column that adds no new direction.
+    fn terms(&self) -> Vec<Term> {
+        let (d, q) = (self.lead, self.latents());
+        (0..d)
+            .map(|i| {
+                let mut m = self.scatter.clone();
+                for c in (0..d).filter(|&c| c != i) {
+                    let pivot = m[(c, c)];
+                    if !(pivot > 0.0 && pivot > 1e-20 * self.scatter[(c, c)]) {
+                        continue;
+                    }
+                    let col = m.column(c).to_owned();
+                    for r in 0..d + q {
+                        for k in 0..d + q {
+                            m[(r, k)] -= col[r] * col[k] / pivot;
+                        }
+                    }
+                }
+                let gram = Mat::from_fn(q, q, |r, k| m[(d + r, d + k)]);
+                let cross = (0..q).map(|r| m[(d + r, i)]).collect();
+                Term { gram, cross, norm_t: m[(i, i)].max(0.0).sqrt() }
+            })
+            .collect()
+    }
+}
+
+/// [`fit_alignment`] from the moments of `[TFA | Ẑ]` over the fitting cells.
+///
+/// # Complexity
+/// `O(d² (d + q)²)`, independent of the number of cells.
+pub fn fit_alignment_moments(m: &Moments) -> Result<Array2<f64>, AlgoError> {
+    m.check()?;
+    align(m.terms(), m.latents())
+}
+
+/// [`tmex`] from the moments of `[TFA | Ẑ]` over the scored cells.
+///
+/// # Complexity
+/// `O(d² (d + q)²)`.
+pub fn tmex_moments(m: &Moments, a: ArrayView2<f64>) -> Result<(f64, Vec<f64>), AlgoError> {
+    m.check()?;
+    if a.dim() != (m.latents(), m.lead) {
+        return Err(AlgoError::Shape { what: "T-MEX: rows of A".into(), expected: m.latents(), got: a.nrows() });
+    }
+    Ok(score_terms(&m.terms(), a))
+}
+
+/// [`mcc`] of the activities and the aligned latents `Ẑ A`, from the moments of `[TFA | Ẑ]`.
+pub fn mcc_moments(m: &Moments, a: ArrayView2<f64>) -> Result<f64, AlgoError> {
+    let (d, q) = (m.lead, m.latents());
+    if a.nrows() != q {
+        return Err(AlgoError::Shape { what: "MCC: rows of A".into(), expected: q, got: a.nrows() });
+    }
+    let s_tt = m.scatter.slice(s![..d, ..d]);
+    let s_tz = m.scatter.slice(s![..d, d..]).dot(&a);
+    let s_zz = a.t().dot(&m.scatter.slice(s![d.., d..]).dot(&a));
+    let corr = Array2::from_shape_fn((d, a.ncols()), |(i, j)| {
+        let denominator = (s_tt[(i, i)] * s_zz[(j, j)]).sqrt();
+        if denominator > 0.0 { s_tz[(i, j)] / denominator } else { 0.0 }
+    });
+    matched_mean(corr.view())
 }
 
 /// The alignment `A` (`q × d`, unit-norm columns) maximising T-MEX, in closed form.
@@ -166,9 +339,13 @@ pub fn tmex(z_hat: ArrayView2<f64>, tfa: ArrayView2<f64>, a: ArrayView2<f64>) ->
 /// `O(d · n · (d + q)²)`.
 pub fn fit_alignment(z_hat: ArrayView2<f64>, tfa: ArrayView2<f64>) -> Result<Array2<f64>, AlgoError> {
     check(z_hat, tfa)?;
-    let q = z_hat.ncols();
-    let mut a = Array2::zeros((q, tfa.ncols()));
-    for (i, term) in terms(z_hat, tfa).into_iter().enumerate() {
+    align(terms(z_hat, tfa), z_hat.ncols())
+}
+
+/// The closed-form alignment of each term (see [`fit_alignment`]).
+fn align(terms: Vec<Term>, q: usize) -> Result<Array2<f64>, AlgoError> {
+    let mut a = Array2::zeros((q, terms.len()));
+    for (i, term) in terms.into_iter().enumerate() {
         let mut g = term.gram.clone();
         let ridge = 1e-8 * (0..q).map(|j| g[(j, j)]).sum::<f64>().max(f64::MIN_POSITIVE) / q as f64;
         let mut col = term.cross.clone();
@@ -263,7 +440,12 @@ pub fn correlation_matrix(x: ArrayView2<f64>, y: ArrayView2<f64>) -> Result<Arra
 /// `reference`) and latents, optimal one-to-one matching by the Hungarian algorithm, mean of the
 /// matched `|corr|` over the smaller side.
 pub fn mcc(reference: ArrayView2<f64>, latents: ArrayView2<f64>) -> Result<f64, AlgoError> {
-    let abs = correlation_matrix(reference, latents)?.mapv(f64::abs);
+    matched_mean(correlation_matrix(reference, latents)?.view())
+}
+
+/// The mean `|corr|` of the best one-to-one matching of the rows and columns of `corr`.
+fn matched_mean(corr: ArrayView2<f64>) -> Result<f64, AlgoError> {
+    let abs = corr.mapv(f64::abs);
     let assignment = hungarian_max(abs.view())?;
     let matched: Vec<f64> = assignment.iter().enumerate().filter_map(|(r, c)| c.map(|c| abs[(r, c)])).collect();
     if matched.is_empty() {
@@ -349,6 +531,42 @@ mod tests {
         for i in 0..4 {
             assert!((exact.column(i).dot(&exact.column(i)) - 1.0).abs() < 1e-12);
         }
+    }
+
+    #[test]
+    fn the_moments_route_equals_the_cell_route() {
+        // Activities that are an affine map of 9 "TFs", latents a noisy mixing of them; scored
+        // on a subset of the cells, as the permutation test scores its training cells.
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let x = normal(&mut rng, 400, 9) + 1.5;
+        let w = normal(&mut rng, 9, 4);
+        let tfa = x.dot(&w) + 3.0;
+        let z_hat = tfa.dot(&normal(&mut rng, 4, 5)) + normal(&mut rng, 400, 5) * 0.8;
+        let rows: Vec<usize> = (0..400).filter(|r| r % 3 != 0).collect();
+        let direct = Moments::of(tfa.view(), z_hat.view(), &rows).unwrap();
+        let projected = Moments::of(x.view(), z_hat.view(), &rows).unwrap().project(w.view()).unwrap();
+        let scale = direct.scatter.iter().fold(0f64, |m, v| m.max(v.abs()));
+        for (a, b) in direct.scatter.iter().zip(&projected.scatter) {
+            assert!((a - b).abs() < 1e-10 * scale, "{a} vs {b}");
+        }
+        let (z_rows, t_rows) = (z_hat.select(Axis(0), &rows), tfa.select(Axis(0), &rows));
+        let a_cells = fit_alignment(z_rows.view(), t_rows.view()).unwrap();
+        let a_moments = fit_alignment_moments(&projected).unwrap();
+        for (a, b) in a_cells.iter().zip(&a_moments) {
+            assert!((a - b).abs() < 1e-8, "alignment {a} vs {b}");
+        }
+        let (by_cells, terms_cells) = tmex(z_rows.view(), t_rows.view(), a_cells.view()).unwrap();
+        let (by_moments, terms_moments) = tmex_moments(&projected, a_cells.view()).unwrap();
+        assert!((by_cells - by_moments).abs() < 1e-10, "{by_cells} vs {by_moments}");
+        for (a, b) in terms_cells.iter().zip(&terms_moments) {
+            assert!((a - b).abs() < 1e-10);
+        }
+        let mcc_cells = mcc(t_rows.view(), z_rows.dot(&a_cells).view()).unwrap();
+        let mcc_by_moments = mcc_moments(&projected, a_cells.view()).unwrap();
+        assert!((mcc_cells - mcc_by_moments).abs() < 1e-10, "{mcc_cells} vs {mcc_by_moments}");
+        let too_few = Moments::of(tfa.view(), z_hat.view(), &rows[..10]).unwrap();
+        assert!(matches!(fit_alignment_moments(&too_few), Err(AlgoError::TooFew(_))));
+        assert!(matches!(Moments::of(tfa.view(), z_hat.view(), &[400]), Err(AlgoError::Shape { .. })));
     }
 
     #[test]

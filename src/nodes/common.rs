@@ -1,8 +1,9 @@
 //! Small helpers shared by node kinds: building outputs and the standard tables.
 
 use crate::algo::AlgoError;
+use crate::algo::eigengene::Pca;
 use crate::algo::labels::condition_name;
-use crate::engine::{NodeError, Outputs};
+use crate::engine::{NodeError, Outputs, ParamSpec, ParamType, Params};
 use crate::table::{Table, TableBuilder};
 
 /// Builds an [`Outputs`] map from `(port, table)` pairs.
@@ -127,6 +128,22 @@ pub fn train_on_error(what: &str, controls: usize, singles: usize, community_sin
 
 /// Which cells a model is fitted on.
 pub const FIT_CELLS: &[&str] = &["training", "controls", "all"];
+
+/// The `pca` param of the kinds that fit eigengenes: PC1 of the covariance matrix (A.3, the
+/// default) or of the correlation matrix (WGCNA).
+pub fn pca_param() -> ParamSpec {
+    ParamSpec::new(
+        "pca",
+        ParamType::Choice(&["covariance", "correlation"]),
+        serde_json::json!("covariance"),
+        "eigengene = PC1 of the covariance (A.3) or the correlation (WGCNA) matrix of the community's TFs",
+    )
+}
+
+/// The value of [`pca_param`].
+pub fn pca(p: &Params) -> Result<Pca, NodeError> {
+    Ok(if p.str("pca")? == "correlation" { Pca::Correlation } else { Pca::Covariance })
+}
 
 /// The rows of `cells` used for fitting, checked against the expression's cell names:
 /// `training` = controls and single perturbations (never the doubles that evaluation holds out),

@@ -1,12 +1,14 @@
-//! `eigengene`: TF activities: the first principal component of each community's z-scored TFs
-//! (sign aligned with the community mean) plus a global one; fitted once, applied to every cell
-//! (method.md §5).
+//! `eigengene`: TF activities: the first principal component of each community's TFs (of the
+//! covariance matrix by default, A.3; of the correlation matrix with `pca: correlation`), sign
+//! aligned with the community mean, plus a global one across all TFs (the community TFs and,
+//! with input `tfs`, every other listed TF in the expression, A.3); fitted once, applied to
+//! every cell (method.md §5).
 
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::json;
 
-use super::common::{FIT_CELLS, dense_columns, fitting_rows, outputs};
+use super::common::{FIT_CELLS, dense_columns, fitting_rows, names, outputs, pca, pca_param};
 use crate::algo::eigengene::fit_eigengenes;
 use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
 use crate::table::{Matrix, SparseMatrix, TableBuilder};
@@ -19,7 +21,7 @@ impl NodeKind for Eigengene {
         "eigengene"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn doc(&self) -> &str {
         "TF community activities: PC1 per community and a global one, projected onto every cell"
@@ -29,6 +31,10 @@ impl NodeKind for Eigengene {
             PortSpec::new("expression", "cells × genes, log-normalised"),
             PortSpec::new("communities", "tf, community (e.g. leiden-sweep.consensus)"),
             PortSpec::optional("cells", "cell table (with n_targets) to fit on controls only"),
+            PortSpec::optional(
+                "tfs",
+                "TF names: the global eigengene spans all of them in the expression (default: the community TFs)",
+            ),
         ]
     }
     fn outputs(&self) -> Vec<PortSpec> {
@@ -38,12 +44,15 @@ impl NodeKind for Eigengene {
         ]
     }
     fn params(&self) -> Vec<ParamSpec> {
-        vec![ParamSpec::new(
-            "cells",
-            ParamType::Choice(FIT_CELLS),
-            json!("training"),
-            "cells to fit on (with `cells`): training = controls + singles",
-        )]
+        vec![
+            ParamSpec::new(
+                "cells",
+                ParamType::Choice(FIT_CELLS),
+                json!("training"),
+                "cells to fit on (with `cells`): training = controls + singles",
+            ),
+            pca_param(),
+        ]
     }
     fn run(&self, p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
         let expr = SparseMatrix::from_table(&inputs.table("expression")?)?;
@@ -69,13 +78,22 @@ impl NodeKind for Eigengene {
                 missing[0]
             )));
         }
+        if let Some(all) = inputs.opt_table("tfs")? {
+            for tf in names(&all)? {
+                if let Some(&g) = gene_index.get(tf.as_str())
+                    && !cols.contains(&g)
+                {
+                    cols.push(g);
+                }
+            }
+        }
         let cells = inputs.opt_table("cells")?;
         let fit_rows = fitting_rows(cells.as_ref(), &expr.rows, p.str("cells")?)?;
         let all_rows: Vec<usize> = (0..expr.rows.len()).collect();
         let x_all = dense_columns(&expr, &all_rows, &cols)?;
         let x_fit = x_all.select(ndarray::Axis(0), &fit_rows);
         let communities: Vec<Vec<usize>> = groups.values().cloned().collect();
-        let model = fit_eigengenes(x_fit.view(), &communities)?;
+        let model = fit_eigengenes(x_fit.view(), &communities, pca(p)?)?;
         let activities = model.transform(x_all.view())?;
         let mut names: Vec<String> = groups.keys().map(|id| format!("community_{id}")).collect();
         names.push("global".into());

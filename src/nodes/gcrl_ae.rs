@@ -1,18 +1,19 @@
 //! What `ae-train` and `permutation-test` share (method.md §6): which cells the autoencoder sees,
-//! its TF inputs and gene targets z-scored with training statistics, its params, and one whole
-//! gCRL-AE run (split → train → encode → eigengenes → alignment → T-MEX).
+//! its TF inputs and gene targets z-scored with training statistics, its params, one training
+//! (split → train → encode) and the eigengenes of a labelling of its TFs.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, Axis};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
-use super::common::{FIT_CELLS, cell_targets, dense_columns, edge_list, fitting_rows, train_on_error, train_on_param};
-use crate::algo::eigengene::fit_eigengenes;
+use super::common::{
+    FIT_CELLS, cell_targets, dense_columns, edge_list, fitting_rows, pca_param, train_on_error, train_on_param,
+};
+use crate::algo::eigengene::{EigengeneModel, Pca, fit_eigengenes};
 use crate::algo::random::split_rows;
-use crate::algo::tmex::{fit_alignment, mcc, tmex};
 use crate::engine::{Inputs, NodeError, ParamSpec, ParamType, Params, PortSpec, RunContext};
 use crate::models::ae::{AeConfig, TrainedAe, train};
 use crate::table::{SparseMatrix, Table};
@@ -50,6 +51,7 @@ pub fn params() -> Vec<ParamSpec> {
             "cells (with `cells`) the eigengenes are fitted on: training = controls + singles",
         ),
         train_on_param(),
+        pca_param(),
         ParamSpec::new("gpu", ParamType::Bool, json!(false), "train on a GPU slot (needs the `cuda` build)"),
     ]
 }
@@ -205,17 +207,6 @@ pub fn zscore(mut m: Array2<f32>, rows: &[usize]) -> Array2<f32> {
     m
 }
 
-/// What one gCRL-AE run scored.
-#[derive(Debug, Clone, Copy)]
-pub struct RunScore {
-    /// T-MEX on the training cells (where `A` was fitted).
-    pub tmex_train: f64,
-    /// T-MEX on the validation cells.
-    pub tmex_val: f64,
-    /// MCC between activities and aligned latents on the validation cells.
-    pub mcc: f64,
-}
-
 /// A trained autoencoder with its split.
 pub struct Fitted {
     /// The model and its history.
@@ -238,44 +229,15 @@ pub fn fit(data: &AeData, p: &Params, seed: u64, ctx: &RunContext) -> Result<Fit
     Ok(Fitted { ae, train: train_rows, validation, latent })
 }
 
-/// TF activities of the used rows for TF → community `labels`: eigengenes fitted on `fit_rows`.
-pub fn activities(data: &AeData, labels: &[usize]) -> Result<Array2<f64>, NodeError> {
+/// The eigengenes of TF → community `labels` (communities in ascending label order, then the
+/// global one over the community TFs), fitted on the fitting rows.
+pub fn eigengene_model(data: &AeData, labels: &[usize], pca: Pca) -> Result<EigengeneModel, NodeError> {
     let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (t, &l) in labels.iter().enumerate() {
         groups.entry(l).or_default().push(t);
     }
     let communities: Vec<Vec<usize>> = groups.into_values().collect();
-    let model = fit_eigengenes(data.tf_log.select(Axis(0), &data.fit_rows).view(), &communities)?;
-    Ok(model.transform(data.tf_log.select(Axis(0), &data.used).view())?)
-}
-
-/// Aligns `latent` to `tfa` on the training rows and scores T-MEX in and out of sample.
-pub fn score(
-    latent: ArrayView2<f64>,
-    tfa: ArrayView2<f64>,
-    train: &[usize],
-    validation: &[usize],
-) -> Result<(Array2<f64>, RunScore), NodeError> {
-    let (z_train, t_train) = (latent.select(Axis(0), train), tfa.select(Axis(0), train));
-    let a = fit_alignment(z_train.view(), t_train.view())?;
-    let (tmex_train, _) = tmex(z_train.view(), t_train.view(), a.view())?;
-    let (z_val, t_val) = (latent.select(Axis(0), validation), tfa.select(Axis(0), validation));
-    let (tmex_val, _) = tmex(z_val.view(), t_val.view(), a.view())?;
-    let mcc = mcc(t_val.view(), z_val.dot(&a).view())?;
-    Ok((a, RunScore { tmex_train, tmex_val, mcc }))
-}
-
-/// One whole run: train with `seed`, activities under `labels`, alignment, scores.
-pub fn run_once(
-    data: &AeData,
-    labels: &[usize],
-    p: &Params,
-    seed: u64,
-    ctx: &RunContext,
-) -> Result<RunScore, NodeError> {
-    let fitted = fit(data, p, seed, ctx)?;
-    let tfa = activities(data, labels)?;
-    Ok(score(fitted.latent.view(), tfa.view(), &fitted.train, &fitted.validation)?.1)
+    Ok(fit_eigengenes(data.tf_log.select(Axis(0), &data.fit_rows).view(), &communities, pca)?)
 }
 
 #[cfg(test)]

@@ -91,8 +91,8 @@ impl NodeKind for Grn {
             ParamSpec::new(
                 "cells",
                 ParamType::Choice(FIT_CELLS),
-                json!("training"),
-                "cells to fit on (with `cells`): training = controls + singles",
+                json!("controls"),
+                "cells to fit on (with `cells`): controls = unperturbed (§3.1), training = controls + singles",
             ),
         ]
     }

@@ -13,8 +13,8 @@ use serde_json::json;
 
 use super::common::{edge_list, names, outputs};
 use crate::algo::leiden::{Graph, LeidenOptions, leiden};
-use crate::algo::partition::{cohesion, consensus_majority};
-use crate::algo::stability::{Stability, select_resolution, stability, tf_graph};
+use crate::algo::partition::{cohesion, consensus_majority, mean_cohesion};
+use crate::algo::stability::{PairScore, mean_stability, pair_scores, select_resolution, tf_graph};
 use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext, Shard};
 use crate::table::{Table, TableBuilder};
 
@@ -50,7 +50,7 @@ impl NodeKind for LeidenSweep {
         "leiden-sweep"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn doc(&self) -> &str {
         "TF communities: Leiden over resolutions × seeds, stability, consensus, cohesion test"
@@ -64,9 +64,19 @@ impl NodeKind for LeidenSweep {
     fn outputs(&self) -> Vec<PortSpec> {
         vec![
             PortSpec::new("runs", "resolution, seed, quality, n_communities"),
-            PortSpec::new("stability", "resolution, ari, vi, score, n_communities, selected"),
+            PortSpec::new(
+                "stability",
+                "resolution, ari, vi, score (= ari_over_vi, the selection score), ari_over_vi, n_communities, \
+                 fraction_identical, selected",
+            ),
+            PortSpec::new("pairs", "resolution, run_a, run_b, ari, vi: the sampled run pairs behind the means"),
             PortSpec::new("consensus", "tf, community"),
             PortSpec::new("cohesion", "community, size, w_internal, w_boundary, ratio, p_value"),
+            PortSpec::new(
+                "cohesion_mean",
+                "mean_ratio, null_mean, null_sd, p_value, permutations: the mean ratio over communities vs its null",
+            ),
+            PortSpec::new("cohesion_null", "permutation, mean_ratio: the size-preserving null of the mean ratio"),
             PortSpec::new("tf_graph", "source, target, weight (undirected TF–TF graph)"),
         ]
     }
@@ -88,7 +98,12 @@ impl NodeKind for LeidenSweep {
                 "refinement θ (0 = greedy, as leidenalg)",
             ),
             ParamSpec::new("pairs", ParamType::positive(), json!(200), "random run pairs for ARI/VI"),
-            ParamSpec::new("tolerance", ParamType::non_negative(), json!(1e-3), "ARI within this of the best ties"),
+            ParamSpec::new(
+                "tolerance",
+                ParamType::non_negative(),
+                json!(1e-3),
+                "ARI/VI within this fraction of the best ties (then fewest communities ≥ 2, lower VI)",
+            ),
             ParamSpec::new("cohesion_permutations", ParamType::count(), json!(1000), "size-preserving permutations"),
         ]
     }
@@ -154,26 +169,37 @@ impl NodeKind for LeidenSweep {
         }
         let gammas = p.range("resolution")?.values();
         let (pairs, seed) = (p.usize("pairs")?, p.seed("seed")?);
-        let mut stab: Vec<Stability> = Vec::new();
-        let mut consensus = Vec::new();
+        let (mut stab, mut consensus) = (Vec::new(), Vec::new());
+        let (mut pair_gamma, mut run_a, mut run_b, mut pair_ari, mut pair_vi) =
+            (vec![], vec![], vec![], vec![], vec![]);
         for &gamma in &gammas {
             let at: Vec<&(f64, i64, f64, i64, Vec<usize>)> = runs.iter().filter(|r| r.0 == gamma).collect();
             let parts: Vec<Vec<usize>> = at.iter().map(|r| r.4.clone()).collect();
             let quals: Vec<f64> = at.iter().map(|r| r.2).collect();
-            stab.push(if parts.len() >= 2 { stability(&parts, pairs, seed)? } else { Stability { ari: 1.0, vi: 0.0 } });
+            let scored: Vec<PairScore> = if parts.len() >= 2 { pair_scores(&parts, pairs, seed)? } else { vec![] };
+            for pair in &scored {
+                pair_gamma.push(gamma);
+                run_a.push(at[pair.a].1);
+                run_b.push(at[pair.b].1);
+                pair_ari.push(pair.ari);
+                pair_vi.push(pair.vi);
+            }
+            stab.push(mean_stability(&scored));
             consensus.push(consensus_majority(&parts, &quals)?);
         }
         let ks: Vec<usize> = consensus.iter().map(|c| c.n_communities).collect();
         let chosen = select_resolution(&stab, &ks, p.f64("tolerance")?)
             .ok_or_else(|| NodeError::Input("no resolution to choose from".into()))?;
         let labels = &consensus[chosen].labels;
-        let coh = cohesion(&edges, labels, p.usize("cohesion_permutations")?, seed)?;
+        let permutations = p.usize("cohesion_permutations")?;
+        let coh = cohesion(&edges, labels, permutations, seed)?;
+        let mean_coh = mean_cohesion(&edges, labels, permutations, seed)?;
         let stability_table = TableBuilder::new()
             .f64("resolution", gammas.clone())
             .f64("ari", stab.iter().map(|s| s.ari).collect())
             .f64("vi", stab.iter().map(|s| s.vi).collect())
-            .f64("score", stab.iter().map(|s| s.ari).collect())
-            .f64("ari_over_vi", stab.iter().map(|s| if s.vi > 0.0 { s.ari / s.vi } else { f64::INFINITY }).collect())
+            .f64("score", stab.iter().map(|s| s.ari_over_vi()).collect())
+            .f64("ari_over_vi", stab.iter().map(|s| s.ari_over_vi()).collect())
             .i64("n_communities", ks.iter().map(|&k| k as i64).collect())
             .f64("fraction_identical", consensus.iter().map(|c| c.fraction_identical).collect())
             .bool("selected", (0..gammas.len()).map(|i| i == chosen).collect())
@@ -196,6 +222,28 @@ impl NodeKind for LeidenSweep {
             .f64("ratio", coh.iter().map(|c| c.cohesion).collect())
             .f64("p_value", coh.iter().map(|c| c.p_perm).collect())
             .build()?;
+        let pairs_table = TableBuilder::new()
+            .f64("resolution", pair_gamma)
+            .i64("run_a", run_a)
+            .i64("run_b", run_b)
+            .f64("ari", pair_ari)
+            .f64("vi", pair_vi)
+            .build()?;
+        let null = &mean_coh.null;
+        let null_mean = null.iter().sum::<f64>() / null.len().max(1) as f64;
+        let null_sd =
+            (null.iter().map(|v| (v - null_mean).powi(2)).sum::<f64>() / (null.len() as f64 - 1.0).max(1.0)).sqrt();
+        let cohesion_mean = TableBuilder::new()
+            .f64("mean_ratio", vec![mean_coh.observed])
+            .f64("null_mean", vec![null_mean])
+            .f64("null_sd", vec![null_sd])
+            .f64("p_value", vec![mean_coh.p_perm])
+            .i64("permutations", vec![permutations as i64])
+            .build()?;
+        let cohesion_null = TableBuilder::new()
+            .i64("permutation", (0..null.len() as i64).collect())
+            .f64("mean_ratio", null.clone())
+            .build()?;
         let graph_table: Table = TableBuilder::new()
             .str("source", edges.iter().map(|e| nodes[e.0].clone()).collect())
             .str("target", edges.iter().map(|e| nodes[e.1].clone()).collect())
@@ -204,8 +252,11 @@ impl NodeKind for LeidenSweep {
         Ok(outputs([
             ("runs", runs_table),
             ("stability", stability_table),
+            ("pairs", pairs_table),
             ("consensus", consensus_table),
             ("cohesion", cohesion_table),
+            ("cohesion_mean", cohesion_mean),
+            ("cohesion_null", cohesion_null),
             ("tf_graph", graph_table),
         ]))
     }

@@ -1,52 +1,77 @@
-//! `permutation-test` (method.md §6.4): T-MEX of the true TF communities over `seeds` autoencoder
-//! runs, against `permutations` size-preserving shuffles of the TF → community labels (each with
-//! its own eigengenes and `repeats` autoencoder runs, averaged); one-sample one-tailed t-test of
-//! the true values against the null mean, the empirical permutation p and the effect size.
+//! `permutation-test` (method.md §6.4, issue 16): a paired permutation test of the gCRL-AE
+//! alignment. The autoencoder never sees the community labels (a size-preserving permutation
+//! keeps the TF set and `d`), so `seeds` autoencoder runs are trained once and the true
+//! labelling and every one of `permutations` size-preserving shuffles are scored on the same
+//! runs: eigengenes under the labelling, the closed-form T-MEX alignment on the run's training
+//! cells, T-MEX on its validation cells.
 //!
-//! Every autoencoder run is a shard, so the runs spread over cores, GPUs or a cluster and are
-//! cached one by one: raising `permutations` from 100 to 200 trains only the new ones.
+//! Each autoencoder run is a shard: it trains, encodes and keeps the centred cross-products of
+//! `[TF expression | latents]` over its training and validation cells. Eigengenes are an affine
+//! map of the TF expression, so the reduce step scores any labelling on any run from those
+//! moments alone (`algo::tmex::Moments`), never touching the cells again. Raising `seeds`
+//! trains only the new runs; changing `permutations` or `bootstrap` trains nothing.
+//!
+//! The summary (`algo::permutation`): the permutation p, the effect size with its bootstrap
+//! interval, and the paper's one-sample t-test (`p_t`), which measures technical
+//! reproducibility (seed-to-seed noise against the null mean), not significance.
 
+use std::collections::BTreeMap;
+
+use ndarray::{Array2, Axis};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde_json::{Value, json};
 
-use super::common::outputs;
-use super::gcrl_ae::{AeData, params, ports, run_once};
+use super::common::{outputs, pca};
+use super::gcrl_ae::{AeData, eigengene_model, fit, params, ports};
+use crate::algo::eigengene::Pca;
+use crate::algo::permutation::{Bootstrap, paired_permutation};
 use crate::algo::random::derive_seed;
-use crate::algo::stats::{Alternative, t_test_one_sample};
+use crate::algo::tmex::{Moments, fit_alignment_moments, mcc_moments, tmex_moments};
 use crate::engine::{
     Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, Resources, RunContext, Shard,
 };
-use crate::table::TableBuilder;
+use crate::table::{Matrix, Table, TableBuilder};
 
 /// The `permutation-test` kind.
 pub struct PermutationTest;
 
-/// Seed domains: autoencoder runs of the true arm, of the null arm, and the label shuffles.
-const TRUE_ARM: u64 = 0;
-const NULL_ARM: u64 = 1;
+/// Seed domains: autoencoder runs, label shuffles, the effect-size bootstrap.
+const RUN: u64 = 0;
 const SHUFFLE: u64 = 2;
+const BOOTSTRAP: u64 = 3;
+
+/// Params that only the reduce step reads (not part of a run's shard key).
+const REDUCE_ONLY: [&str; 4] = ["seeds", "permutations", "bootstrap", "pca"];
+
+/// Coverage of the effect-size interval.
+const LEVEL: f64 = 0.95;
 
 impl NodeKind for PermutationTest {
     fn name(&self) -> &str {
         "permutation-test"
     }
     fn version(&self) -> u32 {
-        2
+        3
     }
     fn doc(&self) -> &str {
-        "T-MEX of the true communities vs size-preserving permuted ones; one-tailed t-test"
+        "T-MEX of the true communities vs size-preserving permutations, scored on the same autoencoder runs"
     }
     fn inputs(&self) -> Vec<PortSpec> {
         ports()
     }
     fn outputs(&self) -> Vec<PortSpec> {
         vec![
-            PortSpec::new("values", "arm (true | null), index, repeat, seed, tmex_train, tmex_val, mcc"),
+            PortSpec::new(
+                "values",
+                "arm (true | null), permutation (0 = the true labelling, 1..N), run, seed, tmex_train, tmex_val, mcc",
+            ),
             PortSpec::new(
                 "summary",
-                "true_mean, true_sd, null_mean, null_sd, t, p_t, p_empirical, effect_size, n_true, n_null",
+                "true_mean, true_sd, null_mean, null_sd, effect_size, effect_ci_low, effect_ci_high, p_perm, \
+                 permutations, t, p_t (technical reproducibility), runs, bootstrap",
             ),
         ]
     }
@@ -57,11 +82,21 @@ impl NodeKind for PermutationTest {
                 "seeds",
                 ParamType::Int { min: Some(2), max: None },
                 json!(100),
-                "runs with the true communities",
+                "autoencoder runs; every labelling is scored on all of them",
             ),
-            ParamSpec::new("permutations", ParamType::positive(), json!(100), "size-preserving label permutations"),
-            ParamSpec::new("repeats", ParamType::positive(), json!(3), "autoencoder runs averaged per permutation"),
-            ParamSpec::new("seed", ParamType::count(), json!(0), "master seed of every run and shuffle"),
+            ParamSpec::new(
+                "permutations",
+                ParamType::Int { min: Some(2), max: None },
+                json!(1000),
+                "size-preserving label permutations",
+            ),
+            ParamSpec::new(
+                "bootstrap",
+                ParamType::positive(),
+                json!(2000),
+                "bootstrap replicates of the effect-size interval (runs and permutations resampled)",
+            ),
+            ParamSpec::new("seed", ParamType::count(), json!(0), "master seed of every run, shuffle and bootstrap"),
         ]);
         p
     }
@@ -69,104 +104,280 @@ impl NodeKind for PermutationTest {
         Resources { gpus: usize::from(p.bool("gpu").unwrap_or(false)), ..Resources::default() }
     }
     fn shards(&self, p: &Params) -> Option<Vec<Shard>> {
-        let (seeds, perms, repeats) = (p.usize("seeds").ok()?, p.usize("permutations").ok()?, p.usize("repeats").ok()?);
+        let seeds = p.usize("seeds").ok()?;
         let shared: Vec<(&String, &Value)> =
-            p.map().iter().filter(|(k, _)| !matches!(k.as_str(), "seeds" | "permutations" | "repeats")).collect();
-        let shard = |label: String, arm: &str, index: usize, repeat: usize| {
-            let mut sp = Params::default();
-            for (k, v) in &shared {
-                sp.set(k, (*v).clone());
-            }
-            sp.set("arm", json!(arm));
-            sp.set("index", json!(index));
-            sp.set("repeat", json!(repeat));
-            Shard { label, params: sp }
-        };
-        let mut shards: Vec<Shard> = (0..seeds).map(|s| shard(format!("true seed={s}"), "true", s, 0)).collect();
-        for perm in 0..perms {
-            for r in 0..repeats {
-                shards.push(shard(format!("permutation={perm} repeat={r}"), "null", perm, r));
-            }
-        }
+            p.map().iter().filter(|(k, _)| !REDUCE_ONLY.contains(&k.as_str())).collect();
+        let shards = (0..seeds)
+            .map(|run| {
+                let mut sp = Params::default();
+                for (k, v) in &shared {
+                    sp.set(k, (*v).clone());
+                }
+                sp.set("run", json!(run));
+                Shard { label: format!("run={run}"), params: sp }
+            })
+            .collect();
         Some(shards)
     }
     fn run_shard(&self, sp: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
         let data = AeData::load(inputs, sp.str("cells")?, sp.str("train_on")?)?;
-        let (master, index, repeat) = (sp.seed("seed")?, sp.usize("index")? as u64, sp.usize("repeat")? as u64);
-        let (labels, seed) = if sp.str("arm")? == "true" {
-            (data.labels.clone(), derive_seed(master, &[TRUE_ARM, index]))
-        } else {
-            let mut labels = data.labels.clone();
-            labels.shuffle(&mut ChaCha8Rng::seed_from_u64(derive_seed(master, &[SHUFFLE, index])));
-            (labels, derive_seed(master, &[NULL_ARM, index, repeat]))
-        };
-        let s = run_once(&data, &labels, sp, seed, ctx)?;
-        let values = TableBuilder::new()
-            .str("arm", vec![sp.str("arm")?.to_string()])
-            .i64("index", vec![index as i64])
-            .i64("repeat", vec![repeat as i64])
+        let run = sp.usize("run")?;
+        let seed = derive_seed(sp.seed("seed")?, &[RUN, run as u64]);
+        let fitted = fit(&data, sp, seed, ctx)?;
+        let x = data.tf_log.select(Axis(0), &data.used);
+        let train = Moments::of(x.view(), fitted.latent.view(), &fitted.train)?;
+        let validation = Moments::of(x.view(), fitted.latent.view(), &fitted.validation)?;
+        let names = moment_names(&data, fitted.latent.ncols());
+        let runs = TableBuilder::new()
+            .i64("run", vec![run as i64])
             .str("seed", vec![seed.to_string()])
-            .f64("tmex_train", vec![s.tmex_train])
-            .f64("tmex_val", vec![s.tmex_val])
-            .f64("mcc", vec![s.mcc])
+            .i64("train_cells", vec![train.cells as i64])
+            .i64("validation_cells", vec![validation.cells as i64])
             .build()?;
-        Ok(outputs([("values", values)]))
+        Ok(outputs([
+            ("run", runs),
+            ("train", scatter_table(&train, &names)?),
+            ("validation", scatter_table(&validation, &names)?),
+        ]))
     }
-    fn run(&self, _p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
-        let (mut arm, mut index, mut repeat, mut seed, mut train, mut val, mut mcc) =
-            (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
-        for shard in inputs.shards() {
-            let t = shard.get("values").ok_or_else(|| NodeError::Internal("shard without values".into()))?;
-            arm.extend(t.str_column("arm")?);
-            index.extend(t.f64_column("index")?.into_iter().map(|v| v as i64));
-            repeat.extend(t.f64_column("repeat")?.into_iter().map(|v| v as i64));
-            seed.extend(t.str_column("seed")?);
-            train.extend(t.f64_column("tmex_train")?);
-            val.extend(t.f64_column("tmex_val")?);
-            mcc.extend(t.f64_column("mcc")?);
-        }
-        let truth: Vec<f64> = (0..arm.len()).filter(|&i| arm[i] == "true").map(|i| val[i]).collect();
-        let mut null_by_perm: std::collections::BTreeMap<i64, Vec<f64>> = Default::default();
-        for i in (0..arm.len()).filter(|&i| arm[i] == "null") {
-            null_by_perm.entry(index[i]).or_default().push(val[i]);
-        }
-        let null: Vec<f64> = null_by_perm.values().map(|v| v.iter().sum::<f64>() / v.len() as f64).collect();
-        let summary = summarise(&truth, &null)?;
-        let values = TableBuilder::new()
-            .str("arm", arm)
-            .i64("index", index)
-            .i64("repeat", repeat)
-            .str("seed", seed)
-            .f64("tmex_train", train)
-            .f64("tmex_val", val)
-            .f64("mcc", mcc)
+    fn run(&self, p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let data = AeData::load(inputs, p.str("cells")?, p.str("train_on")?)?;
+        let runs = inputs.shards().iter().map(|shard| RunMoments::read(shard, &data)).collect::<Result<Vec<_>, _>>()?;
+        let master = p.seed("seed")?;
+        let labellings = labellings(&data.labels, p.usize("permutations")?, master);
+        let pca = pca(p)?;
+        let scores: Vec<Vec<RunScore>> =
+            labellings.par_iter().map(|labels| score_labelling(&data, labels, pca, &runs)).collect::<Result<_, _>>()?;
+        let val = |l: &[RunScore]| l.iter().map(|s| s.tmex_val).collect::<Vec<f64>>();
+        let null: Vec<Vec<f64>> = scores[1..].iter().map(|l| val(l)).collect();
+        let bootstrap =
+            Bootstrap { replicates: p.usize("bootstrap")?, level: LEVEL, seed: derive_seed(master, &[BOOTSTRAP]) };
+        let s = paired_permutation(&val(&scores[0]), &null, bootstrap)?;
+        let summary = TableBuilder::new()
+            .f64("true_mean", vec![s.true_mean])
+            .f64("true_sd", vec![s.true_sd])
+            .f64("null_mean", vec![s.null_mean])
+            .f64("null_sd", vec![s.null_sd])
+            .f64("effect_size", vec![s.effect_size])
+            .f64("effect_ci_low", vec![s.effect_ci.0])
+            .f64("effect_ci_high", vec![s.effect_ci.1])
+            .f64("p_perm", vec![s.p_perm])
+            .i64("permutations", vec![null.len() as i64])
+            .f64("t", vec![s.t])
+            .f64("p_t", vec![s.p_t])
+            .i64("runs", vec![runs.len() as i64])
+            .i64("bootstrap", vec![bootstrap.replicates as i64])
             .build()?;
-        Ok(outputs([("values", values), ("summary", summary)]))
+        Ok(outputs([("values", values_table(&scores, &runs)?), ("summary", summary)]))
     }
 }
 
-fn mean_sd(x: &[f64]) -> (f64, f64) {
-    let n = x.len() as f64;
-    let mean = x.iter().sum::<f64>() / n;
-    (mean, (x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt())
+/// The true labelling, then `n` size-preserving shuffles of it (shuffle `j` seeded by
+/// `derive_seed(master, [SHUFFLE, j])`).
+fn labellings(truth: &[usize], n: usize, master: u64) -> Vec<Vec<usize>> {
+    std::iter::once(truth.to_vec())
+        .chain((0..n).map(|j| {
+            let mut labels = truth.to_vec();
+            labels.shuffle(&mut ChaCha8Rng::seed_from_u64(derive_seed(master, &[SHUFFLE, j as u64])));
+            labels
+        }))
+        .collect()
 }
 
-/// The one-row summary: the true values tested against the mean of the null values.
-fn summarise(truth: &[f64], null: &[f64]) -> Result<crate::table::Table, NodeError> {
-    let (true_mean, true_sd) = mean_sd(truth);
-    let (null_mean, null_sd) = mean_sd(null);
-    let test = t_test_one_sample(truth, null_mean, Alternative::Greater)?;
-    let at_least = null.iter().filter(|&&v| v >= true_mean).count();
+/// What one labelling scored on one autoencoder run.
+#[derive(Debug, Clone, Copy)]
+struct RunScore {
+    /// T-MEX on the training cells (where `A` was fitted).
+    tmex_train: f64,
+    /// T-MEX on the validation cells.
+    tmex_val: f64,
+    /// MCC between activities and aligned latents on the validation cells.
+    mcc: f64,
+}
+
+/// One autoencoder run as the reduce step reads it back.
+struct RunMoments {
+    run: i64,
+    seed: String,
+    train: Moments,
+    validation: Moments,
+}
+
+/// Column names of a run's moments: the community TFs, then the latents.
+fn moment_names(data: &AeData, latents: usize) -> Vec<String> {
+    data.tfs.iter().cloned().chain((0..latents).map(|i| format!("z_hat_{i}"))).collect()
+}
+
+fn scatter_table(m: &Moments, names: &[String]) -> Result<Table, NodeError> {
+    let matrix = Matrix { rows: names.to_vec(), cols: names.to_vec(), data: m.scatter.clone() };
+    Ok(matrix.to_table("column", false)?)
+}
+
+impl RunMoments {
+    /// Reads a shard's outputs, checking that its columns are this data's TFs.
+    fn read(shard: &BTreeMap<String, Table>, data: &AeData) -> Result<RunMoments, NodeError> {
+        let get =
+            |name: &str| shard.get(name).ok_or_else(|| NodeError::Internal(format!("run shard without `{name}`")));
+        let run = get("run")?;
+        let moments = |name: &str, cells: &str| -> Result<Moments, NodeError> {
+            let m = Matrix::from_table(get(name)?)?;
+            let latents = m.cols.len().saturating_sub(data.tfs.len());
+            if m.cols != moment_names(data, latents) {
+                return Err(NodeError::Internal("a run's moments are not over this node's TFs".into()));
+            }
+            Ok(Moments { cells: run.f64_column(cells)?[0] as usize, lead: data.tfs.len(), scatter: m.data })
+        };
+        Ok(RunMoments {
+            run: run.f64_column("run")?[0] as i64,
+            seed: run.str_column("seed")?[0].clone(),
+            train: moments("train", "train_cells")?,
+            validation: moments("validation", "validation_cells")?,
+        })
+    }
+}
+
+/// Scores of one labelling on every run: its eigengenes (fitted once), the alignment on the
+/// run's training cells, T-MEX in and out of sample and MCC on the validation cells.
+fn score_labelling(data: &AeData, labels: &[usize], pca: Pca, runs: &[RunMoments]) -> Result<Vec<RunScore>, NodeError> {
+    let (w, _) = eigengene_model(data, labels, pca)?.linear_map();
+    runs.iter()
+        .map(|r| {
+            let (train, validation) = (r.train.project(w.view())?, r.validation.project(w.view())?);
+            let a: Array2<f64> = fit_alignment_moments(&train)?;
+            Ok(RunScore {
+                tmex_train: tmex_moments(&train, a.view())?.0,
+                tmex_val: tmex_moments(&validation, a.view())?.0,
+                mcc: mcc_moments(&validation, a.view())?,
+            })
+        })
+        .collect()
+}
+
+/// One row per labelling and run.
+fn values_table(scores: &[Vec<RunScore>], runs: &[RunMoments]) -> Result<Table, NodeError> {
+    let rows = scores.len() * runs.len();
+    let (mut arm, mut permutation, mut run, mut seed) =
+        (Vec::with_capacity(rows), Vec::with_capacity(rows), Vec::with_capacity(rows), Vec::with_capacity(rows));
+    let (mut train, mut val, mut mcc) = (Vec::with_capacity(rows), Vec::with_capacity(rows), Vec::with_capacity(rows));
+    for (j, per_run) in scores.iter().enumerate() {
+        for (s, r) in per_run.iter().zip(runs) {
+            arm.push(if j == 0 { "true" } else { "null" }.to_string());
+            permutation.push(j as i64);
+            run.push(r.run);
+            seed.push(r.seed.clone());
+            train.push(s.tmex_train);
+            val.push(s.tmex_val);
+            mcc.push(s.mcc);
+        }
+    }
     Ok(TableBuilder::new()
-        .f64("true_mean", vec![true_mean])
-        .f64("true_sd", vec![true_sd])
-        .f64("null_mean", vec![null_mean])
-        .f64("null_sd", vec![null_sd])
-        .f64("t", vec![test.t])
-        .f64("p_t", vec![test.p])
-        .f64("p_empirical", vec![(1 + at_least) as f64 / (1 + null.len()) as f64])
-        .f64("effect_size", vec![if null_sd > 0.0 { (true_mean - null_mean) / null_sd } else { f64::NAN }])
-        .i64("n_true", vec![truth.len() as i64])
-        .i64("n_null", vec![null.len() as i64])
+        .str("arm", arm)
+        .i64("permutation", permutation)
+        .i64("run", run)
+        .str("seed", seed)
+        .f64("tmex_train", train)
+        .f64("tmex_val", val)
+        .f64("mcc", mcc)
         .build()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algo::random::{normal, split_rows};
+    use crate::algo::tmex::{fit_alignment, tmex};
+
+    /// 8 TFs in two communities of 4 driven by two factors, 300 cells (all used, all fitting).
+    fn data() -> AeData {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let n = 300;
+        let f = Array2::from_shape_fn((n, 2), |_| normal(&mut rng));
+        let labels = vec![0, 0, 0, 0, 1, 1, 1, 1];
+        let tf_log = Array2::from_shape_fn((n, 8), |(r, t)| 2.0 + f[(r, labels[t])] + 0.8 * normal(&mut rng));
+        AeData {
+            cells: (0..n).map(|i| format!("c{i}")).collect(),
+            used: (0..n).collect(),
+            fit_rows: (0..n).collect(),
+            tfs: (0..8).map(|t| format!("TF{t}")).collect(),
+            labels,
+            community_ids: vec![1, 2],
+            tf_log,
+            genes: vec!["g".into()],
+            targets: Array2::zeros((n, 1)),
+        }
+    }
+
+    /// Three "runs": latents a different noisy mixing of the TF expression, a different split.
+    fn runs(data: &AeData) -> Vec<(Array2<f64>, Vec<usize>, Vec<usize>)> {
+        (0..3)
+            .map(|r| {
+                let mut rng = ChaCha8Rng::seed_from_u64(10 + r);
+                let mix = Array2::from_shape_fn((8, 3), |_| normal(&mut rng));
+                let z = data.tf_log.dot(&mix) + Array2::from_shape_fn((300, 3), |_| normal(&mut rng));
+                let (train, val) = split_rows(300, 0.3, &mut rng);
+                (z, train, val)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn p_perm_equals_a_brute_force_count_over_the_cell_route() {
+        let data = data();
+        let runs = runs(&data);
+        let moments: Vec<RunMoments> = runs
+            .iter()
+            .enumerate()
+            .map(|(i, (z, train, val))| RunMoments {
+                run: i as i64,
+                seed: i.to_string(),
+                train: Moments::of(data.tf_log.view(), z.view(), train).unwrap(),
+                validation: Moments::of(data.tf_log.view(), z.view(), val).unwrap(),
+            })
+            .collect();
+        let labellings = labellings(&data.labels, 40, 5);
+        // The slow route: activities of every cell, alignment and T-MEX on the cells.
+        let brute: Vec<f64> = labellings
+            .iter()
+            .map(|labels| {
+                let tfa =
+                    eigengene_model(&data, labels, Pca::Covariance).unwrap().transform(data.tf_log.view()).unwrap();
+                let per_run: Vec<f64> = runs
+                    .iter()
+                    .map(|(z, train, val)| {
+                        let a =
+                            fit_alignment(z.select(Axis(0), train).view(), tfa.select(Axis(0), train).view()).unwrap();
+                        tmex(z.select(Axis(0), val).view(), tfa.select(Axis(0), val).view(), a.view()).unwrap().0
+                    })
+                    .collect();
+                per_run.iter().sum::<f64>() / 3.0
+            })
+            .collect();
+        let fast: Vec<Vec<RunScore>> =
+            labellings.iter().map(|l| score_labelling(&data, l, Pca::Covariance, &moments).unwrap()).collect();
+        for (b, f) in brute.iter().zip(&fast) {
+            let mean = f.iter().map(|s| s.tmex_val).sum::<f64>() / 3.0;
+            assert!((b - mean).abs() < 1e-9, "{b} vs {mean}");
+        }
+        let count = brute[1..].iter().filter(|&&v| v >= brute[0]).count();
+        let null: Vec<Vec<f64>> = fast[1..].iter().map(|l| l.iter().map(|s| s.tmex_val).collect()).collect();
+        let truth: Vec<f64> = fast[0].iter().map(|s| s.tmex_val).collect();
+        let boot = Bootstrap { replicates: 100, level: 0.95, seed: 1 };
+        let s = paired_permutation(&truth, &null, boot).unwrap();
+        assert_eq!(s.p_perm, (1 + count) as f64 / 41.0);
+    }
+
+    #[test]
+    fn shuffles_preserve_community_sizes_and_are_seeded() {
+        let truth = vec![0, 0, 0, 1, 1, 2];
+        let a = labellings(&truth, 50, 3);
+        assert_eq!(a[0], truth);
+        for l in &a[1..] {
+            let mut sorted = l.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, truth);
+        }
+        assert_eq!(a, labellings(&truth, 50, 3));
+        assert_ne!(a, labellings(&truth, 50, 4));
+        assert!(a[1..].iter().any(|l| l != &truth));
+    }
 }

@@ -1,7 +1,10 @@
 //! The figures, drawn with plotters into SVG strings (text stays text, so no fonts are needed):
-//! a histogram with Gaussian components, line charts, bar charts and a community-grouped network.
+//! a histogram with Gaussian components, a permutation null beside its true arm, line charts, bar
+//! charts, a community-grouped network and labelled heat maps.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::error::ReportError;
 
@@ -53,10 +56,7 @@ pub fn histogram_with_components(
     let (lo, hi) = span(&values);
     let bins = ((values.len() as f64).sqrt().ceil() as usize).clamp(10, 60);
     let width = (hi - lo) / bins as f64;
-    let mut counts = vec![0usize; bins];
-    for &x in &values {
-        counts[(((x - lo) / width) as usize).min(bins - 1)] += 1;
-    }
+    let counts = bin_counts(&values, lo, hi, bins);
     let n = values.len() as f64;
     let density = |c: &Component, x: f64| {
         let z = (x - c.mean) / c.sd;
@@ -96,19 +96,118 @@ pub fn histogram_with_components(
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
         }
         if let Some(b) = boundary.filter(|b| b.is_finite()) {
-            chart
-                .draw_series(LineSeries::new([(b, 0.0), (b, y_max)], BLACK.stroke_width(2)))
-                .map_err(plot)?
-                .label(format!("boundary {b:.2}"))
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(2)));
+            vertical_line(&mut chart, b, y_max, format!("boundary {b:.2}"))?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .draw()
+        legend(&mut chart)?;
+        root.present().map_err(plot)?;
+    }
+    Ok(svg)
+}
+
+/// The chart type of the histograms.
+type Histogram<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A black vertical line at `x` from 0 to `y_max`, with its legend entry.
+fn vertical_line<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Histogram<'a, DB>,
+    x: f64,
+    y_max: f64,
+    label: String,
+) -> Result<(), ReportError> {
+    chart
+        .draw_series(LineSeries::new([(x, 0.0), (x, y_max)], BLACK.stroke_width(2)))
+        .map_err(plot)?
+        .label(label)
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(2)));
+    Ok(())
+}
+
+/// The legend box, upper left.
+fn legend<'a, DB: DrawingBackend + 'a>(chart: &mut Histogram<'a, DB>) -> Result<(), ReportError> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .draw()
+        .map_err(plot)
+}
+
+/// Counts of `values` in `bins` equal bins over `[lo, hi]` (the last bin closed).
+fn bin_counts(values: &[f64], lo: f64, hi: f64, bins: usize) -> Vec<usize> {
+    let width = (hi - lo) / bins as f64;
+    let mut counts = vec![0usize; bins];
+    for &x in values {
+        counts[(((x - lo) / width).max(0.0) as usize).min(bins - 1)] += 1;
+    }
+    counts
+}
+
+/// A permutation null's figure (Figures 1c, S1c): the histogram of the permuted labellings'
+/// statistic (`null`, counted in permutations); optionally beside it a second distribution
+/// (`arm`: values and legend, e.g. the true labelling on each run, in red, rescaled to the same
+/// height) and a vertical line (`line`: value and legend, e.g. the true mean).
+pub fn null_and_truth(
+    null: &[f64],
+    arm: Option<(&[f64], &str)>,
+    line: Option<(f64, &str)>,
+    title: &str,
+    x_label: &str,
+) -> Result<String, ReportError> {
+    let null = finite(null);
+    let (truth, arm_label) = arm.map(|(v, l)| (finite(v), l)).unwrap_or_default();
+    let line = line.filter(|(v, _)| v.is_finite());
+    let mut all: Vec<f64> = null.iter().chain(&truth).copied().collect();
+    all.extend(line.map(|(v, _)| v));
+    let (lo, hi) = span(&all);
+    let bins = ((null.len() as f64).sqrt().ceil() as usize).clamp(20, 80);
+    let width = (hi - lo) / bins as f64;
+    let (null_counts, true_counts) = (bin_counts(&null, lo, hi, bins), bin_counts(&truth, lo, hi, bins));
+    let null_max = null_counts.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let true_max = true_counts.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let y_max = null_max * 1.15;
+    let blue = RGBColor(90, 130, 200).mix(0.65);
+    let red = RGBColor(210, 60, 50).mix(0.7);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(plot)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 17))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(55)
+            .build_cartesian_2d(lo..hi, 0.0..y_max)
             .map_err(plot)?;
+        chart.configure_mesh().disable_mesh().x_desc(x_label).y_desc("permutations").draw().map_err(plot)?;
+        let bars = |counts: &[usize], scale: f64, color: RGBAColor| {
+            let rects: Vec<Rectangle<(f64, f64)>> = counts
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| **c > 0)
+                .map(|(i, &c)| {
+                    let a = lo + i as f64 * width;
+                    Rectangle::new([(a, 0.0), (a + width, c as f64 * scale)], color.filled())
+                })
+                .collect();
+            rects
+        };
+        chart
+            .draw_series(bars(&null_counts, 1.0, blue))
+            .map_err(plot)?
+            .label(format!("permuted communities ({} permutations)", null.len()))
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], blue.filled()));
+        if !truth.is_empty() {
+            chart
+                .draw_series(bars(&true_counts, null_max / true_max, red))
+                .map_err(plot)?
+                .label(arm_label.to_string())
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], red.filled()));
+        }
+        if let Some((m, label)) = line {
+            vertical_line(&mut chart, m, y_max, format!("{label} {m:.4}"))?;
+        }
+        legend(&mut chart)?;
         root.present().map_err(plot)?;
     }
     Ok(svg)
@@ -310,16 +409,19 @@ pub fn heatmap(
             .y_label_area_size(100)
             .build_cartesian_2d(0.0..nc as f64, 0.0..nr as f64)
             .map_err(plot)?;
-        let label = |names: &[String], x: f64| names.get(x.floor() as usize).cloned().unwrap_or_default();
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_labels(nc)
-            .y_labels(nr)
-            .x_label_formatter(&|x| if x.fract() == 0.0 { String::new() } else { label(cols, *x) })
-            .y_label_formatter(&|y| if y.fract() == 0.0 { String::new() } else { label(rows, nr as f64 - y) })
-            .draw()
-            .map_err(plot)?;
+        // Tick labels at the cell centres, drawn as text: plotters puts numeric ticks at round
+        // values, which are the cell edges.
+        let font = ("sans-serif", 12).into_font();
+        for (j, name) in cols.iter().enumerate() {
+            let (x, y) = chart.backend_coord(&(j as f64 + 0.5, 0.0));
+            let style = TextStyle::from(font.clone()).pos(Pos::new(HPos::Center, VPos::Top));
+            root.draw(&Text::new(name.clone(), (x, y + 6), style)).map_err(plot)?;
+        }
+        for (i, name) in rows.iter().enumerate() {
+            let (x, y) = chart.backend_coord(&(0.0, (nr - 1 - i) as f64 + 0.5));
+            let style = TextStyle::from(font.clone()).pos(Pos::new(HPos::Right, VPos::Center));
+            root.draw(&Text::new(name.clone(), (x - 6, y), style)).map_err(plot)?;
+        }
         for (i, row) in values.iter().enumerate() {
             let y = (nr - 1 - i) as f64;
             for (j, &v) in row.iter().enumerate() {
@@ -361,5 +463,16 @@ mod tests {
         let names = vec!["A".to_string(), "B".into(), "C".into()];
         let svg = grouped_network(&names, &[1, 1, 2], &[(0, 1, 0.5), (1, 2, -0.2)], "net").unwrap();
         assert!(svg.contains("community 2") && svg.contains(">\nC\n</text>"), "{svg}");
+        let null: Vec<f64> = (0..100).map(|i| 0.2 + i as f64 * 0.001).collect();
+        let svg = null_and_truth(&null, Some((&[0.35, 0.351], "runs")), Some((0.3505, "true mean")), "perm", "T-MEX")
+            .unwrap();
+        assert!(svg.contains("permutations") && svg.contains("true mean 0.3505"), "{svg}");
+        assert!(!svg.contains("edges"));
+        let rows = vec!["community 1".to_string(), "global".into()];
+        let cols = vec!["z_1".to_string(), "z_2".into()];
+        let svg = heatmap(&[vec![0.5, -0.1], vec![0.2, 0.9]], &rows, &cols, &[(0, 0)], "map").unwrap();
+        for name in rows.iter().chain(&cols) {
+            assert!(svg.contains(&format!(">\n{name}\n</text>")), "no tick label {name}: {svg}");
+        }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::chart::{bars, grouped_network, lines};
+use super::chart::{bars, grouped_network, lines, null_and_truth};
 use super::html::number;
 use super::{Html, Outputs, ReportError, Section};
 
@@ -19,7 +19,7 @@ impl Section for LeidenSection {
         "TF communities"
     }
     fn ports(&self) -> &'static [&'static str] {
-        &["stability", "cohesion", "tf_graph", "consensus"]
+        &["stability", "cohesion", "cohesion_mean", "cohesion_null", "tf_graph", "consensus"]
     }
     fn render(&self, id: &str, out: &Outputs<'_>, html: &mut Html) -> Result<(), ReportError> {
         let gamma = out.f64s("stability", "resolution")?;
@@ -31,7 +31,7 @@ impl Section for LeidenSection {
         let at = chosen.map(|g| format!("; the selected resolution is γ = {g}")).unwrap_or_default();
         html.figure(&format!("{id}-stability"), &svg, &format!("Mean ARI and VI between random pairs of runs{at}."));
         let infinite = ratio.iter().filter(|r| r.is_infinite()).count();
-        let svg = lines(&gamma, &[("ARI/VI", ratio)], chosen, "ARI/VI", "resolution γ", "")?;
+        let svg = lines(&gamma, &[("ARI/VI", ratio)], chosen, "ARI/VI (the selection score)", "resolution γ", "")?;
         let note = if infinite > 0 {
             format!(" {infinite} resolutions with VI = 0 (identical runs) are off the scale.")
         } else {
@@ -43,8 +43,13 @@ impl Section for LeidenSection {
         let (size, cohesion, p) =
             (out.f64s("cohesion", "size")?, out.f64s("cohesion", "ratio")?, out.f64s("cohesion", "p_value")?);
         let notes: Vec<String> = p.iter().map(|p| format!("p={}", number(*p))).collect();
-        let svg =
-            bars(&cohesion, &notes, "cohesion of the consensus communities", "community", "w_internal / w_boundary")?;
+        let svg = bars(
+            &cohesion,
+            &notes,
+            "cohesion of the consensus communities",
+            "community",
+            "w_internal / (w_internal + w_boundary)",
+        )?;
         html.figure(
             &format!("{id}-cohesion"),
             &svg,
@@ -55,6 +60,27 @@ impl Section for LeidenSection {
             .map(|i| vec![number(community[i]), number(size[i]), number(cohesion[i]), number(p[i])])
             .collect();
         html.table(&format!("{id}-cohesion-table"), &["community", "TFs", "cohesion", "p (permutation)"], &rows);
+
+        let observed = out.f64s("cohesion_mean", "mean_ratio")?.first().copied().unwrap_or(f64::NAN);
+        let p_mean = out.f64s("cohesion_mean", "p_value")?.first().copied().unwrap_or(f64::NAN);
+        let null = out.f64s("cohesion_null", "mean_ratio")?;
+        let svg = null_and_truth(
+            &null,
+            None,
+            Some((observed, "observed mean")),
+            "mean cohesion: consensus vs size-preserving permutations",
+            "mean w_internal / (w_internal + w_boundary) over communities",
+        )?;
+        html.figure(
+            &format!("{id}-cohesion-null"),
+            &svg,
+            &format!(
+                "The paper's cohesion test (Figure S1c): the mean cohesion over the consensus communities against \
+                 {} size-preserving reassignments of TFs to communities; p = {}.",
+                null.len(),
+                number(p_mean)
+            ),
+        );
 
         let (tfs, labels) = (out.strs("consensus", "tf")?, out.f64s("consensus", "community")?);
         let index: HashMap<&str, usize> = tfs.iter().enumerate().map(|(i, t)| (t.as_str(), i)).collect();

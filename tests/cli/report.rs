@@ -47,7 +47,7 @@ nodes:
   perm:
     kind: permutation-test
     inputs: { expression: prep.expression, communities: communities.consensus, cells: prep.cells }
-    params: { epochs: 2, batch: 256, seeds: 2, permutations: 3, repeats: 1 }
+    params: { epochs: 2, batch: 256, seeds: 2, permutations: 3, bootstrap: 50 }
 ";
 
 /// Gene sets over the simulated names (TF01…TF20, G01…G60).
@@ -68,6 +68,7 @@ pub const FIGURES: &[&str] = &[
     "node-communities-communities-stability",
     "node-communities-communities-ari-vi",
     "node-communities-communities-cohesion",
+    "node-communities-communities-cohesion-null",
     "node-communities-communities-network",
     "node-align-align-tfa_x_zhat",
     "node-align-align-tfa_x_z",

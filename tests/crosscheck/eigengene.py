@@ -4,8 +4,10 @@ stdin  (JSON): {"x": [[f64; m]; n] (fitting cells x TFs), "communities": [[int]]
                 "new_x": [[f64; m]; n2]}
 stdout (JSON): {"dropped": [int], "tfs": [[int]], "loadings": [[f64]], "variance_explained": [f64],
                 "alignment": [f64], "transform": [[f64; k + 1]; n2]}
+"pca" (optional): "correlation" (default here) or "covariance".
 Per community (then the global one over all TFs), constant TFs (zero sd) are dropped, the rest z-scored
-with the fitting cells' mean and sd (ddof 1); PCA(n_components=1, svd_solver="full")
+with the fitting cells' mean and sd (ddof 1), or only centred for "covariance" (the PC1 of the
+covariance matrix, paper A.3); PCA(n_components=1, svd_solver="full")
 .components_[0] is the loading, flipped so that the score correlates positively with the row mean
 of the z-scores (alignment = that correlation after the flip, NaN when undefined);
 variance_explained = explained_variance_ratio_[0]; new cells get the stored z-scoring, loading and
@@ -29,6 +31,8 @@ def fit(inp):
     # mean of n copies of v is not v (gcrl's Welford update keeps it at 0).
     sd[np.ptp(x, axis=0) == 0] = 0.0
     dropped = [int(j) for j in np.flatnonzero(sd == 0)]
+    if inp.get("pca", "correlation") == "covariance":
+        sd = np.where(sd > 0, 1.0, 0.0)
     groups = [list(c) for c in inp["communities"]] + [list(range(x.shape[1]))]
     out = {"dropped": dropped, "tfs": [], "loadings": [], "variance_explained": [], "alignment": [],
            "transform": []}

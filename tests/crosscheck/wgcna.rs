@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use gcrl::algo::eigengene::fit_eigengenes;
+use gcrl::algo::eigengene::{Pca, fit_eigengenes};
 use ndarray::Array2;
 
 use super::{manifest_dir, note};
@@ -96,7 +96,7 @@ impl Reference {
         let x = &self.expression;
         let n = x.nrows();
         let groups: Vec<Vec<usize>> = self.communities.iter().map(|(_, cols)| cols.clone()).collect();
-        let model = fit_eigengenes(x.view(), &groups).expect("fit_eigengenes");
+        let model = fit_eigengenes(x.view(), &groups, Pca::Correlation).expect("fit_eigengenes");
         let scores = model.transform(x.view()).expect("transform");
         let names = self.communities.iter().map(|(name, _)| name.as_str()).chain(["global"]);
         let mut worst = 0.0f64;

@@ -13,10 +13,11 @@ pub struct Schedule {
     pub alpha_start: usize,
     /// First epoch at `alpha_max` (reference: `⌊T/2⌋` = 50).
     pub alpha_end: usize,
-    /// β_KLD: 0 before `beta_start`, then `linspace(0, beta_max, T − beta_start)`.
+    /// β_KLD: `beta_max` throughout without a ramp (paper A.6: "β_KLD was set to 2.0"); with
+    /// one, 0 before `beta_start`, then `linspace(0, beta_max, T − beta_start)`.
     pub beta_max: f64,
-    /// First epoch of the β ramp (reference: 10).
-    pub beta_start: usize,
+    /// First epoch of the β ramp (reference code: 10); `None`: no ramp.
+    pub beta_start: Option<usize>,
     /// Softmax / Sinkhorn temperature: 1 before `temp_start`, then `linspace(1, temp_max, T − temp_start)`.
     pub temp_max: f64,
     /// First epoch of the temperature ramp (reference: 5).
@@ -57,7 +58,7 @@ impl Schedule {
     pub fn at(&self, t: usize) -> Weights {
         Weights {
             alpha: ramp(t, self.alpha_start, self.alpha_end, 0.0, self.alpha_max),
-            beta: ramp(t, self.beta_start, self.epochs, 0.0, self.beta_max),
+            beta: self.beta_start.map_or(self.beta_max, |start| ramp(t, start, self.epochs, 0.0, self.beta_max)),
             temp: ramp(t, self.temp_start, self.epochs, 1.0, self.temp_max),
             align: ramp(t, self.alpha_start, self.alpha_end, 0.0, self.align_max),
         }
@@ -75,11 +76,18 @@ mod tests {
             alpha_start: 5,
             alpha_end: 50,
             beta_max: 2.0,
-            beta_start: 10,
+            beta_start: Some(10),
             temp_max: 5.0,
             temp_start: 5,
             align_max: 1.0,
         }
+    }
+
+    #[test]
+    fn without_a_ramp_beta_is_constant() {
+        let s = Schedule { beta_start: None, ..reference() };
+        assert!((0..100).all(|t| s.at(t).beta == 2.0));
+        assert_eq!(s.at(7).alpha, reference().at(7).alpha);
     }
 
     #[test]

@@ -507,7 +507,7 @@ mod tests {
                 alpha_start: 1,
                 alpha_end: epochs / 2,
                 beta_max: 0.1,
-                beta_start: 2,
+                beta_start: Some(2),
                 temp_max: 5.0,
                 temp_start: 1,
                 align_max: 1.0,
