@@ -3,6 +3,7 @@
 //! or the method's golden values.
 
 pub mod aecd;
+pub mod effect_structure;
 pub mod eigengene;
 pub mod enrichment;
 pub mod error;

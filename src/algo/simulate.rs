@@ -13,6 +13,14 @@
 //!   a perturbation shifts the drive of its TF by ±`effect_size`.
 //! * Counts are negative binomial (gamma–Poisson) with mean `L · softmax([x; y])` and inverse
 //!   dispersion `dispersion`; the library size `L` is log-normal around `library_size`.
+//! * [`SimParams::community_effect`] `c ∈ [0, 1]` moves the model towards what gCRL assumes
+//!   (paper §2.2–2.3): a perturbation also shifts the drives of the other TFs of its community,
+//!   by `c ×` its shift in total, spread evenly (the community's dense activating edges then
+//!   carry it further); each target's regulation is `(1 − c) ×` its own regulators plus `c ×` a
+//!   program of one community (the mean response of its TFs, weight ±U(0.5, 1) like a
+//!   regulator's); each TF→TF edge from a later to an earlier community is removed
+//!   with probability `c` (at 1 the communities form a DAG in index order). Its draws come from a
+//!   stream of their own, so `c = 0` is the model above bit for bit.
 //!
 //! Every cell draws from its own ChaCha8 stream (stream = 1 + cell index of the master seed),
 //! so the output is identical for any number of rayon threads. Owns no I/O.
@@ -98,6 +106,9 @@ pub struct SimParams {
     pub dispersion: f64,
     /// The regulatory response (default [`Model::Linear`]).
     pub model: Model,
+    /// How much communities act as units, in `[0, 1]` (see the module docs); 0 = TF-level
+    /// regulation only.
+    pub community_effect: f64,
 }
 
 impl Default for SimParams {
@@ -123,6 +134,7 @@ impl Default for SimParams {
             library_log_sd: 0.2,
             dispersion: 5.0,
             model: Model::Linear,
+            community_effect: 0.0,
         }
     }
 }
@@ -144,6 +156,10 @@ pub struct Simulated {
     /// Planted community of each TF.
     pub communities: Vec<(String, usize)>,
 }
+
+/// Stream of the community-structure draws of [`SimParams::community_effect`] (the cells use
+/// streams `1 + cell`, far below).
+const COMMUNITY_STREAM: u64 = u64::MAX;
 
 /// The fixed network drawn from the seed.
 struct Network {
@@ -200,6 +216,17 @@ pub fn simulate(params: &SimParams, seed: u64) -> Result<Simulated, AlgoError> {
             }
         }
     }
+    let effect = params.community_effect;
+    // The community structure's own draws, on a stream apart from the network's.
+    let mut community_rng = ChaCha8Rng::seed_from_u64(seed);
+    community_rng.set_stream(COMMUNITY_STREAM);
+    if effect > 0.0 {
+        for ((i, j), v) in w.indexed_iter_mut() {
+            if *v != 0.0 && community[j] > community[i] && community_rng.random_bool(effect) {
+                *v = 0.0;
+            }
+        }
+    }
     let rho = abs_spectral_radius(&w);
     if rho > 0.0 {
         w *= params.spectral_radius / rho;
@@ -210,7 +237,7 @@ pub fn simulate(params: &SimParams, seed: u64) -> Result<Simulated, AlgoError> {
 
     let tf_base: Vec<f64> = (0..t).map(|_| 0.5 * normal(&mut rng)).collect();
     let target_base: Vec<f64> = (0..params.targets).map(|_| normal(&mut rng)).collect();
-    let regulators: Vec<Vec<(usize, f64)>> = (0..params.targets)
+    let mut regulators: Vec<Vec<(usize, f64)>> = (0..params.targets)
         .map(|_| {
             rand::seq::index::sample(&mut rng, t, params.regulators_per_target)
                 .into_iter()
@@ -221,6 +248,24 @@ pub fn simulate(params: &SimParams, seed: u64) -> Result<Simulated, AlgoError> {
                 .collect()
         })
         .collect();
+    if effect > 0.0 {
+        let members: Vec<Vec<usize>> =
+            (0..params.communities).map(|k| (0..t).filter(|&j| community[j] == k).collect()).collect();
+        for regs in &mut regulators {
+            let k = community_rng.random_range(0..params.communities);
+            let magnitude = community_rng.random_range(0.5..1.0);
+            let weight = if community_rng.random_bool(0.5) { magnitude } else { -magnitude };
+            regs.iter_mut().for_each(|r| r.1 *= 1.0 - effect);
+            for &j in &members[k] {
+                let share = effect * weight / members[k].len() as f64;
+                match regs.iter_mut().find(|r| r.0 == j) {
+                    Some(r) => r.1 += share,
+                    None => regs.push((j, share)),
+                }
+            }
+            regs.retain(|r| r.1 != 0.0);
+        }
+    }
 
     // Perturbations: a seeded choice of singly perturbed TFs and of distinct pairs of them.
     let singles: Vec<usize> = rand::seq::index::sample(&mut rng, t, params.singles).into_vec();
@@ -232,10 +277,23 @@ pub fn simulate(params: &SimParams, seed: u64) -> Result<Simulated, AlgoError> {
         Perturbation::OverExpression => 1.0,
         Perturbation::KnockDown => -1.0,
     };
+    // A perturbed TF's shift, and `effect ×` it spread evenly over the other TFs of its community.
+    let shifted = |tf: usize, shift: f64| -> Vec<(usize, f64)> {
+        let mut out = vec![(tf, shift)];
+        let mates: Vec<usize> = (0..t).filter(|&j| j != tf && community[j] == community[tf]).collect();
+        if effect > 0.0 {
+            out.extend(mates.iter().map(|&j| (j, effect * shift / mates.len() as f64)));
+        }
+        out
+    };
     let mut conditions: Vec<Vec<(usize, f64)>> = vec![Vec::new()];
-    conditions.extend(singles.iter().map(|&s| vec![(s, sign * params.effect_size)]));
+    conditions.extend(singles.iter().map(|&s| shifted(s, sign * params.effect_size)));
     let double_shift = sign * (params.effect_size + params.interaction);
-    conditions.extend(pairs.iter().map(|&(a, b)| vec![(singles[a], double_shift), (singles[b], double_shift)]));
+    conditions.extend(pairs.iter().map(|&(a, b)| {
+        let mut both = shifted(singles[a], double_shift);
+        both.extend(shifted(singles[b], double_shift));
+        both
+    }));
     let mut cell_condition = vec![0usize; params.control_cells];
     for c in 1..conditions.len() {
         cell_condition.extend(std::iter::repeat_n(c, params.cells_per_perturbation));
@@ -260,8 +318,11 @@ pub fn simulate(params: &SimParams, seed: u64) -> Result<Simulated, AlgoError> {
     }
     let counts = Csr::new(cell_condition.len(), n_genes, indptr, indices, data)?;
 
+    let mut perturbed: Vec<Vec<usize>> = vec![Vec::new()];
+    perturbed.extend(singles.iter().map(|&s| vec![s]));
+    perturbed.extend(pairs.iter().map(|&(a, b)| vec![singles[a], singles[b]]));
     let cell_targets =
-        cell_condition.iter().map(|&c| conditions[c].iter().map(|&(tf, _)| tf_names[tf].clone()).collect()).collect();
+        cell_condition.iter().map(|&c| perturbed[c].iter().map(|&tf| tf_names[tf].clone()).collect()).collect();
     let mut edges = Vec::new();
     for ((i, j), &v) in network.w.indexed_iter().filter(|(_, v)| **v != 0.0) {
         edges.push((tf_names[j].clone(), tf_names[i].clone(), v));
@@ -309,6 +370,9 @@ fn validate(p: &SimParams) -> Result<(), AlgoError> {
     }
     if let Some((name, v)) = non_negative.iter().find(|(_, v)| !(v.is_finite() && *v >= 0.0)) {
         return bad(name, format!("must be finite and non-negative, got {v}"));
+    }
+    if !(0.0..=1.0).contains(&p.community_effect) {
+        return bad("community_effect", format!("must be in [0, 1], got {}", p.community_effect));
     }
     if !p.interaction.is_finite() {
         return bad("interaction", "must be finite".into());
@@ -517,6 +581,11 @@ fn negative_binomial<R: Rng + ?Sized>(rng: &mut R, mean: f64, theta: f64) -> u64
 mod tests {
     use super::*;
     use crate::algo::preprocess::{log1p, normalize_total};
+
+    /// [`fingerprint`] of `simulate(&small(), 11)` at `community_effect = 0` (the simulate node's
+    /// demo output was checked byte-identical to the code before the knob existed: rerunning it
+    /// added no object to the cache).
+    const GOLDEN_SMALL_11: (usize, f64, u64) = (93747, 6_190_099.0, 14_791_329);
 
     fn small() -> SimParams {
         SimParams {
@@ -733,6 +802,70 @@ mod tests {
         assert!(sim.counts.data.iter().all(|&v| v >= 1.0 && v.fract() == 0.0));
         let bad = SimParams { spectral_radius: 1.0, ..p };
         assert!(matches!(simulate(&bad, 1), Err(AlgoError::Param { .. })));
+    }
+
+    /// A fingerprint of the counts: (nnz, Σ values, Σ column indices weighted by position).
+    fn fingerprint(sim: &Simulated) -> (usize, f64, u64) {
+        let sum = sim.counts.data.iter().map(|&v| f64::from(v)).sum();
+        let idx = sim.counts.indices.iter().enumerate().map(|(i, &j)| (i as u64 % 7 + 1) * u64::from(j)).sum();
+        (sim.counts.nnz(), sum, idx)
+    }
+
+    #[test]
+    fn community_effect_zero_is_the_model_before_it_existed() {
+        // The fingerprint of `simulate(&small(), 11)` computed before `community_effect` was added.
+        let sim = simulate(&SimParams { community_effect: 0.0, ..small() }, 11).unwrap();
+        assert_eq!(fingerprint(&sim), GOLDEN_SMALL_11);
+        let bad = SimParams { community_effect: 1.5, ..small() };
+        assert!(matches!(simulate(&bad, 1), Err(AlgoError::Param { .. })));
+    }
+
+    #[test]
+    fn community_effect_one_plants_what_gcrl_assumes() {
+        // Many targets, so that the softmax's compositional shrinkage stays small.
+        let params = SimParams { community_effect: 1.0, targets: 600, ..small() };
+        let sim = simulate(&params, 11).unwrap();
+        let community: std::collections::HashMap<&str, usize> =
+            sim.communities.iter().map(|(t, c)| (t.as_str(), *c)).collect();
+        // Inter-community TF→TF edges only run from an earlier to a later community.
+        for (src, dst, _) in sim.edges.iter().filter(|e| community.contains_key(e.1.as_str())) {
+            assert!(community[src.as_str()] <= community[dst.as_str()], "{src} → {dst} runs backwards");
+        }
+        // Every target follows all TFs of exactly one community, with one weight.
+        let mut by_target: std::collections::BTreeMap<&str, Vec<(&str, f64)>> = Default::default();
+        for (src, dst, w) in sim.edges.iter().filter(|e| !community.contains_key(e.1.as_str())) {
+            by_target.entry(dst.as_str()).or_default().push((src.as_str(), *w));
+        }
+        let size = params.tfs / params.communities;
+        for (g, regs) in &by_target {
+            let ks: std::collections::BTreeSet<usize> = regs.iter().map(|r| community[r.0]).collect();
+            assert_eq!((ks.len(), regs.len()), (1, size), "{g}: {regs:?}");
+            assert!(regs.iter().all(|r| r.1 == regs[0].1));
+        }
+        // A single perturbation moves the other TFs of its community up with it, beyond the TFs
+        // of other communities (the difference cancels the softmax's shared shrinkage).
+        let mates_move = |sim: &Simulated| -> f64 {
+            let x = log_expression(sim, &(0..sim.cell_targets.len()).collect::<Vec<_>>());
+            let controls: Vec<usize> = (0..params.control_cells).collect();
+            let mean = |cells: &[usize], j: usize| {
+                cells.iter().map(|&c| f64::from(x[(c, j)])).sum::<f64>() / cells.len() as f64
+            };
+            let mut total = 0.0;
+            for (k, tf) in sim.tf_names.iter().enumerate() {
+                let cells: Vec<usize> =
+                    (0..sim.cell_targets.len()).filter(|&c| sim.cell_targets[c] == [tf.clone()]).collect();
+                let change = |j: usize| mean(&cells, j) - mean(&controls, j);
+                let same = |j: usize| sim.communities[j].1 == sim.communities[k].1;
+                let mates: Vec<f64> = (0..params.tfs).filter(|&j| j != k && same(j)).map(change).collect();
+                let others: Vec<f64> = (0..params.tfs).filter(|&j| !same(j)).map(change).collect();
+                total +=
+                    mates.iter().sum::<f64>() / mates.len() as f64 - others.iter().sum::<f64>() / others.len() as f64;
+            }
+            total / params.tfs as f64
+        };
+        let default = simulate(&SimParams { community_effect: 0.0, ..params.clone() }, 11).unwrap();
+        let (moved, moved_default) = (mates_move(&sim), mates_move(&default));
+        assert!(moved > 0.2 && moved > 2.0 * moved_default, "community mates move {moved} (default {moved_default})");
     }
 
     /// Size check: `cargo test --lib simulate_100k -- --ignored --nocapture`.

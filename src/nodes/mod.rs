@@ -4,6 +4,7 @@ pub mod ae_train;
 pub mod baseline_eval;
 pub mod common;
 pub mod diag;
+pub mod effect_structure;
 pub mod eigengene;
 pub mod gcrl_ae;
 pub mod grn;
@@ -31,6 +32,7 @@ pub fn builtin() -> Registry {
     r.register(Arc::new(diag::DiagNumbers));
     r.register(Arc::new(diag::DiagSum));
     r.register(Arc::new(diag::DiagSweep));
+    r.register(Arc::new(effect_structure::EffectStructure));
     r.register(Arc::new(eigengene::Eigengene));
     r.register(Arc::new(grn::Grn));
     r.register(Arc::new(leiden_sweep::LeidenSweep));

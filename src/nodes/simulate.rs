@@ -96,6 +96,13 @@ impl NodeKind for Simulate {
                 "regulatory response: linear, or saturating s·tanh(x/s) (bounded downstream effects)",
             ),
             ParamSpec::new(
+                "community_effect",
+                ParamType::fraction(),
+                json!(d.community_effect),
+                "0 = TF-level regulation; 1 = communities act as units (a perturbation moves its whole community, \
+                 targets follow community programs, inter-community edges acyclic), as gCRL assumes",
+            ),
+            ParamSpec::new(
                 "saturation",
                 ParamType::Float { min: Some(0.0), max: None },
                 json!(1.0),
@@ -131,6 +138,7 @@ impl NodeKind for Simulate {
                 "saturating" => Model::Saturating { scale: p.f64("saturation")? },
                 _ => Model::Linear,
             },
+            community_effect: p.f64("community_effect")?,
         };
         let sim = simulate(&params, p.seed("seed")?)?;
         let n = sim.counts.n_rows;

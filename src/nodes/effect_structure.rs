@@ -1,0 +1,99 @@
+//! `effect-structure`: a diagnostic of whether gCRL's prior fits a screen. Each single
+//! perturbation's effect is its centroid minus the control centroid; per community of perturbed
+//! TFs, the share of the effects' energy that one shared direction explains (rank-1 SVD, see
+//! [`crate::algo::effect_structure`]), and overall. Near 1: perturbing any TF of a community
+//! moves one program, as gCRL assumes; near 1/n: the TFs act on their own.
+
+use std::collections::{BTreeMap, HashMap};
+
+use ndarray::Array2;
+
+use super::common::{cell_targets, dense_columns, outputs};
+use crate::algo::aecd::centroid;
+use crate::algo::effect_structure::rank1_shares;
+use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, Params, PortSpec, RunContext};
+use crate::table::{SparseMatrix, TableBuilder};
+
+/// The `effect-structure` kind.
+pub struct EffectStructure;
+
+impl NodeKind for EffectStructure {
+    fn name(&self) -> &str {
+        "effect-structure"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn doc(&self) -> &str {
+        "share of single-perturbation effect energy explained by one direction per TF community"
+    }
+    fn inputs(&self) -> Vec<PortSpec> {
+        vec![
+            PortSpec::new("expression", "cells × genes, log-normalised"),
+            PortSpec::new("cells", "cell, targets, n_targets (same cells as expression)"),
+            PortSpec::new("communities", "tf, community"),
+        ]
+    }
+    fn outputs(&self) -> Vec<PortSpec> {
+        vec![PortSpec::new("table", "community (or `all`), n_tfs, energy, rank1_energy, share")]
+    }
+    fn params(&self) -> Vec<ParamSpec> {
+        vec![]
+    }
+    fn run(&self, _p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let expr = SparseMatrix::from_table(&inputs.table("expression")?)?;
+        let cells = inputs.table("cells")?;
+        if cells.str_column("cell")? != expr.rows {
+            return Err(NodeError::Input(
+                "input `cells` does not list the cells of `expression` in the same order".into(),
+            ));
+        }
+        let comm = inputs.table("communities")?;
+        let of_tf: HashMap<String, i64> = comm
+            .str_column("tf")?
+            .into_iter()
+            .zip(comm.f64_column("community")?.into_iter().map(|c| c as i64))
+            .collect();
+        let mut controls = Vec::new();
+        let mut singles: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (row, t) in cell_targets(&cells)?.iter().enumerate() {
+            match t.as_slice() {
+                [] => controls.push(row),
+                [one] if of_tf.contains_key(one) => singles.entry(one.clone()).or_default().push(row),
+                _ => {}
+            }
+        }
+        if controls.is_empty() || singles.is_empty() {
+            return Err(NodeError::Input(
+                "`cells` needs control cells and single perturbations of community TFs".into(),
+            ));
+        }
+        let all: Vec<usize> = (0..expr.cols.len()).collect();
+        let control = centroid(dense_columns(&expr, &controls, &all)?.view())?;
+        let mut effects = Array2::<f64>::zeros((singles.len(), all.len()));
+        let mut groups: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+        for (i, (tf, rows)) in singles.iter().enumerate() {
+            effects.row_mut(i).assign(&(centroid(dense_columns(&expr, rows, &all)?.view())? - &control));
+            groups.entry(of_tf[tf]).or_default().push(i);
+        }
+        let lists: Vec<Vec<usize>> = groups.values().cloned().collect();
+        let shares = rank1_shares(effects.view(), &lists)?;
+        let mut name: Vec<String> = groups.keys().map(|k| k.to_string()).collect();
+        name.push("all".into());
+        let mut n: Vec<i64> = shares.iter().map(|s| s.n as i64).collect();
+        let mut energy: Vec<f64> = shares.iter().map(|s| s.energy).collect();
+        let mut rank1: Vec<f64> = shares.iter().map(|s| s.rank1).collect();
+        n.push(n.iter().sum());
+        energy.push(energy.iter().sum());
+        rank1.push(rank1.iter().sum());
+        let share = rank1.iter().zip(&energy).map(|(r, e)| if *e > 0.0 { r / e } else { f64::NAN }).collect();
+        let table = TableBuilder::new()
+            .str("community", name)
+            .i64("n_tfs", n)
+            .f64("energy", energy)
+            .f64("rank1_energy", rank1)
+            .f64("share", share)
+            .build()?;
+        Ok(outputs([("table", table)]))
+    }
+}
