@@ -40,7 +40,7 @@ impl NodeKind for EffectStructure {
     fn params(&self) -> Vec<ParamSpec> {
         vec![]
     }
-    fn run(&self, _p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+    fn run(&self, _p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
         let expr = SparseMatrix::from_table(&inputs.table("expression")?)?;
         let cells = inputs.table("cells")?;
         if cells.str_column("cell")? != expr.rows {
@@ -64,9 +64,13 @@ impl NodeKind for EffectStructure {
             }
         }
         if controls.is_empty() || singles.is_empty() {
-            return Err(NodeError::Input(
-                "`cells` needs control cells and single perturbations of community TFs".into(),
-            ));
+            return Err(NodeError::Input(format!(
+                "`cells` needs control cells and single perturbations of community TFs: it has {} controls and \
+                 single perturbations of {} of the {} community TFs",
+                controls.len(),
+                singles.len(),
+                of_tf.len()
+            )));
         }
         let all: Vec<usize> = (0..expr.cols.len()).collect();
         let control = centroid(dense_columns(&expr, &controls, &all)?.view())?;
@@ -86,6 +90,16 @@ impl NodeKind for EffectStructure {
         n.push(n.iter().sum());
         energy.push(energy.iter().sum());
         rank1.push(rank1.iter().sum());
+        let lone = shares.iter().filter(|s| s.n == 1).count();
+        if lone > 0 {
+            let (e, r) = shares.iter().filter(|s| s.n > 1).fold((0.0, 0.0), |(e, r), s| (e + s.energy, r + s.rank1));
+            ctx.note(format!(
+                "{lone} of {} communities have one perturbed TF, whose share is 1 by construction (one vector is rank \
+                 1); over the communities with at least 2 the share is {}",
+                shares.len(),
+                if e > 0.0 { format!("{:.3}", r / e) } else { "undefined (none)".into() }
+            ));
+        }
         let share = rank1.iter().zip(&energy).map(|(r, e)| if *e > 0.0 { r / e } else { f64::NAN }).collect();
         let table = TableBuilder::new()
             .str("community", name)
