@@ -128,7 +128,7 @@ impl NodeKind for BaselineEval {
             ),
         ]
     }
-    fn run(&self, p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+    fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
         let expr = SparseMatrix::from_table(&inputs.table("expression")?)?;
         let cells = inputs.table("cells")?;
         if cells.str_column("cell")? != expr.rows {
@@ -163,6 +163,15 @@ impl NodeKind for BaselineEval {
             .collect();
         let min_cells = p.usize("min_cells")?;
         let (conditions, dropped) = held_out(p, &in_scope, &doubles, &predictions, min_cells)?;
+        if !dropped.is_empty() {
+            let list: Vec<String> = dropped.iter().map(|(c, n)| format!("{c} ({n} cells)")).collect();
+            ctx.note(format!(
+                "warning: {} held-out double(s) have fewer than min_cells = {min_cells} observed cells, too few for \
+                 `perfect` (half against half) to mean anything, and are left out: {}",
+                dropped.len(),
+                list.join(", ")
+            ));
+        }
         let all: Vec<usize> = (0..expr.cols.len()).collect();
         let dense =
             |rows: &[usize]| -> Result<Array2<f64>, NodeError> { super::common::dense_columns(&expr, rows, &all) };
