@@ -166,21 +166,7 @@ impl NodeKind for Preprocess {
             Some(h) => h,
             None => highly_variable_genes(&x, flavor, n_top, &options)?,
         };
-        // Back to every gene of the input: the genes that failed the filter are not variable.
-        let n_genes = counts.cols.len();
-        let mut hvg_all = Hvg {
-            highly_variable: vec![false; n_genes],
-            means: vec![f64::NAN; n_genes],
-            dispersions: vec![f64::NAN; n_genes],
-            dispersions_norm: vec![f64::NAN; n_genes],
-        };
-        for (k, &j) in passing.iter().enumerate() {
-            hvg_all.highly_variable[j] = hvg.highly_variable[k];
-            hvg_all.means[j] = hvg.means[k];
-            hvg_all.dispersions[j] = hvg.dispersions[k];
-            hvg_all.dispersions_norm[j] = hvg.dispersions_norm[k];
-        }
-        let hvg = hvg_all;
+        let hvg = on_every_gene(hvg, &passing, counts.cols.len());
         let mut position = vec![None; counts.cols.len()];
         for (k, &j) in passing.iter().enumerate() {
             position[j] = Some(k);
@@ -263,4 +249,23 @@ fn check_values(counts: &SparseMatrix, input: &str) -> Result<(), NodeError> {
         )));
     }
     Ok(())
+}
+
+/// HVG results of the genes that passed the detection filter (`passing`, indices into the `n`
+/// input genes) spread back over every input gene: a filtered gene is not variable, its
+/// statistics NaN.
+fn on_every_gene(hvg: Hvg, passing: &[usize], n: usize) -> Hvg {
+    let mut all = Hvg {
+        highly_variable: vec![false; n],
+        means: vec![f64::NAN; n],
+        dispersions: vec![f64::NAN; n],
+        dispersions_norm: vec![f64::NAN; n],
+    };
+    for (k, &j) in passing.iter().enumerate() {
+        all.highly_variable[j] = hvg.highly_variable[k];
+        all.means[j] = hvg.means[k];
+        all.dispersions[j] = hvg.dispersions[k];
+        all.dispersions_norm[j] = hvg.dispersions_norm[k];
+    }
+    all
 }
