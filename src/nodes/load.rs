@@ -8,7 +8,7 @@ use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray}
 use serde_json::json;
 
 use super::common::outputs;
-use super::load_labels::{Assigned, Summary, Unassigned, assign, choose_column, targets_table};
+use super::load_labels::{Assigned, Summary, Unassigned, assign, choose_column, column_labels, targets_table};
 use super::load_read::{Screen, read_screen};
 use crate::algo::labels::{LabelRules, condition_name};
 use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
@@ -252,19 +252,10 @@ fn missing_column(df: &DataFrame, name: &str) -> String {
     format!("has no column `{name}` (columns: {}) {h}", names.join(", "))
 }
 
-/// A column as text (categories by label, numbers printed).
+/// A column as text (categories by label, numbers printed, missing values empty).
 fn strings(df: &DataFrame, name: &str) -> Result<Vec<String>, String> {
-    let col = df.column(name).ok_or_else(|| missing_column(df, name))?;
-    Ok(match &col.values {
-        ColumnValues::Str(v) => v.iter().map(|s| s.clone().unwrap_or_default()).collect(),
-        ColumnValues::Categorical { codes, categories } => codes
-            .iter()
-            .map(|&c| usize::try_from(c).ok().and_then(|c| categories.get(c)).cloned().unwrap_or_default())
-            .collect(),
-        ColumnValues::F64(v) => v.iter().map(|x| x.to_string()).collect(),
-        ColumnValues::I64(v) => v.iter().map(|x| x.to_string()).collect(),
-        ColumnValues::Bool(v) => v.iter().map(|b| b.map(|b| b.to_string()).unwrap_or_default()).collect(),
-    })
+    df.column(name).ok_or_else(|| missing_column(df, name))?;
+    Ok(column_labels(df, name).into_iter().map(Option::unwrap_or_default).collect())
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -72,14 +72,7 @@ pub fn histogram_with_components(
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(plot)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 17))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(55)
-            .build_cartesian_2d(lo..hi, 0.0..y_max)
-            .map_err(plot)?;
+        let mut chart = cartesian(&root, title, lo..hi, 0.0..y_max)?;
         chart.configure_mesh().disable_mesh().x_desc(x_label).y_desc("edges").draw().map_err(plot)?;
         chart
             .draw_series(counts.iter().enumerate().map(|(i, &c)| {
@@ -106,6 +99,24 @@ pub fn histogram_with_components(
 
 /// The chart type of the histograms.
 type Histogram<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// `root` filled white, with a titled f64 × f64 chart over `x` × `y` (the layout every histogram
+/// and line chart shares).
+fn cartesian<'a, DB: DrawingBackend + 'a>(
+    root: &'a DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+) -> Result<Histogram<'a, DB>, ReportError> {
+    root.fill(&WHITE).map_err(plot)?;
+    ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 17))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .build_cartesian_2d(x, y)
+        .map_err(plot)
+}
 
 /// A black vertical line at `x` from 0 to `y_max`, with its legend entry.
 fn vertical_line<'a, DB: DrawingBackend + 'a>(
@@ -171,14 +182,7 @@ pub fn null_and_truth(
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(plot)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 17))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(55)
-            .build_cartesian_2d(lo..hi, 0.0..y_max)
-            .map_err(plot)?;
+        let mut chart = cartesian(&root, title, lo..hi, 0.0..y_max)?;
         chart.configure_mesh().disable_mesh().x_desc(x_label).y_desc("permutations").draw().map_err(plot)?;
         let bars = |counts: &[usize], scale: f64, color: RGBAColor| {
             let rects: Vec<Rectangle<(f64, f64)>> = counts
@@ -230,14 +234,7 @@ pub fn lines(
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(plot)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 17))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(55)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(plot)?;
+        let mut chart = cartesian(&root, title, x0..x1, y0..y1)?;
         chart.configure_mesh().x_desc(x_label).y_desc(y_label).draw().map_err(plot)?;
         if let Some(m) = marker {
             chart
@@ -281,14 +278,7 @@ pub fn bars(
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(plot)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 17))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(55)
-            .build_cartesian_2d(0.5..n + 0.5, 0.0..top)
-            .map_err(plot)?;
+        let mut chart = cartesian(&root, title, 0.5..n + 0.5, 0.0..top)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
