@@ -277,6 +277,11 @@ mod tests {
     }
 
     fn run(min_cells: usize) -> (Outputs, Vec<String>) {
+        let (out, notes) = try_run(min_cells);
+        (out.unwrap(), notes)
+    }
+
+    fn try_run(min_cells: usize) -> (Result<Outputs, NodeError>, Vec<String>) {
         let mut params = Params::default();
         for s in Grn.params() {
             params.set(s.name, s.default.clone().unwrap_or(serde_json::Value::Null));
@@ -284,7 +289,7 @@ mod tests {
         params.set("min_regulator_cells", json!(min_cells));
         params.set("fdr", json!(1.0));
         let ctx = RunContext::new("grn", 1, vec![]);
-        let out = Grn.run(&params, &inputs(), &ctx).unwrap();
+        let out = Grn.run(&params, &inputs(), &ctx);
         (out, ctx.take_notes())
     }
 
@@ -299,5 +304,9 @@ mod tests {
         let (out, notes) = run(0);
         assert!(out["edges"].str_column("source").unwrap().iter().any(|s| s == "RARE"));
         assert!(notes.is_empty());
+        // Every TF too rare: an error that names the param, not an empty network.
+        let e = try_run(100).0.unwrap_err().to_string();
+        assert!(e.contains("every one of the 2 TFs is detected in fewer than 100 of the 60 cells"), "{e}");
+        assert!(e.contains("`min_regulator_cells`"), "{e}");
     }
 }

@@ -261,3 +261,24 @@ impl NodeKind for LeidenSweep {
         ]))
     }
 }
+
+#[cfg(test)]
+mod graph_tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::engine::Input;
+
+    #[test]
+    fn an_empty_tf_graph_says_how_many_grn_edges_there_are_and_that_none_joins_two_tfs() {
+        let grn = TableBuilder::new()
+            .str("source", vec!["T1".into(), "T2".into(), "T1".into()])
+            .str("target", vec!["G1".into(), "G2".into(), "G2".into()])
+            .build()
+            .unwrap();
+        let given = Input::Table { table: grn, instance: BTreeMap::new(), hash: String::new(), origin: None };
+        let inputs = Inputs::new([("grn".to_string(), vec![given])].into(), vec![]);
+        let e = graph(&inputs).unwrap_err().to_string();
+        assert!(e.contains("the TF–TF graph is empty: of the GRN's 3 edges (3 from one of the 2 TFs)"), "{e}");
+    }
+}

@@ -222,3 +222,26 @@ fn genes_seen_in_too_few_cells_leave_before_hvg_selection() {
     let expression = exported(&t, "w.yaml", "p.expression", &[]);
     assert!(!expression.0.contains(&"G5".to_string()), "{:?}", expression.0);
 }
+
+#[test]
+fn contradictory_or_empty_label_params_are_refused() {
+    let t = Test::new();
+    guide_screen(&t);
+    let yaml = |params: &str| {
+        format!(
+            "name: w\nnodes:\n  l:\n    kind: load\n    inputs: {{file: {{file: screen.h5ad}}}}\n    params: {params}\n"
+        )
+    };
+    t.put("w.yaml", &yaml("{all_controls: true, perturbation_column: perturbation}"));
+    t.args(["run"])
+        .file("w.yaml")
+        .run()
+        .status(1)
+        .stderr_has(&["`all_controls: true` and `perturbation_column` contradict"]);
+    t.put("w.yaml", &yaml("{perturbation_column: perturbation, separator: [\"+\", \"\"]}"));
+    t.args(["run"])
+        .file("w.yaml")
+        .run()
+        .status(1)
+        .stderr_has(&["`separator`: an empty string cannot separate targets"]);
+}
