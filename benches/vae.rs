@@ -17,7 +17,7 @@ mod common;
 
 use gcrl::algo::sparse::Csr;
 use gcrl::models::train_device;
-use gcrl::models::vae::{Matching, Schedule, Sparsity, VaeConfig, VaeData, VaeModel, train};
+use gcrl::models::vae::{Matching, Routing, Schedule, Sparsity, VaeConfig, VaeData, VaeModel, train};
 use ndarray::Array2;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -86,6 +86,7 @@ fn config(model: VaeModel, matching: Matching) -> VaeConfig {
         l1: 1e-3,
         sparsity: Sparsity::Dag,
         sinkhorn_iterations: 20,
+        routing: Routing::Hard,
         keep_best: false,
         seed: 0,
     }

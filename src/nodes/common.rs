@@ -1,5 +1,7 @@
 //! Small helpers shared by node kinds: building outputs and the standard tables.
 
+use std::collections::{HashMap, HashSet};
+
 use crate::algo::AlgoError;
 use crate::algo::eigengene::Pca;
 use crate::algo::labels::condition_name;
@@ -38,6 +40,19 @@ pub fn names(table: &Table) -> Result<Vec<String>, NodeError> {
     }
     let first = table.column_names().into_iter().next().unwrap_or_default();
     table.str_column(&first).map_err(|e| NodeError::Input(format!("expected a list of names: {e}")))
+}
+
+/// Columns of `genes` (the expression's column names, by name in `index`) of the TFs listed in
+/// `tfs` that are not already in `taken`, in list order without repeats: the TFs beyond the
+/// communities that the global eigengene spans (A.3).
+pub fn extra_tf_columns(
+    index: &HashMap<&str, usize>,
+    tfs: Option<&Table>,
+    taken: &[usize],
+) -> Result<Vec<usize>, NodeError> {
+    let Some(tfs) = tfs else { return Ok(Vec::new()) };
+    let mut seen: HashSet<usize> = taken.iter().copied().collect();
+    Ok(names(tfs)?.iter().filter_map(|tf| index.get(tf.as_str()).copied()).filter(|&c| seen.insert(c)).collect())
 }
 
 /// A directed edge list `(source, target, weight)` from an edge table: the weight is

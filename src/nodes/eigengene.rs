@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::json;
 
-use super::common::{FIT_CELLS, dense_columns, fitting_rows, names, outputs, pca, pca_param};
+use super::common::{FIT_CELLS, dense_columns, extra_tf_columns, fitting_rows, outputs, pca, pca_param};
 use crate::algo::eigengene::fit_eigengenes;
 use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
 use crate::table::{Matrix, SparseMatrix, TableBuilder};
@@ -78,15 +78,8 @@ impl NodeKind for Eigengene {
                 missing[0]
             )));
         }
-        if let Some(all) = inputs.opt_table("tfs")? {
-            for tf in names(&all)? {
-                if let Some(&g) = gene_index.get(tf.as_str())
-                    && !cols.contains(&g)
-                {
-                    cols.push(g);
-                }
-            }
-        }
+        let extra = extra_tf_columns(&gene_index, inputs.opt_table("tfs")?.as_ref(), &cols)?;
+        cols.extend(extra);
         let cells = inputs.opt_table("cells")?;
         let fit_rows = fitting_rows(cells.as_ref(), &expr.rows, p.str("cells")?)?;
         let all_rows: Vec<usize> = (0..expr.rows.len()).collect();

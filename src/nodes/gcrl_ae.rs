@@ -1,6 +1,7 @@
 //! What `ae-train` and `permutation-test` share (method.md §6): which cells the autoencoder sees,
 //! its TF inputs and gene targets z-scored with training statistics, its params, one training
-//! (split → train → encode) and the eigengenes of a labelling of its TFs.
+//! (split → train → encode) and the eigengenes of a labelling of its TFs (the global one over
+//! every TF, A.3).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -10,7 +11,8 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use super::common::{
-    FIT_CELLS, cell_targets, dense_columns, edge_list, fitting_rows, pca_param, train_on_error, train_on_param,
+    FIT_CELLS, cell_targets, dense_columns, edge_list, extra_tf_columns, fitting_rows, pca_param, train_on_error,
+    train_on_param,
 };
 use crate::algo::eigengene::{EigengeneModel, Pca, fit_eigengenes};
 use crate::algo::random::split_rows;
@@ -90,6 +92,11 @@ pub struct AeData {
     pub community_ids: Vec<i64>,
     /// Log expression of the TFs, all cells × TFs.
     pub tf_log: Array2<f64>,
+    /// The other TFs of input `tfs` in the expression: not encoded, but spanned by the global
+    /// eigengene (A.3); none without that input.
+    pub other_tfs: Vec<String>,
+    /// Their log expression, all cells × other TFs.
+    pub other_tf_log: Array2<f64>,
     /// Decoder target genes.
     pub genes: Vec<String>,
     /// Log expression of the target genes, all cells × genes.
@@ -140,12 +147,15 @@ impl AeData {
         if gene_cols.is_empty() {
             return Err(NodeError::Input("no gene of `grn` is in the expression matrix; check gene names".into()));
         }
+        let other_cols = extra_tf_columns(&index, inputs.opt_table("tfs")?.as_ref(), &tf_cols)?;
         let cells_table = inputs.opt_table("cells")?;
         let all_rows: Vec<usize> = (0..expr.rows.len()).collect();
         let fit_rows = fitting_rows(cells_table.as_ref(), &expr.rows, fit_cells)?;
         let used = training_cells(cells_table.as_ref(), &tfs, expr.rows.len(), train_on)?;
         Ok(AeData {
             tf_log: dense_columns(&expr, &all_rows, &tf_cols)?,
+            other_tf_log: dense_columns(&expr, &all_rows, &other_cols)?,
+            other_tfs: other_cols.iter().map(|&c| expr.cols[c].clone()).collect(),
             targets: expr.csr.select_cols(&gene_cols).map_err(NodeError::from)?.to_dense(),
             genes: gene_cols.iter().map(|&c| expr.cols[c].clone()).collect(),
             cells: expr.rows,
@@ -167,6 +177,17 @@ impl AeData {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(STREAM_SPLIT);
         split_rows(self.used.len(), validation, &mut rng)
+    }
+
+    /// Log expression of every TF (the community TFs, then the others) at `rows`.
+    pub fn all_tf_log(&self, rows: &[usize]) -> Array2<f64> {
+        let (tf, other) = (self.tf_log.select(Axis(0), rows), self.other_tf_log.select(Axis(0), rows));
+        ndarray::concatenate![Axis(1), tf, other]
+    }
+
+    /// Names of every TF, in the order of [`AeData::all_tf_log`].
+    pub fn all_tfs(&self) -> impl Iterator<Item = &String> {
+        self.tfs.iter().chain(&self.other_tfs)
     }
 
     /// Encoder inputs and decoder targets of the used rows, z-scored with the statistics of
@@ -230,14 +251,14 @@ pub fn fit(data: &AeData, p: &Params, seed: u64, ctx: &RunContext) -> Result<Fit
 }
 
 /// The eigengenes of TF → community `labels` (communities in ascending label order, then the
-/// global one over the community TFs), fitted on the fitting rows.
+/// global one over every TF of [`AeData::all_tf_log`]), fitted on the fitting rows.
 pub fn eigengene_model(data: &AeData, labels: &[usize], pca: Pca) -> Result<EigengeneModel, NodeError> {
     let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (t, &l) in labels.iter().enumerate() {
         groups.entry(l).or_default().push(t);
     }
     let communities: Vec<Vec<usize>> = groups.into_values().collect();
-    Ok(fit_eigengenes(data.tf_log.select(Axis(0), &data.fit_rows).view(), &communities, pca)?)
+    Ok(fit_eigengenes(data.all_tf_log(&data.fit_rows).view(), &communities, pca)?)
 }
 
 #[cfg(test)]

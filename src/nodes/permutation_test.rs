@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use ndarray::{Array2, Axis};
+use ndarray::Array2;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -60,7 +60,12 @@ impl NodeKind for PermutationTest {
         "T-MEX of the true communities vs size-preserving permutations, scored on the same autoencoder runs"
     }
     fn inputs(&self) -> Vec<PortSpec> {
-        ports()
+        let mut ports = ports();
+        ports.push(PortSpec::optional(
+            "tfs",
+            "TF names: the global eigengene spans all of them in the expression, A.3 (default: the community TFs)",
+        ));
+        ports
     }
     fn outputs(&self) -> Vec<PortSpec> {
         vec![
@@ -124,7 +129,7 @@ impl NodeKind for PermutationTest {
         let run = sp.usize("run")?;
         let seed = derive_seed(sp.seed("seed")?, &[RUN, run as u64]);
         let fitted = fit(&data, sp, seed, ctx)?;
-        let x = data.tf_log.select(Axis(0), &data.used);
+        let x = data.all_tf_log(&data.used);
         let train = Moments::of(x.view(), fitted.latent.view(), &fitted.train)?;
         let validation = Moments::of(x.view(), fitted.latent.view(), &fitted.validation)?;
         let names = moment_names(&data, fitted.latent.ncols());
@@ -203,9 +208,9 @@ struct RunMoments {
     validation: Moments,
 }
 
-/// Column names of a run's moments: the community TFs, then the latents.
+/// Column names of a run's moments: every TF (the community TFs first), then the latents.
 fn moment_names(data: &AeData, latents: usize) -> Vec<String> {
-    data.tfs.iter().cloned().chain((0..latents).map(|i| format!("z_hat_{i}"))).collect()
+    data.all_tfs().cloned().chain((0..latents).map(|i| format!("z_hat_{i}"))).collect()
 }
 
 fn scatter_table(m: &Moments, names: &[String]) -> Result<Table, NodeError> {
@@ -221,11 +226,12 @@ impl RunMoments {
         let run = get("run")?;
         let moments = |name: &str, cells: &str| -> Result<Moments, NodeError> {
             let m = Matrix::from_table(get(name)?)?;
-            let latents = m.cols.len().saturating_sub(data.tfs.len());
+            let tfs = data.all_tfs().count();
+            let latents = m.cols.len().saturating_sub(tfs);
             if m.cols != moment_names(data, latents) {
                 return Err(NodeError::Internal("a run's moments are not over this node's TFs".into()));
             }
-            Ok(Moments { cells: run.f64_column(cells)?[0] as usize, lead: data.tfs.len(), scatter: m.data })
+            Ok(Moments { cells: run.f64_column(cells)?[0] as usize, lead: tfs, scatter: m.data })
         };
         Ok(RunMoments {
             run: run.f64_column("run")?[0] as i64,
@@ -283,6 +289,8 @@ fn values_table(scores: &[Vec<RunScore>], runs: &[RunMoments]) -> Result<Table, 
 
 #[cfg(test)]
 mod tests {
+    use ndarray::Axis;
+
     use super::*;
     use crate::algo::random::{normal, split_rows};
     use crate::algo::tmex::{fit_alignment, tmex};
@@ -302,6 +310,8 @@ mod tests {
             labels,
             community_ids: vec![1, 2],
             tf_log,
+            other_tfs: Vec::new(),
+            other_tf_log: Array2::zeros((n, 0)),
             genes: vec!["g".into()],
             targets: Array2::zeros((n, 1)),
         }
@@ -318,6 +328,20 @@ mod tests {
                 (z, train, val)
             })
             .collect()
+    }
+
+    #[test]
+    fn the_global_eigengene_spans_the_tfs_outside_every_community() {
+        let mut data = data();
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        data.other_tfs = vec!["TF8".into(), "TF9".into()];
+        data.other_tf_log = Array2::from_shape_fn((300, 2), |_| 1.0 + normal(&mut rng));
+        let model = eigengene_model(&data, &data.labels, Pca::Covariance).unwrap();
+        let (communities, global) = model.eigengenes.split_at(2);
+        assert!(communities.iter().all(|e| e.tfs.iter().all(|&t| t < 8)), "communities keep their own TFs");
+        assert_eq!(global[0].tfs, (0..10).collect::<Vec<_>>(), "the global one spans all 10 TFs");
+        let names = moment_names(&data, 2);
+        assert_eq!((names.len(), names[9].as_str(), names[10].as_str()), (12, "TF9", "z_hat_0"));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! targets (see [`crate::models::vae`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
+use arrow_array::StringArray;
 use ndarray::{Array2, Axis};
 use serde_json::json;
 
@@ -13,7 +15,7 @@ use crate::engine::{
     Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, Resources, RunContext,
 };
 use crate::models::train_device;
-use crate::models::vae::{Matching, Schedule, Sparsity, TrainedVae, VaeConfig, VaeData, VaeModel, train};
+use crate::models::vae::{Matching, Routing, Schedule, Sparsity, TrainedVae, VaeConfig, VaeData, VaeModel, train};
 use crate::table::{Matrix, SparseMatrix, Table, TableBuilder};
 
 /// The `vae-train` kind.
@@ -38,7 +40,7 @@ impl NodeKind for VaeTrain {
         "vae-train"
     }
     fn version(&self) -> u32 {
-        3
+        4
     }
     fn doc(&self) -> &str {
         "train gCRL-VAE, id-VAE or the discrepancy-VAE on controls + singles; predict combinations"
@@ -54,10 +56,16 @@ impl NodeKind for VaeTrain {
     fn outputs(&self) -> Vec<PortSpec> {
         vec![
             PortSpec::new("model", "every weight: parameter, row, col, value"),
-            PortSpec::new("history", "per epoch: loss terms (unweighted), weights, kept"),
+            PortSpec::new(
+                "history",
+                "per epoch: loss terms (unweighted; l1 and prior times their weights), weights, kept",
+            ),
             PortSpec::new("latent", "cell, z_1 … z_d: posterior means of every cell"),
             PortSpec::new("dag", "learned latent DAG: source, target, weight"),
-            PortSpec::new("assignment", "target, latent, weight, strength, via (pi or encoder)"),
+            PortSpec::new(
+                "assignment",
+                "target, latent, weight, strength, via (pi:…, encoder, or encoder+prior pi:…), pi_latent (gcrl-vae)",
+            ),
             PortSpec::new(
                 "predictions",
                 "condition, model, n_cells, then the predicted centroid per gene; last the `ctrl` row (no intervention)",
@@ -112,6 +120,18 @@ impl NodeKind for VaeTrain {
             float("mmd_sigma", 1000.0, "MMD bandwidth scale"),
             ParamSpec::new("mmd_kernels", ParamType::positive(), json!(10), "MMD kernels"),
             count("sinkhorn_iterations", 20, "Sinkhorn normalisations of gcrl-vae's soft permutation"),
+            ParamSpec::new(
+                "routing",
+                ParamType::Choice(&["hard", "prior"]),
+                json!("hard"),
+                "gcrl-vae: hard = a target shifts the latent π(community), no interventional encoder (method.md §7.3); \
+                 prior = the encoder assigns, pulled towards π(community) by prior_weight · KL",
+            ),
+            float(
+                "prior_weight",
+                1.0,
+                "weight of gcrl-vae's KL(encoder assignment ‖ π(community)) under routing: prior",
+            ),
             ParamSpec::new(
                 "checkpoint",
                 ParamType::Choice(&["best", "last"]),
@@ -209,6 +229,10 @@ impl NodeKind for VaeTrain {
             l1: p.f64("l1")?,
             sparsity: if p.str("l1_on")? == "decoder" { Sparsity::Decoder } else { Sparsity::Dag },
             sinkhorn_iterations: p.usize("sinkhorn_iterations")?,
+            routing: match p.str("routing")? {
+                "prior" => Routing::Prior { weight: p.f64("prior_weight")? },
+                _ => Routing::Hard,
+            },
             keep_best: p.str("checkpoint")? == "best",
             seed: p.seed("seed")?,
         };
@@ -235,7 +259,7 @@ impl NodeKind for VaeTrain {
             ("history", history_table(&trained)?),
             ("latent", latent_table(&trained, &data, &expr.rows)?),
             ("dag", dag_table(&trained)?),
-            ("assignment", assignment_table(&trained, &data, &setup.targets, gcrl.as_ref())?),
+            ("assignment", assignment_table(&trained, &data, &setup.targets, gcrl.as_ref(), p.str("routing")?)?),
             ("predictions", predictions_table(&trained, &data, &setup, &requested, p, &expr.cols)?),
         ]))
     }
@@ -416,6 +440,7 @@ fn history_table(t: &TrainedVae) -> Result<Table, NodeError> {
         .f64("kl", col(|e| e.kl))
         .f64("l1", col(|e| e.l1))
         .f64("align", col(|e| e.align))
+        .f64("prior", col(|e| e.prior))
         .f64("alpha", col(|e| e.weights.alpha))
         .f64("beta", col(|e| e.weights.beta))
         .f64("temp", col(|e| e.weights.temp))
@@ -447,19 +472,23 @@ fn assignment_table(
     data: &VaeData,
     targets: &[String],
     gcrl: Option<&GcrlInputs>,
+    routing: &str,
 ) -> Result<Table, NodeError> {
     let a = t.assignment(data)?;
     let names = latent_names(t.latent_dim());
-    let via: Vec<String> = match gcrl {
-        Some(g) => g.route_names.iter().map(|r| format!("pi:{r}")).collect(),
-        None => vec!["encoder".to_string(); a.len()],
+    let via: Vec<String> = match (gcrl, routing) {
+        (Some(g), "hard") => g.route_names.iter().map(|r| format!("pi:{r}")).collect(),
+        (Some(g), _) => g.route_names.iter().map(|r| format!("encoder+prior pi:{r}")).collect(),
+        (None, _) => vec!["encoder".to_string(); a.len()],
     };
+    let pi_latent: Vec<Option<String>> = a.iter().map(|x| x.pi_latent.map(|l| names[l].clone())).collect();
     Ok(TableBuilder::new()
         .str("target", a.iter().map(|x| targets[x.target].clone()).collect())
         .str("latent", a.iter().map(|x| names[x.latent].clone()).collect())
         .f64("weight", a.iter().map(|x| x.weight).collect())
         .f64("strength", a.iter().map(|x| x.strength).collect())
         .str("via", via)
+        .array("pi_latent", Arc::new(StringArray::from(pi_latent)))
         .build()?)
 }
 

@@ -21,6 +21,7 @@ mod ora;
 mod permutation;
 mod run;
 mod tmex;
+mod vae;
 
 use std::collections::BTreeMap;
 
@@ -139,6 +140,7 @@ pub fn sections() -> Vec<Box<dyn Section>> {
         Box::new(tmex::TmexSection),
         Box::new(permutation::PermutationSection),
         Box::new(baseline::BaselineSection),
+        Box::new(vae::VaeSection),
     ]
 }
 

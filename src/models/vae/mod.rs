@@ -1,6 +1,6 @@
 //! The discrepancy-VAE family (method.md §7): the reference discrepancy-VAE (`d-VAE`, d = number
 //! of training targets), the same with d = k + 1 (`id-VAE`), and gCRL-VAE (TF encoder, learnable
-//! community → latent permutation routing the interventions and ordering the DAG, alignment of
+//! community → latent permutation ordering the DAG and routing the interventions, alignment of
 //! the latents with the TF activities).
 //!
 //! Training follows the reference pipeline: single perturbations only, each perturbed cell paired
@@ -49,4 +49,20 @@ pub enum Sparsity {
     Dag,
     /// The decoder weights, as the paper words it.
     Decoder,
+}
+
+/// How gCRL-VAE maps a perturbation target to the latent it shifts (§2.8(3): the mapping "is
+/// derived from π, providing a GRN-informed assignment that complements the effect estimates of
+/// the interventional encoder"; the sentence reads two ways).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Routing {
+    /// The interventional encoder is removed: target t shifts row `route(t)` of the soft
+    /// permutation `P` in training and latent `π(route(t))` at inference (method.md §7.3(4)).
+    Hard,
+    /// The interventional encoder is kept and assigns each target; its softmax `q_t` is pulled
+    /// towards the prior `P[route(t)]` by `weight · KL(q_t ‖ P[route(t)])` in each batch of t.
+    Prior {
+        /// Weight of the KL term.
+        weight: f64,
+    },
 }

@@ -1,11 +1,11 @@
 //! The discrepancy-VAE network in burn (method.md §7.1) and the gCRL changes (§7.3): encoder,
-//! interventional encoder or permutation routing, shift interventions, the linear causal layer
+//! interventional encoder and/or the community → latent permutation, shift interventions, the linear causal layer
 //! and the decoder, with the loss terms. Knows tensors only; batches, schedules and tables live
 //! elsewhere.
 
 use burn::module::{Module, Param};
 use burn::nn::Linear;
-use burn::tensor::activation::{leaky_relu, softmax, softplus};
+use burn::tensor::activation::{leaky_relu, log_softmax, softmax, softplus};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand_chacha::ChaCha8Rng;
 
@@ -26,8 +26,8 @@ pub struct TargetEncoder {
     out: Linear,
 }
 
-/// The whole network; `targets` is absent in gCRL-VAE (routing by the permutation instead) and
-/// `permutation` (the matrix `S`) is present only there.
+/// The whole network; `targets` is absent in gCRL-VAE with hard routing (routing by the
+/// permutation instead) and `permutation` (the matrix `S`) is present only in gCRL-VAE.
 #[derive(Module, Debug)]
 pub struct Network {
     enc_hidden: Linear,
@@ -57,8 +57,10 @@ pub struct Shape {
     pub targets: usize,
     /// Decoder output width (genes).
     pub genes: usize,
-    /// Route by a learnable permutation (gCRL-VAE) instead of the interventional encoder.
+    /// A learnable community → latent permutation (gCRL-VAE).
     pub permutation: bool,
+    /// The interventional encoder (every model but gCRL-VAE with hard routing).
+    pub target_encoder: bool,
 }
 
 /// How one batch is intervened on: one row of target weights over latents per shift, each with
@@ -95,11 +97,11 @@ impl Network {
     /// A network initialised as the reference: encoder/decoder N(0, 0.02²), interventional
     /// encoder PyTorch defaults, `c_shift = 1`, `G ~ N(0, 0.1²)`, `S = I`; all from `rng`.
     pub fn new(shape: Shape, rng: &mut ChaCha8Rng, device: &Device) -> Self {
-        let Shape { input, hidden, latent, targets, genes, permutation } = shape;
+        let Shape { input, hidden, latent, targets, genes, permutation, target_encoder } = shape;
         let enc_hidden = normal_linear(rng, input, hidden, 0.02, device);
         let enc_mean = normal_linear(rng, hidden, latent, 0.02, device);
         let enc_var = normal_linear(rng, hidden, latent, 0.02, device);
-        let target_encoder = (!permutation).then(|| TargetEncoder {
+        let target_encoder = target_encoder.then(|| TargetEncoder {
             hidden: seeded_linear(rng, targets, hidden, device),
             out: seeded_linear(rng, hidden, latent, device),
         });
@@ -133,16 +135,16 @@ impl Network {
         leaky_relu(self.dec_out.forward(leaky_relu(self.dec_hidden.forward(u), SLOPE)), SLOPE)
     }
 
-    /// The soft community → latent matrix `P = Sinkhorn(S · temp)` (`iterations` alternating
-    /// row and column normalisations in log space); `None` outside gCRL-VAE.
-    pub fn soft_permutation(&self, temp: f64, iterations: usize) -> Option<Tensor<2>> {
+    /// `log P` of the soft community → latent matrix `P = Sinkhorn(S · temp)` (`iterations`
+    /// alternating row and column normalisations in log space); `None` outside gCRL-VAE.
+    pub fn log_soft_permutation(&self, temp: f64, iterations: usize) -> Option<Tensor<2>> {
         let s = self.permutation.as_ref()?.val();
         let mut log_p = s.mul_scalar(temp);
         for _ in 0..iterations {
             log_p = log_p.clone() - log_sum_exp(log_p, 1);
             log_p = log_p.clone() - log_sum_exp(log_p, 0);
         }
-        Some(log_p.exp())
+        Some(log_p)
     }
 
     /// The learnable scores `S` (gCRL-VAE).
@@ -215,15 +217,24 @@ impl Network {
     }
 
     /// The interventional encoder's target weights `softmax(logits · temp)` for target `t`
-    /// out of `c` (`[1, d]`); `None` in gCRL-VAE.
+    /// out of `c` (`[1, d]`); `None` without the encoder.
     pub fn encoder_weights(&self, t: usize, c: usize, temp: f64) -> Option<Tensor<2>> {
+        Some(softmax(self.encoder_logits(t, c)?.mul_scalar(temp), 1))
+    }
+
+    /// `log softmax(logits · temp)` of the interventional encoder for target `t` out of `c`.
+    pub fn encoder_log_weights(&self, t: usize, c: usize, temp: f64) -> Option<Tensor<2>> {
+        Some(log_softmax(self.encoder_logits(t, c)?.mul_scalar(temp), 1))
+    }
+
+    /// The interventional encoder's logits of the one-hot target `t` out of `c` (`[1, d]`).
+    fn encoder_logits(&self, t: usize, c: usize) -> Option<Tensor<2>> {
         let enc = self.targets.as_ref()?;
         let device = self.shift.val().device();
         let mut one_hot = vec![0f32; c];
         one_hot[t] = 1.0;
         let c = Tensor::from_data(TensorData::new(one_hot, [1, c]), &device);
-        let logits = enc.out.forward(leaky_relu(enc.hidden.forward(c), SLOPE));
-        Some(softmax(logits.mul_scalar(temp), 1))
+        Some(enc.out.forward(leaky_relu(enc.hidden.forward(c), SLOPE)))
     }
 
     /// The strength `c · c_shift` of target `t` (`[1, 1]`).
@@ -284,6 +295,11 @@ fn log_sum_exp(x: Tensor<2>, dim: usize) -> Tensor<2> {
 pub fn kl_divergence(mean: Tensor<2>, var: Tensor<2>) -> Tensor<1> {
     let b = mean.dims()[0] as f64;
     (var.clone().log().add_scalar(1.0) - mean.powi_scalar(2) - var).sum().mul_scalar(-0.5 / b)
+}
+
+/// `KL(q ‖ p) = Σ_j q_j (log q_j − log p_j)` of categorical distributions given as logs.
+pub fn categorical_kl(log_q: Tensor<2>, log_p: Tensor<2>) -> Tensor<1> {
+    (log_q.clone().exp() * (log_q - log_p)).sum()
 }
 
 /// Mean squared error over all elements.
@@ -351,7 +367,8 @@ mod tests {
     }
 
     fn network(latent: usize, permutation: bool) -> Network {
-        let shape = Shape { input: 3, hidden: 4, latent, targets: 2, genes: 3, permutation };
+        let shape =
+            Shape { input: 3, hidden: 4, latent, targets: 2, genes: 3, permutation, target_encoder: !permutation };
         Network::new(shape, &mut ChaCha8Rng::seed_from_u64(5), &device())
     }
 
@@ -376,7 +393,8 @@ mod tests {
         // L = Σ W ⊙ M with M = (I − B)⁻¹: dL/dB = Mᵀ W Mᵀ, and G only reaches B above the diagonal.
         let device = crate::models::train_device(None).unwrap();
         let d = 6;
-        let shape = Shape { input: 3, hidden: 4, latent: d, targets: 2, genes: 3, permutation: false };
+        let shape =
+            Shape { input: 3, hidden: 4, latent: d, targets: 2, genes: 3, permutation: false, target_encoder: true };
         let net = Network::new(shape, &mut ChaCha8Rng::seed_from_u64(8), &device);
         let w: Vec<f32> = (0..d * d).map(|i| ((i * 7) % 11) as f32 / 5.0 - 1.0).collect();
         let wt = Tensor::<2>::from_data(TensorData::new(w.clone(), [d, d]), &device);
@@ -412,16 +430,16 @@ mod tests {
     fn sinkhorn_is_doubly_stochastic_and_sharpens_with_temperature() {
         let net = network(4, true);
         for temp in [1.0, 5.0] {
-            let p = to_matrix(net.soft_permutation(temp, 50).unwrap()).unwrap();
+            let p = to_matrix(net.log_soft_permutation(temp, 50).unwrap().exp()).unwrap();
             for s in p.rows().into_iter().map(|r| r.sum()).chain(p.columns().into_iter().map(|c| c.sum())) {
                 assert!((s - 1.0).abs() < 1e-4, "sum {s}");
             }
         }
         // S = I: Sinkhorn(I·t) has diagonal e^t / (e^t + d − 1).
-        let p1 = to_matrix(net.soft_permutation(1.0, 50).unwrap()).unwrap();
+        let p1 = to_matrix(net.log_soft_permutation(1.0, 50).unwrap().exp()).unwrap();
         let e = std::f32::consts::E;
         assert!((p1[[0, 0]] - e / (e + 3.0)).abs() < 1e-5);
-        let p5 = to_matrix(net.soft_permutation(5.0, 50).unwrap()).unwrap();
+        let p5 = to_matrix(net.log_soft_permutation(5.0, 50).unwrap().exp()).unwrap();
         assert!(p5[[2, 2]] > 0.95);
     }
 
@@ -456,6 +474,11 @@ mod tests {
         let flat = |m: &[[f64; 2]]| m.iter().flatten().map(|&v| v as f32).collect::<Vec<f32>>();
         let got = mmd(tensor(3, 2, &flat(&xs)), tensor(2, 2, &flat(&ys)), 2.0, 4).into_scalar::<f32>();
         assert!((f64::from(got) - want).abs() < 1e-5, "{got} vs {want}");
+        // KL((½, ½) ‖ (¼, ¾)) = ½ ln 2 + ½ ln(2/3); KL(q ‖ q) = 0.
+        let (q, p) = (tensor(1, 2, &[0.5f32.ln(), 0.5f32.ln()]), tensor(1, 2, &[0.25f32.ln(), 0.75f32.ln()]));
+        let want = 0.5 * 2f32.ln() + 0.5 * (2.0f32 / 3.0).ln();
+        assert!((categorical_kl(q.clone(), p).into_scalar::<f32>() - want).abs() < 1e-6);
+        assert!(categorical_kl(q.clone(), q).into_scalar::<f32>().abs() < 1e-7);
         // Perfectly correlated columns (one of them negatively): 1 − (1 − 1)/2 = 1.
         let z = tensor(3, 2, &[1.0, 1.0, 2.0, 2.0, 4.0, 3.0]);
         let t = tensor(3, 2, &[2.0, -1.0, 4.0, -2.0, 8.0, -3.0]);

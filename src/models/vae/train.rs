@@ -10,8 +10,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::batches::{epoch_batches, pair_controls};
 use super::network::{Forward, Intervention, Network, Shape};
-use super::network::{centroid_mse, correlation_loss, kl_divergence, mmd, mse};
-use super::{Matching, Schedule, Sparsity, VaeModel};
+use super::network::{categorical_kl, centroid_mse, correlation_loss, kl_divergence, mmd, mse};
+use super::{Matching, Routing, Schedule, Sparsity, VaeModel};
 use crate::algo::partition::hungarian_max;
 use crate::algo::random::normal;
 use crate::algo::sparse::Csr;
@@ -52,6 +52,8 @@ pub struct VaeConfig {
     pub sparsity: Sparsity,
     /// Sinkhorn normalisations of the soft permutation (gCRL-VAE).
     pub sinkhorn_iterations: usize,
+    /// How gCRL-VAE assigns targets to latents (ignored by the other models).
+    pub routing: Routing,
     /// Keep the epoch with the lowest unweighted loss sum (the reference's best checkpoint)
     /// instead of the last one.
     pub keep_best: bool,
@@ -96,6 +98,9 @@ pub struct EpochLog {
     pub l1: f64,
     /// Alignment loss `1 − mean ρ` (gCRL-VAE; 0 otherwise).
     pub align: f64,
+    /// `KL(q_t ‖ P[route(t)])` of the encoder's assignment against π's (gCRL-VAE with prior
+    /// routing, times its weight; 0 otherwise).
+    pub prior: f64,
     /// Weights in force.
     pub weights: super::Weights,
 }
@@ -109,6 +114,9 @@ pub struct Assignment {
     pub latent: usize,
     /// Its weight (softmax probability; 1 for the permutation route).
     pub weight: f64,
+    /// gCRL-VAE: the latent `π(route(t))` that π assigns the target's community to (the
+    /// assignment itself under hard routing, the prior's choice under prior routing).
+    pub pi_latent: Option<usize>,
     /// Strength `c_shift` of the target.
     pub strength: f64,
 }
@@ -160,6 +168,14 @@ fn noise(rng: &mut ChaCha8Rng, b: usize, d: usize, device: &Device) -> Tensor<2>
 
 fn scalar(t: Tensor<1>) -> f64 {
     f64::from(t.into_scalar::<f32>())
+}
+
+impl VaeConfig {
+    /// Whether targets shift rows of the permutation instead of the interventional encoder's
+    /// choice (gCRL-VAE with hard routing).
+    fn routes_by_pi(&self) -> bool {
+        self.model == VaeModel::Gcrl && self.routing == Routing::Hard
+    }
 }
 
 impl VaeData<'_> {
@@ -230,6 +246,7 @@ pub fn train(config: &VaeConfig, data: &VaeData, device: &Device) -> Result<Trai
         targets: data.targets,
         genes: data.genes.n_cols,
         permutation: config.model == VaeModel::Gcrl,
+        target_encoder: !config.routes_by_pi(),
     };
     let mut network = Network::new(shape, &mut rng(config.seed, STREAM_INIT), device);
     let paired = pair_controls(data.singles.len(), data.controls, &mut rng(config.seed, STREAM_PAIRING));
@@ -250,7 +267,7 @@ pub fn train(config: &VaeConfig, data: &VaeData, device: &Device) -> Result<Trai
                 config.batch_size
             )));
         }
-        let mut sums = [0f64; 6];
+        let mut sums = [0f64; 7];
         for (t, positions) in &batches {
             let perturbed: Vec<usize> = positions.iter().map(|&p| data.singles[p].0).collect();
             let controls: Vec<usize> = positions.iter().map(|&p| paired[p]).collect();
@@ -261,7 +278,8 @@ pub fn train(config: &VaeConfig, data: &VaeData, device: &Device) -> Result<Trai
             };
             let y = from_matrix(dense_rows(data.genes, &perturbed).view(), device);
             let eps = noise(&mut noise_rng, controls.len(), d, device);
-            let p = network.soft_permutation(w.temp, config.sinkhorn_iterations);
+            let log_p = network.log_soft_permutation(w.temp, config.sinkhorn_iterations);
+            let p = log_p.clone().map(Tensor::exp);
             let intervention = intervention(&network, data, config, &[*t], p.as_ref(), w.temp);
             let map = network.causal_map(p.as_ref());
             let Forward { mean, var, reconstruction, counterfactual } = network.forward(x, eps, &intervention, map);
@@ -283,10 +301,24 @@ pub fn train(config: &VaeConfig, data: &VaeData, device: &Device) -> Result<Trai
                 }
                 _ => None,
             };
+            let prior = match (config.routing, log_p, data.routes) {
+                (Routing::Prior { weight }, Some(log_p), Some(routes)) if config.model == VaeModel::Gcrl => {
+                    let log_q = network
+                        .encoder_log_weights(*t, data.targets, w.temp)
+                        .expect("prior routing keeps the interventional encoder");
+                    // π is the prior: the encoder is pulled towards it, not π towards the encoder.
+                    let log_prior = log_p.slice([routes[*t]..routes[*t] + 1, 0..d]).detach();
+                    Some(categorical_kl(log_q, log_prior).mul_scalar(weight))
+                }
+                _ => None,
+            };
             let mut loss =
                 matching.clone().mul_scalar(w.alpha) + recon.clone() + kl.clone().mul_scalar(w.beta) + l1.clone();
             if let Some(a) = &align {
                 loss = loss + a.clone().mul_scalar(w.align);
+            }
+            if let Some(kl) = &prior {
+                loss = loss + kl.clone();
             }
             let terms = [
                 scalar(loss.clone()),
@@ -295,18 +327,19 @@ pub fn train(config: &VaeConfig, data: &VaeData, device: &Device) -> Result<Trai
                 scalar(kl),
                 scalar(l1),
                 align.map_or(0.0, scalar),
+                prior.map_or(0.0, scalar),
             ];
             sums.iter_mut().zip(terms).for_each(|(s, v)| *s += v);
             let grads = GradientsParams::from_grads(loss.backward(), &network);
             network = optimizer.step(config.learning_rate, network, grads);
         }
         let n = batches.len() as f64;
-        let [loss, reconstruction, matching, kl, l1, align] = sums.map(|s| s / n);
+        let [loss, reconstruction, matching, kl, l1, align, prior] = sums.map(|s| s / n);
         if !loss.is_finite() {
             return Err(invalid(format!("the loss diverged at epoch {epoch}; lower `learning_rate`")));
         }
-        history.push(EpochLog { epoch, loss, reconstruction, matching, kl, l1, align, weights: w });
-        let unweighted = reconstruction + matching + kl + l1 + align;
+        history.push(EpochLog { epoch, loss, reconstruction, matching, kl, l1, align, prior, weights: w });
+        let unweighted = reconstruction + matching + kl + l1 + align + prior;
         if !config.keep_best || unweighted < kept.2 {
             kept = (network.valid(), epoch, unweighted);
         }
@@ -343,7 +376,7 @@ pub fn train(config: &VaeConfig, data: &VaeData, device: &Device) -> Result<Trai
 }
 
 /// The shifts of a batch intervened on at `targets`: target weights from the permutation matrix
-/// `p` (gCRL-VAE) or the interventional encoder, with each target's strength.
+/// `p` (gCRL-VAE, hard routing) or the interventional encoder, with each target's strength.
 fn intervention(
     network: &Network,
     data: &VaeData,
@@ -356,10 +389,10 @@ fn intervention(
     let weights = targets
         .iter()
         .map(|&t| match (p, data.routes) {
-            (Some(p), Some(routes)) => p.clone().slice([routes[t]..routes[t] + 1, 0..d]),
+            (Some(p), Some(routes)) if config.routes_by_pi() => p.clone().slice([routes[t]..routes[t] + 1, 0..d]),
             _ => network
                 .encoder_weights(t, data.targets, temp)
-                .expect("the interventional encoder exists outside gCRL-VAE"),
+                .expect("the interventional encoder exists unless gCRL-VAE routes by π"),
         })
         .collect();
     let strengths = targets.iter().map(|&t| network.strength(t)).collect();
@@ -440,14 +473,18 @@ impl TrainedVae {
         to_matrix(b)
     }
 
-    /// Where each target acts: `π` of its route (gCRL-VAE) or the interventional encoder's
-    /// most probable latent at the final temperature.
+    /// Where each target acts: `π` of its route (gCRL-VAE, hard routing) or the interventional
+    /// encoder's most probable latent at the final temperature.
     pub fn assignment(&self, data: &VaeData) -> Result<Vec<Assignment>, ModelError> {
         (0..data.targets)
             .map(|t| {
                 let strength = f64::from(self.network.strength(t).into_scalar::<f32>());
-                let (latent, weight) = match (&self.permutation, data.routes) {
-                    (Some(pi), Some(routes)) => (pi[routes[t]], 1.0),
+                let pi_latent = match (&self.permutation, data.routes) {
+                    (Some(pi), Some(routes)) => Some(pi[routes[t]]),
+                    _ => None,
+                };
+                let (latent, weight) = match pi_latent {
+                    Some(latent) if self.config.routes_by_pi() => (latent, 1.0),
                     _ => {
                         let w = self
                             .network
@@ -459,7 +496,7 @@ impl TrainedVae {
                         (j, f64::from(row[j]))
                     }
                 };
-                Ok(Assignment { target: t, latent, weight, strength })
+                Ok(Assignment { target: t, latent, weight, pi_latent, strength })
             })
             .collect()
     }
@@ -516,6 +553,7 @@ mod tests {
             l1: 1e-3,
             sparsity: Sparsity::Dag,
             sinkhorn_iterations: 20,
+            routing: Routing::Hard,
             keep_best: false,
             seed: 3,
         }
@@ -557,16 +595,22 @@ mod tests {
         assert_eq!(run(1), run(2));
     }
 
-    #[test]
-    fn gcrl_vae_routes_by_the_permutation_and_checks_its_inputs() {
-        let (genes, controls, singles) = screen();
+    /// gCRL-VAE's extra inputs on [`screen`]: "TFs" = genes 0 and 3, two communities (gene 0,
+    /// gene 3) and a global activity; target A routes to community 0, B to community 1.
+    fn tf_inputs(genes: &Csr) -> (Array2<f32>, Array2<f32>) {
         let dense = genes.to_dense();
-        // "TFs" = genes 0 and 3; activities: two communities (gene 0, gene 3) and a global one.
         let tf_input = dense.select(Axis(1), &[0, 3]);
         let mut tfa = Array2::<f32>::zeros((genes.n_rows, 3));
         tfa.column_mut(0).assign(&dense.column(0));
         tfa.column_mut(1).assign(&dense.column(3));
         tfa.column_mut(2).assign(&(&dense.column(0) + &dense.column(3)));
+        (tf_input, tfa)
+    }
+
+    #[test]
+    fn gcrl_vae_routes_by_the_permutation_and_checks_its_inputs() {
+        let (genes, controls, singles) = screen();
+        let (tf_input, tfa) = tf_inputs(&genes);
         let routes = [0, 1];
         let data = VaeData {
             genes: &genes,
@@ -585,11 +629,48 @@ mod tests {
         assert_eq!(sorted, vec![0, 1, 2], "π is a permutation");
         let a = trained.assignment(&data).unwrap();
         assert_eq!((a[0].latent, a[1].latent), (pi[0], pi[1]));
-        assert!(trained.history.iter().all(|h| h.align >= 0.0 && h.align <= 2.0));
+        assert_eq!((a[0].pi_latent, a[0].weight), (Some(pi[0]), 1.0));
+        assert!(trained.history.iter().all(|h| h.align >= 0.0 && h.align <= 2.0 && h.prior == 0.0));
+        let names: Vec<String> = trained.parameters().unwrap().into_iter().map(|(n, _)| n).collect();
+        assert!(!names.iter().any(|n| n.starts_with("target_encoder")), "hard routing has no encoder");
         let no_tfa = VaeData { tfa: None, ..data };
         assert!(train(&config(VaeModel::Gcrl, 3, 1), &no_tfa, &device).is_err());
         let plain = VaeData { tf_input: None, tfa: None, routes: None, ..data };
         assert!(train(&config(VaeModel::Gcrl, 3, 1), &plain, &device).is_err());
         assert!(train(&config(VaeModel::Informed, 3, 1), &data, &device).is_err());
+    }
+
+    #[test]
+    fn prior_routing_keeps_the_encoder_and_pulls_it_towards_pi() {
+        let (genes, controls, singles) = screen();
+        let (tf_input, tfa) = tf_inputs(&genes);
+        let routes = [0, 1];
+        let data = VaeData {
+            genes: &genes,
+            tf_input: Some(tf_input.view()),
+            tfa: Some(tfa.view()),
+            targets: 2,
+            routes: Some(&routes),
+            controls: &controls,
+            singles: &singles,
+        };
+        let device = train_device(None).unwrap();
+        let run = |weight: f64| {
+            let config = VaeConfig { routing: Routing::Prior { weight }, ..config(VaeModel::Gcrl, 3, 30) };
+            train(&config, &data, &device).unwrap()
+        };
+        let trained = run(5.0);
+        let names: Vec<String> = trained.parameters().unwrap().into_iter().map(|(n, _)| n).collect();
+        assert!(names.iter().any(|n| n == "target_encoder.out.weight"), "{names:?}");
+        let (first, last) = (trained.history[0].prior, trained.history.last().unwrap().prior);
+        assert!(first > 0.0 && last < 0.5 * first, "KL to the prior {first} → {last}");
+        let pi = trained.permutation.clone().unwrap();
+        for a in trained.assignment(&data).unwrap() {
+            assert_eq!(a.pi_latent, Some(pi[routes[a.target]]));
+            assert_eq!(Some(a.latent), a.pi_latent, "a strong prior: the encoder follows π");
+            assert!(a.weight > 0.5 && a.weight < 1.0, "an encoder probability, not π's 1: {}", a.weight);
+        }
+        // The logged term is the weighted one: at weight 0 it vanishes.
+        assert!(run(0.0).history.iter().all(|h| h.prior == 0.0));
     }
 }
