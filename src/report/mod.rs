@@ -249,7 +249,7 @@ mod tests {
         assert!(page.contains("id=\"run\"") && !page.contains("id=\"node-net\""));
         assert_eq!(
             sections().iter().map(|s| s.kind()).collect::<Vec<_>>(),
-            ["grn", "leiden-sweep", "ora", "tmex-align", "permutation-test", "baseline-eval"]
+            ["grn", "leiden-sweep", "ora", "tmex-align", "permutation-test", "baseline-eval", "vae-train"]
         );
     }
 }

@@ -205,17 +205,11 @@ fn the_shipped_top_edges_plugin_keeps_the_strongest_edges() {
 }
 
 #[test]
+#[ignore = "needs GCRL_PYTHON with pyarrow; CI runs it"]
 fn the_shipped_regulon_stats_plugin_summarises_regulons_in_python() {
     let python = std::env::var("GCRL_PYTHON").unwrap_or_else(|_| "python3".into());
     let has_pyarrow = Command::new(&python).args(["-c", "import pyarrow"]).output().is_ok_and(|o| o.status.success());
-    if !has_pyarrow {
-        assert!(
-            std::env::var("GCRL_REQUIRE_PYTHON").as_deref() != Ok("1"),
-            "GCRL_REQUIRE_PYTHON=1 but `{python}` has no pyarrow"
-        );
-        eprintln!("skipping: `{python}` has no pyarrow (set GCRL_PYTHON)");
-        return;
-    }
+    assert!(has_pyarrow, "`{python}` cannot import pyarrow: set GCRL_PYTHON to an interpreter that has it");
     let plugins = repo_plugins();
     let t = Test::new()
         .write("edges.csv", EDGES)

@@ -20,9 +20,9 @@
 //! output sd taken over n instead of n − 1 (a factor √(40/39)).
 //!
 //! With `Rscript` and WGCNA installed the script is also run live (into a temp dir): gcrl is
-//! compared with that output too, and the committed fixture must equal it. Without them the live
-//! part prints `skipping: …`, unless `GCRL_REQUIRE_R=1`, which makes it a failure. `GCRL_RSCRIPT`
-//! names the interpreter (default `Rscript`).
+//! compared with that output too, and the committed fixture must equal it. That live test is
+//! `#[ignore]`d (CI has no R: Debian does not package WGCNA); run without R it fails, saying so.
+//! `GCRL_RSCRIPT` names the interpreter (default `Rscript`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -145,14 +145,15 @@ fn eigengene_matches_wgcna_module_eigengenes() {
     let committed = Reference::read(&fixture_dir());
     assert_eq!(committed.communities.len(), 4);
     note(format!("WGCNA fixture: max |gcrl − WGCNA| = {:e}", committed.check("committed fixture")));
+}
 
+#[test]
+#[ignore = "needs Rscript with WGCNA (GCRL_RSCRIPT)"]
+fn eigengene_matches_a_live_wgcna_run_and_the_fixture_is_current() {
+    let committed = Reference::read(&fixture_dir());
     let dir = tempfile::tempdir().expect("temp dir");
     if let Err(reason) = run_r(dir.path()) {
-        if std::env::var("GCRL_REQUIRE_R").is_ok_and(|v| v == "1") {
-            panic!("GCRL_REQUIRE_R=1 but {reason}");
-        }
-        note(format!("skipping the live WGCNA run: {reason}"));
-        return;
+        panic!("the live WGCNA run failed: {reason}");
     }
     let live = Reference::read(dir.path());
     note(format!("live WGCNA: max |gcrl − WGCNA| = {:e}", live.check("live R run")));
