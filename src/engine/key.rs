@@ -111,4 +111,33 @@ mod tests {
         assert_ne!(o, with_origin("net2", "{}"), "so does the producer's id");
         assert_ne!(o, with_origin("net", r#"{"m":1}"#), "and its instance");
     }
+
+    /// Every user's cache is addressed by these keys: a change of framing, of the canonical
+    /// parameter text (key order, `1` read as a float, the shortest float form) or of the hasher
+    /// would silently recompute everything. This pins one key; change the hex only on purpose,
+    /// with a note in the changelog that caches are invalidated.
+    ///
+    /// The hex was reproduced outside gcrl with Python's `blake3` package over the same framing
+    /// (each field as its little-endian u64 length, then its bytes).
+    #[test]
+    fn a_golden_key_pins_the_framing_and_the_canonical_parameters() {
+        use crate::engine::params::{ParamType, Params};
+        use serde_json::json;
+        let float = ParamType::Float { min: None, max: None };
+        let mut map = std::collections::BTreeMap::new();
+        map.insert("seed".to_string(), json!(7));
+        map.insert("alpha".to_string(), float.check(&json!(10)).unwrap());
+        map.insert("l1".to_string(), float.check(&json!(1e-3)).unwrap());
+        map.insert("flavor".to_string(), json!("seurat"));
+        map.insert("resolution".to_string(), json!({"from": 0.9, "to": 2.0, "step": 0.1}));
+        let params = Params::from_map(map).canonical();
+        assert_eq!(
+            params,
+            r#"{"alpha":10.0,"flavor":"seurat","l1":0.001,"resolution":{"from":0.9,"step":0.1,"to":2.0},"seed":7}"#
+        );
+        let mut h = KeyHasher::new("grn", 3, "whole", &params);
+        h.input("expression", "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262");
+        h.input("tfs", "0000000000000000000000000000000000000000000000000000000000000001");
+        assert_eq!(h.finish(), "556eb4240a350f66c57c5f4169de452c729fb8d67259831fb2f70b6d7369e7d4");
+    }
 }
