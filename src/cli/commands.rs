@@ -597,7 +597,13 @@ pub fn export(
     }
     let table = densified(cached_output(args, &registry, cache_dir, target)?)
         .map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
-    write_table_file(&table, to).map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
+    write_table_file(&table, to).map_err(|e| match e {
+        // An extension gcrl does not write is a mistake on the command line, not an I/O failure.
+        crate::table::TableError::Format { .. } => {
+            Failure::usage(format!("error: {e} (or .h5ad for a cells × genes matrix)"))
+        }
+        e => Failure { code: exit::IO, message: format!("error: {e}") },
+    })?;
     eprintln!("wrote {} ({} rows × {} columns)", to.display(), table.n_rows(), table.n_cols());
     Ok(exit::OK)
 }
