@@ -7,20 +7,18 @@
 //! `seal` (the no-op fast path), `load_layouts` (`load` on mtx/Parse layouts and a joined cell table), `commands` (`kinds`, `dag`, `show`, `export`), `slurm` (`--executor slurm` on a real cluster,
 //! `exec`, `status`), `plugins` (external kinds), `report` (the HTML report in headless Chromium), `report_node` (the `report` kind and `publish:`).
 
-mod cli {
-    pub mod test;
+pub mod test;
 
-    mod cache;
-    mod commands;
-    mod failure;
-    mod load;
-    mod load_layouts;
-    mod malformed;
-    mod models;
-    mod plugins;
-    mod report;
-    mod report_node;
-    mod rerun;
-    mod seal;
-    mod slurm;
-}
+mod cache;
+mod commands;
+mod failure;
+mod load;
+mod load_layouts;
+mod malformed;
+mod models;
+mod plugins;
+mod report;
+mod report_node;
+mod rerun;
+mod seal;
+mod slurm;
