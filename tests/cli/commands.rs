@@ -24,6 +24,27 @@ nodes:
     sweep: {seed: [1, 2]}
 ";
 
+/// What a user reads from `kinds`, `plan` (before and after a run), `run --json` and `status`,
+/// pinned as insta snapshots (`tests/cli/snapshots/`): a change of any wording, column or
+/// count shows in review. Run time and the temp directory are redacted.
+#[test]
+fn the_text_of_kinds_plan_run_and_status_is_pinned() {
+    let t = Test::new().workflow(SMALL);
+    let dir = t.path().display().to_string();
+    let text = |args: &[&str]| {
+        let out = t.args(args.to_vec()).run().success();
+        format!("{}{}", out.stdout, out.stderr).replace(&dir, "[dir]")
+    };
+    insta::assert_snapshot!("kinds", text(&["kinds"]));
+    insta::assert_snapshot!("plan_before_a_run", text(&["plan"]));
+    let mut run = t.args(["run", "--json"]).run().success().json();
+    assert!(run["seconds"].as_f64().is_some_and(|s| s >= 0.0), "{run}");
+    run["seconds"] = "[seconds]".into();
+    insta::assert_snapshot!("run_json", serde_json::to_string_pretty(&run).unwrap());
+    insta::assert_snapshot!("plan_after_a_run", text(&["plan"]));
+    insta::assert_snapshot!("status_without_slurm_runs", text(&["status"]));
+}
+
 #[test]
 fn kinds_lists_every_kind_with_its_ports_and_params() {
     let t = Test::new();

@@ -1,13 +1,17 @@
 //! Malformed workflows: each is refused by `plan` and by `run` with exit code 2, a message that
 //! names `file:line:col` (where a position exists), the offending name and a did-you-mean where
 //! one makes sense, and never a panic (house rule 4). Nothing runs and no summary is printed.
+//! The whole message is an insta snapshot (`tests/cli/snapshots/`), so any change of wording,
+//! position or caret shows in review; `INSTA_UPDATE=always` rewrites them.
 
 use super::test::{Test, WORKFLOW};
 
-/// Writes `contents` as the workflow and checks both `plan` and `run --json` on it.
+/// Writes `contents` as the workflow and checks both `plan` and `run --json` on it; `plan`'s
+/// message is snapshot `name`, and `run` must print the same.
 #[track_caller]
-fn check(contents: &[u8], args: &[&str], needles: &[&str]) {
+fn check(name: &str, contents: &[u8], args: &[&str], needles: &[&str]) {
     let t = Test::new().write(WORKFLOW, contents);
+    let mut messages = Vec::new();
     for cmd in [&["plan"][..], &["run", "--json"][..]] {
         let mut all: Vec<&str> = cmd.to_vec();
         all.extend_from_slice(args);
@@ -21,8 +25,11 @@ fn check(contents: &[u8], args: &[&str], needles: &[&str]) {
                 out.stderr
             );
         }
-        out.stderr_has(needles);
+        let out = out.stderr_has(needles);
+        messages.push(out.stderr.replace(&t.path().display().to_string(), "[dir]"));
     }
+    assert_eq!(messages[0], messages[1], "plan and run refuse with the same message");
+    insta::assert_snapshot!(name, messages[0]);
     assert!(!t.cache().join("runs").exists() || super::test::files_under(&t.cache().join("runs")).is_empty());
 }
 
@@ -38,7 +45,7 @@ macro_rules! malformed {
                 #[allow(unused_mut)]
                 let mut args: Vec<&str> = Vec::new();
                 $(args.extend_from_slice(&$args);)?
-                check(AsRef::<[u8]>::as_ref(&contents), &args, &[$($needle),*]);
+                check(stringify!($name), AsRef::<[u8]>::as_ref(&contents), &args, &[$($needle),*]);
             }
         )*
     };
