@@ -738,32 +738,6 @@ mod tests {
         assert!(matches!(bagging_ridge(y.view(), &g, &[(0, vec![1])], &opts), Err(AlgoError::NonFinite(_))));
     }
 
-    /// Scale check (method.md §3.3 sizes): `RAYON_NUM_THREADS=2 cargo test --release --lib
-    /// bagging_ridge_timing -- --ignored --nocapture`.
-    #[test]
-    #[ignore = "timing run: 10,000 cells × 2,000 genes"]
-    fn bagging_ridge_timing_10k_cells_2k_genes() {
-        let (n, g, tfs) = (10_000, 2_000, 150);
-        let model: Vec<(usize, [(usize, f64); 2])> =
-            (tfs..g).map(|t| (t, [(t % tfs, 1.0), ((7 * t) % tfs, -0.5)])).collect();
-        let refs: Vec<(usize, &[(usize, f64)])> = model.iter().map(|(t, terms)| (*t, &terms[..])).collect();
-        let x = planted(n, g, &refs, 1);
-        let candidates: Vec<(usize, Vec<usize>)> = (0..g).map(|t| (t, (0..tfs).collect())).collect();
-        let start = std::time::Instant::now();
-        let edges = bagging_ridge(x.view(), &names(g), &candidates, &GrnOptions::default()).unwrap();
-        let fit = start.elapsed();
-        let filtered = filter_edges(&edges, 0.05, Keep::Gmm).unwrap();
-        println!(
-            "{} threads: bagging_ridge {:.2?} for {} edges, filter_edges {:.2?} more",
-            rayon::current_num_threads(),
-            fit,
-            edges.len(),
-            start.elapsed() - fit
-        );
-        assert_eq!(edges.len(), g * tfs - tfs);
-        assert!(filtered.kept.iter().filter(|&&k| k).count() >= 2 * (g - tfs));
-    }
-
     fn edge(p: f64, coef_abs: f64) -> Edge {
         Edge { source: 0, target: 1, coef_mean: -coef_abs, coef_abs, p, n_bags: 16 }
     }

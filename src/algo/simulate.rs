@@ -867,22 +867,4 @@ mod tests {
         let (moved, moved_default) = (mates_move(&sim), mates_move(&default));
         assert!(moved > 0.2 && moved > 2.0 * moved_default, "community mates move {moved} (default {moved_default})");
     }
-
-    /// Size check: `cargo test --lib simulate_100k -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn simulate_100k_cells_by_2000_genes() {
-        let params = SimParams { targets: 1940, doubles: 38, cells_per_perturbation: 1000, ..SimParams::default() };
-        let start = std::time::Instant::now();
-        let sim = simulate(&params, 1).unwrap();
-        let secs = start.elapsed().as_secs_f64();
-        println!(
-            "{} cells x {} genes, nnz {}, {secs:.1} s on {} threads",
-            sim.counts.n_rows,
-            sim.counts.n_cols,
-            sim.counts.nnz(),
-            rayon::current_num_threads()
-        );
-        assert_eq!((sim.counts.n_rows, sim.counts.n_cols), (100_000, 2000));
-    }
 }
