@@ -48,8 +48,8 @@ pub enum Command {
         /// GPU slots (default: the devices in CUDA_VISIBLE_DEVICES).
         #[arg(long)]
         gpus: Option<usize>,
-        /// Run this node's tasks even if cached (repeatable).
-        #[arg(long, value_name = "NODE")]
+        /// Run this node's tasks even if cached (repeatable; `-R` as Snakemake's `--forcerun`).
+        #[arg(long, short = 'R', value_name = "NODE")]
         force: Vec<String>,
         /// Run only this node and what it needs (repeatable).
         #[arg(long, value_name = "NODE")]
@@ -57,6 +57,9 @@ pub enum Command {
         /// Print one JSON summary on stdout at the end.
         #[arg(long)]
         json: bool,
+        /// Show what would run and why, and run nothing: `gcrl plan` (`-n` as in Snakemake and make).
+        #[arg(short = 'n', long)]
+        dry_run: bool,
         /// Where tasks run, and the Slurm settings.
         #[command(flatten)]
         executor: ExecutorArgs,
@@ -84,8 +87,8 @@ pub enum Command {
         /// The workflow and its overrides.
         #[command(flatten)]
         workflow: WorkflowArgs,
-        /// Treat this node as forced (repeatable).
-        #[arg(long, value_name = "NODE")]
+        /// Treat this node as forced (repeatable; `-R` as in `run`).
+        #[arg(long, short = 'R', value_name = "NODE")]
         force: Vec<String>,
         /// Plan only this node and what it needs (repeatable).
         #[arg(long, value_name = "NODE")]

@@ -34,7 +34,10 @@ pub fn main() -> i32 {
         signal::die_quietly_on_closed_pipe();
     }
     let result = match &cli.command {
-        Command::Run { workflow, jobs, gpus, force, until, json, executor } => {
+        Command::Run { workflow, force, until, json, dry_run: true, .. } => {
+            commands::plan_cmd(workflow, registry, cache, force, until, *json)
+        }
+        Command::Run { workflow, jobs, gpus, force, until, json, executor, dry_run: false } => {
             commands::run(workflow, registry, cache, *jobs, *gpus, force, until, *json, cli.quiet, executor)
         }
         Command::Exec { spec, element } => commands::exec(&registry, cache, spec, *element),

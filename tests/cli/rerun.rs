@@ -133,6 +133,22 @@ fn force_reruns_the_node_even_when_cached_like_snakemake_forcerun() {
 }
 
 #[test]
+fn run_dash_n_is_plan_and_dash_r_is_force_as_snakemake_users_type_them() {
+    let t = Test::new().workflow(CHAIN);
+    let fresh = t.args(["run", "-n"]).run().success();
+    let plan = t.args(["plan"]).run().success();
+    assert_eq!(fresh.stdout, plan.stdout, "`run -n` prints the plan");
+    assert!(fresh.stdout.contains("to run, 0 cached"), "{}", fresh.stdout);
+    assert_eq!(t.to_run(&[]).len(), CHAIN_TASKS, "and runs nothing");
+    let dry = t.args(["run", "--dry-run", "--json"]).run().success().json();
+    assert_eq!(dry, t.args(["plan", "--json"]).run().success().json());
+    t.run_ok(&[]);
+    assert_eq!(t.plan(&["-R", "a"])["a"], ("run".into(), "forced".into()));
+    let s = t.run_ok(&["-R", "a"]);
+    assert_eq!((s.ran, s.cached), (1, CHAIN_TASKS - 1));
+}
+
+#[test]
 fn force_an_unknown_node_is_a_usage_error_with_a_suggestion() {
     let t = Test::new().workflow(CHAIN);
     t.args(["run", "--force", "sww"]).run().status(2).stderr_has(&["unknown node `sww`", "did you mean `sw`?"]);
