@@ -13,6 +13,7 @@ mod cli {
     mod cache;
     mod commands;
     mod failure;
+    mod faults;
     mod load;
     mod load_layouts;
     mod malformed;
