@@ -100,9 +100,7 @@ impl ParamType {
                 check_bounds(x, *min, *max)?;
                 Ok(float_value(x))
             }
-            (ParamType::Int { .. } | ParamType::Float { .. }, Value::String(s))
-                if s.parse::<f64>().is_ok_and(|x| !x.is_finite()) =>
-            {
+            (ParamType::Int { .. } | ParamType::Float { .. }, Value::String(s)) if is_non_finite(s) => {
                 Err(format!("expected a finite number, found {s}"))
             }
             (ParamType::Str, Value::String(_)) => Ok(value.clone()),
@@ -171,6 +169,12 @@ fn check_bounds<T: PartialOrd + fmt::Display + Copy>(x: T, min: Option<T>, max: 
         return Err(format!("{x} is above the maximum {m}"));
     }
     Ok(())
+}
+
+/// Whether `s` spells NaN or an infinity (`.nan`, `-.inf`, `inf`, `NaN`, …), as YAML or Rust does.
+fn is_non_finite(s: &str) -> bool {
+    let s = s.trim_start_matches(['+', '-']).trim_start_matches('.').to_ascii_lowercase();
+    matches!(s.as_str(), "nan" | "inf" | "infinity")
 }
 
 fn float_value(x: f64) -> Value {

@@ -536,3 +536,16 @@ fn a_full_disk_is_a_clear_error_leaves_nothing_partial_and_the_next_run_succeeds
     assert_eq!((s.ran, s.cached), (8 - stored, stored), "once there is space, the rest runs");
     t.args(["cache", "verify"]).raw().cache(&cache).run().success().stdout_has(&[" 0 corrupt"]);
 }
+
+#[test]
+fn a_screen_of_a_billion_cells_is_refused_before_it_allocates() {
+    let t = Test::new().workflow(
+        "name: huge\nnodes:\n  data:\n    kind: simulate\n  prep:\n    kind: preprocess\n    \
+         inputs: {counts: data.counts, cells: data.cells}\n",
+    );
+    t.args(["run", "--set", "data.control_cells=1000000000"]).run().status(1).stderr_has(&[
+        "task data failed: a screen of 1000007000 cells × 460 genes needs up to",
+        "lower control_cells",
+        "1 failed, 1 skipped",
+    ]);
+}
