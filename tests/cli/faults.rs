@@ -175,7 +175,7 @@ fn results(cache: &Path) -> Vec<(String, String)> {
 
 /// The most tasks reported finished that a kill may lose: two commit batches (see
 /// `src/cache/commit.rs` and the README).
-const COMMIT_BOUND: usize = 2 * 64;
+const COMMIT_BOUND: usize = 2 * 256;
 
 #[test]
 fn kill_9_at_ten_moments_of_one_run_loses_no_committed_result_and_resumes_to_the_same_bytes() {
