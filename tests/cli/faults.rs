@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::cache::sleepers;
 use super::test::{Test, files_under, manifest_record, manifests, object_of, object_path, wait_until};
 
 /// A `gcrl run` whose stderr is read as it is written.
@@ -67,16 +68,6 @@ fn reported_ran(stderr: &str) -> Vec<String> {
         .filter_map(|l| l.split_once("] ran ").map(|(_, rest)| rest.rsplit_once(" (").map_or(rest, |(l, _)| l)))
         .map(String::from)
         .collect()
-}
-
-/// Six independent tasks of `ms` each and a sum over them.
-fn sleepers(ms: u64) -> String {
-    let mut y = String::from("name: sleepers\nnodes:\n");
-    for i in 0..6 {
-        y.push_str(&format!("  n{i}:\n    kind: diag-numbers\n    params: {{seed: {i}, sleep_ms: {ms}}}\n"));
-    }
-    y.push_str("  total:\n    kind: diag-sum\n    inputs: {values: [n0.values, n1.values, n2.values, n3.values, n4.values, n5.values]}\n");
-    y
 }
 
 /// The `N of M tasks finished` figure of the line `gcrl run` prints when interrupted.
