@@ -139,6 +139,25 @@ impl Default for SimParams {
     }
 }
 
+impl SimParams {
+    /// The number of cells: controls, then `cells_per_perturbation` per single and double
+    /// (saturating, for sizes that could never be simulated).
+    pub fn cells(&self) -> usize {
+        let perturbed = self.singles.saturating_add(self.doubles).saturating_mul(self.cells_per_perturbation);
+        self.control_cells.saturating_add(perturbed)
+    }
+
+    /// An upper bound on the bytes [`simulate`] holds at its peak: three T × T matrices, each
+    /// cell's name and condition, and its stored counts (8 bytes each), at most one per gene
+    /// and one per read of a library three SDs above the median (a stored count is at least 1).
+    pub fn peak_bytes(&self) -> f64 {
+        let (t, cells) = (self.tfs as f64, self.cells() as f64);
+        let genes = t + self.targets as f64;
+        let library = self.library_size * (3.0 * self.library_log_sd).exp();
+        3.0 * 8.0 * t * t + cells * (64.0 + 8.0 * genes.min(library.ceil()))
+    }
+}
+
 /// The output of [`simulate`]: counts and the planted truth.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Simulated {

@@ -35,6 +35,21 @@ pub enum CacheError {
     /// An object is referenced but absent.
     #[error("cache object {0} is missing; it will be recomputed")]
     MissingObject(String),
+    /// The cache path names something that is not a directory.
+    #[error("cache {0} is a file, not a directory; give a directory with --cache (or GCRL_CACHE)")]
+    NotADirectory(PathBuf),
+    /// The cache can be read but not written.
+    #[error(
+        "cache {path} is read-only ({source}); `gcrl run` stores its results there: give a writable --cache \
+         (plan, show, export and report only read it)"
+    )]
+    ReadOnly {
+        /// The file that could not be opened for writing.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Wraps an I/O error with its path.

@@ -23,6 +23,9 @@ use super::error::{CacheError, io};
 pub(crate) struct LockFile {
     path: PathBuf,
     file: File,
+    /// The OS error that kept the file from being opened for writing (a read-only cache): no
+    /// lock can be taken.
+    read_only: Option<i32>,
     held: Mutex<HashSet<i64>>,
     freed: Condvar,
 }
@@ -45,12 +48,23 @@ fn offset(key: &str) -> i64 {
 }
 
 impl LockFile {
-    /// Opens (creating if needed) the lock file `path`.
+    /// Opens (creating if needed) the lock file `path`; in a cache that cannot be written, for
+    /// reading only (see [`LockFile::writable`]).
     pub(crate) fn open(path: &Path) -> Result<Arc<Self>, CacheError> {
-        let file = OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(io(path))?;
+        let (file, read_only) = match OpenOptions::new().create(true).truncate(false).write(true).open(path) {
+            Ok(file) => (file, None),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EROFS | libc::EACCES | libc::EPERM)) => {
+                match File::open(path) {
+                    Ok(file) => (file, e.raw_os_error()),
+                    Err(_) => return Err(CacheError::ReadOnly { path: path.to_path_buf(), source: e }),
+                }
+            }
+            Err(e) => return Err(io(path)(e)),
+        };
         Ok(Arc::new(LockFile {
             path: path.to_path_buf(),
             file,
+            read_only,
             held: Mutex::new(HashSet::new()),
             freed: Condvar::new(),
         }))
@@ -63,6 +77,16 @@ impl LockFile {
         self.file.set_modified(std::time::SystemTime::now()).map_err(io(&self.path))?;
         let meta = self.file.metadata().map_err(io(&self.path))?;
         Ok((meta.ctime(), meta.ctime_nsec()))
+    }
+
+    /// `Ok` when locks can be taken, the read-only error otherwise.
+    pub(crate) fn writable(&self) -> Result<(), CacheError> {
+        match self.read_only {
+            None => Ok(()),
+            Some(code) => {
+                Err(CacheError::ReadOnly { path: self.path.clone(), source: std::io::Error::from_raw_os_error(code) })
+            }
+        }
     }
 
     fn table(&self) -> MutexGuard<'_, HashSet<i64>> {
@@ -92,6 +116,7 @@ impl LockFile {
 
     /// Takes the lock of `key` without waiting; `None` when another thread or process holds it.
     pub(crate) fn try_lock(self: &Arc<Self>, key: &str) -> Result<Option<TaskLock>, CacheError> {
+        self.writable()?;
         let offset = offset(key);
         let mut held = self.table();
         if held.contains(&offset) {
@@ -109,6 +134,7 @@ impl LockFile {
 
     /// Takes the lock of `key`, waiting for whoever holds it.
     pub(crate) fn lock(self: &Arc<Self>, key: &str) -> Result<TaskLock, CacheError> {
+        self.writable()?;
         let offset = offset(key);
         let mut held = self.table();
         while held.contains(&offset) {

@@ -40,8 +40,13 @@ pub struct VerifyReport {
     pub checked: usize,
     /// Objects whose bytes did not match their name (removed).
     pub corrupt: Vec<String>,
-    /// Manifests that could not be read or referenced missing objects (removed).
+    /// Keys of manifests that named missing objects (removed).
     pub broken_manifests: Vec<String>,
+    /// Keys of manifests that could not be read (removed).
+    pub unreadable_manifests: Vec<String>,
+    /// `(workflow, labels)`: tasks that a workflow's newest run record lists as finished but
+    /// whose result is gone (the next run recomputes them).
+    pub gone: Vec<(String, Vec<String>)>,
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
@@ -157,7 +162,8 @@ impl Cache {
     }
 
     /// Re-hashes every object; removes corrupt objects and the manifests that can no longer be
-    /// served, so the tasks behind them are recomputed by the next run.
+    /// served, so the tasks behind them are recomputed by the next run; then lists the tasks
+    /// of each workflow's newest run whose result is gone.
     pub fn verify(&self) -> Result<VerifyReport, CacheError> {
         let objects = files_under(&self.root().join("objects"));
         let corrupt: Vec<String> = objects
@@ -171,14 +177,32 @@ impl Cache {
             let p = self.object_path(hash);
             fs::remove_file(&p).map_err(io(&p))?;
         }
-        let mut broken = Vec::new();
+        let (mut broken, mut unreadable) = (Vec::new(), Vec::new());
         for (path, manifest, _) in self.all_manifests() {
-            let ok = manifest.is_some_and(|m| m.outputs.values().all(|o| self.has_object(&o.hash)));
-            if !ok {
-                broken.push(stem(&path));
-                fs::remove_file(&path).map_err(io(&path))?;
-            }
+            let list = match manifest {
+                None => &mut unreadable,
+                Some(m) if !m.outputs.values().all(|o| self.has_object(&o.hash)) => &mut broken,
+                Some(_) => continue,
+            };
+            list.push(stem(&path));
+            fs::remove_file(&path).map_err(io(&path))?;
         }
-        Ok(VerifyReport { checked: objects.len(), corrupt, broken_manifests: broken })
+        let gone = self
+            .workflows()
+            .into_iter()
+            .filter_map(|w| self.last_run(&w))
+            .filter_map(|(_, record)| {
+                let mut labels: Vec<String> = self.absent_tasks(&record).into_iter().collect();
+                labels.sort();
+                (!labels.is_empty()).then_some((record.workflow, labels))
+            })
+            .collect();
+        Ok(VerifyReport {
+            checked: objects.len(),
+            corrupt,
+            broken_manifests: broken,
+            unreadable_manifests: unreadable,
+            gone,
+        })
     }
 }

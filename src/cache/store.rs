@@ -51,8 +51,12 @@ pub(super) fn tmp_path(tmp_dir: &Path) -> PathBuf {
 }
 
 impl Cache {
-    /// Opens (creating if needed) the cache at `root`.
+    /// Opens (creating if needed) the cache at `root`. A cache that cannot be written opens for
+    /// reading; [`Cache::writable`] says so.
     pub fn open(root: &Path) -> Result<Self, CacheError> {
+        if root.exists() && !root.is_dir() {
+            return Err(CacheError::NotADirectory(root.to_path_buf()));
+        }
         for dir in ["objects", "tasks", "locks", "runs", "tmp"] {
             let p = root.join(dir);
             fs::create_dir_all(&p).map_err(io(&p))?;
@@ -64,6 +68,11 @@ impl Cache {
             locks: LockFile::open(&root.join("locks").join(LOCK_FILE))?,
             committer: Arc::new(Committer::new(root)?),
         })
+    }
+
+    /// `Ok` when results can be stored here; [`CacheError::ReadOnly`] otherwise.
+    pub fn writable(&self) -> Result<(), CacheError> {
+        self.locks.writable()
     }
 
     /// The cache directory.

@@ -138,6 +138,7 @@ pub fn run(
     check_nodes(&workflow, force)?;
     check_nodes(&workflow, until)?;
     let cache = open_cache(cache_dir)?;
+    cache.writable()?;
     let started = std::time::Instant::now();
     // Nothing forced: if the workflow's fingerprint is sealed and the seal holds, nothing runs.
     let fingerprint = if force.is_empty() { fingerprint(&workflow, until, &cache) } else { None };
@@ -149,9 +150,10 @@ pub fn run(
         }
         None => {
             let graph = TaskGraph::expand(&workflow, until)?;
-            let mut executor = executor_for(slurm, &workflow, &graph, &cache, registry, jobs, gpus)?;
+            let interrupt = super::signal::install();
+            let mut executor = executor_for(slurm, &workflow, &graph, &cache, registry, jobs, gpus, interrupt)?;
             let mut reporter = Console::new(quiet);
-            let options = RunOptions { force: force.to_vec(), seal: fingerprint };
+            let options = RunOptions { force: force.to_vec(), seal: fingerprint, interrupt: Some(interrupt) };
             let summary = run_graph(&graph, &workflow.name, &cache, executor.as_mut(), &options, &mut reporter);
             drop(executor);
             let summary = summary?;
@@ -169,6 +171,7 @@ pub fn run(
             "skipped": summary.skipped,
             "published": published,
             "seconds": summary.seconds,
+            "interrupted": summary.interrupted,
         });
         println!("{out}");
     }
@@ -182,9 +185,9 @@ pub fn run(
     for line in failure_lines(&summary.failures) {
         eprintln!("{line}");
     }
-    if summary.interrupted {
-        eprintln!("interrupted: the run's Slurm jobs were cancelled; `gcrl status` shows them, a new run resumes");
-        return Ok(exit::INTERRUPTED);
+    if let Some((signal, code)) = super::signal::received() {
+        eprintln!("{}", interrupted_line(signal, &summary, executor.executor == ExecutorKind::Slurm));
+        return Ok(code);
     }
     Ok(if summary.failed > 0 {
         exit::TASK_FAILED
@@ -195,7 +198,32 @@ pub fn run(
     })
 }
 
+/// What `gcrl run` says when a signal stopped it: what finished, what did not, how to go on.
+fn interrupted_line(signal: &str, s: &RunSummary, slurm: bool) -> String {
+    let finished = s.ran + s.cached;
+    let mut line = format!(
+        "interrupted by {signal}: {finished} of {} tasks finished ({} ran, {} cached)",
+        s.tasks, s.ran, s.cached
+    );
+    if s.unfinished.is_empty() {
+        line.push_str(", none left to do");
+    } else {
+        let nodes = s.unfinished.iter().map(|(node, open, all)| match all {
+            1 => node.clone(),
+            _ => format!("{node} ({open} of {all} tasks)"),
+        });
+        let nodes: Vec<String> = nodes.collect();
+        line.push_str(&format!("; not finished: {}", super::report::names(nodes.iter().map(String::as_str), 8)));
+    }
+    if slurm {
+        line.push_str("; the run's Slurm jobs were cancelled (`gcrl status` shows them)");
+    }
+    line.push_str("; finished results are in the cache: run again to resume");
+    line
+}
+
 /// The executor of `gcrl run`: local threads, or Slurm when `slurm` is set.
+#[allow(clippy::too_many_arguments)]
 fn executor_for(
     slurm: Option<SlurmOptions>,
     workflow: &Workflow,
@@ -204,6 +232,7 @@ fn executor_for(
     registry: Registry,
     jobs: Option<usize>,
     gpus: Option<usize>,
+    interrupt: &'static std::sync::atomic::AtomicBool,
 ) -> Result<Box<dyn Executor>, Failure> {
     Ok(match slurm {
         None => {
@@ -218,7 +247,6 @@ fn executor_for(
         }
         Some(options) => {
             let tasks = graph.tasks.iter().map(|t| TaskInfo { node: t.node.clone(), resources: t.resources }).collect();
-            let interrupt = super::signal::install();
             Box::new(
                 SlurmExecutor::new(options, &workflow.name, tasks, cache.clone(), interrupt)
                     .map_err(|e| Failure::from(EngineError::from(e)))?,
@@ -674,11 +702,22 @@ pub fn cache(action: &CacheAction, registry: Registry, cache_dir: &Path) -> Outc
             for key in &r.broken_manifests {
                 println!("task {key}: its result is incomplete; removed, will be recomputed");
             }
+            for key in &r.unreadable_manifests {
+                println!("task {key}: its record is unreadable; removed, will be recomputed");
+            }
+            for (workflow, labels) in &r.gone {
+                let n = labels.len();
+                let names = super::report::names(labels.iter().map(String::as_str), 5);
+                let what = if n == 1 { "task whose result is" } else { "tasks whose results are" };
+                println!(
+                    "workflow `{workflow}`: the newest run lists {n} {what} gone ({names}); the next run recomputes them"
+                );
+            }
             println!(
                 "verified {} objects: {} corrupt, {} task results removed",
                 r.checked,
                 r.corrupt.len(),
-                r.broken_manifests.len()
+                r.broken_manifests.len() + r.unreadable_manifests.len()
             );
             if !r.corrupt.is_empty() {
                 return Ok(exit::TASK_FAILED);

@@ -8,5 +8,7 @@ pub const TASK_FAILED: i32 = 1;
 pub const USAGE: i32 = 2;
 /// The cache or a file could not be read or written.
 pub const IO: i32 = 3;
-/// The run was interrupted (Ctrl-C or SIGTERM); its Slurm jobs were cancelled.
+/// The run was interrupted by Ctrl-C (SIGINT; 128 + 2, as a shell reports it).
 pub const INTERRUPTED: i32 = 130;
+/// The run was stopped by SIGTERM (128 + 15).
+pub const TERMINATED: i32 = 143;

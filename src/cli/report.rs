@@ -147,6 +147,22 @@ impl Reporter for Console {
                     self.line(&format!("rerunning {}: {why}", task.label));
                 }
             }
+            Event::Stopping { running } => {
+                let text = match running {
+                    [] => "interrupted: starting no more tasks".to_string(),
+                    _ => format!(
+                        "interrupted: starting no more tasks; waiting for {} running to end ({}); interrupt again to stop at once",
+                        running.len(),
+                        names(running.iter().map(|t| t.label.as_str()), 4)
+                    ),
+                };
+                match &self.mode {
+                    Mode::Bars(multi, _) => {
+                        let _ = multi.println(text);
+                    }
+                    _ => self.line(&text),
+                }
+            }
         }
     }
 
@@ -158,4 +174,14 @@ impl Reporter for Console {
             let _ = multi.clear();
         }
     }
+}
+
+/// The first `max` of `items`, comma-separated, with `…` when there are more.
+pub fn names<'a>(items: impl ExactSizeIterator<Item = &'a str>, max: usize) -> String {
+    let more = items.len() > max;
+    let mut text = items.take(max).collect::<Vec<_>>().join(", ");
+    if more {
+        text.push_str(", …");
+    }
+    text
 }

@@ -1,29 +1,44 @@
-//! Ctrl-C (SIGINT) and SIGTERM for `gcrl run --executor slurm`: the first sets a flag that the
-//! Slurm executor watches (it cancels the run's jobs); a second one ends the process at once.
+//! Ctrl-C (SIGINT) and SIGTERM during `gcrl run`: the first sets a flag that the scheduler
+//! watches (it starts nothing more and lets running tasks finish; the Slurm executor also
+//! cancels the run's jobs); a second one ends the process at once.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn on_signal(signal: libc::c_int) {
     if INTERRUPTED.swap(true, Ordering::SeqCst) {
-        // SAFETY: signal and raise are async-signal-safe; this restores the default action.
+        const MESSAGE: &[u8] = b"gcrl: interrupted again, stopping at once\n";
+        // SAFETY: write, signal and raise are async-signal-safe; this restores the default action.
         unsafe {
+            libc::write(libc::STDERR_FILENO, MESSAGE.as_ptr().cast(), MESSAGE.len());
             libc::signal(signal, libc::SIG_DFL);
             libc::raise(signal);
         }
+    } else {
+        SIGNAL.store(signal, Ordering::SeqCst);
     }
 }
 
 /// Installs the handlers; the flag they set.
 pub fn install() -> &'static AtomicBool {
     let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-    // SAFETY: the handler only touches an atomic and async-signal-safe functions.
+    // SAFETY: the handler only touches atomics and async-signal-safe functions.
     unsafe {
         libc::signal(libc::SIGINT, handler);
         libc::signal(libc::SIGTERM, handler);
     }
     &INTERRUPTED
+}
+
+/// The first signal the handlers caught, if any: its name and the exit code that reports it.
+pub fn received() -> Option<(&'static str, i32)> {
+    match SIGNAL.load(Ordering::SeqCst) {
+        0 => None,
+        libc::SIGINT => Some(("Ctrl-C (SIGINT)", super::exit::INTERRUPTED)),
+        _ => Some(("SIGTERM", super::exit::TERMINATED)),
+    }
 }
 
 /// Lets a closed pipe end the process quietly, as it ends `cat` (`gcrl show … | head`): Rust

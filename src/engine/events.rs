@@ -49,6 +49,11 @@ pub enum Event<'a> {
         /// Why.
         why: &'a str,
     },
+    /// The run was interrupted: nothing more starts; these tasks run on until they end.
+    Stopping {
+        /// The tasks still running.
+        running: &'a [&'a Task],
+    },
 }
 
 /// Receives events, on the scheduler's thread.

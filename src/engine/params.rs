@@ -12,6 +12,12 @@ use serde_json::Value;
 
 use super::error::NodeError;
 
+/// The most tasks or runs one count param may ask for ([`ParamType::tasks`]).
+pub const MAX_TASKS: i64 = 1_000_000;
+
+/// The most values of a range grid.
+const MAX_GRID: usize = 10_000;
+
 /// The type of one parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParamType {
@@ -61,6 +67,11 @@ impl ParamType {
         ParamType::Int { min: Some(1), max: None }
     }
 
+    /// A number of tasks or runs, from 1 to [`MAX_TASKS`]: a larger one could never be planned.
+    pub const fn tasks() -> Self {
+        ParamType::Int { min: Some(1), max: Some(MAX_TASKS) }
+    }
+
     /// A float in `[0, 1]`.
     pub const fn fraction() -> Self {
         ParamType::Float { min: Some(0.0), max: Some(1.0) }
@@ -89,6 +100,9 @@ impl ParamType {
                 check_bounds(x, *min, *max)?;
                 Ok(float_value(x))
             }
+            (ParamType::Int { .. } | ParamType::Float { .. }, Value::String(s)) if is_non_finite(s) => {
+                Err(format!("expected a finite number, found {s}"))
+            }
             (ParamType::Str, Value::String(_)) => Ok(value.clone()),
             (ParamType::Choice(options), Value::String(s)) => {
                 if options.contains(&s.as_str()) {
@@ -115,6 +129,10 @@ impl ParamType {
                 let range = Range::from_value(&Value::Object(out.clone()))?;
                 if range.step <= 0.0 || range.to < range.from {
                     return Err("a range needs step > 0 and to >= from".into());
+                }
+                let n = (range.to - range.from) / range.step;
+                if n >= MAX_GRID as f64 {
+                    return Err(format!("a range of {:.0} values; at most {MAX_GRID} (widen `step`)", n.floor() + 1.0));
                 }
                 Ok(Value::Object(out))
             }
@@ -151,6 +169,12 @@ fn check_bounds<T: PartialOrd + fmt::Display + Copy>(x: T, min: Option<T>, max: 
         return Err(format!("{x} is above the maximum {m}"));
     }
     Ok(())
+}
+
+/// Whether `s` spells NaN or an infinity (`.nan`, `-.inf`, `inf`, `NaN`, …), as YAML or Rust does.
+fn is_non_finite(s: &str) -> bool {
+    let s = s.trim_start_matches(['+', '-']).trim_start_matches('.').to_ascii_lowercase();
+    matches!(s.as_str(), "nan" | "inf" | "infinity")
 }
 
 fn float_value(x: f64) -> Value {

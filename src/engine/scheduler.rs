@@ -3,11 +3,17 @@
 //!
 //! Early cutoff falls out of content addressing: a task whose inputs hash as before has the same
 //! key, so it is found in the cache even when its producer just ran again. No busy waiting: the
-//! scheduler blocks on the executor's channel.
+//! scheduler blocks on the executor's channel (while an interrupt flag is given and not yet set,
+//! it also looks at the flag every [`INTERRUPT_TICK`]).
+//!
+//! Once the flag is set (Ctrl-C, SIGTERM) the run stops: nothing more starts, the tasks already
+//! running end as they would (their results are stored), and the summary lists, per node, the
+//! tasks that did not finish.
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::mpsc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 use super::error::EngineError;
 use super::events::{Event, Reporter};
@@ -25,7 +31,12 @@ pub struct RunOptions {
     /// The run's fingerprint (see [`super::fingerprint`]): when every task finishes, the run
     /// record is sealed under it, so that a rerun with nothing to do can tell at once.
     pub seal: Option<String>,
+    /// Set by a signal handler when the run must stop (see the module doc).
+    pub interrupt: Option<&'static AtomicBool>,
 }
+
+/// How often a scheduler waiting for its tasks looks at the interrupt flag.
+pub const INTERRUPT_TICK: Duration = Duration::from_millis(50);
 
 /// The result of a run.
 #[derive(Debug, Clone, Default)]
@@ -44,8 +55,11 @@ pub struct RunSummary {
     pub seconds: f64,
     /// `(task label, error)` of each failure.
     pub failures: Vec<(String, String)>,
-    /// The run was interrupted (Ctrl-C) before it could finish.
+    /// The run was interrupted (Ctrl-C, SIGTERM) before it could finish.
     pub interrupted: bool,
+    /// After an interrupt: `(node, tasks not finished, tasks)` of each node with unfinished
+    /// tasks, in topological order.
+    pub unfinished: Vec<(String, usize, usize)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,7 +202,20 @@ pub fn run_graph(
         let r = &graph.tasks[id].resources;
         (r.cpus.clamp(1, capacity.cpus), r.gpus)
     };
+    let interrupted = || options.interrupt.is_some_and(|f| f.load(Ordering::SeqCst));
     loop {
+        if !run.summary.interrupted && interrupted() {
+            run.summary.interrupted = true;
+            let queued: HashSet<usize> = run.runnable.iter().map(|(id, _)| *id).collect();
+            let running: Vec<&Task> =
+                graph.tasks.iter().filter(|t| run.state[t.id] == State::Running && !queued.contains(&t.id)).collect();
+            reporter.event(Event::Stopping { running: &running });
+        }
+        if run.summary.interrupted {
+            // What is ready stays unstarted; what runs reports back, and its dependents stop here.
+            run.ready.clear();
+            run.runnable.clear();
+        }
         while let Some(id) = run.ready.pop_front() {
             let task = &graph.tasks[id];
             let key = match resolver.key(task, &run.outputs) {
@@ -245,7 +272,8 @@ pub fn run_graph(
         let message = match inbox.pop_front() {
             Some(m) => m,
             None => {
-                let m = rx.recv().map_err(|_| EngineError::Output("the executor stopped unexpectedly".into()))?;
+                let watch = options.interrupt.filter(|_| !run.summary.interrupted);
+                let Some(m) = receive(&rx, watch)? else { continue };
                 inbox.extend(rx.try_iter());
                 m
             }
@@ -304,6 +332,19 @@ pub fn run_graph(
     cache.flush()?;
     resolver.save();
     run.summary.seconds = started.elapsed().as_secs_f64();
+    if run.summary.interrupted {
+        run.summary.unfinished = graph
+            .node_order
+            .iter()
+            .map(|node| {
+                let tasks = graph.tasks.iter().filter(|t| &t.node == node);
+                let (all, open) =
+                    tasks.fold((0, 0), |(a, o), t| (a + 1, o + usize::from(run.state[t.id] != State::Done)));
+                (node.clone(), open, all)
+            })
+            .filter(|(_, open, _)| *open > 0)
+            .collect();
+    }
     let done = |t: &Task| match (run.state[t.id], &run.keys[t.id], &run.outputs[t.id]) {
         (State::Done, Some(key), Some(outputs)) => Some((key, outputs)),
         _ => None,
@@ -340,4 +381,18 @@ pub fn run_graph(
         let _ = cache.seal(workflow, &file, record, fingerprint);
     }
     Ok(run.summary)
+}
+
+/// The executor's next message; `None` when `interrupt` is set first.
+fn receive(rx: &Receiver<Message>, interrupt: Option<&AtomicBool>) -> Result<Option<Message>, EngineError> {
+    let stopped = || EngineError::Output("the executor stopped unexpectedly".into());
+    let Some(flag) = interrupt else { return rx.recv().map(Some).map_err(|_| stopped()) };
+    loop {
+        match rx.recv_timeout(INTERRUPT_TICK) {
+            Ok(m) => return Ok(Some(m)),
+            Err(RecvTimeoutError::Timeout) if flag.load(Ordering::SeqCst) => return Ok(None),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return Err(stopped()),
+        }
+    }
 }

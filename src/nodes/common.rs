@@ -185,3 +185,25 @@ pub fn fitting_rows(cells: Option<&Table>, expression_rows: &[String], which: &s
     }
     Ok(rows)
 }
+
+/// Refuses, before it allocates, a task whose peak memory (an upper bound, `bytes`) exceeds
+/// what the machine has available now (`MemAvailable` of /proc/meminfo; no check where that is
+/// unknown). `what` names the size, `fix` the params that set it.
+pub fn check_memory(what: &str, bytes: f64, fix: &str) -> Result<(), NodeError> {
+    let available = std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| {
+        let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+        line.split_whitespace().nth(1)?.parse::<f64>().ok().map(|kib| kib * 1024.0)
+    });
+    match available {
+        Some(free) if bytes > free => Err(NodeError::Input(format!(
+            "{what} needs up to {} of memory and {} is available; lower {fix}",
+            gib(bytes),
+            gib(free)
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn gib(bytes: f64) -> String {
+    format!("{:.1} GiB", bytes / f64::from(1u32 << 30))
+}

@@ -126,7 +126,7 @@ impl NodeKind for DiagSweep {
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![
-            ParamSpec::new("shards", ParamType::positive(), json!(4), "number of shards"),
+            ParamSpec::new("shards", ParamType::tasks(), json!(4), "number of shards"),
             ParamSpec::new("per_shard", ParamType::count(), json!(10), "numbers per shard"),
             ParamSpec::new("seed", ParamType::count(), json!(0), "random seed"),
             sleep_param(),

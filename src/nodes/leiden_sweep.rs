@@ -88,7 +88,7 @@ impl NodeKind for LeidenSweep {
                 json!({"from": 0.9, "to": 2.0, "step": 0.1}),
                 "resolutions γ",
             ),
-            ParamSpec::new("runs", ParamType::positive(), json!(1000), "Leiden runs (seeds) per resolution"),
+            ParamSpec::new("runs", ParamType::tasks(), json!(1000), "Leiden runs (seeds) per resolution"),
             ParamSpec::new("block", ParamType::positive(), json!(250), "seeds per shard"),
             ParamSpec::new("seed", ParamType::count(), json!(0), "first seed; run i uses seed + i"),
             ParamSpec::new(

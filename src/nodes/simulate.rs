@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::common::{cells_table, outputs};
+use super::common::{cells_table, check_memory, outputs};
 use crate::algo::simulate::{Model, Perturbation, SimParams, simulate};
 use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
 use crate::table::{SparseMatrix, TableBuilder};
@@ -140,6 +140,11 @@ impl NodeKind for Simulate {
             },
             community_effect: p.f64("community_effect")?,
         };
+        check_memory(
+            &format!("a screen of {} cells × {} genes", params.cells(), params.tfs.saturating_add(params.targets)),
+            params.peak_bytes(),
+            "control_cells, cells_per_perturbation, tfs or targets",
+        )?;
         let sim = simulate(&params, p.seed("seed")?)?;
         let n = sim.counts.n_rows;
         let width = n.to_string().len();

@@ -87,7 +87,10 @@ impl Yaml {
             Yaml::Null => Value::Null,
             Yaml::Bool(b) => Value::Bool(*b),
             Yaml::Int(i) => Value::from(*i),
-            Yaml::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
+            // JSON has no NaN or infinity: they stay text, which number params refuse by name.
+            Yaml::Float(f) => {
+                serde_json::Number::from_f64(*f).map_or_else(|| Value::String(f.to_string()), Value::Number)
+            }
             Yaml::Str(s) => Value::String(s.clone()),
             Yaml::Seq(items) => Value::Array(items.iter().map(|n| n.value.to_json()).collect()),
             Yaml::Map(entries) => {
@@ -168,10 +171,15 @@ pub fn parse(text: &str) -> Result<Node, String> {
     parse_at(text).map_err(|(m, _)| m)
 }
 
+/// The most events that aliases (`*name`) may replay in one workflow: far more than shared
+/// parameter blocks need, and it refuses an alias bomb ("billion laughs") in milliseconds.
+const MAX_REPLAYED_EVENTS: usize = 100_000;
+
 /// Like [`parse`], but the error is a plain message and its position.
 pub fn parse_at(text: &str) -> Result<Node, (String, Pos)> {
     let mut options = serde_saphyr::Options::default();
     options.strict_booleans = true;
+    options.alias_limits.max_total_replayed_events = MAX_REPLAYED_EVENTS;
     serde_saphyr::from_str_with_options::<Spanned<Yaml>>(text, options).map(Node::from).map_err(|e| {
         let pos = e.location().map(|l| Pos { line: l.line() as usize, col: l.column() as usize }).unwrap_or_default();
         let mut msg = e.without_snippet().to_string();
@@ -186,6 +194,11 @@ pub fn parse_at(text: &str) -> Result<Node, (String, Pos)> {
             format!("duplicate key `{k}`; each key (and node id) may appear once")
         } else if msg.starts_with("multiple YAML documents") {
             "a workflow is one YAML document; found a second one (`---`)".to_string()
+        } else if msg.starts_with("alias replay") {
+            format!(
+                "aliases (`*name`) expand to too much: a workflow may replay at most {MAX_REPLAYED_EVENTS} YAML \
+                 nodes through aliases ({msg})"
+            )
         } else {
             msg.replace(" rejected by the configured policy", " is not allowed")
         };

@@ -49,7 +49,7 @@ fn j1_and_j2_give_identical_bytes() {
 }
 
 /// Six independent tasks that sleep, and a sum over them.
-fn sleepers(ms: u64) -> String {
+pub(super) fn sleepers(ms: u64) -> String {
     let mut y = String::from("name: sleepers\nnodes:\n");
     for i in 0..6 {
         y.push_str(&format!("  n{i}:\n    kind: diag-numbers\n    params: {{seed: {i}, sleep_ms: {ms}}}\n"));

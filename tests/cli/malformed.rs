@@ -194,10 +194,37 @@ malformed! {
         => ["aseed=3", "node.param=value"];
     set_missing_input_file: A, args ["--set", "a.after=nope.csv"]
         => ["--set a.after=nope.csv", "not found"];
+    set_negative_count: A, args ["--set", "a.n=-5"]
+        => ["--set a.n=-5", "-5 is below the minimum 0"];
+    set_nan: A, args ["--set", "a.scale=.nan"]
+        => ["--set a.scale=.nan", "expected a finite number, found .nan"];
+    set_infinity: A, args ["--set", "a.scale=-.inf"]
+        => ["--set a.scale=-.inf", "expected a finite number, found -.inf"];
+    set_infinity_in_the_file: format!("{A}    params: {{scale: .inf}}\n")
+        => ["workflow.yaml:5:21", "non-finite float `.inf` is not allowed"];
+    set_a_count_beyond_integers: A, args ["--set", "a.n=99999999999999999999"]
+        => ["--set a.n=99999999999999999999", "expected an integer"];
+    set_a_trillion_shards: "name: x\nnodes:\n  s:\n    kind: diag-sweep\n", args ["--set", "s.shards=1000000000000"]
+        => ["--set s.shards=1000000000000", "above the maximum 1000000"];
+    set_an_empty_choice: "name: x\nnodes:\n  d:\n    kind: simulate\n", args ["--set", "d.perturbation="]
+        => ["--set d.perturbation=", "expected one of `overexpression`, `knockdown`"];
+    range_of_a_billion_values: "name: x\nnodes:\n  l:\n    kind: leiden-sweep\n    inputs: {grn: {file: e.csv}}\n", args ["--set", "l.resolution={from: 0, to: 1000, step: 0.000001}"]
+        => ["--set l.resolution", "a range of 1000000001 values; at most 10000"];
+    yaml_alias_bomb: billion_laughs()
+        => ["aliases (`*name`) expand to too much", "at most 100000"];
 
     // --- several problems are reported together ---
     every_problem_is_reported: format!("{A}    params: {{sede: 3, n: x}}\n  b:\n    kind: diag-sumz\n")
         => ["workflow.yaml:5:14", "workflow.yaml:5:26", "workflow.yaml:7:11", "did you mean `diag-sum`?"];
+}
+
+/// "Billion laughs": nine levels of nine aliases to the level below, 9⁹ strings if expanded.
+fn billion_laughs() -> String {
+    let mut y = String::from("l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for i in 1..10 {
+        y.push_str(&format!("l{i}: &l{i} [{}]\n", vec![format!("*l{}", i - 1); 9].join(", ")));
+    }
+    y + "name: x\nnodes:\n  a:\n    kind: diag-numbers\n"
 }
 
 #[test]
