@@ -201,10 +201,13 @@ impl fmt::Display for ParamType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ParamType::Bool => write!(f, "a boolean"),
-            ParamType::Int { min: Some(0), max: None } => write!(f, "an integer >= 0"),
-            ParamType::Int { min: Some(1), max: None } => write!(f, "an integer >= 1"),
+            ParamType::Int { min: Some(a), max: Some(b) } => write!(f, "an integer in [{a}, {b}]"),
+            ParamType::Int { min: Some(a), max: None } => write!(f, "an integer >= {a}"),
+            ParamType::Int { min: None, max: Some(b) } => write!(f, "an integer <= {b}"),
             ParamType::Int { .. } => write!(f, "an integer"),
             ParamType::Float { min: Some(a), max: Some(b) } => write!(f, "a number in [{a}, {b}]"),
+            ParamType::Float { min: Some(a), max: None } => write!(f, "a number >= {a}"),
+            ParamType::Float { min: None, max: Some(b) } => write!(f, "a number <= {b}"),
             ParamType::Float { .. } => write!(f, "a number"),
             ParamType::Str => write!(f, "a string"),
             ParamType::Choice(o) => write!(f, "one of {}", list(o)),
