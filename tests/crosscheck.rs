@@ -8,6 +8,7 @@
 //! | `stats_match_scipy_*`        | `bh_fdr`, `t_test_one_sample`, `wilcoxon_signed_rank`, `hypergeom_sf`, `pearson` | statsmodels 0.15, scipy 1.17 | 1e-10 relative |
 //! | `partition_matches_sklearn`  | `adjusted_rand_index`, `variation_of_information`, `hungarian_max`, `stability` | scikit-learn, scipy | 1e-12 absolute (totals 1e-9) |
 //! | `leiden_matches_leidenalg`   | `leiden`, `modularity`                 | leidenalg 0.12, igraph             | mean Q ≥ leidenalg − 0.5 %; Q 1e-10 |
+//! | `leiden_matches_leidenalg_on_the_collectri_tf_graph` | `leiden` on the real 158-TF CollecTRI graph, γ = 0.9, 1.4, 2, 3 | leidenalg 0.12, igraph | mean Q ≥ leidenalg − 0.1 %; Q 1e-10 |
 //! | `preprocess_matches_scanpy_*`| `normalize_total`, `log1p`, `highly_variable_genes` | scanpy 1.11            | gene lists equal; seurat_v3 variances_norm 1e-9 |
 //! | `h5ad_matches_anndata`       | `io::h5ad::read_h5ad`                  | anndata 0.12                       | exact; sums 1e-9     |
 //! | `h5ad_layouts_of_issue_15_match_anndata` | `read_h5ad` on anndata < 0.7 (compound obs/var), `layer: raw`; `read_h5mu` | anndata 0.12 (`read_elem` for a modality) | exact; sums 1e-9 |
@@ -48,6 +49,8 @@ use gcrl::io::h5ad::{Matrix, ReadOptions, read_h5ad};
 use ndarray::Array2;
 use serde_json::{Value, json};
 
+#[path = "crosscheck/collectri.rs"]
+mod collectri;
 #[path = "crosscheck/wgcna.rs"]
 mod wgcna;
 
@@ -641,9 +644,10 @@ fn planted_graph(rng: &mut Rng, blocks: &[usize], p_in: f64, p_out: f64) -> (usi
     (n, edges)
 }
 
-/// Runs gcrl and leidenalg on one graph; checks mean quality and that gcrl's `modularity`
-/// equals igraph's on every partition either side found.
-fn check_leiden(name: &str, n: usize, edges: &[(usize, usize, f64)], resolution: f64, seeds: u64) {
+/// Runs gcrl and leidenalg on one graph; checks that gcrl's mean quality is at most
+/// `tolerance` (relative) below leidenalg's and that gcrl's `modularity` equals igraph's on every
+/// partition either side found.
+fn check_leiden(name: &str, n: usize, edges: &[(usize, usize, f64)], resolution: f64, seeds: u64, tolerance: f64) {
     let g = Graph::from_edges(n, edges).expect("graph");
     let opts = LeidenOptions::default();
     let ours: Vec<_> = (0..seeds).map(|s| leiden(&g, resolution, s, &opts).expect("leiden")).collect();
@@ -672,15 +676,20 @@ fn check_leiden(name: &str, n: usize, edges: &[(usize, usize, f64)], resolution:
     let their_mean = theirs.iter().sum::<f64>() / theirs.len() as f64;
     let our_best = ours.iter().map(|p| p.quality).fold(f64::MIN, f64::max);
     let their_best = theirs.iter().copied().fold(f64::MIN, f64::max);
+    let higher = ours.iter().map(|p| theirs.iter().filter(|&&q| p.quality > q).count()).sum::<usize>();
     note(format!(
         "crosscheck leiden {name} (n={n}, {} edges, γ={resolution}, {seeds} seeds): mean Q gcrl {our_mean:.6} \
-         vs leidenalg {their_mean:.6}; best {our_best:.6} vs {their_best:.6}; leidenalg {:.2} ms/run",
+         vs leidenalg {their_mean:.6} ({:+.3} %); gcrl higher in {:.3} of run pairs; best {our_best:.6} vs \
+         {their_best:.6}; leidenalg {:.2} ms/run",
         edges.len(),
+        100.0 * (our_mean - their_mean) / their_mean.abs(),
+        higher as f64 / (ours.len() * theirs.len()) as f64,
         1e3 * num(&out["seconds_per_run"]),
     ));
     assert!(
-        our_mean >= their_mean - 0.005 * their_mean.abs(),
-        "leiden {name}: gcrl mean modularity {our_mean} is more than 0.5% below leidenalg's {their_mean}"
+        our_mean >= their_mean - tolerance * their_mean.abs(),
+        "leiden {name}: gcrl mean modularity {our_mean} is more than {} % below leidenalg's {their_mean}",
+        100.0 * tolerance
     );
 }
 
@@ -689,12 +698,27 @@ fn check_leiden(name: &str, n: usize, edges: &[(usize, usize, f64)], resolution:
 fn leiden_matches_leidenalg() {
     let mut rng = Rng::new(6);
     let (n, edges) = planted_graph(&mut rng, &[45, 40, 35, 30, 25, 15, 10], 0.3, 0.04);
-    check_leiden("planted 200", n, &edges, 1.0, 200);
-    check_leiden("planted 200, γ=2", n, &edges, 2.0, 50);
+    check_leiden("planted 200", n, &edges, 1.0, 200, 0.005);
+    check_leiden("planted 200, γ=2", n, &edges, 2.0, 50, 0.005);
     // Edge cases: self-loops, an edge given twice (both orientations), isolated nodes, γ < 1.
     let (n, mut edges) = planted_graph(&mut rng, &[20, 20, 12, 8], 0.4, 0.08);
     edges.extend([(3, 3, 0.7), (25, 25, 2.0), (5, 1, 0.3), (1, 5, 0.2), (0, 13, 0.4), (13, 0, 0.4)]);
-    check_leiden("planted 60 with self-loops, duplicates, isolated nodes", n + 3, &edges, 0.5, 50);
+    check_leiden("planted 60 with self-loops, duplicates, isolated nodes", n + 3, &edges, 0.5, 50, 0.005);
+}
+
+/// Issue 16: on a real TF–TF graph (CollecTRI, 158 TFs, built as `leiden-sweep` builds it) gcrl's
+/// mean quality over 200 seeds is at least leidenalg's (`n_iterations = -1`), within 0.1 %, at
+/// the ends and middle of the default sweep and at γ = 3, where the greedy refinement merge of
+/// gcrl ≤ 0.7 fell 0.7 % behind (the seed noise of a difference of two 200-seed means is about
+/// 0.2 %; both sides use fixed seeds, so the test is deterministic).
+#[test]
+#[ignore = "needs GCRL_PYTHON with the reference libraries; CI runs it"]
+fn leiden_matches_leidenalg_on_the_collectri_tf_graph() {
+    let (nodes, edges) = collectri::collectri_tf_graph();
+    assert_eq!((nodes.len(), edges.len()), (158, 2422));
+    for gamma in [0.9, 1.4, 2.0, 3.0] {
+        check_leiden("CollecTRI 158 TFs", nodes.len(), &edges, gamma, 200, 0.001);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

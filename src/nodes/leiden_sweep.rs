@@ -50,7 +50,7 @@ impl NodeKind for LeidenSweep {
         "leiden-sweep"
     }
     fn version(&self) -> u32 {
-        2
+        3
     }
     fn doc(&self) -> &str {
         "TF communities: Leiden over resolutions × seeds, stability, consensus, cohesion test"
@@ -94,8 +94,8 @@ impl NodeKind for LeidenSweep {
             ParamSpec::new(
                 "randomness",
                 ParamType::non_negative(),
-                json!(0.0),
-                "refinement θ (0 = greedy, as leidenalg)",
+                json!(0.5),
+                "refinement θ in mean edge weights (0 = greedy merge; see algo::leiden)",
             ),
             ParamSpec::new("pairs", ParamType::positive(), json!(200), "random run pairs for ARI/VI"),
             ParamSpec::new(
