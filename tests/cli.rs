@@ -3,7 +3,7 @@
 //!
 //! Modules: `rerun` (no-op, `--set`, early cutoff, shards, `--force`, `--until`), `cache`
 //! (determinism across `-j`, SIGKILL, corruption, concurrent runs), `failure` (a failing task),
-//! `malformed` (workflows that must be refused with a clear error), `models` (the gCRL-AE kinds),
+//! `malformed` (workflows that must be refused with a clear error), `models` (the gCRL-AE kinds), `gpu` (CPU vs GPU training; `cuda` builds, ignored without a GPU),
 //! `seal` (the no-op fast path), `load_layouts` (`load` on mtx/Parse layouts and a joined cell table), `commands` (`kinds`, `dag`, `show`, `export`), `slurm` (`--executor slurm` on a real cluster,
 //! `exec`, `status`), `plugins` (external kinds), `report` (the HTML report in headless Chromium), `report_node` (the `report` kind and `publish:`).
 
@@ -13,6 +13,8 @@ mod cli {
     mod cache;
     mod commands;
     mod failure;
+    #[cfg(feature = "cuda")]
+    mod gpu;
     mod load;
     mod load_layouts;
     mod malformed;
