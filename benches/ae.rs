@@ -7,7 +7,8 @@
 //!   speed-up.
 //!
 //! `cargo bench --bench ae`; the peer runs under `GCRL_PYTHON` (a Python with torch or jax+optax);
-//! `GCRL_BENCH_SKIP_PERMUTATION=1` measures the epochs only. `GCRL_BENCH_GPU=N` (a `cuda` build)
+//! `GCRL_BENCH_SKIP_PERMUTATION=1` measures the epochs only, `GCRL_BENCH_PERMUTATION_REPEATS`
+//! sets the permutation test's repeats (default: `GCRL_BENCH_REPEATS`). `GCRL_BENCH_GPU=N` (a `cuda` build)
 //! measures the epoch on GPU N beside the peer on the same GPU, and the permutation test with
 //! `--gpus 1` beside 2 pinned CPU cores, into `benches/results/<date>-ae-gpu.csv`
 //! (scripts/gpu-check.sh).
@@ -142,7 +143,7 @@ fn permutation_test(report: &mut Report, dir: &Path) {
         report.note("permutation test skipped: the demo's upstream nodes failed");
         return;
     }
-    let n = repeats();
+    let n = common::env_usize("GCRL_BENCH_PERMUTATION_REPEATS", repeats()).max(1);
     // On a GPU: the node on 2 CPU cores (pinned) beside the same with its shards on GPU slots.
     let runs: Vec<(String, Vec<String>, bool)> = match common::bench_gpu() {
         None => [1, 2].map(|j| (format!("demo permutation-test, -j {j}"), vec![format!("-j{j}")], false)).into(),

@@ -15,11 +15,17 @@
 #                               3. the VAE epochs at Norman size (5,000 genes, 105 targets,
 #                                  batch 32) beside PyTorch on the same GPU (benches/vae.rs).
 #                               Results: benches/results/<date>-{ae,vae}-gpu.csv, copied with
-#                               the logs to $OUT (default target/gpu-check). Under 8 minutes on
-#                               an H200; each step has its own time limit, and a failed step is
-#                               recorded in steps.txt while the next ones still run.
+#                               the logs to $OUT (default target/gpu-check). Sized for under 8
+#                               minutes on an H200 (not run there yet): each step has its own
+#                               time limit (30 + 120 + 220 + 120 s), and a failed step is recorded
+#                               in steps.txt while the next ones still run.
 #
-# GCRL_BENCH_REPEATS (default 3) sets the repeats of every bench measurement.
+# GCRL_BENCH_REPEATS (default 3) sets the repeats of the epoch measurements, and
+# GCRL_BENCH_PERMUTATION_REPEATS (default 2) those of the permutation test (~45 s a run on 2 cores).
+#
+# From a session with a GPU lent: `scripts/gpu-check.sh pack` here, then the device tool's run
+# with carry ["target/gpu-carry"], command `bash scripts/gpu-check.sh run`, timeout_s 540; what
+# it leaves in $OUT comes back (steps.txt, one log per step, benches/results/*-gpu.csv).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 carry=target/gpu-carry
@@ -81,18 +87,19 @@ run() {
     xz -dc "$carry/$b.xz" >"$bin/$b" && chmod +x "$bin/$b"
   done
   export GCRL_BIN=$PWD/$bin/gcrl GCRL_BENCH_ROOT=$PWD GCRL_BENCH_GPU=0
-  export GCRL_BENCH_REPEATS=${GCRL_BENCH_REPEATS:-3} GCRL_BENCH_DIR=$PWD/target/gpu-bench
+  export GCRL_BENCH_REPEATS=${GCRL_BENCH_REPEATS:-3} GCRL_BENCH_PERMUTATION_REPEATS=${GCRL_BENCH_PERMUTATION_REPEATS:-2}
+  export GCRL_BENCH_DIR=$PWD/target/gpu-bench
   # The PyTorch of the GPU machine (its plain python3 is the same one).
   export GCRL_PYTHON=${GCRL_PYTHON:-$(command -v /opt/torch/.venv/bin/python3 || command -v python3)}
   # The kernels compile at run time with NVRTC against the toolkit's headers (CUDA_PATH, else
   # /usr/local/cuda): its lib64 goes on the library path.
   local cuda=${CUDA_PATH:-/usr/local/cuda}
   if [[ -d $cuda/lib64 ]]; then export LD_LIBRARY_PATH=$cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}; fi
-  step environment 60 bash -c 'nvidia-smi; echo "CUDA_PATH=${CUDA_PATH:-unset}"; ls -d /usr/local/cuda*/include;
+  step environment 30 bash -c 'nvidia-smi; echo "CUDA_PATH=${CUDA_PATH:-unset}"; ls -d /usr/local/cuda*/include;
     ldconfig -p | grep -E "libnvrtc|libcuda[.]so"; "$GCRL_PYTHON" -c "import torch; print(torch.__version__, torch.cuda.get_device_name(0))"'
-  step test 150 "$bin/cli" --ignored --exact cli::gpu::cpu_and_gpu_trainings_agree_within_float_tolerance
-  step ae 240 "$bin/ae"
-  step vae 150 "$bin/vae"
+  step test 120 "$bin/cli" --ignored --exact cli::gpu::cpu_and_gpu_trainings_agree_within_float_tolerance
+  step ae 220 "$bin/ae"
+  step vae 120 "$bin/vae"
   echo "total $((SECONDS - started)) s" | tee -a "$out/steps.txt"
 }
 
