@@ -7,7 +7,11 @@
 //!   speed-up.
 //!
 //! `cargo bench --bench ae`; the peer runs under `GCRL_PYTHON` (a Python with torch or jax+optax);
-//! `GCRL_BENCH_SKIP_PERMUTATION=1` measures the epochs only.
+//! `GCRL_BENCH_SKIP_PERMUTATION=1` measures the epochs only, `GCRL_BENCH_PERMUTATION_REPEATS`
+//! sets the permutation test's repeats (default: `GCRL_BENCH_REPEATS`). `GCRL_BENCH_GPU=N` (a `cuda` build)
+//! measures the epoch on GPU N beside the peer on the same GPU, and the permutation test with
+//! `--gpus 1` beside 2 pinned CPU cores, into `benches/results/<date>-ae-gpu.csv`
+//! (scripts/gpu-check.sh).
 
 mod common;
 
@@ -43,8 +47,8 @@ fn data() -> (Array2<f32>, Array2<f32>) {
 fn epochs(report: &mut Report, x: &Array2<f32>, y: &Array2<f32>) {
     let rows: Vec<usize> = (0..CELLS).collect();
     let n = repeats();
-    for threads in [1, 2] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+    for setting in common::settings() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(setting.threads).build().expect("pool");
         let secs: Vec<f64> = (0..=n)
             .map(|r| {
                 let cfg = AeConfig {
@@ -54,14 +58,14 @@ fn epochs(report: &mut Report, x: &Array2<f32>, y: &Array2<f32>) {
                     batch: 1024,
                     lr: 1e-3,
                     seed: r as u64,
-                    gpu: None,
+                    gpu: setting.gpu,
                 };
                 pool.install(|| time(|| train(x.view(), y.view(), &rows, &[], &cfg).expect("training")).0)
             })
-            .skip(1) // the first epoch warms the allocator, as the peer's warm-up epoch
+            .skip(1) // the first epoch warms the allocator (and compiles the GPU kernels), as the peer's warm-up epoch
             .collect();
         report.add(
-            &format!("epoch, {threads} thread{}", if threads > 1 { "s" } else { "" }),
+            &format!("epoch, {}", setting.label),
             "gcrl",
             CELLS as f64 / median(&secs),
             "cells/s",
@@ -80,11 +84,12 @@ fn peer(report: &mut Report) {
         return;
     };
     let n = repeats();
-    for threads in [1, 2] {
+    let settings = common::settings();
+    for setting in &settings {
         let out = Command::new(&py)
             .arg(&script)
             .args([framework, &CELLS.to_string(), &TFS.to_string(), &GENES.to_string(), &LATENT.to_string()])
-            .args([threads.to_string(), n.to_string()])
+            .args([setting.threads.to_string(), n.to_string(), setting.peer_device()])
             .output();
         let out = match out {
             Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -102,7 +107,7 @@ fn peer(report: &mut Report) {
         };
         let secs: Vec<f64> = out.lines().filter_map(|l| common::parse_kv(l, "secs")).collect();
         report.add(
-            &format!("epoch, {threads} thread{}", if threads > 1 { "s" } else { "" }),
+            &format!("epoch, {}", setting.label),
             framework,
             CELLS as f64 / median(&secs),
             "cells/s",
@@ -110,11 +115,12 @@ fn peer(report: &mut Report) {
             &format!("median epoch {:.3} s; {}", median(&secs), common::spread(&secs)),
         );
     }
-    for threads in ["1 thread", "2 threads"] {
+    for setting in &settings {
+        let case = format!("epoch, {}", setting.label);
         report.ratio(
-            &format!("epoch {threads}: gcrl / {framework}"),
-            (&format!("epoch, {threads}"), "gcrl"),
-            (&format!("epoch, {threads}"), framework),
+            &format!("epoch {}: gcrl / {framework}", setting.label),
+            (&case, "gcrl"),
+            (&case, framework),
             "cells/s ratio; goal >= 1",
         );
     }
@@ -137,37 +143,45 @@ fn permutation_test(report: &mut Report, dir: &Path) {
         report.note("permutation test skipped: the demo's upstream nodes failed");
         return;
     }
-    let n = repeats();
-    for jobs in [1, 2] {
+    let n = common::env_usize("GCRL_BENCH_PERMUTATION_REPEATS", repeats()).max(1);
+    // On a GPU: the node on 2 CPU cores (pinned) beside the same with its shards on GPU slots.
+    let runs: Vec<(String, Vec<String>, bool)> = match common::bench_gpu() {
+        None => [1, 2].map(|j| (format!("demo permutation-test, -j {j}"), vec![format!("-j{j}")], false)).into(),
+        Some(_) => vec![
+            ("demo permutation-test, 2 CPU cores".into(), vec!["-j2".into()], true),
+            ("demo permutation-test, --gpus 1".into(), vec!["-j2".into(), "--gpus".into(), "1".into()], false),
+        ],
+    };
+    for (case, flags, pinned) in &runs {
+        let gpu = flags.iter().any(|f| f == "--gpus");
         let secs: Vec<f64> = (0..n)
             .filter_map(|_| {
-                let mut cmd = Command::new(&bin);
-                cmd.arg("run").arg(&demo).args(["-q", "--until", "permutation", "--force", "permutation", "-j"]);
-                cmd.arg(jobs.to_string()).arg("--cache").arg(&cache);
+                let mut cmd = if *pinned { Command::new("taskset") } else { Command::new(&bin) };
+                if *pinned {
+                    cmd.args(["-c", "0,1"]).arg(&bin);
+                }
+                cmd.arg("run").arg(&demo).args(["-q", "--until", "permutation", "--force", "permutation"]);
+                cmd.args(flags).arg("--cache").arg(&cache);
+                if gpu {
+                    cmd.args(["--set", "permutation.gpu=true"]);
+                }
                 time_command(&mut cmd).map_err(|e| report.note(format!("permutation run failed: {e}"))).ok()
             })
             .collect();
-        report.add(
-            &format!("demo permutation-test, -j {jobs}"),
-            "gcrl",
-            median(&secs),
-            "s",
-            secs.len(),
-            &common::spread(&secs),
-        );
+        report.add(case, "gcrl", median(&secs), "s", secs.len(), &common::spread(&secs));
     }
-    report.ratio(
-        "permutation-test speed-up 1 -> 2 cores",
-        ("demo permutation-test, -j 1", "gcrl"),
-        ("demo permutation-test, -j 2", "gcrl"),
-        "wall -j1 / wall -j2",
-    );
+    let (slow, fast) = (&runs[0].0, &runs[1].0);
+    let (name, note) = match common::bench_gpu() {
+        None => ("permutation-test speed-up 1 -> 2 cores", "wall -j1 / wall -j2"),
+        Some(_) => ("permutation-test speed-up 2 CPU cores -> GPU", "wall 2 cores / wall --gpus 1; goal >= 20"),
+    };
+    report.ratio(name, (slow, "gcrl"), (fast, "gcrl"), note);
 }
 
 fn main() {
     // As the `gcrl` binary does.
     gcrl::models::reuse_freed_memory();
-    let mut report = Report::new("ae");
+    let mut report = Report::new(if common::bench_gpu().is_some() { "ae-gpu" } else { "ae" });
     report.note(format!(
         "epoch: {CELLS} cells x {TFS} TFs -> {GENES} genes, latent {LATENT}, hidden 64, batch 1024, Adam"
     ));

@@ -11,7 +11,9 @@
 //! a warm-up step (JAX: the jit compile).
 //!
 //! Run: `cargo bench --bench vae` (the peers run under `GCRL_PYTHON`, a Python with torch and/or
-//! jax; a missing one is noted and skipped).
+//! jax; a missing one is noted and skipped). `GCRL_BENCH_GPU=N` (a `cuda` build) trains on GPU N
+//! beside the PyTorch peer on the same GPU, into `benches/results/<date>-vae-gpu.csv`
+//! (scripts/gpu-check.sh).
 
 mod common;
 
@@ -22,7 +24,7 @@ use ndarray::Array2;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use common::{Report, median, repeats, spread, time};
+use common::{Report, Setting, median, repeats, spread, time};
 
 const GENES: usize = 5000;
 const TARGETS: usize = 105;
@@ -92,8 +94,8 @@ fn config(model: VaeModel, matching: Matching) -> VaeConfig {
     }
 }
 
-/// Perturbed cells per second of one training epoch over the screen, on `threads`.
-fn rate(s: &Screen, model: VaeModel, matching: Matching, threads: usize) -> f64 {
+/// Perturbed cells per second of one training epoch over the screen, in `setting`.
+fn rate(s: &Screen, model: VaeModel, matching: Matching, setting: &Setting) -> f64 {
     let gcrl = model == VaeModel::Gcrl;
     let data = VaeData {
         genes: &s.genes,
@@ -104,8 +106,8 @@ fn rate(s: &Screen, model: VaeModel, matching: Matching, threads: usize) -> f64 
         controls: &s.controls,
         singles: &s.singles,
     };
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
-    let device = train_device(None).expect("cpu");
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(setting.threads).build().expect("pool");
+    let device = train_device(setting.gpu).expect("training device");
     let (secs, _) = pool.install(|| time(|| train(&config(model, matching), &data, &device).expect("train")));
     s.singles.len() as f64 / secs
 }
@@ -114,7 +116,7 @@ fn rate(s: &Screen, model: VaeModel, matching: Matching, threads: usize) -> f64 
 const PEERS: [(&str, &str); 2] =
     [("torch", include_str!("peers/vae_torch.py")), ("jax", include_str!("peers/vae_jax.py"))];
 
-fn peer(report: &mut Report, (framework, script): (&str, &str), batches: usize, matching: &str, threads: usize) {
+fn peer(report: &mut Report, (framework, script): (&str, &str), batches: usize, matching: &str, setting: &Setting) {
     let py = match common::python_with(&[framework]) {
         Ok(py) => py,
         Err(why) => {
@@ -124,9 +126,9 @@ fn peer(report: &mut Report, (framework, script): (&str, &str), batches: usize, 
     };
     let n = repeats();
     let args = [GENES, TARGETS, TARGETS, batches, n].map(|v| v.to_string());
-    let threads_arg = threads.to_string();
+    let (threads, device) = (setting.threads.to_string(), setting.peer_device());
     let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
-    all.extend([matching, threads_arg.as_str()]);
+    all.extend([matching, threads.as_str(), device.as_str()]);
     let out = match common::run_python(&py, script, &all) {
         Ok(o) => o,
         Err(e) => {
@@ -136,7 +138,7 @@ fn peer(report: &mut Report, (framework, script): (&str, &str), batches: usize, 
     };
     let rates: Vec<f64> =
         out.lines().filter(|l| l.starts_with("secs=")).filter_map(|l| common::parse_kv(l, "cells_per_s")).collect();
-    let label = format!("d-vae {matching}, {threads} thread{}", if threads > 1 { "s" } else { "" });
+    let label = format!("d-vae {matching}, {}", setting.label);
     let r = median(&rates);
     report.add(&label, framework, r, "cells/s", n, &format!("{batches} batches; {}", spread(&rates)));
     report.add(&format!("epoch {label}"), framework, EPOCH_CELLS / r, "s", n, "28,000 cells / rate");
@@ -145,7 +147,11 @@ fn peer(report: &mut Report, (framework, script): (&str, &str), batches: usize, 
 fn main() {
     // As the `gcrl` binary does.
     gcrl::models::reuse_freed_memory();
-    let mut report = Report::new("vae");
+    let gpu = common::bench_gpu().is_some();
+    let mut report = Report::new(if gpu { "vae-gpu" } else { "vae" });
+    // On a GPU, the PyTorch peer only: the JAX port is a CPU comparison.
+    let peers = if gpu { &PEERS[..1] } else { &PEERS[..] };
+    let settings = common::settings();
     let batches = common::env_usize("GCRL_BENCH_VAE_BATCHES", 100);
     report.note(format!(
         "{GENES} genes, {TARGETS} targets, batch {BATCH}, {batches} batches per measurement; \
@@ -159,24 +165,26 @@ fn main() {
         ("d-vae centroid", VaeModel::Discrepancy, Matching::Centroid),
         ("d-vae mmd", VaeModel::Discrepancy, Matching::Mmd { sigma: 1000.0, kernels: 10 }),
     ];
-    for threads in [1, 2] {
+    for setting in &settings {
+        // On a GPU, a first run compiles the kernels and is not counted.
+        let warm = usize::from(setting.gpu.is_some());
         for (name, model, matching) in cases {
-            let rates: Vec<f64> = (0..n).map(|_| rate(&s, model, matching, threads)).collect();
-            let label = format!("{name}, {threads} thread{}", if threads > 1 { "s" } else { "" });
+            let rates: Vec<f64> = (0..n + warm).map(|_| rate(&s, model, matching, setting)).skip(warm).collect();
+            let label = format!("{name}, {}", setting.label);
             let r = median(&rates);
             report.add(&label, "gcrl", r, "cells/s", n, &spread(&rates));
             report.add(&format!("epoch {label}"), "gcrl", EPOCH_CELLS / r, "s", n, "28,000 cells / rate");
         }
         for matching in ["centroid", "mmd"] {
-            for p in PEERS {
-                peer(&mut report, p, batches, matching, threads);
+            for &p in peers {
+                peer(&mut report, p, batches, matching, setting);
             }
         }
     }
-    for threads in ["1 thread", "2 threads"] {
+    for setting in &settings {
         for m in ["centroid", "mmd"] {
-            let case = format!("d-vae {m}, {threads}");
-            for (framework, _) in PEERS {
+            let case = format!("d-vae {m}, {}", setting.label);
+            for (framework, _) in peers {
                 let name = format!("{case}: gcrl / {framework}");
                 report.ratio(&name, (&case, "gcrl"), (&case, framework), "goal >= 1 (not slower)");
             }

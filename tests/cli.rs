@@ -5,7 +5,8 @@
 //! (determinism across `-j`, SIGKILL, corruption, concurrent runs), `failure` (a failing task),
 //! `faults` (Ctrl-C, SIGTERM, kill -9 at many moments, each kind of cache damage, read-only
 //! caches, odd paths, a full disk),
-//! `malformed` (workflows that must be refused with a clear error), `models` (the gCRL-AE kinds),
+//! `malformed` (workflows that must be refused with a clear error), `models` (the gCRL-AE kinds), `gpu` (CPU vs GPU
+//! training; `cuda` builds, ignored without a GPU),
 //! `seal` (the no-op fast path), `load_layouts` (`load` on mtx/Parse layouts and a joined cell table), `commands` (`kinds`, `dag`, `show`, `export`), `slurm` (`--executor slurm` on a real cluster,
 //! `exec`, `status`), `plugins` (external kinds), `report` (the HTML report in headless Chromium), `report_node` (the `report` kind and `publish:`).
 
@@ -15,6 +16,8 @@ mod cache;
 mod commands;
 mod failure;
 mod faults;
+#[cfg(feature = "cuda")]
+mod gpu;
 mod load;
 mod load_layouts;
 mod malformed;

@@ -11,9 +11,65 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-/// The repository root (where `Cargo.toml` is).
+/// The repository root (where `Cargo.toml` is): `GCRL_BENCH_ROOT` when a bench binary runs away
+/// from its build tree (scripts/gpu-check.sh on the GPU machine), else the build's.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("GCRL_BENCH_ROOT").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+}
+
+/// `GCRL_BENCH_GPU`: the GPU ordinal the benches measure on, if any.
+pub fn bench_gpu() -> Option<usize> {
+    std::env::var("GCRL_BENCH_GPU").ok().and_then(|v| v.parse().ok())
+}
+
+/// A training setting the epochs are measured in: CPU threads, or a GPU.
+pub struct Setting {
+    /// For the case names: `1 thread`, `2 threads`, `GPU 0 (NVIDIA H200)`.
+    pub label: String,
+    /// Threads of the rayon pool (and of the CPU peer).
+    pub threads: usize,
+    /// GPU ordinal.
+    pub gpu: Option<usize>,
+}
+
+/// The settings of the epoch benches: `GCRL_BENCH_GPU=N` measures on GPU N alone (a `cuda`
+/// build; the peers get `cuda` too), else on 1 and 2 CPU threads.
+pub fn settings() -> Vec<Setting> {
+    match bench_gpu() {
+        Some(gpu) => {
+            if let Err(e) = gcrl::models::train_device(Some(gpu)) {
+                eprintln!("GCRL_BENCH_GPU={gpu}: {e}");
+                std::process::exit(2);
+            }
+            vec![Setting { label: format!("GPU {gpu} ({})", gpu_name(gpu)), threads: 2, gpu: Some(gpu) }]
+        }
+        None => [1, 2]
+            .map(|threads| Setting {
+                label: format!("{threads} thread{}", if threads > 1 { "s" } else { "" }),
+                threads,
+                gpu: None,
+            })
+            .into(),
+    }
+}
+
+impl Setting {
+    /// The device argument of the peers: `cpu` or `cuda:N`.
+    pub fn peer_device(&self) -> String {
+        self.gpu.map_or_else(|| "cpu".into(), |g| format!("cuda:{g}"))
+    }
+}
+
+/// The name `nvidia-smi` gives GPU `gpu`, or `unnamed GPU`.
+pub fn gpu_name(gpu: usize) -> String {
+    Command::new("nvidia-smi")
+        .args(["--query-gpu=name", "--format=csv,noheader", &format!("--id={gpu}")])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "unnamed GPU".into())
 }
 
 /// Number of repeats of every measurement: `GCRL_BENCH_REPEATS`, default 3.
@@ -251,6 +307,10 @@ fn quote(s: &str) -> String {
 /// Benches run under `flock /tmp/gcrl-build.lock cargo bench …`, so this nested cargo call is
 /// covered by the same lock (taking the lock again here would wait for ourselves).
 pub fn gcrl_binary() -> Result<PathBuf, String> {
+    // A `gcrl` carried beside a bench binary (scripts/gpu-check.sh) is used as it is.
+    if let Some(bin) = std::env::var_os("GCRL_BIN") {
+        return Ok(bin.into());
+    }
     let root = root();
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["build", "--release", "--quiet", "--bin", "gcrl"])

@@ -1,14 +1,18 @@
 """Peer of benches/ae.rs: one epoch of the gCRL autoencoder (TF -> 64 -> d, quadratic decoder
--> genes, Adam 1e-3, batch 1024, MSE) in PyTorch or JAX on CPU, on the same synthetic data shape.
+-> genes, Adam 1e-3, batch 1024, MSE) in PyTorch or JAX, on the same synthetic data shape.
 
-Usage: python ae_epoch.py torch|jax CELLS TFS GENES LATENT THREADS REPEATS
-Prints one line per repeat: secs=<epoch seconds> cells=<cells>.
+Usage: python ae_epoch.py torch|jax CELLS TFS GENES LATENT THREADS REPEATS [DEVICE]
+DEVICE is `cpu` (default) or `cuda:N` (torch only: the data are copied to the GPU once, and
+every batch is indexed there). Prints one line per repeat: secs=<epoch seconds> cells=<cells>.
 """
 import os
 import sys
 import time
 
 framework, cells, tfs, genes, latent, threads, repeats = sys.argv[1], *map(int, sys.argv[2:8])
+device = sys.argv[8] if len(sys.argv) > 8 else "cpu"
+if framework == "jax" and device != "cpu":
+    sys.exit(f"the jax peer runs on the CPU only, not {device}")
 os.environ["OMP_NUM_THREADS"] = str(threads)
 os.environ["XLA_FLAGS"] = (
     f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} intra_op_parallelism_threads={threads}"
@@ -36,7 +40,8 @@ if framework == "torch":
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    iu = torch.triu_indices(latent, latent)
+    iu = torch.triu_indices(latent, latent, device=device)
+    x_dev, y_dev = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
 
     class Ae(torch.nn.Module):
         def __init__(self):
@@ -50,17 +55,19 @@ if framework == "torch":
             outer = z.unsqueeze(2) * z.unsqueeze(1)
             return self.dec(torch.cat([z, outer[:, iu[0], iu[1]]], 1))
 
-    model = Ae()
+    model = Ae().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
 
     def epoch(e):
-        for xb, yb in batches(e):
-            xb, yb = torch.from_numpy(xb), torch.from_numpy(yb)
+        order = torch.from_numpy(np.random.default_rng(e).permutation(cells)).to(device)
+        for s in range(0, cells, batch):
+            idx = order[s : s + batch]
+            xb, yb = x_dev[idx], y_dev[idx]
             opt.zero_grad()
             loss = ((model(xb) - yb) ** 2).mean()
             loss.backward()
             opt.step()
-        return float(loss.detach())
+        return float(loss.detach())  # waits for the GPU's queue too
 
 else:
     import jax

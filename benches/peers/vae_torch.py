@@ -8,8 +8,9 @@ d→128→G with LeakyReLU on the output; loss α·match + MSE + β·KL + λ·|t
 reference trains in float64; here float32 on both sides, so the comparison is of the same
 arithmetic.
 
-Usage: python vae_torch.py GENES TARGETS LATENT BATCHES REPEATS MATCHING THREADS
-THREADS pins the process to the first THREADS cores and sets torch's intra-op threads. Prints one
+Usage: python vae_torch.py GENES TARGETS LATENT BATCHES REPEATS MATCHING THREADS [DEVICE]
+THREADS pins the process to the first THREADS cores and sets torch's intra-op threads. DEVICE is
+`cpu` (default) or `cuda:N`: the model, the cell pool and every batch live there. Prints one
 line per repeat: `secs=… steps=… cells_per_s=…` (after one warm-up step).
 """
 import os
@@ -26,6 +27,7 @@ from torch.nn import functional as F  # noqa: E402
 
 G, C, D, STEPS, REPEATS = (int(a) for a in sys.argv[1:6])
 MATCHING = sys.argv[6]
+DEVICE = torch.device(sys.argv[8] if len(sys.argv) > 8 else "cpu")
 B, H = 32, 128
 torch.set_num_threads(THREADS)
 torch.manual_seed(0)
@@ -54,7 +56,7 @@ class CMVAE(nn.Module):
         bc = torch.softmax(self.c2(F.leaky_relu(self.c1(c), 0.2)) * temp, dim=1)
         shifted = z + bc * (c @ self.shift)[:, None]
         b = torch.triu(self.dag, 1)
-        inv = torch.linalg.inv(torch.eye(D) - b)
+        inv = torch.linalg.inv(torch.eye(D, device=DEVICE) - b)
         out = F.leaky_relu(self.dec2(F.leaky_relu(self.dec1(torch.cat([z, shifted]) @ inv), 0.2)), 0.2)
         return out[:B], out[B:], mu, var, b
 
@@ -74,15 +76,16 @@ def main():
     # The same kind of data as the Rust side: ~40 % non-zero log-normalised values.
     pool = 4 * B
     xs = torch.from_numpy(((rng.random((pool, G)) < 0.4) * rng.random((pool, G)) * 3).astype(np.float32))
-    model = CMVAE()
+    xs = xs.to(DEVICE)
+    model = CMVAE().to(DEVICE)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
-    c = torch.zeros(B, C)
+    c = torch.zeros(B, C, device=DEVICE)
     c[:, 0] = 1
 
     def step():
-        idx = torch.from_numpy(rng.integers(0, pool, 2 * B))
+        idx = torch.from_numpy(rng.integers(0, pool, 2 * B)).to(DEVICE)
         x, y = xs[idx[:B]], xs[idx[B:]]
-        eps = torch.randn(B, D)
+        eps = torch.randn(B, D, device=DEVICE)
         x_hat, y_hat, mu, var, b = model(x, c, eps, 1.0)
         match = ((y_hat.mean(0) - y.mean(0)) ** 2).mean() if MATCHING == "centroid" else mmd(y_hat, y)
         kl = -0.5 * torch.sum(1 + torch.log(var) - mu**2 - var) / B
@@ -91,11 +94,17 @@ def main():
         loss.backward()
         opt.step()
 
+    def sync():
+        if DEVICE.type == "cuda":
+            torch.cuda.synchronize(DEVICE)
+
     step()
+    sync()
     for _ in range(REPEATS):
         start = time.perf_counter()
         for _ in range(STEPS):
             step()
+        sync()
         secs = time.perf_counter() - start
         print(f"secs={secs} steps={STEPS} cells_per_s={STEPS * B / secs}", flush=True)
     print(f"version={torch.__version__}")

@@ -91,7 +91,31 @@ struct BatchGradients {
     parts: Vec<GradientsParams>,
 }
 
-/// The loss and gradients of one batch, its two halves computed side by side.
+/// Where a training reads its cells: the host matrices, each batch copied to the device, or on a
+/// GPU copies uploaded once, each batch gathered there (no host copy per step).
+enum Cells<'a> {
+    Host(ArrayView2<'a, f32>, ArrayView2<'a, f32>),
+    Device(Tensor<2>, Tensor<2>),
+}
+
+impl Cells<'_> {
+    /// The inputs and targets of rows `idx`, on `device`.
+    fn batch(&self, idx: &[usize], device: &Device) -> (Tensor<2>, Tensor<2>) {
+        match self {
+            Cells::Host(x, y) => (rows(*x, idx, device), rows(*y, idx, device)),
+            Cells::Device(x, y) => {
+                let idx = Tensor::<1, Int>::from_data(
+                    TensorData::new(idx.iter().map(|&i| i as i64).collect(), [idx.len()]),
+                    device,
+                );
+                (x.clone().select(0, idx.clone()), y.clone().select(0, idx))
+            }
+        }
+    }
+}
+
+/// The loss and gradients of one batch, its two halves computed side by side (on a GPU, the
+/// whole batch at once: the GPU is parallel within an operation, and a part is a sync).
 ///
 /// burn-flex runs only large matrix products on several threads; every other operation of a
 /// step (bias, ReLU, products, the error and its backward pass) runs on one, so on 2 cores a
@@ -99,23 +123,18 @@ struct BatchGradients {
 /// detached copy of the weights, so the two autodiff graphs share nothing, and the halves'
 /// gradients are summed in a fixed order by the optimizer. Always two halves, however many
 /// threads: the same bytes for any thread count.
-fn batch_gradients(
-    model: &QuadraticAe,
-    x: ArrayView2<f32>,
-    y: ArrayView2<f32>,
-    batch: &[usize],
-    device: &Device,
-) -> BatchGradients {
-    let denominator = batch.len() * y.ncols();
+fn batch_gradients(model: &QuadraticAe, cells: &Cells, batch: &[usize], device: &Device) -> BatchGradients {
     let part = |idx: &[usize]| {
         let copy = model.clone().map(&mut Detach);
-        let loss = copy.loss_share(rows(x, idx, device), rows(y, idx, device), denominator);
+        let (x, y) = cells.batch(idx, device);
+        let denominator = batch.len() * y.dims()[1];
+        let loss = copy.loss_share(x, y, denominator);
         let value = f64::from(loss.clone().into_scalar::<f32>());
         (value, GradientsParams::from_grads(loss.backward(), &copy))
     };
     let (first, second) = batch.split_at(batch.len().div_ceil(2));
-    if second.is_empty() {
-        let (loss, grads) = part(first);
+    if second.is_empty() || matches!(cells, Cells::Device(..)) {
+        let (loss, grads) = part(batch);
         return BatchGradients { loss, parts: vec![grads] };
     }
     let ((loss_a, grads_a), (loss_b, grads_b)) = rayon::join(|| part(first), || part(second));
@@ -194,12 +213,16 @@ pub fn train(
     let inner = device.clone().inner();
     let val_x = (!validation_rows.is_empty()).then(|| rows(x, validation_rows, &inner));
     let val_y = (!validation_rows.is_empty()).then(|| rows(y, validation_rows, &inner));
+    let cells = match cfg.gpu {
+        None => Cells::Host(x.view(), y.view()),
+        Some(_) => Cells::Device(from_matrix(x, &device), from_matrix(y, &device)),
+    };
     let (mut history, mut best) = (Vec::with_capacity(cfg.epochs), None::<(f64, usize, QuadraticAe)>);
     for epoch in 0..cfg.epochs {
         train_rows.shuffle(&mut rng);
         let mut sum = 0.0;
         for chunk in train_rows.chunks(cfg.batch) {
-            let step = batch_gradients(&model, x, y, chunk, &device);
+            let step = batch_gradients(&model, &cells, chunk, &device);
             sum += step.loss * chunk.len() as f64;
             model = optim.step_summed(cfg.lr, model, step.parts);
         }
@@ -328,7 +351,7 @@ mod tests {
         let whole = model.loss(rows(x.view(), &batch, &device), rows(y.view(), &batch, &device));
         let whole_loss = f64::from(whole.clone().into_scalar::<f32>());
         let mut whole_grads = GradientsParams::from_grads(whole.backward(), &model);
-        let mut split = batch_gradients(&model, x.view(), y.view(), &batch, &device);
+        let mut split = batch_gradients(&model, &Cells::Host(x.view(), y.view()), &batch, &device);
         assert_eq!(split.parts.len(), 2);
         assert!((split.loss - whole_loss).abs() < 1e-6 * whole_loss, "{} vs {whole_loss}", split.loss);
         for layer in [&model.encoder_hidden, &model.encoder_out, &model.decoder] {
@@ -344,8 +367,25 @@ mod tests {
                 assert!((a - b).abs() <= 1e-5 * scale, "{a} vs {b}");
             }
         }
-        let single = batch_gradients(&model, x.view(), y.view(), &[4], &device);
+        let single = batch_gradients(&model, &Cells::Host(x.view(), y.view()), &[4], &device);
         assert_eq!(single.parts.len(), 1, "one row is not split");
+    }
+
+    #[test]
+    fn cells_on_the_device_give_the_host_rows_in_one_part() {
+        let (x, y) = quadratic_data(50, 8);
+        let device = train_device(None).unwrap();
+        let host = Cells::Host(x.view(), y.view());
+        let resident = Cells::Device(from_matrix(x.view(), &device), from_matrix(y.view(), &device));
+        let idx = [7, 3, 41, 3, 0];
+        let ((hx, hy), (dx, dy)) = (host.batch(&idx, &device), resident.batch(&idx, &device));
+        assert_eq!(to_matrix(dx).unwrap(), to_matrix(hx.clone()).unwrap());
+        assert_eq!(to_matrix(dy).unwrap(), to_matrix(hy.clone()).unwrap());
+        let model = QuadraticAe::new(&mut ChaCha8Rng::seed_from_u64(2), 6, 5, 2, 8, &device);
+        let step = batch_gradients(&model, &resident, &idx, &device);
+        assert_eq!(step.parts.len(), 1);
+        let whole = f64::from(model.loss(hx, hy).into_scalar::<f32>());
+        assert!((step.loss - whole).abs() < 1e-6 * whole, "{} vs {whole}", step.loss);
     }
 
     #[test]

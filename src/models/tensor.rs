@@ -12,11 +12,14 @@ use super::ModelError;
 
 /// The device a training runs on: burn-cuda GPU `gpu` when the `cuda` feature is built and a
 /// GPU was assigned, else the `flex` CPU backend; with autodiff.
+///
+/// `gpu` is an ordinal among the GPUs this process sees (CUDA numbers the devices of
+/// `CUDA_VISIBLE_DEVICES` from 0, and so does the scheduler's `--gpus N`).
 pub fn train_device(gpu: Option<usize>) -> Result<Device, ModelError> {
     match gpu {
         None => Ok(Device::flex().autodiff()),
         #[cfg(feature = "cuda")]
-        Some(index) => Ok(Device::cuda(index).autodiff()),
+        Some(index) => Ok(cuda_device(index)?.autodiff()),
         #[cfg(not(feature = "cuda"))]
         Some(index) => Err(ModelError::Gpu {
             index,
@@ -25,6 +28,52 @@ pub fn train_device(gpu: Option<usize>) -> Result<Device, ModelError> {
                     .into(),
         }),
     }
+}
+
+/// burn-cuda's device for GPU `index`, once what it needs is known to be there: the CUDA driver
+/// seeing that device, and NVRTC with the CUDA headers, which compile the kernels at run time.
+/// burn would panic on first use instead, deep in a training.
+#[cfg(feature = "cuda")]
+fn cuda_device(index: usize) -> Result<Device, ModelError> {
+    use cudarc::driver::{result, sys};
+    let unusable = |reason: String| ModelError::Gpu { index, reason };
+    // SAFETY: only tries to open the driver library under its usual names.
+    if !unsafe { sys::is_culib_present() } {
+        return Err(unusable(
+            "no CUDA driver (libcuda) on this machine; run where `nvidia-smi` works, or without `--gpus` \
+             and `gpu: true`"
+                .into(),
+        ));
+    }
+    let count = result::init().and_then(|()| result::device::get_count()).map_err(|e| {
+        unusable(format!(
+            "the CUDA driver found no usable device ({e}); check `nvidia-smi` and CUDA_VISIBLE_DEVICES, or run \
+             without `--gpus` and `gpu: true`"
+        ))
+    })?;
+    if index >= count as usize {
+        return Err(unusable(format!(
+            "the CUDA driver sees {count} device(s) here (CUDA_VISIBLE_DEVICES={}); give `--gpus` at most {count}",
+            std::env::var("CUDA_VISIBLE_DEVICES").unwrap_or_else(|_| "unset".into())
+        )));
+    }
+    // SAFETY: as above, for NVRTC's library.
+    if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+        return Err(unusable(
+            "NVRTC (libnvrtc), which compiles the GPU kernels, is not on the library path; add the CUDA \
+             toolkit's lib64 to LD_LIBRARY_PATH"
+                .into(),
+        ));
+    }
+    let headers = cubecl_cuda::install::cuda_path().map(|p| p.join("include"));
+    if !headers.as_ref().is_some_and(|h| h.join("cuda.h").exists()) {
+        return Err(unusable(format!(
+            "the kernels compile against the CUDA toolkit's headers, and there are none in {}; set CUDA_PATH \
+             to the toolkit (the folder holding include/cuda.h)",
+            headers.map_or_else(|| "CUDA_PATH, /usr/local/cuda or /opt/cuda".into(), |h| h.display().to_string())
+        )));
+    }
+    Ok(Device::cuda(index))
 }
 
 /// Makes glibc's allocator keep freed large blocks for reuse instead of unmapping them.

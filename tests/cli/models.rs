@@ -4,7 +4,8 @@
 
 use super::test::{Test, files_under, object_of};
 
-const SCREEN: &str = "\
+/// The small simulated screen through the autoencoder kinds (also `gpu`'s).
+pub(super) const SCREEN: &str = "\
 name: models
 defaults: {seed: 3}
 nodes:
@@ -78,9 +79,12 @@ fn a_gpu_training_without_a_gpu_is_refused_with_the_fix() {
     let t = Test::new().workflow(SCREEN);
     let out = t.args(["run", "--until", "ae", "--set", "ae.gpu=true", "--gpus", "0"]).run().status(1);
     out.stderr_has(&["ae", "needs a GPU", "CUDA_VISIBLE_DEVICES or --gpus"]);
-    if !cfg!(feature = "cuda") {
-        let out = t.args(["run", "--until", "ae", "--set", "ae.gpu=true", "--gpus", "1"]).run().status(1);
-        out.stderr_has(&["GPU 0 is not usable", "--features cuda"]);
+    let out = t.args(["run", "--until", "ae", "--set", "ae.gpu=true", "--gpus", "1"]);
+    if cfg!(feature = "cuda") {
+        // A GPU slot the CUDA driver cannot back (no driver here, or none of its devices visible).
+        out.env("CUDA_VISIBLE_DEVICES", "").run().status(1).stderr_has(&["GPU 0 is not usable", "--gpus"]);
+    } else {
+        out.run().status(1).stderr_has(&["GPU 0 is not usable", "--features cuda"]);
     }
 }
 

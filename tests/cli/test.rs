@@ -152,7 +152,9 @@ impl Invocation<'_> {
         {
             args.insert(1, w.clone());
         }
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gcrl"));
+        // `GCRL_BIN`: a `gcrl` carried elsewhere with this test binary (scripts/gpu-check.sh).
+        let gcrl = std::env::var_os("GCRL_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_gcrl").into());
+        let mut cmd = Command::new(gcrl);
         cmd.current_dir(self.test.path())
             .env_remove("GCRL_CACHE")
             .env_remove("CUDA_VISIBLE_DEVICES")

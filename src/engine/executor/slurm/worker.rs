@@ -1,7 +1,7 @@
 //! `gcrl exec`: the worker side. A job element reads its tasks from the job spec in the shared
 //! cache (no workflow is parsed on the compute node), runs them one after another, each with the
-//! element's threads (its `--cpus-per-task`, what one task declared; so its `--mem` is one task's),
-//! with the same [`execute`] as the local executor, makes the results durable, and writes its report.
+//! element's threads (its `--cpus-per-task`, what one task declared; so its `--mem` is one task's)
+//! and GPUs, with the same [`execute`] as the local executor, makes the results durable, and writes its report.
 
 use std::path::Path;
 
@@ -9,7 +9,7 @@ use super::error::{SlurmError, io};
 use super::files::{ElementReport, JobSpec, TaskResult, now_ms, read_json, write_json};
 use crate::cache::Cache;
 use crate::engine::registry::Registry;
-use crate::engine::runner::{Outcome, execute, hostname};
+use crate::engine::runner::{Outcome, ResolvedTask, execute, hostname};
 
 /// Runs element `element` of the job spec at `spec_path` (written by the head into
 /// `cache/slurm/<workflow>/jobs/`) and writes its report beside it, in `../done/`. Returns the
@@ -37,7 +37,10 @@ pub fn run_element(
         tasks
             .iter()
             .map(|t| {
-                let result = match execute(&t.task, registry, cache, t.force, &|| {}) {
+                // A job sees the GPUs Slurm granted it as 0, 1, … (its CUDA_VISIBLE_DEVICES); the
+                // head's ordinals only kept its GPU tasks apart.
+                let task = ResolvedTask { gpus: (0..t.task.gpus.len()).collect(), ..t.task.clone() };
+                let result = match execute(&task, registry, cache, t.force, &|| {}) {
                     Ok(Outcome::Ran(_)) => TaskResult::Ran,
                     Ok(Outcome::Cached(_)) => TaskResult::Cached,
                     Err(f) => TaskResult::failed(&f),
