@@ -3,6 +3,7 @@
 //! unicode), valid workflows with bytes flipped, cut or spliced, and arbitrary `--set`
 //! overrides. Loading, rendering the error and, for a workflow that loads, expanding its task
 //! graph must end without a panic; a refusal is an error that names the file.
+//! `GCRL_FUZZ_CASES` sets the cases per property (default 400, which CI runs).
 
 use std::path::Path;
 
@@ -177,7 +178,7 @@ const PARAMS: &[&str] = &["n", "scale", "seed", "sleep_ms", "fail", "digits", "s
 proptest! {
     // A failing case is kept in tests/parser.proptest-regressions and tried first from then on.
     #![proptest_config(ProptestConfig {
-        cases: 400,
+        cases: std::env::var("GCRL_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(400),
         failure_persistence: Some(Box::new(proptest::test_runner::FileFailurePersistence::WithSource("regressions"))),
         ..ProptestConfig::default()
     })]
