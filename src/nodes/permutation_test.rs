@@ -30,6 +30,7 @@ use crate::algo::eigengene::Pca;
 use crate::algo::permutation::{Bootstrap, paired_permutation};
 use crate::algo::random::derive_seed;
 use crate::algo::tmex::{Moments, fit_alignment_moments, mcc_moments, tmex_moments};
+use crate::engine::params::MAX_TASKS;
 use crate::engine::{
     Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, Resources, RunContext, Shard,
 };
@@ -85,19 +86,19 @@ impl NodeKind for PermutationTest {
         p.extend([
             ParamSpec::new(
                 "seeds",
-                ParamType::Int { min: Some(2), max: None },
+                ParamType::Int { min: Some(2), max: Some(MAX_TASKS) },
                 json!(100),
                 "autoencoder runs; every labelling is scored on all of them",
             ),
             ParamSpec::new(
                 "permutations",
-                ParamType::Int { min: Some(2), max: None },
+                ParamType::Int { min: Some(2), max: Some(MAX_TASKS) },
                 json!(1000),
                 "size-preserving label permutations",
             ),
             ParamSpec::new(
                 "bootstrap",
-                ParamType::positive(),
+                ParamType::tasks(),
                 json!(2000),
                 "bootstrap replicates of the effect-size interval (runs and permutations resampled)",
             ),

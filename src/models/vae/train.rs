@@ -607,20 +607,25 @@ mod tests {
         (tf_input, tfa)
     }
 
+    /// gCRL-VAE's view of [`screen`] with the inputs of [`tf_inputs`] and `routes`.
+    fn tf_data<'a>(
+        genes: &'a Csr,
+        tf_input: &'a Array2<f32>,
+        tfa: &'a Array2<f32>,
+        routes: &'a [usize],
+        controls: &'a [usize],
+        singles: &'a [(usize, usize)],
+    ) -> VaeData<'a> {
+        let (tf_input, tfa) = (Some(tf_input.view()), Some(tfa.view()));
+        VaeData { genes, tf_input, tfa, targets: 2, routes: Some(routes), controls, singles }
+    }
+
     #[test]
     fn gcrl_vae_routes_by_the_permutation_and_checks_its_inputs() {
         let (genes, controls, singles) = screen();
         let (tf_input, tfa) = tf_inputs(&genes);
         let routes = [0, 1];
-        let data = VaeData {
-            genes: &genes,
-            tf_input: Some(tf_input.view()),
-            tfa: Some(tfa.view()),
-            targets: 2,
-            routes: Some(&routes),
-            controls: &controls,
-            singles: &singles,
-        };
+        let data = tf_data(&genes, &tf_input, &tfa, &routes, &controls, &singles);
         let device = train_device(None).unwrap();
         let trained = train(&config(VaeModel::Gcrl, 3, 6), &data, &device).unwrap();
         let pi = trained.permutation.clone().unwrap();
@@ -645,15 +650,7 @@ mod tests {
         let (genes, controls, singles) = screen();
         let (tf_input, tfa) = tf_inputs(&genes);
         let routes = [0, 1];
-        let data = VaeData {
-            genes: &genes,
-            tf_input: Some(tf_input.view()),
-            tfa: Some(tfa.view()),
-            targets: 2,
-            routes: Some(&routes),
-            controls: &controls,
-            singles: &singles,
-        };
+        let data = tf_data(&genes, &tf_input, &tfa, &routes, &controls, &singles);
         let device = train_device(None).unwrap();
         let run = |weight: f64| {
             let config = VaeConfig { routing: Routing::Prior { weight }, ..config(VaeModel::Gcrl, 3, 30) };
