@@ -82,6 +82,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The recorded runs of the workflow in the cache, newest first: when, how long, what ran.
+    Runs {
+        /// The workflow and its overrides.
+        #[command(flatten)]
+        workflow: WorkflowArgs,
+        /// Print one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show what a run would do and why, without running anything.
     Plan {
         /// The workflow and its overrides.

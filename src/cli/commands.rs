@@ -56,9 +56,9 @@ impl From<crate::cache::CacheError> for Failure {
     }
 }
 
-type Outcome = Result<i32, Failure>;
+pub(super) type Outcome = Result<i32, Failure>;
 
-fn load(args: &WorkflowArgs, registry: &Registry) -> Result<Workflow, Failure> {
+pub(super) fn load(args: &WorkflowArgs, registry: &Registry) -> Result<Workflow, Failure> {
     load_workflow(&args.workflow, registry, &args.set).map_err(|e| Failure::usage(e.to_string().trim_end()))
 }
 

@@ -1,4 +1,5 @@
-//! The command line: flags ([`args`]), commands ([`commands`], [`anndata`] for .h5ad exports),
+//! The command line: flags ([`args`]), commands ([`commands`], [`anndata`] for .h5ad exports,
+//! [`runs`] for the run records),
 //! terminal output ([`report`]) and exit codes ([`exit`]).
 
 pub mod anndata;
@@ -6,6 +7,7 @@ pub mod args;
 pub mod commands;
 pub mod exit;
 pub mod report;
+pub mod runs;
 pub mod signal;
 
 use clap::Parser;
@@ -45,6 +47,7 @@ pub fn main() -> i32 {
         Command::Plan { workflow, force, until, json } => {
             commands::plan_cmd(workflow, registry, cache, force, until, *json)
         }
+        Command::Runs { workflow, json } => runs::runs(workflow, registry, cache, *json),
         Command::Dag { workflow, format } => commands::dag(workflow, registry, *format),
         Command::Kinds { kind, json } => commands::kinds(&registry, kind.as_deref(), *json),
         Command::Show { workflow, output, rows } => commands::show(workflow, registry, cache, output, *rows),

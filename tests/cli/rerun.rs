@@ -210,3 +210,22 @@ nodes:
     assert_eq!(t.to_run(&[]), ["a[seed=4]", "s"]);
     assert_eq!(t.run_ok(&[]).ran, 2);
 }
+
+#[test]
+fn runs_lists_the_recorded_runs_newest_first_with_what_each_ran() {
+    let t = Test::new().workflow(CHAIN);
+    t.args(["runs"]).run().success().stdout_has(&["no recorded runs of workflow `chain`"]);
+    t.run_ok(&[]);
+    t.run_ok(&["--set", "d.seed=9"]);
+    let json = t.args(["runs", "--json"]).run().success().json();
+    let runs = json["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{json}");
+    let counts = |r: &serde_json::Value| (r["tasks"].as_u64(), r["ran"].as_u64(), r["cached"].as_u64());
+    let n = CHAIN_TASKS as u64;
+    assert_eq!(counts(&runs[0]), (Some(n), Some(1), Some(n - 1)), "newest first: only d ran");
+    assert_eq!(counts(&runs[1]), (Some(n), Some(n), Some(0)));
+    assert!(runs[0]["record"].as_str() > runs[1]["record"].as_str(), "{json}");
+    assert!(runs[0]["started"].as_str().unwrap().starts_with("20"), "{json}");
+    let text = t.args(["runs"]).run().success().stdout;
+    assert!(text.starts_with("record") && text.lines().count() == 4, "{text}");
+}
