@@ -46,9 +46,9 @@ pub fn runs(args: &WorkflowArgs, registry: Registry, cache_dir: &Path, json: boo
             r["record"].as_str().unwrap_or_default(),
             r["started"].as_str().unwrap_or_default(),
             r["seconds"].as_f64().unwrap_or_default(),
-            r["tasks"],
-            r["ran"],
-            r["cached"],
+            r["tasks"].as_u64().unwrap_or_default(),
+            r["ran"].as_u64().unwrap_or_default(),
+            r["cached"].as_u64().unwrap_or_default(),
         );
     }
     println!(
