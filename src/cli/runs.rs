@@ -52,7 +52,7 @@ pub fn runs(args: &WorkflowArgs, registry: Registry, cache_dir: &Path, json: boo
         );
     }
     println!(
-        "{} runs of `{}`; tasks finished in each run (a failed or interrupted task is not listed)",
+        "recorded runs of `{1}`: {0}; a run counts the tasks it finished (not a failed or interrupted one)",
         rows.len(),
         workflow.name
     );
