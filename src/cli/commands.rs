@@ -742,10 +742,9 @@ fn failure_lines(failures: &[(String, String)]) -> Vec<String> {
         .map(|(error, labels)| match labels.as_slice() {
             [one] => format!("error: task {one} failed: {error}"),
             [first, rest @ ..] => format!(
-                "error: task {first} failed: {error}\n  (and {} more task(s) with the same error: {}{})",
+                "error: task {first} failed: {error}\n  (and {} more task(s) with the same error: {})",
                 rest.len(),
-                rest.iter().take(3).copied().collect::<Vec<_>>().join(", "),
-                if rest.len() > 3 { ", …" } else { "" }
+                super::report::names(rest.iter().copied(), 3)
             ),
             [] => String::new(),
         })

@@ -42,9 +42,9 @@ pub fn names(table: &Table) -> Result<Vec<String>, NodeError> {
     table.str_column(&first).map_err(|e| NodeError::Input(format!("expected a list of names: {e}")))
 }
 
-/// Columns of `genes` (the expression's column names, by name in `index`) of the TFs listed in
-/// `tfs` that are not already in `taken`, in list order without repeats: the TFs beyond the
-/// communities that the global eigengene spans (A.3).
+/// The expression columns (`index`: column of each gene name) of the TFs listed in `tfs` that
+/// are not already in `taken`, in list order without repeats: the TFs beyond the communities
+/// that the global eigengene spans (A.3).
 pub fn extra_tf_columns(
     index: &HashMap<&str, usize>,
     tfs: Option<&Table>,
