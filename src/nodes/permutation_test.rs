@@ -392,6 +392,17 @@ mod tests {
     }
 
     #[test]
+    fn run_counts_beyond_a_million_are_refused_with_the_bound() {
+        let specs = PermutationTest.params();
+        for name in ["seeds", "permutations", "bootstrap"] {
+            let spec = specs.iter().find(|s| s.name == name).unwrap();
+            let err = spec.ty.check(&serde_json::json!(1_000_001)).unwrap_err();
+            assert!(err.contains("1000000"), "{name}: {err}");
+            assert!(spec.ty.check(&serde_json::json!(1_000_000)).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
     fn shuffles_preserve_community_sizes_and_are_seeded() {
         let truth = vec![0, 0, 0, 1, 1, 2];
         let a = labellings(&truth, 50, 3);
