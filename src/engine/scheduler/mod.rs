@@ -9,11 +9,23 @@
 //! Once the flag is set (Ctrl-C, SIGTERM) the run stops: nothing more starts, the tasks already
 //! running end as they would (their results are stored), and the summary lists, per node, the
 //! tasks that did not finish.
+//!
+//! [`progress`] decides what may run and what a result means for the rest, [`slots`] what fits
+//! on the executor now; this loop only moves tasks and messages between them (its tests drive
+//! whole runs through a fake executor).
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
+
+mod progress;
+mod slots;
+#[cfg(test)]
+mod tests;
+
+use progress::{Progress, Requeue, State};
+use slots::Slots;
 
 use super::error::EngineError;
 use super::events::{Event, Reporter};
@@ -62,92 +74,143 @@ pub struct RunSummary {
     pub unfinished: Vec<(String, usize, usize)>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Waiting,
-    Ready,
-    Running,
-    Done,
-    Failed,
-    Skipped,
-}
-
+/// The run's mutable half: the plan, what each task resolved to and produced, the queue of
+/// tasks waiting for slots, and the summary.
 struct Run<'g> {
     graph: &'g TaskGraph,
-    dependents: Vec<Vec<usize>>,
-    remaining: Vec<usize>,
-    state: Vec<State>,
+    progress: Progress,
     outputs: Vec<Option<OutputHashes>>,
     keys: Vec<Option<String>>,
     forced: Vec<bool>,
-    attempts: Vec<u32>,
-    requeues: Vec<u32>,
-    ready: VecDeque<usize>,
+    ran: Vec<bool>,
+    /// Resolved tasks waiting for slots, in the order they became ready.
     runnable: VecDeque<(usize, ResolvedTask)>,
     summary: RunSummary,
-    ran: Vec<bool>,
 }
 
 impl Run<'_> {
-    fn complete(&mut self, id: usize, outputs: OutputHashes) {
-        self.state[id] = State::Done;
-        self.outputs[id] = Some(outputs);
-        for i in 0..self.dependents[id].len() {
-            let d = self.dependents[id][i];
-            if self.state[d] == State::Waiting {
-                self.remaining[d] -= 1;
-                if self.remaining[d] == 0 {
-                    self.state[d] = State::Ready;
-                    self.ready.push_back(d);
-                }
-            }
-        }
-    }
-
     fn fail(&mut self, id: usize, error: &str, reporter: &mut dyn Reporter) {
         let task = &self.graph.tasks[id];
-        self.state[id] = State::Failed;
         self.summary.failed += 1;
         self.summary.failures.push((task.label.clone(), error.to_string()));
         reporter.event(Event::Failed { task, error, retrying: false });
-        let mut stack = self.dependents[id].clone();
-        while let Some(d) = stack.pop() {
-            if matches!(self.state[d], State::Waiting | State::Ready) {
-                self.state[d] = State::Skipped;
-                self.summary.skipped += 1;
-                reporter.event(Event::Skipped { task: &self.graph.tasks[d], because: &task.label });
-                stack.extend(self.dependents[d].iter().copied());
-            }
+        for d in self.progress.fail(id) {
+            self.summary.skipped += 1;
+            reporter.event(Event::Skipped { task: &self.graph.tasks[d], because: &task.label });
         }
+        self.drop_unready();
     }
 
-    /// An input of `consumer` vanished: run its producer again, then the consumer.
+    /// Forgets queued tasks that are no longer ready (skipped, or waiting again).
+    fn drop_unready(&mut self) {
+        let progress = &self.progress;
+        self.runnable.retain(|(id, _)| progress.state(*id) == State::Ready);
+    }
+
+    /// An input of `consumer` vanished: run its producer again, then the consumer. `false` when
+    /// no producer made that object or it may not run again.
     fn requeue_producer(&mut self, consumer: usize, hash: &str, cache: &Cache, reporter: &mut dyn Reporter) -> bool {
         let producer = self.graph.tasks[consumer]
             .deps()
             .into_iter()
             .find(|&p| self.outputs[p].as_ref().is_some_and(|o| o.values().any(|h| h == hash)));
         let Some(p) = producer else { return false };
-        if self.requeues[p] >= 2 {
-            return false;
-        }
-        if self.state[p] == State::Done {
-            self.requeues[p] += 1;
-            if let Some(key) = &self.keys[p] {
-                let _ = cache.remove_manifest(key);
+        match self.progress.requeue(p, consumer) {
+            Requeue::Refused => return false,
+            Requeue::Waits => {}
+            Requeue::Again => {
+                if let Some(key) = &self.keys[p] {
+                    let _ = cache.remove_manifest(key);
+                }
+                // Its old outputs stay known until it finishes again: a second consumer that
+                // finds the same object gone must still find the producer that made it.
+                self.forced[p] = true;
+                reporter
+                    .event(Event::Requeued { task: &self.graph.tasks[p], why: "its output was missing or corrupt" });
             }
-            self.forced[p] = true;
-            self.outputs[p] = None;
-            self.state[p] = State::Ready;
-            self.ready.push_back(p);
-            reporter.event(Event::Requeued { task: &self.graph.tasks[p], why: "its output was missing or corrupt" });
         }
-        self.state[consumer] = State::Waiting;
-        self.remaining[consumer] = 1;
-        if !self.dependents[p].contains(&consumer) {
-            self.dependents[p].push(consumer);
-        }
+        self.drop_unready();
         true
+    }
+
+    /// Resolves every ready task: served from the cache, queued for slots, or failed.
+    fn resolve_ready(&mut self, resolver: &Resolver, slots: &Slots, reporter: &mut dyn Reporter) {
+        while let Some(id) = self.progress.next_ready() {
+            let task = &self.graph.tasks[id];
+            let key = match resolver.key(task, &self.outputs) {
+                Ok(key) => key,
+                Err(e) => {
+                    self.fail(id, &e, reporter);
+                    continue;
+                }
+            };
+            self.keys[id] = Some(key.clone());
+            if let Some(outputs) = (!self.forced[id]).then(|| resolver.lookup(&task.label, &key)).flatten() {
+                self.summary.cached += 1;
+                reporter.event(Event::Cached(task));
+                self.outputs[id] = Some(outputs);
+                self.progress.complete(id);
+                continue;
+            }
+            self.queue(id, key, resolver, slots, reporter);
+        }
+    }
+
+    /// Resolves task `id` (key `key`) against its producers' outputs and queues it for slots.
+    fn queue(&mut self, id: usize, key: String, resolver: &Resolver, slots: &Slots, reporter: &mut dyn Reporter) {
+        let task = &self.graph.tasks[id];
+        match resolver.resolve(task, key, &self.graph.tasks, &self.outputs, slots.need(&task.resources).0) {
+            Ok(resolved) => self.runnable.push_back((id, resolved)),
+            Err(e) => self.fail(id, &e, reporter),
+        }
+    }
+
+    /// The task's result arrived.
+    fn finish(
+        &mut self,
+        id: usize,
+        result: Result<Outcome, TaskFailure>,
+        resolver: &Resolver,
+        slots: &Slots,
+        cache: &Cache,
+        reporter: &mut dyn Reporter,
+    ) {
+        let task = &self.graph.tasks[id];
+        match result {
+            Ok(outcome) => {
+                let outputs: OutputHashes =
+                    outcome.manifest().outputs.iter().map(|(k, v)| (k.clone(), v.hash.clone())).collect();
+                match outcome {
+                    Outcome::Ran(m) => {
+                        self.summary.ran += 1;
+                        self.ran[id] = true;
+                        reporter.event(Event::Finished { task, seconds: m.seconds, notes: &m.notes });
+                    }
+                    Outcome::Cached(_) => {
+                        self.summary.cached += 1;
+                        reporter.event(Event::Cached(task));
+                    }
+                }
+                self.forced[id] = false;
+                self.outputs[id] = Some(outputs);
+                self.progress.complete(id);
+            }
+            Err(TaskFailure::InputLost(hash)) if self.requeue_producer(id, &hash, cache, reporter) => {}
+            Err(TaskFailure::Interrupted(why)) => {
+                self.summary.interrupted = true;
+                self.fail(id, &why, reporter);
+            }
+            Err(failure) => {
+                let error = failure.to_string();
+                if self.progress.retry(id, task.retries) {
+                    reporter.event(Event::Failed { task, error: &error, retrying: true });
+                    let key = self.keys[id].clone().unwrap_or_default();
+                    self.queue(id, key, resolver, slots, reporter);
+                } else {
+                    self.fail(id, &error, reporter);
+                }
+            }
+        }
     }
 }
 
@@ -169,88 +232,48 @@ pub fn run_graph(
     let force: HashSet<&str> = options.force.iter().map(String::as_str).collect();
     let mut run = Run {
         graph,
-        dependents: graph.dependents(),
-        remaining: graph.tasks.iter().map(|t| t.deps().len()).collect(),
-        state: vec![State::Waiting; n],
+        progress: Progress::new(graph.tasks.iter().map(Task::deps).collect()),
         outputs: vec![None; n],
         keys: vec![None; n],
         forced: graph.tasks.iter().map(|t| force.contains(t.node.as_str())).collect(),
-        attempts: vec![0; n],
-        requeues: vec![0; n],
-        ready: VecDeque::new(),
+        ran: vec![false; n],
         runnable: VecDeque::new(),
         summary: RunSummary { tasks: n, ..Default::default() },
-        ran: vec![false; n],
     };
     let counts: Vec<(String, usize)> =
         graph.node_order.iter().map(|id| (id.clone(), graph.tasks.iter().filter(|t| &t.node == id).count())).collect();
     reporter.event(Event::Planned { nodes: &counts });
-    for id in 0..n {
-        if run.remaining[id] == 0 {
-            run.state[id] = State::Ready;
-            run.ready.push_back(id);
-        }
-    }
-    let capacity = executor.capacity();
+    let mut slots = Slots::new(executor.capacity(), n);
     let (tx, rx) = mpsc::channel();
     let mut inbox: VecDeque<Message> = VecDeque::new();
-    let (mut cpus_used, mut in_flight) = (0usize, 0usize);
-    // GPU ordinals free now; a task holds the ones it was given until it ends.
-    let mut free_gpus: Vec<usize> = (0..capacity.gpus).rev().collect();
-    let mut held_gpus: Vec<Vec<usize>> = vec![Vec::new(); graph.tasks.len()];
-    let slots = |id: usize| {
-        let r = &graph.tasks[id].resources;
-        (r.cpus.clamp(1, capacity.cpus), r.gpus)
-    };
+    let mut in_flight = 0usize;
     let interrupted = || options.interrupt.is_some_and(|f| f.load(Ordering::SeqCst));
     loop {
         if !run.summary.interrupted && interrupted() {
             run.summary.interrupted = true;
             let queued: HashSet<usize> = run.runnable.iter().map(|(id, _)| *id).collect();
-            let running: Vec<&Task> =
-                graph.tasks.iter().filter(|t| run.state[t.id] == State::Running && !queued.contains(&t.id)).collect();
+            let running: Vec<&Task> = graph
+                .tasks
+                .iter()
+                .filter(|t| run.progress.state(t.id) == State::Running && !queued.contains(&t.id))
+                .collect();
             reporter.event(Event::Stopping { running: &running });
         }
         if run.summary.interrupted {
             // What is ready stays unstarted; what runs reports back, and its dependents stop here.
-            run.ready.clear();
+            run.progress.stop();
             run.runnable.clear();
         }
-        while let Some(id) = run.ready.pop_front() {
-            let task = &graph.tasks[id];
-            let key = match resolver.key(task, &run.outputs) {
-                Ok(key) => key,
-                Err(e) => {
-                    run.fail(id, &e, reporter);
-                    continue;
-                }
-            };
-            run.keys[id] = Some(key.clone());
-            if let Some(outputs) = (!run.forced[id]).then(|| resolver.lookup(&task.label, &key)).flatten() {
-                run.summary.cached += 1;
-                reporter.event(Event::Cached(task));
-                run.complete(id, outputs);
-                continue;
-            }
-            match resolver.resolve(task, key, &graph.tasks, &run.outputs, slots(id).0) {
-                Ok(resolved) => run.runnable.push_back((id, resolved)),
-                Err(e) => run.fail(id, &e, reporter),
-            }
-        }
+        run.resolve_ready(&resolver, &slots, reporter);
         // Every task takes at least one CPU slot: with none free, do not scan the queue.
-        while cpus_used < capacity.cpus
-            && let Some(pos) = run.runnable.iter().position(|(id, _)| {
-                let (c, g) = slots(*id);
-                cpus_used + c <= capacity.cpus && g <= free_gpus.len()
-            })
+        while !slots.full()
+            && let Some(pos) =
+                run.runnable.iter().position(|(id, _)| slots.fits(slots.need(&graph.tasks[*id].resources)))
         {
             let (id, mut resolved) = run.runnable.remove(pos).expect("position is in range");
-            let (c, g) = slots(id);
-            cpus_used += c;
-            resolved.gpus = free_gpus.split_off(free_gpus.len() - g);
-            held_gpus[id].clone_from(&resolved.gpus);
+            resolved.gpus = slots.take(id, slots.need(&graph.tasks[id].resources));
             in_flight += 1;
-            run.state[id] = State::Running;
+            run.progress.start(id);
             reporter.event(Event::Started(&graph.tasks[id]));
             executor.submit(id, resolved, run.forced[id], tx.clone());
         }
@@ -260,7 +283,7 @@ pub fn run_graph(
             executor.dispatch();
         }
         if in_flight == 0 {
-            if run.ready.is_empty() {
+            if !run.progress.has_ready() {
                 // Whatever remains runnable needs GPUs this executor lacks.
                 while let Some((id, _)) = run.runnable.pop_front() {
                     run.fail(id, "needs a GPU, and none is available (set CUDA_VISIBLE_DEVICES or --gpus)", reporter);
@@ -285,48 +308,9 @@ pub fn run_graph(
             }
             Message::Done(id, result) => (id, *result),
         };
-        cpus_used -= slots(id).0;
-        free_gpus.append(&mut held_gpus[id]);
+        slots.release(id);
         in_flight -= 1;
-        let task = &graph.tasks[id];
-        match result {
-            Ok(outcome) => {
-                let outputs: OutputHashes =
-                    outcome.manifest().outputs.iter().map(|(k, v)| (k.clone(), v.hash.clone())).collect();
-                match outcome {
-                    Outcome::Ran(m) => {
-                        run.summary.ran += 1;
-                        run.ran[id] = true;
-                        reporter.event(Event::Finished { task, seconds: m.seconds, notes: &m.notes });
-                    }
-                    Outcome::Cached(_) => {
-                        run.summary.cached += 1;
-                        reporter.event(Event::Cached(task));
-                    }
-                }
-                run.forced[id] = false;
-                run.complete(id, outputs);
-            }
-            Err(TaskFailure::InputLost(hash)) if run.requeue_producer(id, &hash, cache, reporter) => {}
-            Err(TaskFailure::Interrupted(why)) => {
-                run.summary.interrupted = true;
-                run.fail(id, &why, reporter);
-            }
-            Err(failure) => {
-                run.attempts[id] += 1;
-                let error = failure.to_string();
-                if run.attempts[id] <= task.retries {
-                    reporter.event(Event::Failed { task, error: &error, retrying: true });
-                    let key = run.keys[id].clone().unwrap_or_default();
-                    match resolver.resolve(task, key, &graph.tasks, &run.outputs, slots(id).0) {
-                        Ok(r) => run.runnable.push_back((id, r)),
-                        Err(e) => run.fail(id, &e, reporter),
-                    }
-                } else {
-                    run.fail(id, &error, reporter);
-                }
-            }
-        }
+        run.finish(id, result, &resolver, &slots, cache, reporter);
     }
     reporter.finish();
     cache.flush()?;
@@ -339,13 +323,28 @@ pub fn run_graph(
             .map(|node| {
                 let tasks = graph.tasks.iter().filter(|t| &t.node == node);
                 let (all, open) =
-                    tasks.fold((0, 0), |(a, o), t| (a + 1, o + usize::from(run.state[t.id] != State::Done)));
+                    tasks.fold((0, 0), |(a, o), t| (a + 1, o + usize::from(run.progress.state(t.id) != State::Done)));
                 (node.clone(), open, all)
             })
             .filter(|(_, open, _)| *open > 0)
             .collect();
     }
-    let done = |t: &Task| match (run.state[t.id], &run.keys[t.id], &run.outputs[t.id]) {
+    record(&run, &resolver, cache, workflow, started_ms, options)?;
+    Ok(run.summary)
+}
+
+/// Writes the run record (unless nothing changed since the last one) and, when every task
+/// finished, seals it under the run's fingerprint.
+fn record(
+    run: &Run,
+    resolver: &Resolver,
+    cache: &Cache,
+    workflow: &str,
+    started_ms: u64,
+    options: &RunOptions,
+) -> Result<(), EngineError> {
+    let graph = run.graph;
+    let done = |t: &Task| match (run.progress.state(t.id), &run.keys[t.id], &run.outputs[t.id]) {
         (State::Done, Some(key), Some(outputs)) => Some((key, outputs)),
         _ => None,
     };
@@ -375,12 +374,12 @@ pub fn run_graph(
         (path.file_name().map(|f| f.to_string_lossy().into_owned()), Some(&saved))
     };
     if let (Some(fingerprint), Some(file), Some(record)) = (&options.seal, file, record)
-        && record.tasks.len() == n
+        && record.tasks.len() == graph.tasks.len()
     {
         // Without a seal the next no-op run only takes longer: a failure to write one is no error.
         let _ = cache.seal(workflow, &file, record, fingerprint);
     }
-    Ok(run.summary)
+    Ok(())
 }
 
 /// The executor's next message; `None` when `interrupt` is set first.

@@ -1,0 +1,496 @@
+//! The scheduler without processes or clocks: the plan's moves on random graphs, the slots, and
+//! whole runs through a fake executor that finishes tasks in scripted and random orders (ninja's
+//! fake `CommandRunner` in `build_test.cc`).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::mpsc::Sender;
+
+use proptest::prelude::*;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::progress::{MAX_REQUEUES, Progress, Requeue, State};
+use super::slots::Slots;
+use super::{RunOptions, RunSummary, run_graph};
+use crate::cache::Cache;
+use crate::engine::events::{Event, Reporter};
+use crate::engine::executor::{Capacity, Executor, LocalExecutor, Message};
+use crate::engine::graph::TaskGraph;
+use crate::engine::kind::Resources;
+use crate::engine::registry::Registry;
+use crate::engine::runner::{ResolvedInput, ResolvedTask, TaskFailure, execute};
+use crate::workflow::load_workflow;
+
+/// Random producer lists: task `i` depends on a subset of `0..i`.
+fn dag(max: usize) -> impl Strategy<Value = Vec<Vec<usize>>> {
+    (1..=max).prop_flat_map(|n| {
+        (0..n)
+            .map(|i| {
+                proptest::collection::btree_set(0..i.max(1), 0..=i.min(3))
+                    .prop_map(move |s| s.into_iter().filter(|&d| d < i).collect::<Vec<_>>())
+            })
+            .collect::<Vec<_>>()
+    })
+}
+
+/// Every task reachable from `roots` through `dependents`, the roots left out.
+fn descendants(deps: &[Vec<usize>], roots: &BTreeSet<usize>) -> BTreeSet<usize> {
+    let mut out = BTreeSet::new();
+    // Producers come before their consumers, so one pass in index order closes the set.
+    for (i, ds) in deps.iter().enumerate() {
+        if ds.iter().any(|d| roots.contains(d) || out.contains(d)) {
+            out.insert(i);
+        }
+    }
+    out
+}
+
+/// Drives a plan with scripted choices: which running task ends next, whether it fails (always
+/// for `failing`, on the first try for `flaky`), and whether it finds a producer's output gone.
+/// Returns the plan and how many times each task ended.
+fn drive(
+    deps: &[Vec<usize>],
+    failing: &BTreeSet<usize>,
+    flaky: &BTreeSet<usize>,
+    choices: &[u8],
+) -> (Progress, Vec<u32>) {
+    let mut plan = Progress::new(deps.to_vec());
+    let mut running: Vec<usize> = Vec::new();
+    let mut ends = vec![0u32; deps.len()];
+    let mut tried = vec![0u32; deps.len()];
+    let mut choice = choices.iter().copied().cycle();
+    loop {
+        while let Some(id) = plan.next_ready() {
+            assert!(!running.contains(&id), "task {id} handed out twice");
+            plan.start(id);
+            running.push(id);
+        }
+        if running.is_empty() {
+            break;
+        }
+        let c = choice.next().unwrap_or(0) as usize;
+        let id = running.swap_remove(c % running.len());
+        assert_eq!(plan.state(id), State::Running);
+        tried[id] += 1;
+        let done_producer = deps[id].iter().copied().find(|&p| plan.state(p) == State::Done);
+        if failing.contains(&id) || (flaky.contains(&id) && tried[id] == 1) {
+            // Failing tasks get one retry, flaky ones succeed on it.
+            if plan.retry(id, 1) {
+                plan.start(id);
+                running.push(id);
+            } else {
+                ends[id] += 1;
+                for s in plan.fail(id) {
+                    ends[s] += 1;
+                }
+            }
+        } else if c % 7 == 3
+            && let Some(p) = done_producer
+        {
+            match plan.requeue(p, id) {
+                Requeue::Again => ends[p] -= 1,
+                Requeue::Waits => {}
+                Requeue::Refused => {
+                    plan.complete(id);
+                    ends[id] += 1;
+                }
+            }
+        } else {
+            plan.complete(id);
+            ends[id] += 1;
+        }
+    }
+    (plan, ends)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Every task ends exactly once, whatever order tasks end in and however often outputs are
+    /// lost; the skipped tasks are exactly the descendants of the failed ones.
+    #[test]
+    fn every_task_ends_once_and_skipped_are_the_descendants_of_failed(
+        deps in dag(14),
+        fail_mask in any::<u16>(),
+        flaky_mask in any::<u16>(),
+        choices in proptest::collection::vec(any::<u8>(), 1..64),
+    ) {
+        let n = deps.len();
+        let failing: BTreeSet<usize> = (0..n).filter(|i| fail_mask >> i & 1 == 1 && i % 3 == 0).collect();
+        let flaky: BTreeSet<usize> = (0..n).filter(|i| flaky_mask >> i & 1 == 1).collect();
+        let (plan, ends) = drive(&deps, &failing, &flaky, &choices);
+        prop_assert!(ends.iter().all(|&e| e == 1), "ends per task: {ends:?}");
+        let failed: BTreeSet<usize> = (0..n).filter(|&i| plan.state(i) == State::Failed).collect();
+        let skipped: BTreeSet<usize> = (0..n).filter(|&i| plan.state(i) == State::Skipped).collect();
+        // A failing task is failed unless something it needs failed first.
+        let expected_skipped = descendants(&deps, &failing);
+        prop_assert_eq!(&skipped, &expected_skipped);
+        prop_assert_eq!(&failed, &failing.difference(&expected_skipped).copied().collect::<BTreeSet<_>>());
+        for i in 0..n {
+            if !failed.contains(&i) && !skipped.contains(&i) {
+                prop_assert_eq!(plan.state(i), State::Done);
+            }
+        }
+    }
+
+    /// Slots are never oversubscribed: the CPU slots taken never exceed the capacity, and a GPU
+    /// ordinal is held by one task at a time.
+    #[test]
+    fn slots_are_never_oversubscribed(
+        cpus in 1usize..6,
+        gpus in 0usize..4,
+        ops in proptest::collection::vec((any::<bool>(), 0usize..8, 0usize..3), 1..200),
+    ) {
+        let mut slots = Slots::new(Capacity { cpus, gpus }, 8);
+        let mut held: HashMap<usize, (usize, Vec<usize>)> = HashMap::new();
+        for (take, id, g) in ops {
+            if take && !held.contains_key(&id) {
+                let need = slots.need(&Resources { cpus: id % 3 + 1, gpus: g, ..Resources::default() });
+                prop_assert_eq!(need.0, (id % 3 + 1).min(cpus));
+                if slots.fits(need) {
+                    let given = slots.take(id, need);
+                    prop_assert_eq!(given.len(), g);
+                    held.insert(id, (need.0, given));
+                }
+            } else if held.remove(&id).is_some() {
+                slots.release(id);
+            }
+            let used: usize = held.values().map(|(c, _)| c).sum();
+            prop_assert!(used <= cpus);
+            prop_assert_eq!(slots.full(), used >= cpus);
+            let ordinals: Vec<usize> = held.values().flat_map(|(_, g)| g.iter().copied()).collect();
+            let distinct: HashSet<usize> = ordinals.iter().copied().collect();
+            prop_assert_eq!(distinct.len(), ordinals.len(), "a GPU held twice: {:?}", held);
+            prop_assert!(ordinals.iter().all(|&o| o < gpus));
+        }
+    }
+}
+
+#[test]
+fn a_requeued_producer_holds_back_every_dependent_still_waiting() {
+    // 0 → 1, 0 → 2, 3 → 2: task 1 finds 0's output gone while 2 still waits for 3.
+    let mut plan = Progress::new(vec![vec![], vec![0], vec![0, 3], vec![]]);
+    let (a, b) = (plan.next_ready().unwrap(), plan.next_ready().unwrap());
+    assert_eq!((a, b), (0, 3));
+    plan.start(0);
+    plan.start(3);
+    plan.complete(0);
+    assert_eq!(plan.next_ready(), Some(1));
+    plan.start(1);
+    assert_eq!(plan.requeue(0, 1), Requeue::Again);
+    plan.complete(3);
+    // Task 2 must not start before 0 has run again.
+    assert_eq!(plan.state(2), State::Waiting);
+    assert_eq!(plan.next_ready(), Some(0));
+    assert_eq!(plan.next_ready(), None);
+    plan.start(0);
+    plan.complete(0);
+    assert_eq!((plan.next_ready(), plan.next_ready()), (Some(1), Some(2)));
+}
+
+#[test]
+fn a_producer_runs_again_at_most_twice_and_a_consumer_of_a_failed_one_is_refused() {
+    let mut plan = Progress::new(vec![vec![], vec![0]]);
+    for round in 0..=MAX_REQUEUES {
+        assert_eq!(plan.next_ready(), Some(0));
+        plan.start(0);
+        plan.complete(0);
+        assert_eq!(plan.next_ready(), Some(1));
+        plan.start(1);
+        let expected = if round < MAX_REQUEUES { Requeue::Again } else { Requeue::Refused };
+        assert_eq!(plan.requeue(0, 1), expected);
+    }
+    assert_eq!(plan.state(1), State::Running, "a refused requeue changes nothing");
+    let mut plan = Progress::new(vec![vec![], vec![0], vec![0]]);
+    plan.next_ready();
+    plan.start(0);
+    plan.complete(0);
+    for id in [1, 2] {
+        assert_eq!(plan.next_ready(), Some(id));
+        plan.start(id);
+    }
+    assert_eq!(plan.requeue(0, 1), Requeue::Again);
+    assert_eq!(plan.requeue(0, 2), Requeue::Waits, "the second consumer waits for the same rerun");
+    assert_eq!(plan.next_ready(), Some(0));
+    plan.start(0);
+    assert_eq!(plan.fail(0), vec![2, 1], "both consumers wait for the rerun, so both are skipped");
+}
+
+/// A test executor: runs each task in this process with the real runner, but only when it
+/// pleases: each [`Executor::dispatch`] ends a random number of the held tasks in a random
+/// order. It fails the first try of the `flaky` labels, deletes the first input object of the
+/// `lose` labels once before they run, and notes every moment it held more than its slots.
+struct Fake {
+    capacity: Capacity,
+    registry: Arc<Registry>,
+    cache: Cache,
+    rng: ChaCha8Rng,
+    held: Vec<(usize, ResolvedTask, bool, Sender<Message>)>,
+    flaky: HashSet<String>,
+    lose: HashSet<String>,
+    oversubscribed: Vec<String>,
+}
+
+impl Executor for Fake {
+    fn capacity(&self) -> Capacity {
+        self.capacity
+    }
+
+    fn submit(&mut self, id: usize, task: ResolvedTask, force: bool, done: Sender<Message>) {
+        let cpus: usize = self.held.iter().map(|(_, t, ..)| t.threads).sum::<usize>() + task.threads;
+        let mut gpus: Vec<usize> = self.held.iter().flat_map(|(_, t, ..)| t.gpus.iter().copied()).collect();
+        gpus.extend(&task.gpus);
+        let distinct: HashSet<usize> = gpus.iter().copied().collect();
+        if cpus > self.capacity.cpus || distinct.len() < gpus.len() || gpus.iter().any(|&g| g >= self.capacity.gpus) {
+            self.oversubscribed.push(format!("{}: {cpus} CPUs, GPUs {gpus:?}", task.label));
+        }
+        self.held.push((id, task, force, done));
+    }
+
+    fn dispatch(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        for _ in 0..self.rng.random_range(1..=self.held.len()) {
+            let (id, task, force, done) = self.held.swap_remove(self.rng.random_range(0..self.held.len()));
+            let result = if self.flaky.remove(&task.label) {
+                Err(TaskFailure::Node("a flaky first try".into()))
+            } else {
+                if self.lose.remove(&task.label)
+                    && let Some(ResolvedInput::Object { hash, .. }) = task.inputs.values().flatten().next()
+                {
+                    std::fs::remove_file(self.cache.object_path(hash)).expect("the object is there to lose");
+                }
+                execute(&task, &self.registry, &self.cache, force, &|| {})
+            };
+            done.send(Message::Done(id, Box::new(result))).expect("the scheduler listens");
+        }
+    }
+}
+
+/// Counts each task's ends (finished, cached, failed for good, skipped) and reruns.
+#[derive(Default)]
+struct Ends {
+    ends: BTreeMap<String, u32>,
+    requeued: BTreeMap<String, u32>,
+    skipped: BTreeSet<String>,
+    /// Failed tasks and their errors.
+    failed: BTreeMap<String, String>,
+}
+
+impl Reporter for Ends {
+    fn event(&mut self, event: Event<'_>) {
+        let label = match event {
+            Event::Finished { task, .. } | Event::Cached(task) => &task.label,
+            Event::Failed { task, error, retrying: false } => {
+                self.failed.insert(task.label.clone(), error.to_string());
+                &task.label
+            }
+            Event::Skipped { task, .. } => {
+                self.skipped.insert(task.label.clone());
+                &task.label
+            }
+            Event::Requeued { task, .. } => {
+                *self.requeued.entry(task.label.clone()).or_default() += 1;
+                return;
+            }
+            _ => return,
+        };
+        *self.ends.entry(label.clone()).or_default() += 1;
+    }
+}
+
+/// One generated node: its kind (0 numbers, 1 sharded sweep, 2 sum), its producers among the
+/// nodes before it, and its settings.
+#[derive(Debug, Clone)]
+struct NodeGen {
+    kind: u8,
+    deps: Vec<usize>,
+    swept: bool,
+    fail: bool,
+    shards: usize,
+    cpus: usize,
+    gpus: usize,
+    retries: u32,
+}
+
+fn node_gen() -> impl Strategy<Value = NodeGen> {
+    (
+        0u8..3,
+        proptest::collection::vec(0usize..64, 0..3),
+        any::<bool>(),
+        0u8..8,
+        1usize..5,
+        1usize..4,
+        0usize..3,
+        0u32..2,
+    )
+        .prop_map(|(kind, deps, swept, fail, shards, cpus, gpus, retries)| NodeGen {
+            kind,
+            deps,
+            swept,
+            fail: fail == 0,
+            shards,
+            cpus,
+            gpus,
+            retries,
+        })
+}
+
+/// The YAML of generated nodes `n0, n1, …`; producers are taken modulo the node's index.
+fn workflow_yaml(nodes: &[NodeGen]) -> String {
+    let mut y = String::from("name: prop\nnodes:\n");
+    for (i, g) in nodes.iter().enumerate() {
+        let deps: BTreeSet<usize> = if i == 0 { BTreeSet::new() } else { g.deps.iter().map(|d| d % i).collect() };
+        // A sum needs tables with a `value` column: the outputs of numbers and sweep nodes.
+        let values: Vec<String> =
+            deps.iter().filter(|&&d| nodes[d].kind != 2).map(|d| format!("n{d}.values")).collect();
+        let kind = if g.kind == 2 && values.is_empty() { 0 } else { g.kind };
+        y += &format!("  n{i}:\n");
+        match kind {
+            0 => {
+                y += &format!("    kind: diag-numbers\n    params: {{ n: 3, seed: {i}, fail: {} }}\n", g.fail);
+                if g.swept {
+                    y += "    sweep: { scale: [1, 2] }\n";
+                }
+            }
+            1 => {
+                y += &format!("    kind: diag-sweep\n    params: {{ shards: {}, per_shard: 2, seed: {i} }}\n", g.shards)
+            }
+            _ => y += "    kind: diag-sum\n",
+        }
+        let after: Vec<String> = deps.iter().map(|d| format!("n{d}")).collect();
+        match kind {
+            2 => y += &format!("    inputs: {{ values: [{}] }}\n", values.join(", ")),
+            _ if !after.is_empty() => y += &format!("    inputs: {{ after: [{}] }}\n", after.join(", ")),
+            _ => {}
+        }
+        y += &format!("    resources: {{ cpus: {}, gpus: {} }}\n    retries: {}\n", g.cpus, g.gpus, g.retries);
+    }
+    y
+}
+
+/// What one run left: its summary, the record's `(key, outputs)` by label, and its reporter.
+struct Ran {
+    summary: RunSummary,
+    results: BTreeMap<String, (String, BTreeMap<String, String>)>,
+    ends: Ends,
+    oversubscribed: Vec<String>,
+}
+
+fn run_once(yaml: &str, executor: Option<(u64, HashSet<String>, HashSet<String>)>, capacity: Capacity) -> Ran {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("prop.yaml");
+    std::fs::write(&path, yaml).expect("the workflow is written");
+    let registry = crate::nodes::builtin();
+    let workflow = load_workflow(&path, &registry, &[]).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    let graph = TaskGraph::expand(&workflow, &[]).expect("the graph expands");
+    let cache = Cache::open(&dir.path().join("cache")).expect("a cache");
+    let mut ends = Ends::default();
+    let (summary, oversubscribed) = match executor {
+        Some((seed, flaky, lose)) => {
+            let mut fake = Fake {
+                capacity,
+                registry: Arc::new(registry),
+                cache: cache.clone(),
+                rng: ChaCha8Rng::seed_from_u64(seed),
+                held: Vec::new(),
+                flaky,
+                lose,
+                oversubscribed: Vec::new(),
+            };
+            let s =
+                run_graph(&graph, "prop", &cache, &mut fake, &RunOptions::default(), &mut ends).expect("the run ends");
+            (s, fake.oversubscribed)
+        }
+        None => {
+            let mut local = LocalExecutor::new(capacity.cpus, capacity.gpus, Arc::new(registry), cache.clone())
+                .expect("a thread pool");
+            (
+                run_graph(&graph, "prop", &cache, &mut local, &RunOptions::default(), &mut ends).expect("the run ends"),
+                vec![],
+            )
+        }
+    };
+    let record = cache.last_run("prop").map(|(_, r)| r).expect("a run record");
+    let results = record.tasks.into_iter().map(|(label, e)| (label, (e.key, e.outputs))).collect();
+    Ran { summary, results, ends, oversubscribed }
+}
+
+/// The task labels of `yaml`'s graph, and the labels of tasks that need a task of a failing
+/// node (`fail: true`) or a task needing more GPUs than `gpus`.
+fn expected_outcome(yaml: &str, gpus: usize) -> (BTreeSet<String>, BTreeSet<String>, BTreeSet<String>) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("prop.yaml");
+    std::fs::write(&path, yaml).expect("the workflow is written");
+    let workflow = load_workflow(&path, &crate::nodes::builtin(), &[]).expect("the workflow loads");
+    let graph = TaskGraph::expand(&workflow, &[]).expect("the graph expands");
+    let deps: Vec<Vec<usize>> = graph.tasks.iter().map(|t| t.deps()).collect();
+    let failing: BTreeSet<usize> = graph
+        .tasks
+        .iter()
+        .filter(|t| t.params.bool("fail").unwrap_or(false) || t.resources.gpus > gpus)
+        .map(|t| t.id)
+        .collect();
+    let skipped = descendants(&deps, &failing);
+    let label = |ids: &BTreeSet<usize>| ids.iter().map(|&i| graph.tasks[i].label.clone()).collect::<BTreeSet<_>>();
+    let all = graph.tasks.iter().map(|t| t.label.clone()).collect();
+    (all, label(&failing.difference(&skipped).copied().collect()), label(&skipped))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whole runs over random workflows (sweeps, shards, failures, retries, lost outputs, CPU
+    /// and GPU needs) through the fake executor in two random completion orders and at two
+    /// `-j`, and through the local executor: every task ends once (plus once per rerun), the
+    /// failed and skipped tasks are the expected ones, no slot is oversubscribed, and every
+    /// finished task has the same key and outputs in every run.
+    #[test]
+    fn runs_in_any_completion_order_give_the_same_results(
+        nodes in proptest::collection::vec(node_gen(), 1..7),
+        seeds in (any::<u64>(), any::<u64>()),
+        jobs in (1usize..4, 1usize..4),
+        flaky_lose in (any::<u32>(), any::<u32>()),
+    ) {
+        let yaml = workflow_yaml(&nodes);
+        let gpus = 1;
+        let (all, failed, skipped) = expected_outcome(&yaml, gpus);
+        // Flaky first tries only where a retry is allowed, so that every run ends alike.
+        let flaky: HashSet<String> = all
+            .iter()
+            .enumerate()
+            .filter(|(i, l)| flaky_lose.0 >> (i % 32) & 1 == 1 && retries_of(&nodes, l) > 0)
+            .map(|(_, l)| l.clone())
+            .collect();
+        // One task at most loses an input: a producer may run again only twice per run.
+        let lose: HashSet<String> = all.iter().nth(flaky_lose.1 as usize % (all.len() + 1)).cloned().into_iter().collect();
+        let runs = [
+            run_once(&yaml, Some((seeds.0, flaky.clone(), lose.clone())), Capacity { cpus: jobs.0, gpus }),
+            run_once(&yaml, Some((seeds.1, flaky, lose)), Capacity { cpus: jobs.1, gpus }),
+            run_once(&yaml, None, Capacity { cpus: jobs.0, gpus }),
+        ];
+        for run in &runs {
+            prop_assert!(run.oversubscribed.is_empty(), "oversubscribed: {:?}\n{yaml}", run.oversubscribed);
+            for label in &all {
+                let ends = run.ends.ends.get(label).copied().unwrap_or(0);
+                let reruns = run.ends.requeued.get(label).copied().unwrap_or(0);
+                prop_assert_eq!(ends, 1 + reruns, "{} ended {} times, reran {}\n{}", label, ends, reruns, yaml);
+            }
+            let failed_labels: BTreeSet<String> = run.ends.failed.keys().cloned().collect();
+            prop_assert_eq!(&failed_labels, &failed, "{:?}\n{}", run.ends.failed, yaml);
+            prop_assert_eq!(&run.ends.skipped, &skipped, "{}", yaml);
+            prop_assert_eq!(run.summary.failed + run.summary.skipped, failed.len() + skipped.len());
+            prop_assert_eq!(run.results.len(), all.len() - failed.len() - skipped.len());
+        }
+        prop_assert_eq!(&runs[0].results, &runs[1].results, "{}", yaml);
+        prop_assert_eq!(&runs[0].results, &runs[2].results, "{}", yaml);
+    }
+}
+
+/// The `retries:` of the node of task `label` (`n3`, `n3[scale=2]`, `n3#1`, `n3#reduce`).
+fn retries_of(nodes: &[NodeGen], label: &str) -> u32 {
+    let id: String = label[1..].chars().take_while(char::is_ascii_digit).collect();
+    nodes[id.parse::<usize>().expect("labels are n<index>…")].retries
+}
