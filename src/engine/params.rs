@@ -406,4 +406,36 @@ mod tests {
         assert_eq!(v[1], 1.0);
         assert_eq!(v[11], 2.0);
     }
+
+    proptest::proptest! {
+        /// The canonical text, which enters every task key, ignores how a value was spelled
+        /// (`1`, `1.0`, `1e0`) and the order the keys were written in.
+        #[test]
+        fn canonical_params_ignore_spelling_and_key_order(
+            values in proptest::collection::btree_map("[a-z]{1,8}", -1_000_000i64..1_000_000, 1..8),
+            halves in proptest::collection::vec(proptest::bool::ANY, 8),
+            order in proptest::collection::vec(0usize..1000, 8),
+        ) {
+            let ty = ParamType::Float { min: None, max: None };
+            let spelled = |as_int: bool, v: i64| -> Value {
+                // Half of the values are integral, half end in .5: both spellings of each.
+                let x = v as f64 / 2.0;
+                let text = if as_int && x.fract() == 0.0 { format!("{}", x as i64) } else { format!("{x:e}") };
+                serde_json::from_str(&text).expect("a JSON number")
+            };
+            let build = |as_int: bool, shuffled: bool| -> String {
+                let mut entries: Vec<(usize, (&String, &i64))> = values.iter().enumerate().collect();
+                if shuffled {
+                    entries.sort_by_key(|(i, _)| order[i % order.len()] ^ i);
+                }
+                let mut map = BTreeMap::new();
+                for (i, (name, &v)) in entries {
+                    let raw = spelled(as_int && halves[i % halves.len()], v);
+                    map.insert(name.clone(), ty.check(&raw).expect("a float is accepted"));
+                }
+                Params::from_map(map).canonical()
+            };
+            proptest::prop_assert_eq!(build(true, false), build(false, true));
+        }
+    }
 }

@@ -137,4 +137,42 @@ mod tests {
         assert_eq!((jobs[2].array, jobs[2].request.cpus), (false, 4));
         assert_eq!(jobs[0].request.mem_mb, 2048);
     }
+
+    proptest::proptest! {
+        /// Every item lands in exactly one element; an element holds tasks of one group with one
+        /// set of resources; no array exceeds the cap; GPU and long tasks go alone.
+        #[test]
+        fn pack_covers_every_item_exactly_once(
+            specs in proptest::collection::vec((0u8..3, 0usize..2, 1usize..3, 0u8..4), 0..300),
+            target in 1.0f64..30.0,
+            max_array in 1usize..50,
+        ) {
+            let minutes = [0.01, 0.5, 3.0, 40.0];
+            let all: Vec<Item> = specs
+                .iter()
+                .map(|&(g, gpus, cpus, m)| Item {
+                    group: format!("g{g}"),
+                    resources: Resources { cpus, gpus, minutes: minutes[m as usize], ..Resources::default() },
+                })
+                .collect();
+            let jobs = pack(&all, target, max_array);
+            proptest::prop_assert!(covered(&jobs, all.len()));
+            for job in &jobs {
+                proptest::prop_assert!(job.elements.len() <= max_array && !job.elements.is_empty());
+                proptest::prop_assert_eq!(job.array, job.elements.len() > 1);
+                let first = &all[job.elements[0][0]];
+                for &i in job.elements.iter().flatten() {
+                    proptest::prop_assert_eq!(&all[i].group, &first.group);
+                    proptest::prop_assert_eq!(all[i].resources, first.resources);
+                }
+                let big = first.resources.gpus > 0 || first.resources.minutes >= target;
+                if big {
+                    proptest::prop_assert_eq!(&job.elements, &vec![job.elements[0].clone()]);
+                    proptest::prop_assert_eq!(job.elements[0].len(), 1);
+                }
+                let longest = job.elements.iter().map(Vec::len).max().unwrap_or(0);
+                proptest::prop_assert!(job.request.minutes as f64 >= first.resources.minutes * longest as f64 - 1e-9);
+            }
+        }
+    }
 }
