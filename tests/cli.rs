@@ -10,6 +10,7 @@
 //! `seal` (the no-op fast path), `load_layouts` (`load` on mtx/Parse layouts and a joined cell table), `commands` (`kinds`, `dag`, `show`, `export`), `slurm` (`--executor slurm` on a real cluster,
 //! `exec`, `status`), `plugins` (external kinds), `report` (the HTML report in headless Chromium), `report_node` (the `report` kind and `publish:`).
 
+pub mod fixtures;
 pub mod test;
 
 mod cache;

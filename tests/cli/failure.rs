@@ -1,31 +1,12 @@
 //! One failed task does not hide the others (house rule 9): it is reported by name, what is
 //! independent finishes, what depends on it is skipped, and the exit code is 1.
 
+use super::fixtures::FAILING_CHAIN;
 use super::test::Test;
-
-const FAILING: &str = "\
-name: failing
-nodes:
-  bad:
-    kind: diag-numbers
-    params: {fail: true}
-  good:
-    kind: diag-numbers
-    params: {seed: 5, sleep_ms: 50}
-  sum:
-    kind: diag-sum
-    inputs: {values: [bad.values, good.values]}
-  after:
-    kind: diag-numbers
-    inputs: {after: sum.sum}
-  alone:
-    kind: diag-sweep
-    params: {shards: 2}
-";
 
 #[test]
 fn a_failing_task_exits_1_names_itself_finishes_the_independent_and_skips_dependents() {
-    let t = Test::new().workflow(FAILING);
+    let t = Test::new().workflow(FAILING_CHAIN);
     let out = t.args(["run", "--json", "-j2"]).run().status(1);
     let s = out.summary();
     assert_eq!((s.tasks, s.failed, s.skipped), (7, 1, 2), "{s:?}");
@@ -39,7 +20,7 @@ fn a_failing_task_exits_1_names_itself_finishes_the_independent_and_skips_depend
 
 #[test]
 fn a_failure_is_not_cached() {
-    let t = Test::new().workflow(FAILING);
+    let t = Test::new().workflow(FAILING_CHAIN);
     t.args(["run", "--json"]).run().status(1);
     let out = t.args(["run", "--json"]).run().status(1);
     assert_eq!(out.summary().failed, 1, "the failing task is tried again, not served from the cache");
@@ -50,7 +31,7 @@ fn a_failure_is_not_cached() {
 
 #[test]
 fn quiet_still_reports_the_failure() {
-    let t = Test::new().workflow(FAILING);
+    let t = Test::new().workflow(FAILING_CHAIN);
     t.args(["run", "-q"]).run().status(1).stderr_has(&["task bad failed"]);
 }
 

@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::fixtures::THREE_TASKS;
 use super::test::Test;
 
 /// The paper's steps on a small simulated screen (seconds, not minutes).
@@ -183,20 +184,6 @@ fn the_report_of_the_paper_steps_renders_in_chromium_with_every_figure() {
     eprintln!("report screenshot: {}", shot.display());
 }
 
-const SMALL: &str = "\
-name: small
-nodes:
-  a:
-    kind: diag-numbers
-    params: {n: 5, seed: 1}
-  b:
-    kind: diag-numbers
-    params: {n: 3, seed: 2}
-  s:
-    kind: diag-sum
-    inputs: {values: [a.values, b.values]}
-";
-
 fn task_row(html: &str, node: &str) -> Vec<String> {
     let start = html.find("id=\"table-tasks\"").expect("task table");
     let row = html[start..].split("<tr>").find(|r| r.starts_with(&format!("<td>{node}</td>"))).expect("row");
@@ -205,7 +192,7 @@ fn task_row(html: &str, node: &str) -> Vec<String> {
 
 #[test]
 fn the_report_counts_what_ran_what_was_cached_and_what_is_missing() {
-    let t = Test::new().workflow(SMALL);
+    let t = Test::new().workflow(THREE_TASKS);
     let out = t.args(["report", "--out", "r.html"]).run().success();
     out.stderr_has(&["3 of 3 tasks are not in the cache", "gcrl run"]);
     let html = std::fs::read_to_string(t.path().join("r.html")).unwrap();
@@ -226,6 +213,6 @@ fn the_report_counts_what_ran_what_was_cached_and_what_is_missing() {
 
 #[test]
 fn a_report_that_cannot_be_written_says_where() {
-    let t = Test::new().workflow(SMALL);
+    let t = Test::new().workflow(THREE_TASKS);
     t.args(["report", "--out", "no/such/dir/r.html"]).run().status(3).stderr_has(&["cannot write no/such/dir/r.html"]);
 }

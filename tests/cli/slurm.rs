@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::fixtures::FAILING;
 use super::test::{Output, Test, manifests, wait_until};
 
 /// Fails the calling test unless a Slurm controller answers `scontrol ping` (asked once).
@@ -196,23 +197,6 @@ fn a_job_cancelled_with_scancel_is_reported_with_its_state_and_log_then_retried(
     assert_eq!((states(&all[1])[0].as_str(), all[1]["attempt"].as_u64()), ("COMPLETED", Some(1)));
     assert_eq!(all[1]["mem_mb"].as_u64(), Some(2 * all[0]["mem_mb"].as_u64().unwrap()), "a retry asks for more");
 }
-
-const FAILING: &str = "\
-name: failing
-nodes:
-  bad:
-    kind: diag-numbers
-    params: {fail: true}
-  good:
-    kind: diag-numbers
-    params: {seed: 5}
-  sum:
-    kind: diag-sum
-    inputs: {values: [bad.values, good.values]}
-  alone:
-    kind: diag-sweep
-    params: {shards: 2}
-";
 
 #[test]
 #[ignore = "needs a Slurm cluster (bash scripts/slurm-local.sh start); CI runs it"]
