@@ -68,6 +68,15 @@ pub enum EngineError {
         /// What went wrong.
         message: String,
     },
+    /// A sharded kind could not split a node into shards (a parameter it needs is missing or
+    /// of the wrong type).
+    #[error("node `{node}`: cannot split into shards: {error}")]
+    Shards {
+        /// The node id.
+        node: String,
+        /// Why.
+        error: NodeError,
+    },
     /// The Slurm executor cannot start or go on.
     #[error(transparent)]
     Slurm(#[from] crate::engine::executor::slurm::SlurmError),

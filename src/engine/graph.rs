@@ -151,7 +151,9 @@ impl TaskGraph {
                     retries: node.retries,
                 };
                 let mut task = base.clone();
-                if let Some(shards) = node.kind.shards(&params) {
+                let shards =
+                    node.kind.shards(&params).map_err(|error| EngineError::Shards { node: id.clone(), error })?;
+                if let Some(shards) = shards {
                     for (i, shard) in shards.into_iter().enumerate() {
                         // Built field by field: cloning `base` would copy its params only to drop them.
                         let t = Task {

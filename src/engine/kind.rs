@@ -232,10 +232,12 @@ pub trait NodeKind: Send + Sync {
     fn resources(&self, _params: &Params) -> Resources {
         Resources::default()
     }
-    /// Splits the work into shards (None: one task). Each shard runs [`NodeKind::run_shard`];
-    /// then [`NodeKind::run`] receives every shard's outputs through [`Inputs::shards`].
-    fn shards(&self, _params: &Params) -> Option<Vec<Shard>> {
-        None
+    /// Splits the work into shards (`None`: one task). Each shard runs [`NodeKind::run_shard`];
+    /// then [`NodeKind::run`] receives every shard's outputs through [`Inputs::shards`], in
+    /// this order. An error (a parameter the split needs is missing) stops the workflow from
+    /// expanding; it never falls back to one unsharded task.
+    fn shards(&self, _params: &Params) -> Result<Option<Vec<Shard>>, NodeError> {
+        Ok(None)
     }
     /// Runs one shard.
     fn run_shard(&self, _shard: &Params, _inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {

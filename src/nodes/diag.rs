@@ -132,20 +132,20 @@ impl NodeKind for DiagSweep {
             sleep_param(),
         ]
     }
-    fn shards(&self, params: &Params) -> Option<Vec<Shard>> {
-        let n = params.usize("shards").ok()?;
-        Some(
+    fn shards(&self, params: &Params) -> Result<Option<Vec<Shard>>, NodeError> {
+        let n = params.usize("shards")?;
+        Ok(Some(
             (0..n)
                 .map(|i| {
                     let mut p = Params::default();
                     p.set("index", json!(i));
                     for name in ["per_shard", "seed", "sleep_ms"] {
-                        p.set(name, params.value(name).cloned().unwrap_or_default());
+                        p.set(name, params.value(name)?.clone());
                     }
-                    Shard { label: format!("{i}"), params: p }
+                    Ok(Shard { label: format!("{i}"), params: p })
                 })
-                .collect(),
-        )
+                .collect::<Result<_, NodeError>>()?,
+        ))
     }
     fn run_shard(&self, shard: &Params, _inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
         pause(shard)?;

@@ -107,11 +107,11 @@ impl NodeKind for LeidenSweep {
             ParamSpec::new("cohesion_permutations", ParamType::count(), json!(1000), "size-preserving permutations"),
         ]
     }
-    fn shards(&self, p: &Params) -> Option<Vec<Shard>> {
-        let (runs, block, seed) = (p.usize("runs").ok()?, p.usize("block").ok()?, p.usize("seed").ok()?);
-        let theta = p.f64("randomness").ok()?;
+    fn shards(&self, p: &Params) -> Result<Option<Vec<Shard>>, NodeError> {
+        let (runs, block, seed) = (p.usize("runs")?, p.usize("block")?, p.usize("seed")?);
+        let theta = p.f64("randomness")?;
         let mut shards = Vec::new();
-        for gamma in p.range("resolution").ok()?.values() {
+        for gamma in p.range("resolution")?.values() {
             for first in (0..runs).step_by(block.max(1)) {
                 let last = (first + block).min(runs);
                 let mut sp = Params::default();
@@ -122,7 +122,7 @@ impl NodeKind for LeidenSweep {
                 shards.push(Shard { label: format!("γ={gamma} seeds={}..{}", seed + first, seed + last), params: sp });
             }
         }
-        Some(shards)
+        Ok(Some(shards))
     }
     fn run_shard(&self, sp: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
         let (nodes, edges) = graph(inputs)?;
@@ -150,37 +150,42 @@ impl NodeKind for LeidenSweep {
     }
     fn run(&self, p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
         let (nodes, edges) = graph(inputs)?;
-        let mut runs: Vec<(f64, i64, f64, i64, Vec<usize>)> = Vec::new();
-        for shard in inputs.shards() {
+        let gammas = p.range("resolution")?.values();
+        // Shards come in the order `shards` made them: `per_gamma` blocks of seeds per
+        // resolution, so a shard's resolution is found by its index, not by comparing floats.
+        let per_gamma = p.usize("runs")?.div_ceil(p.usize("block")?.max(1));
+        if inputs.shards().len() != gammas.len() * per_gamma {
+            return Err(NodeError::Internal(format!(
+                "{} shards for {} resolutions of {per_gamma} blocks",
+                inputs.shards().len(),
+                gammas.len()
+            )));
+        }
+        // Per resolution, each run's (seed, quality, communities, labels).
+        let mut by_gamma: Vec<Vec<(i64, f64, i64, Vec<usize>)>> = vec![Vec::new(); gammas.len()];
+        for (index, shard) in inputs.shards().iter().enumerate() {
             let t = shard.get("runs").ok_or_else(|| NodeError::Internal("shard without runs".into()))?;
             let lists = t.batch().column_by_name("labels").and_then(|c| c.as_list_opt::<i32>()).cloned();
             let lists = lists.ok_or_else(|| NodeError::Internal("runs without labels".into()))?;
-            let (g, s, q, k) = (
-                t.f64_column("resolution")?,
-                t.f64_column("seed")?,
-                t.f64_column("quality")?,
-                t.f64_column("n_communities")?,
-            );
+            let (s, q, k) = (t.f64_column("seed")?, t.f64_column("quality")?, t.f64_column("n_communities")?);
             for i in 0..t.n_rows() {
                 let l = lists.value(i);
                 let l = l.as_primitive::<UInt32Type>().values().iter().map(|&x| x as usize).collect();
-                runs.push((g[i], s[i] as i64, q[i], k[i] as i64, l));
+                by_gamma[index / per_gamma.max(1)].push((s[i] as i64, q[i], k[i] as i64, l));
             }
         }
-        let gammas = p.range("resolution")?.values();
         let (pairs, seed) = (p.usize("pairs")?, p.seed("seed")?);
         let (mut stab, mut consensus) = (Vec::new(), Vec::new());
         let (mut pair_gamma, mut run_a, mut run_b, mut pair_ari, mut pair_vi) =
             (vec![], vec![], vec![], vec![], vec![]);
-        for &gamma in &gammas {
-            let at: Vec<&(f64, i64, f64, i64, Vec<usize>)> = runs.iter().filter(|r| r.0 == gamma).collect();
-            let parts: Vec<Vec<usize>> = at.iter().map(|r| r.4.clone()).collect();
-            let quals: Vec<f64> = at.iter().map(|r| r.2).collect();
+        for (&gamma, at) in gammas.iter().zip(&by_gamma) {
+            let parts: Vec<Vec<usize>> = at.iter().map(|r| r.3.clone()).collect();
+            let quals: Vec<f64> = at.iter().map(|r| r.1).collect();
             let scored: Vec<PairScore> = if parts.len() >= 2 { pair_scores(&parts, pairs, seed)? } else { vec![] };
             for pair in &scored {
                 pair_gamma.push(gamma);
-                run_a.push(at[pair.a].1);
-                run_b.push(at[pair.b].1);
+                run_a.push(at[pair.a].0);
+                run_b.push(at[pair.b].0);
                 pair_ari.push(pair.ari);
                 pair_vi.push(pair.vi);
             }
@@ -204,11 +209,12 @@ impl NodeKind for LeidenSweep {
             .f64("fraction_identical", consensus.iter().map(|c| c.fraction_identical).collect())
             .bool("selected", (0..gammas.len()).map(|i| i == chosen).collect())
             .build()?;
+        let runs = || gammas.iter().zip(&by_gamma).flat_map(|(&g, at)| at.iter().map(move |r| (g, r)));
         let runs_table = TableBuilder::new()
-            .f64("resolution", runs.iter().map(|r| r.0).collect())
-            .i64("seed", runs.iter().map(|r| r.1).collect())
-            .f64("quality", runs.iter().map(|r| r.2).collect())
-            .i64("n_communities", runs.iter().map(|r| r.3).collect())
+            .f64("resolution", runs().map(|(g, _)| g).collect())
+            .i64("seed", runs().map(|(_, r)| r.0).collect())
+            .f64("quality", runs().map(|(_, r)| r.1).collect())
+            .i64("n_communities", runs().map(|(_, r)| r.2).collect())
             .build()?;
         let consensus_table = TableBuilder::new()
             .str("tf", nodes.clone())

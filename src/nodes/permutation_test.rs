@@ -109,8 +109,8 @@ impl NodeKind for PermutationTest {
     fn resources(&self, p: &Params) -> Resources {
         Resources { gpus: usize::from(p.bool("gpu").unwrap_or(false)), ..Resources::default() }
     }
-    fn shards(&self, p: &Params) -> Option<Vec<Shard>> {
-        let seeds = p.usize("seeds").ok()?;
+    fn shards(&self, p: &Params) -> Result<Option<Vec<Shard>>, NodeError> {
+        let seeds = p.usize("seeds")?;
         let shared: Vec<(&String, &Value)> =
             p.map().iter().filter(|(k, _)| !REDUCE_ONLY.contains(&k.as_str())).collect();
         let shards = (0..seeds)
@@ -123,7 +123,7 @@ impl NodeKind for PermutationTest {
                 Shard { label: format!("run={run}"), params: sp }
             })
             .collect();
-        Some(shards)
+        Ok(Some(shards))
     }
     fn run_shard(&self, sp: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
         let data = AeData::load(inputs, sp.str("cells")?, sp.str("train_on")?)?;
