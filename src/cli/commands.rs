@@ -549,7 +549,7 @@ fn cached_output(args: &WorkflowArgs, registry: &Registry, cache_dir: &Path, tar
     let cache = open_cache(cache_dir)?;
     let providers = &graph.outputs_of[node];
     if providers.len() > 1 {
-        let swept: Vec<String> = spec.sweep.iter().map(|(k, _)| k.clone()).collect();
+        let swept: Vec<String> = spec.swept().map(String::from).collect();
         return Err(Failure::usage(format!(
             "error: node `{node}` is swept over {} ({} instances); pick one with --set {node}.{}=VALUE",
             swept.join(", "),

@@ -81,8 +81,12 @@ pub fn gather(workflow: &Workflow, cache: &Cache) -> Result<ReportData, ReportEr
         .iter()
         .map(|id| {
             let n = workflow.node(id).expect("graph nodes come from the workflow");
-            let sweep: BTreeMap<String, serde_json::Value> =
+            let mut sweep: BTreeMap<String, serde_json::Value> =
                 n.sweep.iter().map(|(k, v)| (k.clone(), serde_json::Value::Array(v.clone()))).collect();
+            if !n.zip.is_empty() {
+                let zip = n.zip.iter().map(|(k, v)| (k.clone(), serde_json::Value::Array(v.clone())));
+                sweep.insert("zip".into(), serde_json::Value::Object(zip.collect()));
+            }
             NodeRow {
                 id: id.clone(),
                 kind: n.kind.name().to_string(),
