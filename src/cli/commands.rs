@@ -9,6 +9,7 @@ use serde_json::json;
 use super::args::{CacheAction, DagFormat, ExecutorArgs, ExecutorKind, WorkflowArgs};
 use super::exit;
 use super::report::Console;
+use super::runlog::RunLog;
 use crate::cache::Cache;
 use crate::engine::executor::slurm::files::{RunDir, TaskResult};
 use crate::engine::executor::slurm::profile::Profile;
@@ -143,6 +144,7 @@ pub fn run(
     // Nothing forced: if the workflow's fingerprint is sealed and the seal holds, nothing runs.
     let fingerprint = if force.is_empty() { fingerprint(&workflow, until, &cache) } else { None };
     let sealed = fingerprint.as_deref().and_then(|f| cache.sealed(&workflow.name, f));
+    let mut log = None;
     let (summary, published) = match sealed {
         Some(tasks) => {
             let seconds = started.elapsed().as_secs_f64();
@@ -152,10 +154,11 @@ pub fn run(
             let graph = TaskGraph::expand(&workflow, until)?;
             let interrupt = super::signal::install();
             let mut executor = executor_for(slurm, &workflow, &graph, &cache, registry, jobs, gpus, interrupt)?;
-            let mut reporter = Console::new(quiet);
-            let options = RunOptions { force: force.to_vec(), seal: fingerprint, interrupt: Some(interrupt) };
+            let mut reporter = Console::new(quiet, Some(RunLog::create(&cache, &workflow.name)));
+            let options = RunOptions { force: force.to_vec(), seal: fingerprint.clone(), interrupt: Some(interrupt) };
             let summary = run_graph(&graph, &workflow.name, &cache, executor.as_mut(), &options, &mut reporter);
             drop(executor);
+            log = reporter.into_log();
             let summary = summary?;
             (summary, publish_outputs(&workflow, &graph, &cache, quiet))
         }
@@ -175,27 +178,40 @@ pub fn run(
         });
         println!("{out}");
     }
-    if !quiet {
-        let note = if sealed.is_some() { "; nothing changed since the last run" } else { "" };
-        eprintln!(
+    let mut say = |line: String, shown: bool| {
+        if let Some(log) = &mut log {
+            log.line(&line);
+        }
+        if shown {
+            eprintln!("{line}");
+        }
+    };
+    let note = if sealed.is_some() { "; nothing changed since the last run" } else { "" };
+    say(
+        format!(
             "{}: {} tasks, {} ran, {} cached, {} failed, {} skipped in {:.2}s{note}",
             workflow.name, summary.tasks, summary.ran, summary.cached, summary.failed, summary.skipped, summary.seconds
-        );
-    }
+        ),
+        !quiet,
+    );
     for line in failure_lines(&summary.failures) {
-        eprintln!("{line}");
+        say(line, true);
     }
-    if let Some((signal, code)) = super::signal::received() {
-        eprintln!("{}", interrupted_line(signal, &summary, executor.executor == ExecutorKind::Slurm));
-        return Ok(code);
-    }
-    Ok(if summary.failed > 0 {
+    let code = if let Some((signal, code)) = super::signal::received() {
+        say(interrupted_line(signal, &summary, executor.executor == ExecutorKind::Slurm), true);
+        code
+    } else if summary.failed > 0 {
         exit::TASK_FAILED
     } else if publish_failed {
         exit::IO
     } else {
         exit::OK
-    })
+    };
+    if let Some(log) = log {
+        let record = cache.own_run_file(&workflow.name, log.started_ms);
+        log.finish(&cache, &workflow.name, record.as_deref(), code, fingerprint.as_deref());
+    }
+    Ok(code)
 }
 
 /// What `gcrl run` says when a signal stopped it: what finished, what did not, how to go on.

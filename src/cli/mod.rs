@@ -1,12 +1,14 @@
 //! The command line: flags ([`args`]), commands ([`commands`], [`anndata`] for .h5ad exports,
-//! [`runs`] for the run records),
+//! [`runs`] for the run records, [`runlog`] for each run's log file, [`diff`] between two runs),
 //! terminal output ([`report`]) and exit codes ([`exit`]).
 
 pub mod anndata;
 pub mod args;
 pub mod commands;
+pub mod diff;
 pub mod exit;
 pub mod report;
+pub mod runlog;
 pub mod runs;
 pub mod signal;
 
@@ -48,6 +50,7 @@ pub fn main() -> i32 {
             commands::plan_cmd(workflow, registry, cache, force, until, *json)
         }
         Command::Runs { workflow, json } => runs::runs(workflow, registry, cache, *json),
+        Command::Diff { run_a, run_b, json } => diff::diff(cache, run_a, run_b, *json),
         Command::Dag { workflow, format } => commands::dag(workflow, registry, *format),
         Command::Kinds { kind, json } => commands::kinds(&registry, kind.as_deref(), *json),
         Command::Show { workflow, output, rows } => commands::show(workflow, registry, cache, output, *rows),
