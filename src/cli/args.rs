@@ -93,6 +93,21 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// One small output side by side across the node's sweep instances and the recorded runs,
+    /// with the params that differ as columns.
+    Compare {
+        /// The workflow and its overrides.
+        #[command(flatten)]
+        workflow: WorkflowArgs,
+        /// `node.output` (a scalar or a small table).
+        output: String,
+        /// Also write the comparison to a file (.csv, .tsv, .parquet, .arrow).
+        #[arg(long)]
+        to: Option<PathBuf>,
+        /// Print one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// What differs between two recorded runs: the params, inputs and kind versions of each
     /// task whose key changed, and the tasks only one of them has.
     Diff {

@@ -59,6 +59,7 @@ impl From<crate::cache::CacheError> for Failure {
 
 pub(super) type Outcome = Result<i32, Failure>;
 
+/// The workflow of `args`, loaded and checked.
 pub(super) fn load(args: &WorkflowArgs, registry: &Registry) -> Result<Workflow, Failure> {
     load_workflow(&args.workflow, registry, &args.set).map_err(|e| Failure::usage(e.to_string().trim_end()))
 }
@@ -550,17 +551,24 @@ pub fn kinds(registry: &Registry, only: Option<&str>, json: bool) -> Outcome {
     Ok(exit::OK)
 }
 
-/// The cached table of `node.output` for the current workflow and parameters.
-fn cached_output(args: &WorkflowArgs, registry: &Registry, cache_dir: &Path, target: &str) -> Result<Table, Failure> {
-    let workflow = load(args, registry)?;
+/// `target` as `(node, output)`, both checked against `workflow`.
+pub(super) fn checked_output<'t>(workflow: &Workflow, target: &'t str) -> Result<(&'t str, &'t str), Failure> {
     let (node, output) =
         target.split_once('.').ok_or_else(|| Failure::usage(format!("error: `{target}` is not `node.output`")))?;
-    check_node(&workflow, node)?;
+    check_node(workflow, node)?;
     let spec = workflow.node(node).expect("checked above");
     if !spec.kind.outputs().iter().any(|o| o.name == output) {
         let h = crate::workflow::suggest::hint(output, spec.kind.outputs().iter().map(|o| o.name));
         return Err(Failure::usage(format!("error: node `{node}` has no output `{output}` {h}")));
     }
+    Ok((node, output))
+}
+
+/// The cached table of `node.output` for the current workflow and parameters.
+fn cached_output(args: &WorkflowArgs, registry: &Registry, cache_dir: &Path, target: &str) -> Result<Table, Failure> {
+    let workflow = load(args, registry)?;
+    let (node, output) = checked_output(&workflow, target)?;
+    let spec = workflow.node(node).expect("checked above");
     let graph = TaskGraph::expand(&workflow, &[node.to_string()])?;
     let cache = open_cache(cache_dir)?;
     let providers = &graph.outputs_of[node];
@@ -641,7 +649,13 @@ pub fn export(
     }
     let table = densified(cached_output(args, &registry, cache_dir, target)?)
         .map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
-    write_table_file(&table, to).map_err(|e| match e {
+    write_output(&table, to)?;
+    Ok(exit::OK)
+}
+
+/// Writes `table` to `to` as its extension says (.csv, .tsv, .parquet, .arrow) and says so.
+pub(super) fn write_output(table: &Table, to: &Path) -> Result<(), Failure> {
+    write_table_file(table, to).map_err(|e| match e {
         // An extension gcrl does not write is a mistake on the command line, not an I/O failure.
         crate::table::TableError::Format { .. } => {
             Failure::usage(format!("error: {e} (or .h5ad for a cells × genes matrix)"))
@@ -649,7 +663,7 @@ pub fn export(
         e => Failure { code: exit::IO, message: format!("error: {e}") },
     })?;
     eprintln!("wrote {} ({} rows × {} columns)", to.display(), table.n_rows(), table.n_cols());
-    Ok(exit::OK)
+    Ok(())
 }
 
 /// `gcrl report`.
