@@ -1,5 +1,6 @@
 //! `gcrl compare WORKFLOW NODE.OUTPUT`: one row per sweep instance and recorded run, the params
-//! that differ as columns, values equal to what `gcrl export` gives for each point.
+//! that differ as columns, values equal to what `gcrl export` gives for each point; and the
+//! report's section comparing a swept node's one-row outputs.
 
 use super::test::{Test, csv_fields};
 
@@ -82,4 +83,21 @@ fn compare_refuses_a_large_output_and_an_unknown_one() {
     t.run_ok(&[]);
     t.args(["compare", "a.values"]).run().status(2).stderr_has(&["`a.values` of a has 150 rows", "gcrl export"]);
     t.args(["compare", "a.valuez"]).run().status(2).stderr_has(&["node `a` has no output `valuez`", "`values`"]);
+}
+
+#[test]
+fn the_report_compares_the_one_row_outputs_of_a_swept_node_across_its_points() {
+    let t = Test::new().workflow(SWEPT);
+    t.run_ok(&[]);
+    t.args(["report", "--out", "r.html"]).run().success();
+    let page = std::fs::read_to_string(t.path().join("r.html")).unwrap();
+    assert!(page.contains("id=\"sweeps\"") && page.contains("<table id=\"sweeps-t-sum\">"), "a sweeps section");
+    assert!(page.contains("<th>t.digits</th><th>n</th><th>sum</th>"), "{page}");
+    assert!(!page.contains("sweeps-a-values"), "a is not swept");
+    for digits in [0, 2] {
+        let sum = exported_sum(&t, &["--set", &format!("t.digits={digits}")]);
+        let cell = if sum.fract() == 0.0 { format!("{sum:.0}") } else { format!("{sum:.4}") };
+        let row = format!("<tr><td>{digits}</td><td>1</td><td>{cell}</td></tr>");
+        assert!(page.contains(&row), "{row} in the sweeps table");
+    }
 }
