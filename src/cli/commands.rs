@@ -160,7 +160,12 @@ pub fn run(
             let summary = run_graph(&graph, &workflow.name, &cache, executor.as_mut(), &options, &mut reporter);
             drop(executor);
             log = reporter.into_log();
-            let summary = summary?;
+            let summary = summary.inspect_err(|_| {
+                // No record: the log goes too.
+                if let Some(log) = log.take() {
+                    log.finish(&cache, &workflow.name, None, exit::IO, None);
+                }
+            })?;
             (summary, publish_outputs(&workflow, &graph, &cache, quiet))
         }
     };

@@ -50,7 +50,7 @@ impl Console {
         eprintln!("[{:>7.1}s] {text}", self.start.elapsed().as_secs_f64());
     }
 
-    fn to_log(&mut self, text: &str) {
+    fn log_line(&mut self, text: &str) {
         if let Some(log) = &mut self.log {
             log.line(text);
         }
@@ -59,7 +59,7 @@ impl Console {
     /// `text` as a line: on the terminal (above the bars; not with `-q` unless `always`) and
     /// in the log.
     fn say(&mut self, text: &str, always: bool) {
-        self.to_log(text);
+        self.log_line(text);
         match &self.mode {
             Mode::Bars(multi, _) => {
                 let _ = multi.println(text);
@@ -133,7 +133,7 @@ impl Reporter for Console {
             Event::Finished { task, seconds, notes } => {
                 if !matches!(task.role, Role::Shard(_)) {
                     let text = format!("ran {} ({seconds:.2}s)", task.label);
-                    self.to_log(&text);
+                    self.log_line(&text);
                     if matches!(self.mode, Mode::Lines(_)) {
                         self.line(&text);
                     }
