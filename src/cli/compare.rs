@@ -4,8 +4,9 @@
 //!
 //! Rows come from the run records, newest first, each task's label order within a run; a task
 //! (a key) recorded by several runs appears once, under the newest (`run`). Its params come from
-//! the task's manifest; when the inputs differ too (something upstream changed), an `inputs`
-//! column holds a short digest of their contents.
+//! the task's manifest, and so do those of the unswept nodes upstream of it (`up.param`, from
+//! the same run); when the inputs differ, an `inputs` column holds a short digest of their
+//! contents (it tells apart what no param does: a changed input file, a swept producer).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
@@ -21,7 +22,7 @@ use super::commands::{Failure, Outcome, checked_output, load, write_output};
 use super::exit;
 use crate::cache::Cache;
 use crate::engine::Registry;
-use crate::engine::graph::plain;
+use crate::engine::graph::{TaskGraph, plain};
 use crate::table::{Table, TableBuilder, is_sparse};
 
 /// Rows of one output compare shows at most (it is for scalars and small tables).
@@ -30,6 +31,7 @@ const MAX_ROWS: usize = 100;
 /// One task's output with what identifies it.
 struct Found {
     run: String,
+    /// Its params and those of the unswept nodes upstream, as `node.param`.
     params: BTreeMap<String, Value>,
     inputs: String,
     table: Table,
@@ -46,10 +48,25 @@ fn of_node(label: &str, node: &str) -> bool {
 
 /// Every distinct recorded task of `node` whose `output` is still in the cache, and how many
 /// recorded tasks have lost it.
-fn found(cache: &Cache, workflow: &str, node: &str, output: &str) -> Result<(Vec<Found>, usize), Failure> {
+/// `upstream`: the nodes `node` depends on.
+fn found(
+    cache: &Cache,
+    workflow: &str,
+    node: &str,
+    upstream: &[String],
+    output: &str,
+) -> Result<(Vec<Found>, usize), Failure> {
     let (mut rows, mut seen, mut gone) = (Vec::new(), HashSet::new(), 0);
     for (path, record) in cache.runs(workflow)? {
         let run = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+        let mut up = BTreeMap::new();
+        for id in upstream {
+            // An unswept node's task is labelled by its id alone.
+            let Some(entry) = record.tasks.get(id) else { continue };
+            if let Some(m) = cache.get_manifest(&entry.key)? {
+                up.extend(m.params.into_iter().map(|(p, v)| (format!("{id}.{p}"), v)));
+            }
+        }
         for (label, entry) in record.tasks.iter().filter(|(l, _)| of_node(l, node)) {
             if !seen.insert(entry.key.clone()) {
                 continue;
@@ -76,7 +93,9 @@ fn found(cache: &Cache, workflow: &str, node: &str, output: &str) -> Result<(Vec
                 });
             }
             let inputs = blake3::hash(json!(manifest.inputs).to_string().as_bytes()).to_hex()[..12].to_string();
-            rows.push(Found { run: run.clone(), params: manifest.params, inputs, table });
+            let mut params = up.clone();
+            params.extend(manifest.params.into_iter().map(|(p, v)| (format!("{node}.{p}"), v)));
+            rows.push(Found { run: run.clone(), params, inputs, table });
         }
     }
     Ok((rows, gone))
@@ -109,8 +128,8 @@ fn comparison(node: &str, rows: &[Found]) -> Result<Table, Failure> {
     for name in names {
         let values: Vec<Value> = rows.iter().map(|r| r.params.get(name).cloned().unwrap_or(Value::Null)).collect();
         if values.iter().any(|v| v != &values[0]) {
-            used.push(format!("{node}.{name}"));
-            b = b.array(&format!("{node}.{name}"), meta_column(&values, &counts));
+            used.push(name.clone());
+            b = b.array(name, meta_column(&values, &counts));
         }
     }
     if rows.iter().any(|r| r.inputs != rows[0].inputs) {
@@ -191,7 +210,9 @@ pub fn compare(
     let workflow = load(args, &registry)?;
     let (node, output) = checked_output(&workflow, target)?;
     let cache = Cache::open(cache_dir)?;
-    let (rows, gone) = found(&cache, &workflow.name, node, output)?;
+    let graph = TaskGraph::expand(&workflow, &[node.to_string()])?;
+    let upstream: Vec<String> = graph.node_order.into_iter().filter(|id| id != node).collect();
+    let (rows, gone) = found(&cache, &workflow.name, node, &upstream, output)?;
     if rows.is_empty() {
         return Err(Failure {
             code: exit::USAGE,

@@ -51,13 +51,16 @@ fn compare_puts_each_sweep_point_and_run_side_by_side_with_the_params_that_diffe
     assert_eq!(rows[0]["run"], rows[1]["run"]);
     assert_ne!(rows[0]["run"], rows[2]["run"], "newest run first: {json}");
     assert_ne!(rows[0]["inputs"], rows[2]["inputs"], "{json}");
+    let n: Vec<i64> = rows.iter().map(|r| r["a.n"].as_i64().unwrap()).collect();
+    assert_eq!(n, [5, 5, 3, 3], "the upstream param that differs is a column: {json}");
+    assert!(rows[0].get("a.seed").is_none(), "one that does not differ is not: {json}");
     assert_eq!(rows[0]["sum"].as_f64(), Some(exported_sum(&t, &["--set", "t.digits=0", "--set", "a.n=5"])));
     assert_eq!(rows[2]["sum"].as_f64(), Some(exported_sum(&t, &["--set", "t.digits=0"])));
     // --to writes the same table; the text shows it.
     t.args(["compare", "t.sum", "--to", "cmp.csv"]).run().success();
     let csv = std::fs::read_to_string(t.path().join("cmp.csv")).unwrap();
     let header = csv_fields(csv.lines().next().unwrap());
-    assert_eq!(header[..3], ["run", "t.digits", "inputs"], "{csv}");
+    assert_eq!(header[..4], ["run", "a.n", "t.digits", "inputs"], "{csv}");
     assert!(header.contains(&"sum".to_string()), "{csv}");
     assert_eq!(csv.lines().count(), 5, "{csv}");
     t.args(["compare", "t.sum"]).run().success().stdout_has(&["t.sum: 4 recorded results, 4 rows", "t.digits"]);
