@@ -7,7 +7,7 @@
 //! caches, odd paths, a full disk),
 //! `malformed` (workflows that must be refused with a clear error), `models` (the gCRL-AE kinds), `gpu` (CPU vs GPU
 //! training; `cuda` builds, ignored without a GPU),
-//! `seal` (the no-op fast path), `load_layouts` (`load` on mtx/Parse layouts and a joined cell table), `commands` (`kinds`, `dag`, `show`, `export`), `slurm` (`--executor slurm` on a real cluster,
+//! `seal` (the no-op fast path), `sweeps` (zipped sweeps, `--set node.param=[…]`), `history` (`log`, run log files, `diff`), `compare` (one output across sweeps and runs), `load_layouts` (`load` on mtx/Parse layouts and a joined cell table), `commands` (`kinds`, `dag`, `show`, `export`), `slurm` (`--executor slurm` on a real cluster,
 //! `exec`, `status`), `plugins` (external kinds), `report` (the HTML report in headless Chromium), `report_node` (the `report` kind and `publish:`).
 
 pub mod fixtures;
@@ -15,10 +15,12 @@ pub mod test;
 
 mod cache;
 mod commands;
+mod compare;
 mod failure;
 mod faults;
 #[cfg(feature = "cuda")]
 mod gpu;
+mod history;
 mod load;
 mod load_layouts;
 mod malformed;
@@ -29,3 +31,4 @@ mod report_node;
 mod rerun;
 mod seal;
 mod slurm;
+mod sweeps;

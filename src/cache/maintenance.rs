@@ -155,6 +155,7 @@ impl Cache {
         for name in &names {
             for (path, _) in self.runs(name)?.into_iter().skip(keep_last.max(1)) {
                 fs::remove_file(&path).map_err(io(&path))?;
+                let _ = fs::remove_file(path.with_extension("log"));
             }
         }
         self.clean_tmp()?;

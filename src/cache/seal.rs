@@ -128,7 +128,7 @@ mod tests {
                 (format!("t{i}"), TaskEntry { key, outputs: BTreeMap::from([("x".into(), hash)]), ran: true })
             })
             .collect();
-        RunRecord { workflow: "w".into(), started_ms: 1, seconds: 0.0, tasks }
+        RunRecord { workflow: "w".into(), started_ms: 1, seconds: 0.0, tasks, ..Default::default() }
     }
 
     #[test]

@@ -82,11 +82,39 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// The recorded runs of the workflow in the cache, newest first: when, how long, what ran.
+    /// The recorded runs of the workflow in the cache, newest first: when, how long, what ran,
+    /// the exit code, the workflow fingerprint and the run's log file (`gcrl log` is the same).
+    #[command(visible_alias = "log")]
     Runs {
         /// The workflow and its overrides.
         #[command(flatten)]
         workflow: WorkflowArgs,
+        /// Print one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One small output side by side across the node's sweep instances and the recorded runs,
+    /// with the params that differ as columns.
+    Compare {
+        /// The workflow and its overrides.
+        #[command(flatten)]
+        workflow: WorkflowArgs,
+        /// `node.output` (a scalar or a small table).
+        output: String,
+        /// Also write the comparison to a file (.csv, .tsv, .parquet, .arrow).
+        #[arg(long)]
+        to: Option<PathBuf>,
+        /// Print one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What differs between two recorded runs: the params, inputs and kind versions of each
+    /// task whose key changed, and the tasks only one of them has.
+    Diff {
+        /// A run id as `gcrl log` lists it (or the start of one only it has).
+        run_a: String,
+        /// The other run.
+        run_b: String,
         /// Print one JSON object on stdout.
         #[arg(long)]
         json: bool,

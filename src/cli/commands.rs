@@ -9,6 +9,7 @@ use serde_json::json;
 use super::args::{CacheAction, DagFormat, ExecutorArgs, ExecutorKind, WorkflowArgs};
 use super::exit;
 use super::report::Console;
+use super::runlog::RunLog;
 use crate::cache::Cache;
 use crate::engine::executor::slurm::files::{RunDir, TaskResult};
 use crate::engine::executor::slurm::profile::Profile;
@@ -58,6 +59,7 @@ impl From<crate::cache::CacheError> for Failure {
 
 pub(super) type Outcome = Result<i32, Failure>;
 
+/// The workflow of `args`, loaded and checked.
 pub(super) fn load(args: &WorkflowArgs, registry: &Registry) -> Result<Workflow, Failure> {
     load_workflow(&args.workflow, registry, &args.set).map_err(|e| Failure::usage(e.to_string().trim_end()))
 }
@@ -143,6 +145,7 @@ pub fn run(
     // Nothing forced: if the workflow's fingerprint is sealed and the seal holds, nothing runs.
     let fingerprint = if force.is_empty() { fingerprint(&workflow, until, &cache) } else { None };
     let sealed = fingerprint.as_deref().and_then(|f| cache.sealed(&workflow.name, f));
+    let mut log = None;
     let (summary, published) = match sealed {
         Some(tasks) => {
             let seconds = started.elapsed().as_secs_f64();
@@ -152,11 +155,17 @@ pub fn run(
             let graph = TaskGraph::expand(&workflow, until)?;
             let interrupt = super::signal::install();
             let mut executor = executor_for(slurm, &workflow, &graph, &cache, registry, jobs, gpus, interrupt)?;
-            let mut reporter = Console::new(quiet);
-            let options = RunOptions { force: force.to_vec(), seal: fingerprint, interrupt: Some(interrupt) };
+            let mut reporter = Console::new(quiet, Some(RunLog::create(&cache, &workflow.name)));
+            let options = RunOptions { force: force.to_vec(), seal: fingerprint.clone(), interrupt: Some(interrupt) };
             let summary = run_graph(&graph, &workflow.name, &cache, executor.as_mut(), &options, &mut reporter);
             drop(executor);
-            let summary = summary?;
+            log = reporter.into_log();
+            let summary = summary.inspect_err(|_| {
+                // No record: the log goes too.
+                if let Some(log) = log.take() {
+                    log.finish(&cache, &workflow.name, None, exit::IO, None);
+                }
+            })?;
             (summary, publish_outputs(&workflow, &graph, &cache, quiet))
         }
     };
@@ -175,27 +184,40 @@ pub fn run(
         });
         println!("{out}");
     }
-    if !quiet {
-        let note = if sealed.is_some() { "; nothing changed since the last run" } else { "" };
-        eprintln!(
+    let mut say = |line: String, shown: bool| {
+        if let Some(log) = &mut log {
+            log.line(&line);
+        }
+        if shown {
+            eprintln!("{line}");
+        }
+    };
+    let note = if sealed.is_some() { "; nothing changed since the last run" } else { "" };
+    say(
+        format!(
             "{}: {} tasks, {} ran, {} cached, {} failed, {} skipped in {:.2}s{note}",
             workflow.name, summary.tasks, summary.ran, summary.cached, summary.failed, summary.skipped, summary.seconds
-        );
-    }
+        ),
+        !quiet,
+    );
     for line in failure_lines(&summary.failures) {
-        eprintln!("{line}");
+        say(line, true);
     }
-    if let Some((signal, code)) = super::signal::received() {
-        eprintln!("{}", interrupted_line(signal, &summary, executor.executor == ExecutorKind::Slurm));
-        return Ok(code);
-    }
-    Ok(if summary.failed > 0 {
+    let code = if let Some((signal, code)) = super::signal::received() {
+        say(interrupted_line(signal, &summary, executor.executor == ExecutorKind::Slurm), true);
+        code
+    } else if summary.failed > 0 {
         exit::TASK_FAILED
     } else if publish_failed {
         exit::IO
     } else {
         exit::OK
-    })
+    };
+    if let Some(log) = log {
+        let record = cache.own_run_file(&workflow.name, log.started_ms);
+        log.finish(&cache, &workflow.name, record.as_deref(), code, fingerprint.as_deref());
+    }
+    Ok(code)
 }
 
 /// What `gcrl run` says when a signal stopped it: what finished, what did not, how to go on.
@@ -534,22 +556,29 @@ pub fn kinds(registry: &Registry, only: Option<&str>, json: bool) -> Outcome {
     Ok(exit::OK)
 }
 
-/// The cached table of `node.output` for the current workflow and parameters.
-fn cached_output(args: &WorkflowArgs, registry: &Registry, cache_dir: &Path, target: &str) -> Result<Table, Failure> {
-    let workflow = load(args, registry)?;
+/// `target` as `(node, output)`, both checked against `workflow`.
+pub(super) fn checked_output<'t>(workflow: &Workflow, target: &'t str) -> Result<(&'t str, &'t str), Failure> {
     let (node, output) =
         target.split_once('.').ok_or_else(|| Failure::usage(format!("error: `{target}` is not `node.output`")))?;
-    check_node(&workflow, node)?;
+    check_node(workflow, node)?;
     let spec = workflow.node(node).expect("checked above");
     if !spec.kind.outputs().iter().any(|o| o.name == output) {
         let h = crate::workflow::suggest::hint(output, spec.kind.outputs().iter().map(|o| o.name));
         return Err(Failure::usage(format!("error: node `{node}` has no output `{output}` {h}")));
     }
+    Ok((node, output))
+}
+
+/// The cached table of `node.output` for the current workflow and parameters.
+fn cached_output(args: &WorkflowArgs, registry: &Registry, cache_dir: &Path, target: &str) -> Result<Table, Failure> {
+    let workflow = load(args, registry)?;
+    let (node, output) = checked_output(&workflow, target)?;
+    let spec = workflow.node(node).expect("checked above");
     let graph = TaskGraph::expand(&workflow, &[node.to_string()])?;
     let cache = open_cache(cache_dir)?;
     let providers = &graph.outputs_of[node];
     if providers.len() > 1 {
-        let swept: Vec<String> = spec.sweep.iter().map(|(k, _)| k.clone()).collect();
+        let swept: Vec<String> = spec.swept().map(String::from).collect();
         return Err(Failure::usage(format!(
             "error: node `{node}` is swept over {} ({} instances); pick one with --set {node}.{}=VALUE",
             swept.join(", "),
@@ -625,7 +654,13 @@ pub fn export(
     }
     let table = densified(cached_output(args, &registry, cache_dir, target)?)
         .map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
-    write_table_file(&table, to).map_err(|e| match e {
+    write_output(&table, to)?;
+    Ok(exit::OK)
+}
+
+/// Writes `table` to `to` as its extension says (.csv, .tsv, .parquet, .arrow) and says so.
+pub(super) fn write_output(table: &Table, to: &Path) -> Result<(), Failure> {
+    write_table_file(table, to).map_err(|e| match e {
         // An extension gcrl does not write is a mistake on the command line, not an I/O failure.
         crate::table::TableError::Format { .. } => {
             Failure::usage(format!("error: {e} (or .h5ad for a cells × genes matrix)"))
@@ -633,7 +668,7 @@ pub fn export(
         e => Failure { code: exit::IO, message: format!("error: {e}") },
     })?;
     eprintln!("wrote {} ({} rows × {} columns)", to.display(), table.n_rows(), table.n_cols());
-    Ok(exit::OK)
+    Ok(())
 }
 
 /// `gcrl report`.

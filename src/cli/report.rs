@@ -1,5 +1,6 @@
 //! Turning scheduler events into what a person sees: progress bars on a terminal (one per node,
-//! with task counts), plain log lines otherwise, nothing with `-q` but failures.
+//! with task counts), plain log lines otherwise, nothing with `-q` but failures; with a
+//! [`RunLog`], every line also goes to the run's log file, `-q` or not.
 
 use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;
@@ -7,6 +8,7 @@ use std::time::Instant;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::runlog::RunLog;
 use crate::engine::events::{Event, Reporter};
 use crate::engine::graph::Role;
 
@@ -22,11 +24,13 @@ pub struct Console {
     start: Instant,
     /// Failure messages already shown: shards failing for one reason are shown once.
     shown_errors: HashSet<String>,
+    /// The run's log file, when there is one.
+    log: Option<RunLog>,
 }
 
 impl Console {
-    /// Bars when stderr is a terminal, lines otherwise, or quiet.
-    pub fn new(quiet: bool) -> Self {
+    /// Bars when stderr is a terminal, lines otherwise, or quiet; each line also to `log`.
+    pub fn new(quiet: bool, log: Option<RunLog>) -> Self {
         let mode = if quiet {
             Mode::Quiet
         } else if std::io::stderr().is_terminal() {
@@ -34,11 +38,36 @@ impl Console {
         } else {
             Mode::Lines(HashMap::new())
         };
-        Console { mode, start: Instant::now(), shown_errors: HashSet::new() }
+        Console { mode, start: Instant::now(), shown_errors: HashSet::new(), log }
+    }
+
+    /// The log file, handed back at the end of the run.
+    pub fn into_log(self) -> Option<RunLog> {
+        self.log
     }
 
     fn line(&self, text: &str) {
         eprintln!("[{:>7.1}s] {text}", self.start.elapsed().as_secs_f64());
+    }
+
+    fn log_line(&mut self, text: &str) {
+        if let Some(log) = &mut self.log {
+            log.line(text);
+        }
+    }
+
+    /// `text` as a line: on the terminal (above the bars; not with `-q` unless `always`) and
+    /// in the log.
+    fn say(&mut self, text: &str, always: bool) {
+        self.log_line(text);
+        match &self.mode {
+            Mode::Bars(multi, _) => {
+                let _ = multi.println(text);
+            }
+            Mode::Lines(_) => self.line(text),
+            Mode::Quiet if always => self.line(text),
+            Mode::Quiet => {}
+        }
     }
 
     fn progress(&mut self, node: &str) {
@@ -99,23 +128,18 @@ impl Reporter for Console {
                 }
             }
             Event::Waiting(task) => {
-                if !matches!(self.mode, Mode::Quiet) {
-                    self.line(&format!("{}: waiting for another gcrl process that computes it", task.label));
-                }
+                self.say(&format!("{}: waiting for another gcrl process that computes it", task.label), false);
             }
             Event::Finished { task, seconds, notes } => {
-                if matches!(self.mode, Mode::Lines(_)) && !matches!(task.role, Role::Shard(_)) {
-                    self.line(&format!("ran {} ({seconds:.2}s)", task.label));
+                if !matches!(task.role, Role::Shard(_)) {
+                    let text = format!("ran {} ({seconds:.2}s)", task.label);
+                    self.log_line(&text);
+                    if matches!(self.mode, Mode::Lines(_)) {
+                        self.line(&text);
+                    }
                 }
                 for note in notes {
-                    let text = format!("{}: {note}", task.label);
-                    match &self.mode {
-                        Mode::Bars(multi, _) => {
-                            let _ = multi.println(text);
-                        }
-                        Mode::Lines(_) => self.line(&text),
-                        Mode::Quiet => {}
-                    }
+                    self.say(&format!("{}: {note}", task.label), false);
                 }
                 if let Mode::Bars(_, bars) = &self.mode
                     && let Some(b) = bars.get(&task.node)
@@ -129,23 +153,13 @@ impl Reporter for Console {
                     return;
                 }
                 let what = if retrying { "failed (will retry)" } else { "FAILED" };
-                let text = format!("{} {what}: {error}", task.label);
-                match &self.mode {
-                    Mode::Bars(multi, _) => {
-                        let _ = multi.println(text);
-                    }
-                    _ => self.line(&text),
-                }
+                self.say(&format!("{} {what}: {error}", task.label), true);
             }
             Event::Skipped { task, because } => {
-                if !matches!(self.mode, Mode::Quiet) {
-                    self.line(&format!("skipped {}: needs {because}, which failed", task.label));
-                }
+                self.say(&format!("skipped {}: needs {because}, which failed", task.label), false);
             }
             Event::Requeued { task, why } => {
-                if !matches!(self.mode, Mode::Quiet) {
-                    self.line(&format!("rerunning {}: {why}", task.label));
-                }
+                self.say(&format!("rerunning {}: {why}", task.label), false);
             }
             Event::Stopping { running } => {
                 let text = match running {
@@ -156,12 +170,7 @@ impl Reporter for Console {
                         names(running.iter().map(|t| t.label.as_str()), 4)
                     ),
                 };
-                match &self.mode {
-                    Mode::Bars(multi, _) => {
-                        let _ = multi.println(text);
-                    }
-                    _ => self.line(&text),
-                }
+                self.say(&text, true);
             }
         }
     }

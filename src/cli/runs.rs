@@ -1,5 +1,6 @@
-//! `gcrl runs`: the recorded runs of a workflow in a cache, newest first: when each started,
-//! how long it took, and how many of its tasks it computed or found cached.
+//! `gcrl runs` (also `gcrl log`): the recorded runs of a workflow in a cache, newest first: when
+//! each started, how long it took, how many of its tasks it computed or found cached, how it
+//! ended (exit code), the workflow fingerprint it ran under and the path of its log file.
 
 use std::path::Path;
 
@@ -22,6 +23,25 @@ struct Row {
     tasks: usize,
     ran: usize,
     cached: usize,
+    /// `gcrl run`'s exit code; `None` for records older than the field.
+    exit: Option<i32>,
+    /// What the exit code means.
+    status: &'static str,
+    fingerprint: Option<String>,
+    /// The log file's path.
+    log: Option<String>,
+}
+
+/// What exit code `code` of `gcrl run` means, in a word.
+fn status(code: Option<i32>) -> &'static str {
+    match code {
+        None => "-",
+        Some(exit::OK) => "ok",
+        Some(exit::TASK_FAILED) => "failed",
+        Some(exit::INTERRUPTED | exit::TERMINATED) => "interrupted",
+        Some(exit::IO) => "io-error",
+        Some(_) => "error",
+    }
 }
 
 /// Prints the run records of `args`' workflow in `cache_dir` (a table, or one JSON object).
@@ -40,6 +60,10 @@ pub fn runs(args: &WorkflowArgs, registry: Registry, cache_dir: &Path, json: boo
                 tasks: r.tasks.len(),
                 ran,
                 cached: r.tasks.len() - ran,
+                exit: r.exit,
+                status: status(r.exit),
+                fingerprint: r.fingerprint.clone(),
+                log: r.log.as_ref().map(|name| path.with_file_name(name).display().to_string()),
             }
         })
         .collect();
@@ -51,9 +75,23 @@ pub fn runs(args: &WorkflowArgs, registry: Registry, cache_dir: &Path, json: boo
         println!("no recorded runs of workflow `{}` in {}", workflow.name, cache_dir.display());
         return Ok(exit::OK);
     }
-    println!("{:<24} {:<20} {:>9} {:>6} {:>6} {:>6}", "record", "started (UTC)", "seconds", "tasks", "ran", "cached");
+    println!(
+        "{:<24} {:<20} {:>9} {:>6} {:>6} {:>6}  {:<14} {:<12} log",
+        "record", "started (UTC)", "seconds", "tasks", "ran", "cached", "exit", "fingerprint"
+    );
     for r in &rows {
-        println!("{:<24} {:<20} {:>9.2} {:>6} {:>6} {:>6}", r.record, r.started, r.seconds, r.tasks, r.ran, r.cached);
+        let exit = r.exit.map(|c| format!("{c} {}", r.status)).unwrap_or_else(|| "-".into());
+        let fingerprint = r.fingerprint.as_deref().map(|f| &f[..f.len().min(12)]).unwrap_or("-");
+        println!(
+            "{:<24} {:<20} {:>9.2} {:>6} {:>6} {:>6}  {exit:<14} {fingerprint:<12} {}",
+            r.record,
+            r.started,
+            r.seconds,
+            r.tasks,
+            r.ran,
+            r.cached,
+            r.log.as_deref().unwrap_or("-")
+        );
     }
     println!(
         "recorded runs of `{}`: {}; a run counts the tasks it finished (not a failed or interrupted one)",

@@ -45,13 +45,18 @@ pub fn fingerprint(workflow: &Workflow, until: &[String], cache: &Cache) -> Opti
             inputs.insert(port.clone(), Value::from(values));
         }
         let kind = &node.kind;
-        nodes.push(json!({
+        let mut doc = json!({
             "id": node.id,
             "kind": [kind.name(), kind.version(), kind.fingerprint(), kind.origin()],
             "params": node.params.canonical(),
             "sweep": node.sweep,
             "inputs": inputs,
-        }));
+        });
+        // Only where there is one, so that the fingerprints of workflows without zips stay.
+        if !node.zip.is_empty() {
+            doc["zip"] = json!(node.zip);
+        }
+        nodes.push(doc);
     }
     // Hashes computed here are kept, so that a run that goes the long way does not read the
     // files again.

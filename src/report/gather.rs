@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::run::{NodeRow, RunData, TaskRow, TaskStatus, params_json};
-use super::{InstanceData, NodeData, ReportData, ReportError, sections};
+use super::{InstanceData, NodeData, ReportData, ReportError, SweepTable, sections};
 use crate::cache::Cache;
 use crate::engine::graph::TaskGraph;
 use crate::engine::resolve::{OutputHashes, Resolver};
@@ -19,6 +19,7 @@ pub fn gather(workflow: &Workflow, cache: &Cache) -> Result<ReportData, ReportEr
     let newest = resolver.last_run();
     let mut outputs: Vec<Option<OutputHashes>> = vec![None; graph.tasks.len()];
     let mut tasks = Vec::with_capacity(graph.tasks.len());
+    let mut manifests = vec![None; graph.tasks.len()];
     for task in &graph.tasks {
         let key = resolver.key(task, &outputs).ok();
         let found = key.as_ref().and_then(|k| resolver.lookup(&task.label, k));
@@ -40,6 +41,7 @@ pub fn gather(workflow: &Workflow, cache: &Cache) -> Result<ReportData, ReportEr
             gcrl_version: manifest.as_ref().map(|m| m.gcrl_version.clone()).unwrap_or_default(),
         });
         outputs[task.id] = found;
+        manifests[task.id] = manifest;
     }
     let all = sections();
     let mut nodes = Vec::new();
@@ -81,8 +83,12 @@ pub fn gather(workflow: &Workflow, cache: &Cache) -> Result<ReportData, ReportEr
         .iter()
         .map(|id| {
             let n = workflow.node(id).expect("graph nodes come from the workflow");
-            let sweep: BTreeMap<String, serde_json::Value> =
+            let mut sweep: BTreeMap<String, serde_json::Value> =
                 n.sweep.iter().map(|(k, v)| (k.clone(), serde_json::Value::Array(v.clone()))).collect();
+            if !n.zip.is_empty() {
+                let zip = n.zip.iter().map(|(k, v)| (k.clone(), serde_json::Value::Array(v.clone())));
+                sweep.insert("zip".into(), serde_json::Value::Object(zip.collect()));
+            }
             NodeRow {
                 id: id.clone(),
                 kind: n.kind.name().to_string(),
@@ -100,5 +106,39 @@ pub fn gather(workflow: &Workflow, cache: &Cache) -> Result<ReportData, ReportEr
         edges,
         tasks,
     };
-    Ok(ReportData { run, nodes })
+    let sweeps = sweep_tables(workflow, &graph, &manifests, cache)?;
+    Ok(ReportData { run, nodes, sweeps })
+}
+
+/// For each swept node whose every point is cached, its outputs of one row (and at most
+/// [`super::sweeps::MAX_COLUMNS`] columns, by the manifests, before any is read).
+fn sweep_tables(
+    workflow: &Workflow,
+    graph: &TaskGraph,
+    manifests: &[Option<crate::cache::Manifest>],
+    cache: &Cache,
+) -> Result<Vec<SweepTable>, ReportError> {
+    let mut tables = Vec::new();
+    for id in &graph.node_order {
+        let points = &graph.outputs_of[id];
+        let found: Option<Vec<&crate::cache::Manifest>> = points.iter().map(|&t| manifests[t].as_ref()).collect();
+        let (true, Some(found)) = (points.len() > 1, found) else { continue };
+        let spec = workflow.node(id).expect("graph nodes come from the workflow");
+        for port in spec.kind.outputs() {
+            let small = found
+                .iter()
+                .all(|m| m.outputs.get(port.name).is_some_and(|o| o.rows == 1 && o.cols <= super::sweeps::MAX_COLUMNS));
+            if !small {
+                continue;
+            }
+            let mut rows = Vec::new();
+            for (&t, m) in points.iter().zip(&found) {
+                let wrong = |source| ReportError::Output { node: id.clone(), output: port.name.to_string(), source };
+                let table = Table::from_ipc(&cache.get_object(&m.outputs[port.name].hash)?).map_err(wrong)?;
+                rows.push((graph.tasks[t].instance.clone(), table));
+            }
+            tables.push(SweepTable { node: id.clone(), output: port.name.to_string(), points: rows });
+        }
+    }
+    Ok(tables)
 }

@@ -20,6 +20,7 @@ mod leiden;
 mod ora;
 mod permutation;
 mod run;
+mod sweeps;
 mod tmex;
 mod vae;
 
@@ -30,6 +31,7 @@ pub use gather::gather;
 pub use html::Html;
 pub use inputs::{InputRow, render_inputs};
 pub use run::{RunData, TaskRow, TaskStatus};
+pub use sweeps::SweepTable;
 
 use crate::table::{Table, TableError};
 
@@ -60,6 +62,8 @@ pub struct ReportData {
     pub run: RunData,
     /// Nodes that have a section, in workflow order.
     pub nodes: Vec<NodeData>,
+    /// The one-row outputs of swept nodes across their cached points.
+    pub sweeps: Vec<SweepTable>,
 }
 
 /// Typed access to one instance's outputs, with errors that name node and output.
@@ -154,6 +158,7 @@ pub fn render(data: &ReportData) -> Result<String, ReportError> {
     let mut html = Html::new();
     let mut toc = Vec::new();
     render_sections(&data.nodes, &mut html, &mut toc)?;
+    sweeps::render(&data.sweeps, &mut html, &mut toc)?;
     run::render(&data.run, &mut html, &mut toc)?;
     let cached = data.run.tasks.iter().filter(|t| t.status != TaskStatus::Missing).count();
     let subtitle = format!(
@@ -201,7 +206,7 @@ mod tests {
             instances: vec![InstanceData { label: "net".into(), tables }],
         };
         let run = RunData { workflow: "w".into(), path: "w.yaml".into(), nodes: vec![], edges: vec![], tasks: vec![] };
-        ReportData { run, nodes: vec![node] }
+        ReportData { run, nodes: vec![node], sweeps: vec![] }
     }
 
     #[test]

@@ -114,6 +114,9 @@ pub fn load_workflow(path: &Path, registry: &Registry, overrides: &[Override]) -
     Err(WorkflowError { file: path.to_path_buf(), source: text, diagnostics })
 }
 
+/// Swept params and their values (a grid's axes, or a zip group's members).
+type Axes = Vec<(String, Vec<Value>)>;
+
 /// Whether `s` is a valid node id (letters, digits, `_` and `-`).
 fn is_node_id(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
@@ -280,48 +283,25 @@ impl Loader<'_> {
                 }
             }
         }
-        let mut sweep = Vec::new();
+        let (mut sweep, mut zip) = (Vec::new(), Vec::new());
         if let Some((_, s)) = get("sweep")
             && let Some(s) = self.mapping(s, &format!("`sweep` of node `{id}`"))
         {
             for (k, v) in s {
-                let Some(spec) = self.param_spec(&specs, k, id, kind.name()) else { continue };
-                if params.contains_key(&k.name) {
-                    self.at_key(
-                        k,
-                        format!("param `{}` of node `{id}` is set in both `params` and `sweep`", k.name),
-                        String::new(),
-                    );
-                }
-                let Yaml::Seq(items) = &v.value else {
-                    let found = v.value.type_name();
-                    self.at_node(
-                        v,
-                        format!("sweep `{}` of node `{id}` must be a list, found {found}", k.name),
-                        String::new(),
-                    );
+                if k.name == "zip" && !specs.iter().any(|p| p.name == "zip") {
+                    zip = self.zip(v, &specs, &params, id, kind.name());
                     continue;
-                };
-                if items.is_empty() {
-                    self.at_node(v, format!("sweep `{}` of node `{id}` is empty", k.name), String::new());
                 }
-                let mut values = Vec::new();
-                for item in items {
-                    match spec.ty.check(&item.value.to_json()) {
-                        Ok(val) if values.contains(&val) => {
-                            self.at_node(
-                                item,
-                                format!("sweep `{}` of node `{id}` repeats {val}", k.name),
-                                String::new(),
-                            );
-                        }
-                        Ok(val) => values.push(val),
-                        Err(why) => {
-                            self.at_node(item, format!("sweep `{}` of node `{id}`: {why}", k.name), String::new())
-                        }
-                    }
+                if let Some(values) = self.sweep_axis(&specs, &params, k, v, id, kind.name()) {
+                    sweep.push((k.name.clone(), values));
                 }
-                sweep.push((k.name.clone(), values));
+            }
+            for (k, _) in s.iter().filter(|(k, _)| zip.iter().any(|(n, _)| n == &k.name)) {
+                self.at_key(
+                    k,
+                    format!("param `{}` of node `{id}` is swept both on its own and in `zip`", k.name),
+                    "keep one: beside `zip` it is a grid axis, inside it moves with the zipped params".into(),
+                );
             }
         }
         let ports = kind.inputs();
@@ -345,11 +325,11 @@ impl Loader<'_> {
             }
         }
         for o in overrides {
-            self.apply_override(o, &specs, &ports, &mut params, &mut sweep, &mut inputs, kind.name());
+            self.apply_override(o, &specs, &ports, &mut params, (&mut sweep, &mut zip), &mut inputs, kind.name());
         }
         let explicit: Vec<String> = params.keys().cloned().collect();
         for spec in &specs {
-            if params.contains_key(spec.name) || sweep.iter().any(|(n, _)| n == spec.name) {
+            if params.contains_key(spec.name) || sweep.iter().chain(&zip).any(|(n, _)| n == spec.name) {
                 continue;
             }
             match &spec.default {
@@ -385,7 +365,7 @@ impl Loader<'_> {
         let params = Params::from_map(params);
         let resources = resources.unwrap_or_else(|| kind.resources(&params));
         let spec =
-            NodeSpec { id: id.clone(), kind, params, sweep, inputs: BTreeMap::new(), resources, retries, publish };
+            NodeSpec { id: id.clone(), kind, params, sweep, zip, inputs: BTreeMap::new(), resources, retries, publish };
         Some(Loaded { spec, key, written: inputs, inputs: BTreeMap::new(), explicit })
     }
 
@@ -427,6 +407,82 @@ impl Loader<'_> {
         publish
     }
 
+    /// One swept param `k: [values]` of node `id` (a grid axis or a member of a zip group): the
+    /// checked, distinct values, or `None` after reporting what is wrong.
+    fn sweep_axis(
+        &mut self,
+        specs: &[ParamSpec],
+        params: &BTreeMap<String, Value>,
+        k: &Key,
+        v: &Node,
+        id: &str,
+        kind: &str,
+    ) -> Option<Vec<Value>> {
+        let spec = self.param_spec(specs, k, id, kind)?;
+        if params.contains_key(&k.name) {
+            self.at_key(
+                k,
+                format!("param `{}` of node `{id}` is set in both `params` and `sweep`", k.name),
+                String::new(),
+            );
+        }
+        let Yaml::Seq(items) = &v.value else {
+            let found = v.value.type_name();
+            self.at_node(v, format!("sweep `{}` of node `{id}` must be a list, found {found}", k.name), String::new());
+            return None;
+        };
+        if items.is_empty() {
+            self.at_node(v, format!("sweep `{}` of node `{id}` is empty", k.name), String::new());
+        }
+        let mut values = Vec::new();
+        for item in items {
+            match spec.ty.check(&item.value.to_json()) {
+                Ok(val) if values.contains(&val) => {
+                    self.at_node(item, format!("sweep `{}` of node `{id}` repeats {val}", k.name), String::new());
+                }
+                Ok(val) => values.push(val),
+                Err(why) => self.at_node(item, format!("sweep `{}` of node `{id}`: {why}", k.name), String::new()),
+            }
+        }
+        Some(values)
+    }
+
+    /// `sweep: {zip: {a: [..], b: [..]}}`: params that move together, the i-th values of each
+    /// list making the i-th instance; the lists must have one length.
+    fn zip(
+        &mut self,
+        node: &Node,
+        specs: &[ParamSpec],
+        params: &BTreeMap<String, Value>,
+        id: &str,
+        kind: &str,
+    ) -> Vec<(String, Vec<Value>)> {
+        let Some(entries) = self.mapping(node, &format!("`sweep.zip` of node `{id}`")) else { return Vec::new() };
+        let mut zip: Vec<(String, Vec<Value>, &Key)> = Vec::new();
+        for (k, v) in entries {
+            if let Some(values) = self.sweep_axis(specs, params, k, v, id, kind) {
+                zip.push((k.name.clone(), values, k));
+            }
+        }
+        if let Some((first, n, _)) = zip.first().map(|(name, values, k)| (name.clone(), values.len(), k)) {
+            for (name, values, k) in &zip[1..] {
+                if values.len() != n {
+                    self.at_key(
+                        k,
+                        format!(
+                            "zipped sweep `{name}` of node `{id}` has {} values, but `{first}` has {n}",
+                            values.len()
+                        ),
+                        "the lists of a `zip` pair up by position, so they need one length; for every combination \
+                         put the params beside `zip` (a grid)"
+                            .into(),
+                    );
+                }
+            }
+        }
+        zip.into_iter().map(|(name, values, _)| (name, values)).collect()
+    }
+
     fn param_spec<'s>(&mut self, specs: &'s [ParamSpec], k: &Key, id: &str, kind: &str) -> Option<&'s ParamSpec> {
         let found = specs.iter().find(|s| s.name == k.name);
         if found.is_none() {
@@ -437,6 +493,57 @@ impl Loader<'_> {
         found
     }
 
+    /// `--set node.param=[a,b,…]` for a param whose type takes no list: a sweep over the values,
+    /// replacing the param's value or sweep (in a zip group, its list there, of the same length).
+    fn sweep_override(
+        &mut self,
+        here: &str,
+        o: &Override,
+        spec: &ParamSpec,
+        items: &[Value],
+        params: &mut BTreeMap<String, Value>,
+        (sweep, zip): (&mut Axes, &mut Axes),
+    ) {
+        let mut values = Vec::new();
+        for item in items {
+            match spec.ty.check(item) {
+                Ok(v) if values.contains(&v) => {
+                    self.error(Pos::default(), 0, format!("{here}: the sweep repeats {v}"), String::new())
+                }
+                Ok(v) => values.push(v),
+                Err(why) => self.error(Pos::default(), 0, format!("{here}: {why}"), String::new()),
+            }
+        }
+        if values.is_empty() {
+            let help = format!("give one value (`{}.{}=VALUE`) or a list of them", o.node, o.key);
+            self.error(Pos::default(), 0, format!("{here}: the sweep is empty"), help);
+            return;
+        }
+        params.remove(&o.key);
+        let zipped_len = zip.iter().find(|(n, _)| n != &o.key).map(|(n, v)| (n.clone(), v.len()));
+        match zip.iter_mut().find(|(n, _)| n == &o.key) {
+            Some((_, old)) => {
+                if let Some((other, n)) = zipped_len.filter(|(_, n)| *n != values.len()) {
+                    self.error(
+                        Pos::default(),
+                        0,
+                        format!(
+                            "{here}: `{}` is zipped with `{other}`, which has {n} values, not {}",
+                            o.key,
+                            values.len()
+                        ),
+                        format!("give {n} values, or one value to take `{}` out of the sweep", o.key),
+                    );
+                }
+                *old = values;
+            }
+            None => match sweep.iter_mut().find(|(n, _)| n == &o.key) {
+                Some((_, old)) => *old = values,
+                None => sweep.push((o.key.clone(), values)),
+            },
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn apply_override(
         &mut self,
@@ -444,19 +551,21 @@ impl Loader<'_> {
         specs: &[ParamSpec],
         ports: &[crate::engine::kind::PortSpec],
         params: &mut BTreeMap<String, Value>,
-        sweep: &mut Vec<(String, Vec<Value>)>,
+        (sweep, zip): (&mut Axes, &mut Axes),
         inputs: &mut BTreeMap<String, Vec<(Node, Written)>>,
         kind: &str,
     ) {
         let here = format!("--set {}.{}={}", o.node, o.key, o.value);
         if let Some(spec) = specs.iter().find(|s| s.name == o.key) {
             let value = yaml::parse(&o.value).map(|n| n.value.to_json()).unwrap_or(Value::String(o.value.clone()));
-            match spec.ty.check(&value) {
-                Ok(v) => {
+            match (spec.ty.check(&value), &value) {
+                (Ok(v), _) => {
                     sweep.retain(|(n, _)| n != &o.key);
+                    zip.retain(|(n, _)| n != &o.key);
                     params.insert(o.key.clone(), v);
                 }
-                Err(why) => self.error(Pos::default(), 0, format!("{here}: {why}"), String::new()),
+                (Err(_), Value::Array(items)) => self.sweep_override(&here, o, spec, items, params, (sweep, zip)),
+                (Err(why), _) => self.error(Pos::default(), 0, format!("{here}: {why}"), String::new()),
             }
         } else if ports.iter().any(|p| p.name == o.key) {
             let path = PathBuf::from(&o.value);
@@ -568,7 +677,7 @@ impl Loader<'_> {
                 let node = &mut loaded.spec;
                 let Some(spec) = node.kind.params().into_iter().find(|s| s.name == k.name) else { continue };
                 used = true;
-                if loaded.explicit.contains(&k.name) || node.sweep.iter().any(|(n, _)| n == &k.name) {
+                if loaded.explicit.contains(&k.name) || node.swept().any(|n| n == k.name) {
                     continue;
                 }
                 match spec.ty.check(&v.value.to_json()) {

@@ -43,6 +43,9 @@ pub struct NodeSpec {
     pub params: Params,
     /// Swept parameters and their values, expanded as a cartesian grid.
     pub sweep: Vec<(String, Vec<Value>)>,
+    /// `sweep: {zip: {…}}`: parameters swept together, the i-th values of every list forming
+    /// the i-th point (lists of one length); one more axis of the grid.
+    pub zip: Vec<(String, Vec<Value>)>,
     /// Inputs by port.
     pub inputs: BTreeMap<String, Vec<Source>>,
     /// Resources per task.
@@ -61,13 +64,20 @@ impl std::fmt::Debug for NodeSpec {
             .field("kind", &self.kind.name())
             .field("params", &self.params)
             .field("sweep", &self.sweep)
+            .field("zip", &self.zip)
             .field("inputs", &self.inputs)
             .finish()
     }
 }
 
 impl NodeSpec {
-    /// Every combination of sweep values (one empty assignment when not swept), in grid order.
+    /// The names of the swept parameters: the grid's, then the zip group's.
+    pub fn swept(&self) -> impl Iterator<Item = &str> {
+        self.sweep.iter().chain(&self.zip).map(|(name, _)| name.as_str())
+    }
+
+    /// Every combination of sweep values (one empty assignment when not swept), in grid order;
+    /// a zip group is the last axis, its points in list order.
     pub fn instances(&self) -> Vec<BTreeMap<String, Value>> {
         let mut out = vec![BTreeMap::new()];
         for (name, values) in &self.sweep {
@@ -77,6 +87,19 @@ impl NodeSpec {
                     values.iter().map(move |v| {
                         let mut m = base.clone();
                         m.insert(name.clone(), v.clone());
+                        m
+                    })
+                })
+                .collect();
+        }
+        let points = self.zip.iter().map(|(_, values)| values.len()).min().unwrap_or(0);
+        if points > 0 {
+            out = out
+                .into_iter()
+                .flat_map(|base| {
+                    (0..points).map(move |i| {
+                        let mut m = base.clone();
+                        m.extend(self.zip.iter().map(|(name, values)| (name.clone(), values[i].clone())));
                         m
                     })
                 })

@@ -164,6 +164,12 @@ malformed! {
         => ["workflow.yaml:5:23", "sweep `seed`", "\"x\""];
     sweep_repeats_a_value: format!("{A}    sweep: {{seed: [1, 2, 1]}}\n")
         => ["workflow.yaml:5:26", "repeats 1"];
+    zip_lists_of_unequal_length: format!("{A}    sweep: {{zip: {{seed: [1, 2, 3], n: [4, 5]}}}}\n")
+        => ["workflow.yaml:5:", "zipped sweep `n` of node `a` has 2 values, but `seed` has 3", "one length"];
+    zip_param_also_in_the_grid: format!("{A}    sweep: {{seed: [1, 2], zip: {{seed: [3, 4], n: [4, 5]}}}}\n")
+        => ["workflow.yaml:5:13", "`seed`", "swept both on its own and in `zip`"];
+    zip_not_a_mapping: format!("{A}    sweep: {{zip: [1, 2]}}\n")
+        => ["workflow.yaml:5:", "`sweep.zip` of node `a` must be a mapping"];
     param_in_params_and_sweep: format!("{A}    params: {{seed: 1}}\n    sweep: {{seed: [1, 2]}}\n")
         => ["workflow.yaml:6:13", "`seed`", "both `params` and `sweep`"];
 

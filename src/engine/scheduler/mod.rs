@@ -369,7 +369,13 @@ fn record(
                 Some((t.label.clone(), TaskEntry { key: key.clone(), outputs: outputs.clone(), ran: run.ran[t.id] }))
             })
             .collect();
-        saved = RunRecord { workflow: workflow.to_string(), started_ms, seconds: run.summary.seconds, tasks };
+        saved = RunRecord {
+            workflow: workflow.to_string(),
+            started_ms,
+            seconds: run.summary.seconds,
+            tasks,
+            ..Default::default()
+        };
         let path = cache.save_run(&saved)?;
         (path.file_name().map(|f| f.to_string_lossy().into_owned()), Some(&saved))
     };
