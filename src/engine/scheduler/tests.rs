@@ -19,7 +19,7 @@ use crate::engine::executor::{Capacity, Executor, LocalExecutor, Message};
 use crate::engine::graph::TaskGraph;
 use crate::engine::kind::Resources;
 use crate::engine::registry::Registry;
-use crate::engine::runner::{ResolvedInput, ResolvedTask, TaskFailure, execute};
+use crate::engine::runner::{Kill, ResolvedInput, ResolvedTask, TaskFailure, execute};
 use crate::workflow::load_workflow;
 
 /// Random producer lists: task `i` depends on a subset of `0..i`.
@@ -255,7 +255,7 @@ impl Executor for Fake {
         for _ in 0..self.rng.random_range(1..=self.held.len()) {
             let (id, task, force, done) = self.held.swap_remove(self.rng.random_range(0..self.held.len()));
             let result = if self.flaky.remove(&task.label) {
-                Err(TaskFailure::Node("a flaky first try".into()))
+                Err(TaskFailure::Killed { message: "a flaky first try".into(), cause: Kill::Transient })
             } else {
                 if self.lose.remove(&task.label)
                     && let Some(ResolvedInput::Object { hash, .. }) = task.inputs.values().flatten().next()
