@@ -9,6 +9,7 @@ pub mod exit;
 pub mod report;
 pub mod runs;
 pub mod signal;
+pub mod usage;
 
 use clap::Parser;
 

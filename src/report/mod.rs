@@ -21,6 +21,7 @@ mod ora;
 mod permutation;
 mod run;
 mod tmex;
+mod usage;
 mod vae;
 
 use std::collections::BTreeMap;
