@@ -281,8 +281,8 @@ fn a_request_above_the_profile_cap_is_refused_before_anything_is_submitted() {
     slurm();
     let t = Test::new().workflow(SLOW).write("slurm.yaml", "max_mem_gb: 1\n");
     let out = slurm_run(&t, &["--profile", "slurm.yaml"]).status(1);
-    out.stderr_has(&["node `slow` asks for 2 GiB", "the cap is 1 GiB", "lower `mem_gb` or raise the cap"]);
     assert!(!out.stderr.contains("will retry"), "{}", out.stderr);
+    out.stderr_has(&["node `slow` asks for 2 GiB", "the cap is 1 GiB", "lower `mem_gb` or raise the cap"]);
     let submitted = saved_state(&t, "slow").map(|s| jobs(&s)).unwrap_or_default();
     assert!(submitted.is_empty(), "nothing submitted: {submitted:?}");
 }
