@@ -243,22 +243,16 @@ fn a_partition_slurm_refuses_fails_the_tasks_with_sbatch_s_message() {
     out.stderr_has(&["task slow failed: sbatch refused the job", "--partition=nosuch", "fix the --profile"]);
 }
 
-/// SLOW with a 1 GiB request, for the caps.
-const SLOW_1G: &str = "\
-name: slow
-nodes:
-  slow:
-    kind: diag-numbers
-    params: { seed: 4, sleep_ms: 4000 }
-    resources: { mem_gb: 1 }
-    retries: 2
-";
+/// SLOW with a 1 GiB request and two retries, for the caps.
+fn slow_1g() -> String {
+    SLOW.replace("    retries: 1\n", "    resources: { mem_gb: 1 }\n    retries: 2\n")
+}
 
 #[test]
 #[ignore = "needs a Slurm cluster (bash scripts/slurm-local.sh start); CI runs it"]
 fn a_retry_after_a_killed_job_asks_for_more_memory_up_to_the_cap_and_status_shows_cpu_and_peak_rss() {
     slurm();
-    let t = Test::new().workflow(SLOW_1G).write("slurm.yaml", "retry_scale: 4\nmax_mem_gb: 2\n");
+    let t = Test::new().workflow(&slow_1g()).write("slurm.yaml", "retry_scale: 4\nmax_mem_gb: 2\n");
     let head =
         t.args(["run", "--json", "--executor", "slurm", "--slurm-poll", "0.3", "--profile", "slurm.yaml"]).spawn();
     let id = wait_running(&t, "slow");
@@ -266,6 +260,7 @@ fn a_retry_after_a_killed_job_asks_for_more_memory_up_to_the_cap_and_status_show
     let out = head.wait().success();
     out.stderr_has(&["failed (will retry)", &format!("slurm job {id} ended CANCELLED")]);
     let state = run_state(&t);
+    assert_eq!(jobs(&state).len(), 2, "a retry after the kill: {state}");
     let mems: Vec<u64> = jobs(&state).iter().map(|j| j["mem_mb"].as_u64().unwrap()).collect();
     assert_eq!(mems, [1024, 2048], "4 × 1 GiB capped at 2 GiB: {state}");
     let usage = &jobs(&state)[1]["elements"][0]["usage"];
