@@ -16,6 +16,19 @@ pub struct OutputRecord {
     pub cols: usize,
 }
 
+/// What a task cost the machine that ran it, measured by the engine (not part of any key).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TaskUsage {
+    /// CPU time (user + system) of the process while the task ran, in seconds.
+    pub cpu_seconds: f64,
+    /// Peak resident memory of the process while the task ran, in MiB.
+    pub peak_rss_mb: f64,
+    /// Whether the task ran alone in its process (every `gcrl exec` task, a local `-j 1` run),
+    /// so both figures are its own; otherwise they include tasks that ran beside it and are
+    /// upper bounds.
+    pub alone: bool,
+}
+
 /// The record of one finished task, stored under its key. Written last, so its presence means
 /// every object it names was already stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,6 +58,9 @@ pub struct Manifest {
     /// Lines the task left for the run log (what it decided, warnings).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// CPU time and peak memory (absent in manifests written before they were measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<TaskUsage>,
 }
 
 /// Manifests are stored as lines of compact JSON, several to a file (a commit batch, see
@@ -71,5 +87,21 @@ impl Manifest {
             Ok(_) => None,
             Err(e) => Some(Err(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_written_before_usage_was_measured_still_read() {
+        let old = r#"{"key":"k1","kind":"diag-numbers","kind_version":1,"label":"n","params":{},"inputs":{},"outputs":{},"seconds":0.5,"finished":1,"host":"h","gcrl_version":"0.1.0"}"#;
+        let (m, len) = Manifest::find(old.as_bytes(), "k1").unwrap().unwrap();
+        assert_eq!((m.usage, len), (None, old.len() + 1), "a line and its newline");
+        let with = Manifest { usage: Some(TaskUsage { cpu_seconds: 1.5, peak_rss_mb: 40.0, alone: true }), ..m };
+        let line = with.to_line();
+        assert!(line.starts_with(b"{\"key\":\"k1\""), "the key stays the first field");
+        assert_eq!(Manifest::find(&line, "k1").unwrap().unwrap().0, with);
     }
 }

@@ -16,6 +16,6 @@ mod store;
 pub use error::CacheError;
 pub use lock::TaskLock;
 pub use maintenance::{GcReport, Usage, VerifyReport};
-pub use manifest::{Manifest, OutputRecord};
+pub use manifest::{Manifest, OutputRecord, TaskUsage};
 pub use runs::{RunRecord, TaskEntry};
 pub use store::{Cache, hash_bytes};

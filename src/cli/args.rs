@@ -220,7 +220,7 @@ pub struct ExecutorArgs {
     /// Slurm: elements of one job array at most [default: 1000].
     #[arg(long, value_name = "N")]
     pub slurm_max_array: Option<usize>,
-    /// Slurm: seconds between two `squeue` calls (one call covers every job of the run) [default: 2].
+    /// Slurm: seconds between two `squeue` calls (one call covers every job of the run; gentle on shared controllers) [default: 10].
     #[arg(long, value_name = "SECONDS")]
     pub slurm_poll: Option<f64>,
 }

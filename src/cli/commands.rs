@@ -10,6 +10,7 @@ use super::args::{CacheAction, DagFormat, ExecutorArgs, ExecutorKind, WorkflowAr
 use super::exit;
 use super::report::Console;
 use super::runlog::RunLog;
+use super::usage;
 use crate::cache::Cache;
 use crate::engine::executor::slurm::files::{RunDir, TaskResult};
 use crate::engine::executor::slurm::profile::Profile;
@@ -105,7 +106,7 @@ fn slurm_options(e: &ExecutorArgs) -> Result<Option<SlurmOptions>, Failure> {
         None => Ok(default),
     };
     let target_minutes = positive(e.slurm_target_minutes, 10.0, "--slurm-target-minutes")?;
-    let poll = positive(e.slurm_poll, 2.0, "--slurm-poll")?;
+    let poll = positive(e.slurm_poll, 10.0, "--slurm-poll")?;
     let max_array = e.slurm_max_array.unwrap_or(1000);
     if max_array == 0 {
         return Err(Failure::usage("error: `--slurm-max-array` must be at least 1"));
@@ -358,12 +359,18 @@ pub fn status(registry: Registry, cache_dir: &Path, workflow: Option<&Path>, jso
         println!("no Slurm runs of {which} in {} (run with `--executor slurm`)", cache_dir.display());
         return Ok(exit::OK);
     }
+    let cache = Cache::open(cache_dir).ok();
     if json {
         let list: Vec<_> = runs
             .iter()
             .map(|(dir, s)| {
                 let mut v = serde_json::to_value(s).unwrap_or_default();
                 v["dir"] = json!(dir.root());
+                for (j, job) in s.jobs.iter().enumerate() {
+                    for (e, u) in usage::elements(cache.as_ref(), dir, job).iter().enumerate() {
+                        v["jobs"][j]["elements"][e]["usage"] = usage::json(u.as_ref());
+                    }
+                }
                 v
             })
             .collect();
@@ -394,15 +401,17 @@ pub fn status(registry: Registry, cache_dir: &Path, workflow: Option<&Path>, jso
                 j.attempt + 1,
                 j.what
             );
+            let used = usage::elements(cache.as_ref(), dir, j);
             for (e, el) in j.elements.iter().enumerate() {
                 let _ = writeln!(
                     out,
-                    "    {:<12} {:<11} {:>5} tasks  start {}  end {}  log {}",
+                    "    {:<12} {:<11} {:>5} tasks  start {}  end {}  {}  log {}",
                     j.element_id(e),
                     el.state,
                     el.tasks,
                     if el.start.is_empty() { "-" } else { &el.start },
                     if el.end.is_empty() { "-" } else { &el.end },
+                    usage::text(used[e].as_ref()),
                     dir.log(&j.token, e).display()
                 );
             }

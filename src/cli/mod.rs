@@ -12,6 +12,7 @@ pub mod report;
 pub mod runlog;
 pub mod runs;
 pub mod signal;
+pub mod usage;
 
 use clap::Parser;
 

@@ -47,11 +47,15 @@ pub struct Resources {
     pub mem_gb: f64,
     /// Expected wall time in minutes, for cluster requests.
     pub minutes: f64,
+    /// The most memory (GiB) a retry may ask for (`None`: the profile's cap, if any).
+    pub max_mem_gb: Option<f64>,
+    /// The longest time (minutes) a retry may ask for (`None`: the profile's cap, if any).
+    pub max_minutes: Option<f64>,
 }
 
 impl Default for Resources {
     fn default() -> Self {
-        Resources { cpus: 1, gpus: 0, mem_gb: 2.0, minutes: 10.0 }
+        Resources { cpus: 1, gpus: 0, mem_gb: 2.0, minutes: 10.0, max_mem_gb: None, max_minutes: None }
     }
 }
 

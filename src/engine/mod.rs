@@ -18,6 +18,7 @@ pub mod registry;
 pub mod resolve;
 pub mod runner;
 pub mod scheduler;
+pub mod usage;
 
 pub use error::{EngineError, NodeError};
 pub use kind::{Input, Inputs, NodeKind, Origin, Outputs, PortSpec, Resources, RunContext, Shard};

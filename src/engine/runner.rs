@@ -3,7 +3,8 @@
 //! A [`ResolvedTask`] names its kind, parameters and the content hashes of its inputs; it is
 //! all a worker needs (locally, or `gcrl exec` on a cluster node, without the workflow file).
 //! [`execute`] takes the task's lock, re-checks the cache (another process may have finished
-//! it meanwhile), loads inputs, runs the kind, stores objects, then the manifest.
+//! it meanwhile), loads inputs, runs the kind (measuring its CPU time and memory peak), stores
+//! objects, then the manifest.
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -14,9 +15,11 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::error::NodeError;
 use super::kind::{Input, Inputs, Origin, RunContext};
 use super::params::Params;
 use super::registry::Registry;
+use super::usage::Meter;
 use crate::cache::{Cache, CacheError, Manifest, OutputRecord};
 use crate::table::Table;
 
@@ -96,23 +99,62 @@ impl Outcome {
     }
 }
 
+/// Why a cluster killed a task's job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kill {
+    /// Out of memory or out of time: a retry with more of them may succeed.
+    Resources,
+    /// The job was lost (node failure, preemption, `scancel`, a worker that died): the same
+    /// request may succeed.
+    Transient,
+}
+
 /// How a task failed.
 #[derive(Debug, Clone)]
 pub enum TaskFailure {
-    /// The node reported an error (or panicked).
+    /// The node reported an error (or panicked): its inputs and parameters give the same error
+    /// again, so it is never retried.
     Node(String),
+    /// The node failed on something outside its inputs and code (a file it reads, an external
+    /// program it runs, which the OOM killer may have stopped): a retry may pass.
+    Environment(String),
     /// An input object is missing or corrupt: its producer must run again.
     InputLost(String),
     /// The cache could not be written.
     Cache(String),
     /// The run was interrupted (Ctrl-C) before the task ended; it is not retried.
     Interrupted(String),
+    /// The cluster killed the task's job before it ended.
+    Killed {
+        /// What happened, with the job's state and log.
+        message: String,
+        /// Whether more resources can fix it.
+        cause: Kill,
+    },
+}
+
+impl TaskFailure {
+    /// Whether trying again (within the node's `retries`) can end otherwise: a lost or killed
+    /// job, or a cache write, yes; the node's own error on its inputs, or an interruption, no.
+    pub fn retryable(&self) -> bool {
+        match self {
+            TaskFailure::Node(_) | TaskFailure::Interrupted(_) => false,
+            TaskFailure::Environment(_)
+            | TaskFailure::InputLost(_)
+            | TaskFailure::Cache(_)
+            | TaskFailure::Killed { .. } => true,
+        }
+    }
 }
 
 impl std::fmt::Display for TaskFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            TaskFailure::Node(m) | TaskFailure::Cache(m) | TaskFailure::Interrupted(m) => f.write_str(m),
+            TaskFailure::Node(m)
+            | TaskFailure::Environment(m)
+            | TaskFailure::Cache(m)
+            | TaskFailure::Interrupted(m)
+            | TaskFailure::Killed { message: m, .. } => f.write_str(m),
             TaskFailure::InputLost(h) => write!(f, "input object {h} is missing or corrupt"),
         }
     }
@@ -185,11 +227,16 @@ pub fn execute(
     let params = Params::from_map(task.params.clone());
     let ctx = RunContext::new(task.label.clone(), task.threads, task.gpus.clone());
     let started = Instant::now();
+    let meter = Meter::start();
     let result = catch_unwind(AssertUnwindSafe(|| {
         if task.role == "shard" { kind.run_shard(&params, &inputs, &ctx) } else { kind.run(&params, &inputs, &ctx) }
     }));
+    let usage = meter.finish();
     let outputs = match result {
         Ok(Ok(outputs)) => outputs,
+        Ok(Err(e @ (NodeError::File { .. } | NodeError::External(_)))) => {
+            return Err(TaskFailure::Environment(e.to_string()));
+        }
         Ok(Err(e)) => return Err(TaskFailure::Node(e.to_string())),
         Err(panic) => {
             let msg = panic
@@ -234,6 +281,7 @@ pub fn execute(
         host: hostname(),
         gcrl_version: env!("CARGO_PKG_VERSION").to_string(),
         notes: ctx.take_notes(),
+        usage: Some(usage),
     };
     cache.put_manifest(&manifest, Some(lock)).map_err(cache_err)?;
     Ok(Outcome::Ran(manifest))
@@ -254,6 +302,18 @@ pub fn hostname() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_failures_a_retry_can_change_are_retryable() {
+        assert!(!TaskFailure::Node("bad input".into()).retryable(), "the same inputs give the same error");
+        assert!(!TaskFailure::Interrupted("Ctrl-C".into()).retryable());
+        assert!(TaskFailure::Environment("plugin `x` was killed by a signal".into()).retryable());
+        assert!(TaskFailure::Cache("disk full".into()).retryable());
+        assert!(TaskFailure::InputLost("h".into()).retryable());
+        for cause in [Kill::Resources, Kill::Transient] {
+            assert!(TaskFailure::Killed { message: "OUT_OF_MEMORY".into(), cause }.retryable());
+        }
+    }
 
     #[test]
     fn task_specs_without_origins_still_parse_and_origins_round_trip() {

@@ -39,6 +39,7 @@ pub fn gather(workflow: &Workflow, cache: &Cache) -> Result<ReportData, ReportEr
             seconds: manifest.as_ref().map(|m| m.seconds),
             host: manifest.as_ref().map(|m| m.host.clone()).unwrap_or_default(),
             gcrl_version: manifest.as_ref().map(|m| m.gcrl_version.clone()).unwrap_or_default(),
+            usage: manifest.as_ref().and_then(|m| m.usage),
         });
         outputs[task.id] = found;
         manifests[task.id] = manifest;

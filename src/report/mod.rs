@@ -22,6 +22,7 @@ mod permutation;
 mod run;
 mod sweeps;
 mod tmex;
+mod usage;
 mod vae;
 
 use std::collections::BTreeMap;

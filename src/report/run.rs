@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use super::ReportError;
 use super::html::{Html, escape, number};
+use crate::cache::TaskUsage;
 
 /// Where a task's result stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +34,8 @@ pub struct TaskRow {
     pub host: String,
     /// gcrl version that computed it.
     pub gcrl_version: String,
+    /// Its CPU time and peak memory, when measured.
+    pub usage: Option<TaskUsage>,
 }
 
 /// One node of the workflow, for the DAG and the parameter table.
@@ -230,6 +233,7 @@ pub fn render(run: &RunData, html: &mut Html, toc: &mut Vec<(String, String)>) -
         &timing_svg(&timing),
         "Compute time per node, summed over its tasks (from the task manifests).",
     );
+    super::usage::render(run, html);
     html.heading("Kinds, versions and parameters");
     let params: Vec<Vec<String>> = run
         .nodes

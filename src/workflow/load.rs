@@ -42,7 +42,7 @@ impl std::str::FromStr for Override {
 
 const TOP_KEYS: &[&str] = &["name", "description", "defaults", "nodes"];
 const NODE_KEYS: &[&str] = &["kind", "description", "inputs", "params", "sweep", "resources", "retries", "publish"];
-const RESOURCE_KEYS: &[&str] = &["cpus", "gpus", "mem_gb", "minutes"];
+const RESOURCE_KEYS: &[&str] = &["cpus", "gpus", "mem_gb", "minutes", "max_mem_gb", "max_minutes"];
 
 /// An input value as written: a source, or (in a list) a bare node id that stands for every
 /// output of that node, expanded once all nodes are loaded.
@@ -663,7 +663,21 @@ impl Loader<'_> {
                 "gpus" => r.gpus = num as usize,
                 "mem_gb" => r.mem_gb = num,
                 "minutes" => r.minutes = num,
+                "max_mem_gb" => r.max_mem_gb = Some(num),
+                "max_minutes" => r.max_minutes = Some(num),
                 _ => {}
+            }
+        }
+        for (cap, limit, base) in [("max_mem_gb", r.max_mem_gb, r.mem_gb), ("max_minutes", r.max_minutes, r.minutes)] {
+            if let Some(limit) = limit.filter(|&l| l < base)
+                && let Some((_, v)) = entries.iter().find(|(k, _)| k.name == cap)
+            {
+                let what = cap.trim_start_matches("max_");
+                self.at_node(
+                    v,
+                    format!("`{cap}` of node `{id}` ({limit}) is below its `{what}` ({base}); raise the cap or lower `{what}`"),
+                    String::new(),
+                );
             }
         }
         r

@@ -50,7 +50,9 @@ pub struct NodeSpec {
     pub inputs: BTreeMap<String, Vec<Source>>,
     /// Resources per task.
     pub resources: Resources,
-    /// How many times a failed task is retried.
+    /// How many times a failed task is retried, when a retry can change the outcome (see
+    /// [`TaskFailure::retryable`](crate::engine::runner::TaskFailure::retryable)): never for the
+    /// node's own error on its inputs.
     pub retries: u32,
     /// `publish:`: output name → file written after each run (relative paths already joined to
     /// the workflow's folder).

@@ -1,5 +1,6 @@
 //! `--executor slurm` against a real Slurm cluster (issue 7): the same bytes as a local run, sweeps
-//! as job arrays, a job cancelled with `scancel` is retried, a failing task is reported, Ctrl-C
+//! as job arrays, a job cancelled with `scancel` is retried (with memory capped, issue 22), a
+//! failing task is reported and not retried, a request above the cap is refused, Ctrl-C
 //! cancels the run's jobs, and a killed head resumes by adopting the jobs that still run.
 //!
 //! The cluster is the one `scripts/slurm-local.sh start` brings up (`.ci/run` starts it). The tests
@@ -224,6 +225,57 @@ fn a_partition_slurm_refuses_fails_the_tasks_with_sbatch_s_message() {
     let t = Test::new().workflow(SLOW).write("slurm.yaml", "partition: nosuch\n");
     let out = slurm_run(&t, &["--profile", "slurm.yaml"]).status(1);
     out.stderr_has(&["task slow failed: sbatch refused the job", "--partition=nosuch", "fix the --profile"]);
+}
+
+/// SLOW with a 1 GiB request and two retries, for the caps.
+fn slow_1g() -> String {
+    SLOW.replace("    retries: 1\n", "    resources: { mem_gb: 1 }\n    retries: 2\n")
+}
+
+#[test]
+#[ignore = "needs a Slurm cluster (bash scripts/slurm-local.sh start); CI runs it"]
+fn a_retry_after_a_killed_job_asks_for_more_memory_up_to_the_cap_and_status_shows_cpu_and_peak_rss() {
+    slurm();
+    let t = Test::new().workflow(&slow_1g()).write("slurm.yaml", "retry_scale: 4\nmax_mem_gb: 2\n");
+    let head =
+        t.args(["run", "--json", "--executor", "slurm", "--slurm-poll", "0.3", "--profile", "slurm.yaml"]).spawn();
+    let id = wait_running(&t, "slow");
+    assert!(Command::new("scancel").arg(&id).status().expect("scancel runs").success());
+    let out = head.wait().success();
+    out.stderr_has(&["failed (will retry)", &format!("slurm job {id} ended CANCELLED")]);
+    let state = run_state(&t);
+    assert_eq!(jobs(&state).len(), 2, "a retry after the kill: {state}");
+    let mems: Vec<u64> = jobs(&state).iter().map(|j| j["mem_mb"].as_u64().unwrap()).collect();
+    assert_eq!(mems, [1024, 2048], "4 × 1 GiB capped at 2 GiB: {state}");
+    let usage = &jobs(&state)[1]["elements"][0]["usage"];
+    assert!(usage["peak_rss_mb"].as_f64().is_some_and(|p| p > 1.0), "the worker's own rusage: {state}");
+    assert_eq!(usage["alone"], true, "a worker runs its tasks one at a time: {usage}");
+    let text = t.args(["status"]).raw().run().success().stdout;
+    assert!(text.contains("cpu ") && text.contains(" MiB") && text.contains("COMPLETED"), "{text}");
+}
+
+#[test]
+#[ignore = "needs a Slurm cluster (bash scripts/slurm-local.sh start); CI runs it"]
+fn a_request_above_the_profile_cap_is_refused_before_anything_is_submitted() {
+    slurm();
+    let t = Test::new().workflow(SLOW).write("slurm.yaml", "max_mem_gb: 1\n");
+    let out = slurm_run(&t, &["--profile", "slurm.yaml"]).status(1);
+    assert!(!out.stderr.contains("will retry"), "{}", out.stderr);
+    out.stderr_has(&["node `slow` asks for 2 GiB", "the cap is 1 GiB", "lower `mem_gb` or raise the cap"]);
+    let submitted = saved_state(&t, "slow").map(|s| jobs(&s)).unwrap_or_default();
+    assert!(submitted.is_empty(), "nothing submitted: {submitted:?}");
+}
+
+#[test]
+#[ignore = "needs a Slurm cluster (bash scripts/slurm-local.sh start); CI runs it"]
+fn a_task_failing_on_bad_input_on_a_compute_node_is_not_retried() {
+    slurm();
+    let t = Test::new()
+        .workflow("name: bad\nnodes:\n  bad:\n    kind: diag-numbers\n    params: {fail: true}\n    retries: 2\n");
+    let out = slurm_run(&t, &[]).status(1);
+    assert!(!out.stderr.contains("will retry"), "{}", out.stderr);
+    out.stderr_has(&["task bad failed", "failing on purpose"]);
+    assert_eq!(jobs(&run_state(&t)).len(), 1, "one job, no retry");
 }
 
 const RESUME: &str = "\

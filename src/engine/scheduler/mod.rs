@@ -202,7 +202,7 @@ impl Run<'_> {
             }
             Err(failure) => {
                 let error = failure.to_string();
-                if self.progress.retry(id, task.retries) {
+                if failure.retryable() && self.progress.retry(id, task.retries) {
                     reporter.event(Event::Failed { task, error: &error, retrying: true });
                     let key = self.keys[id].clone().unwrap_or_default();
                     self.queue(id, key, resolver, slots, reporter);

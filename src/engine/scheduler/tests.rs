@@ -19,7 +19,7 @@ use crate::engine::executor::{Capacity, Executor, LocalExecutor, Message};
 use crate::engine::graph::TaskGraph;
 use crate::engine::kind::Resources;
 use crate::engine::registry::Registry;
-use crate::engine::runner::{ResolvedInput, ResolvedTask, TaskFailure, execute};
+use crate::engine::runner::{Kill, ResolvedInput, ResolvedTask, TaskFailure, execute};
 use crate::workflow::load_workflow;
 
 /// Random producer lists: task `i` depends on a subset of `0..i`.
@@ -260,7 +260,7 @@ impl Executor for Fake {
         };
         for (id, task, force, done) in batch {
             let result = if self.flaky.remove(&task.label) {
-                Err(TaskFailure::Node("a flaky first try".into()))
+                Err(TaskFailure::Killed { message: "a flaky first try".into(), cause: Kill::Transient })
             } else {
                 if self.lose.remove(&task.label)
                     && let Some(ResolvedInput::Object { hash, .. }) = task.inputs.values().flatten().next()

@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::error::SlurmError;
+use crate::engine::runner::Kill;
 
 /// How long a client command may take.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -50,6 +51,16 @@ const NEVER_STARTS: &[&str] =
 pub fn is_terminal(state: &str) -> bool {
     let s = state.split_whitespace().next().unwrap_or("");
     TERMINAL.contains(&s)
+}
+
+/// Why a job that ended in `state` without a worker's report died: out of memory or time
+/// (`OUT_OF_MEMORY`, `TIMEOUT`) more resources can fix; anything else (a lost node, preemption,
+/// `scancel`, a worker killed by a signal) may pass on a plain retry.
+pub fn kill_cause(state: &str) -> Kill {
+    match state.split_whitespace().next().unwrap_or("") {
+        "OUT_OF_MEMORY" | "TIMEOUT" => Kill::Resources,
+        _ => Kill::Transient,
+    }
 }
 
 /// Whether a pending job with this reason can never run.
@@ -262,6 +273,10 @@ mod tests {
     fn states_and_ids() {
         assert!(is_terminal("CANCELLED by 0"));
         assert!(is_terminal("OUT_OF_MEMORY"));
+        assert_eq!(kill_cause("OUT_OF_MEMORY"), Kill::Resources);
+        assert_eq!(kill_cause("TIMEOUT"), Kill::Resources);
+        assert_eq!(kill_cause("NODE_FAIL"), Kill::Transient);
+        assert_eq!(kill_cause("CANCELLED by 0"), Kill::Transient);
         assert!(!is_terminal("COMPLETING"));
         assert!(never_starts("PartitionConfig"));
         assert!(!never_starts("Resources"));

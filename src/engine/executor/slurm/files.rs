@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::error::{SlurmError, io};
-use crate::engine::runner::{ResolvedTask, TaskFailure};
+use crate::engine::runner::{Kill, ResolvedTask, TaskFailure};
 
 /// One task of a job spec.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -50,7 +50,7 @@ pub enum TaskResult {
     Cached,
     /// It failed.
     Failed {
-        /// `node`, `input_lost` or `cache`.
+        /// `node`, `environment`, `input_lost`, `cache`, `interrupted`, `killed` or `killed_resources`.
         reason: String,
         /// The error (for `input_lost`, the hash of the lost input).
         message: String,
@@ -62,9 +62,12 @@ impl TaskResult {
     pub fn failed(f: &TaskFailure) -> Self {
         let (reason, message) = match f {
             TaskFailure::Node(m) => ("node", m.clone()),
+            TaskFailure::Environment(m) => ("environment", m.clone()),
             TaskFailure::InputLost(h) => ("input_lost", h.clone()),
             TaskFailure::Cache(m) => ("cache", m.clone()),
             TaskFailure::Interrupted(m) => ("interrupted", m.clone()),
+            TaskFailure::Killed { message, cause: Kill::Resources } => ("killed_resources", message.clone()),
+            TaskFailure::Killed { message, cause: Kill::Transient } => ("killed", message.clone()),
         };
         TaskResult::Failed { reason: reason.into(), message }
     }
@@ -73,9 +76,12 @@ impl TaskResult {
     pub fn failure(&self) -> Option<TaskFailure> {
         match self {
             TaskResult::Failed { reason, message } => Some(match reason.as_str() {
+                "environment" => TaskFailure::Environment(message.clone()),
                 "input_lost" => TaskFailure::InputLost(message.clone()),
                 "cache" => TaskFailure::Cache(message.clone()),
                 "interrupted" => TaskFailure::Interrupted(message.clone()),
+                "killed_resources" => TaskFailure::Killed { message: message.clone(), cause: Kill::Resources },
+                "killed" => TaskFailure::Killed { message: message.clone(), cause: Kill::Transient },
                 _ => TaskFailure::Node(message.clone()),
             }),
             TaskResult::Ran | TaskResult::Cached => None,

@@ -5,11 +5,14 @@
 //! - Packing ([`pack`]): the tasks the scheduler hands over between two waits are packed into
 //!   job arrays (small shards, blocks of about `--slurm-target-minutes` per element) and single
 //!   jobs (GPU or long tasks), with `--cpus-per-task`, `--mem`, `--gres`, `--time` from the
-//!   task's resources, scaled by `retry_scale` per attempt, and the [`profile`]'s flags.
+//!   task's resources, scaled by `retry_scale` per attempt up to the caps ([`limits`]), and the
+//!   [`profile`]'s flags.
 //! - Watching ([`watch`]): one `squeue` call per cycle for every job of the run; an element's
 //!   report (written by `gcrl exec` when it ends) and the task manifests confirm completion.
 //!   A job Slurm killed (timeout, out of memory, node failure, `scancel`) fails its unfinished
-//!   tasks with the Slurm state and the log path; the scheduler retries them (`retries`).
+//!   tasks with the Slurm state and the log path, and whether more resources can help
+//!   ([`Kill`](crate::engine::runner::Kill)); the scheduler retries them (`retries`). A task that
+//!   failed on its own (bad input) is never retried.
 //! - Ctrl-C: every job of the run is cancelled with one `scancel`; unfinished tasks fail as
 //!   interrupted. A head killed outright leaves its [`state`]: the next head adopts the elements
 //!   that still run (their tasks are not submitted again) and the cache serves what finished.
@@ -20,6 +23,7 @@
 pub mod client;
 pub mod error;
 pub mod files;
+pub mod limits;
 pub mod pack;
 pub mod profile;
 pub mod state;
@@ -37,6 +41,7 @@ use std::time::Duration;
 use client::Client;
 pub use error::SlurmError;
 use files::{JobSpec, RunDir, SpecTask, now_ms, read_json, write_atomic, write_json};
+use limits::Limits;
 use pack::{Item, JobPlan, pack};
 use profile::Profile;
 use state::{JobRecord, RunState};
@@ -265,12 +270,6 @@ impl SlurmExecutor {
     }
 }
 
-/// `r` with memory and time scaled by `scale^attempt`.
-fn scaled(r: Resources, scale: f64, attempt: u32) -> Resources {
-    let f = scale.powi(attempt as i32);
-    Resources { mem_gb: r.mem_gb * f, minutes: r.minutes * f, ..r }
-}
-
 /// A path quoted for `sh`.
 fn quote(p: &Path) -> String {
     format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
@@ -349,16 +348,24 @@ impl Executor for SlurmExecutor {
         }
         let mut items = Vec::with_capacity(fresh.len());
         let mut attempts = Vec::with_capacity(fresh.len());
-        for q in &fresh {
-            let attempt = self.attempts.entry(q.id).or_insert(0);
+        let mut accepted = Vec::with_capacity(fresh.len());
+        for q in fresh {
             let info = &self.tasks[q.id];
+            let limits = Limits::of(&info.resources, &self.options.profile);
+            if let Some(why) = limits.refuse(&info.node, &info.resources) {
+                let _ = q.done.send(Message::Done(q.id, Box::new(Err(TaskFailure::Node(why)))));
+                continue;
+            }
+            let attempt = self.attempts.entry(q.id).or_insert(0);
             items.push(Item {
                 group: info.node.clone(),
-                resources: scaled(info.resources, self.options.profile.retry_scale, *attempt),
+                resources: limits.scaled(info.resources, self.options.profile.retry_scale, *attempt),
             });
             attempts.push(*attempt);
             *attempt += 1;
+            accepted.push(q);
         }
+        let fresh = accepted;
         for plan in pack(&items, self.options.target_minutes, self.options.max_array) {
             let attempt = plan.elements.iter().flatten().map(|&i| attempts[i]).max().unwrap_or(0);
             self.submit_job(&plan, &fresh, attempt);

@@ -8,6 +8,8 @@
 //! gcrl: /shared/bin/gcrl  # gcrl on the compute nodes (default: this binary's path)
 //! retry_scale: 2          # a retry asks for this many times more memory and time, per attempt
 //! array_parallel: 50      # at most this many elements of one array at once (%50)
+//! max_mem_gb: 64          # no request (retries included) asks for more memory than this
+//! max_minutes: 1440       # … nor for a longer time (Nextflow's resourceLimits)
 //! ```
 //! Unknown keys and wrong types are errors naming the file, the line and the fix.
 
@@ -18,7 +20,18 @@ use crate::workflow::suggest::hint;
 use crate::workflow::yaml::{Node, Yaml, parse_at};
 
 /// The keys a profile may have.
-pub const KEYS: &[&str] = &["partition", "account", "qos", "sbatch_flags", "gcrl", "retry_scale", "array_parallel"];
+pub const KEYS: &[&str] = &[
+    "partition",
+    "account",
+    "qos",
+    "sbatch_flags",
+    "gcrl",
+    "retry_scale",
+    "array_parallel",
+    // Resource caps.
+    "max_mem_gb",
+    "max_minutes",
+];
 
 /// A parsed profile.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +50,10 @@ pub struct Profile {
     pub retry_scale: f64,
     /// Array throttle (`%K`).
     pub array_parallel: Option<usize>,
+    /// The most memory (GiB) any request may ask for.
+    pub max_mem_gb: Option<f64>,
+    /// The longest time (minutes) any request may ask for.
+    pub max_minutes: Option<f64>,
 }
 
 impl Default for Profile {
@@ -49,6 +66,8 @@ impl Default for Profile {
             gcrl: None,
             retry_scale: 2.0,
             array_parallel: None,
+            max_mem_gb: None,
+            max_minutes: None,
         }
     }
 }
@@ -126,6 +145,8 @@ impl Profile {
                         _ => return Err(err(value.pos.line, "`array_parallel` must be a positive integer".into())),
                     }
                 }
+                "max_mem_gb" => p.max_mem_gb = Some(cap(&value, "max_mem_gb").map_err(|m| err(value.pos.line, m))?),
+                "max_minutes" => p.max_minutes = Some(cap(&value, "max_minutes").map_err(|m| err(value.pos.line, m))?),
                 other => {
                     let h = hint(other, KEYS.iter().copied());
                     let fix = if h.is_empty() { format!("the keys are {}", KEYS.join(", ")) } else { h };
@@ -150,6 +171,15 @@ impl Profile {
         }
         f.extend(self.sbatch_flags.iter().cloned());
         f
+    }
+}
+
+/// A resource cap: a positive number.
+fn cap(value: &Node, key: &str) -> Result<f64, String> {
+    match value.value {
+        Yaml::Int(i) if i > 0 => Ok(i as f64),
+        Yaml::Float(f) if f > 0.0 => Ok(f),
+        _ => Err(format!("`{key}` must be a positive number (the most any request may ask for)")),
     }
 }
 
@@ -178,6 +208,10 @@ mod tests {
     #[test]
     fn bad_values_are_refused() {
         assert!(parse("retry_scale: 0.5\n").unwrap_err().contains("`retry_scale` must be a number ≥ 1"));
+        assert!(parse("max_mem_gb: 0\n").unwrap_err().contains("slurm.yaml:1: `max_mem_gb` must be a positive number"));
+        assert!(parse("max_minutes: soon\n").unwrap_err().contains("`max_minutes` must be a positive number"));
+        let caps = parse("max_mem_gb: 64\nmax_minutes: 90.5\n").unwrap();
+        assert_eq!((caps.max_mem_gb, caps.max_minutes), (Some(64.0), Some(90.5)));
         assert!(parse("sbatch_flags: [exclusive]\n").unwrap_err().contains("must start with `-`"));
         assert!(parse("- a\n").unwrap_err().contains("a profile is a mapping"));
         assert_eq!(parse("").unwrap(), Profile::default());

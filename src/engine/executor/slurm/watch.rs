@@ -11,7 +11,7 @@ use std::sync::mpsc::Sender;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::client::{Client, JobLine, is_terminal, never_starts};
+use super::client::{Client, JobLine, is_terminal, kill_cause, never_starts};
 use super::files::{ElementReport, RunDir, TaskResult, read_json};
 use super::state::{JobRecord, RunState};
 use crate::cache::Cache;
@@ -297,7 +297,8 @@ pub fn run(shared: &Shared) {
                 job.element_id(e),
                 log.display()
             );
-            w.finish(j, e, None, &|| TaskFailure::Node(why.clone()));
+            let cause = kill_cause(&state);
+            w.finish(j, e, None, &|| TaskFailure::Killed { message: why.clone(), cause });
         }
         w.save();
         drop(w);
