@@ -16,7 +16,7 @@ use crate::engine::executor::slurm::files::{RunDir, TaskResult};
 use crate::engine::executor::slurm::profile::Profile;
 use crate::engine::executor::slurm::state::RunState;
 use crate::engine::executor::slurm::worker::run_element;
-use crate::engine::executor::slurm::{SlurmExecutor, SlurmOptions, TaskInfo};
+use crate::engine::executor::slurm::{SlurmExecutor, SlurmOptions};
 use crate::engine::executor::{Executor, LocalExecutor};
 use crate::engine::fingerprint::fingerprint;
 use crate::engine::graph::{TaskGraph, check_node};
@@ -155,7 +155,7 @@ pub fn run(
         None => {
             let graph = TaskGraph::expand(&workflow, until)?;
             let interrupt = super::signal::install();
-            let mut executor = executor_for(slurm, &workflow, &graph, &cache, registry, jobs, gpus, interrupt)?;
+            let mut executor = executor_for(slurm, &workflow, &cache, registry, jobs, gpus, interrupt)?;
             let mut reporter = Console::new(quiet, Some(RunLog::create(&cache, &workflow.name)));
             let options = RunOptions { force: force.to_vec(), seal: fingerprint.clone(), interrupt: Some(interrupt) };
             let summary = run_graph(&graph, &workflow.name, &cache, executor.as_mut(), &options, &mut reporter);
@@ -246,11 +246,9 @@ fn interrupted_line(signal: &str, s: &RunSummary, slurm: bool) -> String {
 }
 
 /// The executor of `gcrl run`: local threads, or Slurm when `slurm` is set.
-#[allow(clippy::too_many_arguments)]
 fn executor_for(
     slurm: Option<SlurmOptions>,
     workflow: &Workflow,
-    graph: &TaskGraph,
     cache: &Cache,
     registry: Registry,
     jobs: Option<usize>,
@@ -268,13 +266,10 @@ fn executor_for(
                     })?,
             )
         }
-        Some(options) => {
-            let tasks = graph.tasks.iter().map(|t| TaskInfo { node: t.node.clone(), resources: t.resources }).collect();
-            Box::new(
-                SlurmExecutor::new(options, &workflow.name, tasks, cache.clone(), interrupt)
-                    .map_err(|e| Failure::from(EngineError::from(e)))?,
-            )
-        }
+        Some(options) => Box::new(
+            SlurmExecutor::new(options, &workflow.name, cache.clone(), interrupt)
+                .map_err(|e| Failure::from(EngineError::from(e)))?,
+        ),
     })
 }
 

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
 
-use super::{Capacity, Executor, Message};
+use super::{Capacity, Executor, Message, Submission};
 use crate::cache::Cache;
 use crate::engine::registry::Registry;
-use crate::engine::runner::{ResolvedTask, execute};
+use crate::engine::runner::execute;
 
 /// Runs tasks on a thread pool of this process.
 pub struct LocalExecutor {
@@ -35,7 +35,7 @@ impl Executor for LocalExecutor {
         self.capacity
     }
 
-    fn submit(&mut self, id: usize, task: ResolvedTask, force: bool, done: Sender<Message>) {
+    fn submit(&mut self, Submission { id, task, force, .. }: Submission, done: Sender<Message>) {
         let registry = Arc::clone(&self.registry);
         let cache = self.cache.clone();
         self.pool.spawn(move || {

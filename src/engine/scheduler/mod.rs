@@ -29,7 +29,7 @@ use slots::Slots;
 
 use super::error::EngineError;
 use super::events::{Event, Reporter};
-use super::executor::{Executor, Message};
+use super::executor::{Executor, Message, Submission};
 use super::graph::{Task, TaskGraph};
 use super::resolve::{OutputHashes, Resolver};
 use super::runner::{Outcome, ResolvedTask, TaskFailure};
@@ -275,7 +275,16 @@ pub fn run_graph(
             in_flight += 1;
             run.progress.start(id);
             reporter.event(Event::Started(&graph.tasks[id]));
-            executor.submit(id, resolved, run.forced[id], tx.clone());
+            let task = &graph.tasks[id];
+            let submission = Submission {
+                id,
+                task: resolved,
+                node: task.node.clone(),
+                resources: task.resources,
+                force: run.forced[id],
+                attempt: run.progress.failures(id),
+            };
+            executor.submit(submission, tx.clone());
         }
         // Messages arrive in bursts (a Slurm element reports its tasks at once): handle the whole
         // burst before the executor sends what it was given, so it can pack it into few jobs.

@@ -114,6 +114,11 @@ impl Progress {
         skipped
     }
 
+    /// How many tries of task `id` failed so far in this run.
+    pub fn failures(&self, id: usize) -> u32 {
+        self.failures[id]
+    }
+
     /// The running task `id` failed: counts the failure and says whether a try is left
     /// (`retries` tries after the first). If so the task is ready again; the loop, which still
     /// holds what it resolved to, queues it without [`Progress::next_ready`].

@@ -15,7 +15,7 @@ use super::slots::Slots;
 use super::{RunOptions, RunSummary, run_graph};
 use crate::cache::Cache;
 use crate::engine::events::{Event, Reporter};
-use crate::engine::executor::{Capacity, Executor, LocalExecutor, Message};
+use crate::engine::executor::{Capacity, Executor, LocalExecutor, Message, Submission};
 use crate::engine::graph::TaskGraph;
 use crate::engine::kind::Resources;
 use crate::engine::registry::Registry;
@@ -230,6 +230,8 @@ struct Fake {
     flaky: HashSet<String>,
     lose: HashSet<String>,
     oversubscribed: Vec<String>,
+    /// `(label, attempt)` of every submission, in order.
+    attempts: Vec<(String, u32)>,
 }
 
 impl Executor for Fake {
@@ -237,7 +239,8 @@ impl Executor for Fake {
         self.capacity
     }
 
-    fn submit(&mut self, id: usize, task: ResolvedTask, force: bool, done: Sender<Message>) {
+    fn submit(&mut self, Submission { id, task, force, attempt, .. }: Submission, done: Sender<Message>) {
+        self.attempts.push((task.label.clone(), attempt));
         let cpus: usize = self.held.iter().map(|(_, t, ..)| t.threads).sum::<usize>() + task.threads;
         let mut gpus: Vec<usize> = self.held.iter().flat_map(|(_, t, ..)| t.gpus.iter().copied()).collect();
         gpus.extend(&task.gpus);
@@ -382,6 +385,8 @@ struct Ran {
     results: BTreeMap<String, (String, BTreeMap<String, String>)>,
     ends: Ends,
     oversubscribed: Vec<String>,
+    /// The fake executor's `(label, attempt)` of every submission.
+    attempts: Vec<(String, u32)>,
 }
 
 /// Runs `yaml` through the fake executor (`Some((order, flaky, lose))`: `order` seeds the
@@ -395,7 +400,7 @@ fn run_once(yaml: &str, executor: Option<(Option<u64>, HashSet<String>, HashSet<
     let graph = TaskGraph::expand(&workflow, &[]).expect("the graph expands");
     let cache = Cache::open(&dir.path().join("cache")).expect("a cache");
     let mut ends = Ends::default();
-    let (summary, oversubscribed) = match executor {
+    let (summary, oversubscribed, attempts) = match executor {
         Some((seed, flaky, lose)) => {
             let mut fake = Fake {
                 capacity,
@@ -406,10 +411,11 @@ fn run_once(yaml: &str, executor: Option<(Option<u64>, HashSet<String>, HashSet<
                 flaky,
                 lose,
                 oversubscribed: Vec::new(),
+                attempts: Vec::new(),
             };
             let s =
                 run_graph(&graph, "prop", &cache, &mut fake, &RunOptions::default(), &mut ends).expect("the run ends");
-            (s, fake.oversubscribed)
+            (s, fake.oversubscribed, fake.attempts)
         }
         None => {
             let mut local = LocalExecutor::new(capacity.cpus, capacity.gpus, Arc::new(registry), cache.clone())
@@ -417,12 +423,13 @@ fn run_once(yaml: &str, executor: Option<(Option<u64>, HashSet<String>, HashSet<
             (
                 run_graph(&graph, "prop", &cache, &mut local, &RunOptions::default(), &mut ends).expect("the run ends"),
                 vec![],
+                vec![],
             )
         }
     };
     let record = cache.last_run("prop").map(|(_, r)| r).expect("a run record");
     let results = record.tasks.into_iter().map(|(label, e)| (label, (e.key, e.outputs))).collect();
-    Ran { summary, results, ends, oversubscribed }
+    Ran { summary, results, ends, oversubscribed, attempts }
 }
 
 /// The task labels of `yaml`'s graph, and the labels of tasks that need a task of a failing
@@ -516,4 +523,19 @@ fn regression_two_consumers_losing_one_object_in_one_burst_both_wait_for_its_rer
     assert_eq!(run.ends.requeued, BTreeMap::from([("n0".to_string(), 1)]), "n0 runs again once, for both");
     assert_eq!((run.summary.ran, run.results.len()), (4, 3));
     assert_eq!(run.results, run_once(yaml, None, Capacity { cpus: 2, gpus: 0 }).results);
+}
+
+/// Regression (issue 19): the Slurm executor counted its own attempts, so a producer run again
+/// because its output vanished was resubmitted with `retry_scale` times the memory and time
+/// although it never failed. The attempt now travels with the task: failed tries only.
+#[test]
+fn regression_a_producer_run_again_for_a_lost_output_asks_for_no_more_resources() {
+    let yaml = "name: prop\nnodes:\n  n0:\n    kind: diag-numbers\n  n1:\n    kind: diag-sum\n    \
+                inputs: {values: n0.values}\n    retries: 1\n";
+    let (flaky, lose) = (HashSet::from(["n1".to_string()]), HashSet::from(["n1".to_string()]));
+    let run = run_once(yaml, Some((None, flaky, lose)), Capacity { cpus: 2, gpus: 0 });
+    assert_eq!(run.ends.failed, BTreeMap::new());
+    let attempts: Vec<(&str, u32)> = run.attempts.iter().map(|(l, a)| (l.as_str(), *a)).collect();
+    // n1 fails once (flaky: attempt 1 next), then loses n0's output: n0 reruns at attempt 0.
+    assert_eq!(attempts, [("n0", 0), ("n1", 0), ("n1", 1), ("n0", 0), ("n1", 1)]);
 }

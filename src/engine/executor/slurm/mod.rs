@@ -47,7 +47,7 @@ use profile::Profile;
 use state::{JobRecord, RunState};
 use watch::{LiveElement, LiveJob, Shared, Tracked, Watch};
 
-use super::{Capacity, Executor, Message};
+use super::{Capacity, Executor, Message, Submission};
 use crate::cache::Cache;
 use crate::engine::kind::Resources;
 use crate::engine::runner::{ResolvedTask, TaskFailure};
@@ -65,33 +65,25 @@ pub struct SlurmOptions {
     pub poll: Duration,
 }
 
-/// What the executor knows of a task of the graph besides its resolved form.
-#[derive(Debug, Clone)]
-pub struct TaskInfo {
-    /// Its node (tasks of one node may share an array).
-    pub node: String,
-    /// What it needs.
-    pub resources: Resources,
-}
-
 struct Queued {
     id: usize,
     task: ResolvedTask,
+    node: String,
+    resources: Resources,
     force: bool,
+    attempt: u32,
     done: Sender<Message>,
 }
 
 /// Runs tasks as Slurm jobs.
 pub struct SlurmExecutor {
     options: SlurmOptions,
-    tasks: Vec<TaskInfo>,
     client: Client,
     dir: RunDir,
     cache_root: PathBuf,
     gcrl: PathBuf,
     interrupt: &'static AtomicBool,
     queue: Vec<Queued>,
-    attempts: HashMap<usize, u32>,
     adoptable: HashMap<String, (String, usize)>,
     shared: Arc<Shared>,
     watcher: Option<JoinHandle<()>>,
@@ -100,12 +92,10 @@ pub struct SlurmExecutor {
 
 impl SlurmExecutor {
     /// Checks the Slurm commands, adopts what an earlier head of `workflow` left running, and
-    /// starts the watcher. `tasks[i]` describes task `i` of the graph; `interrupt` is set by
-    /// the caller's Ctrl-C handler.
+    /// starts the watcher. `interrupt` is set by the caller's Ctrl-C handler.
     pub fn new(
         options: SlurmOptions,
         workflow: &str,
-        tasks: Vec<TaskInfo>,
         cache: Cache,
         interrupt: &'static AtomicBool,
     ) -> Result<Self, SlurmError> {
@@ -136,14 +126,12 @@ impl SlurmExecutor {
         };
         Ok(SlurmExecutor {
             options,
-            tasks,
             client,
             dir,
             cache_root,
             gcrl,
             interrupt,
             queue: Vec::new(),
-            attempts: HashMap::new(),
             adoptable,
             shared,
             watcher: Some(watcher),
@@ -320,8 +308,9 @@ impl Executor for SlurmExecutor {
         Capacity { cpus: 1 << 20, gpus: 1 << 20 }
     }
 
-    fn submit(&mut self, id: usize, task: ResolvedTask, force: bool, done: Sender<Message>) {
-        self.queue.push(Queued { id, task, force, done });
+    fn submit(&mut self, s: Submission, done: Sender<Message>) {
+        let Submission { id, task, node, resources, force, attempt } = s;
+        self.queue.push(Queued { id, task, node, resources, force, attempt, done });
     }
 
     fn dispatch(&mut self) {
@@ -350,19 +339,16 @@ impl Executor for SlurmExecutor {
         let mut attempts = Vec::with_capacity(fresh.len());
         let mut accepted = Vec::with_capacity(fresh.len());
         for q in fresh {
-            let info = &self.tasks[q.id];
-            let limits = Limits::of(&info.resources, &self.options.profile);
-            if let Some(why) = limits.refuse(&info.node, &info.resources) {
+            let limits = Limits::of(&q.resources, &self.options.profile);
+            if let Some(why) = limits.refuse(&q.node, &q.resources) {
                 let _ = q.done.send(Message::Done(q.id, Box::new(Err(TaskFailure::Node(why)))));
                 continue;
             }
-            let attempt = self.attempts.entry(q.id).or_insert(0);
             items.push(Item {
-                group: info.node.clone(),
-                resources: limits.scaled(info.resources, self.options.profile.retry_scale, *attempt),
+                group: q.node.clone(),
+                resources: limits.scaled(q.resources, self.options.profile.retry_scale, q.attempt),
             });
-            attempts.push(*attempt);
-            *attempt += 1;
+            attempts.push(q.attempt);
             accepted.push(q);
         }
         let fresh = accepted;
