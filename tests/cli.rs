@@ -8,7 +8,7 @@
 //! `malformed` (workflows that must be refused with a clear error), `models` (the gCRL-AE kinds), `gpu` (CPU vs GPU
 //! training; `cuda` builds, ignored without a GPU),
 //! `seal` (the no-op fast path), `load_layouts` (`load` on mtx/Parse layouts and a joined cell table), `commands` (`kinds`, `dag`, `show`, `export`), `slurm` (`--executor slurm` on a real cluster,
-//! `exec`, `status`), `plugins` (external kinds), `report` (the HTML report in headless Chromium), `report_node` (the `report` kind and `publish:`).
+//! `exec`, `status`), `plugins` (external kinds), `report` (the HTML report in headless Chromium), `report_node` (the `report` kind and `publish:`), `python` (`gcrl paths` and the Python package in `python/`).
 
 pub mod test;
 
@@ -23,6 +23,7 @@ mod load_layouts;
 mod malformed;
 mod models;
 mod plugins;
+mod python;
 mod report;
 mod report_node;
 mod rerun;

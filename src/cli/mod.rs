@@ -1,11 +1,12 @@
 //! The command line: flags ([`args`]), commands ([`commands`], [`anndata`] for .h5ad exports,
-//! [`runs`] for the run records),
+//! [`runs`] for the run records, [`paths`] for the cached objects' files),
 //! terminal output ([`report`]) and exit codes ([`exit`]).
 
 pub mod anndata;
 pub mod args;
 pub mod commands;
 pub mod exit;
+pub mod paths;
 pub mod report;
 pub mod runs;
 pub mod signal;
@@ -51,6 +52,7 @@ pub fn main() -> i32 {
         Command::Dag { workflow, format } => commands::dag(workflow, registry, *format),
         Command::Kinds { kind, json } => commands::kinds(&registry, kind.as_deref(), *json),
         Command::Show { workflow, output, rows } => commands::show(workflow, registry, cache, output, *rows),
+        Command::Paths { workflow, json } => paths::paths(workflow, registry, cache, *json),
         Command::Export { workflow, output, to, obs, obsm } => {
             commands::export(workflow, registry, cache, output, to, obs.as_deref(), obsm)
         }
