@@ -14,6 +14,7 @@ pub mod test;
 
 mod cache;
 mod commands;
+mod exit_codes;
 mod failure;
 mod faults;
 #[cfg(feature = "cuda")]
