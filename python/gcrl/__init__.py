@@ -131,28 +131,32 @@ class Workflow:
         """A cells × genes output as AnnData: X as stored (scipy CSR for the sparse layout,
         dense otherwise), ``obs`` from a cell table's columns (``cell`` is the index), ``obsm``
         from cells × k tables (``{"X_tfa": "activities.activities"}``), aligned by cell name;
-        ``uns["gcrl"]["provenance"]`` names what each part came from."""
+        ``uns["gcrl"]["provenance"]`` is the data frame ``gcrl export`` writes: one row per part
+        (``X``, ``obs``, ``obsm/<key>``) with its workflow, node, output, kind, kind_version, hash."""
         import anndata as ad
         import pandas as pd
 
         cells, genes, x = _matrix(self.arrow(name), name)
         frame = pd.DataFrame(index=pd.Index(cells, name=None))
-        used = [name]
+        used = [("X", name)]
         if obs is not None:
             t = self.table(obs)
             if "cell" not in t.columns:
                 raise GcrlError(f"obs={obs!r} has no `cell` column; its columns are {', '.join(t.columns)}")
             frame = _aligned(t.set_index("cell"), cells, f"obs={obs!r}")
             frame.index.name = None
-            used.append(obs)
+            used.append(("obs", obs))
         matrices = {}
         for key, source in (obsm or {}).items():
             rows, cols, m = _matrix(self.arrow(source), source)
             m = m.toarray() if hasattr(m, "toarray") else m
             matrices[key] = _aligned(pd.DataFrame(m, index=rows, columns=cols), cells, f"obsm[{key!r}]").to_numpy()
-            used.append(source)
+            used.append((f"obsm/{key}", source))
         var = pd.DataFrame(index=pd.Index(genes, name=None))
-        uns = {"gcrl": {"provenance": {n: self.provenance(n) for n in used}}}
+        columns = ["workflow", "node", "output", "kind", "kind_version", "hash"]
+        rows = [[self.provenance(n)[c] for c in columns] for _, n in used]
+        provenance = pd.DataFrame(rows, index=[part for part, _ in used], columns=columns)
+        uns = {"gcrl": {"provenance": provenance}}
         return ad.AnnData(X=x, obs=frame, var=var, obsm=matrices, uns=uns)
 
 

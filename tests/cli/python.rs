@@ -50,12 +50,16 @@ assert (a.X != b.X).nnz == 0
 assert list(a.obs_names) == list(b.obs_names) and list(a.var_names) == list(b.var_names)
 assert list(a.obs["targets"]) == list(b.obs["targets"])
 assert list(a.obs["n_targets"]) == list(b.obs["n_targets"])
-# Provenance: the hash is the object's name, as gcrl paths --json reports it.
-p = a.uns["gcrl"]["provenance"]["data.counts"]
+# Provenance: the same frame in both, the hash being the object's name in gcrl paths --json.
+mine, theirs = a.uns["gcrl"]["provenance"], b.uns["gcrl"]["provenance"]
+assert list(mine.index) == list(theirs.index) == ["X", "obs"], (mine, theirs)
+for c in mine.columns:
+    assert list(mine[c]) == list(theirs[c]), (c, mine[c], theirs[c])
 paths = json.loads(subprocess.check_output([os.environ["GCRL_BIN"], "paths", "workflow.yaml", "--json"]))
 entry = [o for o in paths["objects"] if o["name"] == "data.counts"][0]
-assert p == {"workflow": "py", "node": "data", "output": "counts", "task": "data", "kind": "simulate",
-             "kind_version": entry["kind_version"], "hash": entry["hash"]}, p
+assert dict(theirs.loc["X"]) == {"workflow": "py", "node": "data", "output": "counts", "kind": "simulate",
+                                 "kind_version": entry["kind_version"], "hash": entry["hash"]}, theirs
+assert theirs.loc["obs", "output"] == "cells" and theirs.loc["obs", "hash"] != entry["hash"]
 assert os.path.basename(w.entry("data.counts")["path"]) == entry["hash"] + ".arrow"
 # A changed parameter is a different, uncached result: the error says to run it.
 try:
