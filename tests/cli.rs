@@ -9,7 +9,7 @@
 //! training; `cuda` builds, ignored without a GPU),
 //! `seal` (the no-op fast path), `sweeps` (zipped sweeps, `--set node.param=[…]`), `history` (`log`, run log files, `diff`), `compare` (one output across sweeps and runs), `load_layouts` (`load` on mtx/Parse layouts and a joined cell table), `commands` (`kinds`, `dag`, `show`, `export`), `slurm` (`--executor slurm` on a real cluster,
 //! `exec`, `status`), `plugins` (external kinds), `report` (the HTML report in headless Chromium), `report_node` (the `report` kind and `publish:`),
-//! `resources` (measured CPU time and peak memory, the report's suggestions, resource caps).
+//! `resources` (measured CPU time and peak memory, the report's suggestions, resource caps), `python` (`gcrl paths` and the Python package in `python/`).
 
 pub mod fixtures;
 pub mod test;
@@ -17,6 +17,7 @@ pub mod test;
 mod cache;
 mod commands;
 mod compare;
+mod exit_codes;
 mod failure;
 mod faults;
 #[cfg(feature = "cuda")]
@@ -27,6 +28,7 @@ mod load_layouts;
 mod malformed;
 mod models;
 mod plugins;
+mod python;
 mod report;
 mod report_node;
 mod rerun;

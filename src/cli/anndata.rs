@@ -8,7 +8,7 @@ use std::path::Path;
 
 use ndarray::Array2;
 
-use crate::io::h5ad_write::{Column, H5adContent, XData, write_h5ad};
+use crate::io::h5ad_write::{Column, H5adContent, Provenance, XData, write_h5ad};
 use crate::table::{Matrix, SparseMatrix, Table, is_sparse};
 
 /// One `--obsm KEY=node.output`.
@@ -46,6 +46,7 @@ pub fn export_h5ad(
     x: &Table,
     obs: Option<(&str, &Table)>,
     obsm: &[(String, String, Table)],
+    provenance: Vec<Provenance>,
     path: &Path,
 ) -> Result<String, String> {
     let (cells, genes, sparse, dense);
@@ -80,7 +81,8 @@ pub fn export_h5ad(
         let data = Array2::from_shape_fn((rows.len(), m.cols.len()), |(i, j)| m.data[[rows[i], j]]);
         matrices.push((key.clone(), m.cols.clone(), data));
     }
-    let content = H5adContent { obs_names: cells, var_names: genes, x: x_data, obs: obs_columns, obsm: matrices };
+    let content =
+        H5adContent { obs_names: cells, var_names: genes, x: x_data, obs: obs_columns, obsm: matrices, provenance };
     write_h5ad(path, &content).map_err(|e| e.to_string())?;
     let keys: Vec<&str> = obsm.iter().map(|(k, _, _)| k.as_str()).collect();
     let extra = if keys.is_empty() { String::new() } else { format!(", obsm: {}", keys.join(", ")) };

@@ -162,6 +162,15 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         rows: usize,
     },
+    /// Where each cached output lives (Arrow IPC files), with node, kind, version and hash.
+    Paths {
+        /// The workflow and its overrides.
+        #[command(flatten)]
+        workflow: WorkflowArgs,
+        /// Print one JSON object on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a cached output to a file (.csv, .tsv, .parquet, .arrow, or .h5ad for a matrix).
     Export {
         /// The workflow and its overrides.

@@ -25,6 +25,7 @@ use crate::engine::publish::{self, Published};
 use crate::engine::resolve::Resolver;
 use crate::engine::scheduler::{RunOptions, RunSummary, run_graph};
 use crate::engine::{EngineError, Registry};
+use crate::io::h5ad_write::Provenance;
 use crate::table::{SparseMatrix, Table, densified, is_sparse, write_table_file};
 use crate::workflow::{Source, Workflow, load_workflow};
 
@@ -575,6 +576,16 @@ pub(super) fn checked_output<'t>(workflow: &Workflow, target: &'t str) -> Result
 
 /// The cached table of `node.output` for the current workflow and parameters.
 fn cached_output(args: &WorkflowArgs, registry: &Registry, cache_dir: &Path, target: &str) -> Result<Table, Failure> {
+    cached_object(args, registry, cache_dir, target).map(|(table, _)| table)
+}
+
+/// [`cached_output`] with where it came from (its `part` left empty for the caller to name).
+fn cached_object(
+    args: &WorkflowArgs,
+    registry: &Registry,
+    cache_dir: &Path,
+    target: &str,
+) -> Result<(Table, Provenance), Failure> {
     let workflow = load(args, registry)?;
     let (node, output) = checked_output(&workflow, target)?;
     let spec = workflow.node(node).expect("checked above");
@@ -605,7 +616,17 @@ fn cached_output(args: &WorkflowArgs, registry: &Registry, cache_dir: &Path, tar
     }
     let hash = outputs[providers[0]].as_ref().and_then(|o| o.get(output)).cloned().unwrap_or_default();
     let bytes = cache.get_object(&hash)?;
-    Table::from_ipc(&bytes).map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })
+    let table = Table::from_ipc(&bytes).map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
+    let provenance = Provenance {
+        part: String::new(),
+        workflow: workflow.name.clone(),
+        node: node.to_string(),
+        output: output.to_string(),
+        kind: spec.kind.name().to_string(),
+        kind_version: spec.kind.version(),
+        hash,
+    };
+    Ok((table, provenance))
 }
 
 /// `gcrl show`.
@@ -638,17 +659,23 @@ pub fn export(
 ) -> Outcome {
     let is_h5ad = to.extension().is_some_and(|e| e.eq_ignore_ascii_case("h5ad"));
     if is_h5ad {
-        let x = cached_output(args, &registry, cache_dir, target)?;
+        let mut provenance = Vec::new();
+        let mut part = |name: &str, part: String| -> Result<Table, Failure> {
+            let (table, from) = cached_object(args, &registry, cache_dir, name)?;
+            provenance.push(Provenance { part, ..from });
+            Ok(table)
+        };
+        let x = part(target, "X".into())?;
         let obs_table = match obs {
-            Some(name) => Some((name, cached_output(args, &registry, cache_dir, name)?)),
+            Some(name) => Some((name, part(name, "obs".into())?)),
             None => None,
         };
         let mut matrices = Vec::new();
         for m in obsm {
-            matrices.push((m.key.clone(), m.output.clone(), cached_output(args, &registry, cache_dir, &m.output)?));
+            matrices.push((m.key.clone(), m.output.clone(), part(&m.output, format!("obsm/{}", m.key))?));
         }
         let obs_ref = obs_table.as_ref().map(|(n, t)| (*n, t));
-        let line = super::anndata::export_h5ad(&x, obs_ref, &matrices, to)
+        let line = super::anndata::export_h5ad(&x, obs_ref, &matrices, provenance, to)
             .map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
         eprintln!("{line}");
         return Ok(exit::OK);

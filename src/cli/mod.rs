@@ -1,5 +1,6 @@
 //! The command line: flags ([`args`]), commands ([`commands`], [`anndata`] for .h5ad exports,
-//! [`runs`] for the run records, [`runlog`] for each run's log file, [`diff`] between two runs, [`compare`] for one output across runs and sweeps),
+//! [`runs`] for the run records, [`runlog`] for each run's log file, [`diff`] between two runs, [`compare`] for one output across runs and sweeps,
+//! [`paths`] for the cached objects' files),
 //! terminal output ([`report`]) and exit codes ([`exit`]).
 
 pub mod anndata;
@@ -8,6 +9,7 @@ pub mod commands;
 pub mod compare;
 pub mod diff;
 pub mod exit;
+pub mod paths;
 pub mod report;
 pub mod runlog;
 pub mod runs;
@@ -59,6 +61,7 @@ pub fn main() -> i32 {
         Command::Dag { workflow, format } => commands::dag(workflow, registry, *format),
         Command::Kinds { kind, json } => commands::kinds(&registry, kind.as_deref(), *json),
         Command::Show { workflow, output, rows } => commands::show(workflow, registry, cache, output, *rows),
+        Command::Paths { workflow, json } => paths::paths(workflow, registry, cache, *json),
         Command::Export { workflow, output, to, obs, obsm } => {
             commands::export(workflow, registry, cache, output, to, obs.as_deref(), obsm)
         }

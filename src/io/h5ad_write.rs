@@ -1,6 +1,7 @@
 //! Writing AnnData `.h5ad` files that anndata and scanpy read: `X` (CSR or dense), `obs` and
 //! `var` data frames (an index and string or numeric columns), `obsm` dense matrices, and the
-//! column names of each `obsm` matrix under `uns/gcrl/<key>_columns`. HDF5 is written by
+//! column names of each `obsm` matrix under `uns/gcrl/<key>_columns`, and where each part came
+//! from as the data frame `uns/gcrl/provenance` (one row per part). HDF5 is written by
 //! hdf5-pure (pure Rust), with anndata's `encoding-type`/`encoding-version` attributes as
 //! variable-length strings, as h5py writes them.
 
@@ -55,6 +56,42 @@ pub struct H5adContent<'a> {
     pub obs: Vec<(String, Column)>,
     /// `obsm` matrices (rows = cells) with their column names.
     pub obsm: Vec<(String, Vec<String>, Array2<f64>)>,
+    /// What each part (`X`, `obs`, `obsm/<key>`) came from.
+    pub provenance: Vec<Provenance>,
+}
+
+/// Where one part of the file came from: a row of `uns/gcrl/provenance`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Provenance {
+    /// `X`, `obs` or `obsm/<key>` (the row name).
+    pub part: String,
+    /// Workflow name.
+    pub workflow: String,
+    /// Producing node.
+    pub node: String,
+    /// Its output port.
+    pub output: String,
+    /// The node's kind.
+    pub kind: String,
+    /// The kind's version.
+    pub kind_version: u32,
+    /// blake3 of the cached object.
+    pub hash: String,
+}
+
+impl Provenance {
+    /// The data frame's columns.
+    fn columns(rows: &[Provenance]) -> Vec<(String, Column)> {
+        let text = |f: fn(&Provenance) -> &str| Column::Str(rows.iter().map(|r| f(r).to_string()).collect());
+        vec![
+            ("workflow".into(), text(|r| &r.workflow)),
+            ("node".into(), text(|r| &r.node)),
+            ("output".into(), text(|r| &r.output)),
+            ("kind".into(), text(|r| &r.kind)),
+            ("kind_version".into(), Column::I64(rows.iter().map(|r| i64::from(r.kind_version)).collect())),
+            ("hash".into(), text(|r| &r.hash)),
+        ]
+    }
 }
 
 fn vstr(s: &str) -> AttrValue {
@@ -83,8 +120,7 @@ fn dense(g: &mut GroupBuilder, name: &str, m: &Array2<f64>) {
         .set_attr("encoding-version", vstr("0.2.0"));
 }
 
-fn frame(fb: &mut FileBuilder, name: &str, index: &[String], columns: &[(String, Column)]) {
-    let mut g = fb.create_group(name);
+fn frame(mut g: GroupBuilder, index: &[String], columns: &[(String, Column)]) -> hdf5_pure::FinishedGroup {
     encoding(&mut g, "dataframe", "0.2.0");
     g.set_attr("_index", vstr("_index"));
     let order: Vec<String> = columns.iter().map(|(n, _)| n.clone()).collect();
@@ -111,7 +147,7 @@ fn frame(fb: &mut FileBuilder, name: &str, index: &[String], columns: &[(String,
             }
         }
     }
-    fb.add_group(g.finish());
+    g.finish()
 }
 
 fn invalid(path: &Path, object: &str, reason: String) -> IoError {
@@ -171,8 +207,10 @@ pub fn write_h5ad(path: &Path, content: &H5adContent<'_>) -> Result<(), IoError>
                 .set_attr("encoding-version", vstr("0.2.0"));
         }
     }
-    frame(&mut fb, "obs", content.obs_names, &content.obs);
-    frame(&mut fb, "var", content.var_names, &[]);
+    let obs = frame(fb.create_group("obs"), content.obs_names, &content.obs);
+    fb.add_group(obs);
+    let var = frame(fb.create_group("var"), content.var_names, &[]);
+    fb.add_group(var);
     let mut obsm = fb.create_group("obsm");
     encoding(&mut obsm, "dict", "0.1.0");
     let mut uns = fb.create_group("uns");
@@ -182,6 +220,11 @@ pub fn write_h5ad(path: &Path, content: &H5adContent<'_>) -> Result<(), IoError>
     for (key, columns, m) in &content.obsm {
         dense(&mut obsm, key, m);
         string_array(&mut gcrl, &format!("{key}_columns"), columns);
+    }
+    if !content.provenance.is_empty() {
+        let parts: Vec<String> = content.provenance.iter().map(|p| p.part.clone()).collect();
+        let provenance = frame(gcrl.create_group("provenance"), &parts, &Provenance::columns(&content.provenance));
+        gcrl.add_group(provenance);
     }
     uns.add_group(gcrl.finish());
     fb.add_group(obsm.finish());
@@ -217,6 +260,7 @@ mod tests {
                 ("n_targets".into(), Column::I64(vec![0, 1])),
             ],
             obsm: vec![("X_tfa".into(), vec!["community_1".into(), "global".into()], tfa)],
+            provenance: Vec::new(),
         };
         write_h5ad(&path, &content).unwrap();
         let back = read_h5ad(&path, &ReadOptions::default()).unwrap();

@@ -23,6 +23,7 @@ fn screen(path: &Path, x: &Array2<f32>, obs: Vec<(&str, Column)>) {
         x: XData::Csr(&csr),
         obs: obs.into_iter().map(|(n, c)| (n.to_string(), c)).collect(),
         obsm: Vec::new(),
+        provenance: Vec::new(),
     };
     write_h5ad(path, &content).unwrap();
 }

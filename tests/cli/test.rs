@@ -23,7 +23,7 @@ use tempfile::TempDir;
 pub const WORKFLOW: &str = "workflow.yaml";
 
 /// Subcommands whose first positional argument is the workflow file.
-const TAKES_WORKFLOW: &[&str] = &["run", "plan", "runs", "log", "compare", "dag", "show", "export", "report"];
+const TAKES_WORKFLOW: &[&str] = &["run", "plan", "runs", "log", "compare", "dag", "show", "export", "report", "paths"];
 
 /// A temp directory holding a workflow and a cache.
 pub struct Test {
