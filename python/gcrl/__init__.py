@@ -127,9 +127,16 @@ class Workflow:
         keys = ["node", "output", "task", "kind", "kind_version", "hash"]
         return {"workflow": self.name, **{k: e[k] for k in keys}}
 
-    def anndata(self, name: str, obs: Optional[str] = None, obsm: Optional[Mapping[str, str]] = None):
+    def anndata(
+        self,
+        name: str,
+        obs: Optional[str] = None,
+        var: Optional[str] = None,
+        obsm: Optional[Mapping[str, str]] = None,
+    ):
         """A cells × genes output as AnnData: X as stored (scipy CSR for the sparse layout,
-        dense otherwise), ``obs`` from a cell table's columns (``cell`` is the index), ``obsm``
+        dense otherwise), ``obs`` from a cell table's columns (``cell`` is the index), ``var``
+        from a gene table's (``gene``), as ``gcrl export --obs/--var`` write them, ``obsm``
         from cells × k tables (``{"X_tfa": "activities.activities"}``), aligned by cell name;
         ``uns["gcrl"]["provenance"]`` is the data frame ``gcrl export`` writes: one row per part
         (``X``, ``obs``, ``obsm/<key>``) with its workflow, node, output, kind, kind_version, hash."""
@@ -137,27 +144,30 @@ class Workflow:
         import pandas as pd
 
         cells, genes, x = _matrix(self.arrow(name), name)
-        frame = pd.DataFrame(index=pd.Index(cells, name=None))
         used = [("X", name)]
-        if obs is not None:
-            t = self.table(obs)
-            if "cell" not in t.columns:
-                raise GcrlError(f"obs={obs!r} has no `cell` column; its columns are {', '.join(t.columns)}")
-            frame = _aligned(t.set_index("cell"), cells, f"obs={obs!r}")
-            frame.index.name = None
-            used.append(("obs", obs))
+        frames = {}
+        for part, source, key, names in [("obs", obs, "cell", cells), ("var", var, "gene", genes)]:
+            frames[part] = pd.DataFrame(index=pd.Index(names, name=None))
+            if source is None:
+                continue
+            t = self.table(source)
+            if key not in t.columns:
+                raise GcrlError(f"{part}={source!r} has no `{key}` column; its columns are {', '.join(t.columns)}")
+            frames[part] = _aligned(t.set_index(key), names, f"{part}={source!r}", key)
+            frames[part].index.name = None
+            used.append((part, source))
         matrices = {}
         for key, source in (obsm or {}).items():
             rows, cols, m = _matrix(self.arrow(source), source)
             m = m.toarray() if hasattr(m, "toarray") else m
-            matrices[key] = _aligned(pd.DataFrame(m, index=rows, columns=cols), cells, f"obsm[{key!r}]").to_numpy()
+            frame = pd.DataFrame(m, index=rows, columns=cols)
+            matrices[key] = _aligned(frame, cells, f"obsm[{key!r}]", "cell").to_numpy()
             used.append((f"obsm/{key}", source))
-        var = pd.DataFrame(index=pd.Index(genes, name=None))
         columns = ["workflow", "node", "output", "kind", "kind_version", "hash"]
         rows = [[self.provenance(n)[c] for c in columns] for _, n in used]
         provenance = pd.DataFrame(rows, index=[part for part, _ in used], columns=columns)
         uns = {"gcrl": {"provenance": provenance}}
-        return ad.AnnData(X=x, obs=frame, var=var, obsm=matrices, uns=uns)
+        return ad.AnnData(X=x, obs=frames["obs"], var=frames["var"], obsm=matrices, uns=uns)
 
 
 def _densified(t: pa.Table) -> pa.Table:
@@ -207,8 +217,8 @@ def _matrix(t: pa.Table, name: str):
     return [str(c) for c in t.column(cols[0]).to_pylist()], list(cols[1:]), x
 
 
-def _aligned(frame, cells: Iterable[str], what: str):
-    missing = [c for c in cells if c not in frame.index]
+def _aligned(frame, wanted: Iterable[str], what: str, noun: str):
+    missing = [c for c in wanted if c not in frame.index]
     if missing:
-        raise GcrlError(f"cell `{missing[0]}` of X is not in {what} ({len(missing)} cells missing)")
-    return frame.loc[list(cells)]
+        raise GcrlError(f"{noun} `{missing[0]}` of X is not in {what} ({len(missing)} missing)")
+    return frame.loc[list(wanted)]

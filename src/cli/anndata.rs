@@ -1,6 +1,6 @@
 //! `gcrl export … --to out.h5ad`: cached tables back into an AnnData file. The exported output
 //! is `X` (its cells and genes are `obs` and `var`); `--obs node.output` adds the columns of a
-//! cell table, `--obsm KEY=node.output` adds a cells × k matrix (activities, latents) aligned by
+//! cell table, `--var node.output` those of a gene table (`gene` column), `--obsm KEY=node.output` adds a cells × k matrix (activities, latents) aligned by
 //! cell name.
 
 use std::collections::HashMap;
@@ -32,19 +32,40 @@ impl std::str::FromStr for ObsmArg {
     }
 }
 
-/// Rows of `names` in the order of `cells`; the error names the first cell that is missing.
-fn align(names: &[String], cells: &[String], what: &str) -> Result<Vec<usize>, String> {
+/// Rows of `names` in the order of `wanted` (cells or genes of X, `noun` says which); the error
+/// names the first one that is missing.
+fn align(names: &[String], wanted: &[String], noun: &str, what: &str) -> Result<Vec<usize>, String> {
     let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
-    cells
+    wanted
         .iter()
-        .map(|c| index.get(c.as_str()).copied().ok_or_else(|| format!("cell `{c}` of X is not in {what}")))
+        .map(|c| index.get(c.as_str()).copied().ok_or_else(|| format!("{noun} `{c}` of X is not in {what}")))
         .collect()
+}
+
+/// The columns of `table` but `key` (its `cell` or `gene` names), in the order of `wanted`:
+/// integers as i64, other numbers as f64, anything else as text.
+fn frame_columns(table: &Table, key: &str, wanted: &[String], what: &str) -> Result<Vec<(String, Column)>, String> {
+    let names = table.str_column(key).map_err(|e| format!("{what}: {e}"))?;
+    let rows = align(&names, wanted, key, what)?;
+    let table = table.take(&rows).map_err(|e| e.to_string())?;
+    let mut columns = Vec::new();
+    for col in table.column_names().into_iter().filter(|c| c != key) {
+        let integer = table.batch().column_by_name(&col).is_some_and(|c| c.data_type().is_integer());
+        let values = match table.f64_column(&col) {
+            Ok(v) if integer => Column::I64(v.into_iter().map(|x| x as i64).collect()),
+            Ok(v) => Column::F64(v),
+            Err(_) => Column::Str(table.str_column(&col).map_err(|e| format!("{what}: {e}"))?),
+        };
+        columns.push((col, values));
+    }
+    Ok(columns)
 }
 
 /// Writes `x` (with `obs` columns and `obsm` matrices) to `path`; returns a one-line summary.
 pub fn export_h5ad(
     x: &Table,
     obs: Option<(&str, &Table)>,
+    var: Option<(&str, &Table)>,
     obsm: &[(String, String, Table)],
     provenance: Vec<Provenance>,
     path: &Path,
@@ -59,30 +80,30 @@ pub fn export_h5ad(
         (cells, genes) = (&dense.rows, &dense.cols);
         XData::Dense(&dense.data)
     };
-    let mut obs_columns = Vec::new();
-    if let Some((name, table)) = obs {
-        let names = table.str_column("cell").map_err(|e| format!("--obs {name}: {e}"))?;
-        let rows = align(&names, cells, &format!("--obs {name}"))?;
-        let table = table.take(&rows).map_err(|e| e.to_string())?;
-        for col in table.column_names().into_iter().filter(|c| c != "cell") {
-            let integer = table.batch().column_by_name(&col).is_some_and(|c| c.data_type().is_integer());
-            let values = match table.f64_column(&col) {
-                Ok(v) if integer => Column::I64(v.into_iter().map(|x| x as i64).collect()),
-                Ok(v) => Column::F64(v),
-                Err(_) => Column::Str(table.str_column(&col).map_err(|e| format!("--obs {name}: {e}"))?),
-            };
-            obs_columns.push((col, values));
-        }
-    }
+    let obs_columns = match obs {
+        Some((name, table)) => frame_columns(table, "cell", cells, &format!("--obs {name}"))?,
+        None => Vec::new(),
+    };
+    let var_columns = match var {
+        Some((name, table)) => frame_columns(table, "gene", genes, &format!("--var {name}"))?,
+        None => Vec::new(),
+    };
     let mut matrices = Vec::new();
     for (key, name, table) in obsm {
         let m = Matrix::from_table(table).map_err(|e| format!("--obsm {key}={name}: {e}"))?;
-        let rows = align(&m.rows, cells, &format!("--obsm {key}={name}"))?;
+        let rows = align(&m.rows, cells, "cell", &format!("--obsm {key}={name}"))?;
         let data = Array2::from_shape_fn((rows.len(), m.cols.len()), |(i, j)| m.data[[rows[i], j]]);
         matrices.push((key.clone(), m.cols.clone(), data));
     }
-    let content =
-        H5adContent { obs_names: cells, var_names: genes, x: x_data, obs: obs_columns, obsm: matrices, provenance };
+    let content = H5adContent {
+        obs_names: cells,
+        var_names: genes,
+        x: x_data,
+        obs: obs_columns,
+        var: var_columns,
+        obsm: matrices,
+        provenance,
+    };
     write_h5ad(path, &content).map_err(|e| e.to_string())?;
     let keys: Vec<&str> = obsm.iter().map(|(k, _, _)| k.as_str()).collect();
     let extra = if keys.is_empty() { String::new() } else { format!(", obsm: {}", keys.join(", ")) };
@@ -104,7 +125,7 @@ mod tests {
     #[test]
     fn alignment_names_the_missing_cell() {
         let names = vec!["b".to_string(), "a".into()];
-        assert_eq!(align(&names, &["a".into(), "b".into()], "t").unwrap(), [1, 0]);
-        assert_eq!(align(&names, &["c".into()], "t").unwrap_err(), "cell `c` of X is not in t");
+        assert_eq!(align(&names, &["a".into(), "b".into()], "cell", "t").unwrap(), [1, 0]);
+        assert_eq!(align(&names, &["c".into()], "gene", "t").unwrap_err(), "gene `c` of X is not in t");
     }
 }

@@ -184,6 +184,9 @@ pub enum Command {
         /// With .h5ad: a cell table (`cell` column) whose other columns become `obs` columns.
         #[arg(long, value_name = "NODE.OUTPUT")]
         obs: Option<String>,
+        /// With .h5ad: a gene table (`gene` column) whose other columns become `var` columns.
+        #[arg(long, value_name = "NODE.OUTPUT")]
+        var: Option<String>,
         /// With .h5ad: a cells × k table stored as `obsm[KEY]` (repeatable), e.g. X_tfa=activities.activities.
         #[arg(long, value_name = "KEY=NODE.OUTPUT")]
         obsm: Vec<super::anndata::ObsmArg>,

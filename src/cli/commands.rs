@@ -655,6 +655,7 @@ pub fn export(
     target: &str,
     to: &Path,
     obs: Option<&str>,
+    var: Option<&str>,
     obsm: &[super::anndata::ObsmArg],
 ) -> Outcome {
     let is_h5ad = to.extension().is_some_and(|e| e.eq_ignore_ascii_case("h5ad"));
@@ -670,18 +671,23 @@ pub fn export(
             Some(name) => Some((name, part(name, "obs".into())?)),
             None => None,
         };
+        let var_table = match var {
+            Some(name) => Some((name, part(name, "var".into())?)),
+            None => None,
+        };
         let mut matrices = Vec::new();
         for m in obsm {
             matrices.push((m.key.clone(), m.output.clone(), part(&m.output, format!("obsm/{}", m.key))?));
         }
         let obs_ref = obs_table.as_ref().map(|(n, t)| (*n, t));
-        let line = super::anndata::export_h5ad(&x, obs_ref, &matrices, provenance, to)
+        let var_ref = var_table.as_ref().map(|(n, t)| (*n, t));
+        let line = super::anndata::export_h5ad(&x, obs_ref, var_ref, &matrices, provenance, to)
             .map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
         eprintln!("{line}");
         return Ok(exit::OK);
     }
-    if obs.is_some() || !obsm.is_empty() {
-        return Err(Failure::usage("error: --obs and --obsm go with an .h5ad destination (--to out.h5ad)"));
+    if obs.is_some() || var.is_some() || !obsm.is_empty() {
+        return Err(Failure::usage("error: --obs, --var and --obsm go with an .h5ad destination (--to out.h5ad)"));
     }
     let table = densified(cached_output(args, &registry, cache_dir, target)?)
         .map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;

@@ -54,6 +54,8 @@ pub struct H5adContent<'a> {
     pub x: XData<'a>,
     /// `obs` columns, in order.
     pub obs: Vec<(String, Column)>,
+    /// `var` columns, in order.
+    pub var: Vec<(String, Column)>,
     /// `obsm` matrices (rows = cells) with their column names.
     pub obsm: Vec<(String, Vec<String>, Array2<f64>)>,
     /// What each part (`X`, `obs`, `obsm/<key>`) came from.
@@ -169,10 +171,12 @@ pub fn write_h5ad(path: &Path, content: &H5adContent<'_>) -> Result<(), IoError>
             return Err(invalid(path, &format!("obsm/{key}"), format!("{} rows for {n_obs} cells", m.nrows())));
         }
     }
-    for (col, values) in &content.obs {
-        let len = values.len();
-        if len != n_obs {
-            return Err(invalid(path, &format!("obs/{col}"), format!("{len} values for {n_obs} cells")));
+    for (frame, columns, n, noun) in [("obs", &content.obs, n_obs, "cells"), ("var", &content.var, n_var, "genes")] {
+        for (col, values) in columns {
+            let len = values.len();
+            if len != n {
+                return Err(invalid(path, &format!("{frame}/{col}"), format!("{len} values for {n} {noun}")));
+            }
         }
     }
     let mut fb = FileBuilder::new();
@@ -209,7 +213,7 @@ pub fn write_h5ad(path: &Path, content: &H5adContent<'_>) -> Result<(), IoError>
     }
     let obs = frame(fb.create_group("obs"), content.obs_names, &content.obs);
     fb.add_group(obs);
-    let var = frame(fb.create_group("var"), content.var_names, &[]);
+    let var = frame(fb.create_group("var"), content.var_names, &content.var);
     fb.add_group(var);
     let mut obsm = fb.create_group("obsm");
     encoding(&mut obsm, "dict", "0.1.0");
@@ -259,6 +263,7 @@ mod tests {
                 ("targets".into(), Column::Str(vec!["".into(), "TF1".into()])),
                 ("n_targets".into(), Column::I64(vec![0, 1])),
             ],
+            var: vec![("means".into(), Column::F64(vec![0.5, 1.0, 2.0]))],
             obsm: vec![("X_tfa".into(), vec!["community_1".into(), "global".into()], tfa)],
             provenance: Vec::new(),
         };
@@ -267,6 +272,7 @@ mod tests {
         assert_eq!(back.obs.index, cells);
         assert_eq!(back.var.index, genes);
         assert_eq!(back.obs.column_names(), ["targets", "n_targets"]);
+        assert_eq!(back.var.column_names(), ["means"]);
         let Matrix::Csr(m) = back.x else { panic!("X is CSR") };
         assert_eq!((m.indptr, m.indices, m.data), (vec![0, 1, 3], vec![2, 0, 1], vec![1.5, 2.0, 3.0]));
         let bad = H5adContent { obs_names: &cells[..1], ..content.clone() };

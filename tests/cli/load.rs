@@ -22,6 +22,7 @@ fn screen(path: &Path, x: &Array2<f32>, obs: Vec<(&str, Column)>) {
         var_names: &genes,
         x: XData::Csr(&csr),
         obs: obs.into_iter().map(|(n, c)| (n.to_string(), c)).collect(),
+        var: Vec::new(),
         obsm: Vec::new(),
         provenance: Vec::new(),
     };

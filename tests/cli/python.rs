@@ -43,16 +43,20 @@ for name in ["data.cells", "prep.genes", "prep.expression"]:
             assert list(mine[c].astype(str)) == list(ref[c].astype(str)), (name, c)
 assert w.polars("data.cells").shape == w.table("data.cells").shape
 # AnnData: X (sparse stays sparse), obs and var as in the exported h5ad.
-a = w.anndata("data.counts", obs="data.cells")
+a = w.anndata("data.counts", obs="data.cells", var="data.genes")
 b = ad.read_h5ad("counts.h5ad")
 assert sp.issparse(a.X) and a.shape == b.shape == (30, 16), (a.shape, b.shape)
 assert (a.X != b.X).nnz == 0
 assert list(a.obs_names) == list(b.obs_names) and list(a.var_names) == list(b.var_names)
 assert list(a.obs["targets"]) == list(b.obs["targets"])
 assert list(a.obs["n_targets"]) == list(b.obs["n_targets"])
+assert list(b.var.columns) == ["is_tf"] and list(a.var.columns) == ["is_tf"], (a.var, b.var)
+# export writes booleans as numbers (0/1), as for obs; the package keeps them bool.
+assert list(a.var["is_tf"].astype(float)) == list(b.var["is_tf"].astype(float)), b.var
+assert int(b.var["is_tf"].sum()) == 6
 # Provenance: the same frame in both, the hash being the object's name in gcrl paths --json.
 mine, theirs = a.uns["gcrl"]["provenance"], b.uns["gcrl"]["provenance"]
-assert list(mine.index) == list(theirs.index) == ["X", "obs"], (mine, theirs)
+assert list(mine.index) == list(theirs.index) == ["X", "obs", "var"], (mine, theirs)
 for c in mine.columns:
     assert list(mine[c]) == list(theirs[c]), (c, mine[c], theirs[c])
 paths = json.loads(subprocess.check_output([os.environ["GCRL_BIN"], "paths", "workflow.yaml", "--json"]))
@@ -78,7 +82,9 @@ fn python_package_reads_what_export_writes() {
     for name in ["data.cells", "prep.genes", "prep.expression"] {
         t.args(["export", name, "--to", &format!("{name}.csv")]).run().success();
     }
-    t.args(["export", "data.counts", "--to", "counts.h5ad", "--obs", "data.cells"]).run().success();
+    t.args(["export", "data.counts", "--to", "counts.h5ad", "--obs", "data.cells", "--var", "data.genes"])
+        .run()
+        .success();
     let out = python(&t, CHECK);
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && stdout.trim() == "ok", "the Python check failed:\n{stdout}\n{stderr}");
