@@ -21,7 +21,9 @@ pub use build::TableBuilder;
 pub use error::TableError;
 pub use files::{read_table_file, write_table_file};
 pub use matrix::Matrix;
-pub use sparse::{BATCH_ROWS, BlockWriter, SparseBlock, SparseMatrix, blocks, densified, genes as sparse_genes, is_sparse};
+pub use sparse::{
+    BATCH_ROWS, BlockWriter, SparseBlock, SparseMatrix, SparseRows, blocks, densified, genes as sparse_genes, is_sparse,
+};
 
 /// An immutable table of named, typed columns, held as one or more record batches of the same
 /// schema (a big matrix is written and read a row block at a time). Most readers see one batch

@@ -18,7 +18,7 @@ use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use super::{Matrix, Table, TableError};
-use crate::algo::sparse::Csr;
+use crate::algo::sparse::{Csr, Rows};
 
 const GENES_KEY: &str = "gcrl.genes";
 
@@ -114,6 +114,65 @@ impl SparseBlock<'_> {
     /// Number of rows.
     pub fn n_rows(&self) -> usize {
         self.indptr.len() - 1
+    }
+}
+
+/// A table in the sparse layout read by row without copying: every row, or chosen rows in a
+/// chosen order.
+pub struct SparseRows<'a> {
+    blocks: Vec<SparseBlock<'a>>,
+    /// Per row: its block and its row within the block.
+    rows: Vec<(u32, u32)>,
+    n_cols: usize,
+}
+
+impl<'a> SparseRows<'a> {
+    /// Every row of `table`, in order.
+    pub fn new(table: &'a Table) -> Result<Self, TableError> {
+        let n_cols = genes(table)?.len();
+        let blocks: Vec<SparseBlock<'a>> = blocks(table)?.collect::<Result<_, _>>()?;
+        let rows = blocks.iter().enumerate().flat_map(|(b, block)| (0..block.n_rows() as u32).map(move |r| (b as u32, r)));
+        Ok(SparseRows { rows: rows.collect(), blocks, n_cols })
+    }
+
+    /// The rows at `indices` (positions among these rows), in that order.
+    ///
+    /// # Panics
+    /// If an index is out of range.
+    pub fn select(self, indices: &[usize]) -> Self {
+        let rows = indices.iter().map(|&i| self.rows[i]).collect();
+        SparseRows { rows, ..self }
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The cell name of row `i`.
+    pub fn name(&self, i: usize) -> &'a str {
+        let (b, r) = self.rows[i];
+        self.blocks[b as usize].rows.value(r as usize)
+    }
+}
+
+impl Rows for SparseRows<'_> {
+    fn n_rows(&self) -> usize {
+        self.rows.len()
+    }
+    fn n_cols(&self) -> usize {
+        self.n_cols
+    }
+    fn row(&self, i: usize) -> (&[u32], &[f32]) {
+        let (b, r) = self.rows[i];
+        let block = &self.blocks[b as usize];
+        let span = block.indptr[r as usize] as usize..block.indptr[r as usize + 1] as usize;
+        (&block.indices[span.clone()], &block.data[span])
     }
 }
 
