@@ -46,6 +46,7 @@ use gcrl::algo::stats::{
 use gcrl::algo::tmex::{fit_alignment, mcc, tmex};
 use gcrl::io::frame::{ColumnValues, DataFrame};
 use gcrl::io::h5ad::{Matrix, ReadOptions, read_h5ad};
+use gcrl::table::read_table_file;
 use ndarray::Array2;
 use serde_json::{Value, json};
 
@@ -883,6 +884,69 @@ fn preprocess_matches_scanpy_small() {
 
 fn papalexi_path() -> PathBuf {
     manifest_dir().join("tests/data/papalexi2021_lowmoi.h5ad")
+}
+
+const PSEUDOBULK_WORKFLOW: &str = "\
+name: pb
+nodes:
+  data:
+    kind: load
+    inputs: { file: { file: FILE } }
+    params: { perturbation_column: target_top, control_label: non-targeting }
+  mean:
+    kind: pseudobulk
+    inputs: { expression: data.expression, cells: data.cells }
+    params: { by: [targets, bio_rep] }
+  sum:
+    kind: pseudobulk
+    inputs: { expression: data.expression, cells: data.cells }
+    params: { by: [targets, bio_rep], stat: sum }
+";
+
+/// A real screen's pseudobulk profiles (per target × replicate) as scanpy's `aggregate` makes them.
+#[test]
+#[ignore = "needs GCRL_PYTHON with the reference libraries; CI runs it"]
+fn pseudobulk_matches_scanpy_aggregate_on_papalexi() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let wf = PSEUDOBULK_WORKFLOW.replace("FILE", papalexi_path().to_str().unwrap());
+    std::fs::write(d.join("w.yaml"), wf).unwrap();
+    gcrl(d, &["run", "w.yaml", "-q"]);
+    for (what, file) in [("data.cells", "cells.csv"), ("mean.profiles", "mean.csv"), ("sum.profiles", "sum.csv")] {
+        gcrl(d, &["export", "w.yaml", what, "--to", file]);
+    }
+    gcrl(d, &["export", "w.yaml", "mean.fractions", "--to", "fraction.csv"]);
+    gcrl(d, &["export", "w.yaml", "mean.groups", "--to", "groups.csv"]);
+    let want = reference(
+        "pseudobulk.py",
+        &json!({"h5ad": papalexi_path(), "cells": d.join("cells.csv"), "by": ["targets", "bio_rep"]}),
+    );
+    let groups = read_table_file(&d.join("groups.csv")).unwrap();
+    let keys: Vec<Value> = groups
+        .str_column("targets")
+        .unwrap()
+        .into_iter()
+        .zip(groups.str_column("bio_rep").unwrap())
+        .map(|(t, r)| json!([t, r]))
+        .collect();
+    assert_eq!(Value::Array(keys), want["groups"], "the same groups, in the same order");
+    assert_eq!(nums(&json!(groups.f64_column("cells").unwrap())), nums(&want["cells"]));
+    let genes: Vec<String> = arr(&want["genes"]).iter().map(|g| g.as_str().unwrap().to_string()).collect();
+    for (file, key, tol) in [("mean.csv", "mean", 1e-6), ("sum.csv", "sum", 1e-6), ("fraction.csv", "fraction", 1e-7)] {
+        let got = read_table_file(&d.join(file)).unwrap();
+        let rows = arr(&want[key]);
+        let mut worst = 0.0f64;
+        for (j, gene) in genes.iter().enumerate() {
+            let column = got.f64_column(gene).unwrap();
+            for (g, row) in rows.iter().enumerate() {
+                let w = num(&arr(row)[j]);
+                let err = (column[g] - w).abs() / w.abs().max(1.0);
+                assert!(err <= tol, "{key} of gene {gene}, group {g}: gcrl {} vs scanpy {w}", column[g]);
+                worst = worst.max(err);
+            }
+        }
+        note(format!("pseudobulk {key}: {} groups × {} genes, worst relative error {worst:.1e}", rows.len(), genes.len()));
+    }
 }
 
 #[test]

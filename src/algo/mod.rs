@@ -17,6 +17,7 @@ pub mod partition;
 pub mod permutation;
 pub mod perturbation;
 pub mod preprocess;
+pub mod pseudobulk;
 pub mod random;
 pub mod ridge;
 pub mod simulate;

@@ -8,7 +8,7 @@ use std::io::{BufWriter, ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
 use super::error::{CacheError, io};
-use super::store::{object_file, rename_into};
+use super::store::{Written, object_file, rename_into};
 
 /// Writes one object; see the module docs.
 pub struct ObjectWriter {
@@ -18,11 +18,12 @@ pub struct ObjectWriter {
     tmp: Option<PathBuf>,
     objects: PathBuf,
     written: u64,
+    record: Written,
 }
 
 impl ObjectWriter {
     /// A writer of an object into `objects/`, through `tmp` when unnamed files are not available.
-    pub(super) fn new(objects: &Path, tmp: PathBuf) -> Result<Self, CacheError> {
+    pub(super) fn new(objects: &Path, tmp: PathBuf, record: Written) -> Result<Self, CacheError> {
         let (file, tmp) = match open_unnamed(objects)? {
             Some(file) => (file, None),
             None => (File::create(&tmp).map_err(io(&tmp))?, Some(tmp)),
@@ -33,6 +34,7 @@ impl ObjectWriter {
             tmp,
             objects: objects.to_path_buf(),
             written: 0,
+            record,
         })
     }
 
@@ -49,15 +51,25 @@ impl ObjectWriter {
     /// Names the object by the hash of what was written and returns the hash. An object of that
     /// hash already present is kept, and this one dropped.
     pub fn finish(self) -> Result<String, CacheError> {
-        let ObjectWriter { file, hasher, tmp, objects, .. } = self;
+        let ObjectWriter { file, hasher, tmp, objects, written, record } = self;
         let hash = hasher.finalize().to_hex().to_string();
         let dest = object_file(&objects, &hash);
         let file = file.into_inner().map_err(|e| io(&dest)(e.into_error()))?;
-        match tmp {
-            Some(tmp) if dest.exists() => fs::remove_file(&tmp).map_err(io(&tmp))?,
-            Some(tmp) => rename_into(&tmp, &dest)?,
-            None if dest.exists() => {}
-            None => link_unnamed(&file, &dest)?,
+        // Only a file placed here is known to hold its hash's bytes; one found in place is
+        // checked when read, like any other.
+        let placed = match tmp {
+            Some(tmp) if dest.exists() => {
+                fs::remove_file(&tmp).map_err(io(&tmp))?;
+                false
+            }
+            Some(tmp) => {
+                rename_into(&tmp, &dest)?;
+                true
+            }
+            None => !dest.exists() && link_unnamed(&file, &dest)?,
+        };
+        if placed {
+            record.add(&hash, written);
         }
         Ok(hash)
     }
@@ -99,8 +111,8 @@ pub(super) fn open_unnamed(dir: &Path) -> Result<Option<File>, CacheError> {
 }
 
 /// Links the unnamed `file` as `dest` (creating its directory); an existing `dest` is left as
-/// it is (objects are named by their content).
-pub(super) fn link_unnamed(file: &File, dest: &Path) -> Result<(), CacheError> {
+/// it is (objects are named by their content) and `Ok(false)` returned.
+pub(super) fn link_unnamed(file: &File, dest: &Path) -> Result<bool, CacheError> {
     use std::os::unix::ffi::OsStrExt;
     // Linking a descriptor (`AT_EMPTY_PATH`) needs a privilege; its /proc link needs none.
     let source = std::ffi::CString::new(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(file)))
@@ -112,7 +124,7 @@ pub(super) fn link_unnamed(file: &File, dest: &Path) -> Result<(), CacheError> {
         let rc = unsafe {
             libc::linkat(libc::AT_FDCWD, source.as_ptr(), libc::AT_FDCWD, target.as_ptr(), libc::AT_SYMLINK_FOLLOW)
         };
-        if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+        if rc == 0 { Ok(true) } else { Err(std::io::Error::last_os_error()) }
     };
     match link() {
         Err(e) if e.kind() == ErrorKind::NotFound => {
@@ -122,7 +134,7 @@ pub(super) fn link_unnamed(file: &File, dest: &Path) -> Result<(), CacheError> {
         }
         other => other,
     }
-    .or_else(|e| if e.kind() == ErrorKind::AlreadyExists { Ok(()) } else { Err(io(dest)(e)) })
+    .or_else(|e| if e.kind() == ErrorKind::AlreadyExists { Ok(false) } else { Err(io(dest)(e)) })
 }
 
 #[cfg(test)]

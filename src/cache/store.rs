@@ -36,6 +36,27 @@ pub struct Cache {
     tasks: PathBuf,
     locks: Arc<LockFile>,
     committer: Arc<Committer>,
+    written: Written,
+}
+
+/// Objects of at least [`Written::MIN`] bytes that this handle wrote, hashing what it wrote:
+/// reading them back in the same process needs no second hashing pass.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Written(Arc<std::sync::Mutex<std::collections::HashSet<String>>>);
+
+impl Written {
+    /// Smaller objects are hashed again when read: checking is cheaper than remembering them.
+    pub(super) const MIN: u64 = 1 << 20;
+
+    pub(super) fn add(&self, hash: &str, len: u64) {
+        if len >= Self::MIN {
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(hash.to_string());
+        }
+    }
+
+    fn contains(&self, hash: &str) -> bool {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).contains(hash)
+    }
 }
 
 /// Objects up to this size are written without first looking whether they exist: the lookup
@@ -68,6 +89,7 @@ impl Cache {
             tasks: root.join("tasks"),
             locks: LockFile::open(&root.join("locks").join(LOCK_FILE))?,
             committer: Arc::new(Committer::new(root)?),
+            written: Written::default(),
         })
     }
 
@@ -96,23 +118,31 @@ impl Cache {
     pub fn put_object(&self, bytes: &[u8]) -> Result<String, CacheError> {
         let hash = hash_bytes(bytes);
         let path = self.object_path(&hash);
-        if (bytes.len() <= WRITE_BLIND || !path.exists()) && !link_new(bytes, &path)? {
-            let tmp = self.write_tmp(bytes, false)?;
-            rename_into(&tmp, &path)?;
+        if bytes.len() <= WRITE_BLIND || !path.exists() {
+            if !link_new(bytes, &path)? {
+                let tmp = self.write_tmp(bytes, false)?;
+                rename_into(&tmp, &path)?;
+            }
+            // Written here, so known good (an object found in place is checked when read).
+            self.written.add(&hash, bytes.len() as u64);
         }
         Ok(hash)
     }
 
     /// A writer of a new object, for bytes made a piece at a time (see [`ObjectWriter`]).
     pub fn object_writer(&self) -> Result<ObjectWriter, CacheError> {
-        ObjectWriter::new(&self.objects, tmp_path(&self.root.join("tmp")))
+        ObjectWriter::new(&self.objects, tmp_path(&self.root.join("tmp")), self.written.clone())
     }
 
     /// The path of object `hash` once its bytes are checked against its name. The file is
     /// streamed through one 8 MiB buffer (a mapping would count the whole object in the task's
-    /// resident memory). A corrupt object is removed and reported.
+    /// resident memory); an object this handle wrote is only looked for. A corrupt object is
+    /// removed and reported.
     pub fn checked_object_path(&self, hash: &str) -> Result<PathBuf, CacheError> {
         let path = self.object_path(hash);
+        if self.written.contains(hash) {
+            return if path.exists() { Ok(path) } else { Err(CacheError::MissingObject(hash.into())) };
+        }
         let mut file = match File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == ErrorKind::NotFound => return Err(CacheError::MissingObject(hash.into())),

@@ -15,6 +15,7 @@ pub mod load_read;
 pub mod ora;
 pub mod permutation_test;
 pub mod preprocess;
+pub mod pseudobulk;
 pub mod report;
 pub mod simulate;
 pub mod tmex_align;
@@ -40,6 +41,7 @@ pub fn builtin() -> Registry {
     r.register(Arc::new(ora::Ora));
     r.register(Arc::new(permutation_test::PermutationTest));
     r.register(Arc::new(preprocess::Preprocess));
+    r.register(Arc::new(pseudobulk::Pseudobulk));
     r.register(Arc::new(report::Report));
     r.register(Arc::new(simulate::Simulate));
     r.register(Arc::new(tmex_align::TmexAlign));

@@ -245,29 +245,41 @@ fn normalised(x: &SparseRows, prepared: &Prepared, gene_idx: &[usize], genes: &[
 /// `check_nonnegative_integers`); normalising and logging them again would shrink every effect.
 /// The first offending value in storage order is named.
 fn check_values(counts: &SparseRows, genes: &[String], input: &str) -> Result<(), NodeError> {
-    let first = |bad: &(dyn Fn(f32) -> bool + Sync)| {
-        (0..counts.len()).into_par_iter().with_min_len(1024).find_map_first(|i| {
-            let (cols, values) = counts.row(i);
-            values.iter().position(|&v| bad(v)).map(|k| (values[k], counts.name(i), genes[cols[k] as usize].as_str()))
-        })
+    let integers = input == "auto";
+    let found = match first_where(counts, genes, |v| v < 0.0 || (integers && v.trunc() != v)) {
+        // A negative value anywhere is the first thing to say.
+        Some(f) if f.0 >= 0.0 => first_where(counts, genes, |v| v < 0.0).or(Some(f)),
+        other => other,
     };
-    if let Some((v, cell, gene)) = first(&|v| v < 0.0) {
-        return Err(NodeError::Input(format!(
+    match found {
+        Some((v, cell, gene)) if v < 0.0 => Err(NodeError::Input(format!(
             "input `counts` has a negative value ({v}) in cell `{cell}`, gene `{gene}`: scaled data cannot be \
              normalised; give raw counts (the `layer` of load that holds counts, e.g. `counts`, or `layer: raw`)"
-        )));
-    }
-    if input == "auto"
-        && let Some((v, cell, gene)) = first(&|v| v.fract() != 0.0)
-    {
-        return Err(NodeError::Input(format!(
+        ))),
+        Some((v, cell, gene)) => Err(NodeError::Input(format!(
             "input `counts` holds non-integer values (e.g. {v} in cell `{cell}`, gene `{gene}`): it looks normalised \
              already, and normalising and logging it again would shrink every effect; give the raw counts (a \
              `layer` of load, e.g. `counts` or `raw`), or say what the values are: `input: log1p` for \
              log-normalised data, `input: counts` for non-integer counts to normalise anyway"
-        )));
+        ))),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// The first value (in storage order) for which `bad` holds, with its cell and gene. Each row is
+/// tested in one vectorised pass; only a row that fails is searched.
+fn first_where<'a>(
+    counts: &'a SparseRows,
+    genes: &'a [String],
+    bad: impl Fn(f32) -> bool + Sync,
+) -> Option<(f32, &'a str, &'a str)> {
+    (0..counts.len()).into_par_iter().with_min_len(1024).find_map_first(|i| {
+        let (cols, values) = counts.row(i);
+        if !values.iter().fold(false, |any, &v| any | bad(v)) {
+            return None;
+        }
+        values.iter().position(|&v| bad(v)).map(|k| (values[k], counts.name(i), genes[cols[k] as usize].as_str()))
+    })
 }
 
 /// HVG results of the genes that passed the detection filter (`passing`, indices into the `n`
