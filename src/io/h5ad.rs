@@ -31,6 +31,7 @@ use crate::io::error::IoError;
 use crate::io::frame::{Column, ColumnValues, DataFrame};
 use crate::io::h5chunks::{Element, ParallelReader};
 use crate::io::h5compound::{CompoundError, compound_columns};
+use crate::io::h5rows::{CsrRows, MatrixSource};
 use crate::io::h5source::CachedFile;
 
 /// Largest ratio of decoded to stored bytes a valid file can have (deflate's limit is 1032).
@@ -98,6 +99,13 @@ impl Matrix {
 /// a few MiB (see the module docs).
 pub fn read_h5ad(path: &Path, opts: &ReadOptions) -> Result<AnnData, IoError> {
     H5ad::open(path)?.anndata("", opts)
+}
+
+/// The matrix and the `obs`/`var` tables of an `.h5ad` file, the matrix left in the file to be
+/// read a range of rows at a time when it can be ([`MatrixSource::Rows`]: CSR, uncompressed or
+/// gzip), else read whole; errors as [`read_h5ad`].
+pub fn open_h5ad(path: &Path, opts: &ReadOptions) -> Result<(MatrixSource, DataFrame, DataFrame), IoError> {
+    H5ad::open(path)?.anndata_rows("", opts)
 }
 
 /// Whether an HDF5 file holds an AnnData at its root (`obs` and `var`), as an `.h5ad` saved
@@ -268,6 +276,37 @@ impl H5ad {
 
     /// The AnnData stored under the group `root` (`""` for an `.h5ad`, `mod/<name>` in an `.h5mu`).
     fn anndata(&self, root: &str, opts: &ReadOptions) -> Result<AnnData, IoError> {
+        let (header, obs, var) = self.tables(root, opts)?;
+        let (n_obs, n_vars) = (header.n_rows, header.n_cols);
+        let x = self.matrix(header)?;
+        Ok(AnnData { n_obs, n_vars, x, obs, var })
+    }
+
+    /// The AnnData under `root` with its matrix left in the file when it is CSR and both its
+    /// arrays are read by `h5chunks` (then rows are read a range at a time through
+    /// [`CsrRows`]); any other matrix is read whole.
+    pub(crate) fn anndata_rows(self, root: &str, opts: &ReadOptions) -> Result<(MatrixSource, DataFrame, DataFrame), IoError> {
+        let (header, obs, var) = self.tables(root, opts)?;
+        let (object, g, n_rows, n_cols) = match header {
+            MatrixHeader { object, layout: Layout::Csr(g), n_rows, n_cols } => (object, g, n_rows, n_cols),
+            other => return Ok((MatrixSource::Whole(self.matrix(other)?), obs, var)),
+        };
+        let (indptr, indices, data) = self.indptr(&object, &g, n_rows, "rows")?;
+        let readers = (
+            ParallelReader::new(&self.path, &join(&object, "indices"), &indices),
+            ParallelReader::new(&self.path, &join(&object, "data"), &data),
+        );
+        let x = match readers {
+            (Some(idx), Some(val)) => {
+                MatrixSource::Rows(CsrRows::new(self, object, n_cols, indptr, (indices, idx), (data, val)))
+            }
+            _ => MatrixSource::Whole(Matrix::Csr(self.csr(&object, &g, n_rows, n_cols)?)),
+        };
+        Ok((x, obs, var))
+    }
+
+    /// The located matrix under `root` and its checked `obs` and `var` tables.
+    fn tables(&self, root: &str, opts: &ReadOptions) -> Result<(MatrixHeader, DataFrame, DataFrame), IoError> {
         let (object, var_path) = match &opts.layer {
             None => (join(root, "X"), join(root, "var")),
             Some(layer) => self.layer_path(root, layer)?,
@@ -279,8 +318,7 @@ impl H5ad {
         let obs = self.dataframe(root, &join(root, "obs"), Rows { matrix: &object, axis: "rows", n: n_obs })?;
         let var = self.dataframe(root, &var_path, Rows { matrix: &object, axis: "columns", n: n_vars })?;
         self.check_unique_var_names(&var.index)?;
-        let x = self.matrix(header)?;
-        Ok(AnnData { n_obs, n_vars, x, obs, var })
+        Ok((header, obs, var))
     }
 
     /// The matrices besides `X` under `root`: the layers, then `raw` when `raw/X` exists.
@@ -389,7 +427,7 @@ impl H5ad {
             .map_err(|e| self.invalid(object, format!("values do not fill the {rows} × {cols} shape: {e}")))
     }
 
-    fn non_finite(&self, object: &str, row: usize, col: usize, value: f32) -> IoError {
+    pub(crate) fn non_finite(&self, object: &str, row: usize, col: usize, value: f32) -> IoError {
         IoError::NonFinite { path: self.path.clone(), object: object.to_string(), row, col, value }
     }
 
@@ -523,7 +561,7 @@ impl H5ad {
         Ok(CsrMatrix { n_rows, n_cols, indptr, indices, data })
     }
 
-    fn out_of_range(&self, object: &str, entry: u64, index: i64, bound: usize, what: &str) -> IoError {
+    pub(crate) fn out_of_range(&self, object: &str, entry: u64, index: i64, bound: usize, what: &str) -> IoError {
         self.invalid(object, format!("entry {entry} is {index}, outside the {bound} {what} (0..{bound})"))
     }
 
@@ -865,7 +903,7 @@ fn advise_huge_pages(buf: &[u8]) {
 
 /// The first position where `bad` holds, searched in parallel by blocks (rayon's
 /// `position_first` synchronises on every element and was slower than the read itself).
-fn first_where<T: Sync>(values: &[T], bad: impl Fn(&T) -> bool + Sync) -> Option<usize> {
+pub(crate) fn first_where<T: Sync>(values: &[T], bad: impl Fn(&T) -> bool + Sync) -> Option<usize> {
     const BLOCK: usize = 1 << 16;
     values.par_chunks(BLOCK).enumerate().find_map_first(|(b, block)| block.iter().position(&bad).map(|k| b * BLOCK + k))
 }
@@ -883,7 +921,7 @@ fn attr_str<'a>(attrs: &'a HashMap<String, AttrValue>, key: &str) -> Option<&'a 
     attrs.get(key).and_then(AttrValue::as_str)
 }
 
-fn join(parent: &str, name: &str) -> String {
+pub(crate) fn join(parent: &str, name: &str) -> String {
     if parent.is_empty() { name.to_string() } else { format!("{parent}/{name}") }
 }
 

@@ -204,8 +204,7 @@ impl ParallelReader {
         Ok(())
     }
 
-    /// Decodes the whole dataset into `out` (as long as the dataset), runs in parallel straight
-    /// into their place; an unfiltered run stored as `T` is read into `out` with no copy.
+    /// Decodes the whole dataset into `out` (as long as the dataset); see [`Self::read_range_into`].
     ///
     /// # Errors
     /// As [`Self::for_each_window`], and [`IoError::Invalid`] if `out` has the wrong length.
@@ -213,15 +212,38 @@ impl ParallelReader {
         if out.len() as u64 != self.len {
             return Err(self.invalid(format!("has {} values, expected {}", self.len, out.len())));
         }
-        let step = self.runs.first().map_or(1, |r| r.values as usize);
+        self.read_range_into(0, out)
+    }
+
+    /// Decodes values `start..start + out.len()` into `out`, the runs that hold them in parallel
+    /// straight into their place; an unfiltered run stored as `T` is read into `out` with no copy
+    /// (only the part asked for), a filtered one is decoded whole and the part copied.
+    ///
+    /// # Errors
+    /// As [`Self::for_each_window`], and [`IoError::Invalid`] for a range past the dataset's end.
+    pub(crate) fn read_range_into<T: Element>(&self, start: u64, out: &mut [T]) -> Result<(), IoError> {
+        let end = start + out.len() as u64;
+        if end > self.len {
+            return Err(self.invalid(format!("values {start}..{end} asked of {}", self.len)));
+        }
+        let first = self.runs.partition_point(|r| r.start + r.values <= start);
+        let mut pieces = Vec::new();
+        let mut rest = out;
+        for run in self.runs[first..].iter().take_while(|r| r.start < end) {
+            let (lo, hi) = (run.start.max(start), (run.start + run.values).min(end));
+            let (piece, tail) = std::mem::take(&mut rest).split_at_mut((hi - lo) as usize);
+            rest = tail;
+            pieces.push((run, (lo - run.start) as usize, piece));
+        }
         let size = self.kind.size();
-        out.par_chunks_mut(step).zip(&self.runs).try_for_each_init(Vec::new, |buf, (dst, run)| {
+        pieces.into_par_iter().try_for_each_init(Vec::new, |buf, (run, skip, dst)| {
             let filtered = self.filters.iter().any(|&(_, bit)| run.filter_mask & bit == 0);
             if !filtered && T::KIND == self.kind && cfg!(target_endian = "little") {
-                self.read_at(run, bytemuck::cast_slice_mut(dst))
+                let part = Run { address: run.address + (skip * size) as u64, start: run.start + skip as u64, ..*run };
+                self.read_at(&part, bytemuck::cast_slice_mut(dst))
             } else {
                 self.decode_bytes(run, buf)?;
-                T::convert_into(&buf[..dst.len() * size], self.kind, dst);
+                T::convert_into(&buf[skip * size..(skip + dst.len()) * size], self.kind, dst);
                 Ok(())
             }
         })

@@ -12,6 +12,7 @@ pub mod h5ad;
 pub mod h5ad_write;
 mod h5chunks;
 mod h5compound;
+pub mod h5rows;
 mod h5source;
 pub mod mtx;
 pub mod tenx_h5;

@@ -13,7 +13,7 @@ use super::load_read::{Screen, read_screen};
 use crate::algo::labels::{LabelRules, condition_name};
 use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
 use crate::io::frame::{ColumnValues, DataFrame};
-use crate::table::{SparseMatrix, Table, TableBuilder};
+use crate::table::{Table, TableBuilder};
 use crate::workflow::suggest::hint;
 
 /// The `load` kind.
@@ -210,9 +210,8 @@ impl NodeKind for Load {
         for w in &summary.warnings {
             ctx.note(format!("warning: {w}"));
         }
-        let csr = if keep.len() == matrix.n_rows { matrix } else { matrix.select_rows(&keep)? };
         let rows: Vec<String> = keep.iter().map(|&i| obs.index[i].clone()).collect();
-        let expression = SparseMatrix { rows: rows.clone(), cols: var.index.clone(), csr };
+        let expression = matrix.select(&keep, rows, &var.index)?;
         let mut cells = frame_table(&obs, &keep, "cell")?;
         cells = with_columns(
             cells,
@@ -223,7 +222,7 @@ impl NodeKind for Load {
         )?;
         let genes = frame_table(&var, &(0..var.n_rows()).collect::<Vec<_>>(), "gene")?;
         Ok(outputs([
-            ("expression", expression.into_table()?),
+            ("expression", expression),
             ("cells", cells),
             ("genes", genes),
             ("conditions", conditions_table(&targets)?),

@@ -16,10 +16,11 @@ use crate::io::IoError;
 use crate::io::cell_table::{JoinReport, join_by_barcode, read_cell_table};
 use crate::io::frame::DataFrame;
 use crate::io::guide_calls::{read_protospacer_calls, threshold_calls, zero_missing_guide_counts};
-use crate::io::h5ad::{Matrix as H5Matrix, ReadOptions, is_anndata, read_h5ad, read_h5mu};
+use crate::io::h5ad::{Matrix as H5Matrix, ReadOptions, is_anndata, open_h5ad, read_h5mu};
+use crate::io::h5rows::{CsrRows, MatrixSource};
 use crate::io::mtx::{MtxFiles, read_mtx};
 use crate::io::tenx_h5::{Guides, read_10x_h5};
-use crate::table::{Matrix, SparseMatrix, Table, read_table_file};
+use crate::table::{BATCH_ROWS, BlockWriter, Matrix, SparseMatrix, Table, read_table_file};
 
 /// Every format `load` reads, for the unknown-format error.
 const FORMATS: &str = ".h5ad (AnnData), .h5mu (MuData, with `modality`), .h5 (10x Cell Ranger HDF5), \
@@ -28,7 +29,7 @@ const FORMATS: &str = ".h5ad (AnnData), .h5mu (MuData, with `modality`), .h5 (10
 /// What was read, and what the reading decided (for the run's summary).
 pub struct Screen {
     /// Cells × genes.
-    pub matrix: Csr,
+    pub matrix: ScreenMatrix,
     /// Cell table (index: barcodes).
     pub obs: DataFrame,
     /// Gene table (index: gene names).
@@ -81,9 +82,12 @@ pub fn read_screen(p: &Params, inputs: &Inputs) -> Result<Screen, NodeError> {
     let mut guides = None;
     let opts = ReadOptions { layer: p.opt_str("layer")?.map(String::from) };
     let (matrix, mut obs, var) = match kind(path)? {
-        Kind::H5ad => anndata(read_h5ad(path, &opts).map_err(input_error)?)?,
-        Kind::H5mu => anndata(read_h5mu(path, p.opt_str("modality")?, &opts).map_err(input_error)?)?,
-        Kind::H5 if is_anndata(path).map_err(input_error)? => anndata(read_h5ad(path, &opts).map_err(input_error)?)?,
+        Kind::H5ad => in_file(open_h5ad(path, &opts).map_err(input_error)?)?,
+        Kind::H5mu => {
+            let a = read_h5mu(path, p.opt_str("modality")?, &opts).map_err(input_error)?;
+            (ScreenMatrix::Loaded(whole(a.x)?), a.obs, a.var)
+        }
+        Kind::H5 if is_anndata(path).map_err(input_error)? => in_file(open_h5ad(path, &opts).map_err(input_error)?)?,
         Kind::H5 => {
             let x = read_10x_h5(path, p.opt_str("genome")?).map_err(input_error)?;
             let (counts, var) = x.gene_expression()?;
@@ -92,7 +96,7 @@ pub fn read_screen(p: &Params, inputs: &Inputs) -> Result<Screen, NodeError> {
                 notes
                     .push(format!("{} CRISPR Guide Capture features kept out of the expression matrix", g.names.len()));
             }
-            (counts, x.obs, var)
+            (ScreenMatrix::Loaded(counts), x.obs, var)
         }
         Kind::Mtx => {
             let files = MtxFiles {
@@ -101,13 +105,15 @@ pub fn read_screen(p: &Params, inputs: &Inputs) -> Result<Screen, NodeError> {
                 cells_by_genes: transpose(p)?,
             };
             let x = read_mtx(path, &files).map_err(input_error)?;
-            (x.counts, x.obs, x.var)
+            (ScreenMatrix::Loaded(x.counts), x.obs, x.var)
         }
         Kind::Table => {
             let table = read_table_file(path)?;
             let table = if transpose(p)?.unwrap_or(false) { transposed(&table)? } else { table };
             let m = SparseMatrix::from_table(&table)?;
-            (m.csr, DataFrame { index: m.rows, columns: Vec::new() }, DataFrame { index: m.cols, columns: Vec::new() })
+            let (obs, var) =
+                (DataFrame { index: m.rows, columns: Vec::new() }, DataFrame { index: m.cols, columns: Vec::new() });
+            (ScreenMatrix::Loaded(m.csr), obs, var)
         }
     };
     guide_columns(p, inputs, guides.as_ref(), &mut obs, &mut notes)?;
@@ -128,12 +134,116 @@ fn transpose(p: &Params) -> Result<Option<bool>, NodeError> {
     }
 }
 
-fn anndata(a: crate::io::h5ad::AnnData) -> Result<(Csr, DataFrame, DataFrame), NodeError> {
-    let csr = match a.x {
+fn whole(x: H5Matrix) -> Result<Csr, NodeError> {
+    Ok(match x {
         H5Matrix::Csr(c) => c,
         H5Matrix::Dense(d) => Csr::from_dense(&d.view())?,
+    })
+}
+
+fn in_file((x, obs, var): (MatrixSource, DataFrame, DataFrame)) -> Result<(ScreenMatrix, DataFrame, DataFrame), NodeError> {
+    let matrix = match x {
+        MatrixSource::Rows(rows) => ScreenMatrix::InFile(rows),
+        MatrixSource::Whole(x) => ScreenMatrix::Loaded(whole(x)?),
     };
-    Ok((csr, a.obs, a.var))
+    Ok((matrix, obs, var))
+}
+
+/// The screen's matrix: read, or (a CSR `.h5ad`) still in its file, to be read a block of rows
+/// at a time as the kept cells are written.
+pub enum ScreenMatrix {
+    /// In memory.
+    Loaded(Csr),
+    /// In the file.
+    InFile(CsrRows),
+}
+
+impl ScreenMatrix {
+    /// Number of cells.
+    pub fn n_rows(&self) -> usize {
+        match self {
+            ScreenMatrix::Loaded(m) => m.n_rows,
+            ScreenMatrix::InFile(m) => m.n_rows(),
+        }
+    }
+
+    /// The rows `keep` (in that order), named `names`, over `genes`, in the sparse layout. From
+    /// the file, cells are read [`BATCH_ROWS`] file rows at a time (only the span holding kept
+    /// ones) and written in batches of that many kept cells, so neither the whole screen nor a
+    /// copy of the kept part exists beside the result; a block whose cells are all kept becomes
+    /// a batch as read.
+    pub fn select(self, keep: &[usize], names: Vec<String>, genes: &[String]) -> Result<Table, NodeError> {
+        let file = match self {
+            ScreenMatrix::Loaded(m) => {
+                let csr = if keep.len() == m.n_rows && keep.iter().enumerate().all(|(i, &r)| i == r) {
+                    m
+                } else {
+                    m.select_rows(keep)?
+                };
+                return Ok(SparseMatrix { rows: names, cols: genes.to_vec(), csr }.into_table()?);
+            }
+            ScreenMatrix::InFile(file) => file,
+        };
+        if keep.windows(2).any(|w| w[0] >= w[1]) {
+            let all = file.read(0, file.n_rows()).map_err(input_error)?;
+            return ScreenMatrix::Loaded(all).select(keep, names, genes);
+        }
+        let mut out = BlockWriter::for_genes(genes);
+        let mut batch = Batch::default();
+        let mut names = names.into_iter();
+        let mut rest = keep;
+        for w0 in (0..file.n_rows()).step_by(BATCH_ROWS) {
+            let w1 = (w0 + BATCH_ROWS).min(file.n_rows());
+            let here = rest.partition_point(|&r| r < w1);
+            let (rows, tail) = rest.split_at(here);
+            rest = tail;
+            let (Some(&first), Some(&last)) = (rows.first(), rows.last()) else { continue };
+            let block = file.read(first, last + 1).map_err(input_error)?;
+            if rows.len() == w1 - w0 && batch.names.is_empty() {
+                let Csr { indptr, indices, data, .. } = block;
+                out.push(names.by_ref().take(rows.len()).collect(), &indptr, indices, data)?;
+                continue;
+            }
+            for &r in rows {
+                let (cols, values) = block.row(r - first);
+                batch.push(names.next().unwrap_or_default(), cols, values);
+                if batch.names.len() == BATCH_ROWS {
+                    std::mem::take(&mut batch).write(&mut out)?;
+                }
+            }
+        }
+        if !batch.names.is_empty() {
+            batch.write(&mut out)?;
+        }
+        Ok(out.finish()?)
+    }
+}
+
+/// Kept cells gathered for one output batch.
+struct Batch {
+    names: Vec<String>,
+    indptr: Vec<u64>,
+    indices: Vec<u32>,
+    data: Vec<f32>,
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Batch { names: Vec::new(), indptr: vec![0], indices: Vec::new(), data: Vec::new() }
+    }
+}
+
+impl Batch {
+    fn push(&mut self, name: String, cols: &[u32], values: &[f32]) {
+        self.names.push(name);
+        self.indices.extend_from_slice(cols);
+        self.data.extend_from_slice(values);
+        self.indptr.push(self.indices.len() as u64);
+    }
+
+    fn write(self, out: &mut BlockWriter) -> Result<(), NodeError> {
+        Ok(out.push(self.names, &self.indptr, self.indices, self.data)?)
+    }
 }
 
 fn transposed(table: &Table) -> Result<Table, NodeError> {
@@ -196,4 +306,80 @@ fn guide_columns(
         notes.push(join_note(&file, &report));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::h5ad_write::{H5adContent, XData, write_h5ad};
+
+    /// 140,000 cells (three read blocks) × 5 genes, one or two entries per cell.
+    fn screen(dir: &Path) -> (std::path::PathBuf, Csr, Vec<String>, Vec<String>) {
+        let n = 2 * BATCH_ROWS + 8_928;
+        let (mut indptr, mut indices, mut data) = (vec![0u64], Vec::new(), Vec::new());
+        for i in 0..n {
+            indices.push((i % 3) as u32);
+            data.push((i % 7 + 1) as f32);
+            if i % 2 == 1 {
+                indices.push(4);
+                data.push(2.0);
+            }
+            indptr.push(indices.len() as u64);
+        }
+        let csr = Csr::new(n, 5, indptr, indices, data).unwrap();
+        let cells: Vec<String> = (0..n).map(|i| format!("c{i}")).collect();
+        let genes: Vec<String> = (0..5).map(|j| format!("g{j}")).collect();
+        let path = dir.join("screen.h5ad");
+        let content = H5adContent {
+            obs_names: &cells,
+            var_names: &genes,
+            x: XData::Csr(&csr),
+            obs: vec![],
+            var: vec![],
+            obsm: vec![],
+            provenance: vec![],
+        };
+        write_h5ad(&path, &content).unwrap();
+        (path, csr, cells, genes)
+    }
+
+    #[test]
+    fn kept_cells_read_block_by_block_give_the_bytes_of_the_whole_matrix() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, csr, cells, genes) = screen(dir.path());
+        let n = csr.n_rows;
+        let keeps: Vec<Vec<usize>> = vec![
+            (0..n).collect(),
+            (0..n).step_by(3).collect(),
+            (BATCH_ROWS - 5..BATCH_ROWS + 70_000).collect(),
+            vec![0, n - 1],
+            (1..n).collect(),
+            vec![],
+        ];
+        for keep in keeps {
+            let (x, _, _) = open_h5ad(&path, &ReadOptions::default()).unwrap();
+            let MatrixSource::Rows(rows) = x else { panic!("an uncompressed CSR X stays in its file") };
+            let names: Vec<String> = keep.iter().map(|&i| cells[i].clone()).collect();
+            let streamed = ScreenMatrix::InFile(rows).select(&keep, names.clone(), &genes).unwrap();
+            let whole = ScreenMatrix::Loaded(csr.clone()).select(&keep, names, &genes).unwrap();
+            assert_eq!(streamed.to_ipc().unwrap(), whole.to_ipc().unwrap(), "{} cells kept", keep.len());
+            assert_eq!(streamed.n_rows(), keep.len());
+        }
+    }
+
+    #[test]
+    fn kept_cells_of_a_gzip_screen_read_from_inside_its_chunks_match_the_whole_read() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/papalexi2021_lowmoi.h5ad");
+        let whole = crate::io::h5ad::read_h5ad(&path, &ReadOptions::default()).unwrap();
+        let H5Matrix::Csr(csr) = whole.x else { panic!("papalexi X is CSR") };
+        let genes = whole.var.index.clone();
+        for keep in [(7..20_000).step_by(3).collect::<Vec<usize>>(), vec![5_431, 5_432, 20_728], (1..20_729).collect()] {
+            let (x, _, _) = open_h5ad(&path, &ReadOptions::default()).unwrap();
+            let MatrixSource::Rows(rows) = x else { panic!("a gzip CSR X stays in its file") };
+            let names: Vec<String> = keep.iter().map(|&i| whole.obs.index[i].clone()).collect();
+            let streamed = ScreenMatrix::InFile(rows).select(&keep, names.clone(), &genes).unwrap();
+            let loaded = ScreenMatrix::Loaded(csr.clone()).select(&keep, names, &genes).unwrap();
+            assert_eq!(streamed.to_ipc().unwrap(), loaded.to_ipc().unwrap(), "{} cells kept", keep.len());
+        }
+    }
 }
