@@ -16,13 +16,13 @@ pub const MIB: u64 = 1 << 20;
 /// One gibibyte.
 pub const GIB: u64 = 1 << 30;
 
-/// What a task holds before its own work: the process's share (binary, libraries, thread pool,
-/// allocator slack left by earlier tasks). Measured peaks of the smallest tasks are 20–40 MiB.
-pub const BASE: u64 = 64 * MIB;
+/// What a task holds besides its inputs' multiple: the process's share (binary, libraries, thread
+/// pool). A `diag-numbers` task measures 11 MiB, the smallest built-in tasks 16–22 MiB.
+pub const BASE: u64 = 32 * MIB;
 
 /// How many times its input bytes the default estimate allows a task: the inputs decoded
 /// (Arrow to ndarray is about one copy), a working copy, and outputs of the same order.
-pub const INPUT_FACTOR: u64 = 3;
+pub const INPUT_FACTOR: f64 = 3.0;
 
 /// The sizes in bytes of one task's inputs: the cached objects and files on each port, and for
 /// a reduce step the outputs of its shards.
@@ -53,9 +53,14 @@ impl InputSizes {
         self.ports.values().flatten().sum::<u64>() + self.shards
     }
 
+    /// [`BASE`] plus `factor` times the inputs.
+    pub fn times(&self, factor: f64) -> u64 {
+        BASE + (factor * self.total() as f64).ceil() as u64
+    }
+
     /// [`BASE`] plus [`INPUT_FACTOR`] times the inputs: the estimate of kinds that declare none.
     pub fn default_estimate(&self) -> u64 {
-        BASE + INPUT_FACTOR * self.total()
+        self.times(INPUT_FACTOR)
     }
 }
 
@@ -173,6 +178,7 @@ mod tests {
         let sizes = InputSizes::new(BTreeMap::from([("x".into(), vec![10 * MIB, 5 * MIB])]), 2 * MIB);
         assert_eq!((sizes.port("x"), sizes.port("y"), sizes.total()), (15 * MIB, 0, 17 * MIB));
         assert_eq!(sizes.default_estimate(), BASE + 51 * MIB);
+        assert_eq!(sizes.times(0.5), BASE + 17 * MIB / 2);
         let estimated = Demand::of(None, &sizes, |s| s.total() * 2);
         assert_eq!(estimated, Demand { bytes: 34 * MIB, inputs: 17 * MIB, explicit: false });
         let explicit = Demand::of(Some(1.5), &sizes, |_| unreachable!("mem_gb wins"));

@@ -157,6 +157,10 @@ impl NodeKind for VaeTrain {
     fn resources(&self, p: &Params) -> Resources {
         Resources { gpus: usize::from(p.bool("gpu").unwrap_or(false)), ..Default::default() }
     }
+    /// [`BASE`](crate::engine::memory::BASE) plus 4.5× the inputs: burn, as `ae-train` (not measured).
+    fn memory(&self, _params: &Params, inputs: &crate::engine::InputSizes) -> u64 {
+        inputs.times(4.5)
+    }
     fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
         let model = match p.str("model")? {
             "gcrl-vae" => VaeModel::Gcrl,
