@@ -83,8 +83,9 @@ nodes:
     kind: diag-sum
     inputs: {values: a.values}
   c:
-    kind: diag-sum
-    inputs: {values: b.total}
+    kind: diag-numbers
+    params: {seed: 3}
+    inputs: {after: [b]}
   d:
     kind: diag-numbers
     params: {seed: 2}
