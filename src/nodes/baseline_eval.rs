@@ -128,6 +128,11 @@ impl NodeKind for BaselineEval {
             ),
         ]
     }
+    /// [`BASE`](crate::engine::memory::BASE) plus 4.5× the inputs: a peak of 104 MiB was measured
+    /// for 21.5 MiB of inputs (README, "Memory").
+    fn memory(&self, _params: &Params, inputs: &crate::engine::InputSizes) -> u64 {
+        inputs.times(4.5)
+    }
     fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
         let expr = SparseMatrix::from_table(&inputs.table("expression")?)?;
         let cells = inputs.table("cells")?;

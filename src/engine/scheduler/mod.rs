@@ -11,7 +11,9 @@
 //! tasks that did not finish.
 //!
 //! [`progress`] decides what may run and what a result means for the rest, [`slots`] what fits
-//! on the executor now; this loop only moves tasks and messages between them (its tests drive
+//! on the executor now (CPUs, GPUs, and memory within the run's budget: a task's demand, from
+//! [`super::memory`], is known once it is resolved, and one above a hard budget fails there,
+//! before it starts); this loop only moves tasks and messages between them (its tests drive
 //! whole runs through a fake executor).
 
 use std::collections::{HashSet, VecDeque};
