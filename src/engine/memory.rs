@@ -43,11 +43,6 @@ impl InputSizes {
         self.ports.get(port).map_or(0, |v| v.iter().sum())
     }
 
-    /// Bytes of the shards' outputs (a reduce step; 0 otherwise).
-    pub fn shards(&self) -> u64 {
-        self.shards
-    }
-
     /// Bytes of every input together.
     pub fn total(&self) -> u64 {
         self.ports.values().flatten().sum::<u64>() + self.shards
