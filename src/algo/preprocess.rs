@@ -6,6 +6,7 @@
 //! the matrix as scanpy keeps them (normalised values agree with scanpy to within 3e-7 relative,
 //! a couple of float ulps; gene lists agree exactly); every statistic is accumulated in `f64`.
 
+mod rows;
 mod vmath;
 
 use std::collections::BTreeMap;
@@ -16,8 +17,10 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::algo::AlgoError;
 use crate::algo::loess::loess_fit;
-use crate::algo::sparse::Csr;
+use crate::algo::sparse::{ColumnMoments, Csr};
 use crate::algo::stats::percentile;
+
+pub use rows::{Prepared, Steps, prepare};
 
 /// Scales every cell (row) to the same total count, as `sc.pp.normalize_total`.
 ///
@@ -39,6 +42,12 @@ use crate::algo::stats::percentile;
 pub fn normalize_total(x: &mut Csr, target_sum: Option<f64>) -> Result<(), AlgoError> {
     // scanpy accumulates each total in f64 and stores it as f32.
     let totals: Vec<f32> = x.row_sums().into_iter().map(|t| t as f32).collect();
+    x.divide_rows(&divisors(&totals, target_sum)?);
+    Ok(())
+}
+
+/// What [`normalize_total`] divides each row by, from the rows' totals.
+fn divisors(totals: &[f32], target_sum: Option<f64>) -> Result<Vec<f32>, AlgoError> {
     let target = match target_sum {
         Some(t) if t.is_finite() && t > 0.0 => t,
         Some(t) => {
@@ -54,9 +63,7 @@ pub fn normalize_total(x: &mut Csr, target_sum: Option<f64>) -> Result<(), AlgoE
     };
     let target = target as f32;
     // A zero-total row holds no stored values, and v / 1 = v anyway.
-    let factors: Vec<f32> = totals.iter().map(|&t| if t == 0.0 { 1.0 } else { t / target }).collect();
-    x.divide_rows(&factors);
-    Ok(())
+    Ok(totals.iter().map(|&t| if t == 0.0 { 1.0 } else { t / target }).collect())
 }
 
 /// Replaces every value `v` by `ln(1 + v)` (natural log), as `sc.pp.log1p`.
@@ -119,7 +126,7 @@ impl Default for HvgOptions {
 }
 
 /// Per-gene result of [`highly_variable_genes`], in the column order of the input.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Hvg {
     /// Whether the gene is selected.
     pub highly_variable: Vec<bool>,
@@ -169,16 +176,21 @@ pub fn highly_variable_genes(
     n_top_genes: Option<usize>,
     options: &HvgOptions,
 ) -> Result<Hvg, AlgoError> {
-    if x.n_cols == 0 {
+    check_hvg(x.n_cols, n_top_genes)?;
+    match flavor {
+        Flavor::Seurat | Flavor::CellRanger => dispersion_hvg(x, flavor, n_top_genes, options),
+        Flavor::SeuratV3 => seurat_v3_hvg(x, n_top_genes.unwrap_or(2000), options.span),
+    }
+}
+
+fn check_hvg(n_cols: usize, n_top_genes: Option<usize>) -> Result<(), AlgoError> {
+    if n_cols == 0 {
         return Err(AlgoError::TooFew("no genes".into()));
     }
     if n_top_genes == Some(0) {
         return Err(AlgoError::Param { name: "n_top_genes".into(), why: "must be at least 1".into() });
     }
-    match flavor {
-        Flavor::Seurat | Flavor::CellRanger => dispersion_hvg(x, flavor, n_top_genes, options),
-        Flavor::SeuratV3 => seurat_v3_hvg(x, n_top_genes.unwrap_or(2000), options.span),
-    }
+    Ok(())
 }
 
 /// The `seurat` and `cell_ranger` flavours.
@@ -189,6 +201,17 @@ fn dispersion_hvg(x: &Csr, flavor: Flavor, n_top_genes: Option<usize>, options: 
     } else {
         x.column_moments()?
     };
+    dispersion_select(moments, flavor, n_top_genes, options)
+}
+
+/// The `seurat` and `cell_ranger` selection from the genes' moments (of the expm1'd values for
+/// `seurat`).
+fn dispersion_select(
+    moments: ColumnMoments,
+    flavor: Flavor,
+    n_top_genes: Option<usize>,
+    options: &HvgOptions,
+) -> Result<Hvg, AlgoError> {
     let mut means = moments.mean;
     means.iter_mut().filter(|m| **m == 0.0).for_each(|m| *m = 1e-12);
     let mut dispersions: Vec<f64> = moments.var.iter().zip(&means).map(|(v, m)| v / m).collect();
@@ -329,33 +352,72 @@ fn top_n_with_ties(scores: &[f64], n: usize) -> Vec<bool> {
 /// The `seurat_v3` flavour on counts.
 fn seurat_v3_hvg(x: &Csr, n_top_genes: usize, span: f64) -> Result<Hvg, AlgoError> {
     let moments = x.column_moments()?;
-    let (mean, var) = (&moments.mean, &moments.var);
-    let varying: Vec<usize> = (0..x.n_cols).filter(|&j| var[j] > 0.0).collect();
-    let log_mean: Vec<f64> = varying.iter().map(|&j| mean[j].log10()).collect();
-    let log_var: Vec<f64> = varying.iter().map(|&j| var[j].log10()).collect();
-    let fitted = loess_fit(&log_mean, &log_var, span)?;
-    let mut reg_std = vec![1.0f64; x.n_cols];
-    for (&j, f) in varying.iter().zip(fitted) {
-        reg_std[j] = 10f64.powf(f).sqrt();
-    }
-    let n = x.n_rows as f64;
-    let clip: Vec<f64> = (0..x.n_cols).map(|j| reg_std[j] * n.sqrt() + mean[j]).collect();
-    let mut sum = vec![0.0f64; x.n_cols];
-    let mut sum_sq = vec![0.0f64; x.n_cols];
+    let trend = SeuratV3Trend::fit(&moments, x.n_rows, span)?;
+    let mut sums = ClipSums::new(x.n_cols);
     for (&j, &v) in x.indices.iter().zip(&x.data) {
-        let j = j as usize;
-        let c = f64::from(v).min(clip[j]);
-        sum[j] += c;
-        sum_sq[j] += c * c;
+        sums.add(&trend, j, v);
     }
-    let norm_var: Vec<f64> = (0..x.n_cols)
-        .map(|j| (n * mean[j] * mean[j] + sum_sq[j] - 2.0 * sum[j] * mean[j]) / ((n - 1.0) * reg_std[j] * reg_std[j]))
-        .collect();
-    let mut order: Vec<usize> = (0..x.n_cols).collect();
-    order.sort_by(|&a, &b| norm_var[b].total_cmp(&norm_var[a]));
-    let mut highly_variable = vec![false; x.n_cols];
-    order.iter().take(n_top_genes).for_each(|&j| highly_variable[j] = true);
-    Ok(Hvg { highly_variable, means: moments.mean, dispersions: moments.var, dispersions_norm: norm_var })
+    Ok(trend.select(moments, &sums, x.n_rows, n_top_genes))
+}
+
+/// `seurat_v3`'s mean–variance trend: each gene's regularised standard deviation and the value
+/// its counts are clipped at.
+struct SeuratV3Trend {
+    reg_std: Vec<f64>,
+    clip: Vec<f64>,
+}
+
+impl SeuratV3Trend {
+    fn fit(moments: &ColumnMoments, n_rows: usize, span: f64) -> Result<Self, AlgoError> {
+        let (mean, var) = (&moments.mean, &moments.var);
+        let n_cols = mean.len();
+        let varying: Vec<usize> = (0..n_cols).filter(|&j| var[j] > 0.0).collect();
+        let log_mean: Vec<f64> = varying.iter().map(|&j| mean[j].log10()).collect();
+        let log_var: Vec<f64> = varying.iter().map(|&j| var[j].log10()).collect();
+        let fitted = loess_fit(&log_mean, &log_var, span)?;
+        let mut reg_std = vec![1.0f64; n_cols];
+        for (&j, f) in varying.iter().zip(fitted) {
+            reg_std[j] = 10f64.powf(f).sqrt();
+        }
+        let n = n_rows as f64;
+        let clip = (0..n_cols).map(|j| reg_std[j] * n.sqrt() + mean[j]).collect();
+        Ok(SeuratV3Trend { reg_std, clip })
+    }
+
+    /// Ranks the genes by the variance of their standardised clipped counts.
+    fn select(self, moments: ColumnMoments, sums: &ClipSums, n_rows: usize, n_top_genes: usize) -> Hvg {
+        let (n, mean, reg_std) = (n_rows as f64, &moments.mean, &self.reg_std);
+        let norm_var: Vec<f64> = (0..mean.len())
+            .map(|j| {
+                (n * mean[j] * mean[j] + sums.sum_sq[j] - 2.0 * sums.sum[j] * mean[j])
+                    / ((n - 1.0) * reg_std[j] * reg_std[j])
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..mean.len()).collect();
+        order.sort_by(|&a, &b| norm_var[b].total_cmp(&norm_var[a]));
+        let mut highly_variable = vec![false; mean.len()];
+        order.iter().take(n_top_genes).for_each(|&j| highly_variable[j] = true);
+        Hvg { highly_variable, means: moments.mean, dispersions: moments.var, dispersions_norm: norm_var }
+    }
+}
+
+/// Sums and sums of squares of each gene's clipped counts, added in storage order.
+struct ClipSums {
+    sum: Vec<f64>,
+    sum_sq: Vec<f64>,
+}
+
+impl ClipSums {
+    fn new(n_cols: usize) -> Self {
+        ClipSums { sum: vec![0.0; n_cols], sum_sq: vec![0.0; n_cols] }
+    }
+
+    fn add(&mut self, trend: &SeuratV3Trend, j: u32, v: f32) {
+        let j = j as usize;
+        let c = f64::from(v).min(trend.clip[j]);
+        self.sum[j] += c;
+        self.sum_sq[j] += c * c;
+    }
 }
 
 /// Subsamples cells per perturbation as the gCRL paper does for Joung et al.: at most

@@ -27,6 +27,28 @@ pub struct Csr {
     pub data: Vec<f32>,
 }
 
+/// A cells × genes matrix read by row: each row's gene positions (increasing) and values.
+pub trait Rows: Sync {
+    /// Number of rows.
+    fn n_rows(&self) -> usize;
+    /// Number of columns.
+    fn n_cols(&self) -> usize;
+    /// Column positions and values of row `i`.
+    fn row(&self, i: usize) -> (&[u32], &[f32]);
+}
+
+impl Rows for Csr {
+    fn n_rows(&self) -> usize {
+        self.n_rows
+    }
+    fn n_cols(&self) -> usize {
+        self.n_cols
+    }
+    fn row(&self, i: usize) -> (&[u32], &[f32]) {
+        Csr::row(self, i)
+    }
+}
+
 /// Per-column mean and sample variance (ddof = 1) of a matrix, in f64.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ColumnMoments {
@@ -286,54 +308,16 @@ impl Csr {
         self.column_moments_of(|_| {})
     }
 
-    /// [`Csr::column_moments`] of the values as transformed by `f` (which rewrites a slice of
+    /// [`Csr::column_moments`] of the values as transformed by `f` (which rewrites a row's
     /// stored values in place and must map 0 to 0), without materialising the transformed
-    /// matrix: `f` sees copies of at most 2¹⁴ values at a time. Blocks run in parallel and are
-    /// merged in order, so the result does not depend on the thread count.
+    /// matrix: `f` sees a copy of one row at a time.
     pub fn column_moments_of(&self, f: impl Fn(&mut [f32]) + Sync) -> Result<ColumnMoments, AlgoError> {
-        use rayon::prelude::*;
-        const BLOCK: usize = 4096;
-        const CHUNK: usize = 1 << 14;
-        if self.n_rows < 2 {
-            return Err(AlgoError::TooFew(format!("column variance needs at least 2 rows, got {}", self.n_rows)));
-        }
-        // Per block: its row count and each column's [sum, sum of squares].
-        let blocks: Vec<(f64, Vec<[f64; 2]>)> = (0..self.n_rows.div_ceil(BLOCK))
-            .into_par_iter()
-            .map(|b| {
-                let (r0, r1) = (b * BLOCK, ((b + 1) * BLOCK).min(self.n_rows));
-                let (lo, hi) = (self.indptr[r0] as usize, self.indptr[r1] as usize);
-                let mut sums = vec![[0.0f64; 2]; self.n_cols];
-                let mut values = Vec::with_capacity(CHUNK.min(hi - lo));
-                for start in (lo..hi).step_by(CHUNK) {
-                    let end = (start + CHUNK).min(hi);
-                    values.clear();
-                    values.extend_from_slice(&self.data[start..end]);
-                    f(&mut values);
-                    for (&j, &v) in self.indices[start..end].iter().zip(&values) {
-                        let x = f64::from(v);
-                        let s = &mut sums[j as usize];
-                        s[0] += x;
-                        s[1] += x * x;
-                    }
-                }
-                ((r1 - r0) as f64, sums)
-            })
-            .collect();
-        let (mut n, mut mean, mut m2) = (0.0f64, vec![0.0f64; self.n_cols], vec![0.0f64; self.n_cols]);
-        for (nb, sums) in blocks {
-            let total = n + nb;
-            for (j, [sum, squares]) in sums.into_iter().enumerate() {
-                let block_mean = sum / nb;
-                let block_m2 = (squares - sum * block_mean).max(0.0);
-                let delta = block_mean - mean[j];
-                mean[j] += delta * nb / total;
-                m2[j] += block_m2 + delta * delta * n * nb / total;
-            }
-            n = total;
-        }
-        let var = m2.into_iter().map(|s| s / (n - 1.0)).collect();
-        Ok(ColumnMoments { mean, var })
+        column_moments_by_row(self.n_rows, self.n_cols, |i, idx, val| {
+            let (cols, values) = self.row(i);
+            idx.extend_from_slice(cols);
+            val.extend_from_slice(values);
+            f(val);
+        })
     }
 
     /// Sorts the column indices of each row and sums duplicates, in place.
@@ -365,6 +349,60 @@ impl Csr {
         self.indices = indices;
         self.data = data;
     }
+}
+
+/// [`Csr::column_moments`] of `n_rows` rows that `row(i, indices, values)` appends to the two
+/// (empty) buffers, for matrices held in pieces or transformed on the fly. Blocks of 4,096 rows
+/// run in parallel and are merged in order, so the result depends neither on the thread count
+/// nor on how the rows are stored.
+///
+/// # Errors
+/// [`AlgoError::TooFew`] for fewer than two rows.
+pub fn column_moments_by_row(
+    n_rows: usize,
+    n_cols: usize,
+    row: impl Fn(usize, &mut Vec<u32>, &mut Vec<f32>) + Sync,
+) -> Result<ColumnMoments, AlgoError> {
+    use rayon::prelude::*;
+    const BLOCK: usize = 4096;
+    if n_rows < 2 {
+        return Err(AlgoError::TooFew(format!("column variance needs at least 2 rows, got {n_rows}")));
+    }
+    // Per block: its row count and each column's [sum, sum of squares].
+    let blocks: Vec<(f64, Vec<[f64; 2]>)> = (0..n_rows.div_ceil(BLOCK))
+        .into_par_iter()
+        .map(|b| {
+            let (r0, r1) = (b * BLOCK, ((b + 1) * BLOCK).min(n_rows));
+            let mut sums = vec![[0.0f64; 2]; n_cols];
+            let (mut idx, mut val) = (Vec::new(), Vec::new());
+            for i in r0..r1 {
+                idx.clear();
+                val.clear();
+                row(i, &mut idx, &mut val);
+                for (&j, &v) in idx.iter().zip(&val) {
+                    let x = f64::from(v);
+                    let s = &mut sums[j as usize];
+                    s[0] += x;
+                    s[1] += x * x;
+                }
+            }
+            ((r1 - r0) as f64, sums)
+        })
+        .collect();
+    let (mut n, mut mean, mut m2) = (0.0f64, vec![0.0f64; n_cols], vec![0.0f64; n_cols]);
+    for (nb, sums) in blocks {
+        let total = n + nb;
+        for (j, [sum, squares]) in sums.into_iter().enumerate() {
+            let block_mean = sum / nb;
+            let block_m2 = (squares - sum * block_mean).max(0.0);
+            let delta = block_mean - mean[j];
+            mean[j] += delta * nb / total;
+            m2[j] += block_m2 + delta * delta * n * nb / total;
+        }
+        n = total;
+    }
+    let var = m2.into_iter().map(|s| s / (n - 1.0)).collect();
+    Ok(ColumnMoments { mean, var })
 }
 
 fn shape(what: &str, expected: usize, got: usize) -> AlgoError {

@@ -26,6 +26,7 @@ use super::commit::Committer;
 use super::error::{CacheError, io};
 use super::lock::{LockFile, TaskLock};
 use super::manifest::Manifest;
+use super::object::{ObjectWriter, link_unnamed, open_unnamed};
 
 /// A handle on a cache directory.
 #[derive(Debug, Clone)]
@@ -100,6 +101,39 @@ impl Cache {
             rename_into(&tmp, &path)?;
         }
         Ok(hash)
+    }
+
+    /// A writer of a new object, for bytes made a piece at a time (see [`ObjectWriter`]).
+    pub fn object_writer(&self) -> Result<ObjectWriter, CacheError> {
+        ObjectWriter::new(&self.objects, tmp_path(&self.root.join("tmp")))
+    }
+
+    /// The path of object `hash` once its bytes are checked against its name. The file is
+    /// streamed through one 8 MiB buffer (a mapping would count the whole object in the task's
+    /// resident memory). A corrupt object is removed and reported.
+    pub fn checked_object_path(&self, hash: &str) -> Result<PathBuf, CacheError> {
+        let path = self.object_path(hash);
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Err(CacheError::MissingObject(hash.into())),
+            Err(e) => return Err(io(&path)(e)),
+        };
+        let mut hasher = blake3::Hasher::new();
+        let mut buf = vec![0u8; 8 << 20];
+        loop {
+            match std::io::Read::read(&mut file, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => _ = hasher.update_rayon(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(io(&path)(e)),
+            }
+        }
+        let actual = hasher.finalize().to_hex().to_string();
+        if actual != hash {
+            let _ = fs::remove_file(&path);
+            return Err(CacheError::BadObject { hash: hash.into(), actual });
+        }
+        Ok(path)
     }
 
     /// Whether the object `hash` is present.
@@ -250,43 +284,13 @@ fn this_host() -> &'static str {
 /// `dest` is left as it is: objects are named by their content). `Ok(false)` when the file
 /// system cannot create unnamed files; the caller then goes through `tmp/`.
 fn link_new(bytes: &[u8], dest: &Path) -> Result<bool, CacheError> {
-    use std::os::unix::ffi::OsStrExt;
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    let open = || fs::OpenOptions::new().write(true).mode(0o644).custom_flags(libc::O_TMPFILE).open(dir);
-    let file = match open() {
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            fs::create_dir_all(dir).map_err(io(dir))?;
-            open()
-        }
-        other => other,
-    };
-    let mut file = match file {
-        Ok(f) => f,
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL)) => return Ok(false),
-        Err(e) => return Err(io(dir)(e)),
-    };
+    let Some(mut file) = open_unnamed(dest.parent().unwrap_or(Path::new(".")))? else { return Ok(false) };
     file.write_all(bytes).map_err(io(dest))?;
-    // Linking a descriptor (`AT_EMPTY_PATH`) needs a privilege; its /proc link needs none.
-    let source = std::ffi::CString::new(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file)))
-        .expect("no NUL in a /proc path");
-    let target = std::ffi::CString::new(dest.as_os_str().as_bytes())
-        .map_err(|_| io(dest)(std::io::Error::from(ErrorKind::InvalidInput)))?;
-    // SAFETY: both paths are NUL-terminated strings that outlive the call.
-    let rc = unsafe {
-        libc::linkat(libc::AT_FDCWD, source.as_ptr(), libc::AT_FDCWD, target.as_ptr(), libc::AT_SYMLINK_FOLLOW)
-    };
-    if rc == 0 {
-        return Ok(true);
-    }
-    match std::io::Error::last_os_error() {
-        e if e.kind() == ErrorKind::AlreadyExists => Ok(true),
-        _ if !Path::new("/proc/self/fd").exists() => Ok(false),
-        e => Err(io(dest)(e)),
-    }
+    link_unnamed(&file, dest)?;
+    Ok(true)
 }
 
-fn rename_into(tmp: &Path, dest: &Path) -> Result<(), CacheError> {
+pub(super) fn rename_into(tmp: &Path, dest: &Path) -> Result<(), CacheError> {
     if let Err(e) = fs::rename(tmp, dest) {
         if e.kind() != ErrorKind::NotFound {
             return Err(io(dest)(e));
@@ -307,6 +311,11 @@ pub fn hash_bytes(bytes: &[u8]) -> String {
     } else {
         blake3::hash(bytes).to_hex().to_string()
     }
+}
+
+/// The file of object `hash` under `objects`.
+pub(super) fn object_file(objects: &Path, hash: &str) -> PathBuf {
+    fanout(objects, hash, "arrow")
 }
 
 /// `dir/ab/abcdef….ext`, built with one allocation (a no-op run builds tens of thousands).

@@ -169,12 +169,29 @@ fn cached(cache: &Cache, key: &str) -> Option<Manifest> {
     cache.get_manifest(key).ok().flatten().filter(|m| complete(cache, m))
 }
 
+/// An input object as a table: checked against its hash, then mapped (its columns are views
+/// into the file; see `table::ipc`).
 fn load(cache: &Cache, hash: &str) -> Result<Table, TaskFailure> {
-    let bytes = cache.get_object(hash).map_err(|e| match e {
+    let path = cache.checked_object_path(hash).map_err(|e| match e {
         CacheError::BadObject { .. } | CacheError::MissingObject(_) => TaskFailure::InputLost(hash.to_string()),
         other => TaskFailure::Cache(other.to_string()),
     })?;
-    Table::from_ipc(&bytes).map_err(|_| TaskFailure::InputLost(hash.to_string()))
+    Table::map_ipc(&path).map_err(|_| TaskFailure::InputLost(hash.to_string()))
+}
+
+/// Tables above this size are written to the cache a batch at a time, never as one buffer.
+const STREAM_OUTPUT: usize = 8 << 20;
+
+/// Stores `table` as an object and returns its hash.
+fn store(cache: &Cache, table: &Table) -> Result<String, TaskFailure> {
+    let cache_err = |e: CacheError| TaskFailure::Cache(e.to_string());
+    let node_err = |e: crate::table::TableError| TaskFailure::Node(e.to_string());
+    if table.batches().iter().map(|b| b.get_array_memory_size()).sum::<usize>() < STREAM_OUTPUT {
+        return cache.put_object(&table.to_ipc().map_err(node_err)?).map_err(cache_err);
+    }
+    let mut writer = cache.object_writer().map_err(cache_err)?;
+    table.write_ipc(&mut writer).map_err(node_err)?;
+    writer.finish().map_err(cache_err)
 }
 
 /// Runs `task` unless the cache already holds its result. `on_wait` is called once if another
@@ -260,8 +277,7 @@ pub fn execute(
     }
     let mut records = BTreeMap::new();
     for (name, table) in &outputs {
-        let bytes = table.to_ipc().map_err(|e| TaskFailure::Node(e.to_string()))?;
-        let hash = cache.put_object(&bytes).map_err(cache_err)?;
+        let hash = store(cache, table)?;
         records.insert(name.clone(), OutputRecord { hash, rows: table.n_rows(), cols: table.n_cols() });
     }
     let manifest = Manifest {

@@ -228,7 +228,7 @@ impl NodeKind for Load {
         )?;
         let genes = frame_table(&var, &(0..var.n_rows()).collect::<Vec<_>>(), "gene")?;
         Ok(outputs([
-            ("expression", expression.to_table()?),
+            ("expression", expression.into_table()?),
             ("cells", cells),
             ("genes", genes),
             ("conditions", conditions_table(&targets)?),

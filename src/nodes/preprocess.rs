@@ -6,9 +6,12 @@ use std::collections::HashSet;
 use serde_json::json;
 
 use super::common::{cell_targets, names, outputs};
-use crate::algo::preprocess::{Flavor, Hvg, HvgOptions, highly_variable_genes, log1p, normalize_total, subsample};
+use rayon::prelude::*;
+
+use crate::algo::preprocess::{Flavor, Hvg, HvgOptions, Prepared, Steps, prepare, subsample};
+use crate::algo::sparse::Rows;
 use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
-use crate::table::{SparseMatrix, TableBuilder};
+use crate::table::{BATCH_ROWS, BlockWriter, SparseMatrix, SparseRows, Table, TableBuilder, is_sparse, sparse_genes};
 
 /// The `preprocess` kind.
 pub struct Preprocess;
@@ -107,23 +110,27 @@ impl NodeKind for Preprocess {
         inputs.times(5.5)
     }
     fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
-        let counts = SparseMatrix::from_table(&inputs.table("counts")?)?;
+        let table = inputs.table("counts")?;
+        // A dense table (as `gcrl export` writes) is made sparse first; a sparse one is read in place.
+        let table = if is_sparse(&table) { table } else { SparseMatrix::from_table(&table)?.into_table()? };
+        let genes = sparse_genes(&table)?;
+        let all = SparseRows::new(&table)?;
         let input = p.str("input")?;
-        check_values(&counts, input)?;
+        check_values(&all, &genes, input)?;
         let cells = inputs.opt_table("cells")?;
         let targets = match &cells {
             Some(c) => {
                 let t = cell_targets(c)?;
-                if t.len() != counts.rows.len() {
+                if t.len() != all.len() {
                     return Err(NodeError::Input(format!(
                         "input `cells` has {} rows but `counts` has {} cells",
                         t.len(),
-                        counts.rows.len()
+                        all.len()
                     )));
                 }
                 t
             }
-            None => vec![Vec::new(); counts.rows.len()],
+            None => vec![Vec::new(); all.len()],
         };
         let keep_cells = subsample(
             &targets,
@@ -132,13 +139,7 @@ impl NodeKind for Preprocess {
             p.usize("min_cells")?,
             p.seed("seed")?,
         );
-        let x = counts.csr.select_rows(&keep_cells)?;
-        // scanpy's filter_genes: genes seen in too few of the kept cells leave before HVG selection.
-        let detected = x.col_nnz();
-        let min_detected =
-            p.usize("genes_min_cells")?.max((p.f64("genes_min_fraction")? * x.n_rows as f64).ceil() as usize);
-        let passing: Vec<usize> = (0..x.n_cols).filter(|&j| detected[j] >= min_detected).collect();
-        let mut x = if passing.len() == x.n_cols { x } else { x.select_cols(&passing)? };
+        let x = all.select(&keep_cells);
         let flavor = match p.str("flavor")? {
             "cell_ranger" => Flavor::CellRanger,
             "seurat_v3" => Flavor::SeuratV3,
@@ -151,31 +152,27 @@ impl NodeKind for Preprocess {
                     .into(),
             ));
         }
-        let options = HvgOptions {
-            min_mean: p.f64("min_mean")?,
-            max_mean: p.f64("max_mean")?,
-            min_disp: p.f64("min_disp")?,
-            n_bins: p.usize("n_bins")?,
-            ..HvgOptions::default()
+        // scanpy's filter_genes: genes seen in too few of the kept cells leave before HVG selection.
+        let min_detected =
+            p.usize("genes_min_cells")?.max((p.f64("genes_min_fraction")? * x.len() as f64).ceil() as usize);
+        let steps = Steps {
+            min_detected,
+            normalise: (input != "log1p").then(|| p.opt_f64("target_sum")).transpose()?,
+            log1p: p.bool("log1p")?,
+            flavor,
+            n_top_genes: p.opt_usize("n_top_genes")?,
+            options: HvgOptions {
+                min_mean: p.f64("min_mean")?,
+                max_mean: p.f64("max_mean")?,
+                min_disp: p.f64("min_disp")?,
+                n_bins: p.usize("n_bins")?,
+                ..HvgOptions::default()
+            },
         };
-        let n_top = p.opt_usize("n_top_genes")?;
-        let raw_hvg =
-            if flavor == Flavor::SeuratV3 { Some(highly_variable_genes(&x, flavor, n_top, &options)?) } else { None };
-        if input != "log1p" {
-            normalize_total(&mut x, p.opt_f64("target_sum")?)?;
-            if p.bool("log1p")? {
-                log1p(&mut x)?;
-            }
-        }
-        let hvg = match raw_hvg {
-            Some(h) => h,
-            None => highly_variable_genes(&x, flavor, n_top, &options)?,
-        };
-        let hvg = on_every_gene(hvg, &passing, counts.cols.len());
-        let mut position = vec![None; counts.cols.len()];
-        for (k, &j) in passing.iter().enumerate() {
-            position[j] = Some(k);
-        }
+        let prepared = prepare(&x, &steps)?;
+        let hvg = on_every_gene(prepared.hvg.clone(), &prepared.passing, genes.len());
+        let mut passes = vec![false; genes.len()];
+        prepared.passing.iter().for_each(|&j| passes[j] = true);
         let mut keep: HashSet<&str> = HashSet::new();
         if p.bool("keep_targets")? {
             keep.extend(keep_cells.iter().flat_map(|&i| targets[i].iter().map(String::as_str)));
@@ -185,14 +182,10 @@ impl NodeKind for Preprocess {
             None => Vec::new(),
         };
         keep.extend(tf_names.iter().map(String::as_str));
-        let kept: Vec<bool> = (0..counts.cols.len())
-            .map(|j| position[j].is_some() && (hvg.highly_variable[j] || keep.contains(counts.cols[j].as_str())))
-            .collect();
-        let gene_idx: Vec<usize> = (0..kept.len()).filter(|&j| kept[j]).collect();
-        let mut lost: Vec<&str> = (0..counts.cols.len())
-            .filter(|&j| position[j].is_none() && keep.contains(counts.cols[j].as_str()))
-            .map(|j| counts.cols[j].as_str())
-            .collect();
+        let kept: Vec<bool> =
+            (0..genes.len()).map(|j| passes[j] && (hvg.highly_variable[j] || keep.contains(genes[j].as_str()))).collect();
+        let mut lost: Vec<&str> =
+            (0..genes.len()).filter(|&j| !passes[j] && keep.contains(genes[j].as_str())).map(|j| genes[j].as_str()).collect();
         if !lost.is_empty() {
             lost.sort_unstable();
             ctx.note(format!(
@@ -202,55 +195,81 @@ impl NodeKind for Preprocess {
                 lost.join(", ")
             ));
         }
-        let expression = SparseMatrix {
-            rows: keep_cells.iter().map(|&i| counts.rows[i].clone()).collect(),
-            cols: gene_idx.iter().map(|&j| counts.cols[j].clone()).collect(),
-            csr: x.select_cols(&gene_idx.iter().filter_map(|&j| position[j]).collect::<Vec<_>>())?,
-        };
-        let genes = TableBuilder::new()
-            .str("gene", counts.cols.clone())
+        let gene_idx: Vec<usize> = (0..kept.len()).filter(|&j| kept[j]).collect();
+        let expression = normalised(&x, &prepared, &gene_idx, &genes)?;
+        let genes_out = TableBuilder::new()
+            .str("gene", genes.clone())
             .bool("highly_variable", hvg.highly_variable)
             .f64("means", hvg.means)
             .f64("dispersions", hvg.dispersions)
             .f64("dispersions_norm", hvg.dispersions_norm)
-            .i64("n_cells", detected.iter().map(|&d| d as i64).collect())
+            .i64("n_cells", prepared.detected.iter().map(|&d| d as i64).collect())
             .bool("kept", kept)
             .build()?;
         let cells_out = match cells {
             Some(c) => c.take(&keep_cells)?,
-            None => TableBuilder::new().str("cell", expression.rows.clone()).build()?,
+            None => TableBuilder::new().str("cell", (0..x.len()).map(|i| x.name(i).to_string()).collect()).build()?,
         };
-        Ok(outputs([("expression", expression.to_table()?), ("genes", genes), ("cells", cells_out)]))
+        Ok(outputs([("expression", expression), ("genes", genes_out), ("cells", cells_out)]))
     }
+}
+
+/// The output matrix: the rows of `x` normalised as `prepared` says, over the input genes
+/// `gene_idx` (increasing, all passing), made a batch of rows at a time (batches in parallel).
+fn normalised(x: &SparseRows, prepared: &Prepared, gene_idx: &[usize], genes: &[String]) -> Result<Table, NodeError> {
+    let mut out = vec![None; prepared.passing.len()];
+    let mut position = vec![None; genes.len()];
+    prepared.passing.iter().enumerate().for_each(|(k, &j)| position[j] = Some(k));
+    for (o, &j) in gene_idx.iter().enumerate() {
+        let k = position[j].ok_or_else(|| NodeError::Internal(format!("kept gene {} did not pass", genes[j])))?;
+        out[k] = Some(o as u32);
+    }
+    let starts: Vec<usize> = (0..x.len().max(1)).step_by(BATCH_ROWS).collect();
+    let batches: Vec<_> = starts
+        .par_iter()
+        .map(|&r0| {
+            let rows = r0..(r0 + BATCH_ROWS).min(x.len());
+            let (mut idx, mut val, mut indptr) = (Vec::new(), Vec::new(), vec![0u64]);
+            for i in rows.clone() {
+                prepared.row_into(x, i, &out, &mut idx, &mut val);
+                indptr.push(idx.len() as u64);
+            }
+            (rows.map(|i| x.name(i).to_string()).collect::<Vec<_>>(), indptr, idx, val)
+        })
+        .collect();
+    let names: Vec<String> = gene_idx.iter().map(|&j| genes[j].clone()).collect();
+    let mut writer = BlockWriter::for_genes(&names);
+    for (rows, indptr, idx, val) in batches {
+        writer.push(rows, &indptr, idx, val)?;
+    }
+    Ok(writer.finish()?)
 }
 
 /// Refuses values that `input` says cannot be there: negative values always, and (with `auto`)
 /// non-integer ones, which mean the data were normalised already (scanpy's
 /// `check_nonnegative_integers`); normalising and logging them again would shrink every effect.
-fn check_values(counts: &SparseMatrix, input: &str) -> Result<(), NodeError> {
-    let data = &counts.csr.data;
-    let at = |pos: usize| {
-        let row = counts.csr.indptr.partition_point(|&p| p <= pos as u64) - 1;
-        (counts.rows[row].as_str(), counts.cols[counts.csr.indices[pos] as usize].as_str())
+/// The first offending value in storage order is named.
+fn check_values(counts: &SparseRows, genes: &[String], input: &str) -> Result<(), NodeError> {
+    let first = |bad: &(dyn Fn(f32) -> bool + Sync)| {
+        (0..counts.len()).into_par_iter().with_min_len(1024).find_map_first(|i| {
+            let (cols, values) = counts.row(i);
+            values.iter().position(|&v| bad(v)).map(|k| (values[k], counts.name(i), genes[cols[k] as usize].as_str()))
+        })
     };
-    if let Some(pos) = data.iter().position(|&v| v < 0.0) {
-        let (cell, gene) = at(pos);
+    if let Some((v, cell, gene)) = first(&|v| v < 0.0) {
         return Err(NodeError::Input(format!(
-            "input `counts` has a negative value ({}) in cell `{cell}`, gene `{gene}`: scaled data cannot be \
-             normalised; give raw counts (the `layer` of load that holds counts, e.g. `counts`, or `layer: raw`)",
-            data[pos]
+            "input `counts` has a negative value ({v}) in cell `{cell}`, gene `{gene}`: scaled data cannot be \
+             normalised; give raw counts (the `layer` of load that holds counts, e.g. `counts`, or `layer: raw`)"
         )));
     }
     if input == "auto"
-        && let Some(pos) = data.iter().position(|&v| v.fract() != 0.0)
+        && let Some((v, cell, gene)) = first(&|v| v.fract() != 0.0)
     {
-        let (cell, gene) = at(pos);
         return Err(NodeError::Input(format!(
-            "input `counts` holds non-integer values (e.g. {} in cell `{cell}`, gene `{gene}`): it looks normalised \
+            "input `counts` holds non-integer values (e.g. {v} in cell `{cell}`, gene `{gene}`): it looks normalised \
              already, and normalising and logging it again would shrink every effect; give the raw counts (a \
              `layer` of load, e.g. `counts` or `raw`), or say what the values are: `input: log1p` for \
-             log-normalised data, `input: counts` for non-integer counts to normalise anyway",
-            data[pos]
+             log-normalised data, `input: counts` for non-integer counts to normalise anyway"
         )));
     }
     Ok(())

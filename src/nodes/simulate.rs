@@ -135,7 +135,7 @@ impl NodeKind for Simulate {
             sim.edges.into_iter().map(|(s, t, w)| (s, (t, w))).unzip();
         let (tfs, comms): (Vec<String>, Vec<i64>) = sim.communities.into_iter().map(|(t, c)| (t, c as i64)).unzip();
         Ok(outputs([
-            ("counts", counts.to_table()?),
+            ("counts", counts.into_table()?),
             ("cells", cells_table(cell_names, &sim.cell_targets)?),
             ("genes", TableBuilder::new().str("gene", sim.gene_names).bool("is_tf", is_tf).build()?),
             ("tfs", TableBuilder::new().str("tf", sim.tf_names).build()?),

@@ -1,6 +1,6 @@
 //! Tables: the one currency between tasks.
 //!
-//! A [`Table`] is an Arrow record batch. Tasks exchange tables; the cache stores them as Arrow IPC
+//! A [`Table`] is a sequence of Arrow record batches of one schema. Tasks exchange tables; the cache stores them as Arrow IPC
 //! files that pandas (`pd.read_feather`), polars and R open directly. This module converts tables
 //! to and from IPC bytes, files (csv, tsv, txt, arrow, parquet), typed columns and matrices. It
 //! knows nothing of the cache or of genes.
@@ -8,85 +8,137 @@
 mod build;
 mod error;
 mod files;
+mod ipc;
 mod matrix;
 mod sparse;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arrow_array::{Array, ArrayRef, RecordBatch, cast::AsArray, types};
-use arrow_schema::DataType;
+use arrow_schema::{DataType, SchemaRef};
 
 pub use build::TableBuilder;
 pub use error::TableError;
 pub use files::{read_table_file, write_table_file};
 pub use matrix::Matrix;
-pub use sparse::{SparseMatrix, densified, is_sparse};
+pub use sparse::{
+    BATCH_ROWS, BlockWriter, SparseBlock, SparseMatrix, SparseRows, blocks, densified, genes as sparse_genes, is_sparse,
+};
 
-/// An immutable table of named, typed columns.
-#[derive(Debug, Clone, PartialEq)]
+/// An immutable table of named, typed columns, held as one or more record batches of the same
+/// schema (a big matrix is written and read a row block at a time). Most readers see one batch
+/// ([`Table::batch`], concatenated once on first use); streaming readers walk
+/// [`Table::batches`]. Tables read from the cache are views into the mapped file (`ipc`).
+#[derive(Debug, Clone)]
 pub struct Table {
-    batch: RecordBatch,
+    parts: Arc<[RecordBatch]>,
+    whole: Arc<OnceLock<RecordBatch>>,
+}
+
+impl PartialEq for Table {
+    fn eq(&self, other: &Self) -> bool {
+        self.batch() == other.batch()
+    }
 }
 
 impl Table {
     /// Wraps a record batch.
     pub fn new(batch: RecordBatch) -> Self {
-        Table { batch }
+        Table { parts: Arc::from(vec![batch]), whole: Arc::default() }
     }
 
-    /// The underlying record batch.
+    /// A table of several batches of `schema` (none: an empty table).
+    ///
+    /// # Errors
+    /// [`TableError::Arrow`] when a batch's schema differs from `schema`.
+    pub fn from_batches(schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<Self, TableError> {
+        if let Some(b) = batches.iter().find(|b| b.schema() != schema) {
+            return Err(TableError::Arrow(arrow_schema::ArrowError::SchemaError(format!(
+                "a batch's schema {:?} differs from the table's {:?}",
+                b.schema(),
+                schema
+            ))));
+        }
+        Ok(match batches.len() {
+            0 => Table::new(RecordBatch::new_empty(schema)),
+            _ => Table { parts: Arc::from(batches), whole: Arc::default() },
+        })
+    }
+
+    /// The table as one record batch (several batches are concatenated on first use).
     pub fn batch(&self) -> &RecordBatch {
-        &self.batch
+        match &*self.parts {
+            [one] => one,
+            // Batches of one schema fail to concatenate only past 2^31 string bytes or list values
+            // in one column; the one table that large, a sparse matrix, is read batch by batch.
+            parts => self.whole.get_or_init(|| concat_batches(parts).expect("batches of one schema concatenate")),
+        }
+    }
+
+    /// The record batches as stored, in row order.
+    pub fn batches(&self) -> &[RecordBatch] {
+        &self.parts
+    }
+
+    /// The schema shared by every batch.
+    pub fn schema(&self) -> SchemaRef {
+        self.parts[0].schema()
     }
 
     /// Number of rows.
     pub fn n_rows(&self) -> usize {
-        self.batch.num_rows()
+        self.parts.iter().map(RecordBatch::num_rows).sum()
     }
 
     /// Number of columns.
     pub fn n_cols(&self) -> usize {
-        self.batch.num_columns()
+        self.parts[0].num_columns()
     }
 
     /// Column names in order.
     pub fn column_names(&self) -> Vec<String> {
-        self.batch.schema().fields().iter().map(|f| f.name().clone()).collect()
+        self.schema().fields().iter().map(|f| f.name().clone()).collect()
     }
 
-    /// Serialises to Arrow IPC file bytes. The bytes depend only on the content.
+    /// Serialises to Arrow IPC file bytes, one record batch per stored batch. The bytes depend
+    /// only on the content and its batching.
     pub fn to_ipc(&self) -> Result<Vec<u8>, TableError> {
-        let mut buf = Vec::with_capacity(self.batch.get_array_memory_size() + 1024);
-        {
-            let mut w = arrow_ipc::writer::FileWriter::try_new(&mut buf, &self.batch.schema())?;
-            w.write(&self.batch)?;
-            w.finish()?;
-        }
+        let mut buf = Vec::with_capacity(self.parts.iter().map(|b| b.get_array_memory_size()).sum::<usize>() + 1024);
+        self.write_ipc(&mut buf)?;
         Ok(buf)
     }
 
-    /// Reads Arrow IPC file bytes (all batches are concatenated).
+    /// Writes the Arrow IPC file to `out`, a batch at a time (see [`Table::to_ipc`]).
+    pub fn write_ipc(&self, out: impl std::io::Write) -> Result<(), TableError> {
+        let mut w = ipc::BatchWriter::new(out, &self.schema())?;
+        for batch in self.parts.iter() {
+            w.write(batch)?;
+        }
+        w.finish()?;
+        Ok(())
+    }
+
+    /// Reads Arrow IPC file bytes (the batches are kept as written).
     pub fn from_ipc(bytes: &[u8]) -> Result<Self, TableError> {
-        let reader = arrow_ipc::reader::FileReader::try_new(std::io::Cursor::new(bytes), None)?;
-        let schema = reader.schema();
-        let batches = reader.collect::<Result<Vec<_>, _>>()?;
-        let batch = match batches.len() {
-            1 => batches.into_iter().next().unwrap_or_else(|| RecordBatch::new_empty(schema.clone())),
-            0 => RecordBatch::new_empty(schema),
-            _ => arrow_select_concat(&schema, &batches)?,
-        };
-        Ok(Table { batch })
+        ipc::decode(arrow_buffer::Buffer::from(bytes))
+    }
+
+    /// Maps an Arrow IPC file and reads it without copying: the columns are views into the
+    /// mapping, paged in as they are read. The file must not be modified while the table lives
+    /// (cache objects never are: they are written once, under their content hash).
+    pub fn map_ipc(path: &std::path::Path) -> Result<Self, TableError> {
+        ipc::map(path)
     }
 
     fn column(&self, name: &str) -> Result<&ArrayRef, TableError> {
-        self.batch
+        self.batch()
             .column_by_name(name)
             .ok_or_else(|| TableError::Column { name: name.to_string(), available: self.column_names().join(", ") })
     }
 
     /// Whether a column of that name exists.
     pub fn has_column(&self, name: &str) -> bool {
-        self.batch.column_by_name(name).is_some()
+        self.batch().column_by_name(name).is_some()
     }
 
     /// A numeric column as `f64` (integers and floats are converted; nulls become NaN).
@@ -97,7 +149,7 @@ impl Table {
     /// A numeric column by position as `f64`.
     pub fn f64_column_at(&self, index: usize) -> Result<Vec<f64>, TableError> {
         let name = self.column_names().get(index).cloned().unwrap_or_default();
-        numeric_f64(self.batch.column(index), &name)
+        numeric_f64(self.batch().column(index), &name)
     }
 
     /// A string column (nulls become empty strings).
@@ -124,24 +176,24 @@ impl Table {
     pub fn take(&self, indices: &[usize]) -> Result<Table, TableError> {
         let idx = arrow_array::UInt64Array::from(indices.iter().map(|&i| i as u64).collect::<Vec<_>>());
         let columns = self
-            .batch
+            .batch()
             .columns()
             .iter()
             .map(|c| arrow_select::take::take(c.as_ref(), &idx, None))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Table::new(RecordBatch::try_new(self.batch.schema(), columns)?))
+        Ok(Table::new(RecordBatch::try_new(self.schema(), columns)?))
     }
 
     /// The first `n` rows, for display.
     pub fn head(&self, n: usize) -> Table {
-        Table { batch: self.batch.slice(0, n.min(self.n_rows())) }
+        Table::new(self.batch().slice(0, n.min(self.n_rows())))
     }
 
     /// A human-readable rendering of the first `rows` rows and at most `cols` columns.
     pub fn pretty(&self, rows: usize, cols: usize) -> Result<String, TableError> {
         let head = self.head(rows);
         let keep: Vec<usize> = (0..self.n_cols().min(cols)).collect();
-        let batch = head.batch.project(&keep)?;
+        let batch = head.batch().project(&keep)?;
         Ok(arrow_cast::pretty::pretty_format_batches(&[batch])?.to_string())
     }
 }
@@ -168,12 +220,13 @@ fn numeric_f64(col: &ArrayRef, name: &str) -> Result<Vec<f64>, TableError> {
     })
 }
 
-fn arrow_select_concat(schema: &arrow_schema::SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch, TableError> {
+fn concat_batches(batches: &[RecordBatch]) -> Result<RecordBatch, TableError> {
+    let schema = batches[0].schema();
     let columns = (0..schema.fields().len())
         .map(|i| {
             let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(i).as_ref()).collect();
             arrow_select::concat::concat(&parts)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+    Ok(RecordBatch::try_new(schema, columns)?)
 }

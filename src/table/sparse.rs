@@ -3,7 +3,9 @@
 //! Layout: one row per cell; columns `cell` (name), `indices` (list of gene positions) and
 //! `values` (list of float32); the gene names sit in the schema metadata under `gcrl.genes`
 //! (one key, so the bytes are deterministic). A CSR matrix is exactly an Arrow list array
-//! (offsets = indptr), so conversion copies no more than once. Dense tables (a `cell` column and
+//! (offsets = indptr), so conversion copies no more than once. A matrix is stored as record batches
+//! of [`BATCH_ROWS`] rows, each with its own offsets, which streaming readers take one at a time
+//! ([`blocks`]). Dense tables (a `cell` column and
 //! one numeric column per gene, as `gcrl export` writes) are accepted wherever this is read.
 
 use std::collections::HashMap;
@@ -13,10 +15,10 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, UInt32Type};
 use arrow_array::{ArrayRef, Float32Array, ListArray, RecordBatch, StringArray, UInt32Array};
 use arrow_buffer::{OffsetBuffer, ScalarBuffer};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use super::{Matrix, Table, TableError};
-use crate::algo::sparse::Csr;
+use crate::algo::sparse::{Csr, Rows};
 
 const GENES_KEY: &str = "gcrl.genes";
 
@@ -31,35 +33,38 @@ pub struct SparseMatrix {
     pub csr: Csr,
 }
 
+/// Rows per record batch of a stored matrix: a multiple of the 4096-row blocks of the column
+/// statistics (`algo::sparse`), so statistics streamed batch by batch equal those of the whole.
+pub const BATCH_ROWS: usize = 1 << 16;
+
 impl SparseMatrix {
-    /// Stores the matrix as a table in the sparse layout.
+    /// Stores the matrix as a table in the sparse layout, copying the values.
     pub fn to_table(&self) -> Result<Table, TableError> {
-        let offsets: Vec<i32> =
-            self.csr.indptr.iter().map(|&p| i32::try_from(p).map_err(|_| too_big())).collect::<Result<_, _>>()?;
-        let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
-        let idx_field = Arc::new(Field::new("item", DataType::UInt32, false));
-        let val_field = Arc::new(Field::new("item", DataType::Float32, false));
-        let indices = ListArray::try_new(
-            idx_field.clone(),
-            offsets.clone(),
-            Arc::new(UInt32Array::from(self.csr.indices.clone())),
-            None,
-        )?;
-        let values =
-            ListArray::try_new(val_field.clone(), offsets, Arc::new(Float32Array::from(self.csr.data.clone())), None)?;
-        let genes = serde_json::to_string(&self.cols).unwrap_or_default();
-        let schema = Schema::new(vec![
-            Field::new("cell", DataType::Utf8, false),
-            Field::new("indices", DataType::List(idx_field), false),
-            Field::new("values", DataType::List(val_field), false),
-        ])
-        .with_metadata(HashMap::from([(GENES_KEY.to_string(), genes)]));
-        let columns: Vec<ArrayRef> =
-            vec![Arc::new(StringArray::from(self.rows.clone())), Arc::new(indices), Arc::new(values)];
-        Ok(Table::new(RecordBatch::try_new(Arc::new(schema), columns)?))
+        self.clone().into_table()
     }
 
-    /// Reads a table in the sparse layout, or a dense `cell` + genes table.
+    /// Stores the matrix as a table in the sparse layout, a batch per [`BATCH_ROWS`] rows; the
+    /// values move into the table without a copy when the matrix fits one batch.
+    pub fn into_table(self) -> Result<Table, TableError> {
+        let schema = sparse_schema(&self.cols);
+        let SparseMatrix { rows, csr, .. } = self;
+        let Csr { n_rows, indptr, indices, data, .. } = csr;
+        // Each batch views a slice of the one buffer the vectors move into.
+        let (indices, data) = (ScalarBuffer::from(indices), ScalarBuffer::from(data));
+        let mut writer = BlockWriter::new(schema);
+        let mut names = rows.into_iter();
+        for r0 in (0..n_rows.max(1)).step_by(BATCH_ROWS) {
+            let r1 = (r0 + BATCH_ROWS).min(n_rows);
+            let (lo, hi) = (indptr[r0] as usize, indptr[r1] as usize);
+            let block: Vec<u64> = indptr[r0..=r1].iter().map(|&p| p - lo as u64).collect();
+            let names = names.by_ref().take(r1 - r0).collect();
+            writer.push_buffers(names, &block, indices.slice(lo, hi - lo), data.slice(lo, hi - lo))?;
+        }
+        writer.finish()
+    }
+
+    /// Reads a table in the sparse layout (of any number of batches), or a dense `cell` + genes
+    /// table.
     pub fn from_table(table: &Table) -> Result<Self, TableError> {
         if !is_sparse(table) {
             let m = Matrix::from_table(table)?;
@@ -67,36 +72,21 @@ impl SparseMatrix {
             let csr = Csr::from_dense(&dense.view()).map_err(|e| format_err(e.to_string()))?;
             return Ok(SparseMatrix { rows: m.rows, cols: m.cols, csr });
         }
-        let schema = table.batch().schema();
-        let cols: Vec<String> = serde_json::from_str(&schema.metadata()[GENES_KEY])
-            .map_err(|e| format_err(format!("bad gene list: {e}")))?;
-        let rows = table.str_column("cell")?;
-        let batch = table.batch();
-        let list = |name: &str| -> Result<&ListArray, TableError> {
-            batch
-                .column_by_name(name)
-                .and_then(|c| c.as_list_opt::<i32>())
-                .ok_or_else(|| format_err(format!("column `{name}` is not a list")))
-        };
-        let (indices, values) = (list("indices")?, list("values")?);
-        let indptr: Vec<u64> = indices.value_offsets().iter().map(|&o| o as u64).collect();
-        let first = *indices.value_offsets().first().unwrap_or(&0) as usize;
-        let last = *indices.value_offsets().last().unwrap_or(&0) as usize;
-        let idx = indices
-            .values()
-            .as_primitive_opt::<UInt32Type>()
-            .ok_or_else(|| format_err("indices are not u32".into()))?;
-        let val =
-            values.values().as_primitive_opt::<Float32Type>().ok_or_else(|| format_err("values are not f32".into()))?;
-        let indptr: Vec<u64> = indptr.iter().map(|&p| p - first as u64).collect();
-        let csr = Csr::new(
-            rows.len(),
-            cols.len(),
-            indptr,
-            idx.values()[first..last].to_vec(),
-            val.values()[first..last].to_vec(),
-        )
-        .map_err(|e| format_err(e.to_string()))?;
+        let cols = genes(table)?;
+        let n_rows = table.n_rows();
+        let (mut rows, mut indptr) = (Vec::with_capacity(n_rows), Vec::with_capacity(n_rows + 1));
+        let nnz = table.batches().iter().map(|b| lists(b).map(|(i, _)| i.values().len())).sum::<Result<usize, _>>()?;
+        let (mut indices, mut data) = (Vec::with_capacity(nnz), Vec::with_capacity(nnz));
+        indptr.push(0u64);
+        for block in blocks(table)? {
+            let block = block?;
+            let base = indices.len() as u64;
+            indptr.extend(block.indptr[1..].iter().map(|&p| base + p));
+            indices.extend_from_slice(block.indices);
+            data.extend_from_slice(block.data);
+            rows.extend(block.rows.iter().map(|r| r.unwrap_or("").to_string()));
+        }
+        let csr = Csr::new(n_rows, cols.len(), indptr, indices, data).map_err(|e| format_err(e.to_string()))?;
         Ok(SparseMatrix { rows, cols, csr })
     }
 
@@ -107,9 +97,214 @@ impl SparseMatrix {
     }
 }
 
+/// One stored batch of a sparse matrix, viewed without copying: its cell names and its rows as
+/// CSR arrays (`indptr` rebased to start at 0).
+pub struct SparseBlock<'a> {
+    /// Cell names of the block's rows.
+    pub rows: &'a StringArray,
+    /// Row `i` holds entries `indptr[i]..indptr[i + 1]` of `indices` and `data`.
+    pub indptr: Vec<u64>,
+    /// Gene position of each stored entry.
+    pub indices: &'a [u32],
+    /// Value of each stored entry.
+    pub data: &'a [f32],
+}
+
+impl SparseBlock<'_> {
+    /// Number of rows.
+    pub fn n_rows(&self) -> usize {
+        self.indptr.len() - 1
+    }
+}
+
+/// A table in the sparse layout read by row without copying: every row, or chosen rows in a
+/// chosen order.
+pub struct SparseRows<'a> {
+    blocks: Vec<SparseBlock<'a>>,
+    /// Per row: its block and its row within the block.
+    rows: Vec<(u32, u32)>,
+    n_cols: usize,
+}
+
+impl<'a> SparseRows<'a> {
+    /// Every row of `table`, in order.
+    pub fn new(table: &'a Table) -> Result<Self, TableError> {
+        let n_cols = genes(table)?.len();
+        let blocks: Vec<SparseBlock<'a>> = blocks(table)?.collect::<Result<_, _>>()?;
+        let rows = blocks.iter().enumerate().flat_map(|(b, block)| (0..block.n_rows() as u32).map(move |r| (b as u32, r)));
+        Ok(SparseRows { rows: rows.collect(), blocks, n_cols })
+    }
+
+    /// The rows at `indices` (positions among these rows), in that order.
+    ///
+    /// # Panics
+    /// If an index is out of range.
+    pub fn select(self, indices: &[usize]) -> Self {
+        let rows = indices.iter().map(|&i| self.rows[i]).collect();
+        SparseRows { rows, ..self }
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The cell name of row `i`.
+    pub fn name(&self, i: usize) -> &'a str {
+        let (b, r) = self.rows[i];
+        self.blocks[b as usize].rows.value(r as usize)
+    }
+}
+
+impl Rows for SparseRows<'_> {
+    fn n_rows(&self) -> usize {
+        self.rows.len()
+    }
+    fn n_cols(&self) -> usize {
+        self.n_cols
+    }
+    fn row(&self, i: usize) -> (&[u32], &[f32]) {
+        let (b, r) = self.rows[i];
+        let block = &self.blocks[b as usize];
+        let span = block.indptr[r as usize] as usize..block.indptr[r as usize + 1] as usize;
+        (&block.indices[span.clone()], &block.data[span])
+    }
+}
+
+/// The gene names of a table in the sparse layout.
+pub fn genes(table: &Table) -> Result<Vec<String>, TableError> {
+    let meta = table.schema().metadata().get(GENES_KEY).cloned().ok_or_else(|| format_err("no gene list".into()))?;
+    serde_json::from_str(&meta).map_err(|e| format_err(format!("bad gene list: {e}")))
+}
+
+/// The batches of a table in the sparse layout, each viewed as a [`SparseBlock`].
+pub fn blocks(table: &Table) -> Result<impl Iterator<Item = Result<SparseBlock<'_>, TableError>>, TableError> {
+    let n_cols = genes(table)?.len();
+    Ok(table.batches().iter().map(move |b| block(b, n_cols)))
+}
+
+fn block(batch: &RecordBatch, n_cols: usize) -> Result<SparseBlock<'_>, TableError> {
+    let (indices, values) = lists(batch)?;
+    if indices.value_offsets() != values.value_offsets() {
+        return Err(format_err("`indices` and `values` rows differ in length".into()));
+    }
+    let rows = batch
+        .column_by_name("cell")
+        .and_then(|c| c.as_string_opt::<i32>())
+        .ok_or_else(|| format_err("column `cell` is not a string column".into()))?;
+    let offsets = indices.value_offsets();
+    let (first, last) = (offsets[0] as usize, offsets[offsets.len() - 1] as usize);
+    let idx = indices
+        .values()
+        .as_primitive_opt::<UInt32Type>()
+        .ok_or_else(|| format_err("indices are not u32".into()))?;
+    let val = values.values().as_primitive_opt::<Float32Type>().ok_or_else(|| format_err("values are not f32".into()))?;
+    let indices = &idx.values()[first..last];
+    if let Some(&j) = indices.iter().find(|&&j| j as usize >= n_cols) {
+        return Err(format_err(format!("gene position {j} out of range for {n_cols} genes")));
+    }
+    Ok(SparseBlock {
+        rows,
+        indptr: offsets.iter().map(|&o| (o as usize - first) as u64).collect(),
+        indices,
+        data: &val.values()[first..last],
+    })
+}
+
+fn lists(batch: &RecordBatch) -> Result<(&ListArray, &ListArray), TableError> {
+    let list = |name: &str| -> Result<&ListArray, TableError> {
+        batch
+            .column_by_name(name)
+            .and_then(|c| c.as_list_opt::<i32>())
+            .ok_or_else(|| format_err(format!("column `{name}` is not a list")))
+    };
+    Ok((list("indices")?, list("values")?))
+}
+
+/// Builds a sparse-layout table a batch at a time (rows appended in order), for kinds that
+/// produce a matrix block by block.
+pub struct BlockWriter {
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+}
+
+impl BlockWriter {
+    /// A writer for a matrix over `genes`.
+    pub fn for_genes(genes: &[String]) -> Self {
+        BlockWriter::new(sparse_schema(genes))
+    }
+
+    fn new(schema: SchemaRef) -> Self {
+        BlockWriter { schema, batches: Vec::new() }
+    }
+
+    /// Appends rows `names` with entries `indptr[i]..indptr[i + 1]` (from 0) of `indices`, `values`.
+    pub fn push(
+        &mut self,
+        names: Vec<String>,
+        indptr: &[u64],
+        indices: Vec<u32>,
+        values: Vec<f32>,
+    ) -> Result<(), TableError> {
+        self.push_buffers(names, indptr, indices.into(), values.into())
+    }
+
+    fn push_buffers(
+        &mut self,
+        names: Vec<String>,
+        indptr: &[u64],
+        indices: ScalarBuffer<u32>,
+        values: ScalarBuffer<f32>,
+    ) -> Result<(), TableError> {
+        self.batches.push(batch(&self.schema, names, indptr, indices, values)?);
+        Ok(())
+    }
+
+    /// The table of every pushed batch.
+    pub fn finish(self) -> Result<Table, TableError> {
+        Table::from_batches(self.schema, self.batches)
+    }
+}
+
+fn sparse_schema(genes: &[String]) -> SchemaRef {
+    let genes = serde_json::to_string(genes).unwrap_or_default();
+    Arc::new(
+        Schema::new(vec![
+            Field::new("cell", DataType::Utf8, false),
+            Field::new("indices", DataType::List(item(DataType::UInt32)), false),
+            Field::new("values", DataType::List(item(DataType::Float32)), false),
+        ])
+        .with_metadata(HashMap::from([(GENES_KEY.to_string(), genes)])),
+    )
+}
+
+fn item(ty: DataType) -> Arc<Field> {
+    Arc::new(Field::new("item", ty, false))
+}
+
+fn batch(
+    schema: &SchemaRef,
+    names: Vec<String>,
+    indptr: &[u64],
+    indices: ScalarBuffer<u32>,
+    values: ScalarBuffer<f32>,
+) -> Result<RecordBatch, TableError> {
+    let offsets: Vec<i32> = indptr.iter().map(|&p| i32::try_from(p).map_err(|_| too_big())).collect::<Result<_, _>>()?;
+    let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+    let indices = ListArray::try_new(item(DataType::UInt32), offsets.clone(), Arc::new(UInt32Array::new(indices, None)), None)?;
+    let values = ListArray::try_new(item(DataType::Float32), offsets, Arc::new(Float32Array::new(values, None)), None)?;
+    let columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from(names)), Arc::new(indices), Arc::new(values)];
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
+}
+
 /// Whether `table` holds a matrix in the sparse layout.
 pub fn is_sparse(table: &Table) -> bool {
-    table.batch().schema().metadata().contains_key(GENES_KEY)
+    table.schema().metadata().contains_key(GENES_KEY)
 }
 
 /// `table` as `gcrl export` and `publish:` write it: a sparse matrix becomes the dense `cell` +
@@ -123,7 +318,7 @@ fn format_err(message: String) -> TableError {
 }
 
 fn too_big() -> TableError {
-    format_err("more than 2^31 stored values in one matrix; split it".into())
+    format_err(format!("more than 2^31 stored values in {BATCH_ROWS} rows of one matrix"))
 }
 
 #[cfg(test)]
@@ -150,5 +345,28 @@ mod tests {
         let csr = Csr::new(1, 2, vec![0, 1], vec![1], vec![5.0]).unwrap();
         let m = SparseMatrix { rows: vec!["c".into()], cols: vec!["a".into(), "b".into()], csr };
         assert_eq!(m.to_table().unwrap().to_ipc().unwrap(), m.to_table().unwrap().to_ipc().unwrap());
+    }
+
+    #[test]
+    fn a_matrix_taller_than_a_batch_is_stored_in_batches_and_read_back_whole() {
+        let n = BATCH_ROWS + 3;
+        let indptr: Vec<u64> = (0..=n as u64).collect();
+        let indices: Vec<u32> = (0..n as u32).map(|i| i % 3).collect();
+        let data: Vec<f32> = (0..n).map(|i| i as f32 + 1.0).collect();
+        let m = SparseMatrix {
+            rows: (0..n).map(|i| format!("c{i}")).collect(),
+            cols: vec!["a".into(), "b".into(), "c".into()],
+            csr: Csr::new(n, 3, indptr, indices, data).unwrap(),
+        };
+        let t = m.clone().into_table().unwrap();
+        assert_eq!(t.batches().len(), 2);
+        assert_eq!(t.n_rows(), n);
+        let parts: Vec<SparseBlock> = blocks(&t).unwrap().collect::<Result<_, _>>().unwrap();
+        assert_eq!(parts[1].n_rows(), 3);
+        assert_eq!(parts[1].rows.value(0), format!("c{BATCH_ROWS}"));
+        assert_eq!(parts[1].indptr, vec![0, 1, 2, 3], "each block's offsets start at 0");
+        assert_eq!(parts[1].data[0], BATCH_ROWS as f32 + 1.0);
+        let back = SparseMatrix::from_table(&Table::from_ipc(&t.to_ipc().unwrap()).unwrap()).unwrap();
+        assert_eq!(back, m);
     }
 }
