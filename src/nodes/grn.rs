@@ -99,7 +99,7 @@ impl NodeKind for Grn {
     fn resources(&self, _params: &Params) -> crate::engine::Resources {
         crate::engine::Resources { cpus: 2, ..Default::default() }
     }
-    /// [`BASE`](crate::engine::memory::BASE) plus 3.5× the inputs: a peak of 690 MiB was measured
+    /// [`BASE`](crate::engine::memory::BASE) plus 3.5× the inputs: a peak of 699 MiB was measured
     /// for 220 MiB of inputs (README, "Memory").
     fn memory(&self, _params: &Params, inputs: &crate::engine::InputSizes) -> u64 {
         inputs.times(3.5)

@@ -109,7 +109,7 @@ impl NodeKind for PermutationTest {
     fn resources(&self, p: &Params) -> Resources {
         Resources { gpus: usize::from(p.bool("gpu").unwrap_or(false)), ..Resources::default() }
     }
-    /// [`BASE`](crate::engine::memory::BASE) plus 5× the inputs: a peak of 1002 MiB was measured
+    /// [`BASE`](crate::engine::memory::BASE) plus 5× the inputs: peaks of 894–1002 MiB were measured
     /// for 221 MiB of inputs (README, "Memory").
     fn memory(&self, _params: &Params, inputs: &crate::engine::InputSizes) -> u64 {
         inputs.times(5.0)
