@@ -235,6 +235,9 @@ pub struct ExecutorArgs {
     /// Slurm: seconds between two `squeue` calls (one call covers every job of the run; gentle on shared controllers) [default: 10].
     #[arg(long, value_name = "SECONDS")]
     pub slurm_poll: Option<f64>,
+    /// Local: GiB the running tasks' memory estimates (or `resources: {mem_gb}`) may add up to; a task above it alone fails before it starts [default: the memory available at the start].
+    #[arg(long, value_name = "GB")]
+    pub mem_limit: Option<f64>,
 }
 
 /// `gcrl cache` actions.

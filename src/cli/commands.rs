@@ -20,6 +20,7 @@ use crate::engine::executor::slurm::{SlurmExecutor, SlurmOptions};
 use crate::engine::executor::{Executor, LocalExecutor};
 use crate::engine::fingerprint::fingerprint;
 use crate::engine::graph::{TaskGraph, check_node};
+use crate::engine::memory::Budget;
 use crate::engine::plan::{Status, plan};
 use crate::engine::publish::{self, Published};
 use crate::engine::resolve::Resolver;
@@ -123,6 +124,24 @@ fn flag_unit(flag: &str) -> &'static str {
     if flag == "--slurm-poll" { "seconds" } else { "minutes" }
 }
 
+/// The memory budget of a local run: `--mem-limit`, else what the machine has available now.
+/// A Slurm run counts none: each job asks for its task's memory.
+fn memory_budget(e: &ExecutorArgs) -> Result<Option<Budget>, Failure> {
+    match (e.executor, e.mem_limit) {
+        (_, Some(gb)) if !(gb > 0.0 && gb.is_finite()) => {
+            Err(Failure::usage(format!("error: `--mem-limit` must be a positive number of GiB, got {gb}")))
+        }
+        (ExecutorKind::Local, Some(gb)) => Ok(Some(Budget::limit(gb))),
+        (ExecutorKind::Local, None) => Ok(Budget::available()),
+        (_, Some(_)) => Err(Failure::usage(
+            "error: `--mem-limit` applies to the local executor; on Slurm each job asks for its task's memory \
+             (cap it with `max_mem_gb` in the --profile)"
+                .to_string(),
+        )),
+        (_, None) => Ok(None),
+    }
+}
+
 /// `gcrl run`.
 #[allow(clippy::too_many_arguments)]
 pub fn run(
@@ -138,6 +157,7 @@ pub fn run(
     executor: &ExecutorArgs,
 ) -> Outcome {
     let slurm = slurm_options(executor)?;
+    let memory = memory_budget(executor)?;
     let workflow = load(args, &registry)?;
     check_nodes(&workflow, force)?;
     check_nodes(&workflow, until)?;
@@ -158,7 +178,8 @@ pub fn run(
             let interrupt = super::signal::install();
             let mut executor = executor_for(slurm, &workflow, &cache, registry, jobs, gpus, interrupt)?;
             let mut reporter = Console::new(quiet, Some(RunLog::create(&cache, &workflow.name)));
-            let options = RunOptions { force: force.to_vec(), seal: fingerprint.clone(), interrupt: Some(interrupt) };
+            let options =
+                RunOptions { force: force.to_vec(), seal: fingerprint.clone(), interrupt: Some(interrupt), memory };
             let summary = run_graph(&graph, &workflow.name, &cache, executor.as_mut(), &options, &mut reporter);
             drop(executor);
             log = reporter.into_log();
@@ -445,7 +466,10 @@ pub fn plan_cmd(
     for e in &entries {
         let _ = match e.status {
             Status::Cached => writeln!(out, "cached  {}", e.task),
-            Status::Run => writeln!(out, "run     {:<width$}  {}", e.task, e.reason),
+            Status::Run => match e.memory {
+                Some(mb) => writeln!(out, "run     {:<width$}  {} (memory ≈ {mb} MiB)", e.task, e.reason),
+                None => writeln!(out, "run     {:<width$}  {}", e.task, e.reason),
+            },
         };
     }
     for t in &targets {

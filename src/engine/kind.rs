@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::NodeError;
+use super::memory::InputSizes;
 use super::params::{ParamSpec, Params};
 use crate::table::Table;
 
@@ -43,8 +44,9 @@ pub struct Resources {
     pub cpus: usize,
     /// GPUs it uses (0 = CPU only).
     pub gpus: usize,
-    /// Memory in GiB, for cluster requests.
-    pub mem_gb: f64,
+    /// Memory in GiB, as the workflow's `resources: {mem_gb}` sets it; `None`: the kind's
+    /// estimate from the task's input sizes ([`NodeKind::memory`]).
+    pub mem_gb: Option<f64>,
     /// Expected wall time in minutes, for cluster requests.
     pub minutes: f64,
     /// The most memory (GiB) a retry may ask for (`None`: the profile's cap, if any).
@@ -55,7 +57,7 @@ pub struct Resources {
 
 impl Default for Resources {
     fn default() -> Self {
-        Resources { cpus: 1, gpus: 0, mem_gb: 2.0, minutes: 10.0, max_mem_gb: None, max_minutes: None }
+        Resources { cpus: 1, gpus: 0, mem_gb: None, minutes: 10.0, max_mem_gb: None, max_minutes: None }
     }
 }
 
@@ -235,6 +237,14 @@ pub trait NodeKind: Send + Sync {
     /// Resources one task of this kind needs.
     fn resources(&self, _params: &Params) -> Resources {
         Resources::default()
+    }
+    /// Bytes of memory one task is expected to need at most, from its parameters and the sizes
+    /// of its inputs (known once its producers are done); an explicit `resources: {mem_gb}`
+    /// overrides it. The default, [`InputSizes::default_estimate`], is a base plus a few times the
+    /// inputs; kinds whose memory follows something else (a dense matrix they build, seeds
+    /// run at once) say so here.
+    fn memory(&self, _params: &Params, inputs: &InputSizes) -> u64 {
+        inputs.default_estimate()
     }
     /// Splits the work into shards (`None`: one task). Each shard runs [`NodeKind::run_shard`];
     /// then [`NodeKind::run`] receives every shard's outputs through [`Inputs::shards`], in

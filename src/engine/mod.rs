@@ -11,6 +11,7 @@ pub mod fingerprint;
 pub mod graph;
 pub mod key;
 pub mod kind;
+pub mod memory;
 pub mod params;
 pub mod plan;
 pub mod publish;
@@ -22,5 +23,6 @@ pub mod usage;
 
 pub use error::{EngineError, NodeError};
 pub use kind::{Input, Inputs, NodeKind, Origin, Outputs, PortSpec, Resources, RunContext, Shard};
+pub use memory::InputSizes;
 pub use params::{ParamSpec, ParamType, Params};
 pub use registry::Registry;

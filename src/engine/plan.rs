@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::graph::{TaskGraph, TaskInput, plain};
+use super::memory::MIB;
 use super::resolve::{OutputHashes, Resolver};
 use crate::cache::{Cache, Manifest};
 
@@ -30,6 +31,10 @@ pub struct PlanEntry {
     pub status: Status,
     /// Why it runs (empty when cached).
     pub reason: String,
+    /// MiB of memory it asks for (`resources: {mem_gb}`, or its kind's estimate), once its inputs
+    /// are known: every producer is cached.
+    #[serde(rename = "mem_mb", skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u64>,
 }
 
 /// Plans `graph` against `cache`: each task cached, or run with its reason.
@@ -40,6 +45,7 @@ pub fn plan(graph: &TaskGraph, workflow: &str, cache: &Cache, force: &[String]) 
     for task in &graph.tasks {
         let previous = resolver.last_run().and_then(|r| r.tasks.get(&task.label)).map(|e| e.key.clone());
         let old = || previous.as_ref().and_then(|k| cache.get_manifest(k).ok().flatten());
+        let mut memory = None;
         let (status, reason) = if force.contains(&task.node) {
             (Status::Run, "forced".to_string())
         } else if let Some(dep) = task.deps().into_iter().find(|&d| outputs[d].is_none()) {
@@ -51,26 +57,33 @@ pub fn plan(graph: &TaskGraph, workflow: &str, cache: &Cache, force: &[String]) 
         } else {
             match resolver.key(task, &outputs).and_then(|k| resolver.resolve(task, k, &graph.tasks, &outputs, 1)) {
                 Err(e) => (Status::Run, format!("cannot resolve: {e}")),
-                Ok(resolved) => match resolver.lookup(&task.label, &resolved.key) {
-                    Some(o) => {
-                        outputs[task.id] = Some(o);
-                        (Status::Cached, String::new())
+                Ok(resolved) => {
+                    memory = Some(resolver.demand(task, &resolved).bytes.div_ceil(MIB));
+                    match resolver.lookup(&task.label, &resolved.key) {
+                        Some(o) => {
+                            outputs[task.id] = Some(o);
+                            (Status::Cached, String::new())
+                        }
+                        None => {
+                            let reason = match (&previous, old()) {
+                                (None, _) => "new".to_string(),
+                                (Some(k), _) if *k == resolved.key => "its outputs are no longer in the cache".into(),
+                                (Some(_), None) => "changed (the previous result was removed from the cache)".into(),
+                                (Some(_), Some(m)) => change(
+                                    &m,
+                                    &resolved.params,
+                                    resolved.kind_version,
+                                    &resolved_inputs(&resolved),
+                                    task,
+                                ),
+                            };
+                            (Status::Run, reason)
+                        }
                     }
-                    None => {
-                        let reason = match (&previous, old()) {
-                            (None, _) => "new".to_string(),
-                            (Some(k), _) if *k == resolved.key => "its outputs are no longer in the cache".into(),
-                            (Some(_), None) => "changed (the previous result was removed from the cache)".into(),
-                            (Some(_), Some(m)) => {
-                                change(&m, &resolved.params, resolved.kind_version, &resolved_inputs(&resolved), task)
-                            }
-                        };
-                        (Status::Run, reason)
-                    }
-                },
+                }
             }
         };
-        entries.push(PlanEntry { node: task.node.clone(), task: task.label.clone(), status, reason });
+        entries.push(PlanEntry { node: task.node.clone(), task: task.label.clone(), status, reason, memory });
     }
     entries
 }

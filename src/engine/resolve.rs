@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use super::files::FileHasher;
 use super::graph::{Task, TaskInput};
 use super::key::KeyHasher;
+use super::memory::{Demand, InputSizes};
 use super::runner::{ResolvedInput, ResolvedTask};
 use crate::cache::{Cache, RunRecord};
 
@@ -127,6 +128,35 @@ impl<'a> Resolver<'a> {
             threads,
             gpus: Vec::new(),
         })
+    }
+
+    /// The memory `task` (resolved as `resolved`) asks for: its `resources: {mem_gb}`, else its
+    /// kind's estimate from the sizes of its inputs.
+    pub fn demand(&self, task: &Task, resolved: &ResolvedTask) -> Demand {
+        Demand::of(task.resources.mem_gb, &self.sizes(resolved), |s| task.kind.memory(&task.params, s))
+    }
+
+    /// The sizes of `task`'s inputs: its objects and files as they lie on disk (an object is an
+    /// uncompressed Arrow IPC file, about the size of the table in memory). One that cannot be
+    /// read counts 0; the runner reports it when it loads the input.
+    fn sizes(&self, task: &ResolvedTask) -> InputSizes {
+        let len = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        let ports = task
+            .inputs
+            .iter()
+            .map(|(port, values)| {
+                let sizes = values
+                    .iter()
+                    .map(|v| match v {
+                        ResolvedInput::Object { hash, .. } => len(&self.cache.object_path(hash)),
+                        ResolvedInput::File { path, .. } => len(path),
+                    })
+                    .collect();
+                (port.clone(), sizes)
+            })
+            .collect();
+        let shards = task.shards.iter().flat_map(|s| s.values()).map(|h| len(&self.cache.object_path(h))).sum();
+        InputSizes::new(ports, shards)
     }
 
     /// The outputs stored for `key`, if the cache holds a complete result.

@@ -128,6 +128,11 @@ impl NodeKind for BaselineEval {
             ),
         ]
     }
+    /// [`BASE`](crate::engine::memory::BASE) plus 7× the inputs: peaks of 104 and 641 MiB were
+    /// measured for 21.5 and 105 MiB of inputs (README, "Memory"); it grows faster than its inputs.
+    fn memory(&self, _params: &Params, inputs: &crate::engine::InputSizes) -> u64 {
+        inputs.times(7.0)
+    }
     fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
         let expr = SparseMatrix::from_table(&inputs.table("expression")?)?;
         let cells = inputs.table("cells")?;

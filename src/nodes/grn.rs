@@ -99,6 +99,11 @@ impl NodeKind for Grn {
     fn resources(&self, _params: &Params) -> crate::engine::Resources {
         crate::engine::Resources { cpus: 2, ..Default::default() }
     }
+    /// [`BASE`](crate::engine::memory::BASE) plus 3.5× the inputs: a peak of 699 MiB was measured
+    /// for 220 MiB of inputs (README, "Memory").
+    fn memory(&self, _params: &Params, inputs: &crate::engine::InputSizes) -> u64 {
+        inputs.times(3.5)
+    }
     fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
         let expr = SparseMatrix::from_table(&inputs.table("expression")?)?;
         let cells = inputs.opt_table("cells")?;

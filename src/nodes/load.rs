@@ -152,6 +152,11 @@ impl NodeKind for Load {
             ParamSpec::new("max_targets", ParamType::positive(), json!(2), "drop cells with more targets than this"),
         ]
     }
+    /// [`BASE`](crate::engine::memory::BASE) plus 5× the file: a gzip h5ad of 41.5 MiB (40,000 ×
+    /// 4,000, 16 M stored counts) peaked at 152 MiB (README, "Memory"); an uncompressed file needs less.
+    fn memory(&self, _params: &Params, inputs: &crate::engine::InputSizes) -> u64 {
+        inputs.times(5.0)
+    }
     fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
         let path = inputs.file("file")?;
         let Screen { matrix, obs, mut var, notes } = read_screen(p, inputs)?;

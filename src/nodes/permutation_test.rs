@@ -109,6 +109,11 @@ impl NodeKind for PermutationTest {
     fn resources(&self, p: &Params) -> Resources {
         Resources { gpus: usize::from(p.bool("gpu").unwrap_or(false)), ..Resources::default() }
     }
+    /// [`BASE`](crate::engine::memory::BASE) plus 5× the inputs: peaks of 894–1002 MiB were measured
+    /// for 221 MiB of inputs (README, "Memory").
+    fn memory(&self, _params: &Params, inputs: &crate::engine::InputSizes) -> u64 {
+        inputs.times(5.0)
+    }
     fn shards(&self, p: &Params) -> Result<Option<Vec<Shard>>, NodeError> {
         let seeds = p.usize("seeds")?;
         let shared: Vec<(&String, &Value)> =

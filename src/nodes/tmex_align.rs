@@ -70,6 +70,11 @@ impl NodeKind for TmexAlign {
             ParamSpec::new("steps", ParamType::positive(), json!(2000), "gradient: maximum steps"),
         ]
     }
+    /// [`BASE`](crate::engine::memory::BASE) plus 8× the inputs: a peak of 48 MiB was measured
+    /// for 5.5 MiB of inputs (README, "Memory").
+    fn memory(&self, _params: &Params, inputs: &crate::engine::InputSizes) -> u64 {
+        inputs.times(8.0)
+    }
     fn run(&self, p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
         let latent = read_latent(&inputs.table("latent")?)?;
         let act = Matrix::from_table(&inputs.table("activities")?)?;

@@ -157,6 +157,11 @@ impl NodeKind for VaeTrain {
     fn resources(&self, p: &Params) -> Resources {
         Resources { gpus: usize::from(p.bool("gpu").unwrap_or(false)), ..Default::default() }
     }
+    /// [`BASE`](crate::engine::memory::BASE) plus 4.5× the inputs, as `ae-train`: a peak of 84 MiB was
+    /// measured for 21.9 MiB of inputs (README, "Memory").
+    fn memory(&self, _params: &Params, inputs: &crate::engine::InputSizes) -> u64 {
+        inputs.times(4.5)
+    }
     fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
         let model = match p.str("model")? {
             "gcrl-vae" => VaeModel::Gcrl,

@@ -367,7 +367,7 @@ impl Checker {
             match k.name.as_str() {
                 "cpus" => r.cpus = (x as usize).max(1),
                 "gpus" => r.gpus = x as usize,
-                "mem_gb" => r.mem_gb = x,
+                "mem_gb" => r.mem_gb = Some(x),
                 "minutes" => r.minutes = x,
                 _ => {}
             }

@@ -131,7 +131,8 @@ impl<'a> SparseRows<'a> {
     pub fn new(table: &'a Table) -> Result<Self, TableError> {
         let n_cols = genes(table)?.len();
         let blocks: Vec<SparseBlock<'a>> = blocks(table)?.collect::<Result<_, _>>()?;
-        let rows = blocks.iter().enumerate().flat_map(|(b, block)| (0..block.n_rows() as u32).map(move |r| (b as u32, r)));
+        let rows =
+            blocks.iter().enumerate().flat_map(|(b, block)| (0..block.n_rows() as u32).map(move |r| (b as u32, r)));
         Ok(SparseRows { rows: rows.collect(), blocks, n_cols })
     }
 
@@ -199,11 +200,10 @@ fn block(batch: &RecordBatch, n_cols: usize) -> Result<SparseBlock<'_>, TableErr
         .ok_or_else(|| format_err("column `cell` is not a string column".into()))?;
     let offsets = indices.value_offsets();
     let (first, last) = (offsets[0] as usize, offsets[offsets.len() - 1] as usize);
-    let idx = indices
-        .values()
-        .as_primitive_opt::<UInt32Type>()
-        .ok_or_else(|| format_err("indices are not u32".into()))?;
-    let val = values.values().as_primitive_opt::<Float32Type>().ok_or_else(|| format_err("values are not f32".into()))?;
+    let idx =
+        indices.values().as_primitive_opt::<UInt32Type>().ok_or_else(|| format_err("indices are not u32".into()))?;
+    let val =
+        values.values().as_primitive_opt::<Float32Type>().ok_or_else(|| format_err("values are not f32".into()))?;
     let indices = &idx.values()[first..last];
     if let Some(&j) = indices.iter().find(|&&j| j as usize >= n_cols) {
         return Err(format_err(format!("gene position {j} out of range for {n_cols} genes")));
@@ -294,9 +294,11 @@ fn batch(
     indices: ScalarBuffer<u32>,
     values: ScalarBuffer<f32>,
 ) -> Result<RecordBatch, TableError> {
-    let offsets: Vec<i32> = indptr.iter().map(|&p| i32::try_from(p).map_err(|_| too_big())).collect::<Result<_, _>>()?;
+    let offsets: Vec<i32> =
+        indptr.iter().map(|&p| i32::try_from(p).map_err(|_| too_big())).collect::<Result<_, _>>()?;
     let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
-    let indices = ListArray::try_new(item(DataType::UInt32), offsets.clone(), Arc::new(UInt32Array::new(indices, None)), None)?;
+    let indices =
+        ListArray::try_new(item(DataType::UInt32), offsets.clone(), Arc::new(UInt32Array::new(indices, None)), None)?;
     let values = ListArray::try_new(item(DataType::Float32), offsets, Arc::new(Float32Array::new(values, None)), None)?;
     let columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from(names)), Arc::new(indices), Arc::new(values)];
     Ok(RecordBatch::try_new(schema.clone(), columns)?)

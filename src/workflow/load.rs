@@ -661,15 +661,17 @@ impl Loader<'_> {
             match k.name.as_str() {
                 "cpus" => r.cpus = (num as usize).max(1),
                 "gpus" => r.gpus = num as usize,
-                "mem_gb" => r.mem_gb = num,
+                "mem_gb" => r.mem_gb = Some(num),
                 "minutes" => r.minutes = num,
                 "max_mem_gb" => r.max_mem_gb = Some(num),
                 "max_minutes" => r.max_minutes = Some(num),
                 _ => {}
             }
         }
-        for (cap, limit, base) in [("max_mem_gb", r.max_mem_gb, r.mem_gb), ("max_minutes", r.max_minutes, r.minutes)] {
-            if let Some(limit) = limit.filter(|&l| l < base)
+        for (cap, limit, base) in
+            [("max_mem_gb", r.max_mem_gb, r.mem_gb), ("max_minutes", r.max_minutes, Some(r.minutes))]
+        {
+            if let Some((limit, base)) = limit.zip(base).filter(|&(l, b)| l < b)
                 && let Some((_, v)) = entries.iter().find(|(k, _)| k.name == cap)
             {
                 let what = cap.trim_start_matches("max_");

@@ -196,6 +196,7 @@ fn a_job_cancelled_with_scancel_is_reported_with_its_state_and_log_then_retried(
     assert_eq!(all.len(), 2, "{state}");
     assert!(states(&all[0])[0].starts_with("CANCELLED"), "{state}");
     assert_eq!((states(&all[1])[0].as_str(), all[1]["attempt"].as_u64()), ("COMPLETED", Some(1)));
+    assert_eq!(all[0]["mem_mb"].as_u64(), Some(1024), "no `mem_gb`: the estimate, at least the 1 GiB floor");
     assert_eq!(all[1]["mem_mb"].as_u64(), Some(2 * all[0]["mem_mb"].as_u64().unwrap()), "a retry asks for more");
 }
 
@@ -258,7 +259,8 @@ fn a_retry_after_a_killed_job_asks_for_more_memory_up_to_the_cap_and_status_show
 #[ignore = "needs a Slurm cluster (bash scripts/slurm-local.sh start); CI runs it"]
 fn a_request_above_the_profile_cap_is_refused_before_anything_is_submitted() {
     slurm();
-    let t = Test::new().workflow(SLOW).write("slurm.yaml", "max_mem_gb: 1\n");
+    let two = SLOW.replace("    retries: 1\n", "    resources: { mem_gb: 2 }\n    retries: 1\n");
+    let t = Test::new().workflow(&two).write("slurm.yaml", "max_mem_gb: 1\n");
     let out = slurm_run(&t, &["--profile", "slurm.yaml"]).status(1);
     assert!(!out.stderr.contains("will retry"), "{}", out.stderr);
     out.stderr_has(&["node `slow` asks for 2 GiB", "the cap is 1 GiB", "lower `mem_gb` or raise the cap"]);

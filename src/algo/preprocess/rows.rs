@@ -8,9 +8,7 @@
 
 use rayon::prelude::*;
 
-use super::{
-    ClipSums, Flavor, Hvg, HvgOptions, SeuratV3Trend, check_hvg, dispersion_select, divisors, vmath,
-};
+use super::{ClipSums, Flavor, Hvg, HvgOptions, SeuratV3Trend, check_hvg, dispersion_select, divisors, vmath};
 use crate::algo::AlgoError;
 use crate::algo::sparse::{Rows, column_moments_by_row};
 
@@ -233,7 +231,10 @@ mod tests {
                 let (hvg, normalised) = whole(&x, flavor, &p.passing);
                 assert_eq!(p.hvg.highly_variable, hvg.highly_variable, "{flavor:?}");
                 for (a, b) in [(&p.hvg.means, &hvg.means), (&p.hvg.dispersions, &hvg.dispersions)] {
-                    assert_eq!(a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), b.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+                    assert_eq!(
+                        a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                        b.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+                    );
                 }
                 let out: Vec<Option<u32>> = (0..p.passing.len() as u32).map(Some).collect();
                 let (mut idx, mut val) = (Vec::new(), Vec::new());

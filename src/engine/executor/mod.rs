@@ -45,6 +45,9 @@ pub struct Submission {
     /// Failed tries before this one: 0 for a first try, and for a producer that runs again only
     /// because a consumer found its output gone (it never failed, so it asks for no more).
     pub attempt: u32,
+    /// Bytes of memory it asks for: `resources.mem_gb` when the workflow set it, else its kind's
+    /// estimate from its input sizes.
+    pub memory: u64,
 }
 
 /// Runs tasks; never prints (house rule 7).

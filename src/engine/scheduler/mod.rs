@@ -11,7 +11,9 @@
 //! tasks that did not finish.
 //!
 //! [`progress`] decides what may run and what a result means for the rest, [`slots`] what fits
-//! on the executor now; this loop only moves tasks and messages between them (its tests drive
+//! on the executor now (CPUs, GPUs, and memory within the run's budget: a task's demand, from
+//! [`super::memory`], is known once it is resolved, and one above a hard budget fails there,
+//! before it starts); this loop only moves tasks and messages between them (its tests drive
 //! whole runs through a fake executor).
 
 use std::collections::{HashSet, VecDeque};
@@ -25,12 +27,13 @@ mod slots;
 mod tests;
 
 use progress::{Progress, Requeue, State};
-use slots::Slots;
+use slots::{Room, Slots};
 
 use super::error::EngineError;
 use super::events::{Event, Reporter};
 use super::executor::{Executor, Message, Submission};
 use super::graph::{Task, TaskGraph};
+use super::memory::{Budget, Demand};
 use super::resolve::{OutputHashes, Resolver};
 use super::runner::{Outcome, ResolvedTask, TaskFailure};
 use crate::cache::{Cache, RunRecord, TaskEntry};
@@ -45,6 +48,9 @@ pub struct RunOptions {
     pub seal: Option<String>,
     /// Set by a signal handler when the run must stop (see the module doc).
     pub interrupt: Option<&'static AtomicBool>,
+    /// The memory the running tasks' demands may add up to (see [`super::memory`]); `None`:
+    /// not counted (a cluster places tasks by their requests).
+    pub memory: Option<Budget>,
 }
 
 /// How often a scheduler waiting for its tasks looks at the interrupt flag.
@@ -83,6 +89,8 @@ struct Run<'g> {
     keys: Vec<Option<String>>,
     forced: Vec<bool>,
     ran: Vec<bool>,
+    /// The memory each task asks for, known once it is resolved.
+    demands: Vec<Demand>,
     /// Resolved tasks waiting for slots, in the order they became ready.
     runnable: VecDeque<(usize, ResolvedTask)>,
     summary: RunSummary,
@@ -99,6 +107,11 @@ impl Run<'_> {
             reporter.event(Event::Skipped { task: &self.graph.tasks[d], because: &task.label });
         }
         self.drop_unready();
+    }
+
+    /// What task `id` takes from `slots` while it runs.
+    fn need(&self, slots: &Slots, id: usize) -> slots::Need {
+        slots.need(&self.graph.tasks[id].resources, self.demands[id].bytes)
     }
 
     /// Forgets queued tasks that are no longer ready (skipped, or waiting again).
@@ -159,8 +172,15 @@ impl Run<'_> {
     /// Resolves task `id` (key `key`) against its producers' outputs and queues it for slots.
     fn queue(&mut self, id: usize, key: String, resolver: &Resolver, slots: &Slots, reporter: &mut dyn Reporter) {
         let task = &self.graph.tasks[id];
-        match resolver.resolve(task, key, &self.graph.tasks, &self.outputs, slots.need(&task.resources).0) {
-            Ok(resolved) => self.runnable.push_back((id, resolved)),
+        match resolver.resolve(task, key, &self.graph.tasks, &self.outputs, slots.need(&task.resources, 0).cpus) {
+            Ok(resolved) => {
+                let demand = resolver.demand(task, &resolved);
+                self.demands[id] = demand;
+                match slots.budget().filter(|_| slots.room(demand.bytes) == Room::Never) {
+                    Some(budget) => self.fail(id, &demand.refusal(&task.node, budget), reporter),
+                    None => self.runnable.push_back((id, resolved)),
+                }
+            }
             Err(e) => self.fail(id, &e, reporter),
         }
     }
@@ -237,13 +257,14 @@ pub fn run_graph(
         keys: vec![None; n],
         forced: graph.tasks.iter().map(|t| force.contains(t.node.as_str())).collect(),
         ran: vec![false; n],
+        demands: vec![Demand::default(); n],
         runnable: VecDeque::new(),
         summary: RunSummary { tasks: n, ..Default::default() },
     };
     let counts: Vec<(String, usize)> =
         graph.node_order.iter().map(|id| (id.clone(), graph.tasks.iter().filter(|t| &t.node == id).count())).collect();
     reporter.event(Event::Planned { nodes: &counts });
-    let mut slots = Slots::new(executor.capacity(), n);
+    let mut slots = Slots::new(executor.capacity(), options.memory, n);
     let (tx, rx) = mpsc::channel();
     let mut inbox: VecDeque<Message> = VecDeque::new();
     let mut in_flight = 0usize;
@@ -267,11 +288,10 @@ pub fn run_graph(
         run.resolve_ready(&resolver, &slots, reporter);
         // Every task takes at least one CPU slot: with none free, do not scan the queue.
         while !slots.full()
-            && let Some(pos) =
-                run.runnable.iter().position(|(id, _)| slots.fits(slots.need(&graph.tasks[*id].resources)))
+            && let Some(pos) = run.runnable.iter().position(|(id, _)| slots.fits(run.need(&slots, *id)))
         {
             let (id, mut resolved) = run.runnable.remove(pos).expect("position is in range");
-            resolved.gpus = slots.take(id, slots.need(&graph.tasks[id].resources));
+            resolved.gpus = slots.take(id, run.need(&slots, id));
             in_flight += 1;
             run.progress.start(id);
             reporter.event(Event::Started(&graph.tasks[id]));
@@ -283,6 +303,7 @@ pub fn run_graph(
                 resources: task.resources,
                 force: run.forced[id],
                 attempt: run.progress.failures(id),
+                memory: run.demands[id].bytes,
             };
             executor.submit(submission, tx.clone());
         }

@@ -11,13 +11,14 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::progress::{MAX_REQUEUES, Progress, Requeue, State};
-use super::slots::Slots;
+use super::slots::{Need, Room, Slots};
 use super::{RunOptions, RunSummary, run_graph};
 use crate::cache::Cache;
 use crate::engine::events::{Event, Reporter};
 use crate::engine::executor::{Capacity, Executor, LocalExecutor, Message, Submission};
 use crate::engine::graph::TaskGraph;
 use crate::engine::kind::Resources;
+use crate::engine::memory::{Budget, GIB};
 use crate::engine::registry::Registry;
 use crate::engine::runner::{Kill, ResolvedInput, ResolvedTask, TaskFailure, execute};
 use crate::workflow::load_workflow;
@@ -134,31 +135,42 @@ proptest! {
         }
     }
 
-    /// Slots are never oversubscribed: the CPU slots taken never exceed the capacity, and a GPU
-    /// ordinal is held by one task at a time.
+    /// Slots are never oversubscribed: the CPU slots taken never exceed the capacity, a GPU
+    /// ordinal is held by one task at a time, and the memory held stays within the budget, but
+    /// for one task alone above a soft budget; a task above a hard budget never starts.
     #[test]
     fn slots_are_never_oversubscribed(
         cpus in 1usize..6,
         gpus in 0usize..4,
-        ops in proptest::collection::vec((any::<bool>(), 0usize..8, 0usize..3), 1..200),
+        budget in proptest::option::of((1u64..100, any::<bool>())),
+        ops in proptest::collection::vec((any::<bool>(), 0usize..8, 0usize..3, 0u64..120), 1..200),
     ) {
-        let mut slots = Slots::new(Capacity { cpus, gpus }, 8);
-        let mut held: HashMap<usize, (usize, Vec<usize>)> = HashMap::new();
-        for (take, id, g) in ops {
+        let budget = budget.map(|(bytes, hard)| Budget { bytes, hard });
+        let mut slots = Slots::new(Capacity { cpus, gpus }, budget, 8);
+        let mut held: HashMap<usize, (Need, Vec<usize>)> = HashMap::new();
+        for (take, id, g, mem) in ops {
             if take && !held.contains_key(&id) {
-                let need = slots.need(&Resources { cpus: id % 3 + 1, gpus: g, ..Resources::default() });
-                prop_assert_eq!(need.0, (id % 3 + 1).min(cpus));
+                let need = slots.need(&Resources { cpus: id % 3 + 1, gpus: g, ..Resources::default() }, mem);
+                prop_assert_eq!(need.cpus, (id % 3 + 1).min(cpus));
                 if slots.fits(need) {
                     let given = slots.take(id, need);
                     prop_assert_eq!(given.len(), g);
-                    held.insert(id, (need.0, given));
+                    held.insert(id, (need, given));
+                } else if slots.room(mem) == Room::Alone && held.is_empty() {
+                    prop_assert!(g > gpus, "a task above a soft budget runs once nothing else does");
                 }
             } else if held.remove(&id).is_some() {
                 slots.release(id);
             }
-            let used: usize = held.values().map(|(c, _)| c).sum();
+            let used: usize = held.values().map(|(n, _)| n.cpus).sum();
             prop_assert!(used <= cpus);
             prop_assert_eq!(slots.full(), used >= cpus);
+            if let Some(b) = budget {
+                let mem: u64 = held.values().map(|(n, _)| n.mem).sum();
+                let alone = held.len() == 1 && !b.hard;
+                prop_assert!(mem <= b.bytes || alone, "{mem} bytes held of {b:?}: {held:?}");
+                prop_assert!(!b.hard || held.values().all(|(n, _)| n.mem <= b.bytes));
+            }
             let ordinals: Vec<usize> = held.values().flat_map(|(_, g)| g.iter().copied()).collect();
             let distinct: HashSet<usize> = ordinals.iter().copied().collect();
             prop_assert_eq!(distinct.len(), ordinals.len(), "a GPU held twice: {:?}", held);
@@ -226,7 +238,10 @@ struct Fake {
     registry: Arc<Registry>,
     cache: Cache,
     rng: Option<ChaCha8Rng>,
-    held: Vec<(usize, ResolvedTask, bool, Sender<Message>)>,
+    /// The run's memory budget, to check what it holds against.
+    memory: Option<Budget>,
+    /// Tasks given and not yet ended, with the memory they asked for.
+    held: Vec<(usize, ResolvedTask, bool, Sender<Message>, u64)>,
     flaky: HashSet<String>,
     lose: HashSet<String>,
     oversubscribed: Vec<String>,
@@ -239,7 +254,7 @@ impl Executor for Fake {
         self.capacity
     }
 
-    fn submit(&mut self, Submission { id, task, force, attempt, .. }: Submission, done: Sender<Message>) {
+    fn submit(&mut self, Submission { id, task, force, attempt, memory, .. }: Submission, done: Sender<Message>) {
         self.attempts.push((task.label.clone(), attempt));
         let cpus: usize = self.held.iter().map(|(_, t, ..)| t.threads).sum::<usize>() + task.threads;
         let mut gpus: Vec<usize> = self.held.iter().flat_map(|(_, t, ..)| t.gpus.iter().copied()).collect();
@@ -248,7 +263,15 @@ impl Executor for Fake {
         if cpus > self.capacity.cpus || distinct.len() < gpus.len() || gpus.iter().any(|&g| g >= self.capacity.gpus) {
             self.oversubscribed.push(format!("{}: {cpus} CPUs, GPUs {gpus:?}", task.label));
         }
-        self.held.push((id, task, force, done));
+        let mem = self.held.iter().map(|h| h.4).sum::<u64>() + memory;
+        // Above a soft budget a task may run, but only alone.
+        if let Some(b) = self.memory
+            && mem > b.bytes
+            && (b.hard || !self.held.is_empty())
+        {
+            self.oversubscribed.push(format!("{}: {mem} bytes of {b:?}", task.label));
+        }
+        self.held.push((id, task, force, done, memory));
     }
 
     fn dispatch(&mut self) {
@@ -261,7 +284,7 @@ impl Executor for Fake {
                 .map(|_| self.held.swap_remove(rng.random_range(0..self.held.len())))
                 .collect(),
         };
-        for (id, task, force, done) in batch {
+        for (id, task, force, done, _) in batch {
             let result = if self.flaky.remove(&task.label) {
                 Err(TaskFailure::Killed { message: "a flaky first try".into(), cause: Kill::Transient })
             } else {
@@ -321,7 +344,16 @@ struct NodeGen {
     cpus: usize,
     gpus: usize,
     retries: u32,
+    /// `resources: {mem_gb}`: an index into [`MEM_GB`] (0: none, the kind's estimate).
+    mem: usize,
 }
+
+/// The `mem_gb` a generated node may set, beside the runs' 2 GiB budget: 1.5 GiB tasks cannot run
+/// two at once, a 3 GiB one only alone (soft budget) or not at all (hard).
+const MEM_GB: [f64; 4] = [0.0, 0.5, 1.5, 3.0];
+
+/// The memory budget of the generated runs, in GiB.
+const BUDGET_GB: f64 = 2.0;
 
 fn node_gen() -> impl Strategy<Value = NodeGen> {
     (
@@ -333,8 +365,9 @@ fn node_gen() -> impl Strategy<Value = NodeGen> {
         1usize..4,
         0usize..3,
         0u32..2,
+        0usize..MEM_GB.len(),
     )
-        .prop_map(|(kind, deps, swept, fail, shards, cpus, gpus, retries)| NodeGen {
+        .prop_map(|(kind, deps, swept, fail, shards, cpus, gpus, retries, mem)| NodeGen {
             kind,
             deps,
             swept,
@@ -343,6 +376,7 @@ fn node_gen() -> impl Strategy<Value = NodeGen> {
             cpus,
             gpus,
             retries,
+            mem,
         })
 }
 
@@ -374,7 +408,8 @@ fn workflow_yaml(nodes: &[NodeGen]) -> String {
             _ if !after.is_empty() => y += &format!("    inputs: {{ after: [{}] }}\n", after.join(", ")),
             _ => {}
         }
-        y += &format!("    resources: {{ cpus: {}, gpus: {} }}\n    retries: {}\n", g.cpus, g.gpus, g.retries);
+        let mem = if g.mem == 0 { String::new() } else { format!(", mem_gb: {}", MEM_GB[g.mem]) };
+        y += &format!("    resources: {{ cpus: {}, gpus: {}{mem} }}\n    retries: {}\n", g.cpus, g.gpus, g.retries);
     }
     y
 }
@@ -391,7 +426,12 @@ struct Ran {
 
 /// Runs `yaml` through the fake executor (`Some((order, flaky, lose))`: `order` seeds the
 /// completion order, `None` is the scripted order) or, given `None`, the local executor.
-fn run_once(yaml: &str, executor: Option<(Option<u64>, HashSet<String>, HashSet<String>)>, capacity: Capacity) -> Ran {
+fn run_once(
+    yaml: &str,
+    executor: Option<(Option<u64>, HashSet<String>, HashSet<String>)>,
+    capacity: Capacity,
+    memory: Option<Budget>,
+) -> Ran {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("prop.yaml");
     std::fs::write(&path, yaml).expect("the workflow is written");
@@ -400,6 +440,7 @@ fn run_once(yaml: &str, executor: Option<(Option<u64>, HashSet<String>, HashSet<
     let graph = TaskGraph::expand(&workflow, &[]).expect("the graph expands");
     let cache = Cache::open(&dir.path().join("cache")).expect("a cache");
     let mut ends = Ends::default();
+    let options = RunOptions { memory, ..RunOptions::default() };
     let (summary, oversubscribed, attempts) = match executor {
         Some((seed, flaky, lose)) => {
             let mut fake = Fake {
@@ -407,24 +448,20 @@ fn run_once(yaml: &str, executor: Option<(Option<u64>, HashSet<String>, HashSet<
                 registry: Arc::new(registry),
                 cache: cache.clone(),
                 rng: seed.map(ChaCha8Rng::seed_from_u64),
+                memory,
                 held: Vec::new(),
                 flaky,
                 lose,
                 oversubscribed: Vec::new(),
                 attempts: Vec::new(),
             };
-            let s =
-                run_graph(&graph, "prop", &cache, &mut fake, &RunOptions::default(), &mut ends).expect("the run ends");
+            let s = run_graph(&graph, "prop", &cache, &mut fake, &options, &mut ends).expect("the run ends");
             (s, fake.oversubscribed, fake.attempts)
         }
         None => {
             let mut local = LocalExecutor::new(capacity.cpus, capacity.gpus, Arc::new(registry), cache.clone())
                 .expect("a thread pool");
-            (
-                run_graph(&graph, "prop", &cache, &mut local, &RunOptions::default(), &mut ends).expect("the run ends"),
-                vec![],
-                vec![],
-            )
+            (run_graph(&graph, "prop", &cache, &mut local, &options, &mut ends).expect("the run ends"), vec![], vec![])
         }
     };
     let record = cache.last_run("prop").map(|(_, r)| r).expect("a run record");
@@ -432,9 +469,16 @@ fn run_once(yaml: &str, executor: Option<(Option<u64>, HashSet<String>, HashSet<
     Ran { summary, results, ends, oversubscribed, attempts }
 }
 
-/// The task labels of `yaml`'s graph, and the labels of tasks that need a task of a failing
-/// node (`fail: true`) or a task needing more GPUs than `gpus`.
-fn expected_outcome(yaml: &str, gpus: usize) -> (BTreeSet<String>, BTreeSet<String>, BTreeSet<String>) {
+/// The task labels of `yaml`'s graph, the labels of the tasks that fail (`fail: true`, more
+/// GPUs than `gpus`, more memory than a hard `memory` budget) and of those that need them.
+fn expected_outcome(
+    yaml: &str,
+    gpus: usize,
+    memory: Option<Budget>,
+) -> (BTreeSet<String>, BTreeSet<String>, BTreeSet<String>) {
+    let too_big = |mem_gb: Option<f64>| {
+        memory.is_some_and(|b| b.hard && mem_gb.is_some_and(|gb| gb * GIB as f64 > b.bytes as f64))
+    };
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = dir.path().join("prop.yaml");
     std::fs::write(&path, yaml).expect("the workflow is written");
@@ -444,7 +488,7 @@ fn expected_outcome(yaml: &str, gpus: usize) -> (BTreeSet<String>, BTreeSet<Stri
     let failing: BTreeSet<usize> = graph
         .tasks
         .iter()
-        .filter(|t| t.params.bool("fail").unwrap_or(false) || t.resources.gpus > gpus)
+        .filter(|t| t.params.bool("fail").unwrap_or(false) || t.resources.gpus > gpus || too_big(t.resources.mem_gb))
         .map(|t| t.id)
         .collect();
     let skipped = descendants(&deps, &failing);
@@ -456,21 +500,24 @@ fn expected_outcome(yaml: &str, gpus: usize) -> (BTreeSet<String>, BTreeSet<Stri
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// Whole runs over random workflows (sweeps, shards, failures, retries, lost outputs, CPU
-    /// and GPU needs) through the fake executor in two random completion orders and at two
+    /// Whole runs over random workflows (sweeps, shards, failures, retries, lost outputs, CPU,
+    /// GPU and memory needs) through the fake executor in two random completion orders and at two
     /// `-j`, and through the local executor: every task ends once (plus once per rerun), the
-    /// failed and skipped tasks are the expected ones, no slot is oversubscribed, and every
-    /// finished task has the same key and outputs in every run.
+    /// failed and skipped tasks are the expected ones (a task above a hard memory budget fails
+    /// alone, its dependents skipped; above a soft one it runs alone), no slot or memory is
+    /// oversubscribed, and every finished task has the same key and outputs in every run.
     #[test]
     fn runs_in_any_completion_order_give_the_same_results(
         nodes in proptest::collection::vec(node_gen(), 1..7),
         seeds in (any::<u64>(), any::<u64>()),
         jobs in (1usize..4, 1usize..4),
         flaky_lose in (any::<u32>(), any::<u32>()),
+        hard in any::<bool>(),
     ) {
         let yaml = workflow_yaml(&nodes);
         let gpus = 1;
-        let (all, failed, skipped) = expected_outcome(&yaml, gpus);
+        let memory = Some(Budget { bytes: (BUDGET_GB * GIB as f64) as u64, hard });
+        let (all, failed, skipped) = expected_outcome(&yaml, gpus, memory);
         // Flaky first tries only where a retry is allowed, so that every run ends alike.
         let flaky: HashSet<String> = all
             .iter()
@@ -481,9 +528,9 @@ proptest! {
         // One task at most loses an input: a producer may run again only twice per run.
         let lose: HashSet<String> = all.iter().nth(flaky_lose.1 as usize % (all.len() + 1)).cloned().into_iter().collect();
         let runs = [
-            run_once(&yaml, Some((Some(seeds.0), flaky.clone(), lose.clone())), Capacity { cpus: jobs.0, gpus }),
-            run_once(&yaml, Some((Some(seeds.1), flaky, lose)), Capacity { cpus: jobs.1, gpus }),
-            run_once(&yaml, None, Capacity { cpus: jobs.0, gpus }),
+            run_once(&yaml, Some((Some(seeds.0), flaky.clone(), lose.clone())), Capacity { cpus: jobs.0, gpus }, memory),
+            run_once(&yaml, Some((Some(seeds.1), flaky, lose)), Capacity { cpus: jobs.1, gpus }, memory),
+            run_once(&yaml, None, Capacity { cpus: jobs.0, gpus }, memory),
         ];
         for run in &runs {
             prop_assert!(run.oversubscribed.is_empty(), "oversubscribed: {:?}\n{yaml}", run.oversubscribed);
@@ -518,11 +565,11 @@ fn regression_two_consumers_losing_one_object_in_one_burst_both_wait_for_its_rer
                 inputs: {values: n0.values}\n  n2:\n    kind: diag-sum\n    inputs: {values: n0.values}\n    \
                 params: {digits: 2}\n";
     let lose = HashSet::from(["n1".to_string()]);
-    let run = run_once(yaml, Some((None, HashSet::new(), lose)), Capacity { cpus: 2, gpus: 0 });
+    let run = run_once(yaml, Some((None, HashSet::new(), lose)), Capacity { cpus: 2, gpus: 0 }, None);
     assert_eq!(run.ends.failed, BTreeMap::new());
     assert_eq!(run.ends.requeued, BTreeMap::from([("n0".to_string(), 1)]), "n0 runs again once, for both");
     assert_eq!((run.summary.ran, run.results.len()), (4, 3));
-    assert_eq!(run.results, run_once(yaml, None, Capacity { cpus: 2, gpus: 0 }).results);
+    assert_eq!(run.results, run_once(yaml, None, Capacity { cpus: 2, gpus: 0 }, None).results);
 }
 
 /// Regression (issue 19): the Slurm executor counted its own attempts, so a producer run again
@@ -533,7 +580,7 @@ fn regression_a_producer_run_again_for_a_lost_output_asks_for_no_more_resources(
     let yaml = "name: prop\nnodes:\n  n0:\n    kind: diag-numbers\n  n1:\n    kind: diag-sum\n    \
                 inputs: {values: n0.values}\n    retries: 1\n";
     let (flaky, lose) = (HashSet::from(["n1".to_string()]), HashSet::from(["n1".to_string()]));
-    let run = run_once(yaml, Some((None, flaky, lose)), Capacity { cpus: 2, gpus: 0 });
+    let run = run_once(yaml, Some((None, flaky, lose)), Capacity { cpus: 2, gpus: 0 }, None);
     assert_eq!(run.ends.failed, BTreeMap::new());
     let attempts: Vec<(&str, u32)> = run.attempts.iter().map(|(l, a)| (l.as_str(), *a)).collect();
     // n1 fails once (flaky: attempt 1 next), then loses n0's output: n0 reruns at attempt 0.

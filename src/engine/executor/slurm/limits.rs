@@ -40,7 +40,9 @@ impl Limits {
                 )
             })
         };
-        over("mem_gb", "GiB", r.mem_gb, self.max_mem_gb).or_else(|| over("minutes", "min", r.minutes, self.max_minutes))
+        r.mem_gb
+            .and_then(|mem| over("mem_gb", "GiB", mem, self.max_mem_gb))
+            .or_else(|| over("minutes", "min", r.minutes, self.max_minutes))
     }
 
     /// `r` with memory and time scaled by `scale^attempt`, each at most its cap.
@@ -48,7 +50,7 @@ impl Limits {
         let f = scale.powi(attempt as i32);
         let capped = |x: f64, cap: Option<f64>| cap.map_or(x, |c| x.min(c));
         Resources {
-            mem_gb: capped(r.mem_gb * f, self.max_mem_gb),
+            mem_gb: r.mem_gb.map(|mem| capped(mem * f, self.max_mem_gb)),
             minutes: capped(r.minutes * f, self.max_minutes),
             ..r
         }
@@ -60,19 +62,19 @@ mod tests {
     use super::*;
 
     fn task(mem_gb: f64, minutes: f64) -> Resources {
-        Resources { mem_gb, minutes, ..Resources::default() }
+        Resources { mem_gb: Some(mem_gb), minutes, ..Resources::default() }
     }
 
     #[test]
     fn retries_grow_by_the_scale_until_the_cap_then_stay_there() {
         let limits = Limits { max_mem_gb: Some(10.0), max_minutes: Some(100.0) };
         let r = task(3.0, 30.0);
-        let mems: Vec<f64> = (0..4).map(|a| limits.scaled(r, 2.0, a).mem_gb).collect();
-        assert_eq!(mems, [3.0, 6.0, 10.0, 10.0]);
+        let mems: Vec<Option<f64>> = (0..4).map(|a| limits.scaled(r, 2.0, a).mem_gb).collect();
+        assert_eq!(mems, [Some(3.0), Some(6.0), Some(10.0), Some(10.0)]);
         let minutes: Vec<f64> = (0..4).map(|a| limits.scaled(r, 2.0, a).minutes).collect();
         assert_eq!(minutes, [30.0, 60.0, 100.0, 100.0]);
         let free = Limits { max_mem_gb: None, max_minutes: None };
-        assert_eq!(free.scaled(r, 2.0, 3).mem_gb, 24.0, "no cap, no bound");
+        assert_eq!(free.scaled(r, 2.0, 3).mem_gb, Some(24.0), "no cap, no bound");
     }
 
     #[test]

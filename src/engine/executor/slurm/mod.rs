@@ -50,6 +50,7 @@ use watch::{LiveElement, LiveJob, Shared, Tracked, Watch};
 use super::{Capacity, Executor, Message, Submission};
 use crate::cache::Cache;
 use crate::engine::kind::Resources;
+use crate::engine::memory::request_gb;
 use crate::engine::runner::{ResolvedTask, TaskFailure};
 
 /// How the head uses the cluster.
@@ -309,7 +310,9 @@ impl Executor for SlurmExecutor {
     }
 
     fn submit(&mut self, s: Submission, done: Sender<Message>) {
-        let Submission { id, task, node, resources, force, attempt } = s;
+        let Submission { id, task, node, mut resources, force, attempt, memory } = s;
+        // Without `mem_gb` in the workflow, the job asks for the kind's estimate.
+        resources.mem_gb.get_or_insert_with(|| request_gb(memory));
         self.queue.push(Queued { id, task, node, resources, force, attempt, done });
     }
 

@@ -6,6 +6,7 @@
 //! Big tasks (a GPU, or an expected duration of the target or more) go as single jobs.
 
 use crate::engine::kind::Resources;
+use crate::engine::memory::SLURM_FLOOR_GB;
 
 /// What one job asks Slurm for, per element.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -26,7 +27,7 @@ impl Request {
         Request {
             cpus: r.cpus.max(1),
             gpus: r.gpus,
-            mem_mb: (r.mem_gb * 1024.0).ceil().max(1.0) as u64,
+            mem_mb: (r.mem_gb.unwrap_or(SLURM_FLOOR_GB) * 1024.0).ceil().max(1.0) as u64,
             minutes: (r.minutes * tasks as f64).ceil().max(1.0) as u64,
         }
     }
@@ -135,7 +136,7 @@ mod tests {
         assert_eq!(jobs[0].elements, vec![vec![0, 1], vec![2, 3]]);
         assert_eq!(jobs[1].elements, vec![vec![4, 5], vec![6, 7]]);
         assert_eq!((jobs[2].array, jobs[2].request.cpus), (false, 4));
-        assert_eq!(jobs[0].request.mem_mb, 2048);
+        assert_eq!(jobs[0].request.mem_mb, 1024, "no `mem_gb`: the floor");
     }
 
     proptest::proptest! {
