@@ -105,8 +105,22 @@ fn main() {
         }
     }
     let case = "load+preprocess 100k x 5k";
-    report.add(case, "gcrl", median(&g_secs), "s", g_secs.len(), &format!("whole process; {}", common::spread(&g_secs)));
-    report.add(case, "scanpy", median(&p_secs), "s", p_secs.len(), &format!("whole process; {}", common::spread(&p_secs)));
+    report.add(
+        case,
+        "gcrl",
+        median(&g_secs),
+        "s",
+        g_secs.len(),
+        &format!("whole process; {}", common::spread(&g_secs)),
+    );
+    report.add(
+        case,
+        "scanpy",
+        median(&p_secs),
+        "s",
+        p_secs.len(),
+        &format!("whole process; {}", common::spread(&p_secs)),
+    );
     report.add(
         &format!("{case} without imports"),
         "scanpy",

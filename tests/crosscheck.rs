@@ -945,7 +945,11 @@ fn pseudobulk_matches_scanpy_aggregate_on_papalexi() {
                 worst = worst.max(err);
             }
         }
-        note(format!("pseudobulk {key}: {} groups × {} genes, worst relative error {worst:.1e}", rows.len(), genes.len()));
+        note(format!(
+            "pseudobulk {key}: {} groups × {} genes, worst relative error {worst:.1e}",
+            rows.len(),
+            genes.len()
+        ));
     }
 }
 

@@ -285,7 +285,11 @@ impl H5ad {
     /// The AnnData under `root` with its matrix left in the file when it is CSR and both its
     /// arrays are read by `h5chunks` (then rows are read a range at a time through
     /// [`CsrRows`]); any other matrix is read whole.
-    pub(crate) fn anndata_rows(self, root: &str, opts: &ReadOptions) -> Result<(MatrixSource, DataFrame, DataFrame), IoError> {
+    pub(crate) fn anndata_rows(
+        self,
+        root: &str,
+        opts: &ReadOptions,
+    ) -> Result<(MatrixSource, DataFrame, DataFrame), IoError> {
         let (header, obs, var) = self.tables(root, opts)?;
         let (object, g, n_rows, n_cols) = match header {
             MatrixHeader { object, layout: Layout::Csr(g), n_rows, n_cols } => (object, g, n_rows, n_cols),

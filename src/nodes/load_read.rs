@@ -141,7 +141,9 @@ fn whole(x: H5Matrix) -> Result<Csr, NodeError> {
     })
 }
 
-fn in_file((x, obs, var): (MatrixSource, DataFrame, DataFrame)) -> Result<(ScreenMatrix, DataFrame, DataFrame), NodeError> {
+fn in_file(
+    (x, obs, var): (MatrixSource, DataFrame, DataFrame),
+) -> Result<(ScreenMatrix, DataFrame, DataFrame), NodeError> {
     let matrix = match x {
         MatrixSource::Rows(rows) => ScreenMatrix::InFile(rows),
         MatrixSource::Whole(x) => ScreenMatrix::Loaded(whole(x)?),
@@ -373,7 +375,8 @@ mod tests {
         let whole = crate::io::h5ad::read_h5ad(&path, &ReadOptions::default()).unwrap();
         let H5Matrix::Csr(csr) = whole.x else { panic!("papalexi X is CSR") };
         let genes = whole.var.index.clone();
-        for keep in [(7..20_000).step_by(3).collect::<Vec<usize>>(), vec![5_431, 5_432, 20_728], (1..20_729).collect()] {
+        for keep in [(7..20_000).step_by(3).collect::<Vec<usize>>(), vec![5_431, 5_432, 20_728], (1..20_729).collect()]
+        {
             let (x, _, _) = open_h5ad(&path, &ReadOptions::default()).unwrap();
             let MatrixSource::Rows(rows) = x else { panic!("a gzip CSR X stays in its file") };
             let names: Vec<String> = keep.iter().map(|&i| whole.obs.index[i].clone()).collect();

@@ -57,7 +57,12 @@ impl NodeKind for Pseudobulk {
                 json!("mean"),
                 "per gene: the mean over the group's cells, or the sum (counts for DESeq2/edgeR)",
             ),
-            ParamSpec::new("min_cells", ParamType::positive(), json!(1), "drop groups with fewer cells (counted in the log)"),
+            ParamSpec::new(
+                "min_cells",
+                ParamType::positive(),
+                json!(1),
+                "drop groups with fewer cells (counted in the log)",
+            ),
         ]
     }
     fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
@@ -184,6 +189,10 @@ mod tests {
     use crate::algo::sparse::Csr;
 
     fn run(by: &[&str], stat: &str, min_cells: usize) -> Result<Outputs, NodeError> {
+        run_with(by, stat, min_cells, false)
+    }
+
+    fn run_with(by: &[&str], stat: &str, min_cells: usize, reversed: bool) -> Result<Outputs, NodeError> {
         // cells: c0 ctrl rep1, c1 A rep1, c2 A rep2, c3 ctrl rep2, c4 A rep1
         let dense = ndarray::array![[1., 0., 2.], [0., 4., 0.], [2., 2., 0.], [3., 0., 0.], [0., 6., 1.]];
         let m = SparseMatrix {
@@ -191,8 +200,12 @@ mod tests {
             cols: vec!["g0".into(), "g1".into(), "g2".into()],
             csr: Csr::from_dense(&dense.mapv(|v: f64| v as f32).view()).unwrap(),
         };
+        let mut names = m.rows.clone();
+        if reversed {
+            names.reverse();
+        }
         let cells = TableBuilder::new()
-            .str("cell", m.rows.clone())
+            .str("cell", names)
             .str("targets", ["", "A", "A", "", "A"].map(String::from).to_vec())
             .i64("gem_group", vec![1, 1, 2, 2, 1])
             .build()
@@ -201,12 +214,15 @@ mod tests {
             [("expression", m.into_table().unwrap()), ("cells", cells)]
                 .into_iter()
                 .map(|(port, table)| {
-                    (port.to_string(), vec![crate::engine::Input::Table {
-                        table,
-                        instance: Default::default(),
-                        hash: String::new(),
-                        origin: None,
-                    }])
+                    (
+                        port.to_string(),
+                        vec![crate::engine::Input::Table {
+                            table,
+                            instance: Default::default(),
+                            hash: String::new(),
+                            origin: None,
+                        }],
+                    )
                 })
                 .collect(),
             vec![],
@@ -250,5 +266,8 @@ mod tests {
         let e = run(&["donor"], "mean", 1).unwrap_err().to_string();
         assert!(e.contains("no column `donor`") && e.contains("gem_group"), "{e}");
         assert!(run(&["targets"], "mean", 10).unwrap_err().to_string().contains("lower `min_cells`"));
+        assert!(run(&[], "mean", 1).unwrap_err().to_string().contains("`by` is empty"));
+        let e = run_with(&["targets"], "mean", 1, true).unwrap_err().to_string();
+        assert!(e.contains("row 0 is cell `c4` but `expression` row 0 is `c0`"), "{e}");
     }
 }
