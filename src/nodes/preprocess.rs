@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use crate::algo::preprocess::{Flavor, Hvg, HvgOptions, Prepared, Steps, prepare, subsample};
 use crate::algo::sparse::Rows;
 use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
-use crate::table::{BATCH_ROWS, BlockWriter, SparseMatrix, SparseRows, Table, TableBuilder, is_sparse, sparse_genes};
+use crate::table::{BATCH_ROWS, BlockWriter, SparseRows, Table, TableBuilder, sparse_genes, sparsified};
 
 /// The `preprocess` kind.
 pub struct Preprocess;
@@ -112,7 +112,7 @@ impl NodeKind for Preprocess {
     fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
         let table = inputs.table("counts")?;
         // A dense table (as `gcrl export` writes) is made sparse first; a sparse one is read in place.
-        let table = if is_sparse(&table) { table } else { SparseMatrix::from_table(&table)?.into_table()? };
+        let table = sparsified(table)?;
         let genes = sparse_genes(&table)?;
         let all = SparseRows::new(&table)?;
         let input = p.str("input")?;

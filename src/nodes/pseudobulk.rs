@@ -12,7 +12,7 @@ use serde_json::json;
 use super::common::outputs;
 use crate::algo::pseudobulk::group_profiles;
 use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
-use crate::table::{BlockWriter, SparseMatrix, SparseRows, Table, TableBuilder, is_sparse, sparse_genes};
+use crate::table::{BlockWriter, SparseRows, Table, TableBuilder, sparse_genes, sparsified};
 
 /// The `pseudobulk` kind.
 pub struct Pseudobulk;
@@ -67,7 +67,7 @@ impl NodeKind for Pseudobulk {
     }
     fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
         let table = inputs.table("expression")?;
-        let table = if is_sparse(&table) { table } else { SparseMatrix::from_table(&table)?.into_table()? };
+        let table = sparsified(table)?;
         let genes = sparse_genes(&table)?;
         let x = SparseRows::new(&table)?;
         let cells = inputs.table("cells")?;
@@ -187,6 +187,7 @@ fn labels(cells: &Table, name: &str) -> Result<Vec<String>, NodeError> {
 mod tests {
     use super::*;
     use crate::algo::sparse::Csr;
+    use crate::table::SparseMatrix;
 
     fn run(by: &[&str], stat: &str, min_cells: usize) -> Result<Outputs, NodeError> {
         run_with(by, stat, min_cells, false)

@@ -22,7 +22,8 @@ pub use error::TableError;
 pub use files::{read_table_file, write_table_file};
 pub use matrix::Matrix;
 pub use sparse::{
-    BATCH_ROWS, BlockWriter, SparseBlock, SparseMatrix, SparseRows, blocks, densified, genes as sparse_genes, is_sparse,
+    BATCH_ROWS, BlockWriter, SparseBlock, SparseMatrix, SparseRows, blocks, densified, genes as sparse_genes,
+    is_sparse, sparsified,
 };
 
 /// An immutable table of named, typed columns, held as one or more record batches of the same

@@ -309,6 +309,12 @@ pub fn is_sparse(table: &Table) -> bool {
     table.schema().metadata().contains_key(GENES_KEY)
 }
 
+/// `table` in the sparse layout: a dense `cell` + genes table is converted, a sparse one
+/// returned as is (readers of [`SparseRows`] take either input).
+pub fn sparsified(table: Table) -> Result<Table, TableError> {
+    if is_sparse(&table) { Ok(table) } else { SparseMatrix::from_table(&table)?.into_table() }
+}
+
 /// `table` as `gcrl export` and `publish:` write it: a sparse matrix becomes the dense `cell` +
 /// one column per gene table; any other table is returned as is.
 pub fn densified(table: Table) -> Result<Table, TableError> {
