@@ -8,12 +8,12 @@ use serde_json::json;
 
 use super::args::{CacheAction, DagFormat, ExecutorArgs, ExecutorKind, WorkflowArgs};
 use super::exit;
+use super::profile::Profile;
 use super::report::Console;
 use super::runlog::RunLog;
 use super::usage;
 use crate::cache::Cache;
 use crate::engine::executor::slurm::files::{RunDir, TaskResult};
-use crate::engine::executor::slurm::profile::Profile;
 use crate::engine::executor::slurm::state::RunState;
 use crate::engine::executor::slurm::worker::run_element;
 use crate::engine::executor::slurm::{SlurmExecutor, SlurmOptions};
@@ -45,8 +45,9 @@ impl Failure {
 
 impl From<EngineError> for Failure {
     fn from(e: EngineError) -> Self {
-        let code = match e {
+        let code = match &e {
             EngineError::Cache(_) | EngineError::Table(_) => exit::IO,
+            EngineError::Slurm(s) if s.is_unavailable() => exit::CLUSTER,
             _ => exit::USAGE,
         };
         Failure { code, message: format!("error: {e}") }
@@ -83,11 +84,16 @@ fn visible_gpus() -> usize {
         .unwrap_or(0)
 }
 
-/// The Slurm settings of `gcrl run`, checked; `None` for the local executor.
-fn slurm_options(e: &ExecutorArgs) -> Result<Option<SlurmOptions>, Failure> {
-    if e.executor == ExecutorKind::Local {
+/// Where `gcrl run` sends tasks: the flag, else the profile's `executor`, else local.
+fn executor_kind(e: &ExecutorArgs, profile: &Profile) -> ExecutorKind {
+    e.executor.or(profile.executor).unwrap_or(ExecutorKind::Local)
+}
+
+/// The Slurm settings of `gcrl run`, checked; `None` for the local executor (which ignores
+/// the profile's Slurm keys).
+fn slurm_options(e: &ExecutorArgs, profile: &Profile) -> Result<Option<SlurmOptions>, Failure> {
+    if executor_kind(e, profile) == ExecutorKind::Local {
         let given = [
-            (e.profile.is_some(), "--profile"),
             (e.slurm_target_minutes.is_some(), "--slurm-target-minutes"),
             (e.slurm_max_array.is_some(), "--slurm-max-array"),
             (e.slurm_poll.is_some(), "--slurm-poll"),
@@ -112,11 +118,12 @@ fn slurm_options(e: &ExecutorArgs) -> Result<Option<SlurmOptions>, Failure> {
     if max_array == 0 {
         return Err(Failure::usage("error: `--slurm-max-array` must be at least 1"));
     }
-    let profile = match &e.profile {
-        Some(path) => Profile::load(path).map_err(|err| Failure::usage(format!("error: {err}")))?,
-        None => Profile::default(),
-    };
-    Ok(Some(SlurmOptions { profile, target_minutes, max_array, poll: std::time::Duration::from_secs_f64(poll) }))
+    Ok(Some(SlurmOptions {
+        profile: profile.slurm.clone(),
+        target_minutes,
+        max_array,
+        poll: std::time::Duration::from_secs_f64(poll),
+    }))
 }
 
 fn flag_unit(flag: &str) -> &'static str {
@@ -136,8 +143,9 @@ pub fn run(
     json: bool,
     quiet: bool,
     executor: &ExecutorArgs,
+    profile: &Profile,
 ) -> Outcome {
-    let slurm = slurm_options(executor)?;
+    let slurm = slurm_options(executor, profile)?;
     let workflow = load(args, &registry)?;
     check_nodes(&workflow, force)?;
     check_nodes(&workflow, until)?;
@@ -206,7 +214,7 @@ pub fn run(
         say(line, true);
     }
     let code = if let Some((signal, code)) = super::signal::received() {
-        say(interrupted_line(signal, &summary, executor.executor == ExecutorKind::Slurm), true);
+        say(interrupted_line(signal, &summary, executor_kind(executor, profile) == ExecutorKind::Slurm), true);
         code
     } else if summary.failed > 0 {
         exit::TASK_FAILED

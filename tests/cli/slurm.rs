@@ -330,7 +330,7 @@ fn ctrl_c_on_the_head_cancels_its_jobs() {
 #[test]
 fn slurm_without_sbatch_on_path_says_what_to_do() {
     let t = Test::new().workflow(SLOW);
-    t.args(["run", "--executor", "slurm"]).env("PATH", t.path()).run().status(2).stderr_has(&[
+    t.args(["run", "--executor", "slurm"]).env("PATH", t.path()).run().status(4).stderr_has(&[
         "`sbatch` was not found on PATH",
         "install slurm-client",
         "leave out --executor slurm",
@@ -338,16 +338,31 @@ fn slurm_without_sbatch_on_path_says_what_to_do() {
 }
 
 #[test]
-fn a_bad_profile_is_refused_with_its_file_line_and_fix() {
+fn an_unreachable_controller_exits_with_the_cluster_code() {
+    let t = Test::new().workflow(SLOW);
+    for (command, body) in [
+        ("sbatch", "exit 0"),
+        ("scancel", "exit 0"),
+        ("squeue", "echo 'squeue: error: Unable to contact slurm controller (connect failure)' >&2; exit 1"),
+    ] {
+        let path = t.path().join("bin").join(command);
+        t.put(&format!("bin/{command}"), format!("#!/bin/sh\n{body}\n"));
+        let mut perms = std::fs::metadata(&path).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&path, perms).unwrap();
+    }
+    let out = t.args(["run", "--executor", "slurm"]).env("PATH", t.path().join("bin")).run().status(4);
+    out.stderr_has(&["the Slurm controller does not answer", "Unable to contact slurm controller"]);
+    assert!(!t.cache().join("runs").exists() || super::test::files_under(&t.cache().join("runs")).is_empty());
+}
+
+#[test]
+fn a_bad_profile_is_refused_with_its_file_line_column_and_fix() {
     let t = Test::new().workflow(SLOW).write("slurm.yaml", "qos: normal\npartiton: debug\n");
-    t.args(["run", "--executor", "slurm", "--profile", "slurm.yaml"])
-        .run()
-        .status(2)
-        .stderr_has(&["slurm.yaml:2: unknown key `partiton` in the Slurm profile; did you mean `partition`?"]);
-    t.args(["run", "--profile", "slurm.yaml"])
-        .run()
-        .status(2)
-        .stderr_has(&["`--profile` applies to `--executor slurm`"]);
+    let wanted = ["unknown key `partiton` in the profile", "slurm.yaml:2:1", "did you mean `partition`?"];
+    t.args(["run", "--executor", "slurm", "--profile", "slurm.yaml"]).run().status(2).stderr_has(&wanted);
+    // Checked with the local executor too, which ignores the Slurm keys of a good profile.
+    t.args(["run", "--profile", "slurm.yaml"]).run().status(2).stderr_has(&wanted);
     t.args(["run", "--executor", "slurm", "--slurm-poll", "0"])
         .run()
         .status(2)
