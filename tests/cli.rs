@@ -9,7 +9,7 @@
 //! training; `cuda` builds, ignored without a GPU),
 //! `seal` (the no-op fast path), `sweeps` (zipped sweeps, `--set node.param=[…]`), `history` (`log`, run log files, `diff`), `compare` (one output across sweeps and runs), `load_layouts` (`load` on mtx/Parse layouts and a joined cell table), `commands` (`kinds`, `dag`, `show`, `export`), `slurm` (`--executor slurm` on a real cluster,
 //! `exec`, `status`), `plugins` (external kinds), `profiles` (`--profile`, `GCRL_PROFILE` and the precedence of run defaults), `report` (the HTML report in headless Chromium), `report_node` (the `report` kind and `publish:`),
-//! `resources` (measured CPU time and peak memory, the report's suggestions, resource caps), `python` (`gcrl paths` and the Python package in `python/`).
+//! `resources` (measured CPU time and peak memory, the report's suggestions, resource caps), `python` (`gcrl paths` and the Python package in `python/`), `varm` (`export --varm` to .h5ad).
 
 pub mod fixtures;
 pub mod test;
@@ -37,3 +37,4 @@ mod resources;
 mod seal;
 mod slurm;
 mod sweeps;
+mod varm;

@@ -193,7 +193,10 @@ pub enum Command {
         var: Option<String>,
         /// With .h5ad: a cells × k table stored as `obsm[KEY]` (repeatable), e.g. X_tfa=activities.activities.
         #[arg(long, value_name = "KEY=NODE.OUTPUT")]
-        obsm: Vec<super::anndata::ObsmArg>,
+        obsm: Vec<super::anndata::MatrixArg>,
+        /// With .h5ad: a genes × k table stored as `varm[KEY]` (repeatable), e.g. hvg=prep.genes.
+        #[arg(long, value_name = "KEY=NODE.OUTPUT")]
+        varm: Vec<super::anndata::MatrixArg>,
     },
     /// Write an HTML report (figures from the cached outputs, the DAG, timings, provenance).
     Report {

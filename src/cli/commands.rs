@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use super::anndata::{Annotations, Keyed, MatrixArg};
 use super::args::{CacheAction, DagFormat, ExecutorArgs, ExecutorKind, WorkflowArgs};
 use super::exit;
 use super::profile::Profile;
@@ -655,6 +656,18 @@ pub fn show(args: &WorkflowArgs, registry: Registry, cache_dir: &Path, target: &
     Ok(exit::OK)
 }
 
+/// The .h5ad options of `gcrl export`, as given.
+pub struct ExportWith<'a> {
+    /// `--obs`.
+    pub obs: Option<&'a str>,
+    /// `--var`.
+    pub var: Option<&'a str>,
+    /// `--obsm`.
+    pub obsm: &'a [MatrixArg],
+    /// `--varm`.
+    pub varm: &'a [MatrixArg],
+}
+
 /// `gcrl export`.
 pub fn export(
     args: &WorkflowArgs,
@@ -662,9 +675,7 @@ pub fn export(
     cache_dir: &Path,
     target: &str,
     to: &Path,
-    obs: Option<&str>,
-    var: Option<&str>,
-    obsm: &[super::anndata::ObsmArg],
+    with: &ExportWith<'_>,
 ) -> Outcome {
     let is_h5ad = to.extension().is_some_and(|e| e.eq_ignore_ascii_case("h5ad"));
     if is_h5ad {
@@ -675,27 +686,38 @@ pub fn export(
             Ok(table)
         };
         let x = part(target, "X".into())?;
-        let obs_table = match obs {
+        let obs_table = match with.obs {
             Some(name) => Some((name, part(name, "obs".into())?)),
             None => None,
         };
-        let var_table = match var {
+        let var_table = match with.var {
             Some(name) => Some((name, part(name, "var".into())?)),
             None => None,
         };
-        let mut matrices = Vec::new();
-        for m in obsm {
-            matrices.push((m.key.clone(), m.output.clone(), part(&m.output, format!("obsm/{}", m.key))?));
-        }
-        let obs_ref = obs_table.as_ref().map(|(n, t)| (*n, t));
-        let var_ref = var_table.as_ref().map(|(n, t)| (*n, t));
-        let line = super::anndata::export_h5ad(&x, obs_ref, var_ref, &matrices, provenance, to)
+        let mut keyed = |flag: &str, list: &[MatrixArg]| -> Result<Vec<Keyed>, Failure> {
+            let mut out = Vec::new();
+            for m in list {
+                out.push((m.key.clone(), m.output.clone(), part(&m.output, format!("{flag}/{}", m.key))?));
+            }
+            Ok(out)
+        };
+        let obsm = keyed("obsm", with.obsm)?;
+        let varm = keyed("varm", with.varm)?;
+        let annotations = Annotations {
+            obs: obs_table.as_ref().map(|(n, t)| (*n, t)),
+            var: var_table.as_ref().map(|(n, t)| (*n, t)),
+            obsm: &obsm,
+            varm: &varm,
+        };
+        let line = super::anndata::export_h5ad(&x, &annotations, provenance, to)
             .map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
         eprintln!("{line}");
         return Ok(exit::OK);
     }
-    if obs.is_some() || var.is_some() || !obsm.is_empty() {
-        return Err(Failure::usage("error: --obs, --var and --obsm go with an .h5ad destination (--to out.h5ad)"));
+    if with.obs.is_some() || with.var.is_some() || !with.obsm.is_empty() || !with.varm.is_empty() {
+        return Err(Failure::usage(
+            "error: --obs, --var, --obsm and --varm go with an .h5ad destination (--to out.h5ad)",
+        ));
     }
     let table = densified(cached_output(args, &registry, cache_dir, target)?)
         .map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;

@@ -77,8 +77,9 @@ pub fn main() -> i32 {
         Command::Kinds { kind, json } => commands::kinds(&registry, kind.as_deref(), *json),
         Command::Show { workflow, output, rows } => commands::show(workflow, registry, cache, output, *rows),
         Command::Paths { workflow, json } => paths::paths(workflow, registry, cache, *json),
-        Command::Export { workflow, output, to, obs, var, obsm } => {
-            commands::export(workflow, registry, cache, output, to, obs.as_deref(), var.as_deref(), obsm)
+        Command::Export { workflow, output, to, obs, var, obsm, varm } => {
+            let with = commands::ExportWith { obs: obs.as_deref(), var: var.as_deref(), obsm, varm };
+            commands::export(workflow, registry, cache, output, to, &with)
         }
         Command::Report { workflow, out } => commands::report(workflow, registry, cache, out),
         Command::Cache { action } => commands::cache(action, registry, cache),

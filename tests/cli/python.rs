@@ -8,7 +8,8 @@ use std::process::Command;
 
 use super::test::Test;
 
-const WORKFLOW: &str = "name: py\nnodes:\n  data:\n    kind: simulate\n    params: {tfs: 6, communities: 2, \
+/// Simulated data (30 cells × 16 genes) and its preprocessing.
+pub(super) const WORKFLOW: &str = "name: py\nnodes:\n  data:\n    kind: simulate\n    params: {tfs: 6, communities: 2, \
      targets: 10, control_cells: 20, singles: 2, doubles: 0, cells_per_perturbation: 5}\n  prep:\n    kind: \
      preprocess\n    inputs: {counts: data.counts, cells: data.cells, tfs: data.tfs}\n    params: {n_top_genes: 8}\n";
 
