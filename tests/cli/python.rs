@@ -27,6 +27,14 @@ fn python(t: &Test, code: &str) -> std::process::Output {
         .unwrap_or_else(|e| panic!("cannot run `{python}` ({e}): set GCRL_PYTHON to a Python with anndata"))
 }
 
+/// Runs `code` as [`python`] does and asserts that it printed `ok` and nothing else.
+#[track_caller]
+pub(super) fn python_ok(t: &Test, code: &str) {
+    let out = python(t, code);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && stdout.trim() == "ok", "the Python check failed:\n{stdout}\n{stderr}");
+}
+
 const CHECK: &str = r#"
 import json, subprocess, os
 import numpy as np, pandas as pd, anndata as ad, scipy.sparse as sp
@@ -86,9 +94,7 @@ fn python_package_reads_what_export_writes() {
     t.args(["export", "data.counts", "--to", "counts.h5ad", "--obs", "data.cells", "--var", "data.genes"])
         .run()
         .success();
-    let out = python(&t, CHECK);
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && stdout.trim() == "ok", "the Python check failed:\n{stdout}\n{stderr}");
+    python_ok(&t, CHECK);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! `uns/gcrl/varm/KEY_columns` and its origin a row `varm/KEY` of the provenance frame. What
 //! anndata reads back is checked against the table's CSV export (needs `GCRL_PYTHON`).
 
-use super::python::WORKFLOW;
+use super::python::{WORKFLOW, python_ok};
 use super::test::Test;
 
 #[test]
@@ -51,9 +51,5 @@ fn varm_reads_in_anndata_as_the_gene_table_it_came_from() {
     t.run_ok(&[]);
     t.args(["export", "prep.genes", "--to", "genes.csv"]).run().success();
     t.args(["export", "data.counts", "--to", "x.h5ad", "--varm", "stats=prep.genes"]).run().success();
-    let python = std::env::var("GCRL_PYTHON").unwrap_or_else(|_| "python3".into());
-    let out =
-        std::process::Command::new(&python).args(["-c", CHECK]).current_dir(t.path()).output().expect("python runs");
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && stdout.trim() == "ok", "the anndata check failed:\n{stdout}\n{stderr}");
+    python_ok(&t, CHECK);
 }
