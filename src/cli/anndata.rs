@@ -77,14 +77,12 @@ pub struct Annotations<'a> {
     pub varm: &'a [Keyed],
 }
 
+/// A key, the column names and the values of an `obsm`/`varm` matrix.
+type NamedMatrix = (String, Vec<String>, Array2<f64>);
+
 /// The matrices of `keyed` (`flag` is `obsm` or `varm`) with rows in the order of `names` (the
 /// cells or genes of X, `noun` says which), each with its column names.
-fn aligned(
-    keyed: &[Keyed],
-    names: &[String],
-    noun: &str,
-    flag: &str,
-) -> Result<Vec<(String, Vec<String>, Array2<f64>)>, String> {
+fn aligned(keyed: &[Keyed], names: &[String], noun: &str, flag: &str) -> Result<Vec<NamedMatrix>, String> {
     let mut matrices = Vec::new();
     for (key, name, table) in keyed {
         let what = format!("--{flag} {key}={name}");

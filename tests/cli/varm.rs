@@ -1,7 +1,8 @@
 //! `gcrl export … --to out.h5ad --varm KEY=node.output` (issue 22): a genes × k table becomes
 //! `varm[KEY]`, rows aligned to X's genes by name, its column names under
 //! `uns/gcrl/varm/KEY_columns` and its origin a row `varm/KEY` of the provenance frame. What
-//! anndata reads back is checked against the table's CSV export (needs `GCRL_PYTHON`).
+//! anndata reads back is checked against the table's CSV export and the Python door's
+//! `anndata(varm=…)` (needs `GCRL_PYTHON`).
 
 use super::python::{WORKFLOW, python_ok};
 use super::test::Test;
@@ -41,6 +42,11 @@ assert a.varm["stats"].shape == (16, len(cols)), a.varm["stats"].shape
 assert np.allclose(a.varm["stats"], want.to_numpy(), rtol=1e-12), (a.varm["stats"], want)
 p = a.uns["gcrl"]["provenance"]
 assert list(p.index) == ["X", "varm/stats"] and p.loc["varm/stats", "output"] == "genes", p
+# The Python door builds the same varm from the cache.
+import gcrl
+mine = gcrl.open("workflow.yaml").anndata("data.counts", varm={"stats": "prep.genes"})
+assert np.array_equal(mine.varm["stats"], a.varm["stats"]), (mine.varm["stats"], a.varm["stats"])
+assert list(mine.uns["gcrl"]["provenance"].index) == ["X", "varm/stats"]
 print("ok")
 "#;
 
