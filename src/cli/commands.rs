@@ -529,7 +529,7 @@ pub fn kinds(registry: &Registry, only: Option<&str>, json: bool) -> Outcome {
     if let Some(o) = only
         && selected.is_empty()
     {
-        let h = crate::workflow::suggest::hint(o, registry.names());
+        let h = crate::diag::suggest::hint(o, registry.names());
         return Err(Failure::usage(format!("error: unknown kind `{o}` {h}")));
     }
     if json {
@@ -577,7 +577,7 @@ pub(super) fn checked_output<'t>(workflow: &Workflow, target: &'t str) -> Result
     check_node(workflow, node)?;
     let spec = workflow.node(node).expect("checked above");
     if !spec.kind.outputs().iter().any(|o| o.name == output) {
-        let h = crate::workflow::suggest::hint(output, spec.kind.outputs().iter().map(|o| o.name));
+        let h = crate::diag::suggest::hint(output, spec.kind.outputs().iter().map(|o| o.name));
         return Err(Failure::usage(format!("error: node `{node}` has no output `{output}` {h}")));
     }
     Ok((node, output))

@@ -5,9 +5,9 @@ pub mod load;
 pub mod resources;
 pub mod spec;
 
-/// The positioned YAML tree and the suggestions live in [`crate::diag`], shared with plugin
-/// manifests and profiles.
-pub use crate::diag::{suggest, yaml};
+/// The suggestions live in [`crate::diag`] with the positioned YAML tree, shared with plugin
+/// manifests and profiles; `workflow::suggest` stays a name for them.
+pub use crate::diag::suggest;
 pub use load::{Override, load_workflow};
 pub use spec::{NodeSpec, Source, Workflow};
 
