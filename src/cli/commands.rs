@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::json;
 
@@ -157,6 +158,7 @@ pub fn run(
     let fingerprint = if force.is_empty() { fingerprint(&workflow, until, &cache) } else { None };
     let sealed = fingerprint.as_deref().and_then(|f| cache.sealed(&workflow.name, f));
     let mut log = None;
+    let mut cluster_lost = None;
     let (summary, published) = match sealed {
         Some(tasks) => {
             let seconds = started.elapsed().as_secs_f64();
@@ -165,7 +167,8 @@ pub fn run(
         None => {
             let graph = TaskGraph::expand(&workflow, until)?;
             let interrupt = super::signal::install();
-            let mut executor = executor_for(slurm, &workflow, &cache, registry, jobs, gpus, interrupt)?;
+            let (mut executor, unavailable) = executor_for(slurm, &workflow, &cache, registry, jobs, gpus, interrupt)?;
+            cluster_lost = unavailable;
             let mut reporter = Console::new(quiet, Some(RunLog::create(&cache, &workflow.name)));
             let options = RunOptions { force: force.to_vec(), seal: fingerprint.clone(), interrupt: Some(interrupt) };
             let summary = run_graph(&graph, &workflow.name, &cache, executor.as_mut(), &options, &mut reporter);
@@ -217,6 +220,8 @@ pub fn run(
     let code = if let Some((signal, code)) = super::signal::received() {
         say(interrupted_line(signal, &summary, executor_kind(executor, profile) == ExecutorKind::Slurm), true);
         code
+    } else if summary.failed > 0 && cluster_lost.is_some_and(|lost| lost.load(Ordering::Relaxed)) {
+        exit::CLUSTER
     } else if summary.failed > 0 {
         exit::TASK_FAILED
     } else if publish_failed {
@@ -255,7 +260,8 @@ fn interrupted_line(signal: &str, s: &RunSummary, slurm: bool) -> String {
     line
 }
 
-/// The executor of `gcrl run`: local threads, or Slurm when `slurm` is set.
+/// The executor of `gcrl run`: local threads, or Slurm when `slurm` is set; with Slurm, the
+/// flag it sets when the cluster stops answering.
 fn executor_for(
     slurm: Option<SlurmOptions>,
     workflow: &Workflow,
@@ -263,23 +269,21 @@ fn executor_for(
     registry: Registry,
     jobs: Option<usize>,
     gpus: Option<usize>,
-    interrupt: &'static std::sync::atomic::AtomicBool,
-) -> Result<Box<dyn Executor>, Failure> {
+    interrupt: &'static AtomicBool,
+) -> Result<(Box<dyn Executor>, Option<Arc<AtomicBool>>), Failure> {
     Ok(match slurm {
         None => {
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-            Box::new(
-                LocalExecutor::new(jobs, gpus.unwrap_or_else(visible_gpus), Arc::new(registry), cache.clone())
-                    .map_err(|e| Failure {
-                        code: exit::IO,
-                        message: format!("error: cannot start worker threads: {e}"),
-                    })?,
-            )
+            let local = LocalExecutor::new(jobs, gpus.unwrap_or_else(visible_gpus), Arc::new(registry), cache.clone())
+                .map_err(|e| Failure { code: exit::IO, message: format!("error: cannot start worker threads: {e}") })?;
+            (Box::new(local), None)
         }
-        Some(options) => Box::new(
-            SlurmExecutor::new(options, &workflow.name, cache.clone(), interrupt)
-                .map_err(|e| Failure::from(EngineError::from(e)))?,
-        ),
+        Some(options) => {
+            let slurm = SlurmExecutor::new(options, &workflow.name, cache.clone(), interrupt)
+                .map_err(|e| Failure::from(EngineError::from(e)))?;
+            let unavailable = slurm.unavailable();
+            (Box::new(slurm), Some(unavailable))
+        }
     })
 }
 

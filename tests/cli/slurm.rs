@@ -337,23 +337,37 @@ fn slurm_without_sbatch_on_path_says_what_to_do() {
     ]);
 }
 
-#[test]
-fn an_unreachable_controller_exits_with_the_cluster_code() {
-    let t = Test::new().workflow(SLOW);
-    for (command, body) in [
-        ("sbatch", "exit 0"),
-        ("scancel", "exit 0"),
-        ("squeue", "echo 'squeue: error: Unable to contact slurm controller (connect failure)' >&2; exit 1"),
-    ] {
-        let path = t.path().join("bin").join(command);
+/// Writes fake Slurm client commands into `<dir>/bin` (`sbatch`, `squeue`; `scancel` succeeds)
+/// with these shell bodies; the PATH to give gcrl.
+fn fake_slurm(t: &Test, sbatch: &str, squeue: &str) -> std::path::PathBuf {
+    for (command, body) in [("sbatch", sbatch), ("scancel", "exit 0"), ("squeue", squeue)] {
         t.put(&format!("bin/{command}"), format!("#!/bin/sh\n{body}\n"));
+        let path = t.path().join("bin").join(command);
         let mut perms = std::fs::metadata(&path).unwrap().permissions();
         std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
         std::fs::set_permissions(&path, perms).unwrap();
     }
-    let out = t.args(["run", "--executor", "slurm"]).env("PATH", t.path().join("bin")).run().status(4);
+    t.path().join("bin")
+}
+
+const UNREACHABLE: &str = "echo 'error: Unable to contact slurm controller (connect failure)' >&2; exit 1";
+
+#[test]
+fn an_unreachable_controller_exits_with_the_cluster_code() {
+    let t = Test::new().workflow(SLOW);
+    let path = fake_slurm(&t, "exit 0", UNREACHABLE);
+    let out = t.args(["run", "--executor", "slurm"]).env("PATH", path).run().status(4);
     out.stderr_has(&["the Slurm controller does not answer", "Unable to contact slurm controller"]);
-    assert!(!t.cache().join("runs").exists() || super::test::files_under(&t.cache().join("runs")).is_empty());
+    assert!(!t.cache().join("slurm").exists(), "nothing was submitted");
+}
+
+#[test]
+fn a_controller_lost_during_the_run_exits_with_the_cluster_code_after_retries() {
+    let t = Test::new().workflow(SLOW);
+    // squeue answers (the start check passes), sbatch cannot reach the controller.
+    let path = fake_slurm(&t, UNREACHABLE, "exit 0");
+    let out = t.args(["run", "--executor", "slurm", "--slurm-poll", "0.3"]).env("PATH", path).run().status(4);
+    out.stderr_has(&["the cluster did not take the job after 4 tries", "Unable to contact slurm controller"]);
 }
 
 #[test]
