@@ -260,6 +260,9 @@ fn interrupted_line(signal: &str, s: &RunSummary, slurm: bool) -> String {
     line
 }
 
+/// Set by the Slurm executor when the cluster stops answering during a run.
+type ClusterLost = Arc<AtomicBool>;
+
 /// The executor of `gcrl run`: local threads, or Slurm when `slurm` is set; with Slurm, the
 /// flag it sets when the cluster stops answering.
 fn executor_for(
@@ -270,7 +273,7 @@ fn executor_for(
     jobs: Option<usize>,
     gpus: Option<usize>,
     interrupt: &'static AtomicBool,
-) -> Result<(Box<dyn Executor>, Option<Arc<AtomicBool>>), Failure> {
+) -> Result<(Box<dyn Executor>, Option<ClusterLost>), Failure> {
     Ok(match slurm {
         None => {
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
