@@ -65,7 +65,7 @@ fn find(name: &str) -> Result<PathBuf, Vec<PathBuf>> {
     if looked[0].is_file() {
         return Ok(looked.remove(0));
     }
-    let is_name = !name.is_empty() && !name.contains(std::path::MAIN_SEPARATOR) && !name.contains('/');
+    let is_name = !name.is_empty() && !name.chars().any(std::path::is_separator);
     if let Some(dir) = config_dir().filter(|_| is_name) {
         let file =
             if name.ends_with(".yaml") || name.ends_with(".yml") { name.to_string() } else { format!("{name}.yaml") };
@@ -115,23 +115,19 @@ pub fn parse(path: &Path, text: &str) -> Result<Profile, FileError> {
     d.finish(path, text, Some(p))
 }
 
+/// `executor: local|slurm`; anything else is recorded, with a did-you-mean.
 fn executor(d: &mut Diags, value: &Node) -> Option<ExecutorKind> {
     match &value.value {
-        Yaml::Str(s) if s == "local" => Some(ExecutorKind::Local),
-        Yaml::Str(s) if s == "slurm" => Some(ExecutorKind::Slurm),
-        other => {
-            let found = match other {
-                Yaml::Str(s) => format!("`{s}`"),
-                _ => other.type_name().to_string(),
-            };
-            let h = match other {
-                Yaml::Str(s) => hint(s, ["local", "slurm"]),
-                _ => String::new(),
-            };
-            d.at_node(value, format!("`executor` must be `local` or `slurm`, found {found}"), h);
-            None
-        }
+        Yaml::Str(s) if s == "local" => return Some(ExecutorKind::Local),
+        Yaml::Str(s) if s == "slurm" => return Some(ExecutorKind::Slurm),
+        _ => {}
     }
+    let (found, h) = match &value.value {
+        Yaml::Str(s) => (format!("`{s}`"), hint(s, ["local", "slurm"])),
+        other => (other.type_name().to_string(), String::new()),
+    };
+    d.at_node(value, format!("`executor` must be `local` or `slurm`, found {found}"), h);
+    None
 }
 
 /// `~/x` as `$HOME/x`; anything else as written.
