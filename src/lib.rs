@@ -10,6 +10,7 @@ pub mod algo;
 pub mod cache;
 pub mod cli;
 pub mod clock;
+pub mod diag;
 pub mod engine;
 pub mod io;
 pub mod models;

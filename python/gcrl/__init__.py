@@ -133,13 +133,16 @@ class Workflow:
         obs: Optional[str] = None,
         var: Optional[str] = None,
         obsm: Optional[Mapping[str, str]] = None,
+        varm: Optional[Mapping[str, str]] = None,
     ):
         """A cells × genes output as AnnData: X as stored (scipy CSR for the sparse layout,
         dense otherwise), ``obs`` from a cell table's columns (``cell`` is the index), ``var``
         from a gene table's (``gene``), as ``gcrl export --obs/--var`` write them, ``obsm``
-        from cells × k tables (``{"X_tfa": "activities.activities"}``), aligned by cell name;
+        from cells × k tables (``{"X_tfa": "activities.activities"}``), aligned by cell name,
+        ``varm`` from genes × k tables (``{"hvg": "prep.genes"}``), aligned by gene name;
         ``uns["gcrl"]["provenance"]`` is the data frame ``gcrl export`` writes: one row per part
-        (``X``, ``obs``, ``obsm/<key>``) with its workflow, node, output, kind, kind_version, hash."""
+        (``X``, ``obs``, ``var``, ``obsm/<key>``, ``varm/<key>``) with its workflow, node, output,
+        kind, kind_version, hash."""
         import anndata as ad
         import pandas as pd
 
@@ -156,18 +159,21 @@ class Workflow:
             frames[part] = _aligned(t.set_index(key), names, f"{part}={source!r}", key)
             frames[part].index.name = None
             used.append((part, source))
-        matrices = {}
-        for key, source in (obsm or {}).items():
-            rows, cols, m = _matrix(self.arrow(source), source)
-            m = m.toarray() if hasattr(m, "toarray") else m
-            frame = pd.DataFrame(m, index=rows, columns=cols)
-            matrices[key] = _aligned(frame, cells, f"obsm[{key!r}]", "cell").to_numpy()
-            used.append((f"obsm/{key}", source))
+        matrices = {"obsm": {}, "varm": {}}
+        for part, given, names, noun in [("obsm", obsm, cells, "cell"), ("varm", varm, genes, "gene")]:
+            for key, source in (given or {}).items():
+                rows, cols, m = _matrix(self.arrow(source), source)
+                m = m.toarray() if hasattr(m, "toarray") else m
+                frame = pd.DataFrame(m, index=rows, columns=cols)
+                matrices[part][key] = _aligned(frame, names, f"{part}[{key!r}]", noun).to_numpy()
+                used.append((f"{part}/{key}", source))
         columns = ["workflow", "node", "output", "kind", "kind_version", "hash"]
         rows = [[self.provenance(n)[c] for c in columns] for _, n in used]
         provenance = pd.DataFrame(rows, index=[part for part, _ in used], columns=columns)
         uns = {"gcrl": {"provenance": provenance}}
-        return ad.AnnData(X=x, obs=frames["obs"], var=frames["var"], obsm=matrices, uns=uns)
+        return ad.AnnData(
+            X=x, obs=frames["obs"], var=frames["var"], obsm=matrices["obsm"], varm=matrices["varm"], uns=uns
+        )
 
 
 def _densified(t: pa.Table) -> pa.Table:

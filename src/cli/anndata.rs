@@ -1,7 +1,8 @@
 //! `gcrl export … --to out.h5ad`: cached tables back into an AnnData file. The exported output
 //! is `X` (its cells and genes are `obs` and `var`); `--obs node.output` adds the columns of a
-//! cell table, `--var node.output` those of a gene table (`gene` column), `--obsm KEY=node.output` adds a cells × k matrix (activities, latents) aligned by
-//! cell name.
+//! cell table, `--var node.output` those of a gene table (`gene` column), `--obsm
+//! KEY=node.output` a cells × k matrix (activities, latents) aligned by cell name, and `--varm
+//! KEY=node.output` a genes × k matrix (loadings, per-gene statistics) aligned by gene name.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -11,21 +12,21 @@ use ndarray::Array2;
 use crate::io::h5ad_write::{Column, H5adContent, Provenance, XData, write_h5ad};
 use crate::table::{Matrix, SparseMatrix, Table, is_sparse};
 
-/// One `--obsm KEY=node.output`.
+/// One `--obsm` or `--varm KEY=node.output`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ObsmArg {
-    /// The `obsm` key (`X_tfa`, `X_gcrl`).
+pub struct MatrixArg {
+    /// The `obsm` or `varm` key (`X_tfa`, `X_gcrl`, `hvg`).
     pub key: String,
     /// The `node.output` that holds it.
     pub output: String,
 }
 
-impl std::str::FromStr for ObsmArg {
+impl std::str::FromStr for MatrixArg {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s.split_once('=') {
             Some((key, output)) if !key.is_empty() && output.contains('.') => {
-                Ok(ObsmArg { key: key.to_string(), output: output.to_string() })
+                Ok(MatrixArg { key: key.to_string(), output: output.to_string() })
             }
             _ => Err(format!("`{s}` is not KEY=node.output (e.g. X_tfa=activities.activities)")),
         }
@@ -61,12 +62,42 @@ fn frame_columns(table: &Table, key: &str, wanted: &[String], what: &str) -> Res
     Ok(columns)
 }
 
-/// Writes `x` (with `obs` columns and `obsm` matrices) to `path`; returns a one-line summary.
+/// A `--obsm`/`--varm` matrix: its key, its `node.output` and the table.
+pub type Keyed = (String, String, Table);
+
+/// What goes into an .h5ad besides `X`: each with the `node.output` it came from.
+pub struct Annotations<'a> {
+    /// `--obs`: a cell table.
+    pub obs: Option<(&'a str, &'a Table)>,
+    /// `--var`: a gene table.
+    pub var: Option<(&'a str, &'a Table)>,
+    /// `--obsm`: cells × k tables.
+    pub obsm: &'a [Keyed],
+    /// `--varm`: genes × k tables.
+    pub varm: &'a [Keyed],
+}
+
+/// A key, the column names and the values of an `obsm`/`varm` matrix.
+type NamedMatrix = (String, Vec<String>, Array2<f64>);
+
+/// The matrices of `keyed` (`flag` is `obsm` or `varm`) with rows in the order of `names` (the
+/// cells or genes of X, `noun` says which), each with its column names.
+fn aligned(keyed: &[Keyed], names: &[String], noun: &str, flag: &str) -> Result<Vec<NamedMatrix>, String> {
+    let mut matrices = Vec::new();
+    for (key, name, table) in keyed {
+        let what = format!("--{flag} {key}={name}");
+        let m = Matrix::from_table(table).map_err(|e| format!("{what}: {e}"))?;
+        let rows = align(&m.rows, names, noun, &what)?;
+        let data = Array2::from_shape_fn((rows.len(), m.cols.len()), |(i, j)| m.data[[rows[i], j]]);
+        matrices.push((key.clone(), m.cols.clone(), data));
+    }
+    Ok(matrices)
+}
+
+/// Writes `x` with its annotations `with` to `path`; returns a one-line summary.
 pub fn export_h5ad(
     x: &Table,
-    obs: Option<(&str, &Table)>,
-    var: Option<(&str, &Table)>,
-    obsm: &[(String, String, Table)],
+    with: &Annotations<'_>,
     provenance: Vec<Provenance>,
     path: &Path,
 ) -> Result<String, String> {
@@ -80,33 +111,32 @@ pub fn export_h5ad(
         (cells, genes) = (&dense.rows, &dense.cols);
         XData::Dense(&dense.data)
     };
-    let obs_columns = match obs {
+    let obs_columns = match with.obs {
         Some((name, table)) => frame_columns(table, "cell", cells, &format!("--obs {name}"))?,
         None => Vec::new(),
     };
-    let var_columns = match var {
+    let var_columns = match with.var {
         Some((name, table)) => frame_columns(table, "gene", genes, &format!("--var {name}"))?,
         None => Vec::new(),
     };
-    let mut matrices = Vec::new();
-    for (key, name, table) in obsm {
-        let m = Matrix::from_table(table).map_err(|e| format!("--obsm {key}={name}: {e}"))?;
-        let rows = align(&m.rows, cells, "cell", &format!("--obsm {key}={name}"))?;
-        let data = Array2::from_shape_fn((rows.len(), m.cols.len()), |(i, j)| m.data[[rows[i], j]]);
-        matrices.push((key.clone(), m.cols.clone(), data));
-    }
     let content = H5adContent {
         obs_names: cells,
         var_names: genes,
         x: x_data,
         obs: obs_columns,
         var: var_columns,
-        obsm: matrices,
+        obsm: aligned(with.obsm, cells, "cell", "obsm")?,
+        varm: aligned(with.varm, genes, "gene", "varm")?,
         provenance,
     };
     write_h5ad(path, &content).map_err(|e| e.to_string())?;
-    let keys: Vec<&str> = obsm.iter().map(|(k, _, _)| k.as_str()).collect();
-    let extra = if keys.is_empty() { String::new() } else { format!(", obsm: {}", keys.join(", ")) };
+    let mut extra = String::new();
+    for (flag, keyed) in [("obsm", with.obsm), ("varm", with.varm)] {
+        if !keyed.is_empty() {
+            let keys: Vec<&str> = keyed.iter().map(|(k, _, _)| k.as_str()).collect();
+            extra.push_str(&format!(", {flag}: {}", keys.join(", ")));
+        }
+    }
     Ok(format!("wrote {} ({} cells × {} genes{extra})", path.display(), cells.len(), genes.len()))
 }
 
@@ -116,10 +146,10 @@ mod tests {
 
     #[test]
     fn obsm_arguments_are_key_equals_output() {
-        let a: ObsmArg = "X_tfa=activities.activities".parse().unwrap();
+        let a: MatrixArg = "X_tfa=activities.activities".parse().unwrap();
         assert_eq!((a.key.as_str(), a.output.as_str()), ("X_tfa", "activities.activities"));
-        assert!("X_tfa".parse::<ObsmArg>().unwrap_err().contains("KEY=node.output"));
-        assert!("=a.b".parse::<ObsmArg>().is_err());
+        assert!("X_tfa".parse::<MatrixArg>().unwrap_err().contains("KEY=node.output"));
+        assert!("=a.b".parse::<MatrixArg>().is_err());
     }
 
     #[test]

@@ -10,9 +10,13 @@ use crate::workflow::Override;
 #[derive(Debug, Parser)]
 #[command(name = "gcrl", version, about, propagate_version = true)]
 pub struct Cli {
-    /// Cache directory.
-    #[arg(long, global = true, env = "GCRL_CACHE", default_value = "cache")]
-    pub cache: PathBuf,
+    /// Cache directory [default: the profile's `cache`, else ./cache].
+    #[arg(long, global = true, env = "GCRL_CACHE")]
+    pub cache: Option<PathBuf>,
+    /// Profile of run defaults and Slurm settings: a YAML file, or NAME for
+    /// $XDG_CONFIG_HOME/gcrl/NAME.yaml (~/.config/gcrl/NAME.yaml) [env: GCRL_PROFILE].
+    #[arg(long, global = true, value_name = "NAME|FILE")]
+    pub profile: Option<String>,
     /// Folders of plugins (node kinds outside gcrl), besides `./plugins`; repeatable.
     #[arg(long, global = true, env = "GCRL_PLUGINS", value_delimiter = ':', value_name = "DIR")]
     pub plugins: Vec<PathBuf>,
@@ -42,7 +46,7 @@ pub enum Command {
         /// The workflow and its overrides.
         #[command(flatten)]
         workflow: WorkflowArgs,
-        /// Tasks to run at once (default: the number of cores).
+        /// Tasks to run at once (default: the profile's `jobs`, else the number of cores).
         #[arg(short = 'j', long)]
         jobs: Option<usize>,
         /// GPU slots (default: the devices in CUDA_VISIBLE_DEVICES).
@@ -189,7 +193,10 @@ pub enum Command {
         var: Option<String>,
         /// With .h5ad: a cells × k table stored as `obsm[KEY]` (repeatable), e.g. X_tfa=activities.activities.
         #[arg(long, value_name = "KEY=NODE.OUTPUT")]
-        obsm: Vec<super::anndata::ObsmArg>,
+        obsm: Vec<super::anndata::MatrixArg>,
+        /// With .h5ad: a genes × k table stored as `varm[KEY]` (repeatable), e.g. hvg=prep.genes.
+        #[arg(long, value_name = "KEY=NODE.OUTPUT")]
+        varm: Vec<super::anndata::MatrixArg>,
     },
     /// Write an HTML report (figures from the cached outputs, the DAG, timings, provenance).
     Report {
@@ -220,12 +227,9 @@ pub enum ExecutorKind {
 /// `--executor` and the Slurm settings of `gcrl run`.
 #[derive(Debug, Args, Clone)]
 pub struct ExecutorArgs {
-    /// Where tasks run.
-    #[arg(long, value_enum, default_value_t = ExecutorKind::Local)]
-    pub executor: ExecutorKind,
-    /// Slurm profile (YAML): partition, account, qos, sbatch_flags, gcrl, retry_scale, array_parallel.
-    #[arg(long, value_name = "FILE")]
-    pub profile: Option<PathBuf>,
+    /// Where tasks run [default: the profile's `executor`, else local].
+    #[arg(long, value_enum)]
+    pub executor: Option<ExecutorKind>,
     /// Slurm: expected minutes of one array element; small shards are packed to about this [default: 10].
     #[arg(long, value_name = "MINUTES")]
     pub slurm_target_minutes: Option<f64>,

@@ -3,17 +3,19 @@
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::json;
 
+use super::anndata::{Annotations, Keyed, MatrixArg};
 use super::args::{CacheAction, DagFormat, ExecutorArgs, ExecutorKind, WorkflowArgs};
 use super::exit;
+use super::profile::Profile;
 use super::report::Console;
 use super::runlog::RunLog;
 use super::usage;
 use crate::cache::Cache;
 use crate::engine::executor::slurm::files::{RunDir, TaskResult};
-use crate::engine::executor::slurm::profile::Profile;
 use crate::engine::executor::slurm::state::RunState;
 use crate::engine::executor::slurm::worker::run_element;
 use crate::engine::executor::slurm::{SlurmExecutor, SlurmOptions};
@@ -46,8 +48,9 @@ impl Failure {
 
 impl From<EngineError> for Failure {
     fn from(e: EngineError) -> Self {
-        let code = match e {
+        let code = match &e {
             EngineError::Cache(_) | EngineError::Table(_) => exit::IO,
+            EngineError::Slurm(s) if s.is_unavailable() => exit::CLUSTER,
             _ => exit::USAGE,
         };
         Failure { code, message: format!("error: {e}") }
@@ -84,11 +87,16 @@ fn visible_gpus() -> usize {
         .unwrap_or(0)
 }
 
-/// The Slurm settings of `gcrl run`, checked; `None` for the local executor.
-fn slurm_options(e: &ExecutorArgs) -> Result<Option<SlurmOptions>, Failure> {
-    if e.executor == ExecutorKind::Local {
+/// Where `gcrl run` sends tasks: the flag, else the profile's `executor`, else local.
+fn executor_kind(e: &ExecutorArgs, profile: &Profile) -> ExecutorKind {
+    e.executor.or(profile.executor).unwrap_or(ExecutorKind::Local)
+}
+
+/// The Slurm settings of `gcrl run`, checked; `None` for the local executor (which ignores
+/// the profile's Slurm keys).
+fn slurm_options(e: &ExecutorArgs, profile: &Profile) -> Result<Option<SlurmOptions>, Failure> {
+    if executor_kind(e, profile) == ExecutorKind::Local {
         let given = [
-            (e.profile.is_some(), "--profile"),
             (e.slurm_target_minutes.is_some(), "--slurm-target-minutes"),
             (e.slurm_max_array.is_some(), "--slurm-max-array"),
             (e.slurm_poll.is_some(), "--slurm-poll"),
@@ -113,11 +121,12 @@ fn slurm_options(e: &ExecutorArgs) -> Result<Option<SlurmOptions>, Failure> {
     if max_array == 0 {
         return Err(Failure::usage("error: `--slurm-max-array` must be at least 1"));
     }
-    let profile = match &e.profile {
-        Some(path) => Profile::load(path).map_err(|err| Failure::usage(format!("error: {err}")))?,
-        None => Profile::default(),
-    };
-    Ok(Some(SlurmOptions { profile, target_minutes, max_array, poll: std::time::Duration::from_secs_f64(poll) }))
+    Ok(Some(SlurmOptions {
+        profile: profile.slurm.clone(),
+        target_minutes,
+        max_array,
+        poll: std::time::Duration::from_secs_f64(poll),
+    }))
 }
 
 fn flag_unit(flag: &str) -> &'static str {
@@ -126,8 +135,8 @@ fn flag_unit(flag: &str) -> &'static str {
 
 /// The memory budget of a local run: `--mem-limit`, else what the machine has available now.
 /// A Slurm run counts none: each job asks for its task's memory.
-fn memory_budget(e: &ExecutorArgs) -> Result<Option<Budget>, Failure> {
-    match (e.executor, e.mem_limit) {
+fn memory_budget(e: &ExecutorArgs, profile: &Profile) -> Result<Option<Budget>, Failure> {
+    match (executor_kind(e, profile), e.mem_limit) {
         (_, Some(gb)) if !(gb > 0.0 && gb.is_finite()) => {
             Err(Failure::usage(format!("error: `--mem-limit` must be a positive number of GiB, got {gb}")))
         }
@@ -155,9 +164,10 @@ pub fn run(
     json: bool,
     quiet: bool,
     executor: &ExecutorArgs,
+    profile: &Profile,
 ) -> Outcome {
-    let slurm = slurm_options(executor)?;
-    let memory = memory_budget(executor)?;
+    let slurm = slurm_options(executor, profile)?;
+    let memory = memory_budget(executor, profile)?;
     let workflow = load(args, &registry)?;
     check_nodes(&workflow, force)?;
     check_nodes(&workflow, until)?;
@@ -168,6 +178,7 @@ pub fn run(
     let fingerprint = if force.is_empty() { fingerprint(&workflow, until, &cache) } else { None };
     let sealed = fingerprint.as_deref().and_then(|f| cache.sealed(&workflow.name, f));
     let mut log = None;
+    let mut cluster_lost = None;
     let (summary, published) = match sealed {
         Some(tasks) => {
             let seconds = started.elapsed().as_secs_f64();
@@ -176,7 +187,8 @@ pub fn run(
         None => {
             let graph = TaskGraph::expand(&workflow, until)?;
             let interrupt = super::signal::install();
-            let mut executor = executor_for(slurm, &workflow, &cache, registry, jobs, gpus, interrupt)?;
+            let (mut executor, unavailable) = executor_for(slurm, &workflow, &cache, registry, jobs, gpus, interrupt)?;
+            cluster_lost = unavailable;
             let mut reporter = Console::new(quiet, Some(RunLog::create(&cache, &workflow.name)));
             let options =
                 RunOptions { force: force.to_vec(), seal: fingerprint.clone(), interrupt: Some(interrupt), memory };
@@ -227,8 +239,10 @@ pub fn run(
         say(line, true);
     }
     let code = if let Some((signal, code)) = super::signal::received() {
-        say(interrupted_line(signal, &summary, executor.executor == ExecutorKind::Slurm), true);
+        say(interrupted_line(signal, &summary, executor_kind(executor, profile) == ExecutorKind::Slurm), true);
         code
+    } else if summary.failed > 0 && cluster_lost.is_some_and(|lost| lost.load(Ordering::Relaxed)) {
+        exit::CLUSTER
     } else if summary.failed > 0 {
         exit::TASK_FAILED
     } else if publish_failed {
@@ -267,7 +281,11 @@ fn interrupted_line(signal: &str, s: &RunSummary, slurm: bool) -> String {
     line
 }
 
-/// The executor of `gcrl run`: local threads, or Slurm when `slurm` is set.
+/// Set by the Slurm executor when the cluster stops answering during a run.
+type ClusterLost = Arc<AtomicBool>;
+
+/// The executor of `gcrl run`: local threads, or Slurm when `slurm` is set; with Slurm, the
+/// flag it sets when the cluster stops answering.
 fn executor_for(
     slurm: Option<SlurmOptions>,
     workflow: &Workflow,
@@ -275,23 +293,21 @@ fn executor_for(
     registry: Registry,
     jobs: Option<usize>,
     gpus: Option<usize>,
-    interrupt: &'static std::sync::atomic::AtomicBool,
-) -> Result<Box<dyn Executor>, Failure> {
+    interrupt: &'static AtomicBool,
+) -> Result<(Box<dyn Executor>, Option<ClusterLost>), Failure> {
     Ok(match slurm {
         None => {
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-            Box::new(
-                LocalExecutor::new(jobs, gpus.unwrap_or_else(visible_gpus), Arc::new(registry), cache.clone())
-                    .map_err(|e| Failure {
-                        code: exit::IO,
-                        message: format!("error: cannot start worker threads: {e}"),
-                    })?,
-            )
+            let local = LocalExecutor::new(jobs, gpus.unwrap_or_else(visible_gpus), Arc::new(registry), cache.clone())
+                .map_err(|e| Failure { code: exit::IO, message: format!("error: cannot start worker threads: {e}") })?;
+            (Box::new(local), None)
         }
-        Some(options) => Box::new(
-            SlurmExecutor::new(options, &workflow.name, cache.clone(), interrupt)
-                .map_err(|e| Failure::from(EngineError::from(e)))?,
-        ),
+        Some(options) => {
+            let slurm = SlurmExecutor::new(options, &workflow.name, cache.clone(), interrupt)
+                .map_err(|e| Failure::from(EngineError::from(e)))?;
+            let unavailable = slurm.unavailable();
+            (Box::new(slurm), Some(unavailable))
+        }
     })
 }
 
@@ -544,7 +560,7 @@ pub fn kinds(registry: &Registry, only: Option<&str>, json: bool) -> Outcome {
     if let Some(o) = only
         && selected.is_empty()
     {
-        let h = crate::workflow::suggest::hint(o, registry.names());
+        let h = crate::diag::suggest::hint(o, registry.names());
         return Err(Failure::usage(format!("error: unknown kind `{o}` {h}")));
     }
     if json {
@@ -592,7 +608,7 @@ pub(super) fn checked_output<'t>(workflow: &Workflow, target: &'t str) -> Result
     check_node(workflow, node)?;
     let spec = workflow.node(node).expect("checked above");
     if !spec.kind.outputs().iter().any(|o| o.name == output) {
-        let h = crate::workflow::suggest::hint(output, spec.kind.outputs().iter().map(|o| o.name));
+        let h = crate::diag::suggest::hint(output, spec.kind.outputs().iter().map(|o| o.name));
         return Err(Failure::usage(format!("error: node `{node}` has no output `{output}` {h}")));
     }
     Ok((node, output))
@@ -671,6 +687,18 @@ pub fn show(args: &WorkflowArgs, registry: Registry, cache_dir: &Path, target: &
     Ok(exit::OK)
 }
 
+/// The .h5ad options of `gcrl export`, as given.
+pub struct ExportWith<'a> {
+    /// `--obs`.
+    pub obs: Option<&'a str>,
+    /// `--var`.
+    pub var: Option<&'a str>,
+    /// `--obsm`.
+    pub obsm: &'a [MatrixArg],
+    /// `--varm`.
+    pub varm: &'a [MatrixArg],
+}
+
 /// `gcrl export`.
 pub fn export(
     args: &WorkflowArgs,
@@ -678,9 +706,7 @@ pub fn export(
     cache_dir: &Path,
     target: &str,
     to: &Path,
-    obs: Option<&str>,
-    var: Option<&str>,
-    obsm: &[super::anndata::ObsmArg],
+    with: &ExportWith<'_>,
 ) -> Outcome {
     let is_h5ad = to.extension().is_some_and(|e| e.eq_ignore_ascii_case("h5ad"));
     if is_h5ad {
@@ -691,27 +717,38 @@ pub fn export(
             Ok(table)
         };
         let x = part(target, "X".into())?;
-        let obs_table = match obs {
+        let obs_table = match with.obs {
             Some(name) => Some((name, part(name, "obs".into())?)),
             None => None,
         };
-        let var_table = match var {
+        let var_table = match with.var {
             Some(name) => Some((name, part(name, "var".into())?)),
             None => None,
         };
-        let mut matrices = Vec::new();
-        for m in obsm {
-            matrices.push((m.key.clone(), m.output.clone(), part(&m.output, format!("obsm/{}", m.key))?));
-        }
-        let obs_ref = obs_table.as_ref().map(|(n, t)| (*n, t));
-        let var_ref = var_table.as_ref().map(|(n, t)| (*n, t));
-        let line = super::anndata::export_h5ad(&x, obs_ref, var_ref, &matrices, provenance, to)
+        let mut keyed = |flag: &str, list: &[MatrixArg]| -> Result<Vec<Keyed>, Failure> {
+            let mut out = Vec::new();
+            for m in list {
+                out.push((m.key.clone(), m.output.clone(), part(&m.output, format!("{flag}/{}", m.key))?));
+            }
+            Ok(out)
+        };
+        let obsm = keyed("obsm", with.obsm)?;
+        let varm = keyed("varm", with.varm)?;
+        let annotations = Annotations {
+            obs: obs_table.as_ref().map(|(n, t)| (*n, t)),
+            var: var_table.as_ref().map(|(n, t)| (*n, t)),
+            obsm: &obsm,
+            varm: &varm,
+        };
+        let line = super::anndata::export_h5ad(&x, &annotations, provenance, to)
             .map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
         eprintln!("{line}");
         return Ok(exit::OK);
     }
-    if obs.is_some() || var.is_some() || !obsm.is_empty() {
-        return Err(Failure::usage("error: --obs, --var and --obsm go with an .h5ad destination (--to out.h5ad)"));
+    if with.obs.is_some() || with.var.is_some() || !with.obsm.is_empty() || !with.varm.is_empty() {
+        return Err(Failure::usage(
+            "error: --obs, --var, --obsm and --varm go with an .h5ad destination (--to out.h5ad)",
+        ));
     }
     let table = densified(cached_output(args, &registry, cache_dir, target)?)
         .map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;

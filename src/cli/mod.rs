@@ -1,6 +1,6 @@
 //! The command line: flags ([`args`]), commands ([`commands`], [`anndata`] for .h5ad exports,
 //! [`runs`] for the run records, [`runlog`] for each run's log file, [`diff`] between two runs, [`compare`] for one output across runs and sweeps,
-//! [`paths`] for the cached objects' files),
+//! [`paths`] for the cached objects' files, [`profile`] for `--profile`/`GCRL_PROFILE`),
 //! terminal output ([`report`]) and exit codes ([`exit`]).
 
 pub mod anndata;
@@ -10,6 +10,7 @@ pub mod compare;
 pub mod diff;
 pub mod exit;
 pub mod paths;
+pub mod profile;
 pub mod report;
 pub mod runlog;
 pub mod runs;
@@ -37,7 +38,20 @@ pub fn main() -> i32 {
         }
         return exit::USAGE;
     }
-    let cache = cli.cache.as_path();
+    // `gcrl exec` takes everything from its job spec and `--cache`; the head's GCRL_PROFILE,
+    // exported to the job, may name a file the compute node does not have.
+    let profile = match &cli.command {
+        Command::Exec { .. } => Ok(profile::Profile::default()),
+        _ => profile::chosen(cli.profile.as_deref()),
+    };
+    let profile = match profile {
+        Ok(p) => p,
+        Err(message) => {
+            eprintln!("{message}");
+            return exit::USAGE;
+        }
+    };
+    let cache = cli.cache.as_deref().or(profile.cache.as_deref()).unwrap_or(std::path::Path::new("cache"));
     if !matches!(cli.command, Command::Run { .. } | Command::Exec { .. }) {
         signal::die_quietly_on_closed_pipe();
     }
@@ -46,7 +60,8 @@ pub fn main() -> i32 {
             commands::plan_cmd(workflow, registry, cache, force, until, *json)
         }
         Command::Run { workflow, jobs, gpus, force, until, json, executor, dry_run: false } => {
-            commands::run(workflow, registry, cache, *jobs, *gpus, force, until, *json, cli.quiet, executor)
+            let jobs = jobs.or(profile.jobs);
+            commands::run(workflow, registry, cache, jobs, *gpus, force, until, *json, cli.quiet, executor, &profile)
         }
         Command::Exec { spec, element } => commands::exec(&registry, cache, spec, *element),
         Command::Status { workflow, json } => commands::status(registry, cache, workflow.as_deref(), *json),
@@ -62,8 +77,9 @@ pub fn main() -> i32 {
         Command::Kinds { kind, json } => commands::kinds(&registry, kind.as_deref(), *json),
         Command::Show { workflow, output, rows } => commands::show(workflow, registry, cache, output, *rows),
         Command::Paths { workflow, json } => paths::paths(workflow, registry, cache, *json),
-        Command::Export { workflow, output, to, obs, var, obsm } => {
-            commands::export(workflow, registry, cache, output, to, obs.as_deref(), var.as_deref(), obsm)
+        Command::Export { workflow, output, to, obs, var, obsm, varm } => {
+            let with = commands::ExportWith { obs: obs.as_deref(), var: var.as_deref(), obsm, varm };
+            commands::export(workflow, registry, cache, output, to, &with)
         }
         Command::Report { workflow, out } => commands::report(workflow, registry, cache, out),
         Command::Cache { action } => commands::cache(action, registry, cache),

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::error::EngineError;
 use super::kind::{NodeKind, Origin, Resources};
 use super::params::Params;
-use crate::workflow::suggest::hint;
+use crate::diag::suggest::hint;
 use crate::workflow::{Source, Workflow};
 
 /// What part of a node a task computes.

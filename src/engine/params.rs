@@ -108,7 +108,7 @@ impl ParamType {
                 if options.contains(&s.as_str()) {
                     Ok(value.clone())
                 } else {
-                    let hint = crate::workflow::suggest::did_you_mean(s, options.iter().copied())
+                    let hint = crate::diag::suggest::did_you_mean(s, options.iter().copied())
                         .map(|m| format!("; did you mean `{m}`?"))
                         .unwrap_or_default();
                     Err(format!("`{s}` is not one of {}{hint}", list(options)))

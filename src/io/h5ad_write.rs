@@ -1,6 +1,7 @@
 //! Writing AnnData `.h5ad` files that anndata and scanpy read: `X` (CSR or dense), `obs` and
-//! `var` data frames (an index and string or numeric columns), `obsm` dense matrices, and the
-//! column names of each `obsm` matrix under `uns/gcrl/<key>_columns`, and where each part came
+//! `var` data frames (an index and string or numeric columns), `obsm` and `varm` dense matrices,
+//! the column names of each `obsm` matrix under `uns/gcrl/<key>_columns` (of each `varm` matrix
+//! under `uns/gcrl/varm/<key>_columns`), and where each part came
 //! from as the data frame `uns/gcrl/provenance` (one row per part). HDF5 is written by
 //! hdf5-pure (pure Rust), with anndata's `encoding-type`/`encoding-version` attributes as
 //! variable-length strings, as h5py writes them.
@@ -58,7 +59,9 @@ pub struct H5adContent<'a> {
     pub var: Vec<(String, Column)>,
     /// `obsm` matrices (rows = cells) with their column names.
     pub obsm: Vec<(String, Vec<String>, Array2<f64>)>,
-    /// What each part (`X`, `obs`, `obsm/<key>`) came from.
+    /// `varm` matrices (rows = genes) with their column names.
+    pub varm: Vec<(String, Vec<String>, Array2<f64>)>,
+    /// What each part (`X`, `obs`, `var`, `obsm/<key>`, `varm/<key>`) came from.
     pub provenance: Vec<Provenance>,
 }
 
@@ -166,9 +169,12 @@ pub fn write_h5ad(path: &Path, content: &H5adContent<'_>) -> Result<(), IoError>
     if shape != (n_obs, n_var) {
         return Err(invalid(path, "X", format!("{shape:?} does not match {n_obs} cells × {n_var} genes")));
     }
-    for (key, _, m) in &content.obsm {
-        if m.nrows() != n_obs {
-            return Err(invalid(path, &format!("obsm/{key}"), format!("{} rows for {n_obs} cells", m.nrows())));
+    for (group, matrices, n, noun) in [("obsm", &content.obsm, n_obs, "cells"), ("varm", &content.varm, n_var, "genes")]
+    {
+        for (key, _, m) in matrices {
+            if m.nrows() != n {
+                return Err(invalid(path, &format!("{group}/{key}"), format!("{} rows for {n} {noun}", m.nrows())));
+            }
         }
     }
     for (frame, columns, n, noun) in [("obs", &content.obs, n_obs, "cells"), ("var", &content.var, n_var, "genes")] {
@@ -225,6 +231,17 @@ pub fn write_h5ad(path: &Path, content: &H5adContent<'_>) -> Result<(), IoError>
         dense(&mut obsm, key, m);
         string_array(&mut gcrl, &format!("{key}_columns"), columns);
     }
+    let mut varm = fb.create_group("varm");
+    encoding(&mut varm, "dict", "0.1.0");
+    if !content.varm.is_empty() {
+        let mut names = gcrl.create_group("varm");
+        encoding(&mut names, "dict", "0.1.0");
+        for (key, columns, m) in &content.varm {
+            dense(&mut varm, key, m);
+            string_array(&mut names, &format!("{key}_columns"), columns);
+        }
+        gcrl.add_group(names.finish());
+    }
     if !content.provenance.is_empty() {
         let parts: Vec<String> = content.provenance.iter().map(|p| p.part.clone()).collect();
         let provenance = frame(gcrl.create_group("provenance"), &parts, &Provenance::columns(&content.provenance));
@@ -232,8 +249,9 @@ pub fn write_h5ad(path: &Path, content: &H5adContent<'_>) -> Result<(), IoError>
     }
     uns.add_group(gcrl.finish());
     fb.add_group(obsm.finish());
+    fb.add_group(varm.finish());
     fb.add_group(uns.finish());
-    for empty in ["layers", "obsp", "varm", "varp"] {
+    for empty in ["layers", "obsp", "varp"] {
         let mut g = fb.create_group(empty);
         encoding(&mut g, "dict", "0.1.0");
         fb.add_group(g.finish());
@@ -265,6 +283,7 @@ mod tests {
             ],
             var: vec![("means".into(), Column::F64(vec![0.5, 1.0, 2.0]))],
             obsm: vec![("X_tfa".into(), vec!["community_1".into(), "global".into()], tfa)],
+            varm: vec![("loadings".into(), vec!["pc1".into()], Array2::zeros((3, 1)))],
             provenance: Vec::new(),
         };
         write_h5ad(&path, &content).unwrap();
@@ -278,5 +297,8 @@ mod tests {
         let bad = H5adContent { obs_names: &cells[..1], ..content.clone() };
         let e = write_h5ad(&path, &bad).unwrap_err().to_string();
         assert!(e.contains("invalid `X`") && e.contains("1 cells × 3 genes"), "{e}");
+        let bad = H5adContent { varm: vec![("loadings".into(), vec!["pc1".into()], Array2::zeros((2, 1)))], ..content };
+        let e = write_h5ad(&path, &bad).unwrap_err().to_string();
+        assert!(e.contains("varm/loadings") && e.contains("2 rows for 3 genes"), "{e}");
     }
 }

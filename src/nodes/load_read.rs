@@ -339,6 +339,7 @@ mod tests {
             obs: vec![],
             var: vec![],
             obsm: vec![],
+            varm: vec![],
             provenance: vec![],
         };
         write_h5ad(&path, &content).unwrap();

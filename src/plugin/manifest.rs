@@ -20,11 +20,12 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::diag::Diags;
+use crate::diag::suggest::hint;
+use crate::diag::yaml::{Key, Node, Yaml};
 use crate::engine::{ParamSpec, ParamType, PortSpec, Resources};
 use crate::workflow::WorkflowError;
-use crate::workflow::error::Diagnostic;
-use crate::workflow::suggest::hint;
-use crate::workflow::yaml::{Key, Node, Pos, Yaml, parse_at};
+use crate::workflow::resources::resources;
 
 /// How tables travel between gcrl and the plugin's program.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +73,6 @@ const TOP_KEYS: &[&str] = &["name", "version", "doc", "command", "format", "inpu
 const PARAM_KEYS: &[&str] = &["type", "default", "doc", "min", "max", "choices", "optional"];
 const PARAM_TYPES: &[&str] = &["bool", "int", "float", "string", "choice", "floats", "strings"];
 const PORT_KEYS: &[&str] = &["doc", "optional"];
-const RESOURCE_KEYS: &[&str] = &["cpus", "gpus", "mem_gb", "minutes"];
 
 /// Ports, params and docs live as long as the process: the engine's specs borrow `'static`
 /// strings, and a process loads each plugin once.
@@ -82,25 +82,13 @@ fn leak(s: &str) -> &'static str {
 
 /// Parses `text`, the contents of `path`.
 pub fn parse_manifest(path: &Path, text: &str) -> Result<Manifest, WorkflowError> {
-    let mut c = Checker { diags: Vec::new() };
-    let manifest = match parse_at(text) {
-        Ok(root) => c.manifest(&root),
-        Err((message, pos)) => {
-            c.diags.push(Diagnostic { message, pos, width: 1, help: None });
-            None
-        }
-    };
-    match manifest {
-        Some(m) if c.diags.is_empty() => Ok(m),
-        _ => {
-            c.diags.sort_by_key(|d| (d.pos.line, d.pos.col));
-            Err(WorkflowError { file: path.to_path_buf(), source: text.to_string(), diagnostics: c.diags })
-        }
-    }
+    let mut c = Checker { diags: Diags::default() };
+    let manifest = c.diags.parse(text).and_then(|root| c.manifest(&root));
+    c.diags.finish(path, text, manifest)
 }
 
 struct Checker {
-    diags: Vec<Diagnostic>,
+    diags: Diags,
 }
 
 fn is_name(s: &str, extra: char) -> bool {
@@ -110,41 +98,14 @@ fn is_name(s: &str, extra: char) -> bool {
 }
 
 impl Checker {
-    fn error(&mut self, pos: Pos, width: usize, message: String, help: Option<String>) {
-        self.diags.push(Diagnostic { message, pos, width, help });
-    }
-
     fn at(&mut self, node: &Node, message: String) {
-        let width = match &node.value {
-            Yaml::Str(s) => s.chars().count(),
-            _ => 1,
-        };
-        self.error(node.pos, width, message, None);
+        self.diags.at_node(node, message, String::new());
     }
 
     fn map<'n>(&mut self, node: &'n Node, what: &str, allowed: &[&str]) -> Option<&'n [(Key, Node)]> {
-        let entries = match &node.value {
-            Yaml::Map(entries) => entries.as_slice(),
-            Yaml::Null => &[],
-            other => {
-                self.at(node, format!("{what} must be a mapping, found {}", other.type_name()));
-                return None;
-            }
-        };
+        let entries = self.diags.mapping(node, what)?;
         if !allowed.is_empty() {
-            for (k, _) in entries {
-                if !allowed.contains(&k.name.as_str()) {
-                    let h = hint(&k.name, allowed.iter().copied());
-                    let list = allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ");
-                    let help = if h.is_empty() { format!("{what} may have {list}") } else { h };
-                    self.error(
-                        k.pos,
-                        k.name.chars().count(),
-                        format!("unknown key `{}` in {what}", k.name),
-                        Some(help),
-                    );
-                }
-            }
+            self.diags.check_keys(entries, allowed, what);
         }
         Some(entries)
     }
@@ -175,7 +136,7 @@ impl Checker {
         let get = |k: &str| entries.iter().find(|(key, _)| key.name == k).map(|(_, v)| v);
         for required in ["name", "version", "command", "outputs"] {
             if get(required).is_none() {
-                self.error(root.pos, 1, format!("plugin.yaml has no `{required}`"), None);
+                self.diags.error(root.pos, 1, format!("plugin.yaml has no `{required}`"), String::new());
             }
         }
         let name = get("name").and_then(|n| {
@@ -201,11 +162,11 @@ impl Checker {
                 Some("csv") => Some(Format::Csv),
                 Some(other) => {
                     let h = hint(other, ["arrow", "csv"]);
-                    self.error(
+                    self.diags.error(
                         f.pos,
                         other.chars().count(),
                         format!("unknown format `{other}`; use `arrow` or `csv`"),
-                        (!h.is_empty()).then_some(h),
+                        h,
                     );
                     None
                 }
@@ -215,9 +176,11 @@ impl Checker {
         let inputs = get("inputs").map(|i| self.ports(i, "inputs", true)).unwrap_or_default();
         let outputs = get("outputs").map(|o| self.ports(o, "outputs", false)).unwrap_or_default();
         let params = get("params").map(|p| self.params(p)).unwrap_or_default();
-        let resources = get("resources").map(|r| self.resources(r)).unwrap_or_default();
+        let resources = get("resources")
+            .map(|r| resources(&mut self.diags, r, Resources::default(), "of the plugin"))
+            .unwrap_or_default();
         if get("outputs").is_some() && outputs.is_empty() && self.diags.is_empty() {
-            self.error(root.pos, 1, "a plugin needs at least one output".into(), None);
+            self.diags.error(root.pos, 1, "a plugin needs at least one output".into(), String::new());
         }
         Some(Manifest {
             name: name?,
@@ -256,7 +219,7 @@ impl Checker {
         for (k, v) in entries {
             if !is_name(&k.name, '_') {
                 let msg = format!("port name `{}` must be lowercase letters, digits and `_`", k.name);
-                self.error(k.pos, k.name.chars().count(), msg, None);
+                self.diags.error(k.pos, k.name.chars().count(), msg, String::new());
                 continue;
             }
             let (doc, optional) = match &v.value {
@@ -301,14 +264,19 @@ impl Checker {
     fn param(&mut self, key: &Key, node: &Node) -> Option<ParamSpec> {
         if !is_name(&key.name, '_') {
             let msg = format!("param name `{}` must be lowercase letters, digits and `_`", key.name);
-            self.error(key.pos, key.name.chars().count(), msg, None);
+            self.diags.error(key.pos, key.name.chars().count(), msg, String::new());
             return None;
         }
         let fields = self.map(node, &format!("param `{}`", key.name), PARAM_KEYS)?;
         let get = |k: &str| fields.iter().find(|(f, _)| f.name == k).map(|(_, v)| v);
         let Some(ty_node) = get("type") else {
             let list = PARAM_TYPES.join(", ");
-            self.error(key.pos, key.name.chars().count(), format!("param `{}` has no `type` ({list})", key.name), None);
+            self.diags.error(
+                key.pos,
+                key.name.chars().count(),
+                format!("param `{}` has no `type` ({list})", key.name),
+                String::new(),
+            );
             return None;
         };
         let ty_name = self.string(ty_node, "`type`")?;
@@ -335,7 +303,7 @@ impl Checker {
             other => {
                 let h = hint(other, PARAM_TYPES.iter().copied());
                 let help = if h.is_empty() { format!("types: {}", PARAM_TYPES.join(", ")) } else { h };
-                self.error(ty_node.pos, other.chars().count(), format!("unknown param type `{other}`"), Some(help));
+                self.diags.error(ty_node.pos, other.chars().count(), format!("unknown param type `{other}`"), help);
                 return None;
             }
         };
@@ -353,26 +321,6 @@ impl Checker {
                 }
             },
         }
-    }
-
-    fn resources(&mut self, node: &Node) -> Resources {
-        let mut r = Resources::default();
-        let Some(entries) = self.map(node, "`resources`", RESOURCE_KEYS) else { return r };
-        for (k, v) in entries {
-            let Some(x) = self.number(v, &format!("`{}`", k.name)) else { continue };
-            if x < 0.0 {
-                self.at(v, format!("`{}` must be ≥ 0", k.name));
-                continue;
-            }
-            match k.name.as_str() {
-                "cpus" => r.cpus = (x as usize).max(1),
-                "gpus" => r.gpus = x as usize,
-                "mem_gb" => r.mem_gb = Some(x),
-                "minutes" => r.minutes = x,
-                _ => {}
-            }
-        }
-        r
     }
 }
 
@@ -440,5 +388,14 @@ mod tests {
         assert!(e.contains("p/plugin.yaml:") && !e.contains("has no"), "a syntax error names the file: {e}");
         let e = parse("name: x\nversion: 1\ncommand: x\noutputs: {o: d}\nparams: {c: {type: choice}}\n").unwrap_err();
         assert!(e.contains("needs `choices"), "{e}");
+    }
+
+    #[test]
+    fn a_zero_resource_is_refused_as_in_a_workflow() {
+        let e = parse(&GOOD.replace("resources: {cpus: 2}", "resources: {cpus: 2, mem_gb: 0.0}")).unwrap_err();
+        assert!(
+            e.contains("resource `mem_gb` of the plugin must be above 0") && e.contains("p/plugin.yaml:14:"),
+            "{e}"
+        );
     }
 }

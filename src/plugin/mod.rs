@@ -45,7 +45,7 @@ fn plugin_folders(root: &Path, explicit: bool) -> Result<Vec<PathBuf>, PluginErr
 /// Loads one plugin folder.
 pub fn load_plugin(dir: &Path) -> Result<PluginKind, PluginError> {
     let file = dir.join("plugin.yaml");
-    let text = std::fs::read_to_string(&file).map_err(|source| PluginError::Io { path: file.clone(), source })?;
+    let text = crate::diag::report::read_text(&file, "plugin manifest")?;
     let manifest = manifest::parse_manifest(&file, &text)?;
     PluginKind::new(manifest, dir.to_path_buf()).map_err(|source| PluginError::Io { path: dir.to_path_buf(), source })
 }

@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::error::{Diagnostic, WorkflowError};
+use super::WorkflowError;
 use super::spec::{NodeSpec, Source, Workflow};
-use super::suggest::hint;
-use super::yaml::{self, Key, Node, Pos, Yaml};
-use crate::engine::kind::{NodeKind, Resources};
+use crate::diag::suggest::hint;
+use crate::diag::yaml::{self, Key, Node, Pos, Yaml};
+use crate::diag::{Diags, FileError};
+use crate::engine::kind::NodeKind;
 use crate::engine::params::{ParamSpec, Params};
 use crate::engine::registry::Registry;
 
@@ -42,7 +43,6 @@ impl std::str::FromStr for Override {
 
 const TOP_KEYS: &[&str] = &["name", "description", "defaults", "nodes"];
 const NODE_KEYS: &[&str] = &["kind", "description", "inputs", "params", "sweep", "resources", "retries", "publish"];
-const RESOURCE_KEYS: &[&str] = &["cpus", "gpus", "mem_gb", "minutes", "max_mem_gb", "max_minutes"];
 
 /// An input value as written: a source, or (in a list) a bare node id that stands for every
 /// output of that node, expanded once all nodes are loaded.
@@ -65,29 +65,15 @@ struct Loaded<'k> {
 struct Loader<'a> {
     registry: &'a Registry,
     dir: PathBuf,
-    diags: Vec<Diagnostic>,
+    diags: Diags,
 }
 
 /// Loads and validates `path` against the kinds of `registry`, applying `overrides`.
 pub fn load_workflow(path: &Path, registry: &Registry, overrides: &[Override]) -> Result<Workflow, WorkflowError> {
-    let fail = |source: String, message: String, help: Option<String>| WorkflowError {
-        file: path.to_path_buf(),
-        source,
-        diagnostics: vec![Diagnostic { message, pos: Pos::default(), width: 0, help }],
-    };
-    let bytes = std::fs::read(path).map_err(|e| fail(String::new(), format!("cannot read the workflow: {e}"), None))?;
-    if bytes.contains(&0) {
-        return Err(fail(String::new(), "this is a binary file, not a YAML workflow".into(), None));
-    }
-    let text = String::from_utf8(bytes).map_err(|e| {
-        fail(
-            String::new(),
-            format!("the workflow is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
-            None,
-        )
-    })?;
+    let text = crate::diag::report::read_text(path, "workflow")?;
     if text.trim().is_empty() || yaml::parse(&text).is_ok_and(|n| n.value == Yaml::Null) {
-        return Err(fail(
+        return Err(FileError::whole(
+            path,
             text,
             "the workflow is empty".into(),
             Some(
@@ -96,22 +82,12 @@ pub fn load_workflow(path: &Path, registry: &Registry, overrides: &[Override]) -
             ),
         ));
     }
-    let root = yaml::parse_at(&text).map_err(|(message, pos)| WorkflowError {
-        file: path.to_path_buf(),
-        source: text.clone(),
-        diagnostics: vec![Diagnostic { message: format!("invalid YAML: {message}"), pos, width: 1, help: None }],
-    })?;
+    let mut diags = Diags::default();
+    let Some(root) = diags.parse(&text) else { return diags.finish(path, &text, None) };
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut loader = Loader { registry, dir, diags: Vec::new() };
+    let mut loader = Loader { registry, dir, diags };
     let workflow = loader.workflow(&root, path, overrides);
-    if loader.diags.is_empty()
-        && let Some(w) = workflow
-    {
-        return Ok(w);
-    }
-    let mut diagnostics = loader.diags;
-    diagnostics.sort_by_key(|d| (d.pos.line, d.pos.col));
-    Err(WorkflowError { file: path.to_path_buf(), source: text, diagnostics })
+    loader.diags.finish(path, &text, workflow)
 }
 
 /// Swept params and their values (a grid's axes, or a zip group's members).
@@ -122,70 +98,28 @@ fn is_node_id(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-fn width(node: &Node) -> usize {
-    match &node.value {
-        Yaml::Str(s) => s.chars().count().max(1),
-        _ => 1,
-    }
-}
-
 impl Loader<'_> {
-    fn error(&mut self, pos: Pos, width: usize, message: String, help: String) {
-        let help = (!help.is_empty()).then_some(help);
-        self.diags.push(Diagnostic { message, pos, width, help });
-    }
-
-    fn at_key(&mut self, key: &Key, message: String, help: String) {
-        self.error(key.pos, key.name.chars().count(), message, help);
-    }
-
-    fn at_node(&mut self, node: &Node, message: String, help: String) {
-        self.error(node.pos, width(node), message, help);
-    }
-
-    fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [(Key, Node)]> {
-        match &node.value {
-            Yaml::Map(entries) => Some(entries),
-            Yaml::Null => Some(&[]),
-            other => {
-                self.at_node(node, format!("{what} must be a mapping, found {}", other.type_name()), String::new());
-                None
-            }
-        }
-    }
-
-    fn check_keys(&mut self, entries: &[(Key, Node)], allowed: &[&str], what: &str) {
-        for (k, _) in entries {
-            if !allowed.contains(&k.name.as_str()) {
-                let h = hint(&k.name, allowed.iter().copied());
-                let expected = allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ");
-                let help = if h.is_empty() { format!("{what} may have {expected}") } else { h };
-                self.at_key(k, format!("unknown key `{}` in {what}", k.name), help);
-            }
-        }
-    }
-
     fn workflow(&mut self, root: &Node, path: &Path, overrides: &[Override]) -> Option<Workflow> {
         let Yaml::Map(top) = &root.value else {
             let found = root.value.type_name();
-            self.at_node(
+            self.diags.at_node(
                 root,
                 format!("a workflow is a mapping with `name` and `nodes`, found {found}"),
                 String::new(),
             );
             return None;
         };
-        self.check_keys(top, TOP_KEYS, "the workflow");
+        self.diags.check_keys(top, TOP_KEYS, "the workflow");
         let get = |name: &str| top.iter().find(|(k, _)| k.name == name);
         let name = match get("name") {
             Some((_, Node { value: Yaml::Str(s), .. })) if !s.trim().is_empty() => s.clone(),
             Some((k, v)) => {
                 let found = v.value.type_name();
-                self.at_key(k, format!("`name` must be a non-empty string, found {found}"), String::new());
+                self.diags.at_key(k, format!("`name` must be a non-empty string, found {found}"), String::new());
                 String::new()
             }
             None => {
-                self.error(
+                self.diags.error(
                     Pos { line: 1, col: 1 },
                     1,
                     "the workflow has no `name`".into(),
@@ -195,7 +129,7 @@ impl Loader<'_> {
             }
         };
         let Some((nodes_key, nodes_node)) = get("nodes") else {
-            self.error(
+            self.diags.error(
                 Pos { line: 1, col: 1 },
                 1,
                 "the workflow has no `nodes`".into(),
@@ -203,9 +137,9 @@ impl Loader<'_> {
             );
             return None;
         };
-        let entries = self.mapping(nodes_node, "`nodes`")?;
+        let entries = self.diags.mapping(nodes_node, "`nodes`")?;
         if entries.is_empty() {
-            self.at_key(nodes_key, "`nodes` is empty".into(), "add at least one node".into());
+            self.diags.at_key(nodes_key, "`nodes` is empty".into(), "add at least one node".into());
         }
         let mut by_node: HashMap<&str, Vec<&Override>> = HashMap::new();
         for o in overrides {
@@ -214,7 +148,7 @@ impl Loader<'_> {
         for o in overrides {
             if !entries.iter().any(|(k, _)| k.name == o.node) {
                 let h = hint(&o.node, entries.iter().map(|(k, _)| k.name.as_str()));
-                self.error(Pos::default(), 0, format!("--set {}.{}: no node `{}`", o.node, o.key, o.node), h);
+                self.diags.error(Pos::default(), 0, format!("--set {}.{}: no node `{}`", o.node, o.key, o.node), h);
             }
         }
         let mut nodes: Vec<Loaded> = Vec::new();
@@ -238,10 +172,10 @@ impl Loader<'_> {
     fn node<'k>(&mut self, key: &'k Key, value: &Node, overrides: &[&Override]) -> Option<Loaded<'k>> {
         let id = &key.name;
         if !is_node_id(id) {
-            self.at_key(key, format!("invalid node id `{id}`"), "use letters, digits, `_` and `-` only".into());
+            self.diags.at_key(key, format!("invalid node id `{id}`"), "use letters, digits, `_` and `-` only".into());
         }
-        let entries = self.mapping(value, &format!("node `{id}`"))?;
-        self.check_keys(entries, NODE_KEYS, &format!("node `{id}`"));
+        let entries = self.diags.mapping(value, &format!("node `{id}`"))?;
+        self.diags.check_keys(entries, NODE_KEYS, &format!("node `{id}`"));
         let get = |name: &str| entries.iter().find(|(k, _)| k.name == name);
         let kind = match get("kind") {
             Some((_, v @ Node { value: Yaml::Str(kind), .. })) => match self.registry.get(kind) {
@@ -249,17 +183,17 @@ impl Loader<'_> {
                 None => {
                     let h = hint(kind, self.registry.names());
                     let help = if h.is_empty() { "`gcrl kinds` lists every kind".to_string() } else { h };
-                    self.at_node(v, format!("unknown kind `{kind}` for node `{id}`"), help);
+                    self.diags.at_node(v, format!("unknown kind `{kind}` for node `{id}`"), help);
                     return None;
                 }
             },
             Some((_, v)) => {
                 let found = v.value.type_name();
-                self.at_node(v, format!("`kind` of node `{id}` must be a string, found {found}"), String::new());
+                self.diags.at_node(v, format!("`kind` of node `{id}` must be a string, found {found}"), String::new());
                 return None;
             }
             None => {
-                self.at_key(
+                self.diags.at_key(
                     key,
                     format!("node `{id}` has no `kind`"),
                     "add `kind: <name>`; `gcrl kinds` lists them".into(),
@@ -270,7 +204,7 @@ impl Loader<'_> {
         let specs = kind.params();
         let mut params: BTreeMap<String, Value> = BTreeMap::new();
         if let Some((_, p)) = get("params")
-            && let Some(p) = self.mapping(p, &format!("`params` of node `{id}`"))
+            && let Some(p) = self.diags.mapping(p, &format!("`params` of node `{id}`"))
         {
             for (k, v) in p {
                 if let Some(spec) = self.param_spec(&specs, k, id, kind.name()) {
@@ -278,14 +212,16 @@ impl Loader<'_> {
                         Ok(val) => {
                             params.insert(k.name.clone(), val);
                         }
-                        Err(why) => self.at_node(v, format!("param `{}` of node `{id}`: {why}", k.name), String::new()),
+                        Err(why) => {
+                            self.diags.at_node(v, format!("param `{}` of node `{id}`: {why}", k.name), String::new())
+                        }
                     }
                 }
             }
         }
         let (mut sweep, mut zip) = (Vec::new(), Vec::new());
         if let Some((_, s)) = get("sweep")
-            && let Some(s) = self.mapping(s, &format!("`sweep` of node `{id}`"))
+            && let Some(s) = self.diags.mapping(s, &format!("`sweep` of node `{id}`"))
         {
             for (k, v) in s {
                 if k.name == "zip" && !specs.iter().any(|p| p.name == "zip") {
@@ -297,7 +233,7 @@ impl Loader<'_> {
                 }
             }
             for (k, _) in s.iter().filter(|(k, _)| zip.iter().any(|(n, _)| n == &k.name)) {
-                self.at_key(
+                self.diags.at_key(
                     k,
                     format!("param `{}` of node `{id}` is swept both on its own and in `zip`", k.name),
                     "keep one: beside `zip` it is a grid axis, inside it moves with the zipped params".into(),
@@ -307,14 +243,18 @@ impl Loader<'_> {
         let ports = kind.inputs();
         let mut inputs: BTreeMap<String, Vec<(Node, Written)>> = BTreeMap::new();
         if let Some((_, i)) = get("inputs")
-            && let Some(i) = self.mapping(i, &format!("`inputs` of node `{id}`"))
+            && let Some(i) = self.diags.mapping(i, &format!("`inputs` of node `{id}`"))
         {
             for (k, v) in i {
                 if !ports.iter().any(|p| p.name == k.name) {
                     let h = hint(&k.name, ports.iter().map(|p| p.name));
                     let names = ports.iter().map(|p| format!("`{}`", p.name)).collect::<Vec<_>>().join(", ");
                     let help = if h.is_empty() { format!("kind `{}` has inputs {names}", kind.name()) } else { h };
-                    self.at_key(k, format!("unknown input `{}` of node `{id}` (kind `{}`)", k.name, kind.name()), help);
+                    self.diags.at_key(
+                        k,
+                        format!("unknown input `{}` of node `{id}` (kind `{}`)", k.name, kind.name()),
+                        help,
+                    );
                     continue;
                 }
                 if overrides.iter().any(|o| o.key == k.name) {
@@ -336,7 +276,7 @@ impl Loader<'_> {
                 Some(d) => {
                     params.insert(spec.name.to_string(), d.clone());
                 }
-                None => self.at_key(
+                None => self.diags.at_key(
                     key,
                     format!("node `{id}` needs param `{}` ({})", spec.name, spec.doc),
                     format!("add `params: {{{}: ...}}`", spec.name),
@@ -345,19 +285,22 @@ impl Loader<'_> {
         }
         for p in &ports {
             if !p.optional && !inputs.contains_key(p.name) {
-                self.at_key(
+                self.diags.at_key(
                     key,
                     format!("node `{id}` needs input `{}` ({})", p.name, p.doc),
                     format!("add `inputs: {{{}: <node>.<output>}}`", p.name),
                 );
             }
         }
-        let resources = get("resources").map(|(_, r)| self.resources(r, kind.as_ref(), &params, id));
+        let resources = get("resources").map(|(_, r)| {
+            let base = kind.resources(&Params::from_map(params.clone()));
+            super::resources::resources(&mut self.diags, r, base, &format!("of node `{id}`"))
+        });
         let retries = match get("retries") {
             None => 0,
             Some((_, Node { value: Yaml::Int(n), .. })) if (0..=100).contains(n) => *n as u32,
             Some((_, v)) => {
-                self.at_node(v, format!("`retries` of node `{id}` must be an integer in 0..=100"), String::new());
+                self.diags.at_node(v, format!("`retries` of node `{id}` must be an integer in 0..=100"), String::new());
                 0
             }
         };
@@ -372,14 +315,14 @@ impl Loader<'_> {
     /// `publish: {output: path}`: each output must exist and the path have a known format.
     fn publish(&mut self, node: &Node, kind: &dyn NodeKind, id: &str) -> BTreeMap<String, PathBuf> {
         let mut publish = BTreeMap::new();
-        let Some(entries) = self.mapping(node, &format!("`publish` of node `{id}`")) else { return publish };
+        let Some(entries) = self.diags.mapping(node, &format!("`publish` of node `{id}`")) else { return publish };
         let outputs = kind.outputs();
         for (k, v) in entries {
             if !outputs.iter().any(|o| o.name == k.name) {
                 let h = hint(&k.name, outputs.iter().map(|o| o.name));
                 let names = outputs.iter().map(|o| format!("`{}`", o.name)).collect::<Vec<_>>().join(", ");
                 let help = if h.is_empty() { format!("kind `{}` has outputs {names}", kind.name()) } else { h };
-                self.at_key(k, format!("`publish` of node `{id}` names unknown output `{}`", k.name), help);
+                self.diags.at_key(k, format!("`publish` of node `{id}` names unknown output `{}`", k.name), help);
                 continue;
             }
             match &v.value {
@@ -388,7 +331,7 @@ impl Loader<'_> {
                     Ok(()) => {
                         publish.insert(k.name.clone(), self.dir.join(path));
                     }
-                    Err(why) => self.at_node(
+                    Err(why) => self.diags.at_node(
                         v,
                         format!("`publish` of output `{}` of node `{id}`: {why}", k.name),
                         String::new(),
@@ -396,7 +339,7 @@ impl Loader<'_> {
                 },
                 other => {
                     let found = other.type_name();
-                    self.at_node(
+                    self.diags.at_node(
                         v,
                         format!("`publish` of output `{}` of node `{id}` must be a file path, found {found}", k.name),
                         format!("e.g. `publish: {{{}: results/{}.csv}}`", k.name, k.name),
@@ -420,7 +363,7 @@ impl Loader<'_> {
     ) -> Option<Vec<Value>> {
         let spec = self.param_spec(specs, k, id, kind)?;
         if params.contains_key(&k.name) {
-            self.at_key(
+            self.diags.at_key(
                 k,
                 format!("param `{}` of node `{id}` is set in both `params` and `sweep`", k.name),
                 String::new(),
@@ -428,20 +371,26 @@ impl Loader<'_> {
         }
         let Yaml::Seq(items) = &v.value else {
             let found = v.value.type_name();
-            self.at_node(v, format!("sweep `{}` of node `{id}` must be a list, found {found}", k.name), String::new());
+            self.diags.at_node(
+                v,
+                format!("sweep `{}` of node `{id}` must be a list, found {found}", k.name),
+                String::new(),
+            );
             return None;
         };
         if items.is_empty() {
-            self.at_node(v, format!("sweep `{}` of node `{id}` is empty", k.name), String::new());
+            self.diags.at_node(v, format!("sweep `{}` of node `{id}` is empty", k.name), String::new());
         }
         let mut values = Vec::new();
         for item in items {
             match spec.ty.check(&item.value.to_json()) {
                 Ok(val) if values.contains(&val) => {
-                    self.at_node(item, format!("sweep `{}` of node `{id}` repeats {val}", k.name), String::new());
+                    self.diags.at_node(item, format!("sweep `{}` of node `{id}` repeats {val}", k.name), String::new());
                 }
                 Ok(val) => values.push(val),
-                Err(why) => self.at_node(item, format!("sweep `{}` of node `{id}`: {why}", k.name), String::new()),
+                Err(why) => {
+                    self.diags.at_node(item, format!("sweep `{}` of node `{id}`: {why}", k.name), String::new())
+                }
             }
         }
         Some(values)
@@ -457,7 +406,7 @@ impl Loader<'_> {
         id: &str,
         kind: &str,
     ) -> Vec<(String, Vec<Value>)> {
-        let Some(entries) = self.mapping(node, &format!("`sweep.zip` of node `{id}`")) else { return Vec::new() };
+        let Some(entries) = self.diags.mapping(node, &format!("`sweep.zip` of node `{id}`")) else { return Vec::new() };
         let mut zip: Vec<(String, Vec<Value>, &Key)> = Vec::new();
         for (k, v) in entries {
             if let Some(values) = self.sweep_axis(specs, params, k, v, id, kind) {
@@ -467,7 +416,7 @@ impl Loader<'_> {
         if let Some((first, n, _)) = zip.first().map(|(name, values, k)| (name.clone(), values.len(), k)) {
             for (name, values, k) in &zip[1..] {
                 if values.len() != n {
-                    self.at_key(
+                    self.diags.at_key(
                         k,
                         format!(
                             "zipped sweep `{name}` of node `{id}` has {} values, but `{first}` has {n}",
@@ -488,7 +437,7 @@ impl Loader<'_> {
         if found.is_none() {
             let h = hint(&k.name, specs.iter().map(|s| s.name));
             let help = if h.is_empty() { format!("`gcrl kinds {kind}` lists its params") } else { h };
-            self.at_key(k, format!("unknown param `{}` of node `{id}` (kind `{kind}`)", k.name), help);
+            self.diags.at_key(k, format!("unknown param `{}` of node `{id}` (kind `{kind}`)", k.name), help);
         }
         found
     }
@@ -508,15 +457,15 @@ impl Loader<'_> {
         for item in items {
             match spec.ty.check(item) {
                 Ok(v) if values.contains(&v) => {
-                    self.error(Pos::default(), 0, format!("{here}: the sweep repeats {v}"), String::new())
+                    self.diags.error(Pos::default(), 0, format!("{here}: the sweep repeats {v}"), String::new())
                 }
                 Ok(v) => values.push(v),
-                Err(why) => self.error(Pos::default(), 0, format!("{here}: {why}"), String::new()),
+                Err(why) => self.diags.error(Pos::default(), 0, format!("{here}: {why}"), String::new()),
             }
         }
         if values.is_empty() {
             let help = format!("give one value (`{}.{}=VALUE`) or a list of them", o.node, o.key);
-            self.error(Pos::default(), 0, format!("{here}: the sweep is empty"), help);
+            self.diags.error(Pos::default(), 0, format!("{here}: the sweep is empty"), help);
             return;
         }
         params.remove(&o.key);
@@ -524,7 +473,7 @@ impl Loader<'_> {
         match zip.iter_mut().find(|(n, _)| n == &o.key) {
             Some((_, old)) => {
                 if let Some((other, n)) = zipped_len.filter(|(_, n)| *n != values.len()) {
-                    self.error(
+                    self.diags.error(
                         Pos::default(),
                         0,
                         format!(
@@ -565,18 +514,18 @@ impl Loader<'_> {
                     params.insert(o.key.clone(), v);
                 }
                 (Err(_), Value::Array(items)) => self.sweep_override(&here, o, spec, items, params, (sweep, zip)),
-                (Err(why), _) => self.error(Pos::default(), 0, format!("{here}: {why}"), String::new()),
+                (Err(why), _) => self.diags.error(Pos::default(), 0, format!("{here}: {why}"), String::new()),
             }
         } else if ports.iter().any(|p| p.name == o.key) {
             let path = PathBuf::from(&o.value);
             if !path.exists() {
-                self.error(Pos::default(), 0, format!("{here}: file not found"), String::new());
+                self.diags.error(Pos::default(), 0, format!("{here}: file not found"), String::new());
             }
             let node = Node { value: Yaml::Str(o.value.clone()), pos: Pos::default() };
             inputs.insert(o.key.clone(), vec![(node, Written::Source(Source::File(path)))]);
         } else {
             let h = hint(&o.key, specs.iter().map(|s| s.name).chain(ports.iter().map(|p| p.name)));
-            self.error(Pos::default(), 0, format!("{here}: kind `{kind}` has no param or input `{}`", o.key), h);
+            self.diags.error(Pos::default(), 0, format!("{here}: kind `{kind}` has no param or input `{}`", o.key), h);
         }
     }
 
@@ -595,7 +544,7 @@ impl Loader<'_> {
                     } else {
                         String::new()
                     };
-                    self.at_node(
+                    self.diags.at_node(
                         v,
                         format!("input `{port}` of node `{id}`: `{s}` is not `node.output`"),
                         format!("for one output write `{s}.<output>`{bare}; for a file write `{{file: {s}}}`"),
@@ -606,13 +555,17 @@ impl Loader<'_> {
             Yaml::Map(entries) => {
                 let file = entries.iter().find(|(k, _)| k.name == "file");
                 for (k, _) in entries.iter().filter(|(k, _)| k.name != "file") {
-                    self.at_key(k, format!("unknown key `{}` in a file input", k.name), "write `{file: path}`".into());
+                    self.diags.at_key(
+                        k,
+                        format!("unknown key `{}` in a file input", k.name),
+                        "write `{file: path}`".into(),
+                    );
                 }
                 match file {
                     Some((_, n @ Node { value: Yaml::Str(p), .. })) => {
                         let path = self.dir.join(p);
                         if !path.exists() {
-                            self.at_node(
+                            self.diags.at_node(
                                 n,
                                 format!("input `{port}` of node `{id}`: file `{}` not found", path.display()),
                                 format!(
@@ -623,7 +576,11 @@ impl Loader<'_> {
                         vec![(n.clone(), Written::Source(Source::File(path)))]
                     }
                     _ => {
-                        self.at_node(v, format!("input `{port}` of node `{id}` needs `{{file: path}}`"), String::new());
+                        self.diags.at_node(
+                            v,
+                            format!("input `{port}` of node `{id}` needs `{{file: path}}`"),
+                            String::new(),
+                        );
                         Vec::new()
                     }
                 }
@@ -631,7 +588,7 @@ impl Loader<'_> {
             Yaml::Seq(items) => items.iter().flat_map(|i| self.sources(i, id, port, true)).collect(),
             other => {
                 let found = other.type_name();
-                self.at_node(
+                self.diags.at_node(
                     v,
                     format!("input `{port}` of node `{id}` must be `node.output` or `{{file: path}}`, found {found}"),
                     String::new(),
@@ -641,52 +598,8 @@ impl Loader<'_> {
         }
     }
 
-    fn resources(&mut self, node: &Node, kind: &dyn NodeKind, params: &BTreeMap<String, Value>, id: &str) -> Resources {
-        let mut r = kind.resources(&Params::from_map(params.clone()));
-        let Some(entries) = self.mapping(node, &format!("`resources` of node `{id}`")) else { return r };
-        self.check_keys(entries, RESOURCE_KEYS, &format!("`resources` of node `{id}`"));
-        for (k, v) in entries {
-            let num = match v.value {
-                Yaml::Int(i) if i >= 0 => i as f64,
-                Yaml::Float(f) if f > 0.0 => f,
-                _ => {
-                    self.at_node(
-                        v,
-                        format!("resource `{}` of node `{id}` must be a non-negative number", k.name),
-                        String::new(),
-                    );
-                    continue;
-                }
-            };
-            match k.name.as_str() {
-                "cpus" => r.cpus = (num as usize).max(1),
-                "gpus" => r.gpus = num as usize,
-                "mem_gb" => r.mem_gb = Some(num),
-                "minutes" => r.minutes = num,
-                "max_mem_gb" => r.max_mem_gb = Some(num),
-                "max_minutes" => r.max_minutes = Some(num),
-                _ => {}
-            }
-        }
-        for (cap, limit, base) in
-            [("max_mem_gb", r.max_mem_gb, r.mem_gb), ("max_minutes", r.max_minutes, Some(r.minutes))]
-        {
-            if let Some((limit, base)) = limit.zip(base).filter(|&(l, b)| l < b)
-                && let Some((_, v)) = entries.iter().find(|(k, _)| k.name == cap)
-            {
-                let what = cap.trim_start_matches("max_");
-                self.at_node(
-                    v,
-                    format!("`{cap}` of node `{id}` ({limit}) is below its `{what}` ({base}); raise the cap or lower `{what}`"),
-                    String::new(),
-                );
-            }
-        }
-        r
-    }
-
     fn apply_defaults(&mut self, defaults: &Node, nodes: &mut [Loaded]) {
-        let Some(entries) = self.mapping(defaults, "`defaults`") else { return };
+        let Some(entries) = self.diags.mapping(defaults, "`defaults`") else { return };
         for (k, v) in entries {
             let mut used = false;
             for loaded in nodes.iter_mut() {
@@ -698,16 +611,18 @@ impl Loader<'_> {
                 }
                 match spec.ty.check(&v.value.to_json()) {
                     Ok(val) => node.params.set(&k.name, val),
-                    Err(why) => {
-                        self.at_node(v, format!("default `{}` for node `{}`: {why}", k.name, node.id), String::new())
-                    }
+                    Err(why) => self.diags.at_node(
+                        v,
+                        format!("default `{}` for node `{}`: {why}", k.name, node.id),
+                        String::new(),
+                    ),
                 }
             }
             if !used {
                 let all: Vec<&'static str> =
                     nodes.iter().flat_map(|n| n.spec.kind.params().into_iter().map(|s| s.name)).collect();
                 let h = hint(&k.name, all.iter().copied());
-                self.at_key(k, format!("default `{}` is not a param of any node", k.name), h);
+                self.diags.at_key(k, format!("default `{}` is not a param of any node", k.name), h);
             }
         }
     }
@@ -735,7 +650,7 @@ impl Loader<'_> {
                                         "input `{port}` of node `{}` refers to unknown node `{node}`",
                                         loaded.spec.id
                                     );
-                                    self.at_node(&pos, message, h);
+                                    self.diags.at_node(&pos, message, h);
                                 }
                             }
                         }
@@ -757,7 +672,7 @@ impl Loader<'_> {
                     match nodes.iter().find(|n| &n.spec.id == node).map(|n| &n.spec) {
                         None => {
                             let h = hint(node, ids.iter().copied());
-                            self.at_node(
+                            self.diags.at_node(
                                 pos_node,
                                 format!("input `{port}` of node `{}` refers to unknown node `{node}`", spec.id),
                                 h,
@@ -769,7 +684,7 @@ impl Loader<'_> {
                                 let h = hint(output, outs.iter().map(|o| o.name));
                                 let names = outs.iter().map(|o| format!("`{}`", o.name)).collect::<Vec<_>>().join(", ");
                                 let help = if h.is_empty() { format!("node `{node}` has outputs {names}") } else { h };
-                                self.at_node(
+                                self.diags.at_node(
                                     pos_node,
                                     format!("node `{node}` (kind `{}`) has no output `{output}`", producer.kind.name()),
                                     help,
@@ -809,7 +724,7 @@ impl Loader<'_> {
             let path = cycle_path(&graph, &members);
             let names: Vec<&str> = path.iter().map(|&i| nodes[i].spec.id.as_str()).collect();
             let key = nodes[members[0]].key;
-            self.at_key(
+            self.diags.at_key(
                 key,
                 format!("cycle: {}", names.join(" -> ")),
                 "a workflow is a DAG: remove one of these inputs".into(),

@@ -1,12 +1,15 @@
 //! The YAML workflow language: parsing with positions, validation against the registered kinds,
 //! `--set` overrides, sweeps. Produces a [`Workflow`] that the engine plans.
 
-pub mod error;
 pub mod load;
+pub mod resources;
 pub mod spec;
-pub mod suggest;
-pub mod yaml;
 
-pub use error::WorkflowError;
+/// The suggestions live in [`crate::diag`] with the positioned YAML tree, shared with plugin
+/// manifests and profiles; `workflow::suggest` stays a name for them.
+pub use crate::diag::suggest;
 pub use load::{Override, load_workflow};
 pub use spec::{NodeSpec, Source, Workflow};
+
+/// Every problem of one workflow file, positioned.
+pub type WorkflowError = crate::diag::FileError;

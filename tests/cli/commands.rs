@@ -203,7 +203,7 @@ fn export_to_h5ad_round_trips_through_load_and_refuses_what_it_cannot_write() {
     t.args(["export", "data.counts", "--to", "x.csv", "--obsm", "X_tfa=n.values"])
         .run()
         .status(2)
-        .stderr_has(&["--obs, --var and --obsm go with an .h5ad destination"]);
+        .stderr_has(&["--obs, --var, --obsm and --varm go with an .h5ad destination"]);
     t.args(["export", "n.values", "--to", "y.h5ad"]).run().status(3).stderr_has(&["X must be a cells × genes table"]);
     t.args(["export", "data.counts", "--to", "x.h5ad", "--obsm", "X_tfa=n.values"])
         .run()

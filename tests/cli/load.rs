@@ -24,6 +24,7 @@ fn screen(path: &Path, x: &Array2<f32>, obs: Vec<(&str, Column)>) {
         obs: obs.into_iter().map(|(n, c)| (n.to_string(), c)).collect(),
         var: Vec::new(),
         obsm: Vec::new(),
+        varm: Vec::new(),
         provenance: Vec::new(),
     };
     write_h5ad(path, &content).unwrap();

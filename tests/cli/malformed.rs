@@ -180,6 +180,8 @@ malformed! {
         => ["workflow.yaml:2:18", "default `seed`"];
     negative_resource: format!("{A}    resources: {{cpus: -1}}\n")
         => ["workflow.yaml:5:23", "resource `cpus`"];
+    zero_float_resource: format!("{A}    resources: {{mem_gb: 0.0}}\n")
+        => ["workflow.yaml:5:25", "resource `mem_gb` of node `a` must be above 0"];
     unknown_resource: format!("{A}    resources: {{cpu: 2}}\n")
         => ["workflow.yaml:5:17", "unknown key `cpu`", "did you mean `cpus`?"];
     resources_not_a_mapping: format!("{A}    resources: 4\n")

@@ -170,6 +170,15 @@ fn a_malformed_plugin_yaml_is_refused_with_file_line_and_column() {
 }
 
 #[test]
+fn a_plugin_yaml_that_is_not_text_is_refused_as_a_workflow_would_be() {
+    let t = with_scale_plugin().write("plugins/scale/plugin.yaml", b"name: \xff\xfe\n");
+    t.args(["kinds"])
+        .run()
+        .status(2)
+        .stderr_has(&["the plugin manifest is not UTF-8 text (invalid byte at offset 6)", "plugins/scale/plugin.yaml"]);
+}
+
+#[test]
 fn plugin_names_must_be_unique_and_not_built_in() {
     let t = with_scale_plugin().write("more/scale/plugin.yaml", SCALE_YAML).write("more/scale/scale.sh", SCALE_SH);
     t.args(["kinds", "--plugins", "more"]).run().status(2).stderr_has(&["plugin `scale` is defined twice"]);

@@ -8,7 +8,8 @@ use std::process::Command;
 
 use super::test::Test;
 
-const WORKFLOW: &str = "name: py\nnodes:\n  data:\n    kind: simulate\n    params: {tfs: 6, communities: 2, \
+/// Simulated data (30 cells × 16 genes) and its preprocessing.
+pub(super) const WORKFLOW: &str = "name: py\nnodes:\n  data:\n    kind: simulate\n    params: {tfs: 6, communities: 2, \
      targets: 10, control_cells: 20, singles: 2, doubles: 0, cells_per_perturbation: 5}\n  prep:\n    kind: \
      preprocess\n    inputs: {counts: data.counts, cells: data.cells, tfs: data.tfs}\n    params: {n_top_genes: 8}\n";
 
@@ -24,6 +25,14 @@ fn python(t: &Test, code: &str) -> std::process::Output {
         .env("GCRL_CACHE", t.cache())
         .output()
         .unwrap_or_else(|e| panic!("cannot run `{python}` ({e}): set GCRL_PYTHON to a Python with anndata"))
+}
+
+/// Runs `code` as [`python`] does and asserts that it printed `ok` and nothing else.
+#[track_caller]
+pub(super) fn python_ok(t: &Test, code: &str) {
+    let out = python(t, code);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && stdout.trim() == "ok", "the Python check failed:\n{stdout}\n{stderr}");
 }
 
 const CHECK: &str = r#"
@@ -85,9 +94,7 @@ fn python_package_reads_what_export_writes() {
     t.args(["export", "data.counts", "--to", "counts.h5ad", "--obs", "data.cells", "--var", "data.genes"])
         .run()
         .success();
-    let out = python(&t, CHECK);
-    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && stdout.trim() == "ok", "the Python check failed:\n{stdout}\n{stderr}");
+    python_ok(&t, CHECK);
 }
 
 #[test]

@@ -332,24 +332,53 @@ fn ctrl_c_on_the_head_cancels_its_jobs() {
 #[test]
 fn slurm_without_sbatch_on_path_says_what_to_do() {
     let t = Test::new().workflow(SLOW);
-    t.args(["run", "--executor", "slurm"]).env("PATH", t.path()).run().status(2).stderr_has(&[
+    t.args(["run", "--executor", "slurm"]).env("PATH", t.path()).run().status(4).stderr_has(&[
         "`sbatch` was not found on PATH",
         "install slurm-client",
         "leave out --executor slurm",
     ]);
 }
 
+/// Writes fake Slurm client commands into `<dir>/bin` (`sbatch`, `squeue`; `scancel` succeeds)
+/// with these shell bodies; the PATH to give gcrl.
+fn fake_slurm(t: &Test, sbatch: &str, squeue: &str) -> std::path::PathBuf {
+    for (command, body) in [("sbatch", sbatch), ("scancel", "exit 0"), ("squeue", squeue)] {
+        t.put(&format!("bin/{command}"), format!("#!/bin/sh\n{body}\n"));
+        let path = t.path().join("bin").join(command);
+        let mut perms = std::fs::metadata(&path).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&path, perms).unwrap();
+    }
+    t.path().join("bin")
+}
+
+const UNREACHABLE: &str = "echo 'error: Unable to contact slurm controller (connect failure)' >&2; exit 1";
+
 #[test]
-fn a_bad_profile_is_refused_with_its_file_line_and_fix() {
+fn an_unreachable_controller_exits_with_the_cluster_code() {
+    let t = Test::new().workflow(SLOW);
+    let path = fake_slurm(&t, "exit 0", UNREACHABLE);
+    let out = t.args(["run", "--executor", "slurm"]).env("PATH", path).run().status(4);
+    out.stderr_has(&["the Slurm controller does not answer", "Unable to contact slurm controller"]);
+    assert!(!t.cache().join("slurm").exists(), "nothing was submitted");
+}
+
+#[test]
+fn a_controller_lost_during_the_run_exits_with_the_cluster_code_after_retries() {
+    let t = Test::new().workflow(SLOW);
+    // squeue answers (the start check passes), sbatch cannot reach the controller.
+    let path = fake_slurm(&t, UNREACHABLE, "exit 0");
+    let out = t.args(["run", "--executor", "slurm", "--slurm-poll", "0.3"]).env("PATH", path).run().status(4);
+    out.stderr_has(&["the cluster did not take the job after 4 tries", "Unable to contact slurm controller"]);
+}
+
+#[test]
+fn a_bad_profile_is_refused_with_its_file_line_column_and_fix() {
     let t = Test::new().workflow(SLOW).write("slurm.yaml", "qos: normal\npartiton: debug\n");
-    t.args(["run", "--executor", "slurm", "--profile", "slurm.yaml"])
-        .run()
-        .status(2)
-        .stderr_has(&["slurm.yaml:2: unknown key `partiton` in the Slurm profile; did you mean `partition`?"]);
-    t.args(["run", "--profile", "slurm.yaml"])
-        .run()
-        .status(2)
-        .stderr_has(&["`--profile` applies to `--executor slurm`"]);
+    let wanted = ["unknown key `partiton` in the profile", "slurm.yaml:2:1", "did you mean `partition`?"];
+    t.args(["run", "--executor", "slurm", "--profile", "slurm.yaml"]).run().status(2).stderr_has(&wanted);
+    // Checked with the local executor too, which ignores the Slurm keys of a good profile.
+    t.args(["run", "--profile", "slurm.yaml"]).run().status(2).stderr_has(&wanted);
     t.args(["run", "--executor", "slurm", "--slurm-poll", "0"])
         .run()
         .status(2)

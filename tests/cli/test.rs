@@ -75,7 +75,7 @@ impl Test {
         Invocation {
             test: self,
             args: args.into_iter().map(Into::into).collect(),
-            cache: self.cache(),
+            cache: Some(self.cache()),
             workflow: Some(WORKFLOW.into()),
             env: Vec::new(),
         }
@@ -115,7 +115,7 @@ impl Test {
 pub struct Invocation<'t> {
     test: &'t Test,
     args: Vec<OsString>,
-    cache: PathBuf,
+    cache: Option<PathBuf>,
     workflow: Option<OsString>,
     env: Vec<(OsString, OsString)>,
 }
@@ -129,7 +129,13 @@ impl Invocation<'_> {
 
     /// Uses another cache directory.
     pub fn cache(mut self, dir: impl AsRef<Path>) -> Self {
-        self.cache = dir.as_ref().to_path_buf();
+        self.cache = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Passes no `--cache` (so `GCRL_CACHE`, a profile or the default decide).
+    pub fn no_cache(mut self) -> Self {
+        self.cache = None;
         self
     }
 
@@ -157,12 +163,12 @@ impl Invocation<'_> {
         let mut cmd = Command::new(gcrl);
         cmd.current_dir(self.test.path())
             .env_remove("GCRL_CACHE")
-            .env_remove("CUDA_VISIBLE_DEVICES")
-            .arg("--cache")
-            .arg(&self.cache)
-            .args(args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null());
+            .env_remove("GCRL_PROFILE")
+            .env_remove("CUDA_VISIBLE_DEVICES");
+        if let Some(cache) = &self.cache {
+            cmd.arg("--cache").arg(cache);
+        }
+        cmd.args(args).envs(self.env.iter().map(|(k, v)| (k, v))).stdin(Stdio::null());
         cmd
     }
 

@@ -119,7 +119,7 @@ pub fn parse_job_id(stdout: &str) -> Option<String> {
 /// Why `sbatch` did not take a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubmitError {
-    /// The controller may take it later.
+    /// The cluster did not answer, or said it cannot take jobs now: it may take it later.
     pub transient: bool,
     /// Slurm's message.
     pub message: String,
@@ -203,8 +203,7 @@ impl Client {
         let mut args = vec!["--parsable".to_string()];
         args.extend(flags.iter().cloned());
         args.push(script.display().to_string());
-        let out =
-            run("sbatch", &args, TIMEOUT).map_err(|e| SubmitError { transient: false, message: e.to_string() })?;
+        let out = run("sbatch", &args, TIMEOUT).map_err(|e| SubmitError { transient: true, message: e.to_string() })?;
         if out.ok
             && let Some(id) = parse_job_id(&out.stdout)
         {

@@ -1,4 +1,4 @@
-//! Errors of the Slurm executor: a bad profile, missing client commands, an unreachable controller,
+//! Errors of the Slurm executor: missing client commands, an unreachable controller,
 //! files of the run directory that cannot be written. Each message names the file or flag and the fix.
 
 use std::path::PathBuf;
@@ -8,16 +8,6 @@ use thiserror::Error;
 /// Why the Slurm executor cannot start or go on.
 #[derive(Debug, Error)]
 pub enum SlurmError {
-    /// The `--profile` file is unreadable or has a bad key or value.
-    #[error("{path}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
-    Profile {
-        /// The profile file.
-        path: PathBuf,
-        /// 1-based line of the culprit, when known.
-        line: Option<usize>,
-        /// What is wrong and how to fix it.
-        message: String,
-    },
     /// A Slurm client command is not on PATH.
     #[error(
         "`{command}` was not found on PATH: --executor slurm needs the Slurm client commands (sbatch, squeue, \
@@ -62,6 +52,14 @@ pub enum SlurmError {
         /// The element asked for.
         element: usize,
     },
+}
+
+impl SlurmError {
+    /// Whether the cluster itself is unavailable (client commands missing or failing, the
+    /// controller not answering), as opposed to a bad file or spec.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, SlurmError::MissingCommand { .. } | SlurmError::Command { .. })
+    }
 }
 
 /// Wraps an I/O error with its path.

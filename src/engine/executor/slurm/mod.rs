@@ -89,9 +89,16 @@ pub struct SlurmExecutor {
     shared: Arc<Shared>,
     watcher: Option<JoinHandle<()>>,
     seq: u64,
+    unavailable: Arc<AtomicBool>,
 }
 
 impl SlurmExecutor {
+    /// Set once a job could not be submitted because the cluster did not answer: the run's
+    /// failed tasks are then the cluster's, not their own.
+    pub fn unavailable(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.unavailable)
+    }
+
     /// Checks the Slurm commands, adopts what an earlier head of `workflow` left running, and
     /// starts the watcher. `interrupt` is set by the caller's Ctrl-C handler.
     pub fn new(
@@ -137,6 +144,7 @@ impl SlurmExecutor {
             shared,
             watcher: Some(watcher),
             seq: 0,
+            unavailable: Arc::default(),
         })
     }
 
@@ -196,6 +204,16 @@ impl SlurmExecutor {
                 Err(e) if e.transient && tries < 3 => {
                     tries += 1;
                     std::thread::sleep(Duration::from_secs(1 << tries));
+                }
+                Err(e) if e.transient => {
+                    self.unavailable.store(true, Ordering::Relaxed);
+                    fail_all(format!(
+                        "the cluster did not take the job after {} tries: {}; run again once the Slurm \
+                         controller answers (finished results are kept)",
+                        tries + 1,
+                        e.message
+                    ));
+                    return;
                 }
                 Err(e) => {
                     fail_all(format!(

@@ -1,4 +1,5 @@
-//! The cluster profile (`--profile slurm.yaml`): where jobs go and what every `sbatch` gets.
+//! The Slurm keys of a profile (`--profile NAME`, read by `cli::profile`): where jobs go and
+//! what every `sbatch` gets.
 //!
 //! ```yaml
 //! partition: gpu          # -p
@@ -11,15 +12,14 @@
 //! max_mem_gb: 64          # no request (retries included) asks for more memory than this
 //! max_minutes: 1440       # … nor for a longer time (Nextflow's resourceLimits)
 //! ```
-//! Unknown keys and wrong types are errors naming the file, the line and the fix.
+//! Wrong types are errors at the value's line and column; every one is reported.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use super::error::SlurmError;
-use crate::workflow::suggest::hint;
-use crate::workflow::yaml::{Node, Yaml, parse_at};
+use crate::diag::Diags;
+use crate::diag::yaml::{Key, Node, Yaml};
 
-/// The keys a profile may have.
+/// The Slurm keys of a profile.
 pub const KEYS: &[&str] = &[
     "partition",
     "account",
@@ -73,88 +73,62 @@ impl Default for Profile {
 }
 
 impl Profile {
-    /// Reads and checks the profile at `path`.
-    pub fn load(path: &Path) -> Result<Profile, SlurmError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SlurmError::Profile {
-            path: path.into(),
-            line: None,
-            message: format!("cannot read the --profile file ({e})"),
-        })?;
-        Profile::parse(&text, path)
-    }
-
-    /// Parses profile text; `path` is for messages.
-    pub fn parse(text: &str, path: &Path) -> Result<Profile, SlurmError> {
-        let err = |line: usize, message: String| SlurmError::Profile {
-            path: path.into(),
-            line: (line > 0).then_some(line),
-            message,
+    /// Takes `key: value` if `key` is a Slurm key (else `false`, and nothing is recorded);
+    /// a wrong value goes to `diags`.
+    pub fn set(&mut self, diags: &mut Diags, key: &Key, value: &Node) -> bool {
+        let mut bad = |message: String| diags.at_node(value, message, String::new());
+        let text = |v: &Node| match &v.value {
+            Yaml::Str(s) if !s.trim().is_empty() => Some(s.clone()),
+            Yaml::Int(i) => Some(i.to_string()),
+            _ => None,
         };
-        let root = parse_at(text).map_err(|(m, pos)| err(pos.line, m))?;
-        let entries = match root.value {
-            Yaml::Map(entries) => entries,
-            Yaml::Null => Vec::new(),
-            _ => return Err(err(root.pos.line, format!("a profile is a mapping of keys ({})", KEYS.join(", ")))),
-        };
-        let mut p = Profile::default();
-        for (key, value) in entries {
-            let line = key.pos.line;
-            let text = |v: &Node| match &v.value {
-                Yaml::Str(s) if !s.trim().is_empty() => Ok(s.clone()),
-                Yaml::Int(i) => Ok(i.to_string()),
-                _ => Err(err(v.pos.line, format!("`{}` must be a non-empty string", key.name))),
-            };
-            match key.name.as_str() {
-                "partition" => p.partition = Some(text(&value)?),
-                "account" => p.account = Some(text(&value)?),
-                "qos" => p.qos = Some(text(&value)?),
-                "gcrl" => p.gcrl = Some(PathBuf::from(text(&value)?)),
-                "sbatch_flags" => {
-                    let Yaml::Seq(items) = &value.value else {
-                        return Err(err(
-                            value.pos.line,
-                            "`sbatch_flags` must be a list of flags, e.g. [\"--exclusive\"]".into(),
-                        ));
-                    };
-                    for item in items {
-                        let flag = text(item)?;
-                        if !flag.starts_with('-') {
-                            return Err(err(
-                                item.pos.line,
-                                format!("sbatch flag `{flag}` must start with `-` (e.g. `--constraint=avx2`)"),
-                            ));
-                        }
-                        p.sbatch_flags.push(flag);
-                    }
-                }
-                "retry_scale" => {
-                    p.retry_scale = match value.value {
-                        Yaml::Int(i) if i >= 1 => i as f64,
-                        Yaml::Float(f) if f >= 1.0 => f,
-                        _ => {
-                            return Err(err(
-                                value.pos.line,
-                                "`retry_scale` must be a number ≥ 1 (1 = no scaling)".into(),
-                            ));
+        let must_be_text = format!("`{}` must be a non-empty string", key.name);
+        match key.name.as_str() {
+            "partition" | "account" | "qos" | "gcrl" => match text(value) {
+                Some(t) => match key.name.as_str() {
+                    "partition" => self.partition = Some(t),
+                    "account" => self.account = Some(t),
+                    "qos" => self.qos = Some(t),
+                    _ => self.gcrl = Some(PathBuf::from(t)),
+                },
+                None => bad(must_be_text),
+            },
+            "sbatch_flags" => {
+                let Yaml::Seq(items) = &value.value else {
+                    bad("`sbatch_flags` must be a list of flags, e.g. [\"--exclusive\"]".into());
+                    return true;
+                };
+                for item in items {
+                    match text(item) {
+                        Some(flag) if flag.starts_with('-') => self.sbatch_flags.push(flag),
+                        Some(flag) => diags.at_node(
+                            item,
+                            format!("sbatch flag `{flag}` must start with `-` (e.g. `--constraint=avx2`)"),
+                            String::new(),
+                        ),
+                        None => {
+                            diags.at_node(item, "each sbatch flag must be a non-empty string".into(), String::new())
                         }
                     }
-                }
-                "array_parallel" => {
-                    p.array_parallel = match value.value {
-                        Yaml::Int(i) if i >= 1 => Some(i as usize),
-                        _ => return Err(err(value.pos.line, "`array_parallel` must be a positive integer".into())),
-                    }
-                }
-                "max_mem_gb" => p.max_mem_gb = Some(cap(&value, "max_mem_gb").map_err(|m| err(value.pos.line, m))?),
-                "max_minutes" => p.max_minutes = Some(cap(&value, "max_minutes").map_err(|m| err(value.pos.line, m))?),
-                other => {
-                    let h = hint(other, KEYS.iter().copied());
-                    let fix = if h.is_empty() { format!("the keys are {}", KEYS.join(", ")) } else { h };
-                    return Err(err(line, format!("unknown key `{other}` in the Slurm profile; {fix}")));
                 }
             }
+            "retry_scale" => match value.value {
+                Yaml::Int(i) if i >= 1 => self.retry_scale = i as f64,
+                Yaml::Float(f) if f >= 1.0 => self.retry_scale = f,
+                _ => bad("`retry_scale` must be a number ≥ 1 (1 = no scaling)".into()),
+            },
+            "array_parallel" => match value.value {
+                Yaml::Int(i) if i >= 1 => self.array_parallel = Some(i as usize),
+                _ => bad("`array_parallel` must be a positive integer".into()),
+            },
+            "max_mem_gb" | "max_minutes" => match cap(value) {
+                Some(x) if key.name == "max_mem_gb" => self.max_mem_gb = Some(x),
+                Some(x) => self.max_minutes = Some(x),
+                None => bad(format!("`{}` must be a positive number (the most any request may ask for)", key.name)),
+            },
+            _ => return false,
         }
-        Ok(p)
+        true
     }
 
     /// The sbatch flags every job of this profile gets.
@@ -175,11 +149,11 @@ impl Profile {
 }
 
 /// A resource cap: a positive number.
-fn cap(value: &Node, key: &str) -> Result<f64, String> {
+fn cap(value: &Node) -> Option<f64> {
     match value.value {
-        Yaml::Int(i) if i > 0 => Ok(i as f64),
-        Yaml::Float(f) if f > 0.0 => Ok(f),
-        _ => Err(format!("`{key}` must be a positive number (the most any request may ask for)")),
+        Yaml::Int(i) if i > 0 => Some(i as f64),
+        Yaml::Float(f) if f > 0.0 => Some(f),
+        _ => None,
     }
 }
 
@@ -187,8 +161,15 @@ fn cap(value: &Node, key: &str) -> Result<f64, String> {
 mod tests {
     use super::*;
 
+    /// The Slurm keys of `text` (every key must be one), or the problems.
     fn parse(text: &str) -> Result<Profile, String> {
-        Profile::parse(text, Path::new("slurm.yaml")).map_err(|e| e.to_string())
+        let mut d = Diags::default();
+        let root = d.parse(text).unwrap();
+        let mut p = Profile::default();
+        for (k, v) in d.mapping(&root, "the profile").unwrap_or_default().to_vec() {
+            assert!(p.set(&mut d, &k, &v), "{} is a Slurm key", k.name);
+        }
+        d.finish(std::path::Path::new("slurm.yaml"), text, Some(p)).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -200,20 +181,24 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_key_names_file_line_and_the_fix() {
-        let e = parse("qos: normal\npartiton: debug\n").unwrap_err();
-        assert_eq!(e, "slurm.yaml:2: unknown key `partiton` in the Slurm profile; did you mean `partition`?");
+    fn other_keys_are_left_to_the_caller() {
+        let (mut d, mut p) = (Diags::default(), Profile::default());
+        let root = d.parse("jobs: 4\n").unwrap();
+        let Yaml::Map(entries) = &root.value else { panic!() };
+        assert!(!p.set(&mut d, &entries[0].0, &entries[0].1));
+        assert!(d.is_empty());
     }
 
     #[test]
-    fn bad_values_are_refused() {
+    fn bad_values_are_refused_each_at_its_place() {
         assert!(parse("retry_scale: 0.5\n").unwrap_err().contains("`retry_scale` must be a number ≥ 1"));
-        assert!(parse("max_mem_gb: 0\n").unwrap_err().contains("slurm.yaml:1: `max_mem_gb` must be a positive number"));
+        assert!(parse("max_mem_gb: 0\n").unwrap_err().contains("slurm.yaml:1:13"));
         assert!(parse("max_minutes: soon\n").unwrap_err().contains("`max_minutes` must be a positive number"));
         let caps = parse("max_mem_gb: 64\nmax_minutes: 90.5\n").unwrap();
         assert_eq!((caps.max_mem_gb, caps.max_minutes), (Some(64.0), Some(90.5)));
-        assert!(parse("sbatch_flags: [exclusive]\n").unwrap_err().contains("must start with `-`"));
-        assert!(parse("- a\n").unwrap_err().contains("a profile is a mapping"));
+        let e = parse("sbatch_flags: [exclusive]\nqos: []\n").unwrap_err();
+        assert!(e.contains("slurm.yaml:1:16") && e.contains("must start with `-`"), "{e}");
+        assert!(e.contains("slurm.yaml:2:6") && e.contains("`qos` must be a non-empty string"), "all errors: {e}");
         assert_eq!(parse("").unwrap(), Profile::default());
     }
 }
