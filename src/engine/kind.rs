@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::error::NodeError;
 use super::memory::InputSizes;
 use super::params::{ParamSpec, Params};
-use crate::table::Table;
+use crate::table::{Spill, Table};
 
 /// One named input or output port.
 #[derive(Debug, Clone)]
@@ -191,7 +191,7 @@ fn input_table(input: &Input) -> Result<Table, NodeError> {
 pub type Outputs = BTreeMap<String, Table>;
 
 /// What a running task may know about its surroundings, and where it leaves notes for the run log.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct RunContext {
     /// Label of the task, for messages.
     pub label: String,
@@ -200,12 +200,25 @@ pub struct RunContext {
     /// GPU ordinals assigned to the task.
     pub gpus: Vec<usize>,
     notes: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    spill: Option<Spill>,
 }
 
 impl RunContext {
     /// A context for task `label` with `threads` threads and the GPUs `gpus`.
     pub fn new(label: impl Into<String>, threads: usize, gpus: Vec<usize>) -> Self {
-        RunContext { label: label.into(), threads, gpus, notes: Default::default() }
+        RunContext { label: label.into(), threads, gpus, notes: Default::default(), spill: None }
+    }
+
+    /// The context, with big outputs written to the cache as they are made (see
+    /// [`RunContext::spill`]).
+    pub fn with_spill(self, spill: Spill) -> Self {
+        RunContext { spill: Some(spill), ..self }
+    }
+
+    /// Where an output too big to hold goes as it is made (`BlockWriter::for_genes`): a new
+    /// cache object; `None` outside a run (tests), where outputs stay in memory.
+    pub fn spill(&self) -> Option<Spill> {
+        self.spill.clone()
     }
 
     /// Leaves a line for the run log (what the task decided, a warning); it is kept in the
@@ -217,6 +230,17 @@ impl RunContext {
     /// The notes left so far, removed from the context.
     pub fn take_notes(&self) -> Vec<String> {
         std::mem::take(&mut *self.notes.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl std::fmt::Debug for RunContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunContext")
+            .field("label", &self.label)
+            .field("threads", &self.threads)
+            .field("gpus", &self.gpus)
+            .field("spills", &self.spill.is_some())
+            .finish_non_exhaustive()
     }
 }
 

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -20,8 +21,8 @@ use super::kind::{Input, Inputs, Origin, RunContext};
 use super::params::Params;
 use super::registry::Registry;
 use super::usage::Meter;
-use crate::cache::{Cache, CacheError, Manifest, OutputRecord};
-use crate::table::Table;
+use crate::cache::{Cache, CacheError, Manifest, ObjectWriter, OutputRecord};
+use crate::table::{SPILL_BYTES, Spill, SpillFile, Table, TableError};
 
 /// One resolved input value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -179,19 +180,55 @@ fn load(cache: &Cache, hash: &str) -> Result<Table, TaskFailure> {
     Table::map_ipc(&path).map_err(|_| TaskFailure::InputLost(hash.to_string()))
 }
 
-/// Tables above this size are written to the cache a batch at a time, never as one buffer.
-const STREAM_OUTPUT: usize = 8 << 20;
-
-/// Stores `table` as an object and returns its hash.
+/// Stores `table` as an object and returns its hash. A table that spilled to a cache object as
+/// it was made is that object already; one of [`SPILL_BYTES`] or more is written a batch at a
+/// time, never as one buffer.
 fn store(cache: &Cache, table: &Table) -> Result<String, TaskFailure> {
     let cache_err = |e: CacheError| TaskFailure::Cache(e.to_string());
     let node_err = |e: crate::table::TableError| TaskFailure::Node(e.to_string());
-    if table.batches().iter().map(|b| b.get_array_memory_size()).sum::<usize>() < STREAM_OUTPUT {
+    if let Some(hash) = table.stored_as().filter(|h| cache.has_object(h)) {
+        return Ok(hash.to_string());
+    }
+    if table.batches().iter().map(|b| b.get_array_memory_size()).sum::<usize>() < SPILL_BYTES {
         return cache.put_object(&table.to_ipc().map_err(node_err)?).map_err(cache_err);
     }
     let mut writer = cache.object_writer().map_err(cache_err)?;
     table.write_ipc(&mut writer).map_err(node_err)?;
     writer.finish().map_err(cache_err)
+}
+
+/// New objects of `cache` as the spill files of a task's outputs.
+fn spill_to(cache: &Cache) -> Spill {
+    let cache = cache.clone();
+    Arc::new(move || {
+        let writer = cache.object_writer().map_err(spill_error)?;
+        Ok(Box::new(CacheSpill { writer, cache: cache.clone() }) as Box<dyn SpillFile>)
+    })
+}
+
+struct CacheSpill {
+    writer: ObjectWriter,
+    cache: Cache,
+}
+
+impl std::io::Write for CacheSpill {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.writer.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writer.flush()
+    }
+}
+
+impl SpillFile for CacheSpill {
+    fn finish(self: Box<Self>) -> Result<(PathBuf, String), TableError> {
+        let hash = self.writer.finish().map_err(spill_error)?;
+        Ok((self.cache.object_path(&hash), hash))
+    }
+}
+
+fn spill_error(e: CacheError) -> TableError {
+    TableError::Spill(e.to_string())
 }
 
 /// Runs `task` unless the cache already holds its result. `on_wait` is called once if another
@@ -242,7 +279,7 @@ pub fn execute(
         .collect::<Result<Vec<BTreeMap<String, Table>>, TaskFailure>>()?;
     let inputs = Inputs::new(ports, shards);
     let params = Params::from_map(task.params.clone());
-    let ctx = RunContext::new(task.label.clone(), task.threads, task.gpus.clone());
+    let ctx = RunContext::new(task.label.clone(), task.threads, task.gpus.clone()).with_spill(spill_to(cache));
     let started = Instant::now();
     let meter = Meter::start();
     let result = catch_unwind(AssertUnwindSafe(|| {

@@ -216,7 +216,7 @@ impl NodeKind for Load {
             ctx.note(format!("warning: {w}"));
         }
         let rows: Vec<String> = keep.iter().map(|&i| obs.index[i].clone()).collect();
-        let expression = matrix.select(&keep, rows, &var.index)?;
+        let expression = matrix.select(&keep, rows, &var.index, ctx.spill())?;
         let mut cells = frame_table(&obs, &keep, "cell")?;
         cells = with_columns(
             cells,

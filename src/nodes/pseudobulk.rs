@@ -115,7 +115,8 @@ impl NodeKind for Pseudobulk {
         let profiles = group_profiles(&x, &rows);
         let mean = p.str("stat")? == "mean";
         let names: Vec<String> = kept.iter().map(|(key, _)| group_name(&by, key)).collect();
-        let (mut values, mut fractions) = (BlockWriter::for_genes(&genes), BlockWriter::for_genes(&genes));
+        let (mut values, mut fractions) =
+            (BlockWriter::for_genes(&genes, ctx.spill()), BlockWriter::for_genes(&genes, ctx.spill()));
         let (mut v_rows, mut f_rows) = (Rowwise::default(), Rowwise::default());
         for (profile, members) in profiles.iter().zip(&rows) {
             let n = members.len() as f64;
