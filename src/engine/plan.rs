@@ -6,9 +6,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::graph::{TaskGraph, TaskInput, plain};
-use super::memory::MIB;
 use super::resolve::{OutputHashes, Resolver};
 use crate::cache::{Cache, Manifest};
+use crate::kind::memory::MIB;
 
 /// Whether a task would run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

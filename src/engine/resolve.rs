@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, HashSet};
 use super::files::FileHasher;
 use super::graph::{Task, TaskInput};
 use super::key::KeyHasher;
-use super::memory::{Demand, InputSizes};
+use super::memory::Demand;
 use super::runner::{ResolvedInput, ResolvedTask};
 use crate::cache::{Cache, RunRecord};
+use crate::kind::InputSizes;
 
 /// Output hashes of a finished task, by port.
 pub type OutputHashes = BTreeMap<String, String>;

@@ -15,12 +15,12 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::error::NodeError;
-use super::kind::{Input, Inputs, Origin, RunContext};
-use super::params::Params;
-use super::registry::Registry;
 use super::usage::Meter;
 use crate::cache::{Cache, CacheError, Manifest, OutputRecord};
+use crate::kind::NodeError;
+use crate::kind::params::Params;
+use crate::kind::registry::Registry;
+use crate::kind::{Input, Inputs, Origin, RunContext};
 use crate::table::Table;
 
 /// One resolved input value.

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::engine::kind::{NodeKind, Resources};
-use crate::engine::params::Params;
+use crate::kind::params::Params;
+use crate::kind::{NodeKind, Resources};
 
 /// Where an input port's data comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,8 +6,8 @@ use std::sync::mpsc::Sender;
 
 use super::{Capacity, Executor, Message, Submission};
 use crate::cache::Cache;
-use crate::engine::registry::Registry;
 use crate::engine::runner::execute;
+use crate::kind::Registry;
 
 /// Runs tasks on a thread pool of this process.
 pub struct LocalExecutor {

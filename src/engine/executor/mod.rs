@@ -7,8 +7,8 @@ pub use local::LocalExecutor;
 
 use std::sync::mpsc::Sender;
 
-use super::kind::Resources;
 use super::runner::{Outcome, ResolvedTask, TaskFailure};
+use crate::kind::Resources;
 
 /// A message from an executor to the scheduler, tagged with the task index.
 #[derive(Debug)]

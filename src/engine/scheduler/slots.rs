@@ -3,8 +3,8 @@
 //! run's [`Budget`] (none: not counted).
 
 use super::super::executor::Capacity;
-use super::super::kind::Resources;
 use super::super::memory::Budget;
+use crate::kind::Resources;
 
 /// What one task takes while it runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

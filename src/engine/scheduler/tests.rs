@@ -17,10 +17,11 @@ use crate::cache::Cache;
 use crate::engine::events::{Event, Reporter};
 use crate::engine::executor::{Capacity, Executor, LocalExecutor, Message, Submission};
 use crate::engine::graph::TaskGraph;
-use crate::engine::kind::Resources;
-use crate::engine::memory::{Budget, GIB};
-use crate::engine::registry::Registry;
+use crate::engine::memory::Budget;
 use crate::engine::runner::{Kill, ResolvedInput, ResolvedTask, TaskFailure, execute};
+use crate::kind::Registry;
+use crate::kind::Resources;
+use crate::kind::memory::GIB;
 use crate::workflow::load_workflow;
 
 /// Random producer lists: task `i` depends on a subset of `0..i`.

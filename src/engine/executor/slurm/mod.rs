@@ -49,9 +49,9 @@ use watch::{LiveElement, LiveJob, Shared, Tracked, Watch};
 
 use super::{Capacity, Executor, Message, Submission};
 use crate::cache::Cache;
-use crate::engine::kind::Resources;
 use crate::engine::memory::request_gb;
 use crate::engine::runner::{ResolvedTask, TaskFailure};
+use crate::kind::Resources;
 
 /// How the head uses the cluster.
 #[derive(Debug, Clone)]

@@ -8,8 +8,8 @@ use std::path::Path;
 use super::error::{SlurmError, io};
 use super::files::{ElementReport, JobSpec, TaskResult, now_ms, read_json, write_json};
 use crate::cache::Cache;
-use crate::engine::registry::Registry;
 use crate::engine::runner::{Outcome, ResolvedTask, execute, hostname};
+use crate::kind::Registry;
 
 /// Runs element `element` of the job spec at `spec_path` (written by the head into
 /// `cache/slurm/<workflow>/jobs/`) and writes its report beside it, in `../done/`. Returns the
