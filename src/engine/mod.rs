@@ -16,6 +16,7 @@ pub mod publish;
 pub mod resolve;
 pub mod runner;
 pub mod scheduler;
+pub mod task;
 pub mod usage;
 
 pub use error::EngineError;

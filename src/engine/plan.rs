@@ -88,7 +88,7 @@ pub fn plan(graph: &TaskGraph, workflow: &str, cache: &Cache, force: &[String]) 
     entries
 }
 
-fn resolved_inputs(r: &super::runner::ResolvedTask) -> BTreeMap<String, Vec<String>> {
+fn resolved_inputs(r: &super::task::ResolvedTask) -> BTreeMap<String, Vec<String>> {
     r.inputs.iter().map(|(p, v)| (p.clone(), v.iter().map(|i| i.hash().to_string()).collect())).collect()
 }
 

@@ -7,7 +7,7 @@ use super::files::FileHasher;
 use super::graph::{Task, TaskInput};
 use super::key::KeyHasher;
 use super::memory::Demand;
-use super::runner::{ResolvedInput, ResolvedTask};
+use super::task::{ResolvedInput, ResolvedTask};
 use crate::cache::{Cache, RunRecord};
 use crate::kind::InputSizes;
 
@@ -171,9 +171,8 @@ impl<'a> Resolver<'a> {
         if !key.get(..2).is_some_and(|prefix| self.manifest_dirs.contains(prefix)) {
             return None;
         }
-        let manifest = self.cache.get_manifest(key).ok().flatten()?;
-        super::runner::complete(self.cache, &manifest)
-            .then(|| manifest.outputs.into_iter().map(|(k, v)| (k, v.hash)).collect())
+        let manifest = self.cache.result(key).ok().flatten()?;
+        Some(manifest.outputs.into_iter().map(|(k, v)| (k, v.hash)).collect())
     }
 
     /// Saves the file-hash memo.

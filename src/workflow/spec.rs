@@ -51,7 +51,7 @@ pub struct NodeSpec {
     /// Resources per task.
     pub resources: Resources,
     /// How many times a failed task is retried, when a retry can change the outcome (see
-    /// [`TaskFailure::retryable`](crate::engine::runner::TaskFailure::retryable)): never for the
+    /// [`TaskFailure::retryable`](crate::engine::task::TaskFailure::retryable)): never for the
     /// node's own error on its inputs.
     pub retries: u32,
     /// `publish:`: output name → file written after each run (relative paths already joined to
