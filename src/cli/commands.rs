@@ -28,6 +28,7 @@ use crate::engine::plan::{Status, plan};
 use crate::engine::publish::{self, Published};
 use crate::engine::resolve::Resolver;
 use crate::engine::scheduler::{RunOptions, RunSummary, run_graph};
+use crate::engine::walk::walk;
 use crate::io::h5ad_write::Provenance;
 use crate::kind::Registry;
 use crate::table::{SparseMatrix, Table, densified, is_sparse, write_table_file};
@@ -647,20 +648,15 @@ fn cached_object(
             swept.first().cloned().unwrap_or_default()
         )));
     }
-    let resolver = Resolver::new(&cache, &workflow.name);
-    let mut outputs = vec![None; graph.tasks.len()];
-    for task in &graph.tasks {
-        let found = resolver.key(task, &outputs).ok().and_then(|key| resolver.lookup(&task.label, &key));
-        let Some(found) = found else {
-            return Err(Failure::usage(format!(
-                "error: `{}` is not in the cache for these parameters; run `gcrl run {}` first",
-                task.label,
-                args.workflow.display()
-            )));
-        };
-        outputs[task.id] = Some(found);
+    let standings = walk(&graph, &Resolver::new(&cache, &workflow.name), &[]);
+    if let Some(task) = graph.tasks.iter().find(|t| standings[t.id].outputs().is_none()) {
+        return Err(Failure::usage(format!(
+            "error: `{}` is not in the cache for these parameters; run `gcrl run {}` first",
+            task.label,
+            args.workflow.display()
+        )));
     }
-    let hash = outputs[providers[0]].as_ref().and_then(|o| o.get(output)).cloned().unwrap_or_default();
+    let hash = standings[providers[0]].outputs().and_then(|o| o.get(output)).cloned().unwrap_or_default();
     let bytes = cache.get_object(&hash)?;
     let table = Table::from_ipc(&bytes).map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
     let provenance = Provenance {

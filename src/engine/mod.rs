@@ -18,5 +18,6 @@ pub mod runner;
 pub mod scheduler;
 pub mod task;
 pub mod usage;
+pub mod walk;
 
 pub use error::EngineError;
