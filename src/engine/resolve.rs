@@ -1,5 +1,5 @@
 //! Turning a task of the graph into a [`ResolvedTask`] once its producers' outputs are known,
-//! and looking its key up in the cache. Shared by the scheduler and by `plan`.
+//! and looking its key up in the cache. Shared by the scheduler and by [`super::walk`].
 
 use std::collections::{BTreeMap, HashSet};
 

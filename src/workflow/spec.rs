@@ -50,9 +50,8 @@ pub struct NodeSpec {
     pub inputs: BTreeMap<String, Vec<Source>>,
     /// Resources per task.
     pub resources: Resources,
-    /// How many times a failed task is retried, when a retry can change the outcome (see
-    /// [`TaskFailure::retryable`](crate::engine::task::TaskFailure::retryable)): never for the
-    /// node's own error on its inputs.
+    /// How many times a failed task is retried, when a retry can change the outcome (the
+    /// engine's `TaskFailure::retryable`): never for the node's own error on its inputs.
     pub retries: u32,
     /// `publish:`: output name → file written after each run (relative paths already joined to
     /// the workflow's folder).
