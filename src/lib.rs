@@ -2,7 +2,7 @@
 //! single-cell Perturb-seq data.
 //!
 //! A YAML [`workflow`] becomes a task graph ([`engine`]) whose results live in a
-//! content-addressed [`cache`] of Arrow [`table`]s. Node kinds ([`nodes`]) are thin adapters over
+//! content-addressed [`cache`] of Arrow [`table`]s. Node kinds ([`nodes`]) implement the [`kind`] contract as thin adapters over
 //! pure algorithms ([`algo`]); files come in through [`io`]; kinds outside gcrl come from [`plugin`] folders.
 #![warn(missing_docs)]
 
@@ -13,6 +13,7 @@ pub mod clock;
 pub mod diag;
 pub mod engine;
 pub mod io;
+pub mod kind;
 pub mod models;
 pub mod nodes;
 pub mod plugin;

@@ -182,7 +182,7 @@ impl Cache {
         for (path, manifest, _) in self.all_manifests() {
             let list = match manifest {
                 None => &mut unreadable,
-                Some(m) if !m.outputs.values().all(|o| self.has_object(&o.hash)) => &mut broken,
+                Some(m) if !self.holds_outputs(&m) => &mut broken,
                 Some(_) => continue,
             };
             list.push(stem(&path));

@@ -3,8 +3,10 @@
 //!
 //! It knows nothing of workflows or node kinds: keys and objects are opaque strings and bytes.
 
+mod atomic;
 mod commit;
 mod error;
+mod layout;
 mod lock;
 mod maintenance;
 mod manifest;
@@ -14,6 +16,7 @@ mod runs;
 mod seal;
 mod store;
 
+pub use atomic::{hostname, write_atomic};
 pub use error::CacheError;
 pub use lock::TaskLock;
 pub use maintenance::{GcReport, Usage, VerifyReport};

@@ -15,10 +15,11 @@ use super::report::Console;
 use super::runlog::RunLog;
 use super::usage;
 use crate::cache::Cache;
+use crate::engine::EngineError;
 use crate::engine::executor::slurm::files::{RunDir, TaskResult};
 use crate::engine::executor::slurm::state::RunState;
 use crate::engine::executor::slurm::worker::run_element;
-use crate::engine::executor::slurm::{SlurmExecutor, SlurmOptions};
+use crate::engine::executor::slurm::{SlurmError, SlurmExecutor, SlurmOptions};
 use crate::engine::executor::{Executor, LocalExecutor};
 use crate::engine::fingerprint::fingerprint;
 use crate::engine::graph::{TaskGraph, check_node};
@@ -27,8 +28,9 @@ use crate::engine::plan::{Status, plan};
 use crate::engine::publish::{self, Published};
 use crate::engine::resolve::Resolver;
 use crate::engine::scheduler::{RunOptions, RunSummary, run_graph};
-use crate::engine::{EngineError, Registry};
+use crate::engine::walk::walk;
 use crate::io::h5ad_write::Provenance;
+use crate::kind::Registry;
 use crate::table::{SparseMatrix, Table, densified, is_sparse, write_table_file};
 use crate::workflow::{Source, Workflow, load_workflow};
 
@@ -50,9 +52,15 @@ impl From<EngineError> for Failure {
     fn from(e: EngineError) -> Self {
         let code = match &e {
             EngineError::Cache(_) | EngineError::Table(_) => exit::IO,
-            EngineError::Slurm(s) if s.is_unavailable() => exit::CLUSTER,
             _ => exit::USAGE,
         };
+        Failure { code, message: format!("error: {e}") }
+    }
+}
+
+impl From<SlurmError> for Failure {
+    fn from(e: SlurmError) -> Self {
+        let code = if e.is_unavailable() { exit::CLUSTER } else { exit::USAGE };
         Failure { code, message: format!("error: {e}") }
     }
 }
@@ -303,8 +311,7 @@ fn executor_for(
             (Box::new(local), None)
         }
         Some(options) => {
-            let slurm = SlurmExecutor::new(options, &workflow.name, cache.clone(), interrupt)
-                .map_err(|e| Failure::from(EngineError::from(e)))?;
+            let slurm = SlurmExecutor::new(options, &workflow.name, cache.clone(), interrupt)?;
             let unavailable = slurm.unavailable();
             (Box::new(slurm), Some(unavailable))
         }
@@ -641,20 +648,15 @@ fn cached_object(
             swept.first().cloned().unwrap_or_default()
         )));
     }
-    let resolver = Resolver::new(&cache, &workflow.name);
-    let mut outputs = vec![None; graph.tasks.len()];
-    for task in &graph.tasks {
-        let found = resolver.key(task, &outputs).ok().and_then(|key| resolver.lookup(&task.label, &key));
-        let Some(found) = found else {
-            return Err(Failure::usage(format!(
-                "error: `{}` is not in the cache for these parameters; run `gcrl run {}` first",
-                task.label,
-                args.workflow.display()
-            )));
-        };
-        outputs[task.id] = Some(found);
+    let standings = walk(&graph, &Resolver::new(&cache, &workflow.name), &[]);
+    if let Some(task) = graph.tasks.iter().find(|t| standings[t.id].outputs().is_none()) {
+        return Err(Failure::usage(format!(
+            "error: `{}` is not in the cache for these parameters; run `gcrl run {}` first",
+            task.label,
+            args.workflow.display()
+        )));
     }
-    let hash = outputs[providers[0]].as_ref().and_then(|o| o.get(output)).cloned().unwrap_or_default();
+    let hash = standings[providers[0]].outputs().and_then(|o| o.get(output)).cloned().unwrap_or_default();
     let bytes = cache.get_object(&hash)?;
     let table = Table::from_ipc(&bytes).map_err(|e| Failure { code: exit::IO, message: format!("error: {e}") })?;
     let provenance = Provenance {

@@ -21,8 +21,8 @@ use super::args::WorkflowArgs;
 use super::commands::{Failure, Outcome, checked_output, load, write_output};
 use super::exit;
 use crate::cache::Cache;
-use crate::engine::Registry;
 use crate::engine::graph::{TaskGraph, plain};
+use crate::kind::Registry;
 use crate::table::{Table, TableBuilder, is_sparse};
 
 /// Rows of one output compare shows at most (it is for scalars and small tables).

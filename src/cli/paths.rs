@@ -13,9 +13,9 @@ use super::args::WorkflowArgs;
 use super::commands::{Outcome, load};
 use super::exit;
 use crate::cache::Cache;
-use crate::engine::Registry;
 use crate::engine::graph::TaskGraph;
 use crate::engine::resolve::{OutputHashes, Resolver};
+use crate::kind::Registry;
 
 /// One cached output.
 #[derive(Debug, Serialize)]

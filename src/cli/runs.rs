@@ -12,7 +12,7 @@ use super::commands::{Outcome, load};
 use super::exit;
 use crate::cache::Cache;
 use crate::clock::utc_datetime;
-use crate::engine::Registry;
+use crate::kind::Registry;
 
 /// One recorded run, as printed.
 #[derive(Serialize)]

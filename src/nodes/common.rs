@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use crate::algo::AlgoError;
 use crate::algo::eigengene::Pca;
 use crate::algo::labels::condition_name;
-use crate::engine::{NodeError, Outputs, ParamSpec, ParamType, Params};
+use crate::kind::{NodeError, Outputs, ParamSpec, ParamType, Params};
 use crate::table::{Table, TableBuilder};
 
 /// Builds an [`Outputs`] map from `(port, table)` pairs.
@@ -113,10 +113,10 @@ pub fn dense_columns(
 pub const TRAIN_ON: &[&str] = &["communities", "all"];
 
 /// The `train_on` param of the kinds that train on controls and single perturbations.
-pub fn train_on_param() -> crate::engine::ParamSpec {
-    crate::engine::ParamSpec::new(
+pub fn train_on_param() -> crate::kind::ParamSpec {
+    crate::kind::ParamSpec::new(
         "train_on",
-        crate::engine::ParamType::Choice(TRAIN_ON),
+        crate::kind::ParamType::Choice(TRAIN_ON),
         serde_json::json!("communities"),
         "single perturbations to train on: of community TFs (the paper) or all (a screen of non-TF genes)",
     )

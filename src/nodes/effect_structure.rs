@@ -11,7 +11,7 @@ use ndarray::Array2;
 use super::common::{cell_targets, dense_columns, outputs};
 use crate::algo::aecd::centroid;
 use crate::algo::effect_structure::rank1_shares;
-use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, Params, PortSpec, RunContext};
+use crate::kind::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, Params, PortSpec, RunContext};
 use crate::table::{SparseMatrix, TableBuilder};
 
 /// The `effect-structure` kind.

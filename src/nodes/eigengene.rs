@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::common::{FIT_CELLS, dense_columns, extra_tf_columns, fitting_rows, outputs, pca, pca_param};
 use crate::algo::eigengene::fit_eigengenes;
-use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::kind::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
 use crate::table::{Matrix, SparseMatrix, TableBuilder};
 
 /// The `eigengene` kind.

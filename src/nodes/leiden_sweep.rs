@@ -15,7 +15,7 @@ use super::common::{edge_list, names, outputs};
 use crate::algo::leiden::{Graph, LeidenOptions, leiden};
 use crate::algo::partition::{cohesion, consensus_majority, mean_cohesion};
 use crate::algo::stability::{PairScore, mean_stability, pair_scores, select_resolution, tf_graph};
-use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext, Shard};
+use crate::kind::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext, Shard};
 use crate::table::{Table, TableBuilder};
 
 /// The `leiden-sweep` kind.
@@ -273,7 +273,7 @@ mod graph_tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::engine::Input;
+    use crate::kind::Input;
 
     #[test]
     fn an_empty_tf_graph_says_how_many_grn_edges_there_are_and_that_none_joins_two_tfs() {

@@ -11,8 +11,8 @@ use super::common::outputs;
 use super::load_labels::{Assigned, Summary, Unassigned, assign, choose_column, column_labels, targets_table};
 use super::load_read::{Screen, read_screen};
 use crate::algo::labels::{LabelRules, condition_name};
-use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
 use crate::io::frame::{ColumnValues, DataFrame};
+use crate::kind::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
 use crate::table::{Table, TableBuilder};
 use crate::workflow::suggest::hint;
 
@@ -152,9 +152,9 @@ impl NodeKind for Load {
             ParamSpec::new("max_targets", ParamType::positive(), json!(2), "drop cells with more targets than this"),
         ]
     }
-    /// [`BASE`](crate::engine::memory::BASE) plus 5× the file: a gzip h5ad of 41.5 MiB (40,000 ×
+    /// [`BASE`](crate::kind::memory::BASE) plus 5× the file: a gzip h5ad of 41.5 MiB (40,000 ×
     /// 4,000, 16 M stored counts) peaked at 152 MiB (README, "Memory"); an uncompressed file needs less.
-    fn memory(&self, _params: &Params, inputs: &crate::engine::InputSizes) -> u64 {
+    fn memory(&self, _params: &Params, inputs: &crate::kind::InputSizes) -> u64 {
         inputs.times(5.0)
     }
     fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {

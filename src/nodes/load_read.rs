@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::algo::sparse::Csr;
-use crate::engine::{Inputs, NodeError, Params};
 use crate::io::IoError;
 use crate::io::cell_table::{JoinReport, join_by_barcode, read_cell_table};
 use crate::io::frame::DataFrame;
@@ -20,6 +19,7 @@ use crate::io::h5ad::{Matrix as H5Matrix, ReadOptions, is_anndata, open_h5ad, re
 use crate::io::h5rows::{CsrRows, MatrixSource};
 use crate::io::mtx::{MtxFiles, read_mtx};
 use crate::io::tenx_h5::{Guides, read_10x_h5};
+use crate::kind::{Inputs, NodeError, Params};
 use crate::table::{BATCH_ROWS, BlockWriter, Matrix, SparseMatrix, Spill, Table, read_table_file};
 
 /// Every format `load` reads, for the unknown-format error.

@@ -6,6 +6,7 @@ pub mod common;
 pub mod diag;
 pub mod effect_structure;
 pub mod eigengene;
+mod error;
 pub mod gcrl_ae;
 pub mod grn;
 pub mod leiden_sweep;
@@ -23,7 +24,7 @@ pub mod vae_train;
 
 use std::sync::Arc;
 
-use crate::engine::Registry;
+use crate::kind::Registry;
 
 /// Every built-in kind.
 pub fn builtin() -> Registry {

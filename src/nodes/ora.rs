@@ -8,8 +8,8 @@ use serde_json::json;
 
 use super::common::{edge_list, outputs};
 use crate::algo::enrichment::over_representation;
-use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
 use crate::io::gmt::read_gmt;
+use crate::kind::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
 use crate::table::TableBuilder;
 
 /// The `ora` kind.

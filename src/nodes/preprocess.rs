@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use crate::algo::preprocess::{Flavor, Hvg, HvgOptions, Prepared, Steps, prepare, subsample};
 use crate::algo::sparse::Rows;
-use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::kind::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
 use crate::table::{BATCH_ROWS, BlockWriter, SparseRows, Spill, Table, TableBuilder, sparse_genes, sparsified};
 
 /// The `preprocess` kind.
@@ -104,9 +104,9 @@ impl NodeKind for Preprocess {
             ParamSpec::new("seed", ParamType::count(), json!(0), "subsampling seed"),
         ]
     }
-    /// [`BASE`](crate::engine::memory::BASE) plus 2.25× the inputs (read in place, a row at a time):
+    /// [`BASE`](crate::kind::memory::BASE) plus 2.25× the inputs (read in place, a row at a time):
     /// a peak of 610 MiB was measured for 331 MiB of inputs (README, "Memory").
-    fn memory(&self, _params: &Params, inputs: &crate::engine::InputSizes) -> u64 {
+    fn memory(&self, _params: &Params, inputs: &crate::kind::InputSizes) -> u64 {
         inputs.times(2.25)
     }
     fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::common::outputs;
 use crate::algo::pseudobulk::group_profiles;
-use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::kind::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
 use crate::table::{BlockWriter, SparseRows, Table, TableBuilder, sparse_genes, sparsified};
 
 /// The `pseudobulk` kind.
@@ -218,7 +218,7 @@ mod tests {
                 .map(|(port, table)| {
                     (
                         port.to_string(),
-                        vec![crate::engine::Input::Table {
+                        vec![crate::kind::Input::Table {
                             table,
                             instance: Default::default(),
                             hash: String::new(),

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use crate::engine::graph::{label, plain};
-use crate::engine::{Input, Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::kind::{Input, Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
 use crate::report::{InputRow, InstanceData, NodeData, render_inputs};
 use crate::table::TableBuilder;
 
