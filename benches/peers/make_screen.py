@@ -66,7 +66,7 @@ with h5py.File(args.out, "w") as f:
         obs_targets.append(t)
         obs_lanes.append(lane)
         if first:
-            write_elem(f, "X", x, dataset_kwargs=kw)
+            write_elem(f, "X", x, dataset_kwargs=dict(kw, indptr_dtype="int64"))
             stored = ad.io.sparse_dataset(f["X"])
             first = False
         else:
