@@ -3,7 +3,7 @@
 //! algorithms with the Python reference libraries, `science` runs the demo and real screens and
 //! checks what they recover, `parser` throws generated and damaged workflows at the loader, `fuzz_load` damaged
 //! cell tables, MatrixMarket files and h5ad files at the readers, `regression` holds a test per
-//! fixed bug.
+//! fixed bug, `session` runs a workflow through the library without the CLI.
 //! `cargo test --release --test main -- cli::` runs one of them.
 
 mod cli;
@@ -12,3 +12,4 @@ mod fuzz_load;
 mod parser;
 mod regression;
 mod science;
+mod session;
