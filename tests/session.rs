@@ -6,27 +6,17 @@ use gcrl::engine::events::Silent;
 use gcrl::session::{Backend, Options};
 use gcrl::table::Table;
 
-const WORKFLOW: &str = "\
-name: library
-nodes:
-  a:
-    kind: diag-numbers
-    params: {n: 5, seed: 1}
-  b:
-    kind: diag-numbers
-    params: {n: 3, seed: 2}
-  s:
-    kind: diag-sum
-    inputs: {values: [a.values, b.values]}
-    publish: {sum: out/sum.csv}
-  sw:
-    kind: diag-sweep
-    params: {shards: 3, per_shard: 4}
-";
+use crate::cli::fixtures::THREE_TASKS;
 
-/// The cached table of `label`'s `output` in the newest run of `library`.
+/// The fixtures' three tasks, `s` published, and a node of three shards and their reduce.
+fn workflow() -> String {
+    let sharded = "  sw:\n    kind: diag-sweep\n    params: {shards: 3, per_shard: 4}\n";
+    format!("{THREE_TASKS}    publish: {{sum: out/sum.csv}}\n{sharded}")
+}
+
+/// The cached table of `label`'s `output` in the newest run of `small`.
 fn cached(cache: &Cache, label: &str, output: &str) -> Table {
-    let (_, record) = cache.last_run("library").expect("a run record");
+    let (_, record) = cache.last_run("small").expect("a run record");
     let hash = &record.tasks[label].outputs[output];
     assert!(cache.object_path(hash).is_file(), "{label}.{output} is in the cache");
     Table::from_ipc(&cache.get_object(hash).unwrap()).unwrap()
@@ -36,7 +26,7 @@ fn cached(cache: &Cache, label: &str, output: &str) -> Table {
 fn a_workflow_runs_through_the_library_and_its_outputs_are_in_the_cache() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("w.yaml");
-    std::fs::write(&path, WORKFLOW).unwrap();
+    std::fs::write(&path, workflow()).unwrap();
     let cache_dir = dir.path().join("cache");
     let options =
         Options { backend: Backend::Local { jobs: Some(2), gpus: Some(0), memory: None }, ..Options::default() };
@@ -69,7 +59,7 @@ fn a_workflow_runs_through_the_library_and_its_outputs_are_in_the_cache() {
 fn a_rerun_with_nothing_changed_is_sealed_and_runs_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("w.yaml");
-    std::fs::write(&path, WORKFLOW.replace("    publish: {sum: out/sum.csv}\n", "")).unwrap();
+    std::fs::write(&path, workflow().replace("    publish: {sum: out/sum.csv}\n", "")).unwrap();
     let cache_dir = dir.path().join("cache");
     let run = || gcrl::run(&path, gcrl::nodes::builtin(), &cache_dir, &Options::default(), &mut Silent).unwrap();
     let first = run();
