@@ -3,7 +3,7 @@
 //! algorithms with the Python reference libraries, `science` runs the demo and real screens and
 //! checks what they recover, `layers` reads the imports of `src/` for cycles, `parser` throws generated and damaged workflows at the loader, `fuzz_load` damaged
 //! cell tables, MatrixMarket files and h5ad files at the readers, `regression` holds a test per
-//! fixed bug.
+//! fixed bug, `session` runs a workflow through the library without the CLI.
 //! `cargo test --release --test main -- cli::` runs one of them.
 
 mod cli;
@@ -13,3 +13,4 @@ mod layers;
 mod parser;
 mod regression;
 mod science;
+mod session;

@@ -24,6 +24,7 @@ pub mod client;
 pub mod error;
 pub mod files;
 pub mod limits;
+pub mod options;
 pub mod pack;
 pub mod profile;
 pub mod state;
