@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::error::{CacheError, io};
+use super::hash::hash_bytes;
 use super::manifest::Manifest;
-use super::store::{Cache, LOCK_FILE, hash_bytes};
+use super::store::{Cache, LOCK_FILE};
 
 /// Disk use of the cache.
 #[derive(Debug, Default, Clone)]

@@ -6,6 +6,7 @@
 mod atomic;
 mod commit;
 mod error;
+mod hash;
 mod layout;
 mod lock;
 mod maintenance;
@@ -18,9 +19,10 @@ mod store;
 
 pub use atomic::{hostname, write_atomic};
 pub use error::CacheError;
+pub use hash::{hash_bytes, hash_file};
 pub use lock::TaskLock;
 pub use maintenance::{GcReport, Usage, VerifyReport};
 pub use manifest::{Manifest, OutputRecord, TaskUsage};
 pub use object::ObjectWriter;
 pub use runs::{RunRecord, TaskEntry};
-pub use store::{Cache, hash_bytes};
+pub use store::Cache;

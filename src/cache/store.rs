@@ -25,6 +25,7 @@ use std::sync::Arc;
 use super::atomic::{hostname, link_new, rename_into, tmp_path, write_atomic};
 use super::commit::Committer;
 use super::error::{CacheError, io};
+use super::hash::{hash_bytes, hash_file};
 use super::layout::fanout;
 use super::lock::{LockFile, TaskLock};
 use super::manifest::Manifest;
@@ -108,30 +109,19 @@ impl Cache {
     }
 
     /// The path of object `hash` once its bytes are checked against its name. The file is
-    /// streamed through one 8 MiB buffer (a mapping would count the whole object in the task's
-    /// resident memory); an object this handle wrote is only looked for. A corrupt object is
-    /// removed and reported.
+    /// streamed through [`hash_file`]'s buffer (a mapping would count the whole object in the
+    /// task's resident memory); an object this handle wrote is only looked for. A corrupt object
+    /// is removed and reported.
     pub fn checked_object_path(&self, hash: &str) -> Result<PathBuf, CacheError> {
         let path = self.object_path(hash);
         if self.written.contains(hash) {
             return if path.exists() { Ok(path) } else { Err(CacheError::MissingObject(hash.into())) };
         }
-        let mut file = match File::open(&path) {
-            Ok(f) => f,
+        let actual = match hash_file(&path) {
+            Ok(actual) => actual,
             Err(e) if e.kind() == ErrorKind::NotFound => return Err(CacheError::MissingObject(hash.into())),
             Err(e) => return Err(io(&path)(e)),
         };
-        let mut hasher = blake3::Hasher::new();
-        let mut buf = vec![0u8; 8 << 20];
-        loop {
-            match std::io::Read::read(&mut file, &mut buf) {
-                Ok(0) => break,
-                Ok(n) => _ = hasher.update_rayon(&buf[..n]),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(io(&path)(e)),
-            }
-        }
-        let actual = hasher.finalize().to_hex().to_string();
         if actual != hash {
             let _ = fs::remove_file(&path);
             return Err(CacheError::BadObject { hash: hash.into(), actual });
@@ -278,17 +268,6 @@ pub(super) fn read_manifest(path: &Path, key: &str) -> Result<Option<(Manifest, 
         Some(Ok(found)) => Ok(Some(found)),
         Some(Err(e)) => Err(CacheError::Corrupt { path: path.to_path_buf(), message: e.to_string() }),
         None => Err(CacheError::Corrupt { path: path.to_path_buf(), message: format!("no manifest of {key} in it") }),
-    }
-}
-
-/// blake3 of `bytes` as lowercase hex.
-pub fn hash_bytes(bytes: &[u8]) -> String {
-    if bytes.len() > 1 << 22 {
-        let mut h = blake3::Hasher::new();
-        h.update_rayon(bytes);
-        h.finalize().to_hex().to_string()
-    } else {
-        blake3::hash(bytes).to_hex().to_string()
     }
 }
 

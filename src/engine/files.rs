@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cache::Cache;
+use crate::cache::{Cache, hash_file};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Stamp {
@@ -62,44 +62,6 @@ impl FileHasher {
             && let Ok(bytes) = serde_json::to_vec(&memo.0)
         {
             let _ = cache.write_atomic(&self.memo_path, &bytes);
-        }
-    }
-}
-
-/// blake3 of a file read 16 MiB at a time (each piece hashed on rayon's threads). Not through a
-/// mapping: a mapped 10 GB screen would count in the run's resident memory as it is read.
-fn hash_file(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; 16 << 20];
-    loop {
-        let mut filled = 0;
-        while filled < buf.len() {
-            match file.read(&mut buf[filled..])? {
-                0 => break,
-                n => filled += n,
-            }
-        }
-        if filled == 0 {
-            return Ok(hasher.finalize().to_hex().to_string());
-        }
-        hasher.update_rayon(&buf[..filled]);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_file_read_in_pieces_hashes_as_its_bytes_do() {
-        let dir = tempfile::tempdir().unwrap();
-        for len in [0, 5, 16 << 20, (16 << 20) + 5, (33 << 20) + 1] {
-            let bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
-            let path = dir.path().join(format!("f{len}"));
-            std::fs::write(&path, &bytes).unwrap();
-            assert_eq!(hash_file(&path).unwrap(), blake3::hash(&bytes).to_hex().to_string(), "{len} bytes");
         }
     }
 }
