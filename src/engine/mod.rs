@@ -19,6 +19,7 @@ pub mod registry;
 pub mod resolve;
 pub mod runner;
 pub mod scheduler;
+pub mod spec;
 pub mod usage;
 
 pub use error::{EngineError, NodeError};
@@ -26,3 +27,4 @@ pub use kind::{Input, Inputs, NodeKind, Origin, Outputs, PortSpec, Resources, Ru
 pub use memory::InputSizes;
 pub use params::{ParamSpec, ParamType, Params};
 pub use registry::Registry;
+pub use spec::KindSpec;

@@ -5,40 +5,35 @@
 //! moves one program, as gCRL assumes; near 1/n: the TFs act on their own.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
 
 use ndarray::Array2;
 
 use super::common::{cell_targets, dense_columns, outputs};
 use crate::algo::aecd::centroid;
 use crate::algo::effect_structure::rank1_shares;
-use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, Params, PortSpec, RunContext};
+use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, Params, PortSpec, RunContext};
 use crate::table::{SparseMatrix, TableBuilder};
 
 /// The `effect-structure` kind.
 pub struct EffectStructure;
 
+static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "effect-structure",
+    version: 1,
+    doc: "share of single-perturbation effect energy explained by one direction per TF community",
+    inputs: vec![
+        PortSpec::new("expression", "cells × genes, log-normalised"),
+        PortSpec::new("cells", "cell, targets, n_targets (same cells as expression)"),
+        PortSpec::new("communities", "tf, community"),
+    ],
+    outputs: vec![PortSpec::new("table", "community (or `all`), n_tfs, energy, rank1_energy, share")],
+    params: vec![],
+});
+
 impl NodeKind for EffectStructure {
-    fn name(&self) -> &str {
-        "effect-structure"
-    }
-    fn version(&self) -> u32 {
-        1
-    }
-    fn doc(&self) -> &str {
-        "share of single-perturbation effect energy explained by one direction per TF community"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("expression", "cells × genes, log-normalised"),
-            PortSpec::new("cells", "cell, targets, n_targets (same cells as expression)"),
-            PortSpec::new("communities", "tf, community"),
-        ]
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![PortSpec::new("table", "community (or `all`), n_tfs, energy, rank1_energy, share")]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
-        vec![]
+    fn spec(&self) -> &KindSpec {
+        &SPEC
     }
     fn run(&self, _p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
         let expr = SparseMatrix::from_table(&inputs.table("expression")?)?;

@@ -5,54 +5,51 @@
 //! every cell (method.md §5).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
 
 use serde_json::json;
 
 use super::common::{FIT_CELLS, dense_columns, extra_tf_columns, fitting_rows, outputs, pca, pca_param};
 use crate::algo::eigengene::fit_eigengenes;
-use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::engine::{
+    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext,
+};
 use crate::table::{Matrix, SparseMatrix, TableBuilder};
 
 /// The `eigengene` kind.
 pub struct Eigengene;
 
+static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "eigengene",
+    version: 2,
+    doc: "TF community activities: PC1 per community and a global one, projected onto every cell",
+    inputs: vec![
+        PortSpec::new("expression", "cells × genes, log-normalised"),
+        PortSpec::new("communities", "tf, community (e.g. leiden-sweep.consensus)"),
+        PortSpec::optional("cells", "cell table (with n_targets) to fit on controls only"),
+        PortSpec::optional(
+            "tfs",
+            "TF names: the global eigengene spans all of them in the expression (default: the community TFs)",
+        ),
+    ],
+    outputs: vec![
+        PortSpec::new("activities", "cell, then one column per community (community_1, …) and global"),
+        PortSpec::new("loadings", "eigengene, tf, loading, mean, sd, variance_explained"),
+    ],
+    params: vec![
+        ParamSpec::new(
+            "cells",
+            ParamType::Choice(FIT_CELLS),
+            json!("training"),
+            "cells to fit on (with `cells`): training = controls + singles",
+        ),
+        pca_param(),
+    ],
+});
+
 impl NodeKind for Eigengene {
-    fn name(&self) -> &str {
-        "eigengene"
-    }
-    fn version(&self) -> u32 {
-        2
-    }
-    fn doc(&self) -> &str {
-        "TF community activities: PC1 per community and a global one, projected onto every cell"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("expression", "cells × genes, log-normalised"),
-            PortSpec::new("communities", "tf, community (e.g. leiden-sweep.consensus)"),
-            PortSpec::optional("cells", "cell table (with n_targets) to fit on controls only"),
-            PortSpec::optional(
-                "tfs",
-                "TF names: the global eigengene spans all of them in the expression (default: the community TFs)",
-            ),
-        ]
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("activities", "cell, then one column per community (community_1, …) and global"),
-            PortSpec::new("loadings", "eigengene, tf, loading, mean, sd, variance_explained"),
-        ]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::new(
-                "cells",
-                ParamType::Choice(FIT_CELLS),
-                json!("training"),
-                "cells to fit on (with `cells`): training = controls + singles",
-            ),
-            pca_param(),
-        ]
+    fn spec(&self) -> &KindSpec {
+        &SPEC
     }
     fn run(&self, p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
         let expr = SparseMatrix::from_table(&inputs.table("expression")?)?;

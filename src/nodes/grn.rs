@@ -2,44 +2,37 @@
 //! weak/strong split by a Gaussian mixture on ln|coef| (method.md §3).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::LazyLock;
 
 use serde_json::json;
 
 use super::common::{FIT_CELLS, dense_columns, edge_list, fitting_rows, names, outputs};
 use crate::algo::knn::{Smoothing, knn_smooth};
 use crate::algo::ridge::{GrnOptions, Keep, bagging_ridge, filter_edges};
-use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::engine::{
+    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext,
+};
 use crate::table::{SparseMatrix, TableBuilder};
 
 /// The `grn` kind.
 pub struct Grn;
 
-impl NodeKind for Grn {
-    fn name(&self) -> &str {
-        "grn"
-    }
-    fn version(&self) -> u32 {
-        2
-    }
-    fn doc(&self) -> &str {
-        "GRN by bagging ridge per target (CellOracle), BH FDR, strong edges by a 2-component GMM"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("expression", "cells × genes, log-normalised (from preprocess)"),
-            PortSpec::optional("tfs", "TF names (a table or a one-per-line file); default: the prior's sources"),
-            PortSpec::optional("prior", "base network: source, target (candidate regulators per target)"),
-            PortSpec::optional("cells", "cell table (with n_targets) to fit on controls only"),
-        ]
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("edges", "kept edges: source, target, coef_mean, coef_abs, p, q, strong"),
-            PortSpec::new("gmm", "component, weight, mean, sd, and the boundary on ln|coef|"),
-            PortSpec::new("summary", "tfs, targets, edges_fitted, edges_kept, edges_strong"),
-        ]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
+static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "grn",
+    version: 2,
+    doc: "GRN by bagging ridge per target (CellOracle), BH FDR, strong edges by a 2-component GMM",
+    inputs: vec![
+        PortSpec::new("expression", "cells × genes, log-normalised (from preprocess)"),
+        PortSpec::optional("tfs", "TF names (a table or a one-per-line file); default: the prior's sources"),
+        PortSpec::optional("prior", "base network: source, target (candidate regulators per target)"),
+        PortSpec::optional("cells", "cell table (with n_targets) to fit on controls only"),
+    ],
+    outputs: vec![
+        PortSpec::new("edges", "kept edges: source, target, coef_mean, coef_abs, p, q, strong"),
+        PortSpec::new("gmm", "component, weight, mean, sd, and the boundary on ln|coef|"),
+        PortSpec::new("summary", "tfs, targets, edges_fitted, edges_kept, edges_strong"),
+    ],
+    params: {
         let d = GrnOptions::default();
         vec![
             ParamSpec::new("alpha", ParamType::Float { min: Some(0.0), max: None }, json!(d.alpha), "ridge penalty"),
@@ -95,6 +88,12 @@ impl NodeKind for Grn {
                 "cells to fit on (with `cells`): controls = unperturbed (§3.1), training = controls + singles",
             ),
         ]
+    },
+});
+
+impl NodeKind for Grn {
+    fn spec(&self) -> &KindSpec {
+        &SPEC
     }
     fn resources(&self, _params: &Params) -> crate::engine::Resources {
         crate::engine::Resources { cpus: 2, ..Default::default() }

@@ -5,6 +5,7 @@
 //! cluster) and caches them one by one: raising `runs` computes only the new blocks.
 
 use std::sync::Arc;
+use std::sync::LazyLock;
 
 use arrow_array::ListArray;
 use arrow_array::cast::AsArray;
@@ -15,7 +16,9 @@ use super::common::{edge_list, names, outputs};
 use crate::algo::leiden::{Graph, LeidenOptions, leiden};
 use crate::algo::partition::{cohesion, consensus_majority, mean_cohesion};
 use crate::algo::stability::{PairScore, mean_stability, pair_scores, select_resolution, tf_graph};
-use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext, Shard};
+use crate::engine::{
+    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext, Shard,
+};
 use crate::table::{Table, TableBuilder};
 
 /// The `leiden-sweep` kind.
@@ -45,67 +48,56 @@ fn graph(inputs: &Inputs) -> Result<TfGraph, NodeError> {
     Ok((nodes, g))
 }
 
+static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "leiden-sweep",
+    version: 3,
+    doc: "TF communities: Leiden over resolutions × seeds, stability, consensus, cohesion test",
+    inputs: vec![
+        PortSpec::new("grn", "edge table: source, target, coef_mean or weight (strong edges if `strong`)"),
+        PortSpec::optional("tfs", "TF names (default: the sources of the edges)"),
+    ],
+    outputs: vec![
+        PortSpec::new("runs", "resolution, seed, quality, n_communities"),
+        PortSpec::new(
+            "stability",
+            "resolution, ari, vi, score (= ari_over_vi, the selection score), ari_over_vi, n_communities, \
+             fraction_identical, selected",
+        ),
+        PortSpec::new("pairs", "resolution, run_a, run_b, ari, vi: the sampled run pairs behind the means"),
+        PortSpec::new("consensus", "tf, community"),
+        PortSpec::new("cohesion", "community, size, w_internal, w_boundary, ratio, p_value"),
+        PortSpec::new(
+            "cohesion_mean",
+            "mean_ratio, null_mean, null_sd, p_value, permutations: the mean ratio over communities vs its null",
+        ),
+        PortSpec::new("cohesion_null", "permutation, mean_ratio: the size-preserving null of the mean ratio"),
+        PortSpec::new("tf_graph", "source, target, weight (undirected TF–TF graph)"),
+    ],
+    params: vec![
+        ParamSpec::new("resolution", ParamType::Range, json!({"from": 0.9, "to": 2.0, "step": 0.1}), "resolutions γ"),
+        ParamSpec::new("runs", ParamType::tasks(), json!(1000), "Leiden runs (seeds) per resolution"),
+        ParamSpec::new("block", ParamType::positive(), json!(250), "seeds per shard"),
+        ParamSpec::new("seed", ParamType::count(), json!(0), "first seed; run i uses seed + i"),
+        ParamSpec::new(
+            "randomness",
+            ParamType::non_negative(),
+            json!(0.5),
+            "refinement θ in mean edge weights (0 = greedy merge; see algo::leiden)",
+        ),
+        ParamSpec::new("pairs", ParamType::positive(), json!(200), "random run pairs for ARI/VI"),
+        ParamSpec::new(
+            "tolerance",
+            ParamType::non_negative(),
+            json!(1e-3),
+            "ARI/VI within this fraction of the best ties (then fewest communities ≥ 2, lower VI)",
+        ),
+        ParamSpec::new("cohesion_permutations", ParamType::count(), json!(1000), "size-preserving permutations"),
+    ],
+});
+
 impl NodeKind for LeidenSweep {
-    fn name(&self) -> &str {
-        "leiden-sweep"
-    }
-    fn version(&self) -> u32 {
-        3
-    }
-    fn doc(&self) -> &str {
-        "TF communities: Leiden over resolutions × seeds, stability, consensus, cohesion test"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("grn", "edge table: source, target, coef_mean or weight (strong edges if `strong`)"),
-            PortSpec::optional("tfs", "TF names (default: the sources of the edges)"),
-        ]
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("runs", "resolution, seed, quality, n_communities"),
-            PortSpec::new(
-                "stability",
-                "resolution, ari, vi, score (= ari_over_vi, the selection score), ari_over_vi, n_communities, \
-                 fraction_identical, selected",
-            ),
-            PortSpec::new("pairs", "resolution, run_a, run_b, ari, vi: the sampled run pairs behind the means"),
-            PortSpec::new("consensus", "tf, community"),
-            PortSpec::new("cohesion", "community, size, w_internal, w_boundary, ratio, p_value"),
-            PortSpec::new(
-                "cohesion_mean",
-                "mean_ratio, null_mean, null_sd, p_value, permutations: the mean ratio over communities vs its null",
-            ),
-            PortSpec::new("cohesion_null", "permutation, mean_ratio: the size-preserving null of the mean ratio"),
-            PortSpec::new("tf_graph", "source, target, weight (undirected TF–TF graph)"),
-        ]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::new(
-                "resolution",
-                ParamType::Range,
-                json!({"from": 0.9, "to": 2.0, "step": 0.1}),
-                "resolutions γ",
-            ),
-            ParamSpec::new("runs", ParamType::tasks(), json!(1000), "Leiden runs (seeds) per resolution"),
-            ParamSpec::new("block", ParamType::positive(), json!(250), "seeds per shard"),
-            ParamSpec::new("seed", ParamType::count(), json!(0), "first seed; run i uses seed + i"),
-            ParamSpec::new(
-                "randomness",
-                ParamType::non_negative(),
-                json!(0.5),
-                "refinement θ in mean edge weights (0 = greedy merge; see algo::leiden)",
-            ),
-            ParamSpec::new("pairs", ParamType::positive(), json!(200), "random run pairs for ARI/VI"),
-            ParamSpec::new(
-                "tolerance",
-                ParamType::non_negative(),
-                json!(1e-3),
-                "ARI/VI within this fraction of the best ties (then fewest communities ≥ 2, lower VI)",
-            ),
-            ParamSpec::new("cohesion_permutations", ParamType::count(), json!(1000), "size-preserving permutations"),
-        ]
+    fn spec(&self) -> &KindSpec {
+        &SPEC
     }
     fn shards(&self, p: &Params) -> Result<Option<Vec<Shard>>, NodeError> {
         let (runs, block, seed) = (p.usize("runs")?, p.usize("block")?, p.usize("seed")?);

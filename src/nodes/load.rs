@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::LazyLock;
 
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
 use serde_json::json;
@@ -11,7 +12,9 @@ use super::common::outputs;
 use super::load_labels::{Assigned, Summary, Unassigned, assign, choose_column, column_labels, targets_table};
 use super::load_read::{Screen, read_screen};
 use crate::algo::labels::{LabelRules, condition_name};
-use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::engine::{
+    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext,
+};
 use crate::io::frame::{ColumnValues, DataFrame};
 use crate::table::{Table, TableBuilder};
 use crate::workflow::suggest::hint;
@@ -19,138 +22,132 @@ use crate::workflow::suggest::hint;
 /// The `load` kind.
 pub struct Load;
 
+static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "load",
+    version: 2,
+    doc: "read a screen: h5ad (AnnData), h5mu (MuData), 10x Cell Ranger h5 (with guide calls), matrix.mtx \
+     (10x, GEO, Parse), or a dense cells × genes csv/tsv/arrow/parquet table; join a cell table by barcode",
+    inputs: vec![
+        PortSpec::new(
+            "file",
+            "the data file (`{file: path}`): .h5ad, .h5mu, 10x .h5, matrix.mtx(.gz), .csv/.tsv/.arrow/.parquet",
+        ),
+        PortSpec::optional(
+            "features",
+            "mtx: features.tsv(.gz), genes.tsv or all_genes.csv (default: found beside the matrix)",
+        ),
+        PortSpec::optional(
+            "barcodes",
+            "mtx: barcodes.tsv(.gz) or cell_metadata.csv (default: found beside the matrix)",
+        ),
+        PortSpec::optional(
+            "obs",
+            "a table with one row per cell (csv/tsv/arrow/parquet), joined to the cells by barcode",
+        ),
+        PortSpec::optional(
+            "guide_calls",
+            "Cell Ranger's protospacer_calls_per_cell.csv: guide calls instead of `guide_umi_threshold`",
+        ),
+    ],
+    outputs: vec![
+        PortSpec::new("expression", "cells × genes (sparse), from X or `layer`"),
+        PortSpec::new(
+            "cells",
+            "obs columns, plus cell, targets (A or A+B), n_targets (a file's own targets/n_targets become *_orig)",
+        ),
+        PortSpec::new("genes", "var columns, plus gene"),
+        PortSpec::new("conditions", "condition (A, A+B; empty = control), n_targets, cells"),
+        PortSpec::new("targets", "target, single_cells, combination_cells, in_matrix (a gene of the matrix)"),
+        PortSpec::new(
+            "summary",
+            "what load decided: column, separators, cells read, dropped by filter, unassigned, dropped by \
+             max_targets, controls, singles, doubles, targets not in the matrix, warnings",
+        ),
+    ],
+    params: vec![
+        ParamSpec::new(
+            "layer",
+            ParamType::optional(ParamType::Str),
+            json!(null),
+            "h5ad/h5mu layer to read instead of X; `raw` reads raw/X (with raw/var)",
+        ),
+        ParamSpec::new(
+            "perturbation_column",
+            ParamType::optional(ParamType::Str),
+            json!(null),
+            "obs column with the perturbation label (default: the first of target, targets, target_gene, gene, \
+             guide_target, target_top, perturbed_genes, condition, perturbation, guide_ids, guide_identity)",
+        ),
+        ParamSpec::new(
+            "separator",
+            ParamType::StrList,
+            json!(["+", ","]),
+            "strings that separate the targets of one cell (`_` is a guide suffix unless named here)",
+        ),
+        ParamSpec::new(
+            "control_label",
+            ParamType::optional(ParamType::Str),
+            json!(null),
+            "label(s) of control cells, comma-separated (besides ctrl, control, non-targeting, NTC, \
+             safe-targeting, …; case, `-` and `_` ignored)",
+        ),
+        ParamSpec::new(
+            "unassigned",
+            ParamType::Choice(&["drop", "control"]),
+            json!("drop"),
+            "cells whose label is missing, empty or NA (no guide call): dropped and counted, or controls",
+        ),
+        ParamSpec::new(
+            "all_controls",
+            ParamType::Bool,
+            json!(false),
+            "the file is not a screen: no perturbation column, every cell is a control",
+        ),
+        ParamSpec::new(
+            "var_names",
+            ParamType::optional(ParamType::Str),
+            json!(null),
+            "var column to use as gene names (e.g. gene_symbols)",
+        ),
+        ParamSpec::new(
+            "filter",
+            ParamType::StrList,
+            json!([]),
+            "keep cells where every `column op value` holds (op: == != >= <= > <)",
+        ),
+        ParamSpec::new(
+            "transpose",
+            ParamType::optional(ParamType::Bool),
+            json!(null),
+            "text tables: true if the file is genes × cells; mtx: true if rows are cells (Parse), false if \
+             genes (10x); unset: from the features/barcodes lengths",
+        ),
+        ParamSpec::new(
+            "modality",
+            ParamType::optional(ParamType::Str),
+            json!(null),
+            "h5mu: the modality to read (needed when there are several)",
+        ),
+        ParamSpec::new(
+            "genome",
+            ParamType::optional(ParamType::Str),
+            json!(null),
+            "10x h5: keep this genome's features (needed for a Cell Ranger 2 file with several)",
+        ),
+        ParamSpec::new(
+            "guide_umi_threshold",
+            ParamType::positive(),
+            json!(3),
+            "10x h5 with CRISPR Guide Capture: call a guide in a cell from this many UMIs (Cell Ranger's \
+             min-crispr-umi floor; its per-guide mixture is not applied)",
+        ),
+        ParamSpec::new("max_targets", ParamType::positive(), json!(2), "drop cells with more targets than this"),
+    ],
+});
+
 impl NodeKind for Load {
-    fn name(&self) -> &str {
-        "load"
-    }
-    fn version(&self) -> u32 {
-        2
-    }
-    fn doc(&self) -> &str {
-        "read a screen: h5ad (AnnData), h5mu (MuData), 10x Cell Ranger h5 (with guide calls), matrix.mtx \
-         (10x, GEO, Parse), or a dense cells × genes csv/tsv/arrow/parquet table; join a cell table by barcode"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new(
-                "file",
-                "the data file (`{file: path}`): .h5ad, .h5mu, 10x .h5, matrix.mtx(.gz), .csv/.tsv/.arrow/.parquet",
-            ),
-            PortSpec::optional(
-                "features",
-                "mtx: features.tsv(.gz), genes.tsv or all_genes.csv (default: found beside the matrix)",
-            ),
-            PortSpec::optional(
-                "barcodes",
-                "mtx: barcodes.tsv(.gz) or cell_metadata.csv (default: found beside the matrix)",
-            ),
-            PortSpec::optional(
-                "obs",
-                "a table with one row per cell (csv/tsv/arrow/parquet), joined to the cells by barcode",
-            ),
-            PortSpec::optional(
-                "guide_calls",
-                "Cell Ranger's protospacer_calls_per_cell.csv: guide calls instead of `guide_umi_threshold`",
-            ),
-        ]
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("expression", "cells × genes (sparse), from X or `layer`"),
-            PortSpec::new(
-                "cells",
-                "obs columns, plus cell, targets (A or A+B), n_targets (a file's own targets/n_targets become *_orig)",
-            ),
-            PortSpec::new("genes", "var columns, plus gene"),
-            PortSpec::new("conditions", "condition (A, A+B; empty = control), n_targets, cells"),
-            PortSpec::new("targets", "target, single_cells, combination_cells, in_matrix (a gene of the matrix)"),
-            PortSpec::new(
-                "summary",
-                "what load decided: column, separators, cells read, dropped by filter, unassigned, dropped by \
-                 max_targets, controls, singles, doubles, targets not in the matrix, warnings",
-            ),
-        ]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::new(
-                "layer",
-                ParamType::optional(ParamType::Str),
-                json!(null),
-                "h5ad/h5mu layer to read instead of X; `raw` reads raw/X (with raw/var)",
-            ),
-            ParamSpec::new(
-                "perturbation_column",
-                ParamType::optional(ParamType::Str),
-                json!(null),
-                "obs column with the perturbation label (default: the first of target, targets, target_gene, gene, \
-                 guide_target, target_top, perturbed_genes, condition, perturbation, guide_ids, guide_identity)",
-            ),
-            ParamSpec::new(
-                "separator",
-                ParamType::StrList,
-                json!(["+", ","]),
-                "strings that separate the targets of one cell (`_` is a guide suffix unless named here)",
-            ),
-            ParamSpec::new(
-                "control_label",
-                ParamType::optional(ParamType::Str),
-                json!(null),
-                "label(s) of control cells, comma-separated (besides ctrl, control, non-targeting, NTC, \
-                 safe-targeting, …; case, `-` and `_` ignored)",
-            ),
-            ParamSpec::new(
-                "unassigned",
-                ParamType::Choice(&["drop", "control"]),
-                json!("drop"),
-                "cells whose label is missing, empty or NA (no guide call): dropped and counted, or controls",
-            ),
-            ParamSpec::new(
-                "all_controls",
-                ParamType::Bool,
-                json!(false),
-                "the file is not a screen: no perturbation column, every cell is a control",
-            ),
-            ParamSpec::new(
-                "var_names",
-                ParamType::optional(ParamType::Str),
-                json!(null),
-                "var column to use as gene names (e.g. gene_symbols)",
-            ),
-            ParamSpec::new(
-                "filter",
-                ParamType::StrList,
-                json!([]),
-                "keep cells where every `column op value` holds (op: == != >= <= > <)",
-            ),
-            ParamSpec::new(
-                "transpose",
-                ParamType::optional(ParamType::Bool),
-                json!(null),
-                "text tables: true if the file is genes × cells; mtx: true if rows are cells (Parse), false if \
-                 genes (10x); unset: from the features/barcodes lengths",
-            ),
-            ParamSpec::new(
-                "modality",
-                ParamType::optional(ParamType::Str),
-                json!(null),
-                "h5mu: the modality to read (needed when there are several)",
-            ),
-            ParamSpec::new(
-                "genome",
-                ParamType::optional(ParamType::Str),
-                json!(null),
-                "10x h5: keep this genome's features (needed for a Cell Ranger 2 file with several)",
-            ),
-            ParamSpec::new(
-                "guide_umi_threshold",
-                ParamType::positive(),
-                json!(3),
-                "10x h5 with CRISPR Guide Capture: call a guide in a cell from this many UMIs (Cell Ranger's \
-                 min-crispr-umi floor; its per-guide mixture is not applied)",
-            ),
-            ParamSpec::new("max_targets", ParamType::positive(), json!(2), "drop cells with more targets than this"),
-        ]
+    fn spec(&self) -> &KindSpec {
+        &SPEC
     }
     /// [`BASE`](crate::engine::memory::BASE) plus 5× the file: a gzip h5ad of 41.5 MiB (40,000 ×
     /// 4,000, 16 M stored counts) peaked at 152 MiB (README, "Memory"); an uncompressed file needs less.

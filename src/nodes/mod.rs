@@ -13,6 +13,7 @@ pub mod load;
 pub mod load_labels;
 pub mod load_read;
 pub mod ora;
+pub mod params;
 pub mod permutation_test;
 pub mod preprocess;
 pub mod pseudobulk;

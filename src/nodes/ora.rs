@@ -3,58 +3,55 @@
 //! as in the paper's Appendix B.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::LazyLock;
 
 use serde_json::json;
 
 use super::common::{edge_list, outputs};
 use crate::algo::enrichment::over_representation;
-use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::engine::{
+    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext,
+};
 use crate::io::gmt::read_gmt;
 use crate::table::TableBuilder;
 
 /// The `ora` kind.
 pub struct Ora;
 
+static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "ora",
+    version: 1,
+    doc: "GO over-representation of each TF community's regulon (hypergeometric, BH)",
+    inputs: vec![
+        PortSpec::new("communities", "tf, community (e.g. leiden-sweep.consensus)"),
+        PortSpec::new("grn", "edge table: source, target (strong edges if `strong`)"),
+        PortSpec::new("gene_sets", "GMT file (`{file: go_bp.gmt.gz}`)"),
+    ],
+    outputs: vec![PortSpec::new(
+        "enrichment",
+        "community, term, name, size, overlap, genes, p, q, background (terms with q ≤ fdr)",
+    )],
+    params: vec![
+        ParamSpec::new(
+            "min_size",
+            ParamType::positive(),
+            json!(15),
+            "smallest gene set tested (within the background)",
+        ),
+        ParamSpec::new("max_size", ParamType::positive(), json!(500), "largest gene set tested"),
+        ParamSpec::new("fdr", ParamType::fraction(), json!(0.05), "report terms with q at most this"),
+        ParamSpec::new(
+            "background_fraction",
+            ParamType::fraction(),
+            json!(0.5),
+            "terms enriched in at least this fraction of communities are flagged `background`",
+        ),
+    ],
+});
+
 impl NodeKind for Ora {
-    fn name(&self) -> &str {
-        "ora"
-    }
-    fn version(&self) -> u32 {
-        1
-    }
-    fn doc(&self) -> &str {
-        "GO over-representation of each TF community's regulon (hypergeometric, BH)"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("communities", "tf, community (e.g. leiden-sweep.consensus)"),
-            PortSpec::new("grn", "edge table: source, target (strong edges if `strong`)"),
-            PortSpec::new("gene_sets", "GMT file (`{file: go_bp.gmt.gz}`)"),
-        ]
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![PortSpec::new(
-            "enrichment",
-            "community, term, name, size, overlap, genes, p, q, background (terms with q ≤ fdr)",
-        )]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::new(
-                "min_size",
-                ParamType::positive(),
-                json!(15),
-                "smallest gene set tested (within the background)",
-            ),
-            ParamSpec::new("max_size", ParamType::positive(), json!(500), "largest gene set tested"),
-            ParamSpec::new("fdr", ParamType::fraction(), json!(0.05), "report terms with q at most this"),
-            ParamSpec::new(
-                "background_fraction",
-                ParamType::fraction(),
-                json!(0.5),
-                "terms enriched in at least this fraction of communities are flagged `background`",
-            ),
-        ]
+    fn spec(&self) -> &KindSpec {
+        &SPEC
     }
     fn run(&self, p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
         let comm = inputs.table("communities")?;

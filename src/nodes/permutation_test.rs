@@ -16,6 +16,7 @@
 //! reproducibility (seed-to-seed noise against the null mean), not significance.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use ndarray::Array2;
 use rand::SeedableRng;
@@ -32,7 +33,8 @@ use crate::algo::random::derive_seed;
 use crate::algo::tmex::{Moments, fit_alignment_moments, mcc_moments, tmex_moments};
 use crate::engine::params::MAX_TASKS;
 use crate::engine::{
-    Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, Resources, RunContext, Shard,
+    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, Resources, RunContext,
+    Shard,
 };
 use crate::table::{Matrix, Table, TableBuilder};
 
@@ -50,38 +52,30 @@ const REDUCE_ONLY: [&str; 4] = ["seeds", "permutations", "bootstrap", "pca"];
 /// Coverage of the effect-size interval.
 const LEVEL: f64 = 0.95;
 
-impl NodeKind for PermutationTest {
-    fn name(&self) -> &str {
-        "permutation-test"
-    }
-    fn version(&self) -> u32 {
-        3
-    }
-    fn doc(&self) -> &str {
-        "T-MEX of the true communities vs size-preserving permutations, scored on the same autoencoder runs"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
+static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "permutation-test",
+    version: 3,
+    doc: "T-MEX of the true communities vs size-preserving permutations, scored on the same autoencoder runs",
+    inputs: {
         let mut ports = ports();
         ports.push(PortSpec::optional(
             "tfs",
             "TF names: the global eigengene spans all of them in the expression, A.3 (default: the community TFs)",
         ));
         ports
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new(
-                "values",
-                "arm (true | null), permutation (0 = the true labelling, 1..N), run, seed, tmex_train, tmex_val, mcc",
-            ),
-            PortSpec::new(
-                "summary",
-                "true_mean, true_sd, null_mean, null_sd, effect_size, effect_ci_low, effect_ci_high, p_perm, \
-                 permutations, t, p_t (technical reproducibility), runs, bootstrap",
-            ),
-        ]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
+    },
+    outputs: vec![
+        PortSpec::new(
+            "values",
+            "arm (true | null), permutation (0 = the true labelling, 1..N), run, seed, tmex_train, tmex_val, mcc",
+        ),
+        PortSpec::new(
+            "summary",
+            "true_mean, true_sd, null_mean, null_sd, effect_size, effect_ci_low, effect_ci_high, p_perm, \
+             permutations, t, p_t (technical reproducibility), runs, bootstrap",
+        ),
+    ],
+    params: {
         let mut p = params();
         p.extend([
             ParamSpec::new(
@@ -105,6 +99,12 @@ impl NodeKind for PermutationTest {
             ParamSpec::new("seed", ParamType::count(), json!(0), "master seed of every run, shuffle and bootstrap"),
         ]);
         p
+    },
+});
+
+impl NodeKind for PermutationTest {
+    fn spec(&self) -> &KindSpec {
+        &SPEC
     }
     fn resources(&self, p: &Params) -> Resources {
         Resources { gpus: usize::from(p.bool("gpu").unwrap_or(false)), ..Resources::default() }

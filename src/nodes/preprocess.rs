@@ -2,6 +2,7 @@
 //! keeping perturbed targets and listed TFs in the gene set.
 
 use std::collections::HashSet;
+use std::sync::LazyLock;
 
 use serde_json::json;
 
@@ -10,37 +11,29 @@ use rayon::prelude::*;
 
 use crate::algo::preprocess::{Flavor, Hvg, HvgOptions, Prepared, Steps, prepare, subsample};
 use crate::algo::sparse::Rows;
-use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::engine::{
+    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext,
+};
 use crate::table::{BATCH_ROWS, BlockWriter, SparseRows, Table, TableBuilder, sparse_genes, sparsified};
 
 /// The `preprocess` kind.
 pub struct Preprocess;
 
-impl NodeKind for Preprocess {
-    fn name(&self) -> &str {
-        "preprocess"
-    }
-    fn version(&self) -> u32 {
-        2
-    }
-    fn doc(&self) -> &str {
-        "subsample cells, normalize_total, log1p and select highly variable genes as scanpy does"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("counts", "cells × genes raw counts (sparse or dense table)"),
-            PortSpec::optional("cells", "cell table with `targets` (for subsampling and keeping targets)"),
-            PortSpec::optional("tfs", "TF names to keep in the gene set"),
-        ]
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("expression", "cells × selected genes, log-normalised (sparse)"),
-            PortSpec::new("genes", "gene, highly_variable, means, dispersions, dispersions_norm, kept"),
-            PortSpec::new("cells", "the kept rows of the cell table"),
-        ]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
+static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "preprocess",
+    version: 2,
+    doc: "subsample cells, normalize_total, log1p and select highly variable genes as scanpy does",
+    inputs: vec![
+        PortSpec::new("counts", "cells × genes raw counts (sparse or dense table)"),
+        PortSpec::optional("cells", "cell table with `targets` (for subsampling and keeping targets)"),
+        PortSpec::optional("tfs", "TF names to keep in the gene set"),
+    ],
+    outputs: vec![
+        PortSpec::new("expression", "cells × selected genes, log-normalised (sparse)"),
+        PortSpec::new("genes", "gene, highly_variable, means, dispersions, dispersions_norm, kept"),
+        PortSpec::new("cells", "the kept rows of the cell table"),
+    ],
+    params: {
         let d = HvgOptions::default();
         let float = |name, v: f64, doc| ParamSpec::new(name, ParamType::Float { min: None, max: None }, json!(v), doc);
         vec![
@@ -103,6 +96,12 @@ impl NodeKind for Preprocess {
             ParamSpec::new("min_cells", ParamType::count(), json!(0), "drop perturbations with fewer cells"),
             ParamSpec::new("seed", ParamType::count(), json!(0), "subsampling seed"),
         ]
+    },
+});
+
+impl NodeKind for Preprocess {
+    fn spec(&self) -> &KindSpec {
+        &SPEC
     }
     /// [`BASE`](crate::engine::memory::BASE) plus 2.25× the inputs (read in place, a row at a time):
     /// a peak of 610 MiB was measured for 331 MiB of inputs (README, "Memory").

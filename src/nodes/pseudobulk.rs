@@ -5,13 +5,16 @@
 //! counts are the `count per perturbation × covariate` of Table 1's baselines.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use serde_json::json;
 
 use super::common::outputs;
 use crate::algo::pseudobulk::group_profiles;
-use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::engine::{
+    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext,
+};
 use crate::table::{BlockWriter, SparseRows, Table, TableBuilder, sparse_genes, sparsified};
 
 /// The `pseudobulk` kind.
@@ -20,50 +23,44 @@ pub struct Pseudobulk;
 /// The group name of control cells (empty `targets`).
 const CONTROL: &str = "control";
 
+static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "pseudobulk",
+    version: 1,
+    doc: "mean (or sum) expression and fraction of expressing cells per perturbation × covariates",
+    inputs: vec![
+        PortSpec::new("expression", "cells × genes (counts or normalised; sparse or dense table)"),
+        PortSpec::new("cells", "one row per cell of `expression`, in its order, with the `by` columns"),
+    ],
+    outputs: vec![
+        PortSpec::new("profiles", "groups × genes: the `stat` of each gene over the group's cells (sparse)"),
+        PortSpec::new("fractions", "groups × genes: the fraction of the group's cells where the gene is non-zero"),
+        PortSpec::new("groups", "group, the `by` columns, cells, total (sum of the group's values)"),
+    ],
+    params: vec![
+        ParamSpec::new(
+            "by",
+            ParamType::StrList,
+            json!(["targets"]),
+            "cell-table columns that define a group (e.g. [targets, gem_group]); empty targets are `control`",
+        ),
+        ParamSpec::new(
+            "stat",
+            ParamType::Choice(&["mean", "sum"]),
+            json!("mean"),
+            "per gene: the mean over the group's cells, or the sum (counts for DESeq2/edgeR)",
+        ),
+        ParamSpec::new(
+            "min_cells",
+            ParamType::positive(),
+            json!(1),
+            "drop groups with fewer cells (counted in the log)",
+        ),
+    ],
+});
+
 impl NodeKind for Pseudobulk {
-    fn name(&self) -> &str {
-        "pseudobulk"
-    }
-    fn version(&self) -> u32 {
-        1
-    }
-    fn doc(&self) -> &str {
-        "mean (or sum) expression and fraction of expressing cells per perturbation × covariates"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("expression", "cells × genes (counts or normalised; sparse or dense table)"),
-            PortSpec::new("cells", "one row per cell of `expression`, in its order, with the `by` columns"),
-        ]
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("profiles", "groups × genes: the `stat` of each gene over the group's cells (sparse)"),
-            PortSpec::new("fractions", "groups × genes: the fraction of the group's cells where the gene is non-zero"),
-            PortSpec::new("groups", "group, the `by` columns, cells, total (sum of the group's values)"),
-        ]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::new(
-                "by",
-                ParamType::StrList,
-                json!(["targets"]),
-                "cell-table columns that define a group (e.g. [targets, gem_group]); empty targets are `control`",
-            ),
-            ParamSpec::new(
-                "stat",
-                ParamType::Choice(&["mean", "sum"]),
-                json!("mean"),
-                "per gene: the mean over the group's cells, or the sum (counts for DESeq2/edgeR)",
-            ),
-            ParamSpec::new(
-                "min_cells",
-                ParamType::positive(),
-                json!(1),
-                "drop groups with fewer cells (counted in the log)",
-            ),
-        ]
+    fn spec(&self) -> &KindSpec {
+        &SPEC
     }
     fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
         let table = inputs.table("expression")?;

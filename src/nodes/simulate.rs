@@ -1,10 +1,13 @@
 //! `simulate`: a Perturb-seq screen from a planted GRN (see [`crate::algo::simulate`]).
 
 use serde_json::json;
+use std::sync::LazyLock;
 
 use super::common::{cells_table, check_memory, outputs};
 use crate::algo::simulate::{Model, Perturbation, SimParams, simulate};
-use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::engine::{
+    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext,
+};
 use crate::table::{SparseMatrix, TableBuilder};
 
 /// The `simulate` kind.
@@ -18,30 +21,20 @@ fn count(name: &'static str, default: usize, doc: &'static str) -> ParamSpec {
     ParamSpec::new(name, ParamType::count(), json!(default), doc)
 }
 
-impl NodeKind for Simulate {
-    fn name(&self) -> &str {
-        "simulate"
-    }
-    fn version(&self) -> u32 {
-        1
-    }
-    fn doc(&self) -> &str {
-        "simulate a Perturb-seq screen (NB counts) from a planted GRN with TF communities"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        Vec::new()
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("counts", "cells × genes raw counts (sparse)"),
-            PortSpec::new("cells", "cell, targets (A or A+B; empty for controls), n_targets"),
-            PortSpec::new("genes", "gene, is_tf"),
-            PortSpec::new("tfs", "tf"),
-            PortSpec::new("edges", "true regulatory edges: source, target, weight"),
-            PortSpec::new("communities", "true community of each TF: tf, community"),
-        ]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
+static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "simulate",
+    version: 1,
+    doc: "simulate a Perturb-seq screen (NB counts) from a planted GRN with TF communities",
+    inputs: Vec::new(),
+    outputs: vec![
+        PortSpec::new("counts", "cells × genes raw counts (sparse)"),
+        PortSpec::new("cells", "cell, targets (A or A+B; empty for controls), n_targets"),
+        PortSpec::new("genes", "gene, is_tf"),
+        PortSpec::new("tfs", "tf"),
+        PortSpec::new("edges", "true regulatory edges: source, target, weight"),
+        PortSpec::new("communities", "true community of each TF: tf, community"),
+    ],
+    params: {
         let d = SimParams::default();
         vec![
             count("seed", 0, "random seed"),
@@ -109,6 +102,12 @@ impl NodeKind for Simulate {
                 "saturating model: the bound s of each regulator's response (> 0)",
             ),
         ]
+    },
+});
+
+impl NodeKind for Simulate {
+    fn spec(&self) -> &KindSpec {
+        &SPEC
     }
     /// [`BASE`](crate::engine::memory::BASE) plus 2× the algorithm's own peak bound (it holds the
     /// counts, then their table): 795 MiB was measured for 44,000 cells × 1,560 genes, 88 MiB for

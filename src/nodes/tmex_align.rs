@@ -3,13 +3,16 @@
 //! too; correlations TFA × Z and TFA × Ẑ as in Figure 1b; MCC.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use ndarray::{Array2, Axis};
 use serde_json::json;
 
 use super::common::outputs;
 use crate::algo::tmex::{GradientOptions, correlation_matrix, fit_alignment, fit_alignment_gradient, mcc, tmex};
-use crate::engine::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::engine::{
+    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext,
+};
 use crate::table::{Matrix, Table, TableBuilder};
 
 /// The `tmex-align` kind.
@@ -39,36 +42,30 @@ fn read_latent(t: &Table) -> Result<Latent, NodeError> {
     Ok(Latent { cells: t.str_column("cell")?, split: t.str_column("split")?, names, values })
 }
 
+static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "tmex-align",
+    version: 1,
+    doc: "T-MEX alignment: A = argmax mean partial correlation ρ(ẐA_i, TFA_i | TFA_−i); scores and MCC",
+    inputs: vec![
+        PortSpec::new("latent", "cell, split, z_1 … (ae-train.latent)"),
+        PortSpec::new("activities", "cell, then one column per activity (eigengene.activities)"),
+    ],
+    outputs: vec![
+        PortSpec::new("A", "latent, then one column per activity: the alignment (unit-norm columns)"),
+        PortSpec::new("aligned", "cell, split, then Z = ẐA, one column per activity"),
+        PortSpec::new("correlations", "matrix (tfa_x_z | tfa_x_zhat), activity, latent, r, best"),
+        PortSpec::new("score", "tmex_train, tmex_val, mcc, method, n_train, n_validation"),
+    ],
+    params: vec![
+        ParamSpec::new("method", ParamType::Choice(METHODS), json!("exact"), "closed form, or Adam as the paper"),
+        ParamSpec::new("lr", ParamType::Float { min: Some(0.0), max: None }, json!(1e-2), "gradient: Adam step"),
+        ParamSpec::new("steps", ParamType::positive(), json!(2000), "gradient: maximum steps"),
+    ],
+});
+
 impl NodeKind for TmexAlign {
-    fn name(&self) -> &str {
-        "tmex-align"
-    }
-    fn version(&self) -> u32 {
-        1
-    }
-    fn doc(&self) -> &str {
-        "T-MEX alignment: A = argmax mean partial correlation ρ(ẐA_i, TFA_i | TFA_−i); scores and MCC"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("latent", "cell, split, z_1 … (ae-train.latent)"),
-            PortSpec::new("activities", "cell, then one column per activity (eigengene.activities)"),
-        ]
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("A", "latent, then one column per activity: the alignment (unit-norm columns)"),
-            PortSpec::new("aligned", "cell, split, then Z = ẐA, one column per activity"),
-            PortSpec::new("correlations", "matrix (tfa_x_z | tfa_x_zhat), activity, latent, r, best"),
-            PortSpec::new("score", "tmex_train, tmex_val, mcc, method, n_train, n_validation"),
-        ]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::new("method", ParamType::Choice(METHODS), json!("exact"), "closed form, or Adam as the paper"),
-            ParamSpec::new("lr", ParamType::Float { min: Some(0.0), max: None }, json!(1e-2), "gradient: Adam step"),
-            ParamSpec::new("steps", ParamType::positive(), json!(2000), "gradient: maximum steps"),
-        ]
+    fn spec(&self) -> &KindSpec {
+        &SPEC
     }
     /// [`BASE`](crate::engine::memory::BASE) plus 8× the inputs: a peak of 48 MiB was measured
     /// for 5.5 MiB of inputs (README, "Memory").

@@ -1,0 +1,97 @@
+//! Typed params: each kind declares its params once with [`kind_params!`], which makes both the
+//! [`ParamSpec`] list (what the workflow loader checks and `gcrl kinds` prints) and a struct with
+//! one field per param, decoded from the checked [`Params`] at the start of a task.
+//!
+//! A param's name is its field's name, so the two cannot drift, and a misspelt param inside a
+//! node is a compile error (linfa's `ParamGuard`: checked params before fitting). The cache key
+//! still comes from [`Params`], so typing changes no key.
+
+use crate::algo::eigengene::Pca;
+use crate::engine::params::Range;
+use crate::engine::{NodeError, Params};
+
+/// A Rust value that a checked param decodes into.
+pub trait FromParam: Sized {
+    /// The value of param `name`; an error names the param.
+    fn from_param(params: &Params, name: &str) -> Result<Self, NodeError>;
+}
+
+macro_rules! from_param {
+    ($($ty:ty => $get:ident),* $(,)?) => {
+        $(impl FromParam for $ty {
+            fn from_param(params: &Params, name: &str) -> Result<Self, NodeError> {
+                params.$get(name).map(Into::into)
+            }
+        })*
+    };
+}
+
+from_param! {
+    bool => bool,
+    i64 => i64,
+    usize => usize,
+    Option<usize> => opt_usize,
+    u64 => seed,
+    f64 => f64,
+    Option<f64> => opt_f64,
+    String => str,
+    Vec<String> => strs,
+    Range => range,
+}
+
+impl FromParam for Option<String> {
+    fn from_param(params: &Params, name: &str) -> Result<Self, NodeError> {
+        Ok(params.opt_str(name)?.map(String::from))
+    }
+}
+
+/// The `pca` choice: `covariance` (A.3) or `correlation` (WGCNA).
+impl FromParam for Pca {
+    fn from_param(params: &Params, name: &str) -> Result<Self, NodeError> {
+        Ok(if params.str(name)? == "correlation" { Pca::Correlation } else { Pca::Covariance })
+    }
+}
+
+/// Declares a kind's params: a struct with one public field per param and, on it, `specs()`
+/// (the [`ParamSpec`](crate::engine::ParamSpec)s, in field order) and `decode(&Params)`.
+///
+/// Each field reads `name: RustType = spec_fn(args…)`: the spec is `spec_fn(“name”, args…)`, so
+/// `ParamSpec::new(ty, default, doc)`, `ParamSpec::required(ty, doc)` or a shared spec function
+/// that takes the name first.
+///
+/// ```ignore
+/// kind_params! {
+///     /// Params of `diag-sum`.
+///     pub struct SumParams {
+///         digits: usize = ParamSpec::new(ParamType::count(), json!(6), "round the sum to this many decimals"),
+///     }
+/// }
+/// let p = SumParams::decode(&params)?; // p.digits
+/// ```
+macro_rules! kind_params {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $($field:ident : $ty:ty = $spec:ident $(:: $spec_tail:ident)* ($($arg:expr),* $(,)?)),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone)]
+        $vis struct $name {
+            $(#[doc = concat!("Param `", stringify!($field), "`.")] pub $field: $ty,)*
+        }
+
+        impl $name {
+            /// The declared params, in field order.
+            pub fn specs() -> Vec<$crate::engine::ParamSpec> {
+                vec![$($spec $(:: $spec_tail)* (stringify!($field), $($arg),*)),*]
+            }
+
+            /// Every field from its checked param.
+            pub fn decode(params: &$crate::engine::Params) -> Result<Self, $crate::engine::NodeError> {
+                Ok($name { $($field: $crate::nodes::params::FromParam::from_param(params, stringify!($field))?,)* })
+            }
+        }
+    };
+}
+pub(crate) use kind_params;
