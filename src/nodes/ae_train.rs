@@ -5,9 +5,10 @@ use serde_json::json;
 use std::sync::LazyLock;
 
 use super::common::outputs;
-use super::gcrl_ae::{AeData, fit, params, ports, zscore};
+use super::declare::ports;
+use super::gcrl_ae::{AeData, ae_ports, fit, params, zscore};
 use crate::engine::{
-    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, Resources, RunContext,
+    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, Resources, RunContext,
 };
 use crate::table::TableBuilder;
 
@@ -18,11 +19,11 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
     name: "ae-train",
     version: 2,
     doc: "gCRL autoencoder: community TFs → latent (k + 1) → quadratic decoder → GRN genes",
-    inputs: ports(),
-    outputs: vec![
-        PortSpec::new("latent", "cell, split (train | validation | excluded), z_1 … z_d"),
-        PortSpec::new("history", "epoch, train_loss, validation_loss, kept"),
-        PortSpec::new("weights", "layer, row, col, value (row-major [fan_in, fan_out])"),
+    inputs: ae_ports(),
+    outputs: ports![
+        latent: "cell, split (train | validation | excluded), z_1 … z_d",
+        history: "epoch, train_loss, validation_loss, kept",
+        weights: "layer, row, col, value (row-major [fan_in, fan_out])",
     ],
     params: {
         let mut p = params();

@@ -38,14 +38,13 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use super::common::{cell_targets, names, outputs};
+use super::declare::ports;
 use super::vae_train::{CONTROL_PREDICTION, MODELS};
 use crate::algo::aecd::{centroid, centroid_distance, half_splits, mean_se, paired_wilcoxon, perfect_distance};
 use crate::algo::labels::condition_name;
 use crate::algo::linear_baseline::{LinearBaseline, fit_linear_baseline};
 use crate::algo::perturbation::{Condition, Pca, Scores};
-use crate::engine::{
-    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext,
-};
+use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::table::{SparseMatrix, Table, TableBuilder};
 
 /// The `baseline-eval` kind.
@@ -68,25 +67,19 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
     name: "baseline-eval",
     version: 2,
     doc: "Table 1 on held-out doubles: models beside perfect, additive, mean, best-single, linear and worst-case",
-    inputs: vec![
-        PortSpec::new("expression", "cells × genes, the space the predictions are in"),
-        PortSpec::new("cells", "cell, targets, n_targets (same cells as expression)"),
-        PortSpec::new("predictions", "vae-train.predictions, one table per model (and seed)"),
-        PortSpec::optional(
-            "communities",
-            "tf, community: hold out doubles of two community TFs; baselines train on community singles",
-        ),
+    inputs: ports![
+        expression: "cells × genes, the space the predictions are in",
+        cells: "cell, targets, n_targets (same cells as expression)",
+        predictions: "vae-train.predictions, one table per model (and seed)",
+        communities?: "tf, community: hold out doubles of two community TFs; baselines train on community singles",
     ],
-    outputs: vec![
-        PortSpec::new(
-            "table",
-            "model, aecd, se, p_value, n_conditions, n_seeds, pearson_delta, pearson_delta_top20, mse_top20, \
+    outputs: ports![
+        table: "model, aecd, se, p_value, n_conditions, n_seeds, pearson_delta, pearson_delta_top20, mse_top20, \
              edistance, seed_sd, singles_error, additivity_gap, note (Table 1)",
-        ),
-        PortSpec::new("per_condition", "model, condition, n_cells, n_seeds, every metric, additivity_gap"),
-        PortSpec::new("distances", "model, condition, distance"),
-        PortSpec::new("pairs", "model_a, model_b, n, statistic, p_value: paired Wilcoxon of every pair of rows"),
-        PortSpec::new("dropped", "condition, n_cells, reason: held-out doubles left out"),
+        per_condition: "model, condition, n_cells, n_seeds, every metric, additivity_gap",
+        distances: "model, condition, distance",
+        pairs: "model_a, model_b, n, statistic, p_value: paired Wilcoxon of every pair of rows",
+        dropped: "condition, n_cells, reason: held-out doubles left out",
     ],
     params: vec![
         ParamSpec::new(

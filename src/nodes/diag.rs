@@ -10,10 +10,9 @@ use serde_json::json;
 
 use std::sync::LazyLock;
 
-use super::params::kind_params;
-use crate::engine::{
-    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext, Shard,
-};
+use super::declare::kind_params;
+use super::declare::ports;
+use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext, Shard};
 use crate::table::{Table, TableBuilder};
 
 /// The `sleep_ms` param of every diagnostic kind.
@@ -46,8 +45,8 @@ static NUMBERS: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
     name: "diag-numbers",
     version: 1,
     doc: "diagnostic: n seeded random numbers in [0, scale)",
-    inputs: vec![PortSpec::optional("after", "any table; only orders this task after its producer")],
-    outputs: vec![PortSpec::new("values", "column `value`")],
+    inputs: ports![after?: "any table; only orders this task after its producer"],
+    outputs: ports![values: "column `value`"],
     params: NumbersParams::specs(),
 });
 
@@ -84,8 +83,8 @@ static SUM: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
     name: "diag-sum",
     version: 1,
     doc: "diagnostic: sum of the `value` columns of all inputs",
-    inputs: vec![PortSpec::new("values", "tables with a `value` column (several when swept)")],
-    outputs: vec![PortSpec::new("sum", "columns `n` (tables summed) and `sum`")],
+    inputs: ports![values: "tables with a `value` column (several when swept)"],
+    outputs: ports![sum: "columns `n` (tables summed) and `sum`"],
     params: SumParams::specs(),
 });
 
@@ -156,8 +155,8 @@ static SWEEP: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
     name: "diag-sweep",
     version: 1,
     doc: "diagnostic: a sharded node; each shard draws numbers, the reduce concatenates them",
-    inputs: vec![PortSpec::optional("after", "any table; only orders this node after its producer")],
-    outputs: vec![PortSpec::new("values", "columns `shard` and `value`")],
+    inputs: ports![after?: "any table; only orders this node after its producer"],
+    outputs: ports![values: "columns `shard` and `value`"],
     params: SweepParams::specs(),
 });
 

@@ -10,9 +10,10 @@ use std::sync::LazyLock;
 use ndarray::Array2;
 
 use super::common::{cell_targets, dense_columns, outputs};
+use super::declare::ports;
 use crate::algo::aecd::centroid;
 use crate::algo::effect_structure::rank1_shares;
-use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, Params, PortSpec, RunContext};
+use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, Params, RunContext};
 use crate::table::{SparseMatrix, TableBuilder};
 
 /// The `effect-structure` kind.
@@ -22,12 +23,12 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
     name: "effect-structure",
     version: 1,
     doc: "share of single-perturbation effect energy explained by one direction per TF community",
-    inputs: vec![
-        PortSpec::new("expression", "cells × genes, log-normalised"),
-        PortSpec::new("cells", "cell, targets, n_targets (same cells as expression)"),
-        PortSpec::new("communities", "tf, community"),
+    inputs: ports![
+        expression: "cells × genes, log-normalised",
+        cells: "cell, targets, n_targets (same cells as expression)",
+        communities: "tf, community",
     ],
-    outputs: vec![PortSpec::new("table", "community (or `all`), n_tfs, energy, rank1_energy, share")],
+    outputs: ports![table: "community (or `all`), n_tfs, energy, rank1_energy, share"],
     params: vec![],
 });
 

@@ -10,10 +10,9 @@ use std::sync::LazyLock;
 use serde_json::json;
 
 use super::common::{FIT_CELLS, dense_columns, extra_tf_columns, fitting_rows, outputs, pca, pca_param};
+use super::declare::ports;
 use crate::algo::eigengene::fit_eigengenes;
-use crate::engine::{
-    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext,
-};
+use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::table::{Matrix, SparseMatrix, TableBuilder};
 
 /// The `eigengene` kind.
@@ -23,18 +22,15 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
     name: "eigengene",
     version: 2,
     doc: "TF community activities: PC1 per community and a global one, projected onto every cell",
-    inputs: vec![
-        PortSpec::new("expression", "cells × genes, log-normalised"),
-        PortSpec::new("communities", "tf, community (e.g. leiden-sweep.consensus)"),
-        PortSpec::optional("cells", "cell table (with n_targets) to fit on controls only"),
-        PortSpec::optional(
-            "tfs",
-            "TF names: the global eigengene spans all of them in the expression (default: the community TFs)",
-        ),
+    inputs: ports![
+        expression: "cells × genes, log-normalised",
+        communities: "tf, community (e.g. leiden-sweep.consensus)",
+        cells?: "cell table (with n_targets) to fit on controls only",
+        tfs?: "TF names: the global eigengene spans all of them in the expression (default: the community TFs)",
     ],
-    outputs: vec![
-        PortSpec::new("activities", "cell, then one column per community (community_1, …) and global"),
-        PortSpec::new("loadings", "eigengene, tf, loading, mean, sd, variance_explained"),
+    outputs: ports![
+        activities: "cell, then one column per community (community_1, …) and global",
+        loadings: "eigengene, tf, loading, mean, sd, variance_explained",
     ],
     params: vec![
         ParamSpec::new(

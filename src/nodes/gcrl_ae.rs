@@ -14,6 +14,7 @@ use super::common::{
     FIT_CELLS, cell_targets, dense_columns, edge_list, extra_tf_columns, fitting_rows, pca_param, train_on_error,
     train_on_param,
 };
+use super::declare::ports;
 use crate::algo::eigengene::{EigengeneModel, Pca, fit_eigengenes};
 use crate::algo::random::split_rows;
 use crate::engine::{Inputs, NodeError, ParamSpec, ParamType, Params, PortSpec, RunContext};
@@ -24,12 +25,12 @@ use crate::table::{SparseMatrix, Table};
 const STREAM_SPLIT: u64 = 1;
 
 /// The input ports of the kinds that train the autoencoder.
-pub fn ports() -> Vec<PortSpec> {
-    vec![
-        PortSpec::new("expression", "cells × genes, log-normalised (e.g. preprocess.expression)"),
-        PortSpec::new("communities", "tf, community (e.g. leiden-sweep.consensus)"),
-        PortSpec::optional("cells", "cell table with targets: trains on controls + singles (see `train_on`)"),
-        PortSpec::optional("grn", "edge table whose genes are the decoder's targets (default: every gene)"),
+pub fn ae_ports() -> Vec<PortSpec> {
+    ports![
+        expression: "cells × genes, log-normalised (e.g. preprocess.expression)",
+        communities: "tf, community (e.g. leiden-sweep.consensus)",
+        cells?: "cell table with targets: trains on controls + singles (see `train_on`)",
+        grn?: "edge table whose genes are the decoder's targets (default: every gene)",
     ]
 }
 

@@ -7,11 +7,10 @@ use std::sync::LazyLock;
 use serde_json::json;
 
 use super::common::{FIT_CELLS, dense_columns, edge_list, fitting_rows, names, outputs};
+use super::declare::ports;
 use crate::algo::knn::{Smoothing, knn_smooth};
 use crate::algo::ridge::{GrnOptions, Keep, bagging_ridge, filter_edges};
-use crate::engine::{
-    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext,
-};
+use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::table::{SparseMatrix, TableBuilder};
 
 /// The `grn` kind.
@@ -21,16 +20,16 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
     name: "grn",
     version: 2,
     doc: "GRN by bagging ridge per target (CellOracle), BH FDR, strong edges by a 2-component GMM",
-    inputs: vec![
-        PortSpec::new("expression", "cells × genes, log-normalised (from preprocess)"),
-        PortSpec::optional("tfs", "TF names (a table or a one-per-line file); default: the prior's sources"),
-        PortSpec::optional("prior", "base network: source, target (candidate regulators per target)"),
-        PortSpec::optional("cells", "cell table (with n_targets) to fit on controls only"),
+    inputs: ports![
+        expression: "cells × genes, log-normalised (from preprocess)",
+        tfs?: "TF names (a table or a one-per-line file); default: the prior's sources",
+        prior?: "base network: source, target (candidate regulators per target)",
+        cells?: "cell table (with n_targets) to fit on controls only",
     ],
-    outputs: vec![
-        PortSpec::new("edges", "kept edges: source, target, coef_mean, coef_abs, p, q, strong"),
-        PortSpec::new("gmm", "component, weight, mean, sd, and the boundary on ln|coef|"),
-        PortSpec::new("summary", "tfs, targets, edges_fitted, edges_kept, edges_strong"),
+    outputs: ports![
+        edges: "kept edges: source, target, coef_mean, coef_abs, p, q, strong",
+        gmm: "component, weight, mean, sd, and the boundary on ln|coef|",
+        summary: "tfs, targets, edges_fitted, edges_kept, edges_strong",
     ],
     params: {
         let d = GrnOptions::default();

@@ -13,12 +13,11 @@ use arrow_array::types::UInt32Type;
 use serde_json::json;
 
 use super::common::{edge_list, names, outputs};
+use super::declare::ports;
 use crate::algo::leiden::{Graph, LeidenOptions, leiden};
 use crate::algo::partition::{cohesion, consensus_majority, mean_cohesion};
 use crate::algo::stability::{PairScore, mean_stability, pair_scores, select_resolution, tf_graph};
-use crate::engine::{
-    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext, Shard,
-};
+use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext, Shard};
 use crate::table::{Table, TableBuilder};
 
 /// The `leiden-sweep` kind.
@@ -52,26 +51,20 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
     name: "leiden-sweep",
     version: 3,
     doc: "TF communities: Leiden over resolutions × seeds, stability, consensus, cohesion test",
-    inputs: vec![
-        PortSpec::new("grn", "edge table: source, target, coef_mean or weight (strong edges if `strong`)"),
-        PortSpec::optional("tfs", "TF names (default: the sources of the edges)"),
+    inputs: ports![
+        grn: "edge table: source, target, coef_mean or weight (strong edges if `strong`)",
+        tfs?: "TF names (default: the sources of the edges)",
     ],
-    outputs: vec![
-        PortSpec::new("runs", "resolution, seed, quality, n_communities"),
-        PortSpec::new(
-            "stability",
-            "resolution, ari, vi, score (= ari_over_vi, the selection score), ari_over_vi, n_communities, \
+    outputs: ports![
+        runs: "resolution, seed, quality, n_communities",
+        stability: "resolution, ari, vi, score (= ari_over_vi, the selection score), ari_over_vi, n_communities, \
              fraction_identical, selected",
-        ),
-        PortSpec::new("pairs", "resolution, run_a, run_b, ari, vi: the sampled run pairs behind the means"),
-        PortSpec::new("consensus", "tf, community"),
-        PortSpec::new("cohesion", "community, size, w_internal, w_boundary, ratio, p_value"),
-        PortSpec::new(
-            "cohesion_mean",
-            "mean_ratio, null_mean, null_sd, p_value, permutations: the mean ratio over communities vs its null",
-        ),
-        PortSpec::new("cohesion_null", "permutation, mean_ratio: the size-preserving null of the mean ratio"),
-        PortSpec::new("tf_graph", "source, target, weight (undirected TF–TF graph)"),
+        pairs: "resolution, run_a, run_b, ari, vi: the sampled run pairs behind the means",
+        consensus: "tf, community",
+        cohesion: "community, size, w_internal, w_boundary, ratio, p_value",
+        cohesion_mean: "mean_ratio, null_mean, null_sd, p_value, permutations: the mean ratio over communities vs its null",
+        cohesion_null: "permutation, mean_ratio: the size-preserving null of the mean ratio",
+        tf_graph: "source, target, weight (undirected TF–TF graph)",
     ],
     params: vec![
         ParamSpec::new("resolution", ParamType::Range, json!({"from": 0.9, "to": 2.0, "step": 0.1}), "resolutions γ"),

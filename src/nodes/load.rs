@@ -9,12 +9,11 @@ use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray}
 use serde_json::json;
 
 use super::common::outputs;
+use super::declare::ports;
 use super::load_labels::{Assigned, Summary, Unassigned, assign, choose_column, column_labels, targets_table};
 use super::load_read::{Screen, read_screen};
 use crate::algo::labels::{LabelRules, condition_name};
-use crate::engine::{
-    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext,
-};
+use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::io::frame::{ColumnValues, DataFrame};
 use crate::table::{Table, TableBuilder};
 use crate::workflow::suggest::hint;
@@ -27,42 +26,21 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
     version: 2,
     doc: "read a screen: h5ad (AnnData), h5mu (MuData), 10x Cell Ranger h5 (with guide calls), matrix.mtx \
      (10x, GEO, Parse), or a dense cells × genes csv/tsv/arrow/parquet table; join a cell table by barcode",
-    inputs: vec![
-        PortSpec::new(
-            "file",
-            "the data file (`{file: path}`): .h5ad, .h5mu, 10x .h5, matrix.mtx(.gz), .csv/.tsv/.arrow/.parquet",
-        ),
-        PortSpec::optional(
-            "features",
-            "mtx: features.tsv(.gz), genes.tsv or all_genes.csv (default: found beside the matrix)",
-        ),
-        PortSpec::optional(
-            "barcodes",
-            "mtx: barcodes.tsv(.gz) or cell_metadata.csv (default: found beside the matrix)",
-        ),
-        PortSpec::optional(
-            "obs",
-            "a table with one row per cell (csv/tsv/arrow/parquet), joined to the cells by barcode",
-        ),
-        PortSpec::optional(
-            "guide_calls",
-            "Cell Ranger's protospacer_calls_per_cell.csv: guide calls instead of `guide_umi_threshold`",
-        ),
+    inputs: ports![
+        file: "the data file (`{file: path}`): .h5ad, .h5mu, 10x .h5, matrix.mtx(.gz), .csv/.tsv/.arrow/.parquet",
+        features?: "mtx: features.tsv(.gz), genes.tsv or all_genes.csv (default: found beside the matrix)",
+        barcodes?: "mtx: barcodes.tsv(.gz) or cell_metadata.csv (default: found beside the matrix)",
+        obs?: "a table with one row per cell (csv/tsv/arrow/parquet), joined to the cells by barcode",
+        guide_calls?: "Cell Ranger's protospacer_calls_per_cell.csv: guide calls instead of `guide_umi_threshold`",
     ],
-    outputs: vec![
-        PortSpec::new("expression", "cells × genes (sparse), from X or `layer`"),
-        PortSpec::new(
-            "cells",
-            "obs columns, plus cell, targets (A or A+B), n_targets (a file's own targets/n_targets become *_orig)",
-        ),
-        PortSpec::new("genes", "var columns, plus gene"),
-        PortSpec::new("conditions", "condition (A, A+B; empty = control), n_targets, cells"),
-        PortSpec::new("targets", "target, single_cells, combination_cells, in_matrix (a gene of the matrix)"),
-        PortSpec::new(
-            "summary",
-            "what load decided: column, separators, cells read, dropped by filter, unassigned, dropped by \
+    outputs: ports![
+        expression: "cells × genes (sparse), from X or `layer`",
+        cells: "obs columns, plus cell, targets (A or A+B), n_targets (a file's own targets/n_targets become *_orig)",
+        genes: "var columns, plus gene",
+        conditions: "condition (A, A+B; empty = control), n_targets, cells",
+        targets: "target, single_cells, combination_cells, in_matrix (a gene of the matrix)",
+        summary: "what load decided: column, separators, cells read, dropped by filter, unassigned, dropped by \
              max_targets, controls, singles, doubles, targets not in the matrix, warnings",
-        ),
     ],
     params: vec![
         ParamSpec::new(

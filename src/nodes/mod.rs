@@ -3,6 +3,7 @@
 pub mod ae_train;
 pub mod baseline_eval;
 pub mod common;
+pub mod declare;
 pub mod diag;
 pub mod effect_structure;
 pub mod eigengene;
@@ -13,7 +14,6 @@ pub mod load;
 pub mod load_labels;
 pub mod load_read;
 pub mod ora;
-pub mod params;
 pub mod permutation_test;
 pub mod preprocess;
 pub mod pseudobulk;

@@ -8,10 +8,9 @@ use std::sync::LazyLock;
 use serde_json::json;
 
 use super::common::{edge_list, outputs};
+use super::declare::ports;
 use crate::algo::enrichment::over_representation;
-use crate::engine::{
-    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext,
-};
+use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::io::gmt::read_gmt;
 use crate::table::TableBuilder;
 
@@ -22,15 +21,12 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
     name: "ora",
     version: 1,
     doc: "GO over-representation of each TF community's regulon (hypergeometric, BH)",
-    inputs: vec![
-        PortSpec::new("communities", "tf, community (e.g. leiden-sweep.consensus)"),
-        PortSpec::new("grn", "edge table: source, target (strong edges if `strong`)"),
-        PortSpec::new("gene_sets", "GMT file (`{file: go_bp.gmt.gz}`)"),
+    inputs: ports![
+        communities: "tf, community (e.g. leiden-sweep.consensus)",
+        grn: "edge table: source, target (strong edges if `strong`)",
+        gene_sets: "GMT file (`{file: go_bp.gmt.gz}`)",
     ],
-    outputs: vec![PortSpec::new(
-        "enrichment",
-        "community, term, name, size, overlap, genes, p, q, background (terms with q ≤ fdr)",
-    )],
+    outputs: ports![enrichment: "community, term, name, size, overlap, genes, p, q, background (terms with q ≤ fdr)"],
     params: vec![
         ParamSpec::new(
             "min_size",

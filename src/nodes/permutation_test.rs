@@ -26,15 +26,15 @@ use rayon::prelude::*;
 use serde_json::{Value, json};
 
 use super::common::{outputs, pca};
-use super::gcrl_ae::{AeData, eigengene_model, fit, params, ports};
+use super::declare::ports;
+use super::gcrl_ae::{AeData, ae_ports, eigengene_model, fit, params};
 use crate::algo::eigengene::Pca;
 use crate::algo::permutation::{Bootstrap, paired_permutation};
 use crate::algo::random::derive_seed;
 use crate::algo::tmex::{Moments, fit_alignment_moments, mcc_moments, tmex_moments};
 use crate::engine::params::MAX_TASKS;
 use crate::engine::{
-    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, Resources, RunContext,
-    Shard,
+    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, Resources, RunContext, Shard,
 };
 use crate::table::{Matrix, Table, TableBuilder};
 
@@ -52,28 +52,20 @@ const REDUCE_ONLY: [&str; 4] = ["seeds", "permutations", "bootstrap", "pca"];
 /// Coverage of the effect-size interval.
 const LEVEL: f64 = 0.95;
 
-static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+static SPEC: LazyLock<KindSpec> = LazyLock::new(|| {
+    KindSpec {
     name: "permutation-test",
     version: 3,
     doc: "T-MEX of the true communities vs size-preserving permutations, scored on the same autoencoder runs",
-    inputs: {
-        let mut ports = ports();
-        ports.push(PortSpec::optional(
-            "tfs",
-            "TF names: the global eigengene spans all of them in the expression, A.3 (default: the community TFs)",
-        ));
-        ports
-    },
-    outputs: vec![
-        PortSpec::new(
-            "values",
-            "arm (true | null), permutation (0 = the true labelling, 1..N), run, seed, tmex_train, tmex_val, mcc",
-        ),
-        PortSpec::new(
-            "summary",
-            "true_mean, true_sd, null_mean, null_sd, effect_size, effect_ci_low, effect_ci_high, p_perm, \
+    inputs: [
+        ae_ports(),
+        ports![tfs?: "TF names: the global eigengene spans all of them in the expression, A.3 (default: the community TFs)"],
+    ]
+    .concat(),
+    outputs: ports![
+        values: "arm (true | null), permutation (0 = the true labelling, 1..N), run, seed, tmex_train, tmex_val, mcc",
+        summary: "true_mean, true_sd, null_mean, null_sd, effect_size, effect_ci_low, effect_ci_high, p_perm, \
              permutations, t, p_t (technical reproducibility), runs, bootstrap",
-        ),
     ],
     params: {
         let mut p = params();
@@ -100,6 +92,7 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
         ]);
         p
     },
+}
 });
 
 impl NodeKind for PermutationTest {

@@ -7,13 +7,12 @@ use std::sync::LazyLock;
 use serde_json::json;
 
 use super::common::{cell_targets, names, outputs};
+use super::declare::ports;
 use rayon::prelude::*;
 
 use crate::algo::preprocess::{Flavor, Hvg, HvgOptions, Prepared, Steps, prepare, subsample};
 use crate::algo::sparse::Rows;
-use crate::engine::{
-    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext,
-};
+use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::table::{BATCH_ROWS, BlockWriter, SparseRows, Table, TableBuilder, sparse_genes, sparsified};
 
 /// The `preprocess` kind.
@@ -23,15 +22,15 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
     name: "preprocess",
     version: 2,
     doc: "subsample cells, normalize_total, log1p and select highly variable genes as scanpy does",
-    inputs: vec![
-        PortSpec::new("counts", "cells × genes raw counts (sparse or dense table)"),
-        PortSpec::optional("cells", "cell table with `targets` (for subsampling and keeping targets)"),
-        PortSpec::optional("tfs", "TF names to keep in the gene set"),
+    inputs: ports![
+        counts: "cells × genes raw counts (sparse or dense table)",
+        cells?: "cell table with `targets` (for subsampling and keeping targets)",
+        tfs?: "TF names to keep in the gene set",
     ],
-    outputs: vec![
-        PortSpec::new("expression", "cells × selected genes, log-normalised (sparse)"),
-        PortSpec::new("genes", "gene, highly_variable, means, dispersions, dispersions_norm, kept"),
-        PortSpec::new("cells", "the kept rows of the cell table"),
+    outputs: ports![
+        expression: "cells × selected genes, log-normalised (sparse)",
+        genes: "gene, highly_variable, means, dispersions, dispersions_norm, kept",
+        cells: "the kept rows of the cell table",
     ],
     params: {
         let d = HvgOptions::default();

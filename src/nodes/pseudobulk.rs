@@ -11,10 +11,9 @@ use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use serde_json::json;
 
 use super::common::outputs;
+use super::declare::ports;
 use crate::algo::pseudobulk::group_profiles;
-use crate::engine::{
-    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext,
-};
+use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::table::{BlockWriter, SparseRows, Table, TableBuilder, sparse_genes, sparsified};
 
 /// The `pseudobulk` kind.
@@ -27,14 +26,14 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
     name: "pseudobulk",
     version: 1,
     doc: "mean (or sum) expression and fraction of expressing cells per perturbation × covariates",
-    inputs: vec![
-        PortSpec::new("expression", "cells × genes (counts or normalised; sparse or dense table)"),
-        PortSpec::new("cells", "one row per cell of `expression`, in its order, with the `by` columns"),
+    inputs: ports![
+        expression: "cells × genes (counts or normalised; sparse or dense table)",
+        cells: "one row per cell of `expression`, in its order, with the `by` columns",
     ],
-    outputs: vec![
-        PortSpec::new("profiles", "groups × genes: the `stat` of each gene over the group's cells (sparse)"),
-        PortSpec::new("fractions", "groups × genes: the fraction of the group's cells where the gene is non-zero"),
-        PortSpec::new("groups", "group, the `by` columns, cells, total (sum of the group's values)"),
+    outputs: ports![
+        profiles: "groups × genes: the `stat` of each gene over the group's cells (sparse)",
+        fractions: "groups × genes: the fraction of the group's cells where the gene is non-zero",
+        groups: "group, the `by` columns, cells, total (sum of the group's values)",
     ],
     params: vec![
         ParamSpec::new(

@@ -8,10 +8,9 @@ use std::sync::LazyLock;
 
 use serde_json::json;
 
+use super::declare::ports;
 use crate::engine::graph::{label, plain};
-use crate::engine::{
-    Input, Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext,
-};
+use crate::engine::{Input, Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::report::{InputRow, InstanceData, NodeData, render_inputs};
 use crate::table::TableBuilder;
 
@@ -22,8 +21,8 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
     name: "report",
     version: 1,
     doc: "HTML report (figures per producer kind, provenance of the inputs) of the tables on `from`",
-    inputs: vec![PortSpec::new("from", "node outputs to report on; a bare node id in the list means all its outputs")],
-    outputs: vec![PortSpec::new("html", "one row, string column `html`: the page (publish it to a .html file)")],
+    inputs: ports![from: "node outputs to report on; a bare node id in the list means all its outputs"],
+    outputs: ports![html: "one row, string column `html`: the page (publish it to a .html file)"],
     params: vec![ParamSpec::new("title", ParamType::Str, json!("gcrl report"), "the page's title")],
 });
 

@@ -4,10 +4,9 @@ use serde_json::json;
 use std::sync::LazyLock;
 
 use super::common::{cells_table, check_memory, outputs};
+use super::declare::ports;
 use crate::algo::simulate::{Model, Perturbation, SimParams, simulate};
-use crate::engine::{
-    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext,
-};
+use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::table::{SparseMatrix, TableBuilder};
 
 /// The `simulate` kind.
@@ -26,13 +25,13 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
     version: 1,
     doc: "simulate a Perturb-seq screen (NB counts) from a planted GRN with TF communities",
     inputs: Vec::new(),
-    outputs: vec![
-        PortSpec::new("counts", "cells × genes raw counts (sparse)"),
-        PortSpec::new("cells", "cell, targets (A or A+B; empty for controls), n_targets"),
-        PortSpec::new("genes", "gene, is_tf"),
-        PortSpec::new("tfs", "tf"),
-        PortSpec::new("edges", "true regulatory edges: source, target, weight"),
-        PortSpec::new("communities", "true community of each TF: tf, community"),
+    outputs: ports![
+        counts: "cells × genes raw counts (sparse)",
+        cells: "cell, targets (A or A+B; empty for controls), n_targets",
+        genes: "gene, is_tf",
+        tfs: "tf",
+        edges: "true regulatory edges: source, target, weight",
+        communities: "true community of each TF: tf, community",
     ],
     params: {
         let d = SimParams::default();

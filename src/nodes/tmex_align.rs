@@ -9,10 +9,9 @@ use ndarray::{Array2, Axis};
 use serde_json::json;
 
 use super::common::outputs;
+use super::declare::ports;
 use crate::algo::tmex::{GradientOptions, correlation_matrix, fit_alignment, fit_alignment_gradient, mcc, tmex};
-use crate::engine::{
-    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext,
-};
+use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::table::{Matrix, Table, TableBuilder};
 
 /// The `tmex-align` kind.
@@ -46,15 +45,15 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
     name: "tmex-align",
     version: 1,
     doc: "T-MEX alignment: A = argmax mean partial correlation ρ(ẐA_i, TFA_i | TFA_−i); scores and MCC",
-    inputs: vec![
-        PortSpec::new("latent", "cell, split, z_1 … (ae-train.latent)"),
-        PortSpec::new("activities", "cell, then one column per activity (eigengene.activities)"),
+    inputs: ports![
+        latent: "cell, split, z_1 … (ae-train.latent)",
+        activities: "cell, then one column per activity (eigengene.activities)",
     ],
-    outputs: vec![
-        PortSpec::new("A", "latent, then one column per activity: the alignment (unit-norm columns)"),
-        PortSpec::new("aligned", "cell, split, then Z = ẐA, one column per activity"),
-        PortSpec::new("correlations", "matrix (tfa_x_z | tfa_x_zhat), activity, latent, r, best"),
-        PortSpec::new("score", "tmex_train, tmex_val, mcc, method, n_train, n_validation"),
+    outputs: ports![
+        A: "latent, then one column per activity: the alignment (unit-norm columns)",
+        aligned: "cell, split, then Z = ẐA, one column per activity",
+        correlations: "matrix (tfa_x_z | tfa_x_zhat), activity, latent, r, best",
+        score: "tmex_train, tmex_val, mcc, method, n_train, n_validation",
     ],
     params: vec![
         ParamSpec::new("method", ParamType::Choice(METHODS), json!("exact"), "closed form, or Adam as the paper"),

@@ -11,9 +11,10 @@ use ndarray::{Array2, Axis};
 use serde_json::json;
 
 use super::common::{cell_targets, outputs, train_on_error, train_on_param};
+use super::declare::ports;
 use crate::algo::labels::condition_name;
 use crate::engine::{
-    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, Resources, RunContext,
+    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, Resources, RunContext,
 };
 use crate::models::train_device;
 use crate::models::vae::{Matching, Routing, Schedule, Sparsity, TrainedVae, VaeConfig, VaeData, VaeModel, train};
@@ -40,25 +41,19 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
     name: "vae-train",
     version: 4,
     doc: "train gCRL-VAE, id-VAE or the discrepancy-VAE on controls + singles; predict combinations",
-    inputs: vec![
-        PortSpec::new("expression", "cells × genes, log-normalised (the evaluation gene space)"),
-        PortSpec::new("cells", "cell, targets, n_targets (same cells as expression)"),
-        PortSpec::optional("communities", "tf, community: d = k + 1 (gcrl-vae, id-vae) and routing"),
-        PortSpec::optional("tfa", "TF activities (eigengene.activities), gcrl-vae's alignment target"),
+    inputs: ports![
+        expression: "cells × genes, log-normalised (the evaluation gene space)",
+        cells: "cell, targets, n_targets (same cells as expression)",
+        communities?: "tf, community: d = k + 1 (gcrl-vae, id-vae) and routing",
+        tfa?: "TF activities (eigengene.activities), gcrl-vae's alignment target",
     ],
-    outputs: vec![
-        PortSpec::new("model", "every weight: parameter, row, col, value"),
-        PortSpec::new("history", "per epoch: loss terms (unweighted; l1 and prior times their weights), weights, kept"),
-        PortSpec::new("latent", "cell, z_1 … z_d: posterior means of every cell"),
-        PortSpec::new("dag", "learned latent DAG: source, target, weight"),
-        PortSpec::new(
-            "assignment",
-            "target, latent, weight, strength, via (pi:…, encoder, or encoder+prior pi:…), pi_latent (gcrl-vae)",
-        ),
-        PortSpec::new(
-            "predictions",
-            "condition, model, n_cells, then the predicted centroid per gene; last the `ctrl` row (no intervention)",
-        ),
+    outputs: ports![
+        model: "every weight: parameter, row, col, value",
+        history: "per epoch: loss terms (unweighted; l1 and prior times their weights), weights, kept",
+        latent: "cell, z_1 … z_d: posterior means of every cell",
+        dag: "learned latent DAG: source, target, weight",
+        assignment: "target, latent, weight, strength, via (pi:…, encoder, or encoder+prior pi:…), pi_latent (gcrl-vae)",
+        predictions: "condition, model, n_cells, then the predicted centroid per gene; last the `ctrl` row (no intervention)",
     ],
     params: vec![
         ParamSpec::new("model", ParamType::Choice(MODELS), json!("gcrl-vae"), "which model"),

@@ -1,10 +1,10 @@
-//! Typed params: each kind declares its params once with [`kind_params!`], which makes both the
-//! [`ParamSpec`] list (what the workflow loader checks and `gcrl kinds` prints) and a struct with
-//! one field per param, decoded from the checked [`Params`] at the start of a task.
+//! What a kind declares, as data: its ports ([`ports!`]) and its params ([`kind_params!`]).
 //!
-//! A param's name is its field's name, so the two cannot drift, and a misspelt param inside a
-//! node is a compile error (linfa's `ParamGuard`: checked params before fitting). The cache key
-//! still comes from [`Params`], so typing changes no key.
+//! [`kind_params!`] makes both the `ParamSpec` list (what the workflow loader checks and
+//! `gcrl kinds` prints) and a struct with one field per param, decoded from the checked
+//! [`Params`] at the start of a task. A param's name is its field's name, so the two cannot
+//! drift, and a misspelt param inside a node is a compile error (linfa's `ParamGuard`: checked
+//! params before fitting). The cache key still comes from [`Params`], so typing changes no key.
 
 use crate::algo::eigengene::Pca;
 use crate::engine::params::Range;
@@ -89,9 +89,23 @@ macro_rules! kind_params {
 
             /// Every field from its checked param.
             pub fn decode(params: &$crate::engine::Params) -> Result<Self, $crate::engine::NodeError> {
-                Ok($name { $($field: $crate::nodes::params::FromParam::from_param(params, stringify!($field))?,)* })
+                Ok($name { $($field: $crate::nodes::declare::FromParam::from_param(params, stringify!($field))?,)* })
             }
         }
     };
 }
 pub(crate) use kind_params;
+
+/// A list of [`PortSpec`](crate::engine::PortSpec)s, one `name: "doc"` each; `name?: "doc"` is
+/// an input the workflow may leave out.
+macro_rules! ports {
+    (@list [$($port:expr),*]) => { vec![$($port),*] };
+    (@list [$($port:expr),*] $name:ident ?: $doc:literal $(, $($rest:tt)*)?) => {
+        $crate::nodes::declare::ports!(@list [$($port,)* $crate::engine::PortSpec::optional(stringify!($name), $doc)] $($($rest)*)?)
+    };
+    (@list [$($port:expr),*] $name:ident : $doc:literal $(, $($rest:tt)*)?) => {
+        $crate::nodes::declare::ports!(@list [$($port,)* $crate::engine::PortSpec::new(stringify!($name), $doc)] $($($rest)*)?)
+    };
+    ($($list:tt)*) => { $crate::nodes::declare::ports!(@list [] $($list)*) };
+}
+pub(crate) use ports;
