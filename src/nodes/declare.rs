@@ -109,3 +109,30 @@ macro_rules! ports {
     ($($list:tt)*) => { $crate::nodes::declare::ports!(@list [] $($list)*) };
 }
 pub(crate) use ports;
+
+/// Declares the params of one shard of a sharded kind (its cache key): a struct with `params()`,
+/// the [`Params`] a [`Shard`](crate::engine::Shard) carries, and `decode(&Params)` back.
+macro_rules! shard_params {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone)]
+        $vis struct $name {
+            $(#[doc = concat!("Shard param `", stringify!($field), "`.")] pub $field: $ty,)*
+        }
+
+        impl $name {
+            /// The shard's params, as its [`Shard`](crate::engine::Shard) carries them.
+            pub fn params(&self) -> $crate::engine::Params {
+                let mut params = $crate::engine::Params::default();
+                $(params.set(stringify!($field), serde_json::json!(self.$field));)*
+                params
+            }
+
+            /// Every field from the shard's params.
+            pub fn decode(params: &$crate::engine::Params) -> Result<Self, $crate::engine::NodeError> {
+                Ok($name { $($field: $crate::nodes::declare::FromParam::from_param(params, stringify!($field))?,)* })
+            }
+        }
+    };
+}
+pub(crate) use shard_params;

@@ -10,8 +10,8 @@ use serde_json::json;
 
 use std::sync::LazyLock;
 
-use super::declare::kind_params;
 use super::declare::ports;
+use super::declare::{kind_params, shard_params};
 use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext, Shard};
 use crate::table::{Table, TableBuilder};
 
@@ -122,32 +122,13 @@ kind_params! {
     }
 }
 
-/// The params of one `diag-sweep` shard (its key): the sweep's minus `shards`, plus its index.
-#[derive(Debug, Clone, Copy)]
-struct SweepShard {
-    index: usize,
-    per_shard: usize,
-    seed: u64,
-    sleep_ms: u64,
-}
-
-impl SweepShard {
-    fn params(&self) -> Params {
-        let mut p = Params::default();
-        p.set("index", json!(self.index));
-        p.set("per_shard", json!(self.per_shard));
-        p.set("seed", json!(self.seed));
-        p.set("sleep_ms", json!(self.sleep_ms));
-        p
-    }
-
-    fn decode(p: &Params) -> Result<Self, NodeError> {
-        Ok(SweepShard {
-            index: p.usize("index")?,
-            per_shard: p.usize("per_shard")?,
-            seed: p.seed("seed")?,
-            sleep_ms: p.seed("sleep_ms")?,
-        })
+shard_params! {
+    /// The params of one `diag-sweep` shard: the sweep's but `shards`, and the shard's index.
+    struct SweepShard {
+        index: usize,
+        per_shard: usize,
+        seed: u64,
+        sleep_ms: u64,
     }
 }
 

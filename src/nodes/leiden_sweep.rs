@@ -13,10 +13,11 @@ use arrow_array::types::UInt32Type;
 use serde_json::json;
 
 use super::common::{edge_list, names, outputs};
-use super::declare::ports;
+use super::declare::{kind_params, ports, shard_params};
 use crate::algo::leiden::{Graph, LeidenOptions, leiden};
 use crate::algo::partition::{cohesion, consensus_majority, mean_cohesion};
 use crate::algo::stability::{PairScore, mean_stability, pair_scores, select_resolution, tf_graph};
+use crate::engine::params::Range;
 use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext, Shard};
 use crate::table::{Table, TableBuilder};
 
@@ -47,6 +48,45 @@ fn graph(inputs: &Inputs) -> Result<TfGraph, NodeError> {
     Ok((nodes, g))
 }
 
+kind_params! {
+    /// Params of `leiden-sweep`.
+    pub struct SweepParams {
+        resolution: Range = ParamSpec::new(ParamType::Range, json!({"from": 0.9, "to": 2.0, "step": 0.1}), "resolutions γ"),
+        runs: usize = ParamSpec::new(ParamType::tasks(), json!(1000), "Leiden runs (seeds) per resolution"),
+        block: usize = ParamSpec::new(ParamType::positive(), json!(250), "seeds per shard"),
+        seed: usize = ParamSpec::new(ParamType::count(), json!(0), "first seed; run i uses seed + i"),
+        randomness: f64 = ParamSpec::new(
+            ParamType::non_negative(),
+            json!(0.5),
+            "refinement θ in mean edge weights (0 = greedy merge; see algo::leiden)",
+        ),
+        pairs: usize = ParamSpec::new(ParamType::positive(), json!(200), "random run pairs for ARI/VI"),
+        tolerance: f64 = ParamSpec::new(
+            ParamType::non_negative(),
+            json!(1e-3),
+            "ARI/VI within this fraction of the best ties (then fewest communities ≥ 2, lower VI)",
+        ),
+        cohesion_permutations: usize = ParamSpec::new(ParamType::count(), json!(1000), "size-preserving permutations"),
+    }
+}
+
+impl SweepParams {
+    /// Shards per resolution: `runs` seeds in blocks of `block`.
+    fn blocks(&self) -> usize {
+        self.runs.div_ceil(self.block.max(1))
+    }
+}
+
+shard_params! {
+    /// One shard: a resolution and a block of seeds `first_seed..last_seed`.
+    struct BlockShard {
+        resolution: f64,
+        first_seed: usize,
+        last_seed: usize,
+        randomness: f64,
+    }
+}
+
 static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
     name: "leiden-sweep",
     version: 3,
@@ -66,45 +106,24 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
         cohesion_null: "permutation, mean_ratio: the size-preserving null of the mean ratio",
         tf_graph: "source, target, weight (undirected TF–TF graph)",
     ],
-    params: vec![
-        ParamSpec::new("resolution", ParamType::Range, json!({"from": 0.9, "to": 2.0, "step": 0.1}), "resolutions γ"),
-        ParamSpec::new("runs", ParamType::tasks(), json!(1000), "Leiden runs (seeds) per resolution"),
-        ParamSpec::new("block", ParamType::positive(), json!(250), "seeds per shard"),
-        ParamSpec::new("seed", ParamType::count(), json!(0), "first seed; run i uses seed + i"),
-        ParamSpec::new(
-            "randomness",
-            ParamType::non_negative(),
-            json!(0.5),
-            "refinement θ in mean edge weights (0 = greedy merge; see algo::leiden)",
-        ),
-        ParamSpec::new("pairs", ParamType::positive(), json!(200), "random run pairs for ARI/VI"),
-        ParamSpec::new(
-            "tolerance",
-            ParamType::non_negative(),
-            json!(1e-3),
-            "ARI/VI within this fraction of the best ties (then fewest communities ≥ 2, lower VI)",
-        ),
-        ParamSpec::new("cohesion_permutations", ParamType::count(), json!(1000), "size-preserving permutations"),
-    ],
+    params: SweepParams::specs(),
 });
 
 impl NodeKind for LeidenSweep {
     fn spec(&self) -> &KindSpec {
         &SPEC
     }
-    fn shards(&self, p: &Params) -> Result<Option<Vec<Shard>>, NodeError> {
-        let (runs, block, seed) = (p.usize("runs")?, p.usize("block")?, p.usize("seed")?);
-        let theta = p.f64("randomness")?;
+    fn shards(&self, params: &Params) -> Result<Option<Vec<Shard>>, NodeError> {
+        let p = SweepParams::decode(params)?;
         let mut shards = Vec::new();
-        for gamma in p.range("resolution")?.values() {
-            for first in (0..runs).step_by(block.max(1)) {
-                let last = (first + block).min(runs);
-                let mut sp = Params::default();
-                sp.set("resolution", json!(gamma));
-                sp.set("first_seed", json!(seed + first));
-                sp.set("last_seed", json!(seed + last));
-                sp.set("randomness", json!(theta));
-                shards.push(Shard { label: format!("γ={gamma} seeds={}..{}", seed + first, seed + last), params: sp });
+        for resolution in p.resolution.values() {
+            for first in (0..p.runs).step_by(p.block.max(1)) {
+                let (first_seed, last_seed) = (p.seed + first, p.seed + (first + p.block).min(p.runs));
+                let shard = BlockShard { resolution, first_seed, last_seed, randomness: p.randomness };
+                shards.push(Shard {
+                    label: format!("γ={resolution} seeds={first_seed}..{last_seed}"),
+                    params: shard.params(),
+                });
             }
         }
         Ok(Some(shards))
@@ -112,9 +131,8 @@ impl NodeKind for LeidenSweep {
     fn run_shard(&self, sp: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
         let (nodes, edges) = graph(inputs)?;
         let g = Graph::from_edges(nodes.len(), &edges)?;
-        let gamma = sp.f64("resolution")?;
-        let options = LeidenOptions { randomness: sp.f64("randomness")?, ..LeidenOptions::default() };
-        let (first, last) = (sp.usize("first_seed")?, sp.usize("last_seed")?);
+        let BlockShard { resolution: gamma, first_seed: first, last_seed: last, randomness } = BlockShard::decode(sp)?;
+        let options = LeidenOptions { randomness, ..LeidenOptions::default() };
         let (mut seeds, mut quality, mut k, mut labels) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for s in first..last {
             let part = leiden(&g, gamma, s as u64, &options)?;
@@ -133,12 +151,13 @@ impl NodeKind for LeidenSweep {
             .build()?;
         Ok(outputs([("runs", table)]))
     }
-    fn run(&self, p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+    fn run(&self, params: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let p = SweepParams::decode(params)?;
         let (nodes, edges) = graph(inputs)?;
-        let gammas = p.range("resolution")?.values();
+        let gammas = p.resolution.values();
         // Shards come in the order `shards` made them: `per_gamma` blocks of seeds per
         // resolution, so a shard's resolution is found by its index, not by comparing floats.
-        let per_gamma = p.usize("runs")?.div_ceil(p.usize("block")?.max(1));
+        let per_gamma = p.blocks();
         if inputs.shards().len() != gammas.len() * per_gamma {
             return Err(NodeError::Internal(format!(
                 "{} shards for {} resolutions of {per_gamma} blocks",
@@ -159,7 +178,7 @@ impl NodeKind for LeidenSweep {
                 by_gamma[index / per_gamma.max(1)].push((s[i] as i64, q[i], k[i] as i64, l));
             }
         }
-        let (pairs, seed) = (p.usize("pairs")?, p.seed("seed")?);
+        let (pairs, seed) = (p.pairs, p.seed as u64);
         let (mut stab, mut consensus) = (Vec::new(), Vec::new());
         let (mut pair_gamma, mut run_a, mut run_b, mut pair_ari, mut pair_vi) =
             (vec![], vec![], vec![], vec![], vec![]);
@@ -178,10 +197,10 @@ impl NodeKind for LeidenSweep {
             consensus.push(consensus_majority(&parts, &quals)?);
         }
         let ks: Vec<usize> = consensus.iter().map(|c| c.n_communities).collect();
-        let chosen = select_resolution(&stab, &ks, p.f64("tolerance")?)
+        let chosen = select_resolution(&stab, &ks, p.tolerance)
             .ok_or_else(|| NodeError::Input("no resolution to choose from".into()))?;
         let labels = &consensus[chosen].labels;
-        let permutations = p.usize("cohesion_permutations")?;
+        let permutations = p.cohesion_permutations;
         let coh = cohesion(&edges, labels, permutations, seed)?;
         let mean_coh = mean_cohesion(&edges, labels, permutations, seed)?;
         let stability_table = TableBuilder::new()
