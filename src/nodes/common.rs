@@ -3,9 +3,8 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::algo::AlgoError;
-use crate::algo::eigengene::Pca;
 use crate::algo::labels::condition_name;
-use crate::engine::{NodeError, Outputs, ParamSpec, ParamType, Params};
+use crate::engine::{NodeError, Outputs, ParamSpec, ParamType};
 use crate::table::{Table, TableBuilder};
 
 /// Builds an [`Outputs`] map from `(port, table)` pairs.
@@ -113,10 +112,10 @@ pub fn dense_columns(
 pub const TRAIN_ON: &[&str] = &["communities", "all"];
 
 /// The `train_on` param of the kinds that train on controls and single perturbations.
-pub fn train_on_param() -> crate::engine::ParamSpec {
-    crate::engine::ParamSpec::new(
-        "train_on",
-        crate::engine::ParamType::Choice(TRAIN_ON),
+pub fn train_on_param(name: &'static str) -> ParamSpec {
+    ParamSpec::new(
+        name,
+        ParamType::Choice(TRAIN_ON),
         serde_json::json!("communities"),
         "single perturbations to train on: of community TFs (the paper) or all (a screen of non-TF genes)",
     )
@@ -146,18 +145,13 @@ pub const FIT_CELLS: &[&str] = &["training", "controls", "all"];
 
 /// The `pca` param of the kinds that fit eigengenes: PC1 of the covariance matrix (A.3, the
 /// default) or of the correlation matrix (WGCNA).
-pub fn pca_param() -> ParamSpec {
+pub fn pca_param(name: &'static str) -> ParamSpec {
     ParamSpec::new(
-        "pca",
+        name,
         ParamType::Choice(&["covariance", "correlation"]),
         serde_json::json!("covariance"),
         "eigengene = PC1 of the covariance (A.3) or the correlation (WGCNA) matrix of the community's TFs",
     )
-}
-
-/// The value of [`pca_param`].
-pub fn pca(p: &Params) -> Result<Pca, NodeError> {
-    Ok(if p.str("pca")? == "correlation" { Pca::Correlation } else { Pca::Covariance })
 }
 
 /// The rows of `cells` used for fitting, checked against the expression's cell names:

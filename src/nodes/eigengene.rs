@@ -9,9 +9,9 @@ use std::sync::LazyLock;
 
 use serde_json::json;
 
-use super::common::{FIT_CELLS, dense_columns, extra_tf_columns, fitting_rows, outputs, pca, pca_param};
-use super::declare::ports;
-use crate::algo::eigengene::fit_eigengenes;
+use super::common::{FIT_CELLS, dense_columns, extra_tf_columns, fitting_rows, outputs, pca_param};
+use super::declare::{kind_params, ports};
+use crate::algo::eigengene::{Pca, fit_eigengenes};
 use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::table::{Matrix, SparseMatrix, TableBuilder};
 
@@ -32,22 +32,27 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
         activities: "cell, then one column per community (community_1, …) and global",
         loadings: "eigengene, tf, loading, mean, sd, variance_explained",
     ],
-    params: vec![
-        ParamSpec::new(
-            "cells",
+    params: EigengeneParams::specs(),
+});
+
+kind_params! {
+    /// Params of `eigengene`.
+    pub struct EigengeneParams {
+        cells: String = ParamSpec::new(
             ParamType::Choice(FIT_CELLS),
             json!("training"),
             "cells to fit on (with `cells`): training = controls + singles",
         ),
-        pca_param(),
-    ],
-});
+        pca: Pca = pca_param(),
+    }
+}
 
 impl NodeKind for Eigengene {
     fn spec(&self) -> &KindSpec {
         &SPEC
     }
-    fn run(&self, p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+    fn run(&self, params: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let p = EigengeneParams::decode(params)?;
         let expr = SparseMatrix::from_table(&inputs.table("expression")?)?;
         let comm = inputs.table("communities")?;
         let (tfs, ids) = (comm.str_column("tf")?, comm.f64_column("community")?);
@@ -74,12 +79,12 @@ impl NodeKind for Eigengene {
         let extra = extra_tf_columns(&gene_index, inputs.opt_table("tfs")?.as_ref(), &cols)?;
         cols.extend(extra);
         let cells = inputs.opt_table("cells")?;
-        let fit_rows = fitting_rows(cells.as_ref(), &expr.rows, p.str("cells")?)?;
+        let fit_rows = fitting_rows(cells.as_ref(), &expr.rows, &p.cells)?;
         let all_rows: Vec<usize> = (0..expr.rows.len()).collect();
         let x_all = dense_columns(&expr, &all_rows, &cols)?;
         let x_fit = x_all.select(ndarray::Axis(0), &fit_rows);
         let communities: Vec<Vec<usize>> = groups.values().cloned().collect();
-        let model = fit_eigengenes(x_fit.view(), &communities, pca(p)?)?;
+        let model = fit_eigengenes(x_fit.view(), &communities, p.pca)?;
         let activities = model.transform(x_all.view())?;
         let mut names: Vec<String> = groups.keys().map(|id| format!("community_{id}")).collect();
         names.push("global".into());

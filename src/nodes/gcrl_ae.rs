@@ -53,8 +53,8 @@ pub fn params() -> Vec<ParamSpec> {
             json!("training"),
             "cells (with `cells`) the eigengenes are fitted on: training = controls + singles",
         ),
-        train_on_param(),
-        pca_param(),
+        train_on_param("train_on"),
+        pca_param("pca"),
         ParamSpec::new("gpu", ParamType::Bool, json!(false), "train on a GPU slot (needs the `cuda` build)"),
     ]
 }

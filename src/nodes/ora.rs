@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use serde_json::json;
 
 use super::common::{edge_list, outputs};
-use super::declare::ports;
+use super::declare::{kind_params, ports};
 use crate::algo::enrichment::over_representation;
 use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::io::gmt::read_gmt;
@@ -27,29 +27,29 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
         gene_sets: "GMT file (`{file: go_bp.gmt.gz}`)",
     ],
     outputs: ports![enrichment: "community, term, name, size, overlap, genes, p, q, background (terms with q ≤ fdr)"],
-    params: vec![
-        ParamSpec::new(
-            "min_size",
-            ParamType::positive(),
-            json!(15),
-            "smallest gene set tested (within the background)",
-        ),
-        ParamSpec::new("max_size", ParamType::positive(), json!(500), "largest gene set tested"),
-        ParamSpec::new("fdr", ParamType::fraction(), json!(0.05), "report terms with q at most this"),
-        ParamSpec::new(
-            "background_fraction",
+    params: OraParams::specs(),
+});
+
+kind_params! {
+    /// Params of `ora`.
+    pub struct OraParams {
+        min_size: usize = ParamSpec::new(ParamType::positive(), json!(15), "smallest gene set tested (within the background)"),
+        max_size: usize = ParamSpec::new(ParamType::positive(), json!(500), "largest gene set tested"),
+        fdr: f64 = ParamSpec::new(ParamType::fraction(), json!(0.05), "report terms with q at most this"),
+        background_fraction: f64 = ParamSpec::new(
             ParamType::fraction(),
             json!(0.5),
             "terms enriched in at least this fraction of communities are flagged `background`",
         ),
-    ],
-});
+    }
+}
 
 impl NodeKind for Ora {
     fn spec(&self) -> &KindSpec {
         &SPEC
     }
-    fn run(&self, p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+    fn run(&self, params: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let p = OraParams::decode(params)?;
         let comm = inputs.table("communities")?;
         let (tfs, ids) = (comm.str_column("tf")?, comm.f64_column("community")?);
         let edges = edge_list(&inputs.table("grn")?)?;
@@ -68,12 +68,11 @@ impl NodeKind for Ora {
             genes.extend(targets.get(tf.as_str()).into_iter().flatten().map(|g| g.to_string()));
         }
         let gene_lists: Vec<Vec<String>> = sets.iter().map(|s| s.genes.clone()).collect();
-        let fdr = p.f64("fdr")?;
+        let fdr = p.fdr;
         let mut rows = Vec::new();
         for (community, genes) in &members {
             let query: Vec<String> = genes.iter().cloned().collect();
-            let tests =
-                over_representation(&query, &background, &gene_lists, p.usize("min_size")?, p.usize("max_size")?)?;
+            let tests = over_representation(&query, &background, &gene_lists, p.min_size, p.max_size)?;
             for t in tests.into_iter().filter(|t| t.q <= fdr) {
                 let overlap: Vec<&str> =
                     sets[t.set].genes.iter().filter(|g| genes.contains(*g)).map(String::as_str).collect();
@@ -84,7 +83,7 @@ impl NodeKind for Ora {
         for (_, t, _) in &rows {
             *count.entry(t.set).or_default() += 1;
         }
-        let needed = (p.f64("background_fraction")? * members.len() as f64).ceil().max(1.0) as usize;
+        let needed = (p.background_fraction * members.len() as f64).ceil().max(1.0) as usize;
         let enrichment = TableBuilder::new()
             .i64("community", rows.iter().map(|r| r.0).collect())
             .str("term", rows.iter().map(|r| sets[r.1.set].id.clone()).collect())

@@ -25,7 +25,8 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
-use super::common::{outputs, pca};
+use super::common::outputs;
+use super::declare::FromParam;
 use super::declare::ports;
 use super::gcrl_ae::{AeData, ae_ports, eigengene_model, fit, params};
 use crate::algo::eigengene::Pca;
@@ -149,7 +150,7 @@ impl NodeKind for PermutationTest {
         let runs = inputs.shards().iter().map(|shard| RunMoments::read(shard, &data)).collect::<Result<Vec<_>, _>>()?;
         let master = p.seed("seed")?;
         let labellings = labellings(&data.labels, p.usize("permutations")?, master);
-        let pca = pca(p)?;
+        let pca = Pca::from_param(p, "pca")?;
         let scores: Vec<Vec<RunScore>> =
             labellings.par_iter().map(|labels| score_labelling(&data, labels, pca, &runs)).collect::<Result<_, _>>()?;
         let val = |l: &[RunScore]| l.iter().map(|s| s.tmex_val).collect::<Vec<f64>>();

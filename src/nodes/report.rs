@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use serde_json::json;
 
-use super::declare::ports;
+use super::declare::{kind_params, ports};
 use crate::engine::graph::{label, plain};
 use crate::engine::{Input, Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::report::{InputRow, InstanceData, NodeData, render_inputs};
@@ -23,8 +23,15 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
     doc: "HTML report (figures per producer kind, provenance of the inputs) of the tables on `from`",
     inputs: ports![from: "node outputs to report on; a bare node id in the list means all its outputs"],
     outputs: ports![html: "one row, string column `html`: the page (publish it to a .html file)"],
-    params: vec![ParamSpec::new("title", ParamType::Str, json!("gcrl report"), "the page's title")],
+    params: ReportParams::specs(),
 });
+
+kind_params! {
+    /// Params of `report`.
+    pub struct ReportParams {
+        title: String = ParamSpec::new(ParamType::Str, json!("gcrl report"), "the page's title"),
+    }
+}
 
 impl NodeKind for Report {
     fn spec(&self) -> &KindSpec {
@@ -72,7 +79,8 @@ impl NodeKind for Report {
             };
             instances[at].tables.insert(origin.output.clone(), table.clone());
         }
-        let page = render_inputs(params.str("title")?, &nodes, &rows).map_err(|e| NodeError::Input(e.to_string()))?;
+        let page = render_inputs(&ReportParams::decode(params)?.title, &nodes, &rows)
+            .map_err(|e| NodeError::Input(e.to_string()))?;
         let table = TableBuilder::new().str("html", vec![page]).build()?;
         Ok(Outputs::from([("html".to_string(), table)]))
     }

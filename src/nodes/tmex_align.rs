@@ -9,7 +9,7 @@ use ndarray::{Array2, Axis};
 use serde_json::json;
 
 use super::common::outputs;
-use super::declare::ports;
+use super::declare::{kind_params, ports};
 use crate::algo::tmex::{GradientOptions, correlation_matrix, fit_alignment, fit_alignment_gradient, mcc, tmex};
 use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::table::{Matrix, Table, TableBuilder};
@@ -55,12 +55,17 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
         correlations: "matrix (tfa_x_z | tfa_x_zhat), activity, latent, r, best",
         score: "tmex_train, tmex_val, mcc, method, n_train, n_validation",
     ],
-    params: vec![
-        ParamSpec::new("method", ParamType::Choice(METHODS), json!("exact"), "closed form, or Adam as the paper"),
-        ParamSpec::new("lr", ParamType::Float { min: Some(0.0), max: None }, json!(1e-2), "gradient: Adam step"),
-        ParamSpec::new("steps", ParamType::positive(), json!(2000), "gradient: maximum steps"),
-    ],
+    params: AlignParams::specs(),
 });
+
+kind_params! {
+    /// Params of `tmex-align`.
+    pub struct AlignParams {
+        method: String = ParamSpec::new(ParamType::Choice(METHODS), json!("exact"), "closed form, or Adam as the paper"),
+        lr: f64 = ParamSpec::new(ParamType::Float { min: Some(0.0), max: None }, json!(1e-2), "gradient: Adam step"),
+        steps: usize = ParamSpec::new(ParamType::positive(), json!(2000), "gradient: maximum steps"),
+    }
+}
 
 impl NodeKind for TmexAlign {
     fn spec(&self) -> &KindSpec {
@@ -71,7 +76,8 @@ impl NodeKind for TmexAlign {
     fn memory(&self, _params: &Params, inputs: &crate::engine::InputSizes) -> u64 {
         inputs.times(8.0)
     }
-    fn run(&self, p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+    fn run(&self, params: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let p = AlignParams::decode(params)?;
         let latent = read_latent(&inputs.table("latent")?)?;
         let act = Matrix::from_table(&inputs.table("activities")?)?;
         let by_cell: HashMap<&str, usize> = act.rows.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
@@ -97,9 +103,9 @@ impl NodeKind for TmexAlign {
         let z_hat = latent.values.select(Axis(0), &rows);
         let tfa = act.data.select(Axis(0), &act_rows);
         let (z_train, t_train) = (z_hat.select(Axis(0), &train), tfa.select(Axis(0), &train));
-        let a = match p.str("method")? {
+        let a = match p.method.as_str() {
             "gradient" => {
-                let opts = GradientOptions { lr: p.f64("lr")?, steps: p.usize("steps")?, ..GradientOptions::default() };
+                let opts = GradientOptions { lr: p.lr, steps: p.steps, ..GradientOptions::default() };
                 fit_alignment_gradient(z_train.view(), t_train.view(), opts)?
             }
             _ => fit_alignment(z_train.view(), t_train.view())?,
@@ -111,7 +117,7 @@ impl NodeKind for TmexAlign {
             .f64("tmex_train", vec![tmex_train])
             .f64("tmex_val", vec![tmex_val])
             .f64("mcc", vec![mcc(t_val.view(), z_val.dot(&a).view())?])
-            .str("method", vec![p.str("method")?.to_string()])
+            .str("method", vec![p.method.clone()])
             .i64("n_train", vec![train.len() as i64])
             .i64("n_validation", vec![validation.len() as i64])
             .build()?;

@@ -128,7 +128,7 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
             json!(500),
             "generated cells for a requested condition that has no observed cells",
         ),
-        train_on_param(),
+        train_on_param("train_on"),
         ParamSpec::new("gpu", ParamType::Bool, json!(false), "train on a GPU slot (needs the cuda feature)"),
     ],
 });
