@@ -54,29 +54,6 @@ pub fn extra_tf_columns(
     Ok(names(tfs)?.iter().filter_map(|tf| index.get(tf.as_str()).copied()).filter(|&c| seen.insert(c)).collect())
 }
 
-/// A directed edge list `(source, target, weight)` from an edge table: the weight is
-/// `coef_mean`, else `weight`, else 1; when a boolean `strong` column exists, only strong edges.
-pub fn edge_list(table: &Table) -> Result<Vec<(String, String, f64)>, NodeError> {
-    let source = table.str_column("source")?;
-    let target = table.str_column("target")?;
-    let weight = if table.has_column("coef_mean") {
-        table.f64_column("coef_mean")?
-    } else if table.has_column("weight") {
-        table.f64_column("weight")?
-    } else {
-        vec![1.0; source.len()]
-    };
-    let strong = if table.has_column("strong") { table.bool_column("strong")? } else { vec![true; source.len()] };
-    Ok(source
-        .into_iter()
-        .zip(target)
-        .zip(weight)
-        .zip(strong)
-        .filter(|(_, s)| *s)
-        .map(|(((s, t), w), _)| (s, t, w))
-        .collect())
-}
-
 /// Dense float64 columns `cols` of a sparse expression matrix, for rows `rows`, filled straight
 /// from the CSR rows: the result is the only allocation (no sub-matrix or f32 copy on the way).
 pub fn dense_columns(

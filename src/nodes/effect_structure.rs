@@ -14,7 +14,7 @@ use super::declare::ports;
 use crate::algo::aecd::centroid;
 use crate::algo::effect_structure::rank1_shares;
 use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, Params, RunContext};
-use crate::table::{SparseMatrix, TableBuilder};
+use crate::table::{Communities, SparseMatrix, TableBuilder};
 
 /// The `effect-structure` kind.
 pub struct EffectStructure;
@@ -44,12 +44,8 @@ impl NodeKind for EffectStructure {
                 "input `cells` does not list the cells of `expression` in the same order".into(),
             ));
         }
-        let comm = inputs.table("communities")?;
-        let of_tf: HashMap<String, i64> = comm
-            .str_column("tf")?
-            .into_iter()
-            .zip(comm.f64_column("community")?.into_iter().map(|c| c as i64))
-            .collect();
+        let comm = Communities::from_table(&inputs.table("communities")?)?;
+        let of_tf: HashMap<String, i64> = comm.rows().map(|(tf, c)| (tf.to_string(), c)).collect();
         let mut controls = Vec::new();
         let mut singles: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (row, t) in cell_targets(&cells)?.iter().enumerate() {

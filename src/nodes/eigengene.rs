@@ -13,7 +13,7 @@ use super::common::{FIT_CELLS, dense_columns, extra_tf_columns, fitting_rows, ou
 use super::declare::{kind_params, ports};
 use crate::algo::eigengene::{Pca, fit_eigengenes};
 use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
-use crate::table::{Matrix, SparseMatrix, TableBuilder};
+use crate::table::{Communities, Matrix, SparseMatrix, TableBuilder};
 
 /// The `eigengene` kind.
 pub struct Eigengene;
@@ -54,19 +54,18 @@ impl NodeKind for Eigengene {
     fn run(&self, params: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
         let p = EigengeneParams::decode(params)?;
         let expr = SparseMatrix::from_table(&inputs.table("expression")?)?;
-        let comm = inputs.table("communities")?;
-        let (tfs, ids) = (comm.str_column("tf")?, comm.f64_column("community")?);
+        let comm = Communities::from_table(&inputs.table("communities")?)?;
         let gene_index: HashMap<&str, usize> = expr.cols.iter().enumerate().map(|(i, g)| (g.as_str(), i)).collect();
         let mut cols: Vec<usize> = Vec::new();
         let mut groups: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
         let mut missing = Vec::new();
-        for (tf, id) in tfs.iter().zip(&ids) {
-            match gene_index.get(tf.as_str()) {
+        for (tf, id) in comm.rows() {
+            match gene_index.get(tf) {
                 Some(&g) => {
-                    groups.entry(*id as i64).or_default().push(cols.len());
+                    groups.entry(id).or_default().push(cols.len());
                     cols.push(g);
                 }
-                None => missing.push(tf.as_str()),
+                None => missing.push(tf),
             }
         }
         if !missing.is_empty() {

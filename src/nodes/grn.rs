@@ -6,12 +6,12 @@ use std::sync::LazyLock;
 
 use serde_json::json;
 
-use super::common::{FIT_CELLS, dense_columns, edge_list, fitting_rows, names, outputs};
+use super::common::{FIT_CELLS, dense_columns, fitting_rows, names, outputs};
 use super::declare::ports;
 use crate::algo::knn::{Smoothing, knn_smooth};
 use crate::algo::ridge::{GrnOptions, Keep, bagging_ridge, filter_edges};
 use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
-use crate::table::{SparseMatrix, TableBuilder};
+use crate::table::{Edges, SparseMatrix, TableBuilder};
 
 /// The `grn` kind.
 pub struct Grn;
@@ -108,7 +108,7 @@ impl NodeKind for Grn {
         let rows = fitting_rows(cells.as_ref(), &expr.rows, p.str("cells")?)?;
         let gene_index: HashMap<&str, usize> = expr.cols.iter().enumerate().map(|(i, g)| (g.as_str(), i)).collect();
         let prior = match inputs.opt_table("prior")? {
-            Some(t) => Some(edge_list(&t)?),
+            Some(t) => Some(Edges::from_table(&t)?.0),
             None => None,
         };
         let tfs: Vec<String> = match (inputs.opt_table("tfs")?, &prior) {

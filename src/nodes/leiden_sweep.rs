@@ -12,14 +12,14 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::UInt32Type;
 use serde_json::json;
 
-use super::common::{edge_list, names, outputs};
+use super::common::{names, outputs};
 use super::declare::{kind_params, ports, shard_params};
 use crate::algo::leiden::{Graph, LeidenOptions, leiden};
 use crate::algo::partition::{cohesion, consensus_majority, mean_cohesion};
 use crate::algo::stability::{PairScore, mean_stability, pair_scores, select_resolution, tf_graph};
 use crate::engine::params::Range;
 use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext, Shard};
-use crate::table::{Table, TableBuilder};
+use crate::table::{Communities, Edges, TableBuilder};
 
 /// The `leiden-sweep` kind.
 pub struct LeidenSweep;
@@ -28,7 +28,7 @@ pub struct LeidenSweep;
 type TfGraph = (Vec<String>, Vec<(usize, usize, f64)>);
 
 fn graph(inputs: &Inputs) -> Result<TfGraph, NodeError> {
-    let edges = edge_list(&inputs.table("grn")?)?;
+    let edges = Edges::from_table(&inputs.table("grn")?)?.0;
     let tfs = match inputs.opt_table("tfs")? {
         Some(t) => names(&t)?,
         None => edges.iter().map(|(s, _, _)| s.clone()).collect(),
@@ -220,10 +220,8 @@ impl NodeKind for LeidenSweep {
             .f64("quality", runs().map(|(_, r)| r.1).collect())
             .i64("n_communities", runs().map(|(_, r)| r.2).collect())
             .build()?;
-        let consensus_table = TableBuilder::new()
-            .str("tf", nodes.clone())
-            .i64("community", labels.iter().map(|&l| l as i64 + 1).collect())
-            .build()?;
+        let consensus_table =
+            Communities { tf: nodes.clone(), community: labels.iter().map(|&l| l as i64 + 1).collect() }.to_table()?;
         let cohesion_table = TableBuilder::new()
             .i64("community", coh.iter().map(|c| c.label as i64 + 1).collect())
             .i64("size", coh.iter().map(|c| c.size as i64).collect())
@@ -254,11 +252,8 @@ impl NodeKind for LeidenSweep {
             .i64("permutation", (0..null.len() as i64).collect())
             .f64("mean_ratio", null.clone())
             .build()?;
-        let graph_table: Table = TableBuilder::new()
-            .str("source", edges.iter().map(|e| nodes[e.0].clone()).collect())
-            .str("target", edges.iter().map(|e| nodes[e.1].clone()).collect())
-            .f64("weight", edges.iter().map(|e| e.2).collect())
-            .build()?;
+        let graph_table =
+            Edges(edges.iter().map(|e| (nodes[e.0].clone(), nodes[e.1].clone(), e.2)).collect()).to_table()?;
         Ok(outputs([
             ("runs", runs_table),
             ("stability", stability_table),

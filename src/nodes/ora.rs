@@ -7,12 +7,12 @@ use std::sync::LazyLock;
 
 use serde_json::json;
 
-use super::common::{edge_list, outputs};
+use super::common::outputs;
 use super::declare::{kind_params, ports};
 use crate::algo::enrichment::over_representation;
 use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::io::gmt::read_gmt;
-use crate::table::TableBuilder;
+use crate::table::{Communities, Edges, TableBuilder};
 
 /// The `ora` kind.
 pub struct Ora;
@@ -50,9 +50,8 @@ impl NodeKind for Ora {
     }
     fn run(&self, params: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
         let p = OraParams::decode(params)?;
-        let comm = inputs.table("communities")?;
-        let (tfs, ids) = (comm.str_column("tf")?, comm.f64_column("community")?);
-        let edges = edge_list(&inputs.table("grn")?)?;
+        let comm = Communities::from_table(&inputs.table("communities")?)?;
+        let edges = Edges::from_table(&inputs.table("grn")?)?.0;
         let path = inputs.file("gene_sets")?;
         let sets = read_gmt(path).map_err(|e| NodeError::Input(e.to_string()))?;
         let background: Vec<String> =
@@ -62,10 +61,10 @@ impl NodeKind for Ora {
             targets.entry(s.as_str()).or_default().push(t.as_str());
         }
         let mut members: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
-        for (tf, id) in tfs.iter().zip(&ids) {
-            let genes = members.entry(*id as i64).or_default();
-            genes.insert(tf.clone());
-            genes.extend(targets.get(tf.as_str()).into_iter().flatten().map(|g| g.to_string()));
+        for (tf, id) in comm.rows() {
+            let genes = members.entry(id).or_default();
+            genes.insert(tf.to_string());
+            genes.extend(targets.get(tf).into_iter().flatten().map(|g| g.to_string()));
         }
         let gene_lists: Vec<Vec<String>> = sets.iter().map(|s| s.genes.clone()).collect();
         let fdr = p.fdr;

@@ -7,7 +7,7 @@ use super::common::{cells_table, check_memory, outputs};
 use super::declare::ports;
 use crate::algo::simulate::{Model, Perturbation, SimParams, simulate};
 use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
-use crate::table::{SparseMatrix, TableBuilder};
+use crate::table::{Communities, Edges, SparseMatrix, TableBuilder};
 
 /// The `simulate` kind.
 pub struct Simulate;
@@ -129,16 +129,14 @@ impl NodeKind for Simulate {
         let tf_set: std::collections::HashSet<&String> = sim.tf_names.iter().collect();
         let is_tf = sim.gene_names.iter().map(|g| tf_set.contains(g)).collect();
         let counts = SparseMatrix { rows: cell_names.clone(), cols: sim.gene_names.clone(), csr: sim.counts };
-        let (src, (dst, w)): (Vec<String>, (Vec<String>, Vec<f64>)) =
-            sim.edges.into_iter().map(|(s, t, w)| (s, (t, w))).unzip();
-        let (tfs, comms): (Vec<String>, Vec<i64>) = sim.communities.into_iter().map(|(t, c)| (t, c as i64)).unzip();
+        let (tf, community) = sim.communities.into_iter().map(|(t, c)| (t, c as i64)).unzip();
         Ok(outputs([
             ("counts", counts.into_table()?),
             ("cells", cells_table(cell_names, &sim.cell_targets)?),
             ("genes", TableBuilder::new().str("gene", sim.gene_names).bool("is_tf", is_tf).build()?),
             ("tfs", TableBuilder::new().str("tf", sim.tf_names).build()?),
-            ("edges", TableBuilder::new().str("source", src).str("target", dst).f64("weight", w).build()?),
-            ("communities", TableBuilder::new().str("tf", tfs).i64("community", comms).build()?),
+            ("edges", Edges(sim.edges).to_table()?),
+            ("communities", Communities { tf, community }.to_table()?),
         ]))
     }
 }

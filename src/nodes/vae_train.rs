@@ -18,7 +18,7 @@ use crate::engine::{
 };
 use crate::models::train_device;
 use crate::models::vae::{Matching, Routing, Schedule, Sparsity, TrainedVae, VaeConfig, VaeData, VaeModel, train};
-use crate::table::{Matrix, SparseMatrix, Table, TableBuilder};
+use crate::table::{Edges, Matrix, SparseMatrix, Table, TableBuilder};
 
 /// The `vae-train` kind.
 pub struct VaeTrain;
@@ -333,10 +333,9 @@ struct Communities {
 
 impl Communities {
     fn new(t: &Table) -> Result<Self, NodeError> {
-        let tfs = t.str_column("tf")?;
-        let raw: Vec<i64> = t.f64_column("community")?.into_iter().map(|c| c as i64).collect();
-        let ids: Vec<i64> = raw.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
-        let of_tf = tfs.into_iter().zip(&raw).map(|(tf, c)| (tf, ids.binary_search(c).unwrap_or(0))).collect();
+        let table = crate::table::Communities::from_table(t)?;
+        let ids = table.ids();
+        let of_tf = table.rows().map(|(tf, c)| (tf.to_string(), ids.binary_search(&c).unwrap_or(0))).collect();
         if ids.is_empty() {
             return Err(NodeError::Input("input `communities` is empty".into()));
         }
@@ -446,13 +445,8 @@ fn latent_table(t: &TrainedVae, data: &VaeData, cells: &[String]) -> Result<Tabl
 fn dag_table(t: &TrainedVae) -> Result<Table, NodeError> {
     let b = t.dag()?;
     let names = latent_names(b.nrows());
-    let (mut s, mut d, mut w) = (vec![], vec![], vec![]);
-    for ((i, j), &v) in b.indexed_iter().filter(|(_, v)| **v != 0.0) {
-        s.push(names[i].clone());
-        d.push(names[j].clone());
-        w.push(f64::from(v));
-    }
-    Ok(TableBuilder::new().str("source", s).str("target", d).f64("weight", w).build()?)
+    let edges = b.indexed_iter().filter(|(_, v)| **v != 0.0);
+    Ok(Edges(edges.map(|((i, j), &v)| (names[i].clone(), names[j].clone(), f64::from(v))).collect()).to_table()?)
 }
 
 fn assignment_table(
