@@ -51,7 +51,11 @@ fn graph(inputs: &Inputs) -> Result<TfGraph, NodeError> {
 kind_params! {
     /// Params of `leiden-sweep`.
     pub struct SweepParams {
-        resolution: Range = ParamSpec::new(ParamType::Range, json!({"from": 0.9, "to": 2.0, "step": 0.1}), "resolutions γ"),
+        resolution: Range = ParamSpec::new(
+            ParamType::Range,
+            json!({"from": 0.9, "to": 2.0, "step": 0.1}),
+            "resolutions γ",
+        ),
         runs: usize = ParamSpec::new(ParamType::tasks(), json!(1000), "Leiden runs (seeds) per resolution"),
         block: usize = ParamSpec::new(ParamType::positive(), json!(250), "seeds per shard"),
         seed: usize = ParamSpec::new(ParamType::count(), json!(0), "first seed; run i uses seed + i"),

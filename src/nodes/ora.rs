@@ -33,7 +33,11 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
 kind_params! {
     /// Params of `ora`.
     pub struct OraParams {
-        min_size: usize = ParamSpec::new(ParamType::positive(), json!(15), "smallest gene set tested (within the background)"),
+        min_size: usize = ParamSpec::new(
+            ParamType::positive(),
+            json!(15),
+            "smallest gene set tested (within the background)",
+        ),
         max_size: usize = ParamSpec::new(ParamType::positive(), json!(500), "largest gene set tested"),
         fdr: f64 = ParamSpec::new(ParamType::fraction(), json!(0.05), "report terms with q at most this"),
         background_fraction: f64 = ParamSpec::new(

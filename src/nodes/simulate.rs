@@ -4,7 +4,7 @@ use serde_json::json;
 use std::sync::LazyLock;
 
 use super::common::{cells_table, check_memory, outputs};
-use super::declare::ports;
+use super::declare::{kind_params, ports};
 use crate::algo::simulate::{Model, Perturbation, SimParams, simulate};
 use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::table::{Communities, Edges, SparseMatrix, TableBuilder};
@@ -33,76 +33,73 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
         edges: "true regulatory edges: source, target, weight",
         communities: "true community of each TF: tf, community",
     ],
-    params: {
-        let d = SimParams::default();
-        vec![
-            count("seed", 0, "random seed"),
-            count("tfs", d.tfs, "number of TFs"),
-            count("communities", d.communities, "number of planted TF communities"),
-            count("targets", d.targets, "number of non-TF target genes"),
-            ParamSpec::new(
-                "p_intra",
-                ParamType::fraction(),
-                json!(d.p_intra),
-                "TF→TF edge probability inside a community",
-            ),
-            ParamSpec::new(
-                "p_inter",
-                ParamType::fraction(),
-                json!(d.p_inter),
-                "TF→TF edge probability between communities",
-            ),
-            count("regulators_per_target", d.regulators_per_target, "TFs regulating each target"),
-            ParamSpec::new(
-                "spectral_radius",
-                ParamType::Float { min: Some(0.0), max: Some(0.99) },
-                json!(d.spectral_radius),
-                "spectral radius of |W| (< 1 so the steady state exists)",
-            ),
-            count("control_cells", d.control_cells, "unperturbed cells"),
-            count("singles", d.singles, "TFs perturbed one at a time"),
-            count("doubles", d.doubles, "pairs of TFs perturbed together"),
-            count("cells_per_perturbation", d.cells_per_perturbation, "cells per single or double"),
-            ParamSpec::new(
-                "perturbation",
-                ParamType::Choice(&["overexpression", "knockdown"]),
-                json!("overexpression"),
-                "direction of every perturbation",
-            ),
-            float("effect_size", d.effect_size, "shift of a perturbed TF's drive"),
-            ParamSpec::new(
-                "interaction",
-                ParamType::Float { min: None, max: None },
-                json!(d.interaction),
-                "extra shift in doubles (0 = additive)",
-            ),
-            float("drive_noise", d.drive_noise, "sd of cell-to-cell noise of TF drives"),
-            float("target_noise", d.target_noise, "sd of target-state noise"),
-            float("library_size", d.library_size, "median total counts per cell"),
-            float("library_log_sd", d.library_log_sd, "sd of log library size"),
-            float("dispersion", d.dispersion, "negative-binomial θ (variance = μ + μ²/θ)"),
-            ParamSpec::new(
-                "model",
-                ParamType::Choice(&["linear", "saturating"]),
-                json!("linear"),
-                "regulatory response: linear, or saturating s·tanh(x/s) (bounded downstream effects)",
-            ),
-            ParamSpec::new(
-                "community_effect",
-                ParamType::fraction(),
-                json!(d.community_effect),
-                "0 = TF-level regulation; 1 = communities act as units (a perturbation moves its whole community, \
-                 targets follow community programs, inter-community edges acyclic), as gCRL assumes",
-            ),
-            ParamSpec::new(
-                "saturation",
-                ParamType::Float { min: Some(0.0), max: None },
-                json!(1.0),
-                "saturating model: the bound s of each regulator's response (> 0)",
-            ),
-        ]
-    },
+    params: SimulateParams::specs(),
 });
+
+kind_params! {
+    /// Params of `simulate` (defaults: [`SimParams::default`]).
+    pub struct SimulateParams {
+        seed: u64 = count(0, "random seed"),
+        tfs: usize = count(SimParams::default().tfs, "number of TFs"),
+        communities: usize = count(SimParams::default().communities, "number of planted TF communities"),
+        targets: usize = count(SimParams::default().targets, "number of non-TF target genes"),
+        p_intra: f64 = ParamSpec::new(
+            ParamType::fraction(),
+            json!(SimParams::default().p_intra),
+            "TF→TF edge probability inside a community",
+        ),
+        p_inter: f64 = ParamSpec::new(
+            ParamType::fraction(),
+            json!(SimParams::default().p_inter),
+            "TF→TF edge probability between communities",
+        ),
+        regulators_per_target: usize = count(SimParams::default().regulators_per_target, "TFs regulating each target"),
+        spectral_radius: f64 = ParamSpec::new(
+            ParamType::Float { min: Some(0.0), max: Some(0.99) },
+            json!(SimParams::default().spectral_radius),
+            "spectral radius of |W| (< 1 so the steady state exists)",
+        ),
+        control_cells: usize = count(SimParams::default().control_cells, "unperturbed cells"),
+        singles: usize = count(SimParams::default().singles, "TFs perturbed one at a time"),
+        doubles: usize = count(SimParams::default().doubles, "pairs of TFs perturbed together"),
+        cells_per_perturbation: usize = count(
+            SimParams::default().cells_per_perturbation,
+            "cells per single or double",
+        ),
+        perturbation: String = ParamSpec::new(
+            ParamType::Choice(&["overexpression", "knockdown"]),
+            json!("overexpression"),
+            "direction of every perturbation",
+        ),
+        effect_size: f64 = float(SimParams::default().effect_size, "shift of a perturbed TF's drive"),
+        interaction: f64 = ParamSpec::new(
+            ParamType::Float { min: None, max: None },
+            json!(SimParams::default().interaction),
+            "extra shift in doubles (0 = additive)",
+        ),
+        drive_noise: f64 = float(SimParams::default().drive_noise, "sd of cell-to-cell noise of TF drives"),
+        target_noise: f64 = float(SimParams::default().target_noise, "sd of target-state noise"),
+        library_size: f64 = float(SimParams::default().library_size, "median total counts per cell"),
+        library_log_sd: f64 = float(SimParams::default().library_log_sd, "sd of log library size"),
+        dispersion: f64 = float(SimParams::default().dispersion, "negative-binomial θ (variance = μ + μ²/θ)"),
+        model: String = ParamSpec::new(
+            ParamType::Choice(&["linear", "saturating"]),
+            json!("linear"),
+            "regulatory response: linear, or saturating s·tanh(x/s) (bounded downstream effects)",
+        ),
+        community_effect: f64 = ParamSpec::new(
+            ParamType::fraction(),
+            json!(SimParams::default().community_effect),
+            "0 = TF-level regulation; 1 = communities act as units (a perturbation moves its whole community, \
+             targets follow community programs, inter-community edges acyclic), as gCRL assumes",
+        ),
+        saturation: f64 = ParamSpec::new(
+            ParamType::Float { min: Some(0.0), max: None },
+            json!(1.0),
+            "saturating model: the bound s of each regulator's response (> 0)",
+        ),
+    }
+}
 
 impl NodeKind for Simulate {
     fn spec(&self) -> &KindSpec {
@@ -122,7 +119,7 @@ impl NodeKind for Simulate {
             params.peak_bytes(),
             "control_cells, cells_per_perturbation, tfs or targets",
         )?;
-        let sim = simulate(&params, p.seed("seed")?)?;
+        let sim = simulate(&params, SimulateParams::decode(p)?.seed)?;
         let n = sim.counts.n_rows;
         let width = n.to_string().len();
         let cell_names: Vec<String> = (0..n).map(|i| format!("cell{i:0width$}")).collect();
@@ -142,34 +139,35 @@ impl NodeKind for Simulate {
 }
 
 /// The algorithm's parameters from the node's.
-fn sim_params(p: &Params) -> Result<SimParams, NodeError> {
+fn sim_params(params: &Params) -> Result<SimParams, NodeError> {
+    let p = SimulateParams::decode(params)?;
     Ok(SimParams {
-        tfs: p.usize("tfs")?,
-        communities: p.usize("communities")?,
-        targets: p.usize("targets")?,
-        p_intra: p.f64("p_intra")?,
-        p_inter: p.f64("p_inter")?,
-        regulators_per_target: p.usize("regulators_per_target")?,
-        spectral_radius: p.f64("spectral_radius")?,
-        control_cells: p.usize("control_cells")?,
-        singles: p.usize("singles")?,
-        doubles: p.usize("doubles")?,
-        cells_per_perturbation: p.usize("cells_per_perturbation")?,
-        perturbation: match p.str("perturbation")? {
+        tfs: p.tfs,
+        communities: p.communities,
+        targets: p.targets,
+        p_intra: p.p_intra,
+        p_inter: p.p_inter,
+        regulators_per_target: p.regulators_per_target,
+        spectral_radius: p.spectral_radius,
+        control_cells: p.control_cells,
+        singles: p.singles,
+        doubles: p.doubles,
+        cells_per_perturbation: p.cells_per_perturbation,
+        perturbation: match p.perturbation.as_str() {
             "knockdown" => Perturbation::KnockDown,
             _ => Perturbation::OverExpression,
         },
-        effect_size: p.f64("effect_size")?,
-        interaction: p.f64("interaction")?,
-        drive_noise: p.f64("drive_noise")?,
-        target_noise: p.f64("target_noise")?,
-        library_size: p.f64("library_size")?,
-        library_log_sd: p.f64("library_log_sd")?,
-        dispersion: p.f64("dispersion")?,
-        model: match p.str("model")? {
-            "saturating" => Model::Saturating { scale: p.f64("saturation")? },
+        effect_size: p.effect_size,
+        interaction: p.interaction,
+        drive_noise: p.drive_noise,
+        target_noise: p.target_noise,
+        library_size: p.library_size,
+        library_log_sd: p.library_log_sd,
+        dispersion: p.dispersion,
+        model: match p.model.as_str() {
+            "saturating" => Model::Saturating { scale: p.saturation },
             _ => Model::Linear,
         },
-        community_effect: p.f64("community_effect")?,
+        community_effect: p.community_effect,
     })
 }

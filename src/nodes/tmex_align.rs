@@ -61,7 +61,11 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
 kind_params! {
     /// Params of `tmex-align`.
     pub struct AlignParams {
-        method: String = ParamSpec::new(ParamType::Choice(METHODS), json!("exact"), "closed form, or Adam as the paper"),
+        method: String = ParamSpec::new(
+            ParamType::Choice(METHODS),
+            json!("exact"),
+            "closed form, or Adam as the paper",
+        ),
         lr: f64 = ParamSpec::new(ParamType::Float { min: Some(0.0), max: None }, json!(1e-2), "gradient: Adam step"),
         steps: usize = ParamSpec::new(ParamType::positive(), json!(2000), "gradient: maximum steps"),
     }
