@@ -136,3 +136,64 @@ macro_rules! shard_params {
     };
 }
 pub(crate) use shard_params;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::{Value, json};
+
+    use crate::engine::{ParamSpec, ParamType, Params};
+
+    /// A value of `ty` as the loader would pass it: the smallest allowed, the first choice, …
+    fn sample(ty: &ParamType) -> Value {
+        match ty {
+            ParamType::Bool => json!(false),
+            ParamType::Int { min, .. } => json!(min.unwrap_or(0)),
+            ParamType::Float { min, .. } => json!(min.unwrap_or(0.0)),
+            ParamType::Str => json!("x"),
+            ParamType::Choice(options) => json!(options[0]),
+            ParamType::Range => json!({"from": 1.0, "to": 1.0, "step": 1.0}),
+            ParamType::FloatList => json!([1.0]),
+            ParamType::StrList => json!(["x"]),
+            ParamType::Optional(_) => Value::Null,
+        }
+    }
+
+    /// Every param checked as the workflow loader checks it: its default, else a sample.
+    fn checked(specs: &[ParamSpec]) -> Params {
+        let map: BTreeMap<String, Value> = specs
+            .iter()
+            .map(|s| {
+                let raw = s.default.clone().unwrap_or_else(|| sample(&s.ty));
+                (s.name.to_string(), s.ty.check(&raw).unwrap_or_else(|e| panic!("param `{}`: {e}", s.name)))
+            })
+            .collect();
+        Params::from_map(map)
+    }
+
+    /// Each field's Rust type reads what its spec's type lets through (the names agree by
+    /// construction: both come from the field).
+    #[test]
+    fn every_kinds_checked_params_decode_into_its_params_struct() {
+        macro_rules! decodes {
+            ($($ty:path),* $(,)?) => {$(
+                let decoded = <$ty>::decode(&checked(&<$ty>::specs()));
+                assert!(decoded.is_ok(), "{}: {:?}", stringify!($ty), decoded.err());
+            )*};
+        }
+        use crate::nodes::*;
+        decodes!(
+            diag::NumbersParams,
+            diag::SumParams,
+            diag::SweepParams,
+            eigengene::EigengeneParams,
+            leiden_sweep::SweepParams,
+            ora::OraParams,
+            pseudobulk::PseudobulkParams,
+            report::ReportParams,
+            simulate::SimulateParams,
+            tmex_align::AlignParams,
+        );
+    }
+}
