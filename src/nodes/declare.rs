@@ -190,6 +190,8 @@ mod tests {
             eigengene::EigengeneParams,
             leiden_sweep::SweepParams,
             ora::OraParams,
+            grn::GrnParams,
+            preprocess::PreprocessParams,
             pseudobulk::PseudobulkParams,
             report::ReportParams,
             simulate::SimulateParams,

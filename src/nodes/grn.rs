@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use serde_json::json;
 
 use super::common::{FIT_CELLS, dense_columns, fitting_rows, names, outputs};
-use super::declare::ports;
+use super::declare::{kind_params, ports};
 use crate::algo::knn::{Smoothing, knn_smooth};
 use crate::algo::ridge::{GrnOptions, Keep, bagging_ridge, filter_edges};
 use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
@@ -31,64 +31,62 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
         gmm: "component, weight, mean, sd, and the boundary on ln|coef|",
         summary: "tfs, targets, edges_fitted, edges_kept, edges_strong",
     ],
-    params: {
-        let d = GrnOptions::default();
-        vec![
-            ParamSpec::new("alpha", ParamType::Float { min: Some(0.0), max: None }, json!(d.alpha), "ridge penalty"),
-            ParamSpec::new(
-                "bagging",
-                ParamType::Int { min: Some(2), max: None },
-                json!(d.bagging),
-                "bagged estimators per target",
-            ),
-            ParamSpec::new(
-                "feature_fraction",
-                ParamType::fraction(),
-                json!(d.feature_fraction),
-                "regulators per estimator",
-            ),
-            ParamSpec::new("seed", ParamType::count(), json!(d.seed), "random seed"),
-            ParamSpec::new("fdr", ParamType::fraction(), json!(0.05), "keep edges with BH q at most this"),
-            ParamSpec::new(
-                "keep",
-                ParamType::Choice(&["gmm", "median", "top_fraction"]),
-                json!("gmm"),
-                "rule for strong edges",
-            ),
-            ParamSpec::new("top_fraction", ParamType::fraction(), json!(0.5), "with keep: top_fraction"),
-            ParamSpec::new(
-                "knn",
-                ParamType::Bool,
-                json!(false),
-                "first smooth cells over kNN in PC space (CellOracle)",
-            ),
-            ParamSpec::new(
-                "knn_k",
-                ParamType::optional(ParamType::positive()),
-                json!(null),
-                "neighbours; null = 2.5% of cells",
-            ),
-            ParamSpec::new(
-                "knn_pcs",
-                ParamType::optional(ParamType::positive()),
-                json!(null),
-                "PCs; null = CellOracle's rule",
-            ),
-            ParamSpec::new(
-                "min_regulator_cells",
-                ParamType::count(),
-                json!(10),
-                "a TF regulates only if detected (non-zero) in at least this many of the cells fitted",
-            ),
-            ParamSpec::new(
-                "cells",
-                ParamType::Choice(FIT_CELLS),
-                json!("controls"),
-                "cells to fit on (with `cells`): controls = unperturbed (§3.1), training = controls + singles",
-            ),
-        ]
-    },
+    params: GrnParams::specs(),
 });
+
+kind_params! {
+    /// Params of `grn` (defaults: [`GrnOptions::default`]).
+    pub struct GrnParams {
+        alpha: f64 = ParamSpec::new(
+            ParamType::Float { min: Some(0.0), max: None },
+            json!(GrnOptions::default().alpha),
+            "ridge penalty",
+        ),
+        bagging: usize = ParamSpec::new(
+            ParamType::Int { min: Some(2), max: None },
+            json!(GrnOptions::default().bagging),
+            "bagged estimators per target",
+        ),
+        feature_fraction: f64 = ParamSpec::new(
+            ParamType::fraction(),
+            json!(GrnOptions::default().feature_fraction),
+            "regulators per estimator",
+        ),
+        seed: u64 = ParamSpec::new(ParamType::count(), json!(GrnOptions::default().seed), "random seed"),
+        fdr: f64 = ParamSpec::new(ParamType::fraction(), json!(0.05), "keep edges with BH q at most this"),
+        keep: String = ParamSpec::new(
+            ParamType::Choice(&["gmm", "median", "top_fraction"]),
+            json!("gmm"),
+            "rule for strong edges",
+        ),
+        top_fraction: f64 = ParamSpec::new(ParamType::fraction(), json!(0.5), "with keep: top_fraction"),
+        knn: bool = ParamSpec::new(
+            ParamType::Bool,
+            json!(false),
+            "first smooth cells over kNN in PC space (CellOracle)",
+        ),
+        knn_k: Option<usize> = ParamSpec::new(
+            ParamType::optional(ParamType::positive()),
+            json!(null),
+            "neighbours; null = 2.5% of cells",
+        ),
+        knn_pcs: Option<usize> = ParamSpec::new(
+            ParamType::optional(ParamType::positive()),
+            json!(null),
+            "PCs; null = CellOracle's rule",
+        ),
+        min_regulator_cells: usize = ParamSpec::new(
+            ParamType::count(),
+            json!(10),
+            "a TF regulates only if detected (non-zero) in at least this many of the cells fitted",
+        ),
+        cells: String = ParamSpec::new(
+            ParamType::Choice(FIT_CELLS),
+            json!("controls"),
+            "cells to fit on (with `cells`): controls = unperturbed (§3.1), training = controls + singles",
+        ),
+    }
+}
 
 impl NodeKind for Grn {
     fn spec(&self) -> &KindSpec {
@@ -102,10 +100,11 @@ impl NodeKind for Grn {
     fn memory(&self, _params: &Params, inputs: &crate::engine::InputSizes) -> u64 {
         inputs.times(3.5)
     }
-    fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
+    fn run(&self, params: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let p = GrnParams::decode(params)?;
         let expr = SparseMatrix::from_table(&inputs.table("expression")?)?;
         let cells = inputs.opt_table("cells")?;
-        let rows = fitting_rows(cells.as_ref(), &expr.rows, p.str("cells")?)?;
+        let rows = fitting_rows(cells.as_ref(), &expr.rows, &p.cells)?;
         let gene_index: HashMap<&str, usize> = expr.cols.iter().enumerate().map(|(i, g)| (g.as_str(), i)).collect();
         let prior = match inputs.opt_table("prior")? {
             Some(t) => Some(Edges::from_table(&t)?.0),
@@ -153,7 +152,7 @@ impl NodeKind for Grn {
         drop(csr);
         // A regulator detected in a handful of cells gets tiny-variance, huge-t coefficients (a TF
         // in 1 of 3,375 cells reached q ≈ 1e-8): it must be seen in `min_regulator_cells` cells.
-        let min_cells = p.usize("min_regulator_cells")?;
+        let min_cells = p.min_regulator_cells;
         let rare: HashSet<usize> = tf_cols
             .iter()
             .copied()
@@ -190,22 +189,18 @@ impl NodeKind for Grn {
             .filter(|(_, r)| !r.is_empty())
             .collect();
         let mut smoothing = Smoothing { n_pcs: 0, k: 0 };
-        if p.bool("knn")? {
-            (x, smoothing) = knn_smooth(x.view(), p.opt_usize("knn_k")?, p.opt_usize("knn_pcs")?)?;
+        if p.knn {
+            (x, smoothing) = knn_smooth(x.view(), p.knn_k, p.knn_pcs)?;
         }
-        let options = GrnOptions {
-            alpha: p.f64("alpha")?,
-            bagging: p.usize("bagging")?,
-            feature_fraction: p.f64("feature_fraction")?,
-            seed: p.seed("seed")?,
-        };
+        let options =
+            GrnOptions { alpha: p.alpha, bagging: p.bagging, feature_fraction: p.feature_fraction, seed: p.seed };
         let edges = bagging_ridge(x.view(), &genes, &candidates, &options)?;
-        let keep = match p.str("keep")? {
+        let keep = match p.keep.as_str() {
             "median" => Keep::Median,
-            "top_fraction" => Keep::TopFraction(p.f64("top_fraction")?),
+            "top_fraction" => Keep::TopFraction(p.top_fraction),
             _ => Keep::Gmm,
         };
-        let filtered = filter_edges(&edges, p.f64("fdr")?, keep)?;
+        let filtered = filter_edges(&edges, p.fdr, keep)?;
         let kept: Vec<usize> = (0..edges.len()).filter(|&i| filtered.kept[i]).collect();
         let name = |i: usize| genes[i].clone();
         let edge_table = TableBuilder::new()
