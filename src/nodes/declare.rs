@@ -101,10 +101,14 @@ pub(crate) use kind_params;
 macro_rules! ports {
     (@list [$($port:expr),*]) => { vec![$($port),*] };
     (@list [$($port:expr),*] $name:ident ?: $doc:literal $(, $($rest:tt)*)?) => {
-        $crate::nodes::declare::ports!(@list [$($port,)* $crate::engine::PortSpec::optional(stringify!($name), $doc)] $($($rest)*)?)
+        $crate::nodes::declare::ports!(
+            @list [$($port,)* $crate::engine::PortSpec::optional(stringify!($name), $doc)] $($($rest)*)?
+        )
     };
     (@list [$($port:expr),*] $name:ident : $doc:literal $(, $($rest:tt)*)?) => {
-        $crate::nodes::declare::ports!(@list [$($port,)* $crate::engine::PortSpec::new(stringify!($name), $doc)] $($($rest)*)?)
+        $crate::nodes::declare::ports!(
+            @list [$($port,)* $crate::engine::PortSpec::new(stringify!($name), $doc)] $($($rest)*)?
+        )
     };
     ($($list:tt)*) => { $crate::nodes::declare::ports!(@list [] $($list)*) };
 }

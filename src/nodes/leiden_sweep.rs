@@ -106,7 +106,8 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
         pairs: "resolution, run_a, run_b, ari, vi: the sampled run pairs behind the means",
         consensus: "tf, community",
         cohesion: "community, size, w_internal, w_boundary, ratio, p_value",
-        cohesion_mean: "mean_ratio, null_mean, null_sd, p_value, permutations: the mean ratio over communities vs its null",
+        cohesion_mean: "mean_ratio, null_mean, null_sd, p_value, permutations: the mean ratio over communities \
+            vs its null",
         cohesion_null: "permutation, mean_ratio: the size-preserving null of the mean ratio",
         tf_graph: "source, target, weight (undirected TF–TF graph)",
     ],

@@ -53,14 +53,14 @@ const REDUCE_ONLY: [&str; 4] = ["seeds", "permutations", "bootstrap", "pca"];
 /// Coverage of the effect-size interval.
 const LEVEL: f64 = 0.95;
 
-static SPEC: LazyLock<KindSpec> = LazyLock::new(|| {
-    KindSpec {
+static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
     name: "permutation-test",
     version: 3,
     doc: "T-MEX of the true communities vs size-preserving permutations, scored on the same autoencoder runs",
     inputs: [
         ae_ports(),
-        ports![tfs?: "TF names: the global eigengene spans all of them in the expression, A.3 (default: the community TFs)"],
+        ports![tfs?: "TF names: the global eigengene spans all of them in the expression, A.3 \
+            (default: the community TFs)"],
     ]
     .concat(),
     outputs: ports![
@@ -93,7 +93,6 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| {
         ]);
         p
     },
-}
 });
 
 impl NodeKind for PermutationTest {

@@ -52,8 +52,10 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
         history: "per epoch: loss terms (unweighted; l1 and prior times their weights), weights, kept",
         latent: "cell, z_1 … z_d: posterior means of every cell",
         dag: "learned latent DAG: source, target, weight",
-        assignment: "target, latent, weight, strength, via (pi:…, encoder, or encoder+prior pi:…), pi_latent (gcrl-vae)",
-        predictions: "condition, model, n_cells, then the predicted centroid per gene; last the `ctrl` row (no intervention)",
+        assignment: "target, latent, weight, strength, via (pi:…, encoder, or encoder+prior pi:…), \
+            pi_latent (gcrl-vae)",
+        predictions: "condition, model, n_cells, then the predicted centroid per gene; last the `ctrl` row \
+            (no intervention)",
     ],
     params: vec![
         ParamSpec::new("model", ParamType::Choice(MODELS), json!("gcrl-vae"), "which model"),
