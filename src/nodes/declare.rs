@@ -39,6 +39,15 @@ from_param! {
     Range => range,
 }
 
+impl FromParam for Option<bool> {
+    fn from_param(params: &Params, name: &str) -> Result<Self, NodeError> {
+        match params.value(name)? {
+            serde_json::Value::Null => Ok(None),
+            _ => params.bool(name).map(Some),
+        }
+    }
+}
+
 impl FromParam for Option<String> {
     fn from_param(params: &Params, name: &str) -> Result<Self, NodeError> {
         Ok(params.opt_str(name)?.map(String::from))
@@ -195,6 +204,7 @@ mod tests {
             leiden_sweep::SweepParams,
             ora::OraParams,
             grn::GrnParams,
+            load::LoadParams,
             preprocess::PreprocessParams,
             pseudobulk::PseudobulkParams,
             report::ReportParams,

@@ -9,7 +9,7 @@ use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray}
 use serde_json::json;
 
 use super::common::outputs;
-use super::declare::ports;
+use super::declare::{kind_params, ports};
 use super::load_labels::{Assigned, Summary, Unassigned, assign, choose_column, column_labels, targets_table};
 use super::load_read::{Screen, read_screen};
 use crate::algo::labels::{LabelRules, condition_name};
@@ -42,86 +42,79 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
         summary: "what load decided: column, separators, cells read, dropped by filter, unassigned, dropped by \
              max_targets, controls, singles, doubles, targets not in the matrix, warnings",
     ],
-    params: vec![
-        ParamSpec::new(
-            "layer",
+    params: LoadParams::specs(),
+});
+
+kind_params! {
+    /// Params of `load`.
+    pub struct LoadParams {
+        layer: Option<String> = ParamSpec::new(
             ParamType::optional(ParamType::Str),
             json!(null),
             "h5ad/h5mu layer to read instead of X; `raw` reads raw/X (with raw/var)",
         ),
-        ParamSpec::new(
-            "perturbation_column",
+        perturbation_column: Option<String> = ParamSpec::new(
             ParamType::optional(ParamType::Str),
             json!(null),
             "obs column with the perturbation label (default: the first of target, targets, target_gene, gene, \
              guide_target, target_top, perturbed_genes, condition, perturbation, guide_ids, guide_identity)",
         ),
-        ParamSpec::new(
-            "separator",
+        separator: Vec<String> = ParamSpec::new(
             ParamType::StrList,
             json!(["+", ","]),
             "strings that separate the targets of one cell (`_` is a guide suffix unless named here)",
         ),
-        ParamSpec::new(
-            "control_label",
+        control_label: Option<String> = ParamSpec::new(
             ParamType::optional(ParamType::Str),
             json!(null),
             "label(s) of control cells, comma-separated (besides ctrl, control, non-targeting, NTC, \
              safe-targeting, …; case, `-` and `_` ignored)",
         ),
-        ParamSpec::new(
-            "unassigned",
+        unassigned: String = ParamSpec::new(
             ParamType::Choice(&["drop", "control"]),
             json!("drop"),
             "cells whose label is missing, empty or NA (no guide call): dropped and counted, or controls",
         ),
-        ParamSpec::new(
-            "all_controls",
+        all_controls: bool = ParamSpec::new(
             ParamType::Bool,
             json!(false),
             "the file is not a screen: no perturbation column, every cell is a control",
         ),
-        ParamSpec::new(
-            "var_names",
+        var_names: Option<String> = ParamSpec::new(
             ParamType::optional(ParamType::Str),
             json!(null),
             "var column to use as gene names (e.g. gene_symbols)",
         ),
-        ParamSpec::new(
-            "filter",
+        filter: Vec<String> = ParamSpec::new(
             ParamType::StrList,
             json!([]),
             "keep cells where every `column op value` holds (op: == != >= <= > <)",
         ),
-        ParamSpec::new(
-            "transpose",
+        transpose: Option<bool> = ParamSpec::new(
             ParamType::optional(ParamType::Bool),
             json!(null),
             "text tables: true if the file is genes × cells; mtx: true if rows are cells (Parse), false if \
              genes (10x); unset: from the features/barcodes lengths",
         ),
-        ParamSpec::new(
-            "modality",
+        modality: Option<String> = ParamSpec::new(
             ParamType::optional(ParamType::Str),
             json!(null),
             "h5mu: the modality to read (needed when there are several)",
         ),
-        ParamSpec::new(
-            "genome",
+        genome: Option<String> = ParamSpec::new(
             ParamType::optional(ParamType::Str),
             json!(null),
             "10x h5: keep this genome's features (needed for a Cell Ranger 2 file with several)",
         ),
-        ParamSpec::new(
-            "guide_umi_threshold",
+        guide_umi_threshold: f64 = ParamSpec::new(
             ParamType::positive(),
             json!(3),
             "10x h5 with CRISPR Guide Capture: call a guide in a cell from this many UMIs (Cell Ranger's \
              min-crispr-umi floor; its per-guide mixture is not applied)",
         ),
-        ParamSpec::new("max_targets", ParamType::positive(), json!(2), "drop cells with more targets than this"),
-    ],
-});
+        max_targets: usize = ParamSpec::new(ParamType::positive(), json!(2), "drop cells with more targets than this"),
+    }
+}
 
 impl NodeKind for Load {
     fn spec(&self) -> &KindSpec {
@@ -132,14 +125,15 @@ impl NodeKind for Load {
     fn memory(&self, _params: &Params, inputs: &crate::engine::InputSizes) -> u64 {
         inputs.times(5.0)
     }
-    fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
+    fn run(&self, params: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let p = LoadParams::decode(params)?;
         let path = inputs.file("file")?;
-        let Screen { matrix, obs, mut var, notes } = read_screen(p, inputs)?;
+        let Screen { matrix, obs, mut var, notes } = read_screen(&p, inputs)?;
         for note in notes {
             ctx.note(note);
         }
         let file = path.display();
-        if let Some(col) = p.opt_str("var_names")? {
+        if let Some(col) = p.var_names.as_deref() {
             var.index = strings(&var, col).map_err(|e| NodeError::Input(format!("{file}: var {e}")))?;
         }
         let mut seen = HashSet::new();
@@ -150,8 +144,8 @@ impl NodeKind for Load {
             )));
         }
         let mut rows: Vec<usize> = (0..obs.n_rows()).collect();
-        for f in p.strs("filter")? {
-            let cond = Condition::parse(&f)?;
+        for f in &p.filter {
+            let cond = Condition::parse(f)?;
             let values = numbers_or_strings(&obs, &cond.column)
                 .map_err(|e| NodeError::Input(format!("{file}: filter `{f}`: {e}")))?;
             cond.check_types(&values).map_err(|e| NodeError::Input(format!("{file}: filter `{f}`: {e}")))?;
@@ -159,8 +153,8 @@ impl NodeKind for Load {
         }
         let gene_set: HashSet<String> = var.index.iter().cloned().collect();
         let file_name = file.to_string();
-        let Assigned { keep, targets, summary } = if p.bool("all_controls")? {
-            if p.opt_str("perturbation_column")?.is_some() {
+        let Assigned { keep, targets, summary } = if p.all_controls {
+            if p.perturbation_column.is_some() {
                 return Err(NodeError::Input(
                     "`all_controls: true` and `perturbation_column` contradict each other: keep one".into(),
                 ));
@@ -168,23 +162,23 @@ impl NodeKind for Load {
             let summary = Summary::all_controls(obs.n_rows(), rows.len());
             Assigned { targets: vec![Vec::new(); rows.len()], keep: rows, summary }
         } else {
-            let column = choose_column(&obs, p.opt_str("perturbation_column")?, &file_name)?;
+            let column = choose_column(&obs, p.perturbation_column.as_deref(), &file_name)?;
             let extra: Vec<String> = p
-                .opt_str("control_label")?
-                .into_iter()
+                .control_label
+                .iter()
                 .flat_map(|l| l.split(',').map(|s| s.trim().to_string()))
                 .filter(|s| !s.is_empty())
                 .collect();
             let mut rules = LabelRules::new(&gene_set, &extra);
-            rules.separators = p.strs("separator")?;
+            rules.separators = p.separator.clone();
             if rules.separators.iter().any(String::is_empty) {
                 return Err(NodeError::Input("`separator`: an empty string cannot separate targets".into()));
             }
-            let unassigned = match p.str("unassigned")? {
+            let unassigned = match p.unassigned.as_str() {
                 "control" => Unassigned::Control,
                 _ => Unassigned::Drop,
             };
-            assign(&obs, &column, rows, &rules, unassigned, p.usize("max_targets")?, &file_name)?
+            assign(&obs, &column, rows, &rules, unassigned, p.max_targets, &file_name)?
         };
         ctx.note(summary.line());
         for w in &summary.warnings {
