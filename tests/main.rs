@@ -1,14 +1,16 @@
 //! The integration tests, in one binary (each test binary is a separate release link of burn
 //! and arrow): `cli` drives the `gcrl` binary as a user would, `crosscheck` compares gcrl's
 //! algorithms with the Python reference libraries, `science` runs the demo and real screens and
-//! checks what they recover, `parser` throws generated and damaged workflows at the loader, `fuzz_load` damaged
+//! checks what they recover, `layers` reads the imports of `src/` for cycles, `parser` throws generated and damaged workflows at the loader, `fuzz_load` damaged
 //! cell tables, MatrixMarket files and h5ad files at the readers, `regression` holds a test per
-//! fixed bug.
+//! fixed bug, `session` runs a workflow through the library without the CLI.
 //! `cargo test --release --test main -- cli::` runs one of them.
 
 mod cli;
 mod crosscheck;
 mod fuzz_load;
+mod layers;
 mod parser;
 mod regression;
 mod science;
+mod session;

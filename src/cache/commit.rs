@@ -29,9 +29,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::atomic::tmp_path;
 use super::error::{CacheError, io};
 use super::lock::TaskLock;
-use super::store::tmp_path;
 
 struct Pending {
     line: Vec<u8>,

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::error::{CacheError, io};
+use super::hash::hash_bytes;
 use super::manifest::Manifest;
-use super::store::{Cache, LOCK_FILE, hash_bytes};
+use super::store::{Cache, LOCK_FILE};
 
 /// Disk use of the cache.
 #[derive(Debug, Default, Clone)]
@@ -182,7 +183,7 @@ impl Cache {
         for (path, manifest, _) in self.all_manifests() {
             let list = match manifest {
                 None => &mut unreadable,
-                Some(m) if !m.outputs.values().all(|o| self.has_object(&o.hash)) => &mut broken,
+                Some(m) if !self.holds_outputs(&m) => &mut broken,
                 Some(_) => continue,
             };
             list.push(stem(&path));

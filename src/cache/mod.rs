@@ -3,8 +3,11 @@
 //!
 //! It knows nothing of workflows or node kinds: keys and objects are opaque strings and bytes.
 
+mod atomic;
 mod commit;
 mod error;
+mod hash;
+mod layout;
 mod lock;
 mod maintenance;
 mod manifest;
@@ -14,10 +17,12 @@ mod runs;
 mod seal;
 mod store;
 
+pub use atomic::{hostname, write_atomic};
 pub use error::CacheError;
+pub use hash::{hash_bytes, hash_file};
 pub use lock::TaskLock;
 pub use maintenance::{GcReport, Usage, VerifyReport};
 pub use manifest::{Manifest, OutputRecord, TaskUsage};
 pub use object::ObjectWriter;
 pub use runs::{RunRecord, TaskEntry};
-pub use store::{Cache, hash_bytes};
+pub use store::Cache;

@@ -4,11 +4,33 @@
 //! as bytes; an interrupted write leaves no name behind.
 
 use std::fs::{self, File};
-use std::io::{BufWriter, ErrorKind, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use super::atomic::{link_unnamed, open_unnamed, rename_into};
 use super::error::{CacheError, io};
-use super::store::{Written, object_file, rename_into};
+use super::layout::object_file;
+
+/// Objects of at least [`Written::MIN`] bytes that this handle wrote, hashing what it wrote:
+/// reading them back in the same process needs no second hashing pass.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Written(Arc<std::sync::Mutex<std::collections::HashSet<String>>>);
+
+impl Written {
+    /// Smaller objects are hashed again when read: checking is cheaper than remembering them.
+    pub(super) const MIN: u64 = 1 << 20;
+
+    pub(super) fn add(&self, hash: &str, len: u64) {
+        if len >= Self::MIN {
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(hash.to_string());
+        }
+    }
+
+    pub(super) fn contains(&self, hash: &str) -> bool {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).contains(hash)
+    }
+}
 
 /// Writes one object; see the module docs.
 pub struct ObjectWriter {
@@ -90,51 +112,6 @@ impl Write for ObjectWriter {
     fn flush(&mut self) -> std::io::Result<()> {
         self.file.flush()
     }
-}
-
-/// An unnamed file in `dir` (`O_TMPFILE`); `None` where the file system cannot make one.
-pub(super) fn open_unnamed(dir: &Path) -> Result<Option<File>, CacheError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let open = || fs::OpenOptions::new().write(true).mode(0o644).custom_flags(libc::O_TMPFILE).open(dir);
-    let file = match open() {
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            fs::create_dir_all(dir).map_err(io(dir))?;
-            open()
-        }
-        other => other,
-    };
-    match file {
-        Ok(f) => Ok(Some(f)),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL)) => Ok(None),
-        Err(e) => Err(io(dir)(e)),
-    }
-}
-
-/// Links the unnamed `file` as `dest` (creating its directory); an existing `dest` is left as
-/// it is (objects are named by their content) and `Ok(false)` returned.
-pub(super) fn link_unnamed(file: &File, dest: &Path) -> Result<bool, CacheError> {
-    use std::os::unix::ffi::OsStrExt;
-    // Linking a descriptor (`AT_EMPTY_PATH`) needs a privilege; its /proc link needs none.
-    let source = std::ffi::CString::new(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(file)))
-        .expect("no NUL in a /proc path");
-    let target = std::ffi::CString::new(dest.as_os_str().as_bytes())
-        .map_err(|_| io(dest)(std::io::Error::from(ErrorKind::InvalidInput)))?;
-    let link = || {
-        // SAFETY: both paths are NUL-terminated strings that outlive the call.
-        let rc = unsafe {
-            libc::linkat(libc::AT_FDCWD, source.as_ptr(), libc::AT_FDCWD, target.as_ptr(), libc::AT_SYMLINK_FOLLOW)
-        };
-        if rc == 0 { Ok(true) } else { Err(std::io::Error::last_os_error()) }
-    };
-    match link() {
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            let parent = dest.parent().unwrap_or(Path::new("."));
-            fs::create_dir_all(parent).map_err(io(parent))?;
-            link()
-        }
-        other => other,
-    }
-    .or_else(|e| if e.kind() == ErrorKind::AlreadyExists { Ok(false) } else { Err(io(dest)(e)) })
 }
 
 #[cfg(test)]

@@ -8,25 +8,28 @@
 //!   locks/tasks.lock            one byte per task key, locked while the task computes
 //!   runs/<workflow>/<ms>-<pid>.json   what each run used (for plan reasons and gc)
 //!   runs/<workflow>/noop.seal   what lets a rerun with nothing to do skip its tasks (seal.rs)
-//!   tmp/                        files being written; renamed into place when complete
+//!   tmp/                        objects and manifest batches being written; renamed or linked
+//!                               into place when complete
 //! ```
-//! Every write goes to `tmp/`, is fsynced, renamed into place and the directory fsynced, so a
-//! process killed at any point leaves either the old state or the new one, never a torn file.
+//! No write is ever seen torn: a process killed at any point leaves the old state or the new one.
 //! Objects are written as unnamed files in their own directory (`O_TMPFILE`) and linked into
-//! place once complete: as atomic, without a name in `tmp/` to create and rename (where the file
-//! system has no `O_TMPFILE`, through `tmp/` as above).
+//! place once complete (where the file system has no `O_TMPFILE`, through `tmp/` and a rename);
+//! they and the manifests are made durable together by the commit (`commit.rs`). Whole files
+//! (run records, seals) go through the one atomic writer of `atomic.rs`.
 
 use std::fs::{self, File};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::atomic::{hostname, link_new, rename_into, tmp_path, write_atomic};
 use super::commit::Committer;
 use super::error::{CacheError, io};
+use super::hash::{hash_bytes, hash_file};
+use super::layout::fanout;
 use super::lock::{LockFile, TaskLock};
 use super::manifest::Manifest;
-use super::object::{ObjectWriter, link_unnamed, open_unnamed};
+use super::object::{ObjectWriter, Written};
 
 /// A handle on a cache directory.
 #[derive(Debug, Clone)]
@@ -39,38 +42,9 @@ pub struct Cache {
     written: Written,
 }
 
-/// Objects of at least [`Written::MIN`] bytes that this handle wrote, hashing what it wrote:
-/// reading them back in the same process needs no second hashing pass.
-#[derive(Debug, Clone, Default)]
-pub(super) struct Written(Arc<std::sync::Mutex<std::collections::HashSet<String>>>);
-
-impl Written {
-    /// Smaller objects are hashed again when read: checking is cheaper than remembering them.
-    pub(super) const MIN: u64 = 1 << 20;
-
-    pub(super) fn add(&self, hash: &str, len: u64) {
-        if len >= Self::MIN {
-            self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(hash.to_string());
-        }
-    }
-
-    fn contains(&self, hash: &str) -> bool {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).contains(hash)
-    }
-}
-
 /// Objects up to this size are written without first looking whether they exist: the lookup
 /// costs more than writing them, and rarely finds one (a task that ran made new bytes).
 const WRITE_BLIND: usize = 1 << 16;
-
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// A fresh temp path in `tmp_dir`: `<pid>-<n>@<host>.tmp` (see [`Cache::clean_tmp`]).
-pub(super) fn tmp_path(tmp_dir: &Path) -> PathBuf {
-    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    tmp_dir.join(format!("{}-{n}@{}.tmp", PID.get_or_init(std::process::id), this_host()))
-}
 
 impl Cache {
     /// Opens (creating if needed) the cache at `root`. A cache that cannot be written opens for
@@ -120,7 +94,7 @@ impl Cache {
         let path = self.object_path(&hash);
         if bytes.len() <= WRITE_BLIND || !path.exists() {
             if !link_new(bytes, &path)? {
-                let tmp = self.write_tmp(bytes, false)?;
+                let tmp = self.write_tmp(bytes)?;
                 rename_into(&tmp, &path)?;
             }
             // Written here, so known good (an object found in place is checked when read).
@@ -135,30 +109,19 @@ impl Cache {
     }
 
     /// The path of object `hash` once its bytes are checked against its name. The file is
-    /// streamed through one 8 MiB buffer (a mapping would count the whole object in the task's
-    /// resident memory); an object this handle wrote is only looked for. A corrupt object is
-    /// removed and reported.
+    /// streamed through [`hash_file`]'s buffer (a mapping would count the whole object in the
+    /// task's resident memory); an object this handle wrote is only looked for. A corrupt object
+    /// is removed and reported.
     pub fn checked_object_path(&self, hash: &str) -> Result<PathBuf, CacheError> {
         let path = self.object_path(hash);
         if self.written.contains(hash) {
             return if path.exists() { Ok(path) } else { Err(CacheError::MissingObject(hash.into())) };
         }
-        let mut file = match File::open(&path) {
-            Ok(f) => f,
+        let actual = match hash_file(&path) {
+            Ok(actual) => actual,
             Err(e) if e.kind() == ErrorKind::NotFound => return Err(CacheError::MissingObject(hash.into())),
             Err(e) => return Err(io(&path)(e)),
         };
-        let mut hasher = blake3::Hasher::new();
-        let mut buf = vec![0u8; 8 << 20];
-        loop {
-            match std::io::Read::read(&mut file, &mut buf) {
-                Ok(0) => break,
-                Ok(n) => _ = hasher.update_rayon(&buf[..n]),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(io(&path)(e)),
-            }
-        }
-        let actual = hasher.finalize().to_hex().to_string();
         if actual != hash {
             let _ = fs::remove_file(&path);
             return Err(CacheError::BadObject { hash: hash.into(), actual });
@@ -210,6 +173,18 @@ impl Cache {
         Ok(read_manifest(&self.manifest_path(key), key)?.map(|(m, _)| m))
     }
 
+    /// The result of task `key` when the cache holds it whole: its manifest, once every output
+    /// it names is present (an output removed by `gc` or by hand, or found corrupt, means the
+    /// task runs again). The one answer to "is the result of this key complete?".
+    pub fn result(&self, key: &str) -> Result<Option<Manifest>, CacheError> {
+        Ok(self.get_manifest(key)?.filter(|m| self.holds_outputs(m)))
+    }
+
+    /// Whether every output `manifest` names is present.
+    pub(super) fn holds_outputs(&self, manifest: &Manifest) -> bool {
+        manifest.outputs.values().all(|o| self.has_object(&o.hash))
+    }
+
     /// Removes the manifest of `key` (the task will be recomputed).
     pub fn remove_manifest(&self, key: &str) -> Result<(), CacheError> {
         let path = self.manifest_path(key);
@@ -234,23 +209,19 @@ impl Cache {
         self.locks.lock(key)
     }
 
-    fn write_tmp(&self, bytes: &[u8], sync: bool) -> Result<PathBuf, CacheError> {
+    /// `bytes` in a new file of `tmp/`, not synced: an object's bytes, made durable by the
+    /// commit of the manifest that names it.
+    fn write_tmp(&self, bytes: &[u8]) -> Result<PathBuf, CacheError> {
         let tmp = tmp_path(&self.root.join("tmp"));
         let mut f = File::create(&tmp).map_err(io(&tmp))?;
         f.write_all(bytes).map_err(io(&tmp))?;
-        if sync {
-            f.sync_all().map_err(io(&tmp))?;
-        }
         Ok(tmp)
     }
 
-    /// Writes `bytes` to `dest` atomically and durably: temp file, fsync, rename, fsync of the
-    /// directory. For the few files written outside task results (run records, file hashes).
+    /// Writes `bytes` to `dest` atomically and durably ([`write_atomic`]). For the few files
+    /// written outside task results (run records, seals, file hashes).
     pub fn write_atomic(&self, dest: &Path, bytes: &[u8]) -> Result<(), CacheError> {
-        let tmp = self.write_tmp(bytes, true)?;
-        rename_into(&tmp, dest)?;
-        let parent = dest.parent().unwrap_or(&self.root);
-        File::open(parent).and_then(|d| d.sync_all()).map_err(io(parent))
+        write_atomic(dest, bytes).map_err(io(dest))
     }
 
     /// Removes temp files left by processes that no longer run. A temp file names the process
@@ -267,7 +238,7 @@ impl Cache {
                 Some((w, h)) => (w, Some(h)),
                 None => (stem, None),
             };
-            let remove = if host.is_none_or(|h| h == this_host()) {
+            let remove = if host.is_none_or(|h| h == hostname()) {
                 let pid: Option<u32> = writer.split('-').next().and_then(|p| p.parse().ok());
                 !pid.is_some_and(|p| p == std::process::id() || Path::new(&format!("/proc/{p}")).exists())
             } else {
@@ -298,69 +269,6 @@ pub(super) fn read_manifest(path: &Path, key: &str) -> Result<Option<(Manifest, 
         Some(Err(e)) => Err(CacheError::Corrupt { path: path.to_path_buf(), message: e.to_string() }),
         None => Err(CacheError::Corrupt { path: path.to_path_buf(), message: format!("no manifest of {key} in it") }),
     }
-}
-
-/// This machine's name, read once (it names temp files and manifests).
-fn this_host() -> &'static str {
-    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HOST.get_or_init(|| {
-        fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|s| s.trim().replace(['/', '@'], "_"))
-            .unwrap_or_else(|_| "unknown".into())
-    })
-}
-
-/// Writes `bytes` as an unnamed file in `dest`'s directory and links it as `dest` (an existing
-/// `dest` is left as it is: objects are named by their content). `Ok(false)` when the file
-/// system cannot create unnamed files; the caller then goes through `tmp/`.
-fn link_new(bytes: &[u8], dest: &Path) -> Result<bool, CacheError> {
-    let Some(mut file) = open_unnamed(dest.parent().unwrap_or(Path::new(".")))? else { return Ok(false) };
-    file.write_all(bytes).map_err(io(dest))?;
-    link_unnamed(&file, dest)?;
-    Ok(true)
-}
-
-pub(super) fn rename_into(tmp: &Path, dest: &Path) -> Result<(), CacheError> {
-    if let Err(e) = fs::rename(tmp, dest) {
-        if e.kind() != ErrorKind::NotFound {
-            return Err(io(dest)(e));
-        }
-        let parent = dest.parent().unwrap_or(Path::new("."));
-        fs::create_dir_all(parent).map_err(io(parent))?;
-        fs::rename(tmp, dest).map_err(io(dest))?;
-    }
-    Ok(())
-}
-
-/// blake3 of `bytes` as lowercase hex.
-pub fn hash_bytes(bytes: &[u8]) -> String {
-    if bytes.len() > 1 << 22 {
-        let mut h = blake3::Hasher::new();
-        h.update_rayon(bytes);
-        h.finalize().to_hex().to_string()
-    } else {
-        blake3::hash(bytes).to_hex().to_string()
-    }
-}
-
-/// The file of object `hash` under `objects`.
-pub(super) fn object_file(objects: &Path, hash: &str) -> PathBuf {
-    fanout(objects, hash, "arrow")
-}
-
-/// `dir/ab/abcdef….ext`, built with one allocation (a no-op run builds tens of thousands).
-fn fanout(dir: &Path, name: &str, ext: &str) -> PathBuf {
-    let prefix = name.get(..2).unwrap_or("xx");
-    let dir = dir.as_os_str();
-    let mut path = std::ffi::OsString::with_capacity(dir.len() + name.len() + ext.len() + 5);
-    path.push(dir);
-    path.push("/");
-    path.push(prefix);
-    path.push("/");
-    path.push(name);
-    path.push(".");
-    path.push(ext);
-    PathBuf::from(path)
 }
 
 #[cfg(test)]
@@ -397,9 +305,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::open(dir.path()).unwrap();
         let tmp = dir.path().join("tmp");
-        let dead_here = tmp.join(format!("999999999-0@{}.tmp", this_host()));
+        let dead_here = tmp.join(format!("999999999-0@{}.tmp", hostname()));
         let other_host = tmp.join("999999999-1@compute-node-7.tmp");
-        let mine = cache.write_tmp(b"x", false).unwrap();
+        let mine = cache.write_tmp(b"x").unwrap();
         for p in [&dead_here, &other_host] {
             fs::write(p, b"x").unwrap();
         }

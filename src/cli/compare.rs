@@ -18,11 +18,11 @@ use arrow_schema::DataType;
 use serde_json::{Value, json};
 
 use super::args::WorkflowArgs;
-use super::commands::{Failure, Outcome, checked_output, load, write_output};
-use super::exit;
+use super::commands::{checked_output, load, write_output};
+use super::error::{CliError, Outcome};
 use crate::cache::Cache;
-use crate::engine::Registry;
 use crate::engine::graph::{TaskGraph, plain};
+use crate::kind::Registry;
 use crate::table::{Table, TableBuilder, is_sparse};
 
 /// Rows of one output compare shows at most (it is for scalars and small tables).
@@ -35,10 +35,6 @@ struct Found {
     params: BTreeMap<String, Value>,
     inputs: String,
     table: Table,
-}
-
-fn io_failure(e: impl std::fmt::Display) -> Failure {
-    Failure { code: exit::IO, message: format!("error: {e}") }
 }
 
 /// Whether task `label` is a whole instance of node `node` (not a shard).
@@ -55,7 +51,7 @@ fn found(
     node: &str,
     upstream: &[String],
     output: &str,
-) -> Result<(Vec<Found>, usize), Failure> {
+) -> Result<(Vec<Found>, usize), CliError> {
     let (mut rows, mut seen, mut gone) = (Vec::new(), HashSet::new(), 0);
     for (path, record) in cache.runs(workflow)? {
         let run = path.file_stem().unwrap_or_default().to_string_lossy().into_owned();
@@ -80,17 +76,14 @@ fn found(
                 gone += 1;
                 continue;
             };
-            let table = Table::from_ipc(&bytes).map_err(io_failure)?;
+            let table = Table::from_ipc(&bytes)?;
             if is_sparse(&table) || table.n_rows() > MAX_ROWS {
-                return Err(Failure {
-                    code: exit::USAGE,
-                    message: format!(
-                        "error: `{node}.{output}` of {label} has {} rows{}; compare puts outputs of at most {MAX_ROWS} \
+                return Err(CliError::Usage(format!(
+                    "`{node}.{output}` of {label} has {} rows{}; compare puts outputs of at most {MAX_ROWS} \
                          rows side by side: `gcrl export` writes a large one",
-                        table.n_rows(),
-                        if is_sparse(&table) { " (a sparse matrix)" } else { "" }
-                    ),
-                });
+                    table.n_rows(),
+                    if is_sparse(&table) { " (a sparse matrix)" } else { "" }
+                )));
             }
             let inputs = blake3::hash(json!(manifest.inputs).to_string().as_bytes()).to_hex()[..12].to_string();
             let mut params = up.clone();
@@ -119,7 +112,7 @@ fn meta_column(values: &[Value], counts: &[usize]) -> ArrayRef {
 
 /// The comparison table of `rows`: `run`, the differing params, `inputs` when they differ,
 /// then the output's columns (a column some rows lack is null there).
-fn comparison(node: &str, rows: &[Found]) -> Result<Table, Failure> {
+fn comparison(node: &str, rows: &[Found]) -> Result<Table, CliError> {
     let counts: Vec<usize> = rows.iter().map(|r| r.table.n_rows()).collect();
     let mut b =
         TableBuilder::new().array("run", meta_column(&rows.iter().map(|r| json!(r.run)).collect::<Vec<_>>(), &counts));
@@ -142,15 +135,12 @@ fn comparison(node: &str, rows: &[Found]) -> Result<Table, Failure> {
             match columns.iter().find(|(n, _)| n == f.name()) {
                 None => columns.push((f.name().clone(), f.data_type().clone())),
                 Some((_, t)) if t != f.data_type() => {
-                    return Err(Failure {
-                        code: exit::USAGE,
-                        message: format!(
-                            "error: column `{}` of `{node}` is {t} in one recorded run and {} in another; \
+                    return Err(CliError::Usage(format!(
+                        "column `{}` of `{node}` is {t} in one recorded run and {} in another; \
                              compare the runs of one kind version (`gcrl diff` shows which)",
-                            f.name(),
-                            f.data_type()
-                        ),
-                    });
+                        f.name(),
+                        f.data_type()
+                    )));
                 }
                 Some(_) => {}
             }
@@ -164,23 +154,23 @@ fn comparison(node: &str, rows: &[Found]) -> Result<Table, Failure> {
             })
             .collect();
         let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
-        let column = arrow_select::concat::concat(&refs).map_err(io_failure)?;
+        let column = arrow_select::concat::concat(&refs)?;
         // An output column named like a param column is told apart by the node's id.
         let name = if used.contains(name) { format!("{node}.output.{name}") } else { name.clone() };
         b = b.array(&name, column);
     }
-    b.build().map_err(io_failure)
+    Ok(b.build()?)
 }
 
 /// The table's rows as JSON objects: numbers and booleans as such, the rest as text.
-fn json_rows(table: &Table) -> Result<Vec<Value>, Failure> {
+fn json_rows(table: &Table) -> Result<Vec<Value>, CliError> {
     let batch = table.batch();
     let options = FormatOptions::default();
     let mut rows = vec![serde_json::Map::new(); batch.num_rows()];
     for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
         let numeric = field.data_type().is_numeric();
-        let as_f64 = numeric.then(|| arrow_cast::cast(column, &DataType::Float64)).transpose().map_err(io_failure)?;
-        let formatter = ArrayFormatter::try_new(column.as_ref(), &options).map_err(io_failure)?;
+        let as_f64 = numeric.then(|| arrow_cast::cast(column, &DataType::Float64)).transpose()?;
+        let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
         for (i, row) in rows.iter_mut().enumerate() {
             let value = if column.is_null(i) {
                 Value::Null
@@ -214,14 +204,11 @@ pub fn compare(
     let upstream: Vec<String> = graph.node_order.into_iter().filter(|id| id != node).collect();
     let (rows, gone) = found(&cache, &workflow.name, node, &upstream, output)?;
     if rows.is_empty() {
-        return Err(Failure {
-            code: exit::USAGE,
-            message: format!(
-                "error: no recorded run of `{}` holds `{target}`; run `gcrl run {}` first",
-                workflow.name,
-                args.workflow.display()
-            ),
-        });
+        return Err(CliError::Usage(format!(
+            "no recorded run of `{}` holds `{target}`; run `gcrl run {}` first",
+            workflow.name,
+            args.workflow.display()
+        )));
     }
     let table = comparison(node, &rows)?;
     if let Some(to) = to {
@@ -234,10 +221,10 @@ pub fn compare(
         );
     } else if to.is_none() {
         println!("{target}: {} recorded results, {} rows", rows.len(), table.n_rows());
-        println!("{}", table.pretty(table.n_rows(), table.n_cols()).map_err(io_failure)?);
+        println!("{}", table.pretty(table.n_rows(), table.n_cols())?);
     }
     if gone > 0 {
         eprintln!("note: {gone} recorded results of `{target}` are no longer in the cache (`cache gc`)");
     }
-    Ok(exit::OK)
+    Ok(())
 }

@@ -8,8 +8,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::commands::{Failure, Outcome};
-use super::exit;
+use super::error::{CliError, Outcome};
 use crate::cache::{Cache, Manifest, RunRecord};
 use crate::clock::utc_datetime;
 
@@ -34,24 +33,18 @@ struct TaskDiff {
 }
 
 /// Finds run `id` in the cache, or says what to give instead.
-fn find(cache: &Cache, cache_dir: &Path, id: &str) -> Result<(String, RunRecord), Failure> {
+fn find(cache: &Cache, cache_dir: &Path, id: &str) -> Result<(String, RunRecord), CliError> {
     match cache.find_run(id) {
         Ok((path, record)) => Ok((path.file_stem().unwrap_or_default().to_string_lossy().into_owned(), record)),
-        Err(matches) if matches.is_empty() => Err(Failure {
-            code: exit::USAGE,
-            message: format!(
-                "error: no recorded run `{id}` in {}; `gcrl log WORKFLOW` lists the runs and their ids",
-                cache_dir.display()
-            ),
-        }),
-        Err(matches) => Err(Failure {
-            code: exit::USAGE,
-            message: format!(
-                "error: `{id}` is the start of {} run ids ({}); give more of it",
-                matches.len(),
-                super::report::names(matches.iter().map(String::as_str), 4)
-            ),
-        }),
+        Err(matches) if matches.is_empty() => Err(CliError::Usage(format!(
+            "no recorded run `{id}` in {}; `gcrl log WORKFLOW` lists the runs and their ids",
+            cache_dir.display()
+        ))),
+        Err(matches) => Err(CliError::Usage(format!(
+            "`{id}` is the start of {} run ids ({}); give more of it",
+            matches.len(),
+            super::report::names(matches.iter().map(String::as_str), 4)
+        ))),
     }
 }
 
@@ -87,7 +80,7 @@ fn compare(label: &str, a: &Manifest, b: &Manifest) -> TaskDiff {
 }
 
 /// The task diffs of two records, in label order, and how many tasks are the same.
-fn task_diffs(cache: &Cache, a: &RunRecord, b: &RunRecord) -> Result<(Vec<TaskDiff>, usize), Failure> {
+fn task_diffs(cache: &Cache, a: &RunRecord, b: &RunRecord) -> Result<(Vec<TaskDiff>, usize), CliError> {
     let labels: BTreeSet<&String> = a.tasks.keys().chain(b.tasks.keys()).collect();
     let (mut diffs, mut same) = (Vec::new(), 0);
     let bare = |task: &str, change| TaskDiff {
@@ -143,7 +136,7 @@ pub fn diff(cache_dir: &Path, a: &str, b: &str, json: bool) -> Outcome {
             "same": same,
         });
         println!("{doc}");
-        return Ok(exit::OK);
+        return Ok(());
     }
     for (tag, id, r) in [("A", &id_a, &ra), ("B", &id_b, &rb)] {
         let fp = r.fingerprint.as_deref().map(|f| &f[..f.len().min(12)]).unwrap_or("-");
@@ -177,5 +170,5 @@ pub fn diff(cache_dir: &Path, a: &str, b: &str, json: bool) -> Outcome {
         }
     }
     println!("{} tasks differ, {same} the same", diffs.len());
-    Ok(exit::OK)
+    Ok(())
 }

@@ -1,25 +1,30 @@
-//! The command line: flags ([`args`]), commands ([`commands`], [`anndata`] for .h5ad exports,
+//! The command line: flags ([`args`]), commands ([`commands`], [`run`] handing `gcrl run` to the
+//! library's [`session`](crate::session), [`status`] for the Slurm runs, [`anndata`] for .h5ad exports,
 //! [`runs`] for the run records, [`runlog`] for each run's log file, [`diff`] between two runs, [`compare`] for one output across runs and sweeps,
 //! [`paths`] for the cached objects' files, [`profile`] for `--profile`/`GCRL_PROFILE`),
-//! terminal output ([`report`]) and exit codes ([`exit`]).
+//! terminal output ([`report`]), errors ([`error`]) and their exit codes ([`exit`]).
 
 pub mod anndata;
 pub mod args;
 pub mod commands;
 pub mod compare;
 pub mod diff;
+pub mod error;
 pub mod exit;
 pub mod paths;
 pub mod profile;
 pub mod report;
+pub mod run;
 pub mod runlog;
 pub mod runs;
 pub mod signal;
+pub mod status;
 pub mod usage;
 
 use clap::Parser;
 
 use args::{Cli, Command};
+use error::CliError;
 
 /// Parses the command line, runs the command, prints, and returns the exit code.
 pub fn main() -> i32 {
@@ -32,11 +37,7 @@ pub fn main() -> i32 {
     };
     let mut registry = crate::nodes::builtin();
     if let Err(e) = crate::plugin::register(&mut registry, &cli.plugins) {
-        match e {
-            crate::plugin::PluginError::Manifest(w) => eprint!("{w}"),
-            other => eprintln!("error: {other}"),
-        }
-        return exit::USAGE;
+        return failed(CliError::Plugin(e));
     }
     // `gcrl exec` takes everything from its job spec and `--cache`; the head's GCRL_PROFILE,
     // exported to the job, may name a file the compute node does not have.
@@ -46,10 +47,7 @@ pub fn main() -> i32 {
     };
     let profile = match profile {
         Ok(p) => p,
-        Err(message) => {
-            eprintln!("{message}");
-            return exit::USAGE;
-        }
+        Err(message) => return failed(CliError::Profile(message)),
     };
     let cache = cli.cache.as_deref().or(profile.cache.as_deref()).unwrap_or(std::path::Path::new("cache"));
     if !matches!(cli.command, Command::Run { .. } | Command::Exec { .. }) {
@@ -61,10 +59,10 @@ pub fn main() -> i32 {
         }
         Command::Run { workflow, jobs, gpus, force, until, json, executor, dry_run: false } => {
             let jobs = jobs.or(profile.jobs);
-            commands::run(workflow, registry, cache, jobs, *gpus, force, until, *json, cli.quiet, executor, &profile)
+            run::run(workflow, registry, cache, jobs, *gpus, force, until, *json, cli.quiet, executor, &profile)
         }
         Command::Exec { spec, element } => commands::exec(&registry, cache, spec, *element),
-        Command::Status { workflow, json } => commands::status(registry, cache, workflow.as_deref(), *json),
+        Command::Status { workflow, json } => status::status(registry, cache, workflow.as_deref(), *json),
         Command::Plan { workflow, force, until, json } => {
             commands::plan_cmd(workflow, registry, cache, force, until, *json)
         }
@@ -85,10 +83,15 @@ pub fn main() -> i32 {
         Command::Cache { action } => commands::cache(action, registry, cache),
     };
     match result {
-        Ok(code) => code,
-        Err(f) => {
-            eprintln!("{}", f.message);
-            f.code
-        }
+        Ok(()) => exit::OK,
+        Err(e) => failed(e),
     }
+}
+
+/// Prints `e` (unless the command already showed it) and returns its exit code.
+fn failed(e: CliError) -> i32 {
+    if !e.reported() {
+        eprintln!("{e}");
+    }
+    e.exit_code()
 }

@@ -10,12 +10,12 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::args::WorkflowArgs;
-use super::commands::{Outcome, load};
-use super::exit;
+use super::commands::load;
+use super::error::Outcome;
 use crate::cache::Cache;
-use crate::engine::Registry;
 use crate::engine::graph::TaskGraph;
 use crate::engine::resolve::{OutputHashes, Resolver};
+use crate::kind::Registry;
 
 /// One cached output.
 #[derive(Debug, Serialize)]
@@ -84,7 +84,7 @@ pub fn paths(args: &WorkflowArgs, registry: Registry, cache_dir: &Path, json: bo
     if json {
         let doc = json!({ "workflow": workflow.name, "cache": cache_dir, "objects": found, "missing": missing });
         let _ = writeln!(out, "{doc}");
-        return Ok(exit::OK);
+        return Ok(());
     }
     let width = found.iter().map(|o| o.name.len()).max().unwrap_or(0).min(60);
     for o in &found {
@@ -93,5 +93,5 @@ pub fn paths(args: &WorkflowArgs, registry: Registry, cache_dir: &Path, json: bo
     for m in &missing {
         let _ = writeln!(out, "{m:<width$}  (not in the cache; `gcrl run {}` computes it)", args.workflow.display());
     }
-    Ok(exit::OK)
+    Ok(())
 }

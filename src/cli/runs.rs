@@ -8,11 +8,12 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::args::WorkflowArgs;
-use super::commands::{Outcome, load};
+use super::commands::load;
+use super::error::Outcome;
 use super::exit;
 use crate::cache::Cache;
 use crate::clock::utc_datetime;
-use crate::engine::Registry;
+use crate::kind::Registry;
 
 /// One recorded run, as printed.
 #[derive(Serialize)]
@@ -69,11 +70,11 @@ pub fn runs(args: &WorkflowArgs, registry: Registry, cache_dir: &Path, json: boo
         .collect();
     if json {
         println!("{}", json!({ "workflow": workflow.name, "runs": rows }));
-        return Ok(exit::OK);
+        return Ok(());
     }
     if rows.is_empty() {
         println!("no recorded runs of workflow `{}` in {}", workflow.name, cache_dir.display());
-        return Ok(exit::OK);
+        return Ok(());
     }
     println!(
         "{:<24} {:<20} {:>9} {:>6} {:>6} {:>6}  {:<14} {:<12} log",
@@ -98,5 +99,5 @@ pub fn runs(args: &WorkflowArgs, registry: Registry, cache_dir: &Path, json: boo
         workflow.name,
         rows.len()
     );
-    Ok(exit::OK)
+    Ok(())
 }

@@ -32,12 +32,31 @@ pub fn install() -> &'static AtomicBool {
     &INTERRUPTED
 }
 
-/// The first signal the handlers caught, if any: its name and the exit code that reports it.
-pub fn received() -> Option<(&'static str, i32)> {
+/// A signal that stopped a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// Ctrl-C (SIGINT).
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+}
+
+impl Signal {
+    /// How `gcrl run` names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Interrupt => "Ctrl-C (SIGINT)",
+            Signal::Terminate => "SIGTERM",
+        }
+    }
+}
+
+/// The first signal the handlers caught, if any.
+pub fn received() -> Option<Signal> {
     match SIGNAL.load(Ordering::SeqCst) {
         0 => None,
-        libc::SIGINT => Some(("Ctrl-C (SIGINT)", super::exit::INTERRUPTED)),
-        _ => Some(("SIGTERM", super::exit::TERMINATED)),
+        libc::SIGINT => Some(Signal::Interrupt),
+        _ => Some(Signal::Terminate),
     }
 }
 

@@ -1,44 +1,13 @@
-//! Errors of the engine layer: a node that fails, a graph that cannot be built, a run that cannot go on.
+//! Errors of the engine layer: a graph that cannot be built, a run that cannot go on. (A node's
+//! own failure is a [`NodeError`] of the kind contract; an executor's, its own type.)
 
 use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::algo::AlgoError;
 use crate::cache::CacheError;
+use crate::kind::NodeError;
 use crate::table::TableError;
-
-/// Why a node's `run` failed. The scheduler reports it with the task's label.
-#[derive(Debug, Error)]
-pub enum NodeError {
-    /// The input data is not what the node needs (say which input and what to do).
-    #[error("{0}")]
-    Input(String),
-    /// The computation itself failed.
-    #[error(transparent)]
-    Algo(#[from] AlgoError),
-    /// Reading or writing a table failed.
-    #[error(transparent)]
-    Table(#[from] TableError),
-    /// A neural model could not be built or trained.
-    #[error(transparent)]
-    Model(#[from] crate::models::ModelError),
-    /// A file named by the workflow could not be read.
-    #[error("{path}: {source}")]
-    File {
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// An external program the kind runs (a plugin) failed: its exit status and stderr tail.
-    #[error("{0}")]
-    External(String),
-    /// A bug in gcrl: a node asked for something its own schema does not declare.
-    #[error("internal error: {0}")]
-    Internal(String),
-}
 
 /// Why a run could not proceed (as opposed to a single task failing).
 #[derive(Debug, Error)]
@@ -77,7 +46,4 @@ pub enum EngineError {
         /// Why.
         error: NodeError,
     },
-    /// The Slurm executor cannot start or go on.
-    #[error(transparent)]
-    Slurm(#[from] crate::engine::executor::slurm::SlurmError),
 }

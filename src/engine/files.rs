@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cache::Cache;
+use crate::cache::{Cache, hash_file};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Stamp {
@@ -49,9 +49,7 @@ impl FileHasher {
         {
             return Ok(s.hash.clone());
         }
-        let mut hasher = blake3::Hasher::new();
-        hasher.update_mmap_rayon(path)?;
-        let hash = hasher.finalize().to_hex().to_string();
+        let hash = hash_file(path)?;
         memo.0.insert(canonical, stamp(hash.clone()));
         memo.1 = true;
         Ok(hash)

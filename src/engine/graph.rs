@@ -8,9 +8,9 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::error::EngineError;
-use super::kind::{NodeKind, Origin, Resources};
-use super::params::Params;
 use crate::diag::suggest::hint;
+use crate::kind::params::Params;
+use crate::kind::{NodeKind, Origin, Resources};
 use crate::workflow::{Source, Workflow};
 
 /// What part of a node a task computes.

@@ -121,7 +121,7 @@ mod tests {
     /// (each field as its little-endian u64 length, then its bytes).
     #[test]
     fn a_golden_key_pins_the_framing_and_the_canonical_parameters() {
-        use crate::engine::params::{ParamType, Params};
+        use crate::kind::params::{ParamType, Params};
         use serde_json::json;
         let float = ParamType::Float { min: None, max: None };
         let mut map = std::collections::BTreeMap::new();

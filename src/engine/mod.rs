@@ -1,4 +1,4 @@
-//! The engine: node kinds, task graphs, cache keys, scheduling and executors.
+//! The engine: task graphs, cache keys, scheduling and executors, over the [`crate::kind`] contract.
 //!
 //! Domain-agnostic (house rule 8): nothing here knows what a gene is. Flow is one way:
 //! workflow → [`graph::TaskGraph`] → [`scheduler::run_graph`] → [`executor`] → [`events`].
@@ -10,21 +10,14 @@ pub mod files;
 pub mod fingerprint;
 pub mod graph;
 pub mod key;
-pub mod kind;
 pub mod memory;
-pub mod params;
 pub mod plan;
 pub mod publish;
-pub mod registry;
 pub mod resolve;
 pub mod runner;
 pub mod scheduler;
-pub mod spec;
+pub mod task;
 pub mod usage;
+pub mod walk;
 
-pub use error::{EngineError, NodeError};
-pub use kind::{Input, Inputs, NodeKind, Origin, Outputs, PortSpec, Resources, RunContext, Shard};
-pub use memory::InputSizes;
-pub use params::{ParamSpec, ParamType, Params};
-pub use registry::Registry;
-pub use spec::KindSpec;
+pub use error::EngineError;

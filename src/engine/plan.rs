@@ -1,4 +1,4 @@
-//! `gcrl plan`: what a run would do, task by task, and why.
+//! `gcrl plan`: what a run would do, task by task, and why (the graph [`walk`]ed against the cache).
 
 use std::collections::BTreeMap;
 
@@ -6,9 +6,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::graph::{TaskGraph, TaskInput, plain};
-use super::memory::MIB;
-use super::resolve::{OutputHashes, Resolver};
+use super::resolve::Resolver;
+use super::walk::{Standing, walk};
 use crate::cache::{Cache, Manifest};
+use crate::kind::memory::MIB;
 
 /// Whether a task would run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -40,45 +41,36 @@ pub struct PlanEntry {
 /// Plans `graph` against `cache`: each task cached, or run with its reason.
 pub fn plan(graph: &TaskGraph, workflow: &str, cache: &Cache, force: &[String]) -> Vec<PlanEntry> {
     let resolver = Resolver::new(cache, workflow);
-    let mut outputs: Vec<Option<OutputHashes>> = vec![None; graph.tasks.len()];
+    let standings = walk(graph, &resolver, force);
     let mut entries = Vec::with_capacity(graph.tasks.len());
-    for task in &graph.tasks {
+    for (task, standing) in graph.tasks.iter().zip(standings) {
         let previous = resolver.last_run().and_then(|r| r.tasks.get(&task.label)).map(|e| e.key.clone());
         let old = || previous.as_ref().and_then(|k| cache.get_manifest(k).ok().flatten());
         let mut memory = None;
-        let (status, reason) = if force.contains(&task.node) {
-            (Status::Run, "forced".to_string())
-        } else if let Some(dep) = task.deps().into_iter().find(|&d| outputs[d].is_none()) {
-            let upstream = upstream_name(task, dep, graph);
-            let reason = old()
-                .and_then(|m| param_change(&m.params, task.params.map()))
-                .unwrap_or_else(|| format!("{upstream} is recomputed upstream"));
-            (Status::Run, reason)
-        } else {
-            match resolver.key(task, &outputs).and_then(|k| resolver.resolve(task, k, &graph.tasks, &outputs, 1)) {
-                Err(e) => (Status::Run, format!("cannot resolve: {e}")),
-                Ok(resolved) => {
-                    memory = Some(resolver.demand(task, &resolved).bytes.div_ceil(MIB));
-                    match resolver.lookup(&task.label, &resolved.key) {
-                        Some(o) => {
-                            outputs[task.id] = Some(o);
-                            (Status::Cached, String::new())
-                        }
-                        None => {
-                            let reason = match (&previous, old()) {
-                                (None, _) => "new".to_string(),
-                                (Some(k), _) if *k == resolved.key => "its outputs are no longer in the cache".into(),
-                                (Some(_), None) => "changed (the previous result was removed from the cache)".into(),
-                                (Some(_), Some(m)) => change(
-                                    &m,
-                                    &resolved.params,
-                                    resolved.kind_version,
-                                    &resolved_inputs(&resolved),
-                                    task,
-                                ),
-                            };
-                            (Status::Run, reason)
-                        }
+        let (status, reason) = match standing {
+            Standing::Forced => (Status::Run, "forced".to_string()),
+            Standing::Upstream(dep) => {
+                let upstream = upstream_name(task, dep, graph);
+                let reason = old()
+                    .and_then(|m| param_change(&m.params, task.params.map()))
+                    .unwrap_or_else(|| format!("{upstream} is recomputed upstream"));
+                (Status::Run, reason)
+            }
+            Standing::Unresolved(e) => (Status::Run, format!("cannot resolve: {e}")),
+            Standing::Resolved { task: resolved, outputs } => {
+                memory = Some(resolver.demand(task, &resolved).bytes.div_ceil(MIB));
+                match outputs {
+                    Some(_) => (Status::Cached, String::new()),
+                    None => {
+                        let reason = match (&previous, old()) {
+                            (None, _) => "new".to_string(),
+                            (Some(k), _) if *k == resolved.key => "its outputs are no longer in the cache".into(),
+                            (Some(_), None) => "changed (the previous result was removed from the cache)".into(),
+                            (Some(_), Some(m)) => {
+                                change(&m, &resolved.params, resolved.kind_version, &resolved_inputs(&resolved), task)
+                            }
+                        };
+                        (Status::Run, reason)
                     }
                 }
             }
@@ -88,7 +80,7 @@ pub fn plan(graph: &TaskGraph, workflow: &str, cache: &Cache, force: &[String]) 
     entries
 }
 
-fn resolved_inputs(r: &super::runner::ResolvedTask) -> BTreeMap<String, Vec<String>> {
+fn resolved_inputs(r: &super::task::ResolvedTask) -> BTreeMap<String, Vec<String>> {
     r.inputs.iter().map(|(p, v)| (p.clone(), v.iter().map(|i| i.hash().to_string()).collect())).collect()
 }
 

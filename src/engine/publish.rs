@@ -19,24 +19,7 @@ use super::graph::{TaskGraph, plain};
 use crate::cache::{Cache, TaskEntry};
 use crate::table::{Table, densified, write_table_file};
 use crate::workflow::Workflow;
-
-/// Extensions a published file may have: the table formats of `gcrl export`, and `.html`,
-/// `.svg`, `.txt` for a one-cell string table (written as that text; a larger table as `.txt` is
-/// tab-separated).
-pub const FORMATS: &[&str] = &["csv", "tsv", "arrow", "feather", "parquet", "txt", "html", "svg"];
-
-fn extension(path: &Path) -> String {
-    path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase()
-}
-
-/// Checks that `path` ends in one of [`FORMATS`]; the error says which are known.
-pub fn check_path(path: &Path) -> Result<(), String> {
-    if FORMATS.contains(&extension(path).as_str()) {
-        return Ok(());
-    }
-    let known = FORMATS.iter().map(|f| format!(".{f}")).collect::<Vec<_>>().join(" ");
-    Err(format!("`{}` has no known format; end it in one of {known}", path.display()))
-}
+use crate::workflow::publish::extension;
 
 /// One file to publish: output `output` of the task labelled `task` (of node `node`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -154,12 +137,5 @@ mod tests {
         assert_eq!(instance_path(p, &inst), Path::new("out/pred_lr=0.5_model=d-vae.arrow"));
         let odd = BTreeMap::from([("name".to_string(), Value::from("a/b c"))]);
         assert_eq!(instance_path(p, &odd), Path::new("out/pred_name=a_b_c.arrow"));
-    }
-
-    #[test]
-    fn only_known_formats_are_accepted() {
-        assert!(check_path(Path::new("r/x.HTML")).is_ok());
-        let e = check_path(Path::new("r/x.xlsx")).unwrap_err();
-        assert!(e.contains("x.xlsx") && e.contains(".parquet"), "{e}");
     }
 }

@@ -1,14 +1,15 @@
 //! Turning a task of the graph into a [`ResolvedTask`] once its producers' outputs are known,
-//! and looking its key up in the cache. Shared by the scheduler and by `plan`.
+//! and looking its key up in the cache. Shared by the scheduler and by [`super::walk`].
 
 use std::collections::{BTreeMap, HashSet};
 
 use super::files::FileHasher;
 use super::graph::{Task, TaskInput};
 use super::key::KeyHasher;
-use super::memory::{Demand, InputSizes};
-use super::runner::{ResolvedInput, ResolvedTask};
+use super::memory::Demand;
+use super::task::{ResolvedInput, ResolvedTask};
 use crate::cache::{Cache, RunRecord};
+use crate::kind::InputSizes;
 
 /// Output hashes of a finished task, by port.
 pub type OutputHashes = BTreeMap<String, String>;
@@ -170,9 +171,8 @@ impl<'a> Resolver<'a> {
         if !key.get(..2).is_some_and(|prefix| self.manifest_dirs.contains(prefix)) {
             return None;
         }
-        let manifest = self.cache.get_manifest(key).ok().flatten()?;
-        super::runner::complete(self.cache, &manifest)
-            .then(|| manifest.outputs.into_iter().map(|(k, v)| (k, v.hash)).collect())
+        let manifest = self.cache.result(key).ok().flatten()?;
+        Some(manifest.outputs.into_iter().map(|(k, v)| (k, v.hash)).collect())
     }
 
     /// Saves the file-hash memo.

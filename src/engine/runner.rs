@@ -1,6 +1,6 @@
 //! Running one task from its fully resolved description, on any executor.
 //!
-//! A [`ResolvedTask`] names its kind, parameters and the content hashes of its inputs; it is
+//! A [`ResolvedTask`] (see [`super::task`]) names its kind, parameters and the content hashes of its inputs; it is
 //! all a worker needs (locally, or `gcrl exec` on a cluster node, without the workflow file).
 //! [`execute`] takes the task's lock, re-checks the cache (another process may have finished
 //! it meanwhile), loads inputs, runs the kind (measuring its CPU time and memory peak), stores
@@ -9,165 +9,19 @@
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::error::NodeError;
-use super::kind::{Input, Inputs, Origin, RunContext};
-use super::params::Params;
-use super::registry::Registry;
+use super::task::{Outcome, ResolvedInput, ResolvedTask, TaskFailure};
 use super::usage::Meter;
-use crate::cache::{Cache, CacheError, Manifest, OutputRecord};
-use crate::table::Table;
-
-/// One resolved input value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-pub enum ResolvedInput {
-    /// A cached object.
-    Object {
-        /// Its hash.
-        hash: String,
-        /// Sweep assignment of its producer.
-        instance: BTreeMap<String, Value>,
-        /// Its producer, for kinds that read origins (absent in task specs written before them).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        origin: Option<Origin>,
-    },
-    /// A file and its content hash.
-    File {
-        /// The path.
-        path: PathBuf,
-        /// blake3 of its bytes.
-        hash: String,
-    },
-}
-
-impl ResolvedInput {
-    /// The content hash that enters the task key.
-    pub fn hash(&self) -> &str {
-        match self {
-            ResolvedInput::Object { hash, .. } | ResolvedInput::File { hash, .. } => hash,
-        }
-    }
-}
-
-/// Everything needed to run a task, and its key.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ResolvedTask {
-    /// The task key.
-    pub key: String,
-    /// Label, for messages and manifests.
-    pub label: String,
-    /// Kind name.
-    pub kind: String,
-    /// Kind version.
-    pub kind_version: u32,
-    /// `whole`, `shard` or `reduce`.
-    pub role: String,
-    /// Parameters (a shard's own for a shard).
-    pub params: BTreeMap<String, Value>,
-    /// Inputs by port.
-    pub inputs: BTreeMap<String, Vec<ResolvedInput>>,
-    /// For a reduce step: each shard's output hashes.
-    pub shards: Vec<BTreeMap<String, String>>,
-    /// Threads it may use.
-    pub threads: usize,
-    /// GPU ordinals assigned by the executor when the task declared GPUs (not part of the key).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub gpus: Vec<usize>,
-}
-
-/// How a task ended well.
-#[derive(Debug, Clone)]
-pub enum Outcome {
-    /// It ran and stored this manifest.
-    Ran(Manifest),
-    /// Another process had finished it first.
-    Cached(Manifest),
-}
-
-impl Outcome {
-    /// The manifest either way.
-    pub fn manifest(&self) -> &Manifest {
-        match self {
-            Outcome::Ran(m) | Outcome::Cached(m) => m,
-        }
-    }
-}
-
-/// Why a cluster killed a task's job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kill {
-    /// Out of memory or out of time: a retry with more of them may succeed.
-    Resources,
-    /// The job was lost (node failure, preemption, `scancel`, a worker that died): the same
-    /// request may succeed.
-    Transient,
-}
-
-/// How a task failed.
-#[derive(Debug, Clone)]
-pub enum TaskFailure {
-    /// The node reported an error (or panicked): its inputs and parameters give the same error
-    /// again, so it is never retried.
-    Node(String),
-    /// The node failed on something outside its inputs and code (a file it reads, an external
-    /// program it runs, which the OOM killer may have stopped): a retry may pass.
-    Environment(String),
-    /// An input object is missing or corrupt: its producer must run again.
-    InputLost(String),
-    /// The cache could not be written.
-    Cache(String),
-    /// The run was interrupted (Ctrl-C) before the task ended; it is not retried.
-    Interrupted(String),
-    /// The cluster killed the task's job before it ended.
-    Killed {
-        /// What happened, with the job's state and log.
-        message: String,
-        /// Whether more resources can fix it.
-        cause: Kill,
-    },
-}
-
-impl TaskFailure {
-    /// Whether trying again (within the node's `retries`) can end otherwise: a lost or killed
-    /// job, or a cache write, yes; the node's own error on its inputs, or an interruption, no.
-    pub fn retryable(&self) -> bool {
-        match self {
-            TaskFailure::Node(_) | TaskFailure::Interrupted(_) => false,
-            TaskFailure::Environment(_)
-            | TaskFailure::InputLost(_)
-            | TaskFailure::Cache(_)
-            | TaskFailure::Killed { .. } => true,
-        }
-    }
-}
-
-impl std::fmt::Display for TaskFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TaskFailure::Node(m)
-            | TaskFailure::Environment(m)
-            | TaskFailure::Cache(m)
-            | TaskFailure::Interrupted(m)
-            | TaskFailure::Killed { message: m, .. } => f.write_str(m),
-            TaskFailure::InputLost(h) => write!(f, "input object {h} is missing or corrupt"),
-        }
-    }
-}
-
-/// Whether the outputs of `manifest` are all still in the cache.
-pub fn complete(cache: &Cache, manifest: &Manifest) -> bool {
-    manifest.outputs.values().all(|o| cache.has_object(&o.hash))
-}
-
-fn cached(cache: &Cache, key: &str) -> Option<Manifest> {
-    cache.get_manifest(key).ok().flatten().filter(|m| complete(cache, m))
-}
+use crate::cache::{Cache, CacheError, Manifest, ObjectWriter, OutputRecord, hostname};
+use crate::kind::NodeError;
+use crate::kind::params::Params;
+use crate::kind::registry::Registry;
+use crate::kind::{Input, Inputs, RunContext};
+use crate::table::{SPILL_BYTES, Spill, SpillFile, Table, TableError};
 
 /// An input object as a table: checked against its hash, then mapped (its columns are views
 /// into the file; see `table::ipc`).
@@ -179,19 +33,55 @@ fn load(cache: &Cache, hash: &str) -> Result<Table, TaskFailure> {
     Table::map_ipc(&path).map_err(|_| TaskFailure::InputLost(hash.to_string()))
 }
 
-/// Tables above this size are written to the cache a batch at a time, never as one buffer.
-const STREAM_OUTPUT: usize = 8 << 20;
-
-/// Stores `table` as an object and returns its hash.
+/// Stores `table` as an object and returns its hash. A table that spilled to a cache object as
+/// it was made is that object already; one of [`SPILL_BYTES`] or more is written a batch at a
+/// time, never as one buffer.
 fn store(cache: &Cache, table: &Table) -> Result<String, TaskFailure> {
     let cache_err = |e: CacheError| TaskFailure::Cache(e.to_string());
     let node_err = |e: crate::table::TableError| TaskFailure::Node(e.to_string());
-    if table.batches().iter().map(|b| b.get_array_memory_size()).sum::<usize>() < STREAM_OUTPUT {
+    if let Some(hash) = table.stored_as().filter(|h| cache.has_object(h)) {
+        return Ok(hash.to_string());
+    }
+    if table.batches().iter().map(|b| b.get_array_memory_size()).sum::<usize>() < SPILL_BYTES {
         return cache.put_object(&table.to_ipc().map_err(node_err)?).map_err(cache_err);
     }
     let mut writer = cache.object_writer().map_err(cache_err)?;
     table.write_ipc(&mut writer).map_err(node_err)?;
     writer.finish().map_err(cache_err)
+}
+
+/// New objects of `cache` as the spill files of a task's outputs.
+fn spill_to(cache: &Cache) -> Spill {
+    let cache = cache.clone();
+    Arc::new(move || {
+        let writer = cache.object_writer().map_err(spill_error)?;
+        Ok(Box::new(CacheSpill { writer, cache: cache.clone() }) as Box<dyn SpillFile>)
+    })
+}
+
+struct CacheSpill {
+    writer: ObjectWriter,
+    cache: Cache,
+}
+
+impl std::io::Write for CacheSpill {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.writer.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writer.flush()
+    }
+}
+
+impl SpillFile for CacheSpill {
+    fn finish(self: Box<Self>) -> Result<(PathBuf, String), TableError> {
+        let hash = self.writer.finish().map_err(spill_error)?;
+        Ok((self.cache.object_path(&hash), hash))
+    }
+}
+
+fn spill_error(e: CacheError) -> TableError {
+    TableError::Spill(e.to_string())
 }
 
 /// Runs `task` unless the cache already holds its result. `on_wait` is called once if another
@@ -211,7 +101,7 @@ pub fn execute(
             cache.lock(&task.key).map_err(cache_err)?
         }
     };
-    if !force && let Some(m) = cached(cache, &task.key) {
+    if !force && let Some(m) = cache.result(&task.key).ok().flatten() {
         return Ok(Outcome::Cached(m));
     }
     let kind = registry
@@ -242,7 +132,7 @@ pub fn execute(
         .collect::<Result<Vec<BTreeMap<String, Table>>, TaskFailure>>()?;
     let inputs = Inputs::new(ports, shards);
     let params = Params::from_map(task.params.clone());
-    let ctx = RunContext::new(task.label.clone(), task.threads, task.gpus.clone());
+    let ctx = RunContext::new(task.label.clone(), task.threads, task.gpus.clone()).with_spill(spill_to(cache));
     let started = Instant::now();
     let meter = Meter::start();
     let result = catch_unwind(AssertUnwindSafe(|| {
@@ -294,67 +184,11 @@ pub fn execute(
         outputs: records,
         seconds: started.elapsed().as_secs_f64(),
         finished: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-        host: hostname(),
+        host: hostname().to_string(),
         gcrl_version: env!("CARGO_PKG_VERSION").to_string(),
         notes: ctx.take_notes(),
         usage: Some(usage),
     };
     cache.put_manifest(&manifest, Some(lock)).map_err(cache_err)?;
     Ok(Outcome::Ran(manifest))
-}
-
-/// This machine's name (read once: every manifest records it).
-pub fn hostname() -> String {
-    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HOST.get_or_init(|| {
-        std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|s| s.trim().to_string())
-            .or_else(|_| std::env::var("HOSTNAME"))
-            .unwrap_or_else(|_| "unknown".into())
-    })
-    .clone()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_failures_a_retry_can_change_are_retryable() {
-        assert!(!TaskFailure::Node("bad input".into()).retryable(), "the same inputs give the same error");
-        assert!(!TaskFailure::Interrupted("Ctrl-C".into()).retryable());
-        assert!(TaskFailure::Environment("plugin `x` was killed by a signal".into()).retryable());
-        assert!(TaskFailure::Cache("disk full".into()).retryable());
-        assert!(TaskFailure::InputLost("h".into()).retryable());
-        for cause in [Kill::Resources, Kill::Transient] {
-            assert!(TaskFailure::Killed { message: "OUT_OF_MEMORY".into(), cause }.retryable());
-        }
-    }
-
-    #[test]
-    fn task_specs_without_origins_still_parse_and_origins_round_trip() {
-        let old = r#"{"type":"object","hash":"h1","instance":{"model":"d-vae"}}"#;
-        let parsed: ResolvedInput = serde_json::from_str(old).unwrap();
-        assert_eq!(
-            parsed,
-            ResolvedInput::Object {
-                hash: "h1".into(),
-                instance: BTreeMap::from([("model".into(), Value::from("d-vae"))]),
-                origin: None
-            }
-        );
-        assert_eq!(serde_json::to_string(&parsed).unwrap(), old, "no origin, nothing written");
-        let with = ResolvedInput::Object {
-            hash: "h1".into(),
-            instance: BTreeMap::new(),
-            origin: Some(Origin {
-                node: "grn".into(),
-                output: "edges".into(),
-                kind: "grn".into(),
-                instance: BTreeMap::new(),
-            }),
-        };
-        let text = serde_json::to_string(&with).unwrap();
-        assert_eq!(serde_json::from_str::<ResolvedInput>(&text).unwrap(), with, "{text}");
-    }
 }

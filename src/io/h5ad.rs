@@ -31,7 +31,6 @@ use crate::io::error::IoError;
 use crate::io::frame::{Column, ColumnValues, DataFrame};
 use crate::io::h5chunks::{Element, ParallelReader};
 use crate::io::h5compound::{CompoundError, compound_columns};
-use crate::io::h5rows::{CsrRows, MatrixSource};
 use crate::io::h5source::CachedFile;
 
 /// Largest ratio of decoded to stored bytes a valid file can have (deflate's limit is 1032).
@@ -101,13 +100,6 @@ pub fn read_h5ad(path: &Path, opts: &ReadOptions) -> Result<AnnData, IoError> {
     H5ad::open(path)?.anndata("", opts)
 }
 
-/// The matrix and the `obs`/`var` tables of an `.h5ad` file, the matrix left in the file to be
-/// read a range of rows at a time when it can be ([`MatrixSource::Rows`]: CSR, uncompressed or
-/// gzip), else read whole; errors as [`read_h5ad`].
-pub fn open_h5ad(path: &Path, opts: &ReadOptions) -> Result<(MatrixSource, DataFrame, DataFrame), IoError> {
-    H5ad::open(path)?.anndata_rows("", opts)
-}
-
 /// Whether an HDF5 file holds an AnnData at its root (`obs` and `var`), as an `.h5ad` saved
 /// under another name does; a Cell Ranger `.h5` does not.
 pub fn is_anndata(path: &Path) -> Result<bool, IoError> {
@@ -172,7 +164,7 @@ pub(crate) enum Node {
 }
 
 /// How a matrix is stored.
-enum Layout {
+pub(crate) enum Layout {
     Dense(Dataset),
     Csr(Group),
     Csc(Group),
@@ -190,11 +182,15 @@ pub(crate) struct Rows<'a> {
 }
 
 /// A located matrix whose values are not read yet.
-struct MatrixHeader {
-    object: String,
-    layout: Layout,
-    n_rows: usize,
-    n_cols: usize,
+pub(crate) struct MatrixHeader {
+    /// Its path in the file.
+    pub(crate) object: String,
+    /// How it is stored.
+    pub(crate) layout: Layout,
+    /// Rows (cells).
+    pub(crate) n_rows: usize,
+    /// Columns (genes).
+    pub(crate) n_cols: usize,
 }
 
 /// An open HDF5 file (`.h5ad`, `.h5mu`, 10x `.h5`); every error it builds names the file.
@@ -212,6 +208,11 @@ impl H5ad {
         let source = CachedFile::open(path).map_err(|source| IoError::Read { path: path.to_path_buf(), source })?;
         let file = File::from_source(source).map_err(|source| hdf5_error(path, "/", source))?;
         Ok(H5ad { path: path.to_path_buf(), file })
+    }
+
+    /// The file's path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
     }
 
     // ----- error helpers -----
@@ -282,35 +283,12 @@ impl H5ad {
         Ok(AnnData { n_obs, n_vars, x, obs, var })
     }
 
-    /// The AnnData under `root` with its matrix left in the file when it is CSR and both its
-    /// arrays are read by `h5chunks` (then rows are read a range at a time through
-    /// [`CsrRows`]); any other matrix is read whole.
-    pub(crate) fn anndata_rows(
-        self,
+    /// The located matrix under `root` and its checked `obs` and `var` tables.
+    pub(crate) fn tables(
+        &self,
         root: &str,
         opts: &ReadOptions,
-    ) -> Result<(MatrixSource, DataFrame, DataFrame), IoError> {
-        let (header, obs, var) = self.tables(root, opts)?;
-        let (object, g, n_rows, n_cols) = match header {
-            MatrixHeader { object, layout: Layout::Csr(g), n_rows, n_cols } => (object, g, n_rows, n_cols),
-            other => return Ok((MatrixSource::Whole(self.matrix(other)?), obs, var)),
-        };
-        let (indptr, indices, data) = self.indptr(&object, &g, n_rows, "rows")?;
-        let readers = (
-            ParallelReader::new(&self.path, &join(&object, "indices"), &indices),
-            ParallelReader::new(&self.path, &join(&object, "data"), &data),
-        );
-        let x = match readers {
-            (Some(idx), Some(val)) => {
-                MatrixSource::Rows(CsrRows::new(self, object, n_cols, indptr, (indices, idx), (data, val)))
-            }
-            _ => MatrixSource::Whole(Matrix::Csr(self.csr(&object, &g, n_rows, n_cols)?)),
-        };
-        Ok((x, obs, var))
-    }
-
-    /// The located matrix under `root` and its checked `obs` and `var` tables.
-    fn tables(&self, root: &str, opts: &ReadOptions) -> Result<(MatrixHeader, DataFrame, DataFrame), IoError> {
+    ) -> Result<(MatrixHeader, DataFrame, DataFrame), IoError> {
         let (object, var_path) = match &opts.layer {
             None => (join(root, "X"), join(root, "var")),
             Some(layer) => self.layer_path(root, layer)?,
@@ -413,7 +391,7 @@ impl H5ad {
     }
 
     /// Read the values of a located matrix.
-    fn matrix(&self, header: MatrixHeader) -> Result<Matrix, IoError> {
+    pub(crate) fn matrix(&self, header: MatrixHeader) -> Result<Matrix, IoError> {
         let MatrixHeader { object, layout, n_rows, n_cols } = header;
         match layout {
             Layout::Dense(ds) => self.dense(&object, &ds, n_rows, n_cols).map(Matrix::Dense),
@@ -437,7 +415,7 @@ impl H5ad {
 
     /// The checked `indptr` of a compressed matrix with `n_major` rows (CSR) or columns
     /// (CSC, `major` = "columns"), and its `indices` and `data` datasets, not read yet.
-    fn indptr(
+    pub(crate) fn indptr(
         &self,
         object: &str,
         g: &Group,

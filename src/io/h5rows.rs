@@ -1,19 +1,48 @@
 //! A CSR matrix of an `.h5ad` read a range of rows at a time, so that a screen can be filtered,
-//! subsampled and written block by block without ever being in memory whole.
+//! subsampled and written block by block without ever being in memory whole; [`open_h5ad`]
+//! opens a file so.
 //!
 //! The `indptr` is read when the file is opened (one offset per cell); `indices` and `data` are
 //! left in the file and decoded by `h5chunks` (in parallel, a stored chunk at a time) for the
 //! rows asked for, with the checks the whole-matrix reader makes: column indices in range
 //! (reported as stored), values finite (reported by row and column).
 
+use std::path::Path;
+
 use hdf5_pure::Dataset;
 
 use crate::algo::sparse::Csr;
 use crate::io::IoError;
-use crate::io::h5ad::{H5ad, Matrix, first_where, join};
+use crate::io::frame::DataFrame;
+use crate::io::h5ad::{H5ad, Layout, Matrix, MatrixHeader, ReadOptions, first_where, join};
 use crate::io::h5chunks::ParallelReader;
 
-/// An `.h5ad` matrix as [`crate::io::h5ad::open_h5ad`] leaves it.
+/// The matrix and the `obs`/`var` tables of an `.h5ad` file, the matrix left in the file to be
+/// read a range of rows at a time when it can be ([`MatrixSource::Rows`]: CSR, both its arrays
+/// read by `h5chunks`, i.e. uncompressed or gzip), else read whole; errors as
+/// [`crate::io::h5ad::read_h5ad`].
+pub fn open_h5ad(path: &Path, opts: &ReadOptions) -> Result<(MatrixSource, DataFrame, DataFrame), IoError> {
+    let h5 = H5ad::open(path)?;
+    let (header, obs, var) = h5.tables("", opts)?;
+    let (object, g, n_rows, n_cols) = match header {
+        MatrixHeader { object, layout: Layout::Csr(g), n_rows, n_cols } => (object, g, n_rows, n_cols),
+        other => return Ok((MatrixSource::Whole(h5.matrix(other)?), obs, var)),
+    };
+    let (indptr, indices, data) = h5.indptr(&object, &g, n_rows, "rows")?;
+    let readers = (
+        ParallelReader::new(h5.path(), &join(&object, "indices"), &indices),
+        ParallelReader::new(h5.path(), &join(&object, "data"), &data),
+    );
+    let x = match readers {
+        (Some(idx), Some(val)) => {
+            MatrixSource::Rows(CsrRows { h5, object, n_cols, indptr, indices: (indices, idx), data: (data, val) })
+        }
+        _ => MatrixSource::Whole(Matrix::Csr(h5.csr(&object, &g, n_rows, n_cols)?)),
+    };
+    Ok((x, obs, var))
+}
+
+/// An `.h5ad` matrix as [`open_h5ad`] leaves it.
 pub enum MatrixSource {
     /// Read whole (dense, CSC, or arrays `h5chunks` does not take).
     Whole(Matrix),
@@ -32,17 +61,6 @@ pub struct CsrRows {
 }
 
 impl CsrRows {
-    pub(crate) fn new(
-        h5: H5ad,
-        object: String,
-        n_cols: usize,
-        indptr: Vec<u64>,
-        indices: (Dataset, ParallelReader),
-        data: (Dataset, ParallelReader),
-    ) -> Self {
-        CsrRows { h5, object, n_cols, indptr, indices, data }
-    }
-
     /// Number of rows (cells).
     pub fn n_rows(&self) -> usize {
         self.indptr.len() - 1

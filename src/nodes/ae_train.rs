@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use super::common::outputs;
 use super::declare::ports;
 use super::gcrl_ae::{AeData, ae_ports, fit, params, zscore};
-use crate::engine::{
+use crate::kind::{
     Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, Resources, RunContext,
 };
 use crate::table::TableBuilder;
@@ -39,9 +39,9 @@ impl NodeKind for AeTrain {
     fn resources(&self, p: &Params) -> Resources {
         Resources { gpus: usize::from(p.bool("gpu").unwrap_or(false)), ..Resources::default() }
     }
-    /// [`BASE`](crate::engine::memory::BASE) plus 4.5× the inputs: a peak of 881 MiB was measured
+    /// [`BASE`](crate::kind::memory::BASE) plus 4.5× the inputs: a peak of 881 MiB was measured
     /// for 221 MiB of inputs (README, "Memory").
-    fn memory(&self, _params: &Params, inputs: &crate::engine::InputSizes) -> u64 {
+    fn memory(&self, _params: &Params, inputs: &crate::kind::InputSizes) -> u64 {
         inputs.times(4.5)
     }
     fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {

@@ -44,7 +44,7 @@ use crate::algo::aecd::{centroid, centroid_distance, half_splits, mean_se, paire
 use crate::algo::labels::condition_name;
 use crate::algo::linear_baseline::{LinearBaseline, fit_linear_baseline};
 use crate::algo::perturbation::{Condition, Pca, Scores};
-use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
+use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::table::{SparseMatrix, Table, TableBuilder};
 
 /// The `baseline-eval` kind.
@@ -118,9 +118,9 @@ impl NodeKind for BaselineEval {
     fn reads_origins(&self) -> bool {
         true
     }
-    /// [`BASE`](crate::engine::memory::BASE) plus 7× the inputs: peaks of 104 and 641 MiB were
+    /// [`BASE`](crate::kind::memory::BASE) plus 7× the inputs: peaks of 104 and 641 MiB were
     /// measured for 21.5 and 105 MiB of inputs (README, "Memory"); it grows faster than its inputs.
-    fn memory(&self, _params: &Params, inputs: &crate::engine::InputSizes) -> u64 {
+    fn memory(&self, _params: &Params, inputs: &crate::kind::InputSizes) -> u64 {
         inputs.times(7.0)
     }
     fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
@@ -619,7 +619,7 @@ fn read_predictions(inputs: &Inputs, genes: &[String]) -> Result<Predictions, No
     // model → the first node that produced it.
     let mut first: HashMap<String, String> = HashMap::new();
     for input in inputs.all("predictions") {
-        let crate::engine::Input::Table { table, origin, .. } = input else {
+        let crate::kind::Input::Table { table, origin, .. } = input else {
             return Err(NodeError::Input("input `predictions` must come from vae-train nodes, not a file".into()));
         };
         let cols: Vec<String> = table.column_names().into_iter().filter(|c| !META.contains(&c.as_str())).collect();
@@ -706,7 +706,7 @@ fn held_out(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::Input;
+    use crate::kind::Input;
     use crate::table::{Matrix, Table};
 
     /// Controls, singles A, B, C and doubles A+B, A+C in three genes (named after the targets),
@@ -752,7 +752,7 @@ mod tests {
             .f32("C", rows.iter().map(|r| r.1[2] as f32).collect())
             .build()
             .unwrap();
-        let origin = crate::engine::Origin {
+        let origin = crate::kind::Origin {
             node: node.into(),
             output: "predictions".into(),
             kind: "vae-train".into(),

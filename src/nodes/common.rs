@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::algo::AlgoError;
 use crate::algo::labels::condition_name;
-use crate::engine::{NodeError, Outputs, ParamSpec, ParamType};
+use crate::kind::{NodeError, Outputs, ParamSpec, ParamType};
 use crate::table::{Table, TableBuilder};
 
 /// Builds an [`Outputs`] map from `(port, table)` pairs.

@@ -7,8 +7,8 @@
 //! params before fitting). The cache key still comes from [`Params`], so typing changes no key.
 
 use crate::algo::eigengene::Pca;
-use crate::engine::params::Range;
-use crate::engine::{NodeError, Params};
+use crate::kind::params::Range;
+use crate::kind::{NodeError, Params};
 
 /// A Rust value that a checked param decodes into.
 pub trait FromParam: Sized {
@@ -62,7 +62,7 @@ impl FromParam for Pca {
 }
 
 /// Declares a kind's params: a struct with one public field per param and, on it, `specs()`
-/// (the [`ParamSpec`](crate::engine::ParamSpec)s, in field order) and `decode(&Params)`.
+/// (the [`ParamSpec`](crate::kind::ParamSpec)s, in field order) and `decode(&Params)`.
 ///
 /// Each field reads `name: RustType = spec_fn(args…)`: the spec is `spec_fn(“name”, args…)`, so
 /// `ParamSpec::new(ty, default, doc)`, `ParamSpec::required(ty, doc)` or a shared spec function
@@ -92,12 +92,12 @@ macro_rules! kind_params {
 
         impl $name {
             /// The declared params, in field order.
-            pub fn specs() -> Vec<$crate::engine::ParamSpec> {
+            pub fn specs() -> Vec<$crate::kind::ParamSpec> {
                 vec![$($spec $(:: $spec_tail)* (stringify!($field), $($arg),*)),*]
             }
 
             /// Every field from its checked param.
-            pub fn decode(params: &$crate::engine::Params) -> Result<Self, $crate::engine::NodeError> {
+            pub fn decode(params: &$crate::kind::Params) -> Result<Self, $crate::kind::NodeError> {
                 Ok($name { $($field: $crate::nodes::declare::FromParam::from_param(params, stringify!($field))?,)* })
             }
         }
@@ -105,18 +105,18 @@ macro_rules! kind_params {
 }
 pub(crate) use kind_params;
 
-/// A list of [`PortSpec`](crate::engine::PortSpec)s, one `name: "doc"` each; `name?: "doc"` is
+/// A list of [`PortSpec`](crate::kind::PortSpec)s, one `name: "doc"` each; `name?: "doc"` is
 /// an input the workflow may leave out.
 macro_rules! ports {
     (@list [$($port:expr),*]) => { vec![$($port),*] };
     (@list [$($port:expr),*] $name:ident ?: $doc:literal $(, $($rest:tt)*)?) => {
         $crate::nodes::declare::ports!(
-            @list [$($port,)* $crate::engine::PortSpec::optional(stringify!($name), $doc)] $($($rest)*)?
+            @list [$($port,)* $crate::kind::PortSpec::optional(stringify!($name), $doc)] $($($rest)*)?
         )
     };
     (@list [$($port:expr),*] $name:ident : $doc:literal $(, $($rest:tt)*)?) => {
         $crate::nodes::declare::ports!(
-            @list [$($port,)* $crate::engine::PortSpec::new(stringify!($name), $doc)] $($($rest)*)?
+            @list [$($port,)* $crate::kind::PortSpec::new(stringify!($name), $doc)] $($($rest)*)?
         )
     };
     ($($list:tt)*) => { $crate::nodes::declare::ports!(@list [] $($list)*) };
@@ -124,7 +124,7 @@ macro_rules! ports {
 pub(crate) use ports;
 
 /// Declares the params of one shard of a sharded kind (its cache key): a struct with `params()`,
-/// the [`Params`] a [`Shard`](crate::engine::Shard) carries, and `decode(&Params)` back.
+/// the [`Params`] a [`Shard`](crate::kind::Shard) carries, and `decode(&Params)` back.
 macro_rules! shard_params {
     ($(#[$meta:meta])* $vis:vis struct $name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
         $(#[$meta])*
@@ -134,15 +134,15 @@ macro_rules! shard_params {
         }
 
         impl $name {
-            /// The shard's params, as its [`Shard`](crate::engine::Shard) carries them.
-            pub fn params(&self) -> $crate::engine::Params {
-                let mut params = $crate::engine::Params::default();
+            /// The shard's params, as its [`Shard`](crate::kind::Shard) carries them.
+            pub fn params(&self) -> $crate::kind::Params {
+                let mut params = $crate::kind::Params::default();
                 $(params.set(stringify!($field), serde_json::json!(self.$field));)*
                 params
             }
 
             /// Every field from the shard's params.
-            pub fn decode(params: &$crate::engine::Params) -> Result<Self, $crate::engine::NodeError> {
+            pub fn decode(params: &$crate::kind::Params) -> Result<Self, $crate::kind::NodeError> {
                 Ok($name { $($field: $crate::nodes::declare::FromParam::from_param(params, stringify!($field))?,)* })
             }
         }
@@ -156,7 +156,7 @@ mod tests {
 
     use serde_json::{Value, json};
 
-    use crate::engine::{ParamSpec, ParamType, Params};
+    use crate::kind::{ParamSpec, ParamType, Params};
 
     /// A value of `ty` as the loader would pass it: the smallest allowed, the first choice, …
     fn sample(ty: &ParamType) -> Value {

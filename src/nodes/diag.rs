@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 
 use super::declare::ports;
 use super::declare::{kind_params, shard_params};
-use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext, Shard};
+use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext, Shard};
 use crate::table::{Table, TableBuilder};
 
 /// The `sleep_ms` param of every diagnostic kind.

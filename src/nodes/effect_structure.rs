@@ -13,7 +13,7 @@ use super::common::{cell_targets, dense_columns, outputs};
 use super::declare::ports;
 use crate::algo::aecd::centroid;
 use crate::algo::effect_structure::rank1_shares;
-use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, Params, RunContext};
+use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, Params, RunContext};
 use crate::table::{Communities, SparseMatrix, TableBuilder};
 
 /// The `effect-structure` kind.

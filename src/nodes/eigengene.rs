@@ -12,7 +12,7 @@ use serde_json::json;
 use super::common::{FIT_CELLS, dense_columns, extra_tf_columns, fitting_rows, outputs, pca_param};
 use super::declare::{kind_params, ports};
 use crate::algo::eigengene::{Pca, fit_eigengenes};
-use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
+use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::table::{Communities, Matrix, SparseMatrix, TableBuilder};
 
 /// The `eigengene` kind.

@@ -16,7 +16,7 @@ use super::common::{
 use super::declare::ports;
 use crate::algo::eigengene::{EigengeneModel, Pca, fit_eigengenes};
 use crate::algo::random::split_rows;
-use crate::engine::{Inputs, NodeError, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::kind::{Inputs, NodeError, ParamSpec, ParamType, Params, PortSpec, RunContext};
 use crate::models::ae::{AeConfig, TrainedAe, train};
 use crate::table::{Communities, Edges, SparseMatrix, Table};
 

@@ -10,7 +10,7 @@ use super::common::{FIT_CELLS, dense_columns, fitting_rows, names, outputs};
 use super::declare::{kind_params, ports};
 use crate::algo::knn::{Smoothing, knn_smooth};
 use crate::algo::ridge::{GrnOptions, Keep, bagging_ridge, filter_edges};
-use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
+use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::table::{Edges, SparseMatrix, TableBuilder};
 
 /// The `grn` kind.
@@ -92,12 +92,12 @@ impl NodeKind for Grn {
     fn spec(&self) -> &KindSpec {
         &SPEC
     }
-    fn resources(&self, _params: &Params) -> crate::engine::Resources {
-        crate::engine::Resources { cpus: 2, ..Default::default() }
+    fn resources(&self, _params: &Params) -> crate::kind::Resources {
+        crate::kind::Resources { cpus: 2, ..Default::default() }
     }
-    /// [`BASE`](crate::engine::memory::BASE) plus 3.5× the inputs: a peak of 699 MiB was measured
+    /// [`BASE`](crate::kind::memory::BASE) plus 3.5× the inputs: a peak of 699 MiB was measured
     /// for 220 MiB of inputs (README, "Memory").
-    fn memory(&self, _params: &Params, inputs: &crate::engine::InputSizes) -> u64 {
+    fn memory(&self, _params: &Params, inputs: &crate::kind::InputSizes) -> u64 {
         inputs.times(3.5)
     }
     fn run(&self, params: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
@@ -244,7 +244,7 @@ mod tests {
 
     use super::*;
     use crate::algo::sparse::Csr;
-    use crate::engine::Input;
+    use crate::kind::Input;
 
     fn given(table: crate::table::Table) -> Input {
         Input::Table { table, instance: BTreeMap::new(), hash: String::new(), origin: None }

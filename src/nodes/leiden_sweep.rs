@@ -17,8 +17,8 @@ use super::declare::{kind_params, ports, shard_params};
 use crate::algo::leiden::{Graph, LeidenOptions, leiden};
 use crate::algo::partition::{cohesion, consensus_majority, mean_cohesion};
 use crate::algo::stability::{PairScore, mean_stability, pair_scores, select_resolution, tf_graph};
-use crate::engine::params::Range;
-use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext, Shard};
+use crate::kind::params::Range;
+use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext, Shard};
 use crate::table::{Communities, Edges, TableBuilder};
 
 /// The `leiden-sweep` kind.
@@ -277,7 +277,7 @@ mod graph_tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::engine::Input;
+    use crate::kind::Input;
 
     #[test]
     fn an_empty_tf_graph_says_how_many_grn_edges_there_are_and_that_none_joins_two_tfs() {

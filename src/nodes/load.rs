@@ -13,8 +13,9 @@ use super::declare::{kind_params, ports};
 use super::load_labels::{Assigned, Summary, Unassigned, assign, choose_column, column_labels, targets_table};
 use super::load_read::{Screen, read_screen};
 use crate::algo::labels::{LabelRules, condition_name};
-use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
+use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::io::frame::{ColumnValues, DataFrame};
+use crate::kind::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
 use crate::table::{Table, TableBuilder};
 use crate::workflow::suggest::hint;
 
@@ -120,9 +121,9 @@ impl NodeKind for Load {
     fn spec(&self) -> &KindSpec {
         &SPEC
     }
-    /// [`BASE`](crate::engine::memory::BASE) plus 5× the file: a gzip h5ad of 41.5 MiB (40,000 ×
+    /// [`BASE`](crate::kind::memory::BASE) plus 5× the file: a gzip h5ad of 41.5 MiB (40,000 ×
     /// 4,000, 16 M stored counts) peaked at 152 MiB (README, "Memory"); an uncompressed file needs less.
-    fn memory(&self, _params: &Params, inputs: &crate::engine::InputSizes) -> u64 {
+    fn memory(&self, _params: &Params, inputs: &crate::kind::InputSizes) -> u64 {
         inputs.times(5.0)
     }
     fn run(&self, params: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
@@ -185,7 +186,7 @@ impl NodeKind for Load {
             ctx.note(format!("warning: {w}"));
         }
         let rows: Vec<String> = keep.iter().map(|&i| obs.index[i].clone()).collect();
-        let expression = matrix.select(&keep, rows, &var.index)?;
+        let expression = matrix.select(&keep, rows, &var.index, ctx.spill())?;
         let mut cells = frame_table(&obs, &keep, "cell")?;
         cells = with_columns(
             cells,

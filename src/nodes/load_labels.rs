@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, HashSet};
 
 use crate::algo::labels::{Label, LabelRules};
-use crate::engine::NodeError;
 use crate::io::frame::{ColumnValues, DataFrame};
+use crate::kind::NodeError;
 use crate::table::{Table, TableBuilder};
 use crate::workflow::suggest::hint;
 

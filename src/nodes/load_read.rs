@@ -12,16 +12,17 @@ use std::path::Path;
 
 use super::load::LoadParams;
 use crate::algo::sparse::Csr;
-use crate::engine::{Inputs, NodeError};
+use crate::kind::{Inputs, NodeError};
 use crate::io::IoError;
 use crate::io::cell_table::{JoinReport, join_by_barcode, read_cell_table};
 use crate::io::frame::DataFrame;
 use crate::io::guide_calls::{read_protospacer_calls, threshold_calls, zero_missing_guide_counts};
-use crate::io::h5ad::{Matrix as H5Matrix, ReadOptions, is_anndata, open_h5ad, read_h5mu};
-use crate::io::h5rows::{CsrRows, MatrixSource};
+use crate::io::h5ad::{Matrix as H5Matrix, ReadOptions, is_anndata, read_h5mu};
+use crate::io::h5rows::{CsrRows, MatrixSource, open_h5ad};
 use crate::io::mtx::{MtxFiles, read_mtx};
 use crate::io::tenx_h5::{Guides, read_10x_h5};
-use crate::table::{BATCH_ROWS, BlockWriter, Matrix, SparseMatrix, Table, read_table_file};
+use crate::kind::{Inputs, NodeError, Params};
+use crate::table::{BATCH_ROWS, BlockWriter, Matrix, SparseMatrix, Spill, Table, read_table_file};
 
 /// Every format `load` reads, for the unknown-format error.
 const FORMATS: &str = ".h5ad (AnnData), .h5mu (MuData, with `modality`), .h5 (10x Cell Ranger HDF5), \
@@ -167,7 +168,13 @@ impl ScreenMatrix {
     /// ones) and written in batches of that many kept cells, so neither the whole screen nor a
     /// copy of the kept part exists beside the result; a block whose cells are all kept becomes
     /// a batch as read.
-    pub fn select(self, keep: &[usize], names: Vec<String>, genes: &[String]) -> Result<Table, NodeError> {
+    pub fn select(
+        self,
+        keep: &[usize],
+        names: Vec<String>,
+        genes: &[String],
+        spill: Option<Spill>,
+    ) -> Result<Table, NodeError> {
         let file = match self {
             ScreenMatrix::Loaded(m) => {
                 let csr = if keep.len() == m.n_rows && keep.iter().enumerate().all(|(i, &r)| i == r) {
@@ -181,9 +188,9 @@ impl ScreenMatrix {
         };
         if keep.windows(2).any(|w| w[0] >= w[1]) {
             let all = file.read(0, file.n_rows()).map_err(input_error)?;
-            return ScreenMatrix::Loaded(all).select(keep, names, genes);
+            return ScreenMatrix::Loaded(all).select(keep, names, genes, spill);
         }
-        let mut out = BlockWriter::for_genes(genes);
+        let mut out = BlockWriter::for_genes(genes, spill);
         let mut batch = Batch::default();
         let mut names = names.into_iter();
         let mut rest = keep;
@@ -356,8 +363,8 @@ mod tests {
             let (x, _, _) = open_h5ad(&path, &ReadOptions::default()).unwrap();
             let MatrixSource::Rows(rows) = x else { panic!("an uncompressed CSR X stays in its file") };
             let names: Vec<String> = keep.iter().map(|&i| cells[i].clone()).collect();
-            let streamed = ScreenMatrix::InFile(rows).select(&keep, names.clone(), &genes).unwrap();
-            let whole = ScreenMatrix::Loaded(csr.clone()).select(&keep, names, &genes).unwrap();
+            let streamed = ScreenMatrix::InFile(rows).select(&keep, names.clone(), &genes, None).unwrap();
+            let whole = ScreenMatrix::Loaded(csr.clone()).select(&keep, names, &genes, None).unwrap();
             assert_eq!(streamed.to_ipc().unwrap(), whole.to_ipc().unwrap(), "{} cells kept", keep.len());
             assert_eq!(streamed.n_rows(), keep.len());
         }
@@ -374,8 +381,8 @@ mod tests {
             let (x, _, _) = open_h5ad(&path, &ReadOptions::default()).unwrap();
             let MatrixSource::Rows(rows) = x else { panic!("a gzip CSR X stays in its file") };
             let names: Vec<String> = keep.iter().map(|&i| whole.obs.index[i].clone()).collect();
-            let streamed = ScreenMatrix::InFile(rows).select(&keep, names.clone(), &genes).unwrap();
-            let loaded = ScreenMatrix::Loaded(csr.clone()).select(&keep, names, &genes).unwrap();
+            let streamed = ScreenMatrix::InFile(rows).select(&keep, names.clone(), &genes, None).unwrap();
+            let loaded = ScreenMatrix::Loaded(csr.clone()).select(&keep, names, &genes, None).unwrap();
             assert_eq!(streamed.to_ipc().unwrap(), loaded.to_ipc().unwrap(), "{} cells kept", keep.len());
         }
     }

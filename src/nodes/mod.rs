@@ -7,6 +7,7 @@ pub mod declare;
 pub mod diag;
 pub mod effect_structure;
 pub mod eigengene;
+mod error;
 pub mod gcrl_ae;
 pub mod grn;
 pub mod leiden_sweep;
@@ -24,7 +25,7 @@ pub mod vae_train;
 
 use std::sync::Arc;
 
-use crate::engine::Registry;
+use crate::kind::Registry;
 
 /// Every built-in kind.
 pub fn builtin() -> Registry {

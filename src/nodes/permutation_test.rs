@@ -33,8 +33,8 @@ use crate::algo::eigengene::Pca;
 use crate::algo::permutation::{Bootstrap, paired_permutation};
 use crate::algo::random::derive_seed;
 use crate::algo::tmex::{Moments, fit_alignment_moments, mcc_moments, tmex_moments};
-use crate::engine::params::MAX_TASKS;
-use crate::engine::{
+use crate::kind::params::MAX_TASKS;
+use crate::kind::{
     Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, Resources, RunContext, Shard,
 };
 use crate::table::{Matrix, Table, TableBuilder};
@@ -102,9 +102,9 @@ impl NodeKind for PermutationTest {
     fn resources(&self, p: &Params) -> Resources {
         Resources { gpus: usize::from(p.bool("gpu").unwrap_or(false)), ..Resources::default() }
     }
-    /// [`BASE`](crate::engine::memory::BASE) plus 5× the inputs: peaks of 894–1002 MiB were measured
+    /// [`BASE`](crate::kind::memory::BASE) plus 5× the inputs: peaks of 894–1002 MiB were measured
     /// for 221 MiB of inputs (README, "Memory").
-    fn memory(&self, _params: &Params, inputs: &crate::engine::InputSizes) -> u64 {
+    fn memory(&self, _params: &Params, inputs: &crate::kind::InputSizes) -> u64 {
         inputs.times(5.0)
     }
     fn shards(&self, p: &Params) -> Result<Option<Vec<Shard>>, NodeError> {

@@ -12,8 +12,8 @@ use rayon::prelude::*;
 
 use crate::algo::preprocess::{Flavor, Hvg, HvgOptions, Prepared, Steps, prepare, subsample};
 use crate::algo::sparse::Rows;
-use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
-use crate::table::{BATCH_ROWS, BlockWriter, SparseRows, Table, TableBuilder, sparse_genes, sparsified};
+use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
+use crate::table::{BATCH_ROWS, BlockWriter, SparseRows, Spill, Table, TableBuilder, sparse_genes, sparsified};
 
 /// The `preprocess` kind.
 pub struct Preprocess;
@@ -104,9 +104,9 @@ impl NodeKind for Preprocess {
     fn spec(&self) -> &KindSpec {
         &SPEC
     }
-    /// [`BASE`](crate::engine::memory::BASE) plus 2.25× the inputs (read in place, a row at a time):
+    /// [`BASE`](crate::kind::memory::BASE) plus 2.25× the inputs (read in place, a row at a time):
     /// a peak of 610 MiB was measured for 331 MiB of inputs (README, "Memory").
-    fn memory(&self, _params: &Params, inputs: &crate::engine::InputSizes) -> u64 {
+    fn memory(&self, _params: &Params, inputs: &crate::kind::InputSizes) -> u64 {
         inputs.times(2.25)
     }
     fn run(&self, params: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
@@ -199,7 +199,7 @@ impl NodeKind for Preprocess {
             ));
         }
         let gene_idx: Vec<usize> = (0..kept.len()).filter(|&j| kept[j]).collect();
-        let expression = normalised(&x, &prepared, &gene_idx, &genes)?;
+        let expression = normalised(&x, &prepared, &gene_idx, &genes, ctx.spill())?;
         let genes_out = TableBuilder::new()
             .str("gene", genes.clone())
             .bool("highly_variable", hvg.highly_variable)
@@ -218,8 +218,15 @@ impl NodeKind for Preprocess {
 }
 
 /// The output matrix: the rows of `x` normalised as `prepared` says, over the input genes
-/// `gene_idx` (increasing, all passing), made a batch of rows at a time (batches in parallel).
-fn normalised(x: &SparseRows, prepared: &Prepared, gene_idx: &[usize], genes: &[String]) -> Result<Table, NodeError> {
+/// `gene_idx` (increasing, all passing), made a batch per thread at a time (so only those
+/// batches are in memory; the rest spills) and written in row order.
+fn normalised(
+    x: &SparseRows,
+    prepared: &Prepared,
+    gene_idx: &[usize],
+    genes: &[String],
+    spill: Option<Spill>,
+) -> Result<Table, NodeError> {
     let mut out = vec![None; prepared.passing.len()];
     let mut position = vec![None; genes.len()];
     prepared.passing.iter().enumerate().for_each(|(k, &j)| position[j] = Some(k));
@@ -227,23 +234,25 @@ fn normalised(x: &SparseRows, prepared: &Prepared, gene_idx: &[usize], genes: &[
         let k = position[j].ok_or_else(|| NodeError::Internal(format!("kept gene {} did not pass", genes[j])))?;
         out[k] = Some(o as u32);
     }
-    let starts: Vec<usize> = (0..x.len().max(1)).step_by(BATCH_ROWS).collect();
-    let batches: Vec<_> = starts
-        .par_iter()
-        .map(|&r0| {
-            let rows = r0..(r0 + BATCH_ROWS).min(x.len());
-            let (mut idx, mut val, mut indptr) = (Vec::new(), Vec::new(), vec![0u64]);
-            for i in rows.clone() {
-                prepared.row_into(x, i, &out, &mut idx, &mut val);
-                indptr.push(idx.len() as u64);
-            }
-            (rows.map(|i| x.name(i).to_string()).collect::<Vec<_>>(), indptr, idx, val)
-        })
-        .collect();
     let names: Vec<String> = gene_idx.iter().map(|&j| genes[j].clone()).collect();
-    let mut writer = BlockWriter::for_genes(&names);
-    for (rows, indptr, idx, val) in batches {
-        writer.push(rows, &indptr, idx, val)?;
+    let mut writer = BlockWriter::for_genes(&names, spill);
+    let starts: Vec<usize> = (0..x.len().max(1)).step_by(BATCH_ROWS).collect();
+    for window in starts.chunks(rayon::current_num_threads()) {
+        let batches: Vec<_> = window
+            .par_iter()
+            .map(|&r0| {
+                let rows = r0..(r0 + BATCH_ROWS).min(x.len());
+                let (mut idx, mut val, mut indptr) = (Vec::new(), Vec::new(), vec![0u64]);
+                for i in rows.clone() {
+                    prepared.row_into(x, i, &out, &mut idx, &mut val);
+                    indptr.push(idx.len() as u64);
+                }
+                (rows.map(|i| x.name(i).to_string()).collect::<Vec<_>>(), indptr, idx, val)
+            })
+            .collect();
+        for (rows, indptr, idx, val) in batches {
+            writer.push(rows, &indptr, idx, val)?;
+        }
     }
     Ok(writer.finish()?)
 }

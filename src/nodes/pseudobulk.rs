@@ -13,7 +13,7 @@ use serde_json::json;
 use super::common::outputs;
 use super::declare::{kind_params, ports};
 use crate::algo::pseudobulk::group_profiles;
-use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
+use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::table::{BlockWriter, SparseRows, Table, TableBuilder, sparse_genes, sparsified};
 
 /// The `pseudobulk` kind.
@@ -114,7 +114,8 @@ impl NodeKind for Pseudobulk {
         let profiles = group_profiles(&x, &rows);
         let mean = p.stat == "mean";
         let names: Vec<String> = kept.iter().map(|(key, _)| group_name(&by, key)).collect();
-        let (mut values, mut fractions) = (BlockWriter::for_genes(&genes), BlockWriter::for_genes(&genes));
+        let (mut values, mut fractions) =
+            (BlockWriter::for_genes(&genes, ctx.spill()), BlockWriter::for_genes(&genes, ctx.spill()));
         let (mut v_rows, mut f_rows) = (Rowwise::default(), Rowwise::default());
         for (profile, members) in profiles.iter().zip(&rows) {
             let n = members.len() as f64;
@@ -216,7 +217,7 @@ mod tests {
                 .map(|(port, table)| {
                     (
                         port.to_string(),
-                        vec![crate::engine::Input::Table {
+                        vec![crate::kind::Input::Table {
                             table,
                             instance: Default::default(),
                             hash: String::new(),

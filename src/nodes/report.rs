@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::declare::{kind_params, ports};
 use crate::engine::graph::{label, plain};
-use crate::engine::{Input, Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
+use crate::kind::{Input, Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::report::{InputRow, InstanceData, NodeData, render_inputs};
 use crate::table::TableBuilder;
 

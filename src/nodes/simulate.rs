@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use super::common::{cells_table, check_memory, outputs};
 use super::declare::{kind_params, ports};
 use crate::algo::simulate::{Model, Perturbation, SimParams, simulate};
-use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
+use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::table::{Communities, Edges, SparseMatrix, TableBuilder};
 
 /// The `simulate` kind.
@@ -105,12 +105,12 @@ impl NodeKind for Simulate {
     fn spec(&self) -> &KindSpec {
         &SPEC
     }
-    /// [`BASE`](crate::engine::memory::BASE) plus 2× the algorithm's own peak bound (it holds the
+    /// [`BASE`](crate::kind::memory::BASE) plus 2× the algorithm's own peak bound (it holds the
     /// counts, then their table): 795 MiB was measured for 44,000 cells × 1,560 genes, 88 MiB for
     /// 11,000 × 460 (README, "Memory").
-    fn memory(&self, p: &Params, inputs: &crate::engine::InputSizes) -> u64 {
+    fn memory(&self, p: &Params, inputs: &crate::kind::InputSizes) -> u64 {
         sim_params(p)
-            .map_or_else(|_| inputs.default_estimate(), |s| crate::engine::memory::BASE + (2.0 * s.peak_bytes()) as u64)
+            .map_or_else(|_| inputs.default_estimate(), |s| crate::kind::memory::BASE + (2.0 * s.peak_bytes()) as u64)
     }
     fn run(&self, p: &Params, _inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
         let params = sim_params(p)?;

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::common::outputs;
 use super::declare::{kind_params, ports};
 use crate::algo::tmex::{GradientOptions, correlation_matrix, fit_alignment, fit_alignment_gradient, mcc, tmex};
-use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
+use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::table::{Matrix, Table, TableBuilder};
 
 /// The `tmex-align` kind.
@@ -75,9 +75,9 @@ impl NodeKind for TmexAlign {
     fn spec(&self) -> &KindSpec {
         &SPEC
     }
-    /// [`BASE`](crate::engine::memory::BASE) plus 8× the inputs: a peak of 48 MiB was measured
+    /// [`BASE`](crate::kind::memory::BASE) plus 8× the inputs: a peak of 48 MiB was measured
     /// for 5.5 MiB of inputs (README, "Memory").
-    fn memory(&self, _params: &Params, inputs: &crate::engine::InputSizes) -> u64 {
+    fn memory(&self, _params: &Params, inputs: &crate::kind::InputSizes) -> u64 {
         inputs.times(8.0)
     }
     fn run(&self, params: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {

@@ -13,7 +13,7 @@ use serde_json::json;
 use super::common::{cell_targets, outputs, train_on_error, train_on_param};
 use super::declare::ports;
 use crate::algo::labels::condition_name;
-use crate::engine::{
+use crate::kind::{
     Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, Resources, RunContext,
 };
 use crate::models::train_device;
@@ -142,9 +142,9 @@ impl NodeKind for VaeTrain {
     fn resources(&self, p: &Params) -> Resources {
         Resources { gpus: usize::from(p.bool("gpu").unwrap_or(false)), ..Default::default() }
     }
-    /// [`BASE`](crate::engine::memory::BASE) plus 4.5× the inputs, as `ae-train`: a peak of 84 MiB was
+    /// [`BASE`](crate::kind::memory::BASE) plus 4.5× the inputs, as `ae-train`: a peak of 84 MiB was
     /// measured for 21.9 MiB of inputs (README, "Memory").
-    fn memory(&self, _params: &Params, inputs: &crate::engine::InputSizes) -> u64 {
+    fn memory(&self, _params: &Params, inputs: &crate::kind::InputSizes) -> u64 {
         inputs.times(4.5)
     }
     fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {

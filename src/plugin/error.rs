@@ -1,5 +1,5 @@
 //! Errors of the plugin layer: a plugin folder that cannot be read or a `plugin.yaml` that is wrong.
-//! (A plugin that fails while running is a task failure, [`crate::engine::NodeError::External`].)
+//! (A plugin that fails while running is a task failure, [`crate::kind::NodeError::External`].)
 
 use std::path::PathBuf;
 

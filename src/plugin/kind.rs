@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::manifest::{Manifest, env_value};
-use crate::engine::{Inputs, KindSpec, NodeError, NodeKind, Outputs, Params, Resources, RunContext};
+use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, Params, Resources, RunContext};
 use crate::table::{read_table_file, write_table_file};
 
 /// Lines of the program's stderr shown when it fails.

@@ -23,7 +23,7 @@ use serde_json::Value;
 use crate::diag::Diags;
 use crate::diag::suggest::hint;
 use crate::diag::yaml::{Key, Node, Yaml};
-use crate::engine::{KindSpec, ParamSpec, ParamType, PortSpec, Resources};
+use crate::kind::{KindSpec, ParamSpec, ParamType, PortSpec, Resources};
 use crate::workflow::WorkflowError;
 use crate::workflow::resources::resources;
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 pub use error::PluginError;
 pub use kind::PluginKind;
 
-use crate::engine::Registry;
+use crate::kind::Registry;
 
 /// The folder searched when it exists, relative to the working directory.
 pub const DEFAULT_DIR: &str = "plugins";
@@ -67,7 +67,7 @@ pub fn register(registry: &mut Registry, roots: &[PathBuf]) -> Result<usize, Plu
         }
         canonical.push(real.clone());
         let plugin = load_plugin(&real)?;
-        let name = crate::engine::NodeKind::name(&plugin).to_string();
+        let name = crate::kind::NodeKind::name(&plugin).to_string();
         if let Some(first) = seen.get(&name) {
             return Err(PluginError::Duplicate { name, first: first.clone(), second: dir });
         }

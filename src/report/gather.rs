@@ -9,6 +9,7 @@ use super::{InstanceData, NodeData, ReportData, ReportError, SweepTable, section
 use crate::cache::Cache;
 use crate::engine::graph::TaskGraph;
 use crate::engine::resolve::{OutputHashes, Resolver};
+use crate::engine::walk::walk;
 use crate::table::Table;
 use crate::workflow::{Source, Workflow};
 
@@ -17,19 +18,19 @@ pub fn gather(workflow: &Workflow, cache: &Cache) -> Result<ReportData, ReportEr
     let graph = TaskGraph::expand(workflow, &[])?;
     let resolver = Resolver::new(cache, &workflow.name);
     let newest = resolver.last_run();
+    let standings = walk(&graph, &resolver, &[]);
     let mut outputs: Vec<Option<OutputHashes>> = vec![None; graph.tasks.len()];
     let mut tasks = Vec::with_capacity(graph.tasks.len());
     let mut manifests = vec![None; graph.tasks.len()];
-    for task in &graph.tasks {
-        let key = resolver.key(task, &outputs).ok();
-        let found = key.as_ref().and_then(|k| resolver.lookup(&task.label, k));
-        let manifest = match (&found, &key) {
+    for (task, standing) in graph.tasks.iter().zip(&standings) {
+        let (key, found) = (standing.key(), standing.outputs().cloned());
+        let manifest = match (&found, key) {
             (Some(_), Some(k)) => cache.get_manifest(k)?,
             _ => None,
         };
         let status = match (&found, newest.and_then(|r| r.tasks.get(&task.label))) {
             (None, _) => TaskStatus::Missing,
-            (Some(_), Some(entry)) if entry.ran && Some(&entry.key) == key.as_ref() => TaskStatus::Ran,
+            (Some(_), Some(entry)) if entry.ran && Some(entry.key.as_str()) == key => TaskStatus::Ran,
             (Some(_), _) => TaskStatus::Cached,
         };
         tasks.push(TaskRow {

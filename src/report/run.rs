@@ -233,7 +233,8 @@ pub fn render(run: &RunData, html: &mut Html, toc: &mut Vec<(String, String)>) -
         &timing_svg(&timing),
         "Compute time per node, summed over its tasks (from the task manifests).",
     );
-    super::usage::render(run, html);
+    let measured = run.tasks.iter().filter_map(|t| Some((t.node.as_str(), t.usage.as_ref()?, t.seconds?)));
+    super::usage::render(run.nodes.iter().map(|n| n.id.as_str()), measured, html);
     html.heading("Kinds, versions and parameters");
     let params: Vec<Vec<String>> = run
         .nodes

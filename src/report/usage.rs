@@ -4,28 +4,29 @@
 use std::collections::BTreeMap;
 
 use super::html::{Html, number};
-use super::run::RunData;
+use crate::cache::TaskUsage;
 use crate::engine::usage::{HEADROOM, NodeUsage};
 
-/// Writes the table (nothing when no task of the run has a measurement).
-pub fn render(run: &RunData, html: &mut Html) {
+/// Writes the table of the nodes `nodes`, in that order, from `tasks`: the node, measurement and
+/// seconds of each task measured (nothing when no task was).
+pub fn render<'a>(
+    nodes: impl Iterator<Item = &'a str>,
+    tasks: impl Iterator<Item = (&'a str, &'a TaskUsage, f64)>,
+    html: &mut Html,
+) {
     let mut by_node: BTreeMap<&str, NodeUsage> = BTreeMap::new();
-    for t in &run.tasks {
-        if let (Some(u), Some(s)) = (&t.usage, t.seconds) {
-            by_node.entry(t.node.as_str()).or_default().add(u, s);
-        }
+    for (node, u, s) in tasks {
+        by_node.entry(node).or_default().add(u, s);
     }
     if by_node.is_empty() {
         return;
     }
-    let rows: Vec<Vec<String>> = run
-        .nodes
-        .iter()
+    let rows: Vec<Vec<String>> = nodes
         .filter_map(|n| {
-            let u = by_node.get(n.id.as_str())?;
+            let u = by_node.get(n)?;
             let (mem_gb, minutes) = u.suggest();
             Some(vec![
-                n.id.clone(),
+                n.to_string(),
                 u.tasks.to_string(),
                 format!("{:.0}{}", u.peak_rss_mb, if u.alone { "" } else { " (≤)" }),
                 number(u.cpu_seconds),

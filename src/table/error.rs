@@ -58,4 +58,7 @@ pub enum TableError {
         /// What is wrong and how to fix it.
         message: String,
     },
+    /// A table could not be written to the file it spills to (the cache's message).
+    #[error("writing a big output to the cache: {0}")]
+    Spill(String),
 }

@@ -56,12 +56,33 @@ pub fn map(path: &Path) -> Result<Table, TableError> {
     // SAFETY: `ptr` and `len` describe the mapping, which the buffer owns (through the Arc)
     // for as long as any array views it.
     let buffer = unsafe { Buffer::from_custom_allocation(ptr, len, Arc::new(mmap)) };
-    decode(buffer)
+    let (table, spans) = decode_spans(buffer)?;
+    let base = ptr.as_ptr() as usize;
+    Ok(table.mapped(spans.into_iter().map(|s| s.start + base..s.end + base).collect()))
+}
+
+/// Drops the pages of `span` (addresses inside a read-only file mapping) from this process's
+/// resident set; they stay in the page cache and fault back in when read. Only whole pages
+/// inside the span are dropped.
+pub(super) fn release(span: &std::ops::Range<usize>) {
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
+    let (start, end) = (span.start.next_multiple_of(page), span.end / page * page);
+    if start < end {
+        // SAFETY: the range lies inside a live shared read-only file mapping (the table owns
+        // it); MADV_DONTNEED on such a mapping only unmaps pages, whose contents the file keeps.
+        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+    }
 }
 
 /// Decodes every record batch of the IPC file in `buffer`; arrays view `buffer` wherever their
 /// data are aligned (they are in files arrow-rs writes, which pad every buffer to 64 bytes).
 pub fn decode(buffer: Buffer) -> Result<Table, TableError> {
+    Ok(decode_spans(buffer)?.0)
+}
+
+/// [`decode`], with the byte range of each batch's block in `buffer`.
+fn decode_spans(buffer: Buffer) -> Result<(Table, Vec<std::ops::Range<usize>>), TableError> {
     let n = buffer.len();
     if n < 10 + 6 {
         return Err(bad("too short for an Arrow IPC file"));
@@ -83,13 +104,15 @@ pub fn decode(buffer: Buffer) -> Result<Table, TableError> {
     for block in footer.dictionaries().iter().flatten() {
         decoder.read_dictionary(block, &slice(block)?)?;
     }
-    let mut batches = Vec::new();
+    let (mut batches, mut spans) = (Vec::new(), Vec::new());
     for block in footer.recordBatches().iter().flatten() {
         if let Some(batch) = decoder.read_record_batch(block, &slice(block)?)? {
             batches.push(batch);
+            let start = block.offset() as usize;
+            spans.push(start..start + block.metaDataLength() as usize + block.bodyLength() as usize);
         }
     }
-    Table::from_batches(schema, batches)
+    Ok((Table::from_batches(schema, batches)?, spans))
 }
 
 fn bad(message: &str) -> TableError {

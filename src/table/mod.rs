@@ -14,6 +14,7 @@ mod files;
 mod ipc;
 mod matrix;
 mod sparse;
+mod spill;
 
 use std::sync::{Arc, OnceLock};
 
@@ -30,6 +31,7 @@ pub use sparse::{
     BATCH_ROWS, BlockWriter, SparseBlock, SparseMatrix, SparseRows, blocks, densified, genes as sparse_genes,
     is_sparse, sparsified,
 };
+pub use spill::{BatchSink, SPILL_BYTES, Spill, SpillFile};
 
 /// An immutable table of named, typed columns, held as one or more record batches of the same
 /// schema (a big matrix is written and read a row block at a time). Most readers see one batch
@@ -39,6 +41,10 @@ pub use sparse::{
 pub struct Table {
     parts: Arc<[RecordBatch]>,
     whole: Arc<OnceLock<RecordBatch>>,
+    /// The content hash of the file this table was written to as it was made (see `spill`).
+    stored: Option<Arc<str>>,
+    /// For a table mapped from a file: the address range of each batch in the mapping.
+    mapped: Option<Arc<[std::ops::Range<usize>]>>,
 }
 
 impl PartialEq for Table {
@@ -50,7 +56,7 @@ impl PartialEq for Table {
 impl Table {
     /// Wraps a record batch.
     pub fn new(batch: RecordBatch) -> Self {
-        Table { parts: Arc::from(vec![batch]), whole: Arc::default() }
+        Table { parts: Arc::from(vec![batch]), whole: Arc::default(), stored: None, mapped: None }
     }
 
     /// A table of several batches of `schema` (none: an empty table).
@@ -67,7 +73,7 @@ impl Table {
         }
         Ok(match batches.len() {
             0 => Table::new(RecordBatch::new_empty(schema)),
-            _ => Table { parts: Arc::from(batches), whole: Arc::default() },
+            _ => Table { parts: Arc::from(batches), whole: Arc::default(), stored: None, mapped: None },
         })
     }
 
@@ -78,6 +84,31 @@ impl Table {
             // Batches of one schema fail to concatenate only past 2^31 string bytes or list values
             // in one column; the one table that large, a sparse matrix, is read batch by batch.
             parts => self.whole.get_or_init(|| concat_batches(parts).expect("batches of one schema concatenate")),
+        }
+    }
+
+    /// The table, known to be stored already under content hash `hash`.
+    pub fn stored(self, hash: String) -> Self {
+        Table { stored: Some(hash.into()), ..self }
+    }
+
+    /// The content hash of the file that already holds this table's bytes, if it spilled to one
+    /// as it was made ([`BatchSink`]); storing it then costs nothing.
+    pub fn stored_as(&self) -> Option<&str> {
+        self.stored.as_deref()
+    }
+
+    fn mapped(self, spans: Vec<std::ops::Range<usize>>) -> Self {
+        Table { mapped: Some(spans.into()), ..self }
+    }
+
+    /// Says that batch `i` of a table mapped from a file will not be read again soon: its pages
+    /// leave the process's resident memory (they stay in the page cache, and fault back in if
+    /// read). Streaming readers call it behind them, so reading a matrix bigger than memory
+    /// holds only the batches in use. Nothing happens to a table in memory.
+    pub fn release(&self, i: usize) {
+        if let Some(span) = self.mapped.as_ref().and_then(|m| m.get(i)) {
+            ipc::release(span);
         }
     }
 

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, UInt32Type};
@@ -17,7 +18,7 @@ use arrow_array::{ArrayRef, Float32Array, ListArray, RecordBatch, StringArray, U
 use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
-use super::{Matrix, Table, TableError};
+use super::{BatchSink, Matrix, Spill, Table, TableError};
 use crate::algo::sparse::{Csr, Rows};
 
 const GENES_KEY: &str = "gcrl.genes";
@@ -51,7 +52,7 @@ impl SparseMatrix {
         let Csr { n_rows, indptr, indices, data, .. } = csr;
         // Each batch views a slice of the one buffer the vectors move into.
         let (indices, data) = (ScalarBuffer::from(indices), ScalarBuffer::from(data));
-        let mut writer = BlockWriter::new(schema);
+        let mut writer = BlockWriter::new(schema, None);
         let mut names = rows.into_iter();
         for r0 in (0..n_rows.max(1)).step_by(BATCH_ROWS) {
             let r1 = (r0 + BATCH_ROWS).min(n_rows);
@@ -119,21 +120,49 @@ impl SparseBlock<'_> {
 
 /// A table in the sparse layout read by row without copying: every row, or chosen rows in a
 /// chosen order.
+///
+/// A mapped table's batches are released ([`Table::release`]) as they are read: once every
+/// row of a batch has been read (in any order, by any thread) the batch leaves resident
+/// memory, and the count starts again for the next pass.
 pub struct SparseRows<'a> {
+    table: &'a Table,
     blocks: Vec<SparseBlock<'a>>,
     /// Per row: its block and its row within the block.
     rows: Vec<(u32, u32)>,
     n_cols: usize,
+    /// Per block: how many of `rows` it holds, and how many were read since its last release.
+    reads: Vec<(u32, AtomicU32)>,
 }
 
 impl<'a> SparseRows<'a> {
     /// Every row of `table`, in order.
     pub fn new(table: &'a Table) -> Result<Self, TableError> {
         let n_cols = genes(table)?.len();
-        let blocks: Vec<SparseBlock<'a>> = blocks(table)?.collect::<Result<_, _>>()?;
+        // Checking a block reads all its gene positions: it is released behind the check.
+        let blocks: Vec<SparseBlock<'a>> = blocks(table)?
+            .enumerate()
+            .map(|(b, block)| block.inspect(|_| table.release(b)))
+            .collect::<Result<_, _>>()?;
         let rows =
             blocks.iter().enumerate().flat_map(|(b, block)| (0..block.n_rows() as u32).map(move |r| (b as u32, r)));
-        Ok(SparseRows { rows: rows.collect(), blocks, n_cols })
+        Ok(SparseRows { table, reads: Vec::new(), rows: rows.collect(), blocks, n_cols }.counted())
+    }
+
+    fn counted(self) -> Self {
+        let mut reads: Vec<(u32, AtomicU32)> = (0..self.blocks.len()).map(|_| (0, AtomicU32::new(0))).collect();
+        for &(b, _) in &self.rows {
+            reads[b as usize].0 += 1;
+        }
+        SparseRows { reads, ..self }
+    }
+
+    /// Counts a read of block `b`; the read that completes the block releases it.
+    fn read(&self, b: usize) {
+        let (total, count) = &self.reads[b];
+        if count.fetch_add(1, Ordering::Relaxed) + 1 == *total {
+            count.store(0, Ordering::Relaxed);
+            self.table.release(b);
+        }
     }
 
     /// The rows at `indices` (positions among these rows), in that order.
@@ -142,7 +171,7 @@ impl<'a> SparseRows<'a> {
     /// If an index is out of range.
     pub fn select(self, indices: &[usize]) -> Self {
         let rows = indices.iter().map(|&i| self.rows[i]).collect();
-        SparseRows { rows, ..self }
+        SparseRows { rows, ..self }.counted()
     }
 
     /// Number of rows.
@@ -173,6 +202,7 @@ impl Rows for SparseRows<'_> {
         let (b, r) = self.rows[i];
         let block = &self.blocks[b as usize];
         let span = block.indptr[r as usize] as usize..block.indptr[r as usize + 1] as usize;
+        self.read(b as usize);
         (&block.indices[span.clone()], &block.data[span])
     }
 }
@@ -227,20 +257,20 @@ fn lists(batch: &RecordBatch) -> Result<(&ListArray, &ListArray), TableError> {
 }
 
 /// Builds a sparse-layout table a batch at a time (rows appended in order), for kinds that
-/// produce a matrix block by block.
+/// produce a matrix block by block; a big one spills to its stored file as it is made.
 pub struct BlockWriter {
-    schema: SchemaRef,
-    batches: Vec<RecordBatch>,
+    sink: BatchSink,
 }
 
 impl BlockWriter {
-    /// A writer for a matrix over `genes`.
-    pub fn for_genes(genes: &[String]) -> Self {
-        BlockWriter::new(sparse_schema(genes))
+    /// A writer for a matrix over `genes`, spilling through `spill` (a task's
+    /// `RunContext::spill`) once it is big.
+    pub fn for_genes(genes: &[String], spill: Option<Spill>) -> Self {
+        BlockWriter::new(sparse_schema(genes), spill)
     }
 
-    fn new(schema: SchemaRef) -> Self {
-        BlockWriter { schema, batches: Vec::new() }
+    fn new(schema: SchemaRef, spill: Option<Spill>) -> Self {
+        BlockWriter { sink: BatchSink::new(schema, spill) }
     }
 
     /// Appends rows `names` with entries `indptr[i]..indptr[i + 1]` (from 0) of `indices`, `values`.
@@ -261,13 +291,13 @@ impl BlockWriter {
         indices: ScalarBuffer<u32>,
         values: ScalarBuffer<f32>,
     ) -> Result<(), TableError> {
-        self.batches.push(batch(&self.schema, names, indptr, indices, values)?);
-        Ok(())
+        let batch = batch(self.sink.schema(), names, indptr, indices, values)?;
+        self.sink.push(batch)
     }
 
     /// The table of every pushed batch.
     pub fn finish(self) -> Result<Table, TableError> {
-        Table::from_batches(self.schema, self.batches)
+        self.sink.finish()
     }
 }
 
@@ -332,6 +362,53 @@ fn too_big() -> TableError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Resident KiB of the mapping of this process that holds address `at` (`/proc/self/smaps`).
+    fn resident_kib(at: usize) -> usize {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let mut inside = false;
+        for line in smaps.lines() {
+            if let Some((range, _)) = line.split_once(' ')
+                && let Some((a, b)) = range.split_once('-')
+                && let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+            {
+                inside = (a..b).contains(&at);
+            } else if inside && let Some(kib) = line.strip_prefix("Rss:") {
+                return kib.trim().trim_end_matches(" kB").parse().unwrap();
+            }
+        }
+        panic!("no mapping holds {at:#x}")
+    }
+
+    #[test]
+    fn a_mapped_batch_leaves_resident_memory_once_every_row_of_it_is_read() {
+        // Four batches of 65,536 rows × 32 values: 16 MiB each in the file.
+        let n = 4 * BATCH_ROWS;
+        let indptr: Vec<u64> = (0..=n as u64).map(|i| i * 32).collect();
+        let indices: Vec<u32> = (0..n * 32).map(|k| (k % 32) as u32 * 3).collect();
+        let csr = Csr::new(n, 96, indptr, indices, vec![1.5; n * 32]).unwrap();
+        let rows: Vec<String> = (0..n).map(|i| format!("c{i}")).collect();
+        let cols: Vec<String> = (0..96).map(|j| format!("g{j}")).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.arrow");
+        std::fs::write(&path, SparseMatrix { rows, cols, csr }.into_table().unwrap().to_ipc().unwrap()).unwrap();
+        let table = Table::map_ipc(&path).unwrap();
+        let at = lists(&table.batches()[0]).unwrap().1.values().to_data().buffers()[0].as_ptr() as usize;
+        let x = SparseRows::new(&table).unwrap();
+        let sum = |rows: std::ops::Range<usize>| rows.map(|i| x.row(i).1.iter().sum::<f32>()).sum::<f32>();
+        // Decoding touched a few pages (the page cache may map 2 MiB at a time).
+        let start = resident_kib(at);
+        assert_eq!(sum(0..2 * BATCH_ROWS + BATCH_ROWS / 2), 48.0 * (2 * BATCH_ROWS + BATCH_ROWS / 2) as f32);
+        let mid = resident_kib(at);
+        // Without releases, 40 MiB more would be resident; released, only half the third batch.
+        assert!(mid < start + (12 << 10), "the first two batches were released: {start} → {mid} KiB");
+        assert!(mid + (4 << 10) > start.min(8 << 10), "half the third batch is resident: {start} → {mid} KiB");
+        sum(2 * BATCH_ROWS + BATCH_ROWS / 2..n);
+        let end = resident_kib(at);
+        assert!(end < 4 << 10, "every batch released: {end} KiB");
+        // A second pass reads the same values again (from the page cache).
+        assert_eq!(sum(0..n), 48.0 * n as f32);
+    }
 
     #[test]
     fn sparse_matrix_round_trips_and_densifies() {

@@ -13,9 +13,9 @@ use super::spec::{NodeSpec, Source, Workflow};
 use crate::diag::suggest::hint;
 use crate::diag::yaml::{self, Key, Node, Pos, Yaml};
 use crate::diag::{Diags, FileError};
-use crate::engine::kind::NodeKind;
-use crate::engine::params::{ParamSpec, Params};
-use crate::engine::registry::Registry;
+use crate::kind::NodeKind;
+use crate::kind::Registry;
+use crate::kind::params::{ParamSpec, Params};
 
 /// A command-line override `node.key=value`: a parameter, or a file for an input port.
 #[derive(Debug, Clone, PartialEq)]
@@ -326,8 +326,7 @@ impl Loader<'_> {
                 continue;
             }
             match &v.value {
-                Yaml::Str(path) if !path.trim().is_empty() => match crate::engine::publish::check_path(Path::new(path))
-                {
+                Yaml::Str(path) if !path.trim().is_empty() => match super::publish::check_path(Path::new(path)) {
                     Ok(()) => {
                         publish.insert(k.name.clone(), self.dir.join(path));
                     }
@@ -498,7 +497,7 @@ impl Loader<'_> {
         &mut self,
         o: &Override,
         specs: &[ParamSpec],
-        ports: &[crate::engine::kind::PortSpec],
+        ports: &[crate::kind::PortSpec],
         params: &mut BTreeMap<String, Value>,
         (sweep, zip): (&mut Axes, &mut Axes),
         inputs: &mut BTreeMap<String, Vec<(Node, Written)>>,

@@ -2,6 +2,7 @@
 //! `--set` overrides, sweeps. Produces a [`Workflow`] that the engine plans.
 
 pub mod load;
+pub mod publish;
 pub mod resources;
 pub mod spec;
 

@@ -5,7 +5,7 @@
 use crate::diag::Diags;
 use crate::diag::yaml::Node;
 use crate::diag::yaml::Yaml;
-use crate::engine::kind::Resources;
+use crate::kind::Resources;
 
 /// The keys `resources:` may have.
 pub const RESOURCE_KEYS: &[&str] = &["cpus", "gpus", "mem_gb", "minutes", "max_mem_gb", "max_minutes"];

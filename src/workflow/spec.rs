@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::engine::kind::{NodeKind, Resources};
-use crate::engine::params::Params;
+use crate::kind::params::Params;
+use crate::kind::{NodeKind, Resources};
 
 /// Where an input port's data comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,9 +50,8 @@ pub struct NodeSpec {
     pub inputs: BTreeMap<String, Vec<Source>>,
     /// Resources per task.
     pub resources: Resources,
-    /// How many times a failed task is retried, when a retry can change the outcome (see
-    /// [`TaskFailure::retryable`](crate::engine::runner::TaskFailure::retryable)): never for the
-    /// node's own error on its inputs.
+    /// How many times a failed task is retried, when a retry can change the outcome (the
+    /// engine's `TaskFailure::retryable`): never for the node's own error on its inputs.
     pub retries: u32,
     /// `publish:`: output name → file written after each run (relative paths already joined to
     /// the workflow's folder).

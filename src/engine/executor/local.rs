@@ -4,10 +4,11 @@
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
 
-use super::{Capacity, Executor, Message, Submission};
+use super::Executor;
 use crate::cache::Cache;
-use crate::engine::registry::Registry;
 use crate::engine::runner::execute;
+use crate::engine::task::{Capacity, Message, Submission};
+use crate::kind::Registry;
 
 /// Runs tasks on a thread pool of this process.
 pub struct LocalExecutor {

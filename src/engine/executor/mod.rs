@@ -1,4 +1,6 @@
-//! Executors run resolved tasks somewhere and report back over a channel.
+//! Executors run resolved tasks somewhere and report back over a channel. Adding one takes the
+//! [`Executor`] trait below and the task vocabulary of [`super::task`]; [`LocalExecutor`] is the
+//! smallest example.
 
 mod local;
 pub mod slurm;
@@ -7,48 +9,7 @@ pub use local::LocalExecutor;
 
 use std::sync::mpsc::Sender;
 
-use super::kind::Resources;
-use super::runner::{Outcome, ResolvedTask, TaskFailure};
-
-/// A message from an executor to the scheduler, tagged with the task index.
-#[derive(Debug)]
-pub enum Message {
-    /// The task waits for another process's lock.
-    Waiting(usize),
-    /// The task ended.
-    Done(usize, Box<Result<Outcome, TaskFailure>>),
-}
-
-/// How much an executor can run at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Capacity {
-    /// CPU slots.
-    pub cpus: usize,
-    /// GPU slots.
-    pub gpus: usize,
-}
-
-/// One task handed to an executor: what it runs, what it needs, and how many of its tries
-/// failed before in this run.
-#[derive(Debug, Clone)]
-pub struct Submission {
-    /// The task's index in the graph (messages name it).
-    pub id: usize,
-    /// The task, resolved.
-    pub task: ResolvedTask,
-    /// Its node (tasks of one node with equal resources may share a Slurm array).
-    pub node: String,
-    /// What one try needs, before any scaling for retries.
-    pub resources: Resources,
-    /// Run even when the cache holds the result.
-    pub force: bool,
-    /// Failed tries before this one: 0 for a first try, and for a producer that runs again only
-    /// because a consumer found its output gone (it never failed, so it asks for no more).
-    pub attempt: u32,
-    /// Bytes of memory it asks for: `resources.mem_gb` when the workflow set it, else its kind's
-    /// estimate from its input sizes.
-    pub memory: u64,
-}
+use super::task::{Capacity, Message, Submission};
 
 /// Runs tasks; never prints (house rule 7).
 pub trait Executor {

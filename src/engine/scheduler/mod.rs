@@ -31,11 +31,11 @@ use slots::{Room, Slots};
 
 use super::error::EngineError;
 use super::events::{Event, Reporter};
-use super::executor::{Executor, Message, Submission};
+use super::executor::Executor;
 use super::graph::{Task, TaskGraph};
 use super::memory::{Budget, Demand};
 use super::resolve::{OutputHashes, Resolver};
-use super::runner::{Outcome, ResolvedTask, TaskFailure};
+use super::task::{Message, Outcome, ResolvedTask, Submission, TaskFailure};
 use crate::cache::{Cache, RunRecord, TaskEntry};
 
 /// What to run and how.

@@ -2,9 +2,9 @@
 //! time until it ends; and memory, the bytes the running tasks' demands add up to, within the
 //! run's [`Budget`] (none: not counted).
 
-use super::super::executor::Capacity;
-use super::super::kind::Resources;
 use super::super::memory::Budget;
+use crate::engine::task::Capacity;
+use crate::kind::Resources;
 
 /// What one task takes while it runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

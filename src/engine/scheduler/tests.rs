@@ -15,12 +15,14 @@ use super::slots::{Need, Room, Slots};
 use super::{RunOptions, RunSummary, run_graph};
 use crate::cache::Cache;
 use crate::engine::events::{Event, Reporter};
-use crate::engine::executor::{Capacity, Executor, LocalExecutor, Message, Submission};
+use crate::engine::executor::{Executor, LocalExecutor};
 use crate::engine::graph::TaskGraph;
-use crate::engine::kind::Resources;
-use crate::engine::memory::{Budget, GIB};
-use crate::engine::registry::Registry;
-use crate::engine::runner::{Kill, ResolvedInput, ResolvedTask, TaskFailure, execute};
+use crate::engine::memory::Budget;
+use crate::engine::runner::execute;
+use crate::engine::task::{Capacity, Kill, Message, ResolvedInput, ResolvedTask, Submission, TaskFailure};
+use crate::kind::Registry;
+use crate::kind::Resources;
+use crate::kind::memory::GIB;
 use crate::workflow::load_workflow;
 
 /// Random producer lists: task `i` depends on a subset of `0..i`.

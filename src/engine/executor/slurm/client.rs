@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::error::SlurmError;
-use crate::engine::runner::Kill;
+use crate::engine::task::Kill;
 
 /// How long a client command may take.
 const TIMEOUT: Duration = Duration::from_secs(60);

@@ -8,7 +8,8 @@
 //!   done/<token>.<element>.json   an element's report, written by `gcrl exec` when it ends
 //!   logs/<token>.<element>.log    stdout and stderr of an element
 //! ```
-//! Writes are atomic (temp file + rename in the same directory), so a reader sees a whole file or none.
+//! Writes are atomic and durable (the cache's one writer: temp file beside it, fsync, rename), so a
+//! reader sees a whole file or none.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -18,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::error::{SlurmError, io};
-use crate::engine::runner::{Kill, ResolvedTask, TaskFailure};
+use crate::engine::task::{Kill, ResolvedTask, TaskFailure};
 
 /// One task of a job spec.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -167,12 +168,9 @@ impl RunDir {
     }
 }
 
-/// Writes `bytes` to `path` atomically (a temp file beside it, then rename).
+/// Writes `bytes` to `path` atomically and durably (the cache's [`crate::cache::write_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SlurmError> {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    fs::rename(&tmp, path).map_err(io(path))
+    crate::cache::write_atomic(path, bytes).map_err(io(path))
 }
 
 /// Writes `value` as JSON to `path` atomically.

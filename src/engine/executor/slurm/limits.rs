@@ -6,7 +6,7 @@
 //! `retries` bound how often.
 
 use super::profile::Profile;
-use crate::engine::kind::Resources;
+use crate::kind::Resources;
 
 /// The caps that apply to one task.
 #[derive(Debug, Clone, Copy, PartialEq)]

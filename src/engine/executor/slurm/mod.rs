@@ -11,7 +11,7 @@
 //!   report (written by `gcrl exec` when it ends) and the task manifests confirm completion.
 //!   A job Slurm killed (timeout, out of memory, node failure, `scancel`) fails its unfinished
 //!   tasks with the Slurm state and the log path, and whether more resources can help
-//!   ([`Kill`](crate::engine::runner::Kill)); the scheduler retries them (`retries`). A task that
+//!   ([`Kill`](crate::engine::task::Kill)); the scheduler retries them (`retries`). A task that
 //!   failed on its own (bad input) is never retried.
 //! - Ctrl-C: every job of the run is cancelled with one `scancel`; unfinished tasks fail as
 //!   interrupted. A head killed outright leaves its [`state`]: the next head adopts the elements
@@ -24,6 +24,7 @@ pub mod client;
 pub mod error;
 pub mod files;
 pub mod limits;
+pub mod options;
 pub mod pack;
 pub mod profile;
 pub mod state;
@@ -47,11 +48,10 @@ use profile::Profile;
 use state::{JobRecord, RunState};
 use watch::{LiveElement, LiveJob, Shared, Tracked, Watch};
 
-use super::{Capacity, Executor, Message, Submission};
+use super::Executor;
 use crate::cache::Cache;
-use crate::engine::kind::Resources;
 use crate::engine::memory::request_gb;
-use crate::engine::runner::{ResolvedTask, TaskFailure};
+use crate::engine::task::{Capacity, Message, Submission, TaskFailure};
 
 /// How the head uses the cluster.
 #[derive(Debug, Clone)]
@@ -66,13 +66,9 @@ pub struct SlurmOptions {
     pub poll: Duration,
 }
 
+/// A submission waiting for the next [`Executor::dispatch`], with the channel it reports on.
 struct Queued {
-    id: usize,
-    task: ResolvedTask,
-    node: String,
-    resources: Resources,
-    force: bool,
-    attempt: u32,
+    sub: Submission,
     done: Sender<Message>,
 }
 
@@ -117,7 +113,7 @@ impl SlurmExecutor {
         let dir = RunDir::new(&cache_root, workflow)?;
         let mut state = RunState {
             workflow: workflow.to_string(),
-            head: format!("{}:{}", crate::engine::runner::hostname(), std::process::id()),
+            head: format!("{}:{}", crate::cache::hostname(), std::process::id()),
             started_ms: now_ms(),
             ..RunState::default()
         };
@@ -153,13 +149,7 @@ impl SlurmExecutor {
         let mut w = self.shared.lock();
         let Some(job) = w.live.iter_mut().find(|j| j.token == token) else { return false };
         let Some(el) = job.elements.get_mut(element).filter(|e| !e.finished) else { return false };
-        el.tasks.push(Tracked {
-            id: q.id,
-            key: q.task.key.clone(),
-            force: q.force,
-            done: q.done.clone(),
-            reported: false,
-        });
+        el.tasks.push(q.tracked());
         self.shared.wake.notify_all();
         true
     }
@@ -173,16 +163,17 @@ impl SlurmExecutor {
             elements: plan
                 .elements
                 .iter()
-                .map(|e| e.iter().map(|&i| SpecTask { task: batch[i].task.clone(), force: batch[i].force }).collect())
+                .map(|e| {
+                    e.iter().map(|&i| SpecTask { task: batch[i].sub.task.clone(), force: batch[i].sub.force }).collect()
+                })
                 .collect(),
         };
-        let first = &batch[plan.elements[0][0]].task.label;
+        let first = &batch[plan.elements[0][0]].sub.task.label;
         let count: usize = plan.elements.iter().map(Vec::len).sum();
         let what = if count == 1 { first.clone() } else { format!("{first} … ({count} tasks)") };
         let fail_all = |message: String| {
             for &i in plan.elements.iter().flatten() {
-                let _ =
-                    batch[i].done.send(Message::Done(batch[i].id, Box::new(Err(TaskFailure::Node(message.clone())))));
+                batch[i].fail(TaskFailure::Node(message.clone()));
             }
         };
         let script = self.dir.script(&token);
@@ -230,19 +221,7 @@ impl SlurmExecutor {
         let elements = plan
             .elements
             .iter()
-            .map(|e| LiveElement {
-                tasks: e
-                    .iter()
-                    .map(|&i| Tracked {
-                        id: batch[i].id,
-                        key: batch[i].task.key.clone(),
-                        force: batch[i].force,
-                        done: batch[i].done.clone(),
-                        reported: false,
-                    })
-                    .collect(),
-                ..LiveElement::default()
-            })
+            .map(|e| LiveElement { tasks: e.iter().map(|&i| batch[i].tracked()).collect(), ..LiveElement::default() })
             .collect();
         let mut w = self.shared.lock();
         w.state.jobs.push(record);
@@ -275,6 +254,55 @@ impl SlurmExecutor {
         f.extend(self.options.profile.flags());
         f
     }
+}
+
+impl Queued {
+    /// Ends the task with `failure` before it is submitted.
+    fn fail(&self, failure: TaskFailure) {
+        let _ = self.done.send(Message::Done(self.sub.id, Box::new(Err(failure))));
+    }
+
+    /// How the watcher follows this task once its job is submitted.
+    fn tracked(&self) -> Tracked {
+        Tracked {
+            id: self.sub.id,
+            key: self.sub.task.key.clone(),
+            force: self.sub.force,
+            done: self.done.clone(),
+            reported: false,
+        }
+    }
+}
+
+/// The jobs `queued` go out as, each with the attempt it records: a task asks for its resources
+/// scaled by `retry_scale` to the power of the attempt it was submitted with (its failed tries,
+/// as the scheduler counts them; this executor keeps no count of its own), up to the caps. A task
+/// whose first request is above a cap is refused on its channel. Returns the plans, whose
+/// elements index the accepted tasks, and those tasks.
+fn plan_jobs(queued: Vec<Queued>, options: &SlurmOptions) -> (Vec<(JobPlan, u32)>, Vec<Queued>) {
+    let mut items = Vec::with_capacity(queued.len());
+    let mut accepted = Vec::with_capacity(queued.len());
+    for q in queued {
+        let Submission { node, resources, attempt, .. } = &q.sub;
+        let limits = Limits::of(resources, &options.profile);
+        if let Some(why) = limits.refuse(node, resources) {
+            q.fail(TaskFailure::Node(why));
+            continue;
+        }
+        items.push(Item {
+            group: node.clone(),
+            resources: limits.scaled(*resources, options.profile.retry_scale, *attempt),
+        });
+        accepted.push(q);
+    }
+    let plans = pack(&items, options.target_minutes, options.max_array)
+        .into_iter()
+        .map(|plan| {
+            let attempt = plan.elements.iter().flatten().map(|&i| accepted[i].sub.attempt).max().unwrap_or(0);
+            (plan, attempt)
+        })
+        .collect();
+    (plans, accepted)
 }
 
 /// A path quoted for `sh`.
@@ -327,11 +355,10 @@ impl Executor for SlurmExecutor {
         Capacity { cpus: 1 << 20, gpus: 1 << 20 }
     }
 
-    fn submit(&mut self, s: Submission, done: Sender<Message>) {
-        let Submission { id, task, node, mut resources, force, attempt, memory } = s;
+    fn submit(&mut self, mut sub: Submission, done: Sender<Message>) {
         // Without `mem_gb` in the workflow, the job asks for the kind's estimate.
-        resources.mem_gb.get_or_insert_with(|| request_gb(memory));
-        self.queue.push(Queued { id, task, node, resources, force, attempt, done });
+        sub.resources.mem_gb.get_or_insert_with(|| request_gb(sub.memory));
+        self.queue.push(Queued { sub, done });
     }
 
     fn dispatch(&mut self) {
@@ -341,14 +368,13 @@ impl Executor for SlurmExecutor {
         }
         if self.interrupt.load(Ordering::SeqCst) {
             for q in queued {
-                let failure = TaskFailure::Interrupted("not submitted: the run was interrupted (Ctrl-C)".into());
-                let _ = q.done.send(Message::Done(q.id, Box::new(Err(failure))));
+                q.fail(TaskFailure::Interrupted("not submitted: the run was interrupted (Ctrl-C)".into()));
             }
             return;
         }
         let mut fresh = Vec::with_capacity(queued.len());
         for q in queued {
-            match self.adoptable.remove(&q.task.key) {
+            match self.adoptable.remove(&q.sub.task.key) {
                 Some((token, element)) if self.attach(&token, element, &q) => {}
                 _ => fresh.push(q),
             }
@@ -356,26 +382,9 @@ impl Executor for SlurmExecutor {
         if fresh.is_empty() {
             return;
         }
-        let mut items = Vec::with_capacity(fresh.len());
-        let mut attempts = Vec::with_capacity(fresh.len());
-        let mut accepted = Vec::with_capacity(fresh.len());
-        for q in fresh {
-            let limits = Limits::of(&q.resources, &self.options.profile);
-            if let Some(why) = limits.refuse(&q.node, &q.resources) {
-                let _ = q.done.send(Message::Done(q.id, Box::new(Err(TaskFailure::Node(why)))));
-                continue;
-            }
-            items.push(Item {
-                group: q.node.clone(),
-                resources: limits.scaled(q.resources, self.options.profile.retry_scale, q.attempt),
-            });
-            attempts.push(q.attempt);
-            accepted.push(q);
-        }
-        let fresh = accepted;
-        for plan in pack(&items, self.options.target_minutes, self.options.max_array) {
-            let attempt = plan.elements.iter().flatten().map(|&i| attempts[i]).max().unwrap_or(0);
-            self.submit_job(&plan, &fresh, attempt);
+        let (plans, accepted) = plan_jobs(fresh, &self.options);
+        for (plan, attempt) in plans {
+            self.submit_job(&plan, &accepted, attempt);
         }
     }
 }
@@ -396,5 +405,66 @@ impl Drop for SlurmExecutor {
             w.state.outcome = "interrupted".into();
         }
         let _ = w.state.save(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::mpsc;
+
+    use super::pack::Request;
+    use super::*;
+    use crate::engine::task::ResolvedTask;
+    use crate::kind::Resources;
+
+    /// A queued task of node `node` (2 GiB, 30 minutes) submitted at `attempt`.
+    fn queued(node: &str, attempt: u32, done: &Sender<Message>) -> Queued {
+        let task = ResolvedTask {
+            key: format!("key-of-{node}"),
+            label: node.into(),
+            kind: "diag-numbers".into(),
+            kind_version: 1,
+            role: "whole".into(),
+            params: BTreeMap::new(),
+            inputs: BTreeMap::new(),
+            shards: Vec::new(),
+            threads: 1,
+            gpus: Vec::new(),
+        };
+        let resources = Resources { mem_gb: Some(2.0), minutes: 30.0, ..Resources::default() };
+        let sub = Submission { id: 0, task, node: node.into(), resources, force: false, attempt, memory: 0 };
+        Queued { sub, done: done.clone() }
+    }
+
+    /// Regression (issue 19), the Slurm half of the scheduler's
+    /// `regression_a_producer_run_again_for_a_lost_output_asks_for_no_more_resources`: the
+    /// executor counted its own attempts per task, so a task it was given again at attempt 0 (a
+    /// producer whose output vanished) asked for `retry_scale` times the memory and time. The
+    /// request now follows the submission's attempt alone.
+    #[test]
+    fn regression_a_task_submitted_again_without_a_failure_asks_slurm_for_its_first_request() {
+        let options = SlurmOptions {
+            profile: Profile::default(),
+            target_minutes: 30.0,
+            max_array: 100,
+            poll: Duration::from_secs(1),
+        };
+        let (tx, rx) = mpsc::channel();
+        let requests = |attempt| {
+            let (plans, accepted) = plan_jobs(vec![queued("n0", attempt, &tx)], &options);
+            assert_eq!(accepted.len(), 1);
+            plans.into_iter().map(|(plan, attempt)| (plan.request, attempt)).collect::<Vec<_>>()
+        };
+        let first = requests(0);
+        assert_eq!(first, [(Request { cpus: 1, gpus: 0, mem_mb: 2048, minutes: 30 }, 0)]);
+        assert_eq!(requests(0), first, "given again at attempt 0, the same request");
+        let retry = requests(1);
+        assert_eq!(
+            retry,
+            [(Request { cpus: 1, gpus: 0, mem_mb: 4096, minutes: 60 }, 1)],
+            "one failed try: × retry_scale"
+        );
+        assert!(rx.try_recv().is_err(), "nothing was refused");
     }
 }

@@ -5,8 +5,8 @@
 //! duration (`--slurm-target-minutes`), and the array has at most `--slurm-max-array` elements.
 //! Big tasks (a GPU, or an expected duration of the target or more) go as single jobs.
 
-use crate::engine::kind::Resources;
 use crate::engine::memory::SLURM_FLOOR_GB;
+use crate::kind::Resources;
 
 /// What one job asks Slurm for, per element.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -15,8 +15,8 @@ use super::client::{Client, JobLine, is_terminal, kill_cause, never_starts};
 use super::files::{ElementReport, RunDir, TaskResult, read_json};
 use super::state::{JobRecord, RunState};
 use crate::cache::Cache;
-use crate::engine::executor::Message;
-use crate::engine::runner::{Outcome, TaskFailure, complete};
+use crate::engine::task::Message;
+use crate::engine::task::{Outcome, TaskFailure};
 
 /// How often element reports are looked for.
 const TICK: Duration = Duration::from_millis(200);
@@ -100,9 +100,7 @@ impl Watch {
         let element = &mut self.live[j].elements[e];
         for t in element.tasks.iter_mut().filter(|t| !t.reported) {
             let result_of = report.and_then(|r| r.results.get(&t.key));
-            let manifest = (!t.force || result_of.is_some())
-                .then(|| cache.get_manifest(&t.key).ok().flatten().filter(|m| complete(&cache, m)))
-                .flatten();
+            let manifest = (!t.force || result_of.is_some()).then(|| cache.result(&t.key).ok().flatten()).flatten();
             let result = match (result_of, manifest) {
                 (Some(TaskResult::Cached), Some(m)) => Ok(Outcome::Cached(m)),
                 (Some(TaskResult::Ran) | None, Some(m)) => Ok(Outcome::Ran(m)),
@@ -139,7 +137,7 @@ impl Watch {
         for job in &mut self.live {
             for el in job.elements.iter_mut().filter(|e| !e.finished) {
                 for t in el.tasks.iter_mut().filter(|t| !t.reported && !t.force) {
-                    if let Some(m) = cache.get_manifest(&t.key).ok().flatten().filter(|m| complete(&cache, m)) {
+                    if let Some(m) = cache.result(&t.key).ok().flatten() {
                         t.reported = true;
                         let _ = t.done.send(Message::Done(t.id, Box::new(Ok(Outcome::Ran(m)))));
                     }

@@ -8,8 +8,10 @@ use std::path::Path;
 use super::error::{SlurmError, io};
 use super::files::{ElementReport, JobSpec, TaskResult, now_ms, read_json, write_json};
 use crate::cache::Cache;
-use crate::engine::registry::Registry;
-use crate::engine::runner::{Outcome, ResolvedTask, execute, hostname};
+use crate::cache::hostname;
+use crate::engine::runner::execute;
+use crate::engine::task::{Outcome, ResolvedTask};
+use crate::kind::Registry;
 
 /// Runs element `element` of the job spec at `spec_path` (written by the head into
 /// `cache/slurm/<workflow>/jobs/`) and writes its report beside it, in `../done/`. Returns the
@@ -51,7 +53,7 @@ pub fn run_element(
     });
     cache.flush().map_err(|e| io(cache.root())(std::io::Error::other(e.to_string())))?;
     let report = ElementReport {
-        host: hostname(),
+        host: hostname().to_string(),
         started_ms,
         finished_ms: now_ms(),
         results: results.iter().map(|(k, _, r)| (k.clone(), r.clone())).collect(),

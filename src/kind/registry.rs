@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::kind::NodeKind;
+use super::node::NodeKind;
 
 /// Node kinds by name.
 #[derive(Clone, Default)]
