@@ -4,8 +4,8 @@
 //! Built-in kinds keep theirs in a `static` (their params come from the kind's typed params
 //! struct, see `nodes::params`); a plugin builds its own from `plugin.yaml`.
 
-use super::ports::PortSpec;
 use super::params::ParamSpec;
+use super::ports::PortSpec;
 
 /// The declaration of one node kind.
 #[derive(Debug, Clone)]

@@ -204,7 +204,7 @@ mod tests {
             leiden_sweep::SweepParams,
             ora::OraParams,
             grn::GrnParams,
-            load::LoadParams,
+            load_params::LoadParams,
             preprocess::PreprocessParams,
             pseudobulk::PseudobulkParams,
             report::ReportParams,

@@ -10,9 +10,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::load::LoadParams;
+use super::load_params::LoadParams;
 use crate::algo::sparse::Csr;
-use crate::kind::{Inputs, NodeError};
 use crate::io::IoError;
 use crate::io::cell_table::{JoinReport, join_by_barcode, read_cell_table};
 use crate::io::frame::DataFrame;
@@ -21,7 +20,7 @@ use crate::io::h5ad::{Matrix as H5Matrix, ReadOptions, is_anndata, read_h5mu};
 use crate::io::h5rows::{CsrRows, MatrixSource, open_h5ad};
 use crate::io::mtx::{MtxFiles, read_mtx};
 use crate::io::tenx_h5::{Guides, read_10x_h5};
-use crate::kind::{Inputs, NodeError, Params};
+use crate::kind::{Inputs, NodeError};
 use crate::table::{BATCH_ROWS, BlockWriter, Matrix, SparseMatrix, Spill, Table, read_table_file};
 
 /// Every format `load` reads, for the unknown-format error.

@@ -13,6 +13,7 @@ pub mod grn;
 pub mod leiden_sweep;
 pub mod load;
 pub mod load_labels;
+pub mod load_params;
 pub mod load_read;
 pub mod ora;
 pub mod permutation_test;

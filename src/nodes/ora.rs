@@ -10,8 +10,8 @@ use serde_json::json;
 use super::common::outputs;
 use super::declare::{kind_params, ports};
 use crate::algo::enrichment::over_representation;
-use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::io::gmt::read_gmt;
+use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::table::{Communities, Edges, TableBuilder};
 
 /// The `ora` kind.
