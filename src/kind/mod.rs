@@ -11,6 +11,7 @@ pub mod params;
 pub mod ports;
 pub mod registry;
 pub mod resources;
+pub mod spec;
 
 pub use error::NodeError;
 pub use memory::InputSizes;
@@ -19,3 +20,4 @@ pub use params::{ParamSpec, ParamType, Params};
 pub use ports::{Input, Inputs, Instance, Origin, Outputs, PortSpec};
 pub use registry::Registry;
 pub use resources::Resources;
+pub use spec::KindSpec;

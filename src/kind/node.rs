@@ -11,6 +11,7 @@ use super::memory::InputSizes;
 use super::params::{ParamSpec, Params};
 use super::ports::{Inputs, Outputs, PortSpec};
 use super::resources::Resources;
+use super::spec::KindSpec;
 use crate::table::Spill;
 
 /// One shard of a sharded kind: the parameters its result depends on, and a label.
@@ -81,18 +82,32 @@ impl std::fmt::Debug for RunContext {
 
 /// A node kind. Implementations live in `nodes/` and in plugins.
 pub trait NodeKind: Send + Sync {
+    /// The kind's declaration: name, version, doc, ports and params.
+    fn spec(&self) -> &KindSpec;
     /// Name used in workflows (`kind: grn`).
-    fn name(&self) -> &str;
+    fn name(&self) -> &str {
+        self.spec().name
+    }
     /// Bumped whenever results change for the same inputs; part of every cache key.
-    fn version(&self) -> u32;
+    fn version(&self) -> u32 {
+        self.spec().version
+    }
     /// One-line description.
-    fn doc(&self) -> &str;
+    fn doc(&self) -> &str {
+        self.spec().doc
+    }
     /// Input ports.
-    fn inputs(&self) -> Vec<PortSpec>;
+    fn inputs(&self) -> Vec<PortSpec> {
+        self.spec().inputs.clone()
+    }
     /// Output ports.
-    fn outputs(&self) -> Vec<PortSpec>;
+    fn outputs(&self) -> Vec<PortSpec> {
+        self.spec().outputs.clone()
+    }
     /// Parameters with types and defaults.
-    fn params(&self) -> Vec<ParamSpec>;
+    fn params(&self) -> Vec<ParamSpec> {
+        self.spec().params.clone()
+    }
     /// Resources one task of this kind needs.
     fn resources(&self, _params: &Params) -> Resources {
         Resources::default()

@@ -2,41 +2,39 @@
 //! GRN's genes, with a quadratic decoder; its latents Ẑ for every cell, history and weights.
 
 use serde_json::json;
+use std::sync::LazyLock;
 
 use super::common::outputs;
-use super::gcrl_ae::{AeData, fit, params, ports, zscore};
+use super::declare::ports;
+use super::gcrl_ae::{AeData, ae_ports, fit, params, zscore};
 use crate::kind::{
-    Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, Resources, RunContext,
+    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, Resources, RunContext,
 };
 use crate::table::TableBuilder;
 
 /// The `ae-train` kind.
 pub struct AeTrain;
 
-impl NodeKind for AeTrain {
-    fn name(&self) -> &str {
-        "ae-train"
-    }
-    fn version(&self) -> u32 {
-        2
-    }
-    fn doc(&self) -> &str {
-        "gCRL autoencoder: community TFs → latent (k + 1) → quadratic decoder → GRN genes"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        ports()
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("latent", "cell, split (train | validation | excluded), z_1 … z_d"),
-            PortSpec::new("history", "epoch, train_loss, validation_loss, kept"),
-            PortSpec::new("weights", "layer, row, col, value (row-major [fan_in, fan_out])"),
-        ]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
+static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "ae-train",
+    version: 2,
+    doc: "gCRL autoencoder: community TFs → latent (k + 1) → quadratic decoder → GRN genes",
+    inputs: ae_ports(),
+    outputs: ports![
+        latent: "cell, split (train | validation | excluded), z_1 … z_d",
+        history: "epoch, train_loss, validation_loss, kept",
+        weights: "layer, row, col, value (row-major [fan_in, fan_out])",
+    ],
+    params: {
         let mut p = params();
         p.push(ParamSpec::new("seed", ParamType::count(), json!(0), "seed of the split, weights and batches"));
         p
+    },
+});
+
+impl NodeKind for AeTrain {
+    fn spec(&self) -> &KindSpec {
+        &SPEC
     }
     fn resources(&self, p: &Params) -> Resources {
         Resources { gpus: usize::from(p.bool("gpu").unwrap_or(false)), ..Resources::default() }

@@ -30,6 +30,7 @@
 //! per-seed AECD across seeds.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::LazyLock;
 
 use ndarray::{Array1, Array2, ArrayView1};
 use rand::{RngExt, SeedableRng};
@@ -37,12 +38,13 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use super::common::{cell_targets, names, outputs};
+use super::declare::ports;
 use super::vae_train::{CONTROL_PREDICTION, MODELS};
 use crate::algo::aecd::{centroid, centroid_distance, half_splits, mean_se, paired_wilcoxon, perfect_distance};
 use crate::algo::labels::condition_name;
 use crate::algo::linear_baseline::{LinearBaseline, fit_linear_baseline};
 use crate::algo::perturbation::{Condition, Pca, Scores};
-use crate::kind::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::table::{SparseMatrix, Table, TableBuilder};
 
 /// The `baseline-eval` kind.
@@ -61,72 +63,60 @@ const LINEAR_RIDGE: f64 = 0.1;
 /// Metric columns, in the order of [`Scores::to_array`].
 const METRICS: [&str; 5] = ["aecd", "pearson_delta", "pearson_delta_top20", "mse_top20", "edistance"];
 
+static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "baseline-eval",
+    version: 2,
+    doc: "Table 1 on held-out doubles: models beside perfect, additive, mean, best-single, linear and worst-case",
+    inputs: ports![
+        expression: "cells × genes, the space the predictions are in",
+        cells: "cell, targets, n_targets (same cells as expression)",
+        predictions: "vae-train.predictions, one table per model (and seed)",
+        communities?: "tf, community: hold out doubles of two community TFs; baselines train on community singles",
+    ],
+    outputs: ports![
+        table: "model, aecd, se, p_value, n_conditions, n_seeds, pearson_delta, pearson_delta_top20, mse_top20, \
+             edistance, seed_sd, singles_error, additivity_gap, note (Table 1)",
+        per_condition: "model, condition, n_cells, n_seeds, every metric, additivity_gap",
+        distances: "model, condition, distance",
+        pairs: "model_a, model_b, n, statistic, p_value: paired Wilcoxon of every pair of rows",
+        dropped: "condition, n_cells, reason: held-out doubles left out",
+    ],
+    params: vec![
+        ParamSpec::new(
+            "conditions",
+            ParamType::optional(ParamType::StrList),
+            json!(null),
+            "held-out doubles (A+B); null = doubles of two community TFs (all doubles without communities)",
+        ),
+        ParamSpec::new(
+            "min_cells",
+            ParamType::Int { min: Some(2), max: None },
+            json!(20),
+            "held-out doubles with fewer observed cells are dropped (listed in `dropped`)",
+        ),
+        ParamSpec::new("splits", ParamType::positive(), json!(100), "random half splits of the perfect baseline"),
+        ParamSpec::new("seed", ParamType::count(), json!(0), "seed of the half splits and the control pairing"),
+        ParamSpec::new(
+            "edistance_pcs",
+            ParamType::positive(),
+            json!(50),
+            "principal components of the energy distance (scPerturb: 50)",
+        ),
+        ParamSpec::new(
+            "reference",
+            ParamType::Str,
+            json!("gcrl-vae"),
+            "model every other row is tested against (paired two-sided Wilcoxon)",
+        ),
+    ],
+});
+
 impl NodeKind for BaselineEval {
-    fn name(&self) -> &str {
-        "baseline-eval"
-    }
-    fn version(&self) -> u32 {
-        2
+    fn spec(&self) -> &KindSpec {
+        &SPEC
     }
     fn reads_origins(&self) -> bool {
         true
-    }
-    fn doc(&self) -> &str {
-        "Table 1 on held-out doubles: models beside perfect, additive, mean, best-single, linear and worst-case"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("expression", "cells × genes, the space the predictions are in"),
-            PortSpec::new("cells", "cell, targets, n_targets (same cells as expression)"),
-            PortSpec::new("predictions", "vae-train.predictions, one table per model (and seed)"),
-            PortSpec::optional(
-                "communities",
-                "tf, community: hold out doubles of two community TFs; baselines train on community singles",
-            ),
-        ]
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new(
-                "table",
-                "model, aecd, se, p_value, n_conditions, n_seeds, pearson_delta, pearson_delta_top20, mse_top20, \
-                 edistance, seed_sd, singles_error, additivity_gap, note (Table 1)",
-            ),
-            PortSpec::new("per_condition", "model, condition, n_cells, n_seeds, every metric, additivity_gap"),
-            PortSpec::new("distances", "model, condition, distance"),
-            PortSpec::new("pairs", "model_a, model_b, n, statistic, p_value: paired Wilcoxon of every pair of rows"),
-            PortSpec::new("dropped", "condition, n_cells, reason: held-out doubles left out"),
-        ]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::new(
-                "conditions",
-                ParamType::optional(ParamType::StrList),
-                json!(null),
-                "held-out doubles (A+B); null = doubles of two community TFs (all doubles without communities)",
-            ),
-            ParamSpec::new(
-                "min_cells",
-                ParamType::Int { min: Some(2), max: None },
-                json!(20),
-                "held-out doubles with fewer observed cells are dropped (listed in `dropped`)",
-            ),
-            ParamSpec::new("splits", ParamType::positive(), json!(100), "random half splits of the perfect baseline"),
-            ParamSpec::new("seed", ParamType::count(), json!(0), "seed of the half splits and the control pairing"),
-            ParamSpec::new(
-                "edistance_pcs",
-                ParamType::positive(),
-                json!(50),
-                "principal components of the energy distance (scPerturb: 50)",
-            ),
-            ParamSpec::new(
-                "reference",
-                ParamType::Str,
-                json!("gcrl-vae"),
-                "model every other row is tested against (paired two-sided Wilcoxon)",
-            ),
-        ]
     }
     /// [`BASE`](crate::kind::memory::BASE) plus 7× the inputs: peaks of 104 and 641 MiB were
     /// measured for 21.5 and 105 MiB of inputs (README, "Memory"); it grows faster than its inputs.

@@ -3,9 +3,8 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::algo::AlgoError;
-use crate::algo::eigengene::Pca;
 use crate::algo::labels::condition_name;
-use crate::kind::{NodeError, Outputs, ParamSpec, ParamType, Params};
+use crate::kind::{NodeError, Outputs, ParamSpec, ParamType};
 use crate::table::{Table, TableBuilder};
 
 /// Builds an [`Outputs`] map from `(port, table)` pairs.
@@ -55,29 +54,6 @@ pub fn extra_tf_columns(
     Ok(names(tfs)?.iter().filter_map(|tf| index.get(tf.as_str()).copied()).filter(|&c| seen.insert(c)).collect())
 }
 
-/// A directed edge list `(source, target, weight)` from an edge table: the weight is
-/// `coef_mean`, else `weight`, else 1; when a boolean `strong` column exists, only strong edges.
-pub fn edge_list(table: &Table) -> Result<Vec<(String, String, f64)>, NodeError> {
-    let source = table.str_column("source")?;
-    let target = table.str_column("target")?;
-    let weight = if table.has_column("coef_mean") {
-        table.f64_column("coef_mean")?
-    } else if table.has_column("weight") {
-        table.f64_column("weight")?
-    } else {
-        vec![1.0; source.len()]
-    };
-    let strong = if table.has_column("strong") { table.bool_column("strong")? } else { vec![true; source.len()] };
-    Ok(source
-        .into_iter()
-        .zip(target)
-        .zip(weight)
-        .zip(strong)
-        .filter(|(_, s)| *s)
-        .map(|(((s, t), w), _)| (s, t, w))
-        .collect())
-}
-
 /// Dense float64 columns `cols` of a sparse expression matrix, for rows `rows`, filled straight
 /// from the CSR rows: the result is the only allocation (no sub-matrix or f32 copy on the way).
 pub fn dense_columns(
@@ -113,10 +89,10 @@ pub fn dense_columns(
 pub const TRAIN_ON: &[&str] = &["communities", "all"];
 
 /// The `train_on` param of the kinds that train on controls and single perturbations.
-pub fn train_on_param() -> crate::kind::ParamSpec {
-    crate::kind::ParamSpec::new(
-        "train_on",
-        crate::kind::ParamType::Choice(TRAIN_ON),
+pub fn train_on_param(name: &'static str) -> ParamSpec {
+    ParamSpec::new(
+        name,
+        ParamType::Choice(TRAIN_ON),
         serde_json::json!("communities"),
         "single perturbations to train on: of community TFs (the paper) or all (a screen of non-TF genes)",
     )
@@ -146,18 +122,13 @@ pub const FIT_CELLS: &[&str] = &["training", "controls", "all"];
 
 /// The `pca` param of the kinds that fit eigengenes: PC1 of the covariance matrix (A.3, the
 /// default) or of the correlation matrix (WGCNA).
-pub fn pca_param() -> ParamSpec {
+pub fn pca_param(name: &'static str) -> ParamSpec {
     ParamSpec::new(
-        "pca",
+        name,
         ParamType::Choice(&["covariance", "correlation"]),
         serde_json::json!("covariance"),
         "eigengene = PC1 of the covariance (A.3) or the correlation (WGCNA) matrix of the community's TFs",
     )
-}
-
-/// The value of [`pca_param`].
-pub fn pca(p: &Params) -> Result<Pca, NodeError> {
-    Ok(if p.str("pca")? == "correlation" { Pca::Correlation } else { Pca::Covariance })
 }
 
 /// The rows of `cells` used for fitting, checked against the expression's cell names:

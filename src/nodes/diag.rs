@@ -8,11 +8,16 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
-use crate::kind::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext, Shard};
+use std::sync::LazyLock;
+
+use super::declare::ports;
+use super::declare::{kind_params, shard_params};
+use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext, Shard};
 use crate::table::{Table, TableBuilder};
 
-fn sleep_param() -> ParamSpec {
-    ParamSpec::new("sleep_ms", ParamType::count(), json!(0), "pretend to work this long (does not change the output)")
+/// The `sleep_ms` param of every diagnostic kind.
+fn sleep_param(name: &'static str) -> ParamSpec {
+    ParamSpec::new(name, ParamType::count(), json!(0), "pretend to work this long (does not change the output)")
 }
 
 fn numbers(n: usize, seed: u64, scale: f64) -> Result<Table, NodeError> {
@@ -21,45 +26,44 @@ fn numbers(n: usize, seed: u64, scale: f64) -> Result<Table, NodeError> {
     Ok(TableBuilder::new().f64("value", values).build()?)
 }
 
-fn pause(params: &Params) -> Result<(), NodeError> {
-    std::thread::sleep(Duration::from_millis(params.i64("sleep_ms")? as u64));
-    Ok(())
+fn pause(sleep_ms: u64) {
+    std::thread::sleep(Duration::from_millis(sleep_ms));
 }
+
+kind_params! {
+    /// Params of `diag-numbers`.
+    pub struct NumbersParams {
+        n: usize = ParamSpec::new(ParamType::count(), json!(10), "how many numbers"),
+        seed: u64 = ParamSpec::new(ParamType::count(), json!(0), "random seed"),
+        scale: f64 = ParamSpec::new(ParamType::Float { min: None, max: None }, json!(1.0), "multiplier"),
+        fail: bool = ParamSpec::new(ParamType::Bool, json!(false), "fail on purpose (to test error handling)"),
+        sleep_ms: u64 = sleep_param(),
+    }
+}
+
+static NUMBERS: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "diag-numbers",
+    version: 1,
+    doc: "diagnostic: n seeded random numbers in [0, scale)",
+    inputs: ports![after?: "any table; only orders this task after its producer"],
+    outputs: ports![values: "column `value`"],
+    params: NumbersParams::specs(),
+});
 
 /// `diag-numbers`: `n` seeded uniform numbers times `scale`.
 pub struct DiagNumbers;
 
 impl NodeKind for DiagNumbers {
-    fn name(&self) -> &str {
-        "diag-numbers"
-    }
-    fn version(&self) -> u32 {
-        1
-    }
-    fn doc(&self) -> &str {
-        "diagnostic: n seeded random numbers in [0, scale)"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        vec![PortSpec::optional("after", "any table; only orders this task after its producer")]
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![PortSpec::new("values", "column `value`")]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::new("n", ParamType::count(), json!(10), "how many numbers"),
-            ParamSpec::new("seed", ParamType::count(), json!(0), "random seed"),
-            ParamSpec::new("scale", ParamType::Float { min: None, max: None }, json!(1.0), "multiplier"),
-            ParamSpec::new("fail", ParamType::Bool, json!(false), "fail on purpose (to test error handling)"),
-            sleep_param(),
-        ]
+    fn spec(&self) -> &KindSpec {
+        &NUMBERS
     }
     fn run(&self, params: &Params, _inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
-        pause(params)?;
-        if params.bool("fail")? {
+        let p = NumbersParams::decode(params)?;
+        pause(p.sleep_ms);
+        if p.fail {
             return Err(NodeError::Input("failing on purpose (param `fail: true`)".into()));
         }
-        let table = numbers(params.usize("n")?, params.seed("seed")?, params.f64("scale")?)?;
+        let table = numbers(p.n, p.seed, p.scale)?;
         Ok(Outputs::from([("values".to_string(), table)]))
     }
 }
@@ -67,36 +71,36 @@ impl NodeKind for DiagNumbers {
 /// `diag-sum`: the sum of every `value` of every input table, rounded.
 pub struct DiagSum;
 
+kind_params! {
+    /// Params of `diag-sum`.
+    pub struct SumParams {
+        digits: i64 = ParamSpec::new(ParamType::count(), json!(6), "round the sum to this many decimals"),
+        sleep_ms: u64 = sleep_param(),
+    }
+}
+
+static SUM: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "diag-sum",
+    version: 1,
+    doc: "diagnostic: sum of the `value` columns of all inputs",
+    inputs: ports![values: "tables with a `value` column (several when swept)"],
+    outputs: ports![sum: "columns `n` (tables summed) and `sum`"],
+    params: SumParams::specs(),
+});
+
 impl NodeKind for DiagSum {
-    fn name(&self) -> &str {
-        "diag-sum"
-    }
-    fn version(&self) -> u32 {
-        1
-    }
-    fn doc(&self) -> &str {
-        "diagnostic: sum of the `value` columns of all inputs"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        vec![PortSpec::new("values", "tables with a `value` column (several when swept)")]
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![PortSpec::new("sum", "columns `n` (tables summed) and `sum`")]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::new("digits", ParamType::count(), json!(6), "round the sum to this many decimals"),
-            sleep_param(),
-        ]
+    fn spec(&self) -> &KindSpec {
+        &SUM
     }
     fn run(&self, params: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
-        pause(params)?;
+        let p = SumParams::decode(params)?;
+        pause(p.sleep_ms);
         let tables = inputs.tables("values")?;
         let mut total = 0.0;
         for (t, _) in &tables {
             total += t.f64_column("value")?.iter().sum::<f64>();
         }
-        let scale = 10f64.powi(params.i64("digits")? as i32);
+        let scale = 10f64.powi(p.digits as i32);
         let table = TableBuilder::new()
             .i64("n", vec![tables.len() as i64])
             .f64("sum", vec![(total * scale).round() / scale])
@@ -108,50 +112,49 @@ impl NodeKind for DiagSum {
 /// `diag-sweep`: `shards` shards of `per_shard` numbers each, concatenated by the reduce step.
 pub struct DiagSweep;
 
+kind_params! {
+    /// Params of `diag-sweep`.
+    pub struct SweepParams {
+        shards: usize = ParamSpec::new(ParamType::tasks(), json!(4), "number of shards"),
+        per_shard: usize = ParamSpec::new(ParamType::count(), json!(10), "numbers per shard"),
+        seed: u64 = ParamSpec::new(ParamType::count(), json!(0), "random seed"),
+        sleep_ms: u64 = sleep_param(),
+    }
+}
+
+shard_params! {
+    /// The params of one `diag-sweep` shard: the sweep's but `shards`, and the shard's index.
+    struct SweepShard {
+        index: usize,
+        per_shard: usize,
+        seed: u64,
+        sleep_ms: u64,
+    }
+}
+
+static SWEEP: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "diag-sweep",
+    version: 1,
+    doc: "diagnostic: a sharded node; each shard draws numbers, the reduce concatenates them",
+    inputs: ports![after?: "any table; only orders this node after its producer"],
+    outputs: ports![values: "columns `shard` and `value`"],
+    params: SweepParams::specs(),
+});
+
 impl NodeKind for DiagSweep {
-    fn name(&self) -> &str {
-        "diag-sweep"
-    }
-    fn version(&self) -> u32 {
-        1
-    }
-    fn doc(&self) -> &str {
-        "diagnostic: a sharded node; each shard draws numbers, the reduce concatenates them"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        vec![PortSpec::optional("after", "any table; only orders this node after its producer")]
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![PortSpec::new("values", "columns `shard` and `value`")]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::new("shards", ParamType::tasks(), json!(4), "number of shards"),
-            ParamSpec::new("per_shard", ParamType::count(), json!(10), "numbers per shard"),
-            ParamSpec::new("seed", ParamType::count(), json!(0), "random seed"),
-            sleep_param(),
-        ]
+    fn spec(&self) -> &KindSpec {
+        &SWEEP
     }
     fn shards(&self, params: &Params) -> Result<Option<Vec<Shard>>, NodeError> {
-        let n = params.usize("shards")?;
-        Ok(Some(
-            (0..n)
-                .map(|i| {
-                    let mut p = Params::default();
-                    p.set("index", json!(i));
-                    for name in ["per_shard", "seed", "sleep_ms"] {
-                        p.set(name, params.value(name)?.clone());
-                    }
-                    Ok(Shard { label: format!("{i}"), params: p })
-                })
-                .collect::<Result<_, NodeError>>()?,
-        ))
+        let p = SweepParams::decode(params)?;
+        let shard = |index| SweepShard { index, per_shard: p.per_shard, seed: p.seed, sleep_ms: p.sleep_ms };
+        Ok(Some((0..p.shards).map(|i| Shard { label: format!("{i}"), params: shard(i).params() }).collect()))
     }
     fn run_shard(&self, shard: &Params, _inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
-        pause(shard)?;
-        let index = shard.usize("index")?;
-        let seed = shard.seed("seed")?.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index as u64;
-        let values = numbers(shard.usize("per_shard")?, seed, 1.0)?.f64_column("value")?;
+        let SweepShard { index, per_shard, seed, sleep_ms } = SweepShard::decode(shard)?;
+        pause(sleep_ms);
+        let seed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index as u64;
+        let values = numbers(per_shard, seed, 1.0)?.f64_column("value")?;
         let table = TableBuilder::new().i64("shard", vec![index as i64; values.len()]).f64("value", values).build()?;
         Ok(Outputs::from([("values".to_string(), table)]))
     }

@@ -5,40 +5,36 @@
 //! moves one program, as gCRL assumes; near 1/n: the TFs act on their own.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
 
 use ndarray::Array2;
 
 use super::common::{cell_targets, dense_columns, outputs};
+use super::declare::ports;
 use crate::algo::aecd::centroid;
 use crate::algo::effect_structure::rank1_shares;
-use crate::kind::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, Params, PortSpec, RunContext};
-use crate::table::{SparseMatrix, TableBuilder};
+use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, Params, RunContext};
+use crate::table::{Communities, SparseMatrix, TableBuilder};
 
 /// The `effect-structure` kind.
 pub struct EffectStructure;
 
+static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "effect-structure",
+    version: 1,
+    doc: "share of single-perturbation effect energy explained by one direction per TF community",
+    inputs: ports![
+        expression: "cells × genes, log-normalised",
+        cells: "cell, targets, n_targets (same cells as expression)",
+        communities: "tf, community",
+    ],
+    outputs: ports![table: "community (or `all`), n_tfs, energy, rank1_energy, share"],
+    params: vec![],
+});
+
 impl NodeKind for EffectStructure {
-    fn name(&self) -> &str {
-        "effect-structure"
-    }
-    fn version(&self) -> u32 {
-        1
-    }
-    fn doc(&self) -> &str {
-        "share of single-perturbation effect energy explained by one direction per TF community"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("expression", "cells × genes, log-normalised"),
-            PortSpec::new("cells", "cell, targets, n_targets (same cells as expression)"),
-            PortSpec::new("communities", "tf, community"),
-        ]
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![PortSpec::new("table", "community (or `all`), n_tfs, energy, rank1_energy, share")]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
-        vec![]
+    fn spec(&self) -> &KindSpec {
+        &SPEC
     }
     fn run(&self, _p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
         let expr = SparseMatrix::from_table(&inputs.table("expression")?)?;
@@ -48,12 +44,8 @@ impl NodeKind for EffectStructure {
                 "input `cells` does not list the cells of `expression` in the same order".into(),
             ));
         }
-        let comm = inputs.table("communities")?;
-        let of_tf: HashMap<String, i64> = comm
-            .str_column("tf")?
-            .into_iter()
-            .zip(comm.f64_column("community")?.into_iter().map(|c| c as i64))
-            .collect();
+        let comm = Communities::from_table(&inputs.table("communities")?)?;
+        let of_tf: HashMap<String, i64> = comm.rows().map(|(tf, c)| (tf.to_string(), c)).collect();
         let mut controls = Vec::new();
         let mut singles: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (row, t) in cell_targets(&cells)?.iter().enumerate() {

@@ -5,70 +5,67 @@
 //! every cell (method.md §5).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
 
 use serde_json::json;
 
-use super::common::{FIT_CELLS, dense_columns, extra_tf_columns, fitting_rows, outputs, pca, pca_param};
-use crate::algo::eigengene::fit_eigengenes;
-use crate::kind::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
-use crate::table::{Matrix, SparseMatrix, TableBuilder};
+use super::common::{FIT_CELLS, dense_columns, extra_tf_columns, fitting_rows, outputs, pca_param};
+use super::declare::{kind_params, ports};
+use crate::algo::eigengene::{Pca, fit_eigengenes};
+use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
+use crate::table::{Communities, Matrix, SparseMatrix, TableBuilder};
 
 /// The `eigengene` kind.
 pub struct Eigengene;
 
+static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "eigengene",
+    version: 2,
+    doc: "TF community activities: PC1 per community and a global one, projected onto every cell",
+    inputs: ports![
+        expression: "cells × genes, log-normalised",
+        communities: "tf, community (e.g. leiden-sweep.consensus)",
+        cells?: "cell table (with n_targets) to fit on controls only",
+        tfs?: "TF names: the global eigengene spans all of them in the expression (default: the community TFs)",
+    ],
+    outputs: ports![
+        activities: "cell, then one column per community (community_1, …) and global",
+        loadings: "eigengene, tf, loading, mean, sd, variance_explained",
+    ],
+    params: EigengeneParams::specs(),
+});
+
+kind_params! {
+    /// Params of `eigengene`.
+    pub struct EigengeneParams {
+        cells: String = ParamSpec::new(
+            ParamType::Choice(FIT_CELLS),
+            json!("training"),
+            "cells to fit on (with `cells`): training = controls + singles",
+        ),
+        pca: Pca = pca_param(),
+    }
+}
+
 impl NodeKind for Eigengene {
-    fn name(&self) -> &str {
-        "eigengene"
+    fn spec(&self) -> &KindSpec {
+        &SPEC
     }
-    fn version(&self) -> u32 {
-        2
-    }
-    fn doc(&self) -> &str {
-        "TF community activities: PC1 per community and a global one, projected onto every cell"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("expression", "cells × genes, log-normalised"),
-            PortSpec::new("communities", "tf, community (e.g. leiden-sweep.consensus)"),
-            PortSpec::optional("cells", "cell table (with n_targets) to fit on controls only"),
-            PortSpec::optional(
-                "tfs",
-                "TF names: the global eigengene spans all of them in the expression (default: the community TFs)",
-            ),
-        ]
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("activities", "cell, then one column per community (community_1, …) and global"),
-            PortSpec::new("loadings", "eigengene, tf, loading, mean, sd, variance_explained"),
-        ]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::new(
-                "cells",
-                ParamType::Choice(FIT_CELLS),
-                json!("training"),
-                "cells to fit on (with `cells`): training = controls + singles",
-            ),
-            pca_param(),
-        ]
-    }
-    fn run(&self, p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+    fn run(&self, params: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let p = EigengeneParams::decode(params)?;
         let expr = SparseMatrix::from_table(&inputs.table("expression")?)?;
-        let comm = inputs.table("communities")?;
-        let (tfs, ids) = (comm.str_column("tf")?, comm.f64_column("community")?);
+        let comm = Communities::from_table(&inputs.table("communities")?)?;
         let gene_index: HashMap<&str, usize> = expr.cols.iter().enumerate().map(|(i, g)| (g.as_str(), i)).collect();
         let mut cols: Vec<usize> = Vec::new();
         let mut groups: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
         let mut missing = Vec::new();
-        for (tf, id) in tfs.iter().zip(&ids) {
-            match gene_index.get(tf.as_str()) {
+        for (tf, id) in comm.rows() {
+            match gene_index.get(tf) {
                 Some(&g) => {
-                    groups.entry(*id as i64).or_default().push(cols.len());
+                    groups.entry(id).or_default().push(cols.len());
                     cols.push(g);
                 }
-                None => missing.push(tf.as_str()),
+                None => missing.push(tf),
             }
         }
         if !missing.is_empty() {
@@ -81,12 +78,12 @@ impl NodeKind for Eigengene {
         let extra = extra_tf_columns(&gene_index, inputs.opt_table("tfs")?.as_ref(), &cols)?;
         cols.extend(extra);
         let cells = inputs.opt_table("cells")?;
-        let fit_rows = fitting_rows(cells.as_ref(), &expr.rows, p.str("cells")?)?;
+        let fit_rows = fitting_rows(cells.as_ref(), &expr.rows, &p.cells)?;
         let all_rows: Vec<usize> = (0..expr.rows.len()).collect();
         let x_all = dense_columns(&expr, &all_rows, &cols)?;
         let x_fit = x_all.select(ndarray::Axis(0), &fit_rows);
         let communities: Vec<Vec<usize>> = groups.values().cloned().collect();
-        let model = fit_eigengenes(x_fit.view(), &communities, pca(p)?)?;
+        let model = fit_eigengenes(x_fit.view(), &communities, p.pca)?;
         let activities = model.transform(x_all.view())?;
         let mut names: Vec<String> = groups.keys().map(|id| format!("community_{id}")).collect();
         names.push("global".into());

@@ -11,25 +11,25 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use super::common::{
-    FIT_CELLS, cell_targets, dense_columns, edge_list, extra_tf_columns, fitting_rows, pca_param, train_on_error,
-    train_on_param,
+    FIT_CELLS, cell_targets, dense_columns, extra_tf_columns, fitting_rows, pca_param, train_on_error, train_on_param,
 };
+use super::declare::ports;
 use crate::algo::eigengene::{EigengeneModel, Pca, fit_eigengenes};
 use crate::algo::random::split_rows;
 use crate::kind::{Inputs, NodeError, ParamSpec, ParamType, Params, PortSpec, RunContext};
 use crate::models::ae::{AeConfig, TrainedAe, train};
-use crate::table::{SparseMatrix, Table};
+use crate::table::{Communities, Edges, SparseMatrix, Table};
 
 /// Random-stream of the train/validation split (the weights use stream 0 of the same seed).
 const STREAM_SPLIT: u64 = 1;
 
 /// The input ports of the kinds that train the autoencoder.
-pub fn ports() -> Vec<PortSpec> {
-    vec![
-        PortSpec::new("expression", "cells × genes, log-normalised (e.g. preprocess.expression)"),
-        PortSpec::new("communities", "tf, community (e.g. leiden-sweep.consensus)"),
-        PortSpec::optional("cells", "cell table with targets: trains on controls + singles (see `train_on`)"),
-        PortSpec::optional("grn", "edge table whose genes are the decoder's targets (default: every gene)"),
+pub fn ae_ports() -> Vec<PortSpec> {
+    ports![
+        expression: "cells × genes, log-normalised (e.g. preprocess.expression)",
+        communities: "tf, community (e.g. leiden-sweep.consensus)",
+        cells?: "cell table with targets: trains on controls + singles (see `train_on`)",
+        grn?: "edge table whose genes are the decoder's targets (default: every gene)",
     ]
 }
 
@@ -52,8 +52,8 @@ pub fn params() -> Vec<ParamSpec> {
             json!("training"),
             "cells (with `cells`) the eigengenes are fitted on: training = controls + singles",
         ),
-        train_on_param(),
-        pca_param(),
+        train_on_param("train_on"),
+        pca_param("pca"),
         ParamSpec::new("gpu", ParamType::Bool, json!(false), "train on a GPU slot (needs the `cuda` build)"),
     ]
 }
@@ -108,20 +108,18 @@ impl AeData {
     /// the params of those names.
     pub fn load(inputs: &Inputs, fit_cells: &str, train_on: &str) -> Result<AeData, NodeError> {
         let expr = SparseMatrix::from_table(&inputs.table("expression")?)?;
-        let comm = inputs.table("communities")?;
-        let (tf_names, ids) = (comm.str_column("tf")?, comm.f64_column("community")?);
+        let comm = Communities::from_table(&inputs.table("communities")?)?;
         let index: HashMap<&str, usize> = expr.cols.iter().enumerate().map(|(i, g)| (g.as_str(), i)).collect();
-        let community_ids: Vec<i64> =
-            ids.iter().map(|&c| c as i64).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let community_ids = comm.ids();
         let (mut tfs, mut tf_cols, mut labels, mut missing) = (vec![], vec![], vec![], vec![]);
-        for (tf, id) in tf_names.iter().zip(&ids) {
-            match index.get(tf.as_str()) {
+        for (tf, id) in comm.rows() {
+            match index.get(tf) {
                 Some(&c) => {
-                    tfs.push(tf.clone());
+                    tfs.push(tf.to_string());
                     tf_cols.push(c);
-                    labels.push(community_ids.binary_search(&(*id as i64)).unwrap_or_default());
+                    labels.push(community_ids.binary_search(&id).unwrap_or_default());
                 }
-                None => missing.push(tf.as_str()),
+                None => missing.push(tf),
             }
         }
         if !missing.is_empty() {
@@ -139,7 +137,8 @@ impl AeData {
         }
         let gene_cols: Vec<usize> = match inputs.opt_table("grn")? {
             Some(grn) => {
-                let wanted: HashSet<String> = edge_list(&grn)?.into_iter().flat_map(|(s, t, _)| [s, t]).collect();
+                let wanted: HashSet<String> =
+                    Edges::from_table(&grn)?.0.into_iter().flat_map(|(s, t, _)| [s, t]).collect();
                 (0..expr.cols.len()).filter(|&c| wanted.contains(&expr.cols[c])).collect()
             }
             None => (0..expr.cols.len()).collect(),

@@ -2,99 +2,95 @@
 //! weak/strong split by a Gaussian mixture on ln|coef| (method.md §3).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::LazyLock;
 
 use serde_json::json;
 
-use super::common::{FIT_CELLS, dense_columns, edge_list, fitting_rows, names, outputs};
+use super::common::{FIT_CELLS, dense_columns, fitting_rows, names, outputs};
+use super::declare::{kind_params, ports};
 use crate::algo::knn::{Smoothing, knn_smooth};
 use crate::algo::ridge::{GrnOptions, Keep, bagging_ridge, filter_edges};
-use crate::kind::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
-use crate::table::{SparseMatrix, TableBuilder};
+use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
+use crate::table::{Edges, SparseMatrix, TableBuilder};
 
 /// The `grn` kind.
 pub struct Grn;
 
+static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "grn",
+    version: 2,
+    doc: "GRN by bagging ridge per target (CellOracle), BH FDR, strong edges by a 2-component GMM",
+    inputs: ports![
+        expression: "cells × genes, log-normalised (from preprocess)",
+        tfs?: "TF names (a table or a one-per-line file); default: the prior's sources",
+        prior?: "base network: source, target (candidate regulators per target)",
+        cells?: "cell table (with n_targets) to fit on controls only",
+    ],
+    outputs: ports![
+        edges: "kept edges: source, target, coef_mean, coef_abs, p, q, strong",
+        gmm: "component, weight, mean, sd, and the boundary on ln|coef|",
+        summary: "tfs, targets, edges_fitted, edges_kept, edges_strong",
+    ],
+    params: GrnParams::specs(),
+});
+
+kind_params! {
+    /// Params of `grn` (defaults: [`GrnOptions::default`]).
+    pub struct GrnParams {
+        alpha: f64 = ParamSpec::new(
+            ParamType::Float { min: Some(0.0), max: None },
+            json!(GrnOptions::default().alpha),
+            "ridge penalty",
+        ),
+        bagging: usize = ParamSpec::new(
+            ParamType::Int { min: Some(2), max: None },
+            json!(GrnOptions::default().bagging),
+            "bagged estimators per target",
+        ),
+        feature_fraction: f64 = ParamSpec::new(
+            ParamType::fraction(),
+            json!(GrnOptions::default().feature_fraction),
+            "regulators per estimator",
+        ),
+        seed: u64 = ParamSpec::new(ParamType::count(), json!(GrnOptions::default().seed), "random seed"),
+        fdr: f64 = ParamSpec::new(ParamType::fraction(), json!(0.05), "keep edges with BH q at most this"),
+        keep: String = ParamSpec::new(
+            ParamType::Choice(&["gmm", "median", "top_fraction"]),
+            json!("gmm"),
+            "rule for strong edges",
+        ),
+        top_fraction: f64 = ParamSpec::new(ParamType::fraction(), json!(0.5), "with keep: top_fraction"),
+        knn: bool = ParamSpec::new(
+            ParamType::Bool,
+            json!(false),
+            "first smooth cells over kNN in PC space (CellOracle)",
+        ),
+        knn_k: Option<usize> = ParamSpec::new(
+            ParamType::optional(ParamType::positive()),
+            json!(null),
+            "neighbours; null = 2.5% of cells",
+        ),
+        knn_pcs: Option<usize> = ParamSpec::new(
+            ParamType::optional(ParamType::positive()),
+            json!(null),
+            "PCs; null = CellOracle's rule",
+        ),
+        min_regulator_cells: usize = ParamSpec::new(
+            ParamType::count(),
+            json!(10),
+            "a TF regulates only if detected (non-zero) in at least this many of the cells fitted",
+        ),
+        cells: String = ParamSpec::new(
+            ParamType::Choice(FIT_CELLS),
+            json!("controls"),
+            "cells to fit on (with `cells`): controls = unperturbed (§3.1), training = controls + singles",
+        ),
+    }
+}
+
 impl NodeKind for Grn {
-    fn name(&self) -> &str {
-        "grn"
-    }
-    fn version(&self) -> u32 {
-        2
-    }
-    fn doc(&self) -> &str {
-        "GRN by bagging ridge per target (CellOracle), BH FDR, strong edges by a 2-component GMM"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("expression", "cells × genes, log-normalised (from preprocess)"),
-            PortSpec::optional("tfs", "TF names (a table or a one-per-line file); default: the prior's sources"),
-            PortSpec::optional("prior", "base network: source, target (candidate regulators per target)"),
-            PortSpec::optional("cells", "cell table (with n_targets) to fit on controls only"),
-        ]
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("edges", "kept edges: source, target, coef_mean, coef_abs, p, q, strong"),
-            PortSpec::new("gmm", "component, weight, mean, sd, and the boundary on ln|coef|"),
-            PortSpec::new("summary", "tfs, targets, edges_fitted, edges_kept, edges_strong"),
-        ]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
-        let d = GrnOptions::default();
-        vec![
-            ParamSpec::new("alpha", ParamType::Float { min: Some(0.0), max: None }, json!(d.alpha), "ridge penalty"),
-            ParamSpec::new(
-                "bagging",
-                ParamType::Int { min: Some(2), max: None },
-                json!(d.bagging),
-                "bagged estimators per target",
-            ),
-            ParamSpec::new(
-                "feature_fraction",
-                ParamType::fraction(),
-                json!(d.feature_fraction),
-                "regulators per estimator",
-            ),
-            ParamSpec::new("seed", ParamType::count(), json!(d.seed), "random seed"),
-            ParamSpec::new("fdr", ParamType::fraction(), json!(0.05), "keep edges with BH q at most this"),
-            ParamSpec::new(
-                "keep",
-                ParamType::Choice(&["gmm", "median", "top_fraction"]),
-                json!("gmm"),
-                "rule for strong edges",
-            ),
-            ParamSpec::new("top_fraction", ParamType::fraction(), json!(0.5), "with keep: top_fraction"),
-            ParamSpec::new(
-                "knn",
-                ParamType::Bool,
-                json!(false),
-                "first smooth cells over kNN in PC space (CellOracle)",
-            ),
-            ParamSpec::new(
-                "knn_k",
-                ParamType::optional(ParamType::positive()),
-                json!(null),
-                "neighbours; null = 2.5% of cells",
-            ),
-            ParamSpec::new(
-                "knn_pcs",
-                ParamType::optional(ParamType::positive()),
-                json!(null),
-                "PCs; null = CellOracle's rule",
-            ),
-            ParamSpec::new(
-                "min_regulator_cells",
-                ParamType::count(),
-                json!(10),
-                "a TF regulates only if detected (non-zero) in at least this many of the cells fitted",
-            ),
-            ParamSpec::new(
-                "cells",
-                ParamType::Choice(FIT_CELLS),
-                json!("controls"),
-                "cells to fit on (with `cells`): controls = unperturbed (§3.1), training = controls + singles",
-            ),
-        ]
+    fn spec(&self) -> &KindSpec {
+        &SPEC
     }
     fn resources(&self, _params: &Params) -> crate::kind::Resources {
         crate::kind::Resources { cpus: 2, ..Default::default() }
@@ -104,13 +100,14 @@ impl NodeKind for Grn {
     fn memory(&self, _params: &Params, inputs: &crate::kind::InputSizes) -> u64 {
         inputs.times(3.5)
     }
-    fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
+    fn run(&self, params: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let p = GrnParams::decode(params)?;
         let expr = SparseMatrix::from_table(&inputs.table("expression")?)?;
         let cells = inputs.opt_table("cells")?;
-        let rows = fitting_rows(cells.as_ref(), &expr.rows, p.str("cells")?)?;
+        let rows = fitting_rows(cells.as_ref(), &expr.rows, &p.cells)?;
         let gene_index: HashMap<&str, usize> = expr.cols.iter().enumerate().map(|(i, g)| (g.as_str(), i)).collect();
         let prior = match inputs.opt_table("prior")? {
-            Some(t) => Some(edge_list(&t)?),
+            Some(t) => Some(Edges::from_table(&t)?.0),
             None => None,
         };
         let tfs: Vec<String> = match (inputs.opt_table("tfs")?, &prior) {
@@ -155,7 +152,7 @@ impl NodeKind for Grn {
         drop(csr);
         // A regulator detected in a handful of cells gets tiny-variance, huge-t coefficients (a TF
         // in 1 of 3,375 cells reached q ≈ 1e-8): it must be seen in `min_regulator_cells` cells.
-        let min_cells = p.usize("min_regulator_cells")?;
+        let min_cells = p.min_regulator_cells;
         let rare: HashSet<usize> = tf_cols
             .iter()
             .copied()
@@ -192,22 +189,18 @@ impl NodeKind for Grn {
             .filter(|(_, r)| !r.is_empty())
             .collect();
         let mut smoothing = Smoothing { n_pcs: 0, k: 0 };
-        if p.bool("knn")? {
-            (x, smoothing) = knn_smooth(x.view(), p.opt_usize("knn_k")?, p.opt_usize("knn_pcs")?)?;
+        if p.knn {
+            (x, smoothing) = knn_smooth(x.view(), p.knn_k, p.knn_pcs)?;
         }
-        let options = GrnOptions {
-            alpha: p.f64("alpha")?,
-            bagging: p.usize("bagging")?,
-            feature_fraction: p.f64("feature_fraction")?,
-            seed: p.seed("seed")?,
-        };
+        let options =
+            GrnOptions { alpha: p.alpha, bagging: p.bagging, feature_fraction: p.feature_fraction, seed: p.seed };
         let edges = bagging_ridge(x.view(), &genes, &candidates, &options)?;
-        let keep = match p.str("keep")? {
+        let keep = match p.keep.as_str() {
             "median" => Keep::Median,
-            "top_fraction" => Keep::TopFraction(p.f64("top_fraction")?),
+            "top_fraction" => Keep::TopFraction(p.top_fraction),
             _ => Keep::Gmm,
         };
-        let filtered = filter_edges(&edges, p.f64("fdr")?, keep)?;
+        let filtered = filter_edges(&edges, p.fdr, keep)?;
         let kept: Vec<usize> = (0..edges.len()).filter(|&i| filtered.kept[i]).collect();
         let name = |i: usize| genes[i].clone();
         let edge_table = TableBuilder::new()

@@ -5,18 +5,21 @@
 //! cluster) and caches them one by one: raising `runs` computes only the new blocks.
 
 use std::sync::Arc;
+use std::sync::LazyLock;
 
 use arrow_array::ListArray;
 use arrow_array::cast::AsArray;
 use arrow_array::types::UInt32Type;
 use serde_json::json;
 
-use super::common::{edge_list, names, outputs};
+use super::common::{names, outputs};
+use super::declare::{kind_params, ports, shard_params};
 use crate::algo::leiden::{Graph, LeidenOptions, leiden};
 use crate::algo::partition::{cohesion, consensus_majority, mean_cohesion};
 use crate::algo::stability::{PairScore, mean_stability, pair_scores, select_resolution, tf_graph};
-use crate::kind::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext, Shard};
-use crate::table::{Table, TableBuilder};
+use crate::kind::params::Range;
+use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext, Shard};
+use crate::table::{Communities, Edges, TableBuilder};
 
 /// The `leiden-sweep` kind.
 pub struct LeidenSweep;
@@ -25,7 +28,7 @@ pub struct LeidenSweep;
 type TfGraph = (Vec<String>, Vec<(usize, usize, f64)>);
 
 fn graph(inputs: &Inputs) -> Result<TfGraph, NodeError> {
-    let edges = edge_list(&inputs.table("grn")?)?;
+    let edges = Edges::from_table(&inputs.table("grn")?)?.0;
     let tfs = match inputs.opt_table("tfs")? {
         Some(t) => names(&t)?,
         None => edges.iter().map(|(s, _, _)| s.clone()).collect(),
@@ -45,81 +48,87 @@ fn graph(inputs: &Inputs) -> Result<TfGraph, NodeError> {
     Ok((nodes, g))
 }
 
+kind_params! {
+    /// Params of `leiden-sweep`.
+    pub struct SweepParams {
+        resolution: Range = ParamSpec::new(
+            ParamType::Range,
+            json!({"from": 0.9, "to": 2.0, "step": 0.1}),
+            "resolutions γ",
+        ),
+        runs: usize = ParamSpec::new(ParamType::tasks(), json!(1000), "Leiden runs (seeds) per resolution"),
+        block: usize = ParamSpec::new(ParamType::positive(), json!(250), "seeds per shard"),
+        seed: usize = ParamSpec::new(ParamType::count(), json!(0), "first seed; run i uses seed + i"),
+        randomness: f64 = ParamSpec::new(
+            ParamType::non_negative(),
+            json!(0.5),
+            "refinement θ in mean edge weights (0 = greedy merge; see algo::leiden)",
+        ),
+        pairs: usize = ParamSpec::new(ParamType::positive(), json!(200), "random run pairs for ARI/VI"),
+        tolerance: f64 = ParamSpec::new(
+            ParamType::non_negative(),
+            json!(1e-3),
+            "ARI/VI within this fraction of the best ties (then fewest communities ≥ 2, lower VI)",
+        ),
+        cohesion_permutations: usize = ParamSpec::new(ParamType::count(), json!(1000), "size-preserving permutations"),
+    }
+}
+
+impl SweepParams {
+    /// Shards per resolution: `runs` seeds in blocks of `block`.
+    fn blocks(&self) -> usize {
+        self.runs.div_ceil(self.block.max(1))
+    }
+}
+
+shard_params! {
+    /// One shard: a resolution and a block of seeds `first_seed..last_seed`.
+    struct BlockShard {
+        resolution: f64,
+        first_seed: usize,
+        last_seed: usize,
+        randomness: f64,
+    }
+}
+
+static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "leiden-sweep",
+    version: 3,
+    doc: "TF communities: Leiden over resolutions × seeds, stability, consensus, cohesion test",
+    inputs: ports![
+        grn: "edge table: source, target, coef_mean or weight (strong edges if `strong`)",
+        tfs?: "TF names (default: the sources of the edges)",
+    ],
+    outputs: ports![
+        runs: "resolution, seed, quality, n_communities",
+        stability: "resolution, ari, vi, score (= ari_over_vi, the selection score), ari_over_vi, n_communities, \
+             fraction_identical, selected",
+        pairs: "resolution, run_a, run_b, ari, vi: the sampled run pairs behind the means",
+        consensus: "tf, community",
+        cohesion: "community, size, w_internal, w_boundary, ratio, p_value",
+        cohesion_mean: "mean_ratio, null_mean, null_sd, p_value, permutations: the mean ratio over communities \
+            vs its null",
+        cohesion_null: "permutation, mean_ratio: the size-preserving null of the mean ratio",
+        tf_graph: "source, target, weight (undirected TF–TF graph)",
+    ],
+    params: SweepParams::specs(),
+});
+
 impl NodeKind for LeidenSweep {
-    fn name(&self) -> &str {
-        "leiden-sweep"
+    fn spec(&self) -> &KindSpec {
+        &SPEC
     }
-    fn version(&self) -> u32 {
-        3
-    }
-    fn doc(&self) -> &str {
-        "TF communities: Leiden over resolutions × seeds, stability, consensus, cohesion test"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("grn", "edge table: source, target, coef_mean or weight (strong edges if `strong`)"),
-            PortSpec::optional("tfs", "TF names (default: the sources of the edges)"),
-        ]
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("runs", "resolution, seed, quality, n_communities"),
-            PortSpec::new(
-                "stability",
-                "resolution, ari, vi, score (= ari_over_vi, the selection score), ari_over_vi, n_communities, \
-                 fraction_identical, selected",
-            ),
-            PortSpec::new("pairs", "resolution, run_a, run_b, ari, vi: the sampled run pairs behind the means"),
-            PortSpec::new("consensus", "tf, community"),
-            PortSpec::new("cohesion", "community, size, w_internal, w_boundary, ratio, p_value"),
-            PortSpec::new(
-                "cohesion_mean",
-                "mean_ratio, null_mean, null_sd, p_value, permutations: the mean ratio over communities vs its null",
-            ),
-            PortSpec::new("cohesion_null", "permutation, mean_ratio: the size-preserving null of the mean ratio"),
-            PortSpec::new("tf_graph", "source, target, weight (undirected TF–TF graph)"),
-        ]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::new(
-                "resolution",
-                ParamType::Range,
-                json!({"from": 0.9, "to": 2.0, "step": 0.1}),
-                "resolutions γ",
-            ),
-            ParamSpec::new("runs", ParamType::tasks(), json!(1000), "Leiden runs (seeds) per resolution"),
-            ParamSpec::new("block", ParamType::positive(), json!(250), "seeds per shard"),
-            ParamSpec::new("seed", ParamType::count(), json!(0), "first seed; run i uses seed + i"),
-            ParamSpec::new(
-                "randomness",
-                ParamType::non_negative(),
-                json!(0.5),
-                "refinement θ in mean edge weights (0 = greedy merge; see algo::leiden)",
-            ),
-            ParamSpec::new("pairs", ParamType::positive(), json!(200), "random run pairs for ARI/VI"),
-            ParamSpec::new(
-                "tolerance",
-                ParamType::non_negative(),
-                json!(1e-3),
-                "ARI/VI within this fraction of the best ties (then fewest communities ≥ 2, lower VI)",
-            ),
-            ParamSpec::new("cohesion_permutations", ParamType::count(), json!(1000), "size-preserving permutations"),
-        ]
-    }
-    fn shards(&self, p: &Params) -> Result<Option<Vec<Shard>>, NodeError> {
-        let (runs, block, seed) = (p.usize("runs")?, p.usize("block")?, p.usize("seed")?);
-        let theta = p.f64("randomness")?;
+    fn shards(&self, params: &Params) -> Result<Option<Vec<Shard>>, NodeError> {
+        let p = SweepParams::decode(params)?;
         let mut shards = Vec::new();
-        for gamma in p.range("resolution")?.values() {
-            for first in (0..runs).step_by(block.max(1)) {
-                let last = (first + block).min(runs);
-                let mut sp = Params::default();
-                sp.set("resolution", json!(gamma));
-                sp.set("first_seed", json!(seed + first));
-                sp.set("last_seed", json!(seed + last));
-                sp.set("randomness", json!(theta));
-                shards.push(Shard { label: format!("γ={gamma} seeds={}..{}", seed + first, seed + last), params: sp });
+        for resolution in p.resolution.values() {
+            for first in (0..p.runs).step_by(p.block.max(1)) {
+                let (first_seed, last_seed) = (p.seed + first, p.seed + (first + p.block).min(p.runs));
+                let shard = BlockShard { resolution, first_seed, last_seed, randomness: p.randomness };
+                shards.push(Shard {
+                    label: format!("γ={resolution} seeds={first_seed}..{last_seed}"),
+                    params: shard.params(),
+                });
             }
         }
         Ok(Some(shards))
@@ -127,9 +136,8 @@ impl NodeKind for LeidenSweep {
     fn run_shard(&self, sp: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
         let (nodes, edges) = graph(inputs)?;
         let g = Graph::from_edges(nodes.len(), &edges)?;
-        let gamma = sp.f64("resolution")?;
-        let options = LeidenOptions { randomness: sp.f64("randomness")?, ..LeidenOptions::default() };
-        let (first, last) = (sp.usize("first_seed")?, sp.usize("last_seed")?);
+        let BlockShard { resolution: gamma, first_seed: first, last_seed: last, randomness } = BlockShard::decode(sp)?;
+        let options = LeidenOptions { randomness, ..LeidenOptions::default() };
         let (mut seeds, mut quality, mut k, mut labels) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for s in first..last {
             let part = leiden(&g, gamma, s as u64, &options)?;
@@ -148,12 +156,13 @@ impl NodeKind for LeidenSweep {
             .build()?;
         Ok(outputs([("runs", table)]))
     }
-    fn run(&self, p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+    fn run(&self, params: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let p = SweepParams::decode(params)?;
         let (nodes, edges) = graph(inputs)?;
-        let gammas = p.range("resolution")?.values();
+        let gammas = p.resolution.values();
         // Shards come in the order `shards` made them: `per_gamma` blocks of seeds per
         // resolution, so a shard's resolution is found by its index, not by comparing floats.
-        let per_gamma = p.usize("runs")?.div_ceil(p.usize("block")?.max(1));
+        let per_gamma = p.blocks();
         if inputs.shards().len() != gammas.len() * per_gamma {
             return Err(NodeError::Internal(format!(
                 "{} shards for {} resolutions of {per_gamma} blocks",
@@ -174,7 +183,7 @@ impl NodeKind for LeidenSweep {
                 by_gamma[index / per_gamma.max(1)].push((s[i] as i64, q[i], k[i] as i64, l));
             }
         }
-        let (pairs, seed) = (p.usize("pairs")?, p.seed("seed")?);
+        let (pairs, seed) = (p.pairs, p.seed as u64);
         let (mut stab, mut consensus) = (Vec::new(), Vec::new());
         let (mut pair_gamma, mut run_a, mut run_b, mut pair_ari, mut pair_vi) =
             (vec![], vec![], vec![], vec![], vec![]);
@@ -193,10 +202,10 @@ impl NodeKind for LeidenSweep {
             consensus.push(consensus_majority(&parts, &quals)?);
         }
         let ks: Vec<usize> = consensus.iter().map(|c| c.n_communities).collect();
-        let chosen = select_resolution(&stab, &ks, p.f64("tolerance")?)
+        let chosen = select_resolution(&stab, &ks, p.tolerance)
             .ok_or_else(|| NodeError::Input("no resolution to choose from".into()))?;
         let labels = &consensus[chosen].labels;
-        let permutations = p.usize("cohesion_permutations")?;
+        let permutations = p.cohesion_permutations;
         let coh = cohesion(&edges, labels, permutations, seed)?;
         let mean_coh = mean_cohesion(&edges, labels, permutations, seed)?;
         let stability_table = TableBuilder::new()
@@ -216,10 +225,8 @@ impl NodeKind for LeidenSweep {
             .f64("quality", runs().map(|(_, r)| r.1).collect())
             .i64("n_communities", runs().map(|(_, r)| r.2).collect())
             .build()?;
-        let consensus_table = TableBuilder::new()
-            .str("tf", nodes.clone())
-            .i64("community", labels.iter().map(|&l| l as i64 + 1).collect())
-            .build()?;
+        let consensus_table =
+            Communities { tf: nodes.clone(), community: labels.iter().map(|&l| l as i64 + 1).collect() }.to_table()?;
         let cohesion_table = TableBuilder::new()
             .i64("community", coh.iter().map(|c| c.label as i64 + 1).collect())
             .i64("size", coh.iter().map(|c| c.size as i64).collect())
@@ -250,11 +257,8 @@ impl NodeKind for LeidenSweep {
             .i64("permutation", (0..null.len() as i64).collect())
             .f64("mean_ratio", null.clone())
             .build()?;
-        let graph_table: Table = TableBuilder::new()
-            .str("source", edges.iter().map(|e| nodes[e.0].clone()).collect())
-            .str("target", edges.iter().map(|e| nodes[e.1].clone()).collect())
-            .f64("weight", edges.iter().map(|e| e.2).collect())
-            .build()?;
+        let graph_table =
+            Edges(edges.iter().map(|e| (nodes[e.0].clone(), nodes[e.1].clone(), e.2)).collect()).to_table()?;
         Ok(outputs([
             ("runs", runs_table),
             ("stability", stability_table),

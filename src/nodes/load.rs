@@ -3,168 +3,66 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::LazyLock;
 
 use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
-use serde_json::json;
 
 use super::common::outputs;
+use super::declare::ports;
 use super::load_labels::{Assigned, Summary, Unassigned, assign, choose_column, column_labels, targets_table};
+use super::load_params::LoadParams;
 use super::load_read::{Screen, read_screen};
 use crate::algo::labels::{LabelRules, condition_name};
 use crate::io::frame::{ColumnValues, DataFrame};
-use crate::kind::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, Params, RunContext};
 use crate::table::{Table, TableBuilder};
 use crate::workflow::suggest::hint;
 
 /// The `load` kind.
 pub struct Load;
 
+static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "load",
+    version: 2,
+    doc: "read a screen: h5ad (AnnData), h5mu (MuData), 10x Cell Ranger h5 (with guide calls), matrix.mtx \
+     (10x, GEO, Parse), or a dense cells × genes csv/tsv/arrow/parquet table; join a cell table by barcode",
+    inputs: ports![
+        file: "the data file (`{file: path}`): .h5ad, .h5mu, 10x .h5, matrix.mtx(.gz), .csv/.tsv/.arrow/.parquet",
+        features?: "mtx: features.tsv(.gz), genes.tsv or all_genes.csv (default: found beside the matrix)",
+        barcodes?: "mtx: barcodes.tsv(.gz) or cell_metadata.csv (default: found beside the matrix)",
+        obs?: "a table with one row per cell (csv/tsv/arrow/parquet), joined to the cells by barcode",
+        guide_calls?: "Cell Ranger's protospacer_calls_per_cell.csv: guide calls instead of `guide_umi_threshold`",
+    ],
+    outputs: ports![
+        expression: "cells × genes (sparse), from X or `layer`",
+        cells: "obs columns, plus cell, targets (A or A+B), n_targets (a file's own targets/n_targets become *_orig)",
+        genes: "var columns, plus gene",
+        conditions: "condition (A, A+B; empty = control), n_targets, cells",
+        targets: "target, single_cells, combination_cells, in_matrix (a gene of the matrix)",
+        summary: "what load decided: column, separators, cells read, dropped by filter, unassigned, dropped by \
+             max_targets, controls, singles, doubles, targets not in the matrix, warnings",
+    ],
+    params: LoadParams::specs(),
+});
+
 impl NodeKind for Load {
-    fn name(&self) -> &str {
-        "load"
-    }
-    fn version(&self) -> u32 {
-        2
-    }
-    fn doc(&self) -> &str {
-        "read a screen: h5ad (AnnData), h5mu (MuData), 10x Cell Ranger h5 (with guide calls), matrix.mtx \
-         (10x, GEO, Parse), or a dense cells × genes csv/tsv/arrow/parquet table; join a cell table by barcode"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new(
-                "file",
-                "the data file (`{file: path}`): .h5ad, .h5mu, 10x .h5, matrix.mtx(.gz), .csv/.tsv/.arrow/.parquet",
-            ),
-            PortSpec::optional(
-                "features",
-                "mtx: features.tsv(.gz), genes.tsv or all_genes.csv (default: found beside the matrix)",
-            ),
-            PortSpec::optional(
-                "barcodes",
-                "mtx: barcodes.tsv(.gz) or cell_metadata.csv (default: found beside the matrix)",
-            ),
-            PortSpec::optional(
-                "obs",
-                "a table with one row per cell (csv/tsv/arrow/parquet), joined to the cells by barcode",
-            ),
-            PortSpec::optional(
-                "guide_calls",
-                "Cell Ranger's protospacer_calls_per_cell.csv: guide calls instead of `guide_umi_threshold`",
-            ),
-        ]
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("expression", "cells × genes (sparse), from X or `layer`"),
-            PortSpec::new(
-                "cells",
-                "obs columns, plus cell, targets (A or A+B), n_targets (a file's own targets/n_targets become *_orig)",
-            ),
-            PortSpec::new("genes", "var columns, plus gene"),
-            PortSpec::new("conditions", "condition (A, A+B; empty = control), n_targets, cells"),
-            PortSpec::new("targets", "target, single_cells, combination_cells, in_matrix (a gene of the matrix)"),
-            PortSpec::new(
-                "summary",
-                "what load decided: column, separators, cells read, dropped by filter, unassigned, dropped by \
-                 max_targets, controls, singles, doubles, targets not in the matrix, warnings",
-            ),
-        ]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::new(
-                "layer",
-                ParamType::optional(ParamType::Str),
-                json!(null),
-                "h5ad/h5mu layer to read instead of X; `raw` reads raw/X (with raw/var)",
-            ),
-            ParamSpec::new(
-                "perturbation_column",
-                ParamType::optional(ParamType::Str),
-                json!(null),
-                "obs column with the perturbation label (default: the first of target, targets, target_gene, gene, \
-                 guide_target, target_top, perturbed_genes, condition, perturbation, guide_ids, guide_identity)",
-            ),
-            ParamSpec::new(
-                "separator",
-                ParamType::StrList,
-                json!(["+", ","]),
-                "strings that separate the targets of one cell (`_` is a guide suffix unless named here)",
-            ),
-            ParamSpec::new(
-                "control_label",
-                ParamType::optional(ParamType::Str),
-                json!(null),
-                "label(s) of control cells, comma-separated (besides ctrl, control, non-targeting, NTC, \
-                 safe-targeting, …; case, `-` and `_` ignored)",
-            ),
-            ParamSpec::new(
-                "unassigned",
-                ParamType::Choice(&["drop", "control"]),
-                json!("drop"),
-                "cells whose label is missing, empty or NA (no guide call): dropped and counted, or controls",
-            ),
-            ParamSpec::new(
-                "all_controls",
-                ParamType::Bool,
-                json!(false),
-                "the file is not a screen: no perturbation column, every cell is a control",
-            ),
-            ParamSpec::new(
-                "var_names",
-                ParamType::optional(ParamType::Str),
-                json!(null),
-                "var column to use as gene names (e.g. gene_symbols)",
-            ),
-            ParamSpec::new(
-                "filter",
-                ParamType::StrList,
-                json!([]),
-                "keep cells where every `column op value` holds (op: == != >= <= > <)",
-            ),
-            ParamSpec::new(
-                "transpose",
-                ParamType::optional(ParamType::Bool),
-                json!(null),
-                "text tables: true if the file is genes × cells; mtx: true if rows are cells (Parse), false if \
-                 genes (10x); unset: from the features/barcodes lengths",
-            ),
-            ParamSpec::new(
-                "modality",
-                ParamType::optional(ParamType::Str),
-                json!(null),
-                "h5mu: the modality to read (needed when there are several)",
-            ),
-            ParamSpec::new(
-                "genome",
-                ParamType::optional(ParamType::Str),
-                json!(null),
-                "10x h5: keep this genome's features (needed for a Cell Ranger 2 file with several)",
-            ),
-            ParamSpec::new(
-                "guide_umi_threshold",
-                ParamType::positive(),
-                json!(3),
-                "10x h5 with CRISPR Guide Capture: call a guide in a cell from this many UMIs (Cell Ranger's \
-                 min-crispr-umi floor; its per-guide mixture is not applied)",
-            ),
-            ParamSpec::new("max_targets", ParamType::positive(), json!(2), "drop cells with more targets than this"),
-        ]
+    fn spec(&self) -> &KindSpec {
+        &SPEC
     }
     /// [`BASE`](crate::kind::memory::BASE) plus 5× the file: a gzip h5ad of 41.5 MiB (40,000 ×
     /// 4,000, 16 M stored counts) peaked at 152 MiB (README, "Memory"); an uncompressed file needs less.
     fn memory(&self, _params: &Params, inputs: &crate::kind::InputSizes) -> u64 {
         inputs.times(5.0)
     }
-    fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
+    fn run(&self, params: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let p = LoadParams::decode(params)?;
         let path = inputs.file("file")?;
-        let Screen { matrix, obs, mut var, notes } = read_screen(p, inputs)?;
+        let Screen { matrix, obs, mut var, notes } = read_screen(&p, inputs)?;
         for note in notes {
             ctx.note(note);
         }
         let file = path.display();
-        if let Some(col) = p.opt_str("var_names")? {
+        if let Some(col) = p.var_names.as_deref() {
             var.index = strings(&var, col).map_err(|e| NodeError::Input(format!("{file}: var {e}")))?;
         }
         let mut seen = HashSet::new();
@@ -175,8 +73,8 @@ impl NodeKind for Load {
             )));
         }
         let mut rows: Vec<usize> = (0..obs.n_rows()).collect();
-        for f in p.strs("filter")? {
-            let cond = Condition::parse(&f)?;
+        for f in &p.filter {
+            let cond = Condition::parse(f)?;
             let values = numbers_or_strings(&obs, &cond.column)
                 .map_err(|e| NodeError::Input(format!("{file}: filter `{f}`: {e}")))?;
             cond.check_types(&values).map_err(|e| NodeError::Input(format!("{file}: filter `{f}`: {e}")))?;
@@ -184,8 +82,8 @@ impl NodeKind for Load {
         }
         let gene_set: HashSet<String> = var.index.iter().cloned().collect();
         let file_name = file.to_string();
-        let Assigned { keep, targets, summary } = if p.bool("all_controls")? {
-            if p.opt_str("perturbation_column")?.is_some() {
+        let Assigned { keep, targets, summary } = if p.all_controls {
+            if p.perturbation_column.is_some() {
                 return Err(NodeError::Input(
                     "`all_controls: true` and `perturbation_column` contradict each other: keep one".into(),
                 ));
@@ -193,23 +91,23 @@ impl NodeKind for Load {
             let summary = Summary::all_controls(obs.n_rows(), rows.len());
             Assigned { targets: vec![Vec::new(); rows.len()], keep: rows, summary }
         } else {
-            let column = choose_column(&obs, p.opt_str("perturbation_column")?, &file_name)?;
+            let column = choose_column(&obs, p.perturbation_column.as_deref(), &file_name)?;
             let extra: Vec<String> = p
-                .opt_str("control_label")?
-                .into_iter()
+                .control_label
+                .iter()
                 .flat_map(|l| l.split(',').map(|s| s.trim().to_string()))
                 .filter(|s| !s.is_empty())
                 .collect();
             let mut rules = LabelRules::new(&gene_set, &extra);
-            rules.separators = p.strs("separator")?;
+            rules.separators = p.separator.clone();
             if rules.separators.iter().any(String::is_empty) {
                 return Err(NodeError::Input("`separator`: an empty string cannot separate targets".into()));
             }
-            let unassigned = match p.str("unassigned")? {
+            let unassigned = match p.unassigned.as_str() {
                 "control" => Unassigned::Control,
                 _ => Unassigned::Drop,
             };
-            assign(&obs, &column, rows, &rules, unassigned, p.usize("max_targets")?, &file_name)?
+            assign(&obs, &column, rows, &rules, unassigned, p.max_targets, &file_name)?
         };
         ctx.note(summary.line());
         for w in &summary.warnings {

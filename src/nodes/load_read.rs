@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use super::load_params::LoadParams;
 use crate::algo::sparse::Csr;
 use crate::io::IoError;
 use crate::io::cell_table::{JoinReport, join_by_barcode, read_cell_table};
@@ -19,7 +20,7 @@ use crate::io::h5ad::{Matrix as H5Matrix, ReadOptions, is_anndata, read_h5mu};
 use crate::io::h5rows::{CsrRows, MatrixSource, open_h5ad};
 use crate::io::mtx::{MtxFiles, read_mtx};
 use crate::io::tenx_h5::{Guides, read_10x_h5};
-use crate::kind::{Inputs, NodeError, Params};
+use crate::kind::{Inputs, NodeError};
 use crate::table::{BATCH_ROWS, BlockWriter, Matrix, SparseMatrix, Spill, Table, read_table_file};
 
 /// Every format `load` reads, for the unknown-format error.
@@ -76,20 +77,20 @@ fn unknown(path: &Path, what: &str) -> NodeError {
 /// [`NodeError::Input`] naming the file and what to change: unknown format, missing
 /// companion files, an unknown layer, modality or genome (with the list), barcodes of a
 /// joined table that match no cell.
-pub fn read_screen(p: &Params, inputs: &Inputs) -> Result<Screen, NodeError> {
+pub fn read_screen(p: &LoadParams, inputs: &Inputs) -> Result<Screen, NodeError> {
     let path = inputs.file("file")?;
     let mut notes = Vec::new();
     let mut guides = None;
-    let opts = ReadOptions { layer: p.opt_str("layer")?.map(String::from) };
+    let opts = ReadOptions { layer: p.layer.clone() };
     let (matrix, mut obs, var) = match kind(path)? {
         Kind::H5ad => in_file(open_h5ad(path, &opts).map_err(input_error)?)?,
         Kind::H5mu => {
-            let a = read_h5mu(path, p.opt_str("modality")?, &opts).map_err(input_error)?;
+            let a = read_h5mu(path, p.modality.as_deref(), &opts).map_err(input_error)?;
             (ScreenMatrix::Loaded(whole(a.x)?), a.obs, a.var)
         }
         Kind::H5 if is_anndata(path).map_err(input_error)? => in_file(open_h5ad(path, &opts).map_err(input_error)?)?,
         Kind::H5 => {
-            let x = read_10x_h5(path, p.opt_str("genome")?).map_err(input_error)?;
+            let x = read_10x_h5(path, p.genome.as_deref()).map_err(input_error)?;
             let (counts, var) = x.gene_expression()?;
             guides = x.guides()?;
             if let Some(g) = &guides {
@@ -102,14 +103,14 @@ pub fn read_screen(p: &Params, inputs: &Inputs) -> Result<Screen, NodeError> {
             let files = MtxFiles {
                 features: inputs.has("features").then(|| inputs.file("features").map(Path::to_path_buf)).transpose()?,
                 barcodes: inputs.has("barcodes").then(|| inputs.file("barcodes").map(Path::to_path_buf)).transpose()?,
-                cells_by_genes: transpose(p)?,
+                cells_by_genes: p.transpose,
             };
             let x = read_mtx(path, &files).map_err(input_error)?;
             (ScreenMatrix::Loaded(x.counts), x.obs, x.var)
         }
         Kind::Table => {
             let table = read_table_file(path)?;
-            let table = if transpose(p)?.unwrap_or(false) { transposed(&table)? } else { table };
+            let table = if p.transpose.unwrap_or(false) { transposed(&table)? } else { table };
             let m = SparseMatrix::from_table(&table)?;
             let (obs, var) =
                 (DataFrame { index: m.rows, columns: Vec::new() }, DataFrame { index: m.cols, columns: Vec::new() });
@@ -124,14 +125,6 @@ pub fn read_screen(p: &Params, inputs: &Inputs) -> Result<Screen, NodeError> {
         notes.push(join_note(file, &report));
     }
     Ok(Screen { matrix, obs, var, notes })
-}
-
-/// `transpose`: unset (`None`) lets a MatrixMarket matrix be oriented by its files.
-fn transpose(p: &Params) -> Result<Option<bool>, NodeError> {
-    match p.value("transpose")? {
-        serde_json::Value::Null => Ok(None),
-        v => v.as_bool().map(Some).ok_or_else(|| NodeError::Input("param `transpose` must be true or false".into())),
-    }
 }
 
 fn whole(x: H5Matrix) -> Result<Csr, NodeError> {
@@ -273,7 +266,7 @@ fn join_note(file: &Path, r: &JoinReport) -> String {
 /// The guide-call columns: from the `guide_calls` input (Cell Ranger's
 /// `protospacer_calls_per_cell.csv`) when given, else from the matrix's guide features.
 fn guide_columns(
-    p: &Params,
+    p: &LoadParams,
     inputs: &Inputs,
     guides: Option<&Guides>,
     obs: &mut DataFrame,
@@ -285,7 +278,7 @@ fn guide_columns(
         let file = inputs.file("guide_calls")?;
         (read_protospacer_calls(file).map_err(input_error)?, file.to_path_buf())
     } else if let Some(g) = guides {
-        let min = p.f64("guide_umi_threshold")?;
+        let min = p.guide_umi_threshold;
         let calls = threshold_calls(g, &obs.index, min);
         notes.push(format!("guides called with at least {min} UMIs: {} of {} cells", calls.cells.len(), obs.n_rows()));
         (calls, inputs.file("file")?.to_path_buf())
@@ -297,7 +290,7 @@ fn guide_columns(
             "{}: no cell has a guide call (guide_umi_threshold {}); lower the threshold or give Cell Ranger's \
              calls as the input `guide_calls`",
             file.display(),
-            p.f64("guide_umi_threshold")?
+            p.guide_umi_threshold
         )));
     }
     let frame = calls.frame(&target_of);

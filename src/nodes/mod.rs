@@ -3,6 +3,7 @@
 pub mod ae_train;
 pub mod baseline_eval;
 pub mod common;
+pub mod declare;
 pub mod diag;
 pub mod effect_structure;
 pub mod eigengene;
@@ -12,6 +13,7 @@ pub mod grn;
 pub mod leiden_sweep;
 pub mod load;
 pub mod load_labels;
+pub mod load_params;
 pub mod load_read;
 pub mod ora;
 pub mod permutation_test;

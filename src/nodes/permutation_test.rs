@@ -16,6 +16,7 @@
 //! reproducibility (seed-to-seed noise against the null mean), not significance.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use ndarray::Array2;
 use rand::SeedableRng;
@@ -24,15 +25,17 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
-use super::common::{outputs, pca};
-use super::gcrl_ae::{AeData, eigengene_model, fit, params, ports};
+use super::common::outputs;
+use super::declare::FromParam;
+use super::declare::ports;
+use super::gcrl_ae::{AeData, ae_ports, eigengene_model, fit, params};
 use crate::algo::eigengene::Pca;
 use crate::algo::permutation::{Bootstrap, paired_permutation};
 use crate::algo::random::derive_seed;
 use crate::algo::tmex::{Moments, fit_alignment_moments, mcc_moments, tmex_moments};
 use crate::kind::params::MAX_TASKS;
 use crate::kind::{
-    Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, Resources, RunContext, Shard,
+    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, Resources, RunContext, Shard,
 };
 use crate::table::{Matrix, Table, TableBuilder};
 
@@ -50,38 +53,22 @@ const REDUCE_ONLY: [&str; 4] = ["seeds", "permutations", "bootstrap", "pca"];
 /// Coverage of the effect-size interval.
 const LEVEL: f64 = 0.95;
 
-impl NodeKind for PermutationTest {
-    fn name(&self) -> &str {
-        "permutation-test"
-    }
-    fn version(&self) -> u32 {
-        3
-    }
-    fn doc(&self) -> &str {
-        "T-MEX of the true communities vs size-preserving permutations, scored on the same autoencoder runs"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        let mut ports = ports();
-        ports.push(PortSpec::optional(
-            "tfs",
-            "TF names: the global eigengene spans all of them in the expression, A.3 (default: the community TFs)",
-        ));
-        ports
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new(
-                "values",
-                "arm (true | null), permutation (0 = the true labelling, 1..N), run, seed, tmex_train, tmex_val, mcc",
-            ),
-            PortSpec::new(
-                "summary",
-                "true_mean, true_sd, null_mean, null_sd, effect_size, effect_ci_low, effect_ci_high, p_perm, \
-                 permutations, t, p_t (technical reproducibility), runs, bootstrap",
-            ),
-        ]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
+static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "permutation-test",
+    version: 3,
+    doc: "T-MEX of the true communities vs size-preserving permutations, scored on the same autoencoder runs",
+    inputs: [
+        ae_ports(),
+        ports![tfs?: "TF names: the global eigengene spans all of them in the expression, A.3 \
+            (default: the community TFs)"],
+    ]
+    .concat(),
+    outputs: ports![
+        values: "arm (true | null), permutation (0 = the true labelling, 1..N), run, seed, tmex_train, tmex_val, mcc",
+        summary: "true_mean, true_sd, null_mean, null_sd, effect_size, effect_ci_low, effect_ci_high, p_perm, \
+             permutations, t, p_t (technical reproducibility), runs, bootstrap",
+    ],
+    params: {
         let mut p = params();
         p.extend([
             ParamSpec::new(
@@ -105,6 +92,12 @@ impl NodeKind for PermutationTest {
             ParamSpec::new("seed", ParamType::count(), json!(0), "master seed of every run, shuffle and bootstrap"),
         ]);
         p
+    },
+});
+
+impl NodeKind for PermutationTest {
+    fn spec(&self) -> &KindSpec {
+        &SPEC
     }
     fn resources(&self, p: &Params) -> Resources {
         Resources { gpus: usize::from(p.bool("gpu").unwrap_or(false)), ..Resources::default() }
@@ -156,7 +149,7 @@ impl NodeKind for PermutationTest {
         let runs = inputs.shards().iter().map(|shard| RunMoments::read(shard, &data)).collect::<Result<Vec<_>, _>>()?;
         let master = p.seed("seed")?;
         let labellings = labellings(&data.labels, p.usize("permutations")?, master);
-        let pca = pca(p)?;
+        let pca = Pca::from_param(p, "pca")?;
         let scores: Vec<Vec<RunScore>> =
             labellings.par_iter().map(|labels| score_labelling(&data, labels, pca, &runs)).collect::<Result<_, _>>()?;
         let val = |l: &[RunScore]| l.iter().map(|s| s.tmex_val).collect::<Vec<f64>>();

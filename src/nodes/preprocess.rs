@@ -2,120 +2,121 @@
 //! keeping perturbed targets and listed TFs in the gene set.
 
 use std::collections::HashSet;
+use std::sync::LazyLock;
 
 use serde_json::json;
 
 use super::common::{cell_targets, names, outputs};
+use super::declare::{kind_params, ports};
 use rayon::prelude::*;
 
 use crate::algo::preprocess::{Flavor, Hvg, HvgOptions, Prepared, Steps, prepare, subsample};
 use crate::algo::sparse::Rows;
-use crate::kind::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::table::{BATCH_ROWS, BlockWriter, SparseRows, Spill, Table, TableBuilder, sparse_genes, sparsified};
 
 /// The `preprocess` kind.
 pub struct Preprocess;
 
+static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "preprocess",
+    version: 2,
+    doc: "subsample cells, normalize_total, log1p and select highly variable genes as scanpy does",
+    inputs: ports![
+        counts: "cells × genes raw counts (sparse or dense table)",
+        cells?: "cell table with `targets` (for subsampling and keeping targets)",
+        tfs?: "TF names to keep in the gene set",
+    ],
+    outputs: ports![
+        expression: "cells × selected genes, log-normalised (sparse)",
+        genes: "gene, highly_variable, means, dispersions, dispersions_norm, kept",
+        cells: "the kept rows of the cell table",
+    ],
+    params: PreprocessParams::specs(),
+});
+
+/// A seurat HVG cut-off, used without `n_top_genes`.
+fn cut_off(name: &'static str, default: f64) -> ParamSpec {
+    ParamSpec::new(name, ParamType::Float { min: None, max: None }, json!(default), "cut-off (without n_top_genes)")
+}
+
+kind_params! {
+    /// Params of `preprocess` (HVG defaults: [`HvgOptions::default`]).
+    pub struct PreprocessParams {
+        input: String = ParamSpec::new(
+            ParamType::Choice(&["auto", "counts", "log1p"]),
+            json!("auto"),
+            "what `counts` holds: auto = raw counts, refusing non-integer values (already normalised data); \
+             counts = normalise whatever the values (e.g. ambient-corrected counts); log1p = already \
+             log-normalised (GEARS, CPA, scgen files): no normalize_total or log1p, HVGs on the values as given",
+        ),
+        genes_min_cells: usize = ParamSpec::new(
+            ParamType::count(),
+            json!(0),
+            "drop genes detected (non-zero) in fewer cells than this, as scanpy's filter_genes(min_cells)",
+        ),
+        genes_min_fraction: f64 = ParamSpec::new(
+            ParamType::fraction(),
+            json!(0.0),
+            "drop genes detected in a smaller fraction of the cells than this",
+        ),
+        target_sum: Option<f64> = ParamSpec::new(
+            ParamType::optional(ParamType::non_negative()),
+            json!(1e4),
+            "total per cell after scaling; null = median",
+        ),
+        log1p: bool = ParamSpec::new(ParamType::Bool, json!(true), "apply ln(1 + x)"),
+        flavor: String = ParamSpec::new(
+            ParamType::Choice(&["seurat", "cell_ranger", "seurat_v3"]),
+            json!("seurat"),
+            "HVG method (seurat_v3 works on counts)",
+        ),
+        n_top_genes: Option<usize> = ParamSpec::new(
+            ParamType::optional(ParamType::positive()),
+            json!(2000),
+            "number of HVGs; null = use the cut-offs",
+        ),
+        min_mean: f64 = cut_off(HvgOptions::default().min_mean),
+        max_mean: f64 = cut_off(HvgOptions::default().max_mean),
+        min_disp: f64 = cut_off(HvgOptions::default().min_disp),
+        n_bins: usize = ParamSpec::new(
+            ParamType::positive(),
+            json!(HvgOptions::default().n_bins),
+            "mean bins for seurat",
+        ),
+        keep_targets: bool = ParamSpec::new(ParamType::Bool, json!(true), "keep perturbed genes even if not HVG"),
+        n_controls: Option<usize> = ParamSpec::new(
+            ParamType::optional(ParamType::count()),
+            json!(null),
+            "subsample: control cells to keep",
+        ),
+        max_per_perturbation: Option<usize> = ParamSpec::new(
+            ParamType::optional(ParamType::count()),
+            json!(null),
+            "subsample: cells per perturbation",
+        ),
+        min_cells: usize = ParamSpec::new(ParamType::count(), json!(0), "drop perturbations with fewer cells"),
+        seed: u64 = ParamSpec::new(ParamType::count(), json!(0), "subsampling seed"),
+    }
+}
+
 impl NodeKind for Preprocess {
-    fn name(&self) -> &str {
-        "preprocess"
-    }
-    fn version(&self) -> u32 {
-        2
-    }
-    fn doc(&self) -> &str {
-        "subsample cells, normalize_total, log1p and select highly variable genes as scanpy does"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("counts", "cells × genes raw counts (sparse or dense table)"),
-            PortSpec::optional("cells", "cell table with `targets` (for subsampling and keeping targets)"),
-            PortSpec::optional("tfs", "TF names to keep in the gene set"),
-        ]
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("expression", "cells × selected genes, log-normalised (sparse)"),
-            PortSpec::new("genes", "gene, highly_variable, means, dispersions, dispersions_norm, kept"),
-            PortSpec::new("cells", "the kept rows of the cell table"),
-        ]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
-        let d = HvgOptions::default();
-        let float = |name, v: f64, doc| ParamSpec::new(name, ParamType::Float { min: None, max: None }, json!(v), doc);
-        vec![
-            ParamSpec::new(
-                "input",
-                ParamType::Choice(&["auto", "counts", "log1p"]),
-                json!("auto"),
-                "what `counts` holds: auto = raw counts, refusing non-integer values (already normalised data); \
-                 counts = normalise whatever the values (e.g. ambient-corrected counts); log1p = already \
-                 log-normalised (GEARS, CPA, scgen files): no normalize_total or log1p, HVGs on the values as given",
-            ),
-            ParamSpec::new(
-                "genes_min_cells",
-                ParamType::count(),
-                json!(0),
-                "drop genes detected (non-zero) in fewer cells than this, as scanpy's filter_genes(min_cells)",
-            ),
-            ParamSpec::new(
-                "genes_min_fraction",
-                ParamType::fraction(),
-                json!(0.0),
-                "drop genes detected in a smaller fraction of the cells than this",
-            ),
-            ParamSpec::new(
-                "target_sum",
-                ParamType::optional(ParamType::non_negative()),
-                json!(1e4),
-                "total per cell after scaling; null = median",
-            ),
-            ParamSpec::new("log1p", ParamType::Bool, json!(true), "apply ln(1 + x)"),
-            ParamSpec::new(
-                "flavor",
-                ParamType::Choice(&["seurat", "cell_ranger", "seurat_v3"]),
-                json!("seurat"),
-                "HVG method (seurat_v3 works on counts)",
-            ),
-            ParamSpec::new(
-                "n_top_genes",
-                ParamType::optional(ParamType::positive()),
-                json!(2000),
-                "number of HVGs; null = use the cut-offs",
-            ),
-            float("min_mean", d.min_mean, "cut-off (without n_top_genes)"),
-            float("max_mean", d.max_mean, "cut-off (without n_top_genes)"),
-            float("min_disp", d.min_disp, "cut-off (without n_top_genes)"),
-            ParamSpec::new("n_bins", ParamType::positive(), json!(d.n_bins), "mean bins for seurat"),
-            ParamSpec::new("keep_targets", ParamType::Bool, json!(true), "keep perturbed genes even if not HVG"),
-            ParamSpec::new(
-                "n_controls",
-                ParamType::optional(ParamType::count()),
-                json!(null),
-                "subsample: control cells to keep",
-            ),
-            ParamSpec::new(
-                "max_per_perturbation",
-                ParamType::optional(ParamType::count()),
-                json!(null),
-                "subsample: cells per perturbation",
-            ),
-            ParamSpec::new("min_cells", ParamType::count(), json!(0), "drop perturbations with fewer cells"),
-            ParamSpec::new("seed", ParamType::count(), json!(0), "subsampling seed"),
-        ]
+    fn spec(&self) -> &KindSpec {
+        &SPEC
     }
     /// [`BASE`](crate::kind::memory::BASE) plus 2.25× the inputs (read in place, a row at a time):
     /// a peak of 610 MiB was measured for 331 MiB of inputs (README, "Memory").
     fn memory(&self, _params: &Params, inputs: &crate::kind::InputSizes) -> u64 {
         inputs.times(2.25)
     }
-    fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
+    fn run(&self, params: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let p = PreprocessParams::decode(params)?;
         let table = inputs.table("counts")?;
         // A dense table (as `gcrl export` writes) is made sparse first; a sparse one is read in place.
         let table = sparsified(table)?;
         let genes = sparse_genes(&table)?;
         let all = SparseRows::new(&table)?;
-        let input = p.str("input")?;
+        let input = p.input.as_str();
         check_values(&all, &genes, input)?;
         let cells = inputs.opt_table("cells")?;
         let targets = match &cells {
@@ -134,13 +135,13 @@ impl NodeKind for Preprocess {
         };
         let keep_cells = subsample(
             &targets,
-            p.opt_usize("n_controls")?.unwrap_or(usize::MAX),
-            p.opt_usize("max_per_perturbation")?.unwrap_or(usize::MAX),
-            p.usize("min_cells")?,
-            p.seed("seed")?,
+            p.n_controls.unwrap_or(usize::MAX),
+            p.max_per_perturbation.unwrap_or(usize::MAX),
+            p.min_cells,
+            p.seed,
         );
         let x = all.select(&keep_cells);
-        let flavor = match p.str("flavor")? {
+        let flavor = match p.flavor.as_str() {
             "cell_ranger" => Flavor::CellRanger,
             "seurat_v3" => Flavor::SeuratV3,
             _ => Flavor::Seurat,
@@ -153,19 +154,18 @@ impl NodeKind for Preprocess {
             ));
         }
         // scanpy's filter_genes: genes seen in too few of the kept cells leave before HVG selection.
-        let min_detected =
-            p.usize("genes_min_cells")?.max((p.f64("genes_min_fraction")? * x.len() as f64).ceil() as usize);
+        let min_detected = p.genes_min_cells.max((p.genes_min_fraction * x.len() as f64).ceil() as usize);
         let steps = Steps {
             min_detected,
-            normalise: (input != "log1p").then(|| p.opt_f64("target_sum")).transpose()?,
-            log1p: p.bool("log1p")?,
+            normalise: (input != "log1p").then_some(p.target_sum),
+            log1p: p.log1p,
             flavor,
-            n_top_genes: p.opt_usize("n_top_genes")?,
+            n_top_genes: p.n_top_genes,
             options: HvgOptions {
-                min_mean: p.f64("min_mean")?,
-                max_mean: p.f64("max_mean")?,
-                min_disp: p.f64("min_disp")?,
-                n_bins: p.usize("n_bins")?,
+                min_mean: p.min_mean,
+                max_mean: p.max_mean,
+                min_disp: p.min_disp,
+                n_bins: p.n_bins,
                 ..HvgOptions::default()
             },
         };
@@ -174,7 +174,7 @@ impl NodeKind for Preprocess {
         let mut passes = vec![false; genes.len()];
         prepared.passing.iter().for_each(|&j| passes[j] = true);
         let mut keep: HashSet<&str> = HashSet::new();
-        if p.bool("keep_targets")? {
+        if p.keep_targets {
             keep.extend(keep_cells.iter().flat_map(|&i| targets[i].iter().map(String::as_str)));
         }
         let tf_names = match inputs.opt_table("tfs")? {

@@ -5,13 +5,15 @@
 //! counts are the `count per perturbation × covariate` of Table 1's baselines.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use serde_json::json;
 
 use super::common::outputs;
+use super::declare::{kind_params, ports};
 use crate::algo::pseudobulk::group_profiles;
-use crate::kind::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::table::{BlockWriter, SparseRows, Table, TableBuilder, sparse_genes, sparsified};
 
 /// The `pseudobulk` kind.
@@ -20,52 +22,49 @@ pub struct Pseudobulk;
 /// The group name of control cells (empty `targets`).
 const CONTROL: &str = "control";
 
+static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "pseudobulk",
+    version: 1,
+    doc: "mean (or sum) expression and fraction of expressing cells per perturbation × covariates",
+    inputs: ports![
+        expression: "cells × genes (counts or normalised; sparse or dense table)",
+        cells: "one row per cell of `expression`, in its order, with the `by` columns",
+    ],
+    outputs: ports![
+        profiles: "groups × genes: the `stat` of each gene over the group's cells (sparse)",
+        fractions: "groups × genes: the fraction of the group's cells where the gene is non-zero",
+        groups: "group, the `by` columns, cells, total (sum of the group's values)",
+    ],
+    params: PseudobulkParams::specs(),
+});
+
+kind_params! {
+    /// Params of `pseudobulk`.
+    pub struct PseudobulkParams {
+        by: Vec<String> = ParamSpec::new(
+            ParamType::StrList,
+            json!(["targets"]),
+            "cell-table columns that define a group (e.g. [targets, gem_group]); empty targets are `control`",
+        ),
+        stat: String = ParamSpec::new(
+            ParamType::Choice(&["mean", "sum"]),
+            json!("mean"),
+            "per gene: the mean over the group's cells, or the sum (counts for DESeq2/edgeR)",
+        ),
+        min_cells: usize = ParamSpec::new(
+            ParamType::positive(),
+            json!(1),
+            "drop groups with fewer cells (counted in the log)",
+        ),
+    }
+}
+
 impl NodeKind for Pseudobulk {
-    fn name(&self) -> &str {
-        "pseudobulk"
+    fn spec(&self) -> &KindSpec {
+        &SPEC
     }
-    fn version(&self) -> u32 {
-        1
-    }
-    fn doc(&self) -> &str {
-        "mean (or sum) expression and fraction of expressing cells per perturbation × covariates"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("expression", "cells × genes (counts or normalised; sparse or dense table)"),
-            PortSpec::new("cells", "one row per cell of `expression`, in its order, with the `by` columns"),
-        ]
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("profiles", "groups × genes: the `stat` of each gene over the group's cells (sparse)"),
-            PortSpec::new("fractions", "groups × genes: the fraction of the group's cells where the gene is non-zero"),
-            PortSpec::new("groups", "group, the `by` columns, cells, total (sum of the group's values)"),
-        ]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::new(
-                "by",
-                ParamType::StrList,
-                json!(["targets"]),
-                "cell-table columns that define a group (e.g. [targets, gem_group]); empty targets are `control`",
-            ),
-            ParamSpec::new(
-                "stat",
-                ParamType::Choice(&["mean", "sum"]),
-                json!("mean"),
-                "per gene: the mean over the group's cells, or the sum (counts for DESeq2/edgeR)",
-            ),
-            ParamSpec::new(
-                "min_cells",
-                ParamType::positive(),
-                json!(1),
-                "drop groups with fewer cells (counted in the log)",
-            ),
-        ]
-    }
-    fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
+    fn run(&self, params: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let p = PseudobulkParams::decode(params)?;
         let table = inputs.table("expression")?;
         let table = sparsified(table)?;
         let genes = sparse_genes(&table)?;
@@ -90,7 +89,7 @@ impl NodeKind for Pseudobulk {
                 )));
             }
         }
-        let by = p.strs("by")?;
+        let by = &p.by;
         if by.is_empty() {
             return Err(NodeError::Input("`by` is empty: name at least one cell-table column, e.g. [targets]".into()));
         }
@@ -99,7 +98,7 @@ impl NodeKind for Pseudobulk {
         for i in 0..x.len() {
             members.entry(columns.iter().map(|c| c[i].as_str()).collect()).or_default().push(i);
         }
-        let min_cells = p.usize("min_cells")?;
+        let min_cells = p.min_cells;
         let (kept, small): (Vec<_>, Vec<_>) = members.into_iter().partition(|(_, rows)| rows.len() >= min_cells);
         if !small.is_empty() {
             let cells_dropped: usize = small.iter().map(|(_, r)| r.len()).sum();
@@ -113,7 +112,7 @@ impl NodeKind for Pseudobulk {
         }
         let rows: Vec<Vec<usize>> = kept.iter().map(|(_, r)| r.clone()).collect();
         let profiles = group_profiles(&x, &rows);
-        let mean = p.str("stat")? == "mean";
+        let mean = p.stat == "mean";
         let names: Vec<String> = kept.iter().map(|(key, _)| group_name(&by, key)).collect();
         let (mut values, mut fractions) =
             (BlockWriter::for_genes(&genes, ctx.spill()), BlockWriter::for_genes(&genes, ctx.spill()));

@@ -4,35 +4,38 @@
 //! reads its inputs' origins, so renaming an upstream node reruns it (and only it).
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use serde_json::json;
 
+use super::declare::{kind_params, ports};
 use crate::engine::graph::{label, plain};
-use crate::kind::{Input, Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::kind::{Input, Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::report::{InputRow, InstanceData, NodeData, render_inputs};
 use crate::table::TableBuilder;
 
 /// `report`: one self-contained HTML page from the tables on `from`.
 pub struct Report;
 
+static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "report",
+    version: 1,
+    doc: "HTML report (figures per producer kind, provenance of the inputs) of the tables on `from`",
+    inputs: ports![from: "node outputs to report on; a bare node id in the list means all its outputs"],
+    outputs: ports![html: "one row, string column `html`: the page (publish it to a .html file)"],
+    params: ReportParams::specs(),
+});
+
+kind_params! {
+    /// Params of `report`.
+    pub struct ReportParams {
+        title: String = ParamSpec::new(ParamType::Str, json!("gcrl report"), "the page's title"),
+    }
+}
+
 impl NodeKind for Report {
-    fn name(&self) -> &str {
-        "report"
-    }
-    fn version(&self) -> u32 {
-        1
-    }
-    fn doc(&self) -> &str {
-        "HTML report (figures per producer kind, provenance of the inputs) of the tables on `from`"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        vec![PortSpec::new("from", "node outputs to report on; a bare node id in the list means all its outputs")]
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![PortSpec::new("html", "one row, string column `html`: the page (publish it to a .html file)")]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
-        vec![ParamSpec::new("title", ParamType::Str, json!("gcrl report"), "the page's title")]
+    fn spec(&self) -> &KindSpec {
+        &SPEC
     }
     fn reads_origins(&self) -> bool {
         true
@@ -76,7 +79,8 @@ impl NodeKind for Report {
             };
             instances[at].tables.insert(origin.output.clone(), table.clone());
         }
-        let page = render_inputs(params.str("title")?, &nodes, &rows).map_err(|e| NodeError::Input(e.to_string()))?;
+        let page = render_inputs(&ReportParams::decode(params)?.title, &nodes, &rows)
+            .map_err(|e| NodeError::Input(e.to_string()))?;
         let table = TableBuilder::new().str("html", vec![page]).build()?;
         Ok(Outputs::from([("html".to_string(), table)]))
     }

@@ -3,13 +3,15 @@
 //! too; correlations TFA × Z and TFA × Ẑ as in Figure 1b; MCC.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use ndarray::{Array2, Axis};
 use serde_json::json;
 
 use super::common::outputs;
+use super::declare::{kind_params, ports};
 use crate::algo::tmex::{GradientOptions, correlation_matrix, fit_alignment, fit_alignment_gradient, mcc, tmex};
-use crate::kind::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::table::{Matrix, Table, TableBuilder};
 
 /// The `tmex-align` kind.
@@ -39,43 +41,47 @@ fn read_latent(t: &Table) -> Result<Latent, NodeError> {
     Ok(Latent { cells: t.str_column("cell")?, split: t.str_column("split")?, names, values })
 }
 
+static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "tmex-align",
+    version: 1,
+    doc: "T-MEX alignment: A = argmax mean partial correlation ρ(ẐA_i, TFA_i | TFA_−i); scores and MCC",
+    inputs: ports![
+        latent: "cell, split, z_1 … (ae-train.latent)",
+        activities: "cell, then one column per activity (eigengene.activities)",
+    ],
+    outputs: ports![
+        A: "latent, then one column per activity: the alignment (unit-norm columns)",
+        aligned: "cell, split, then Z = ẐA, one column per activity",
+        correlations: "matrix (tfa_x_z | tfa_x_zhat), activity, latent, r, best",
+        score: "tmex_train, tmex_val, mcc, method, n_train, n_validation",
+    ],
+    params: AlignParams::specs(),
+});
+
+kind_params! {
+    /// Params of `tmex-align`.
+    pub struct AlignParams {
+        method: String = ParamSpec::new(
+            ParamType::Choice(METHODS),
+            json!("exact"),
+            "closed form, or Adam as the paper",
+        ),
+        lr: f64 = ParamSpec::new(ParamType::Float { min: Some(0.0), max: None }, json!(1e-2), "gradient: Adam step"),
+        steps: usize = ParamSpec::new(ParamType::positive(), json!(2000), "gradient: maximum steps"),
+    }
+}
+
 impl NodeKind for TmexAlign {
-    fn name(&self) -> &str {
-        "tmex-align"
-    }
-    fn version(&self) -> u32 {
-        1
-    }
-    fn doc(&self) -> &str {
-        "T-MEX alignment: A = argmax mean partial correlation ρ(ẐA_i, TFA_i | TFA_−i); scores and MCC"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("latent", "cell, split, z_1 … (ae-train.latent)"),
-            PortSpec::new("activities", "cell, then one column per activity (eigengene.activities)"),
-        ]
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("A", "latent, then one column per activity: the alignment (unit-norm columns)"),
-            PortSpec::new("aligned", "cell, split, then Z = ẐA, one column per activity"),
-            PortSpec::new("correlations", "matrix (tfa_x_z | tfa_x_zhat), activity, latent, r, best"),
-            PortSpec::new("score", "tmex_train, tmex_val, mcc, method, n_train, n_validation"),
-        ]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::new("method", ParamType::Choice(METHODS), json!("exact"), "closed form, or Adam as the paper"),
-            ParamSpec::new("lr", ParamType::Float { min: Some(0.0), max: None }, json!(1e-2), "gradient: Adam step"),
-            ParamSpec::new("steps", ParamType::positive(), json!(2000), "gradient: maximum steps"),
-        ]
+    fn spec(&self) -> &KindSpec {
+        &SPEC
     }
     /// [`BASE`](crate::kind::memory::BASE) plus 8× the inputs: a peak of 48 MiB was measured
     /// for 5.5 MiB of inputs (README, "Memory").
     fn memory(&self, _params: &Params, inputs: &crate::kind::InputSizes) -> u64 {
         inputs.times(8.0)
     }
-    fn run(&self, p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+    fn run(&self, params: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let p = AlignParams::decode(params)?;
         let latent = read_latent(&inputs.table("latent")?)?;
         let act = Matrix::from_table(&inputs.table("activities")?)?;
         let by_cell: HashMap<&str, usize> = act.rows.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
@@ -101,9 +107,9 @@ impl NodeKind for TmexAlign {
         let z_hat = latent.values.select(Axis(0), &rows);
         let tfa = act.data.select(Axis(0), &act_rows);
         let (z_train, t_train) = (z_hat.select(Axis(0), &train), tfa.select(Axis(0), &train));
-        let a = match p.str("method")? {
+        let a = match p.method.as_str() {
             "gradient" => {
-                let opts = GradientOptions { lr: p.f64("lr")?, steps: p.usize("steps")?, ..GradientOptions::default() };
+                let opts = GradientOptions { lr: p.lr, steps: p.steps, ..GradientOptions::default() };
                 fit_alignment_gradient(z_train.view(), t_train.view(), opts)?
             }
             _ => fit_alignment(z_train.view(), t_train.view())?,
@@ -115,7 +121,7 @@ impl NodeKind for TmexAlign {
             .f64("tmex_train", vec![tmex_train])
             .f64("tmex_val", vec![tmex_val])
             .f64("mcc", vec![mcc(t_val.view(), z_val.dot(&a).view())?])
-            .str("method", vec![p.str("method")?.to_string()])
+            .str("method", vec![p.method.clone()])
             .i64("n_train", vec![train.len() as i64])
             .i64("n_validation", vec![validation.len() as i64])
             .build()?;

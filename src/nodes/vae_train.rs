@@ -4,19 +4,21 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
+use std::sync::LazyLock;
 
 use arrow_array::StringArray;
 use ndarray::{Array2, Axis};
 use serde_json::json;
 
 use super::common::{cell_targets, outputs, train_on_error, train_on_param};
+use super::declare::ports;
 use crate::algo::labels::condition_name;
 use crate::kind::{
-    Inputs, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, PortSpec, Resources, RunContext,
+    Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, Resources, RunContext,
 };
 use crate::models::train_device;
 use crate::models::vae::{Matching, Routing, Schedule, Sparsity, TrainedVae, VaeConfig, VaeData, VaeModel, train};
-use crate::table::{Matrix, SparseMatrix, Table, TableBuilder};
+use crate::table::{Edges, Matrix, SparseMatrix, Table, TableBuilder};
 
 /// The `vae-train` kind.
 pub struct VaeTrain;
@@ -35,124 +37,107 @@ fn count(name: &'static str, default: usize, doc: &'static str) -> ParamSpec {
     ParamSpec::new(name, ParamType::count(), json!(default), doc)
 }
 
+static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
+    name: "vae-train",
+    version: 4,
+    doc: "train gCRL-VAE, id-VAE or the discrepancy-VAE on controls + singles; predict combinations",
+    inputs: ports![
+        expression: "cells × genes, log-normalised (the evaluation gene space)",
+        cells: "cell, targets, n_targets (same cells as expression)",
+        communities?: "tf, community: d = k + 1 (gcrl-vae, id-vae) and routing",
+        tfa?: "TF activities (eigengene.activities), gcrl-vae's alignment target",
+    ],
+    outputs: ports![
+        model: "every weight: parameter, row, col, value",
+        history: "per epoch: loss terms (unweighted; l1 and prior times their weights), weights, kept",
+        latent: "cell, z_1 … z_d: posterior means of every cell",
+        dag: "learned latent DAG: source, target, weight",
+        assignment: "target, latent, weight, strength, via (pi:…, encoder, or encoder+prior pi:…), \
+            pi_latent (gcrl-vae)",
+        predictions: "condition, model, n_cells, then the predicted centroid per gene; last the `ctrl` row \
+            (no intervention)",
+    ],
+    params: vec![
+        ParamSpec::new("model", ParamType::Choice(MODELS), json!("gcrl-vae"), "which model"),
+        count("seed", 0, "random seed (initialisation, pairing, batches, noise)"),
+        ParamSpec::new("epochs", ParamType::positive(), json!(100), "training epochs T"),
+        ParamSpec::new("batch_size", ParamType::positive(), json!(32), "cells per single-target batch"),
+        float("learning_rate", 1e-3, "Adam learning rate"),
+        ParamSpec::new("hidden", ParamType::positive(), json!(128), "hidden width of every block"),
+        ParamSpec::new("latent", ParamType::optional(ParamType::positive()), json!(null), "override d"),
+        ParamSpec::new(
+            "matching",
+            ParamType::Choice(&["centroid", "mmd"]),
+            json!("centroid"),
+            "centroid MSE (paper) or the reference's MMD",
+        ),
+        float("alpha_max", 20.0, "maximum weight α of the matching term"),
+        count("alpha_start", 5, "first epoch of the α (and alignment) ramp"),
+        ParamSpec::new(
+            "alpha_end",
+            ParamType::optional(ParamType::count()),
+            json!(null),
+            "first epoch at alpha_max; null = ⌊epochs/2⌋",
+        ),
+        float("beta_max", 2.0, "KL weight β (A.6: 2.0); the maximum with a ramp"),
+        ParamSpec::new(
+            "beta_start",
+            ParamType::optional(ParamType::count()),
+            json!(null),
+            "first epoch of a β ramp to the last epoch (reference code: 10); null = constant β (A.6)",
+        ),
+        ParamSpec::new(
+            "temp_max",
+            ParamType::Float { min: Some(1e-6), max: None },
+            json!(5.0),
+            "final softmax/Sinkhorn temperature (also used to predict)",
+        ),
+        count("temp_start", 5, "first epoch of the temperature ramp"),
+        float("l1", 1e-3, "L1 coefficient λ"),
+        ParamSpec::new(
+            "l1_on",
+            ParamType::Choice(&["dag", "decoder"]),
+            json!("decoder"),
+            "L1 on the decoder weights (A.6, default) or the latent DAG (reference code)",
+        ),
+        float("align_weight", 1.0, "λ_MCC of gcrl-vae's alignment loss (ramped like α)"),
+        float("mmd_sigma", 1000.0, "MMD bandwidth scale"),
+        ParamSpec::new("mmd_kernels", ParamType::positive(), json!(10), "MMD kernels"),
+        count("sinkhorn_iterations", 20, "Sinkhorn normalisations of gcrl-vae's soft permutation"),
+        ParamSpec::new(
+            "routing",
+            ParamType::Choice(&["hard", "prior"]),
+            json!("hard"),
+            "gcrl-vae: hard = a target shifts the latent π(community), no interventional encoder (method.md §7.3); \
+             prior = the encoder assigns, pulled towards π(community) by prior_weight · KL",
+        ),
+        float("prior_weight", 1.0, "weight of gcrl-vae's KL(encoder assignment ‖ π(community)) under routing: prior"),
+        ParamSpec::new(
+            "checkpoint",
+            ParamType::Choice(&["best", "last"]),
+            json!("best"),
+            "keep the epoch with the lowest unweighted loss, or the last",
+        ),
+        ParamSpec::new(
+            "predict",
+            ParamType::optional(ParamType::StrList),
+            json!(null),
+            "conditions (A+B) to predict; null = every observed combination of training targets",
+        ),
+        ParamSpec::new(
+            "predict_cells",
+            ParamType::positive(),
+            json!(500),
+            "generated cells for a requested condition that has no observed cells",
+        ),
+        train_on_param("train_on"),
+        ParamSpec::new("gpu", ParamType::Bool, json!(false), "train on a GPU slot (needs the cuda feature)"),
+    ],
+});
+
 impl NodeKind for VaeTrain {
-    fn name(&self) -> &str {
-        "vae-train"
-    }
-    fn version(&self) -> u32 {
-        4
-    }
-    fn doc(&self) -> &str {
-        "train gCRL-VAE, id-VAE or the discrepancy-VAE on controls + singles; predict combinations"
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("expression", "cells × genes, log-normalised (the evaluation gene space)"),
-            PortSpec::new("cells", "cell, targets, n_targets (same cells as expression)"),
-            PortSpec::optional("communities", "tf, community: d = k + 1 (gcrl-vae, id-vae) and routing"),
-            PortSpec::optional("tfa", "TF activities (eigengene.activities), gcrl-vae's alignment target"),
-        ]
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        vec![
-            PortSpec::new("model", "every weight: parameter, row, col, value"),
-            PortSpec::new(
-                "history",
-                "per epoch: loss terms (unweighted; l1 and prior times their weights), weights, kept",
-            ),
-            PortSpec::new("latent", "cell, z_1 … z_d: posterior means of every cell"),
-            PortSpec::new("dag", "learned latent DAG: source, target, weight"),
-            PortSpec::new(
-                "assignment",
-                "target, latent, weight, strength, via (pi:…, encoder, or encoder+prior pi:…), pi_latent (gcrl-vae)",
-            ),
-            PortSpec::new(
-                "predictions",
-                "condition, model, n_cells, then the predicted centroid per gene; last the `ctrl` row (no intervention)",
-            ),
-        ]
-    }
-    fn params(&self) -> Vec<ParamSpec> {
-        vec![
-            ParamSpec::new("model", ParamType::Choice(MODELS), json!("gcrl-vae"), "which model"),
-            count("seed", 0, "random seed (initialisation, pairing, batches, noise)"),
-            ParamSpec::new("epochs", ParamType::positive(), json!(100), "training epochs T"),
-            ParamSpec::new("batch_size", ParamType::positive(), json!(32), "cells per single-target batch"),
-            float("learning_rate", 1e-3, "Adam learning rate"),
-            ParamSpec::new("hidden", ParamType::positive(), json!(128), "hidden width of every block"),
-            ParamSpec::new("latent", ParamType::optional(ParamType::positive()), json!(null), "override d"),
-            ParamSpec::new(
-                "matching",
-                ParamType::Choice(&["centroid", "mmd"]),
-                json!("centroid"),
-                "centroid MSE (paper) or the reference's MMD",
-            ),
-            float("alpha_max", 20.0, "maximum weight α of the matching term"),
-            count("alpha_start", 5, "first epoch of the α (and alignment) ramp"),
-            ParamSpec::new(
-                "alpha_end",
-                ParamType::optional(ParamType::count()),
-                json!(null),
-                "first epoch at alpha_max; null = ⌊epochs/2⌋",
-            ),
-            float("beta_max", 2.0, "KL weight β (A.6: 2.0); the maximum with a ramp"),
-            ParamSpec::new(
-                "beta_start",
-                ParamType::optional(ParamType::count()),
-                json!(null),
-                "first epoch of a β ramp to the last epoch (reference code: 10); null = constant β (A.6)",
-            ),
-            ParamSpec::new(
-                "temp_max",
-                ParamType::Float { min: Some(1e-6), max: None },
-                json!(5.0),
-                "final softmax/Sinkhorn temperature (also used to predict)",
-            ),
-            count("temp_start", 5, "first epoch of the temperature ramp"),
-            float("l1", 1e-3, "L1 coefficient λ"),
-            ParamSpec::new(
-                "l1_on",
-                ParamType::Choice(&["dag", "decoder"]),
-                json!("decoder"),
-                "L1 on the decoder weights (A.6, default) or the latent DAG (reference code)",
-            ),
-            float("align_weight", 1.0, "λ_MCC of gcrl-vae's alignment loss (ramped like α)"),
-            float("mmd_sigma", 1000.0, "MMD bandwidth scale"),
-            ParamSpec::new("mmd_kernels", ParamType::positive(), json!(10), "MMD kernels"),
-            count("sinkhorn_iterations", 20, "Sinkhorn normalisations of gcrl-vae's soft permutation"),
-            ParamSpec::new(
-                "routing",
-                ParamType::Choice(&["hard", "prior"]),
-                json!("hard"),
-                "gcrl-vae: hard = a target shifts the latent π(community), no interventional encoder (method.md §7.3); \
-                 prior = the encoder assigns, pulled towards π(community) by prior_weight · KL",
-            ),
-            float(
-                "prior_weight",
-                1.0,
-                "weight of gcrl-vae's KL(encoder assignment ‖ π(community)) under routing: prior",
-            ),
-            ParamSpec::new(
-                "checkpoint",
-                ParamType::Choice(&["best", "last"]),
-                json!("best"),
-                "keep the epoch with the lowest unweighted loss, or the last",
-            ),
-            ParamSpec::new(
-                "predict",
-                ParamType::optional(ParamType::StrList),
-                json!(null),
-                "conditions (A+B) to predict; null = every observed combination of training targets",
-            ),
-            ParamSpec::new(
-                "predict_cells",
-                ParamType::positive(),
-                json!(500),
-                "generated cells for a requested condition that has no observed cells",
-            ),
-            train_on_param(),
-            ParamSpec::new("gpu", ParamType::Bool, json!(false), "train on a GPU slot (needs the cuda feature)"),
-        ]
+    fn spec(&self) -> &KindSpec {
+        &SPEC
     }
     fn resources(&self, p: &Params) -> Resources {
         Resources { gpus: usize::from(p.bool("gpu").unwrap_or(false)), ..Default::default() }
@@ -350,10 +335,9 @@ struct Communities {
 
 impl Communities {
     fn new(t: &Table) -> Result<Self, NodeError> {
-        let tfs = t.str_column("tf")?;
-        let raw: Vec<i64> = t.f64_column("community")?.into_iter().map(|c| c as i64).collect();
-        let ids: Vec<i64> = raw.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
-        let of_tf = tfs.into_iter().zip(&raw).map(|(tf, c)| (tf, ids.binary_search(c).unwrap_or(0))).collect();
+        let table = crate::table::Communities::from_table(t)?;
+        let ids = table.ids();
+        let of_tf = table.rows().map(|(tf, c)| (tf.to_string(), ids.binary_search(&c).unwrap_or(0))).collect();
         if ids.is_empty() {
             return Err(NodeError::Input("input `communities` is empty".into()));
         }
@@ -463,13 +447,8 @@ fn latent_table(t: &TrainedVae, data: &VaeData, cells: &[String]) -> Result<Tabl
 fn dag_table(t: &TrainedVae) -> Result<Table, NodeError> {
     let b = t.dag()?;
     let names = latent_names(b.nrows());
-    let (mut s, mut d, mut w) = (vec![], vec![], vec![]);
-    for ((i, j), &v) in b.indexed_iter().filter(|(_, v)| **v != 0.0) {
-        s.push(names[i].clone());
-        d.push(names[j].clone());
-        w.push(f64::from(v));
-    }
-    Ok(TableBuilder::new().str("source", s).str("target", d).f64("weight", w).build()?)
+    let edges = b.indexed_iter().filter(|(_, v)| **v != 0.0);
+    Ok(Edges(edges.map(|((i, j), &v)| (names[i].clone(), names[j].clone(), f64::from(v))).collect()).to_table()?)
 }
 
 fn assignment_table(

@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::manifest::{Manifest, env_value};
-use crate::kind::{Inputs, NodeError, NodeKind, Outputs, ParamSpec, Params, PortSpec, Resources, RunContext};
+use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, Params, Resources, RunContext};
 use crate::table::{read_table_file, write_table_file};
 
 /// Lines of the program's stderr shown when it fails.
@@ -26,6 +26,7 @@ const STDERR_TAIL: usize = 20;
 #[derive(Debug, Clone)]
 pub struct PluginKind {
     manifest: Manifest,
+    spec: KindSpec,
     dir: PathBuf,
     fingerprint: String,
 }
@@ -34,7 +35,8 @@ impl PluginKind {
     /// A kind from a checked manifest and its folder; hashes the folder's files.
     pub fn new(manifest: Manifest, dir: PathBuf) -> std::io::Result<Self> {
         let fingerprint = hash_folder(&dir)?;
-        Ok(PluginKind { manifest, dir, fingerprint })
+        let spec = manifest.spec();
+        Ok(PluginKind { manifest, spec, dir, fingerprint })
     }
 
     fn fail(&self, what: String) -> NodeError {
@@ -113,23 +115,8 @@ fn tail(text: &str, n: usize) -> String {
 }
 
 impl NodeKind for PluginKind {
-    fn name(&self) -> &str {
-        &self.manifest.name
-    }
-    fn version(&self) -> u32 {
-        self.manifest.version
-    }
-    fn doc(&self) -> &str {
-        &self.manifest.doc
-    }
-    fn inputs(&self) -> Vec<PortSpec> {
-        self.manifest.inputs.clone()
-    }
-    fn outputs(&self) -> Vec<PortSpec> {
-        self.manifest.outputs.clone()
-    }
-    fn params(&self) -> Vec<ParamSpec> {
-        self.manifest.params.clone()
+    fn spec(&self) -> &KindSpec {
+        &self.spec
     }
     fn resources(&self, _params: &Params) -> Resources {
         self.manifest.resources

@@ -23,7 +23,7 @@ use serde_json::Value;
 use crate::diag::Diags;
 use crate::diag::suggest::hint;
 use crate::diag::yaml::{Key, Node, Yaml};
-use crate::kind::{ParamSpec, ParamType, PortSpec, Resources};
+use crate::kind::{KindSpec, ParamSpec, ParamType, PortSpec, Resources};
 use crate::workflow::WorkflowError;
 use crate::workflow::resources::resources;
 
@@ -67,6 +67,20 @@ pub struct Manifest {
     pub params: Vec<ParamSpec>,
     /// Resources per task.
     pub resources: Resources,
+}
+
+impl Manifest {
+    /// The kind's declaration (its name and doc leaked, as its ports' are: see [`leak`]).
+    pub fn spec(&self) -> KindSpec {
+        KindSpec {
+            name: leak(&self.name),
+            version: self.version,
+            doc: leak(&self.doc),
+            inputs: self.inputs.clone(),
+            outputs: self.outputs.clone(),
+            params: self.params.clone(),
+        }
+    }
 }
 
 const TOP_KEYS: &[&str] = &["name", "version", "doc", "command", "format", "inputs", "outputs", "params", "resources"];

@@ -2,10 +2,13 @@
 //!
 //! A [`Table`] is a sequence of Arrow record batches of one schema. Tasks exchange tables; the cache stores them as Arrow IPC
 //! files that pandas (`pd.read_feather`), polars and R open directly. This module converts tables
-//! to and from IPC bytes, files (csv, tsv, txt, arrow, parquet), typed columns and matrices. It
-//! knows nothing of the cache or of genes.
+//! to and from IPC bytes, files (csv, tsv, txt, arrow, parquet), typed columns and matrices, and
+//! reads and writes the two typed tables that kinds pass each other: [`Communities`] and [`Edges`].
+//! It knows nothing of the cache.
 
 mod build;
+mod communities;
+mod edges;
 mod error;
 mod files;
 mod ipc;
@@ -19,6 +22,8 @@ use arrow_array::{Array, ArrayRef, RecordBatch, cast::AsArray, types};
 use arrow_schema::{DataType, SchemaRef};
 
 pub use build::TableBuilder;
+pub use communities::Communities;
+pub use edges::{Edge, Edges};
 pub use error::TableError;
 pub use files::{read_table_file, write_table_file};
 pub use matrix::Matrix;
