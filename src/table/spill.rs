@@ -147,6 +147,14 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_of_another_schema_is_refused() {
+        let (schema, _) = batches(1, 10);
+        let other = RecordBatch::try_from_iter([("y", Arc::new(Float64Array::from(vec![1.0])) as _)]).unwrap();
+        let e = BatchSink::new(schema, None).push(other).unwrap_err().to_string();
+        assert!(e.contains("a batch's schema differs from the table's"), "{e}");
+    }
+
+    #[test]
     fn a_small_table_never_opens_a_spill_file() {
         let spill: Spill = Arc::new(|| panic!("a small table spilled"));
         let (schema, parts) = batches(3, 1000);
