@@ -3,6 +3,7 @@
 //! or the method's golden values.
 
 pub mod aecd;
+pub mod buffer;
 pub mod effect_structure;
 pub mod eigengene;
 pub mod enrichment;
@@ -20,6 +21,7 @@ pub mod preprocess;
 pub mod pseudobulk;
 pub mod random;
 pub mod ridge;
+pub mod scan;
 pub mod simulate;
 pub mod sparse;
 pub mod stability;

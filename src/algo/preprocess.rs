@@ -20,7 +20,7 @@ use crate::algo::loess::loess_fit;
 use crate::algo::sparse::{ColumnMoments, Csr};
 use crate::algo::stats::percentile;
 
-pub use rows::{Prepared, Steps, prepare};
+pub use rows::{OutputGenes, Prepared, Steps, prepare};
 
 /// Scales every cell (row) to the same total count, as `sc.pp.normalize_total`.
 ///

@@ -24,8 +24,9 @@ use std::path::{Path, PathBuf};
 
 use hdf5_pure::{AttrValue, DType, Dataset, Error as H5Error, File, FormatError, Group};
 use ndarray::Array2;
-use rayon::prelude::*;
 
+use crate::algo::buffer;
+use crate::algo::scan::first_where;
 use crate::algo::sparse::Csr as CsrMatrix;
 use crate::io::error::IoError;
 use crate::io::frame::{Column, ColumnValues, DataFrame};
@@ -557,14 +558,11 @@ impl H5ad {
         Ok(v)
     }
 
-    /// `n` zeros (calloc'd: pages are touched only when written), or an error if memory cannot
-    /// be had. The buffer asks for transparent huge pages, as numpy does for its arrays: with 4 KiB
-    /// pages, faulting in a 400 MB matrix was a third of the read.
-    fn zeroed<T: Element>(&self, object: &str, n: u64) -> Result<Vec<T>, IoError> {
+    /// `n` zeros ([`buffer::zeroed`]: huge pages, touched only when written), or an error if
+    /// memory cannot be had.
+    pub(crate) fn zeroed<T: Element>(&self, object: &str, n: u64) -> Result<Vec<T>, IoError> {
         drop(self.alloc::<T>(object, n)?);
-        let v = vec![T::zeroed(); n as usize];
-        advise_huge_pages(bytemuck::cast_slice(&v));
-        Ok(v)
+        Ok(buffer::zeroed(n as usize))
     }
 
     /// Reads the whole 1-D dataset into `out` (as long as the dataset): in parallel when
@@ -868,28 +866,6 @@ fn apply_mask(values: ColumnValues, mask: &[u8]) -> Option<ColumnValues> {
 }
 
 /// An HDF5 library error on `object`, with unsupported compression filters singled out.
-/// Asks the kernel to back the whole 2 MiB pages inside `buf` with huge pages (advisory; where
-/// transparent huge pages are off or `madvise` fails, nothing changes).
-fn advise_huge_pages(buf: &[u8]) {
-    const HUGE: usize = 2 << 20;
-    let start = (buf.as_ptr() as usize).next_multiple_of(HUGE);
-    let end = (buf.as_ptr() as usize + buf.len()) / HUGE * HUGE;
-    if end > start {
-        #[cfg(target_os = "linux")]
-        // SAFETY: the range lies inside `buf`'s allocation; MADV_HUGEPAGE changes no contents.
-        unsafe {
-            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
-        }
-    }
-}
-
-/// The first position where `bad` holds, searched in parallel by blocks (rayon's
-/// `position_first` synchronises on every element and was slower than the read itself).
-pub(crate) fn first_where<T: Sync>(values: &[T], bad: impl Fn(&T) -> bool + Sync) -> Option<usize> {
-    const BLOCK: usize = 1 << 16;
-    values.par_chunks(BLOCK).enumerate().find_map_first(|(b, block)| block.iter().position(&bad).map(|k| b * BLOCK + k))
-}
-
 fn hdf5_error(path: &Path, object: &str, source: H5Error) -> IoError {
     match source {
         H5Error::Format(FormatError::UnsupportedFilter(filter)) => {

@@ -100,6 +100,18 @@ element!(i64, I64, |v| v as i64);
 // index bound admits, so it is caught by the range check instead of wrapping to a valid index.
 element!(u32, U32, |v| u32::try_from(v as i64).unwrap_or(u32::MAX));
 
+/// Converts `values`, whose bytes hold little-endian values of `kind` (as wide as `T`), to `T`,
+/// through a small buffer on the stack.
+fn convert_in_place<T: Element>(values: &mut [T], kind: Kind) {
+    const STEP: usize = 1024;
+    let mut raw = [0u8; STEP * 8];
+    for part in values.chunks_mut(STEP) {
+        let bytes = &mut raw[..std::mem::size_of_val(part)];
+        bytes.copy_from_slice(bytemuck::cast_slice(part));
+        T::convert_into(bytes, kind, part);
+    }
+}
+
 /// One stored run of values: where its bytes are and which values they hold.
 #[derive(Debug, Clone, Copy)]
 struct Run {
@@ -238,9 +250,15 @@ impl ParallelReader {
         let size = self.kind.size();
         pieces.into_par_iter().try_for_each_init(Vec::new, |buf, (run, skip, dst)| {
             let filtered = self.filters.iter().any(|&(_, bit)| run.filter_mask & bit == 0);
-            if !filtered && T::KIND == self.kind && cfg!(target_endian = "little") {
+            if !filtered && size == size_of::<T>() && cfg!(target_endian = "little") {
+                // Stored values as wide as `T` are read into `out` itself and, unless they are of
+                // `T`'s kind, converted in place (no buffer, no second touch of new memory).
                 let part = Run { address: run.address + (skip * size) as u64, start: run.start + skip as u64, ..*run };
-                self.read_at(&part, bytemuck::cast_slice_mut(dst))
+                self.read_at(&part, bytemuck::cast_slice_mut(dst))?;
+                if T::KIND != self.kind {
+                    convert_in_place(dst, self.kind);
+                }
+                Ok(())
             } else {
                 self.decode_bytes(run, buf)?;
                 T::convert_into(&buf[skip * size..(skip + dst.len()) * size], self.kind, dst);
@@ -424,6 +442,10 @@ mod tests {
             // As sparse indices: the negative values saturate.
             let indices: Vec<u32> = want.iter().map(|&v| u32::try_from(v).unwrap_or(u32::MAX)).collect();
             assert_eq!(read_parallel::<u32>(&path, &ds, name).unwrap(), indices, "{name}");
+            // A range across chunks, starting inside one (read in place for `plain`).
+            let mut part = vec![0u32; 2500];
+            ParallelReader::new(&path, name, &ds).unwrap().read_range_into(1234, &mut part).unwrap();
+            assert_eq!(part, indices[1234..3734], "{name}");
         }
         let contiguous = ParallelReader::new(&path, "contiguous", &root.dataset("contiguous").unwrap()).unwrap();
         let err = contiguous.read_into(&mut [0f32; 3]).unwrap_err().to_string();

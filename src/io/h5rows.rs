@@ -11,10 +11,11 @@ use std::path::Path;
 
 use hdf5_pure::Dataset;
 
+use crate::algo::scan::first_where;
 use crate::algo::sparse::Csr;
 use crate::io::IoError;
 use crate::io::frame::DataFrame;
-use crate::io::h5ad::{H5ad, Layout, Matrix, MatrixHeader, ReadOptions, first_where, join};
+use crate::io::h5ad::{H5ad, Layout, Matrix, MatrixHeader, ReadOptions, join};
 use crate::io::h5chunks::ParallelReader;
 
 /// The matrix and the `obs`/`var` tables of an `.h5ad` file, the matrix left in the file to be
@@ -85,7 +86,7 @@ impl CsrRows {
         let (lo, hi) = (self.indptr[r0], self.indptr[r1]);
         let n = usize::try_from(hi - lo).map_err(|_| self.h5.invalid(&self.object, "too many values in a block"))?;
         let idx_path = join(&self.object, "indices");
-        let mut indices = vec![0u32; n];
+        let mut indices = self.h5.zeroed::<u32>(&idx_path, n as u64)?;
         self.indices.1.read_range_into(lo, &mut indices)?;
         if let Some(k) = first_where(&indices, |&c| c as usize >= self.n_cols) {
             // Out-of-range values were saturated to u32::MAX: report the stored one.
@@ -94,7 +95,7 @@ impl CsrRows {
             let value = stored.first().copied().unwrap_or(i64::from(indices[k]));
             return Err(self.h5.out_of_range(&idx_path, entry, value, self.n_cols, "columns"));
         }
-        let mut data = vec![0f32; n];
+        let mut data = self.h5.zeroed::<f32>(&join(&self.object, "data"), n as u64)?;
         self.data.1.read_range_into(lo, &mut data)?;
         let indptr: Vec<u64> = self.indptr[r0..=r1].iter().map(|&p| p - lo).collect();
         if let Some(k) = first_where(&data, |v| !v.is_finite()) {

@@ -10,6 +10,7 @@ use super::common::{cell_targets, names, outputs};
 use super::declare::{kind_params, ports};
 use rayon::prelude::*;
 
+use crate::algo::buffer;
 use crate::algo::preprocess::{Flavor, Hvg, HvgOptions, Prepared, Steps, prepare, subsample};
 use crate::algo::sparse::Rows;
 use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
@@ -218,8 +219,9 @@ impl NodeKind for Preprocess {
 }
 
 /// The output matrix: the rows of `x` normalised as `prepared` says, over the input genes
-/// `gene_idx` (increasing, all passing), made a batch per thread at a time (so only those
-/// batches are in memory; the rest spills) and written in row order.
+/// `gene_idx` (increasing, all passing), made a batch at a time (pieces of it on every thread)
+/// and written in row order, so only the batch being made and the one being written are in
+/// memory; the rest spills.
 fn normalised(
     x: &SparseRows,
     prepared: &Prepared,
@@ -227,6 +229,8 @@ fn normalised(
     genes: &[String],
     spill: Option<Spill>,
 ) -> Result<Table, NodeError> {
+    /// Rows per piece: enough work per rayon task, and pieces enough to keep every thread busy.
+    const PIECE: usize = 2048;
     let mut out = vec![None; prepared.passing.len()];
     let mut position = vec![None; genes.len()];
     prepared.passing.iter().enumerate().for_each(|(k, &j)| position[j] = Some(k));
@@ -234,25 +238,41 @@ fn normalised(
         let k = position[j].ok_or_else(|| NodeError::Internal(format!("kept gene {} did not pass", genes[j])))?;
         out[k] = Some(o as u32);
     }
+    let out = prepared.output_genes(&out);
     let names: Vec<String> = gene_idx.iter().map(|&j| genes[j].clone()).collect();
     let mut writer = BlockWriter::for_genes(&names, spill);
-    let starts: Vec<usize> = (0..x.len().max(1)).step_by(BATCH_ROWS).collect();
-    for window in starts.chunks(rayon::current_num_threads()) {
-        let batches: Vec<_> = window
-            .par_iter()
-            .map(|&r0| {
-                let rows = r0..(r0 + BATCH_ROWS).min(x.len());
-                let (mut idx, mut val, mut indptr) = (Vec::new(), Vec::new(), vec![0u64]);
-                for i in rows.clone() {
-                    prepared.row_into(x, i, &out, &mut idx, &mut val);
-                    indptr.push(idx.len() as u64);
-                }
-                (rows.map(|i| x.name(i).to_string()).collect::<Vec<_>>(), indptr, idx, val)
-            })
-            .collect();
-        for (rows, indptr, idx, val) in batches {
-            writer.push(rows, &indptr, idx, val)?;
+    for r0 in (0..x.len().max(1)).step_by(BATCH_ROWS) {
+        let rows = r0..(r0 + BATCH_ROWS).min(x.len());
+        // The lengths first, so that each piece of rows is made straight into its place.
+        let lens: Vec<usize> =
+            rows.clone().into_par_iter().with_min_len(PIECE).map(|i| prepared.row_len(x, i, &out)).collect();
+        let mut indptr = Vec::with_capacity(lens.len() + 1);
+        indptr.push(0u64);
+        indptr.extend(lens.iter().scan(0u64, |end, &n| {
+            *end += n as u64;
+            Some(*end)
+        }));
+        let nnz = indptr.last().map_or(0, |&n| n as usize);
+        let (mut idx, mut val) = (buffer::zeroed::<u32>(nnz), buffer::zeroed::<f32>(nnz));
+        let mut pieces = Vec::new();
+        let (mut idx_rest, mut val_rest) = (idx.as_mut_slice(), val.as_mut_slice());
+        for p0 in rows.clone().step_by(PIECE) {
+            let p1 = (p0 + PIECE).min(rows.end);
+            let n = (indptr[p1 - r0] - indptr[p0 - r0]) as usize;
+            let (i_here, i_tail) = std::mem::take(&mut idx_rest).split_at_mut(n);
+            let (v_here, v_tail) = std::mem::take(&mut val_rest).split_at_mut(n);
+            (idx_rest, val_rest) = (i_tail, v_tail);
+            pieces.push((p0..p1, i_here, v_here));
         }
+        pieces.into_par_iter().for_each(|(piece, idx, val)| {
+            let (mut at, base) = (0, indptr[piece.start - r0] as usize);
+            for i in piece {
+                let end = indptr[i - r0 + 1] as usize - base;
+                prepared.write_row(x, i, &out, &mut idx[at..end], &mut val[at..end]);
+                at = end;
+            }
+        });
+        writer.push(rows.map(|i| x.name(i).to_string()).collect(), &indptr, idx, val)?;
     }
     Ok(writer.finish()?)
 }
@@ -263,7 +283,7 @@ fn normalised(
 /// The first offending value in storage order is named.
 fn check_values(counts: &SparseRows, genes: &[String], input: &str) -> Result<(), NodeError> {
     let integers = input == "auto";
-    let found = match first_where(counts, genes, |v| v < 0.0 || (integers && v.trunc() != v)) {
+    let found = match first_where(counts, genes, |v| v < 0.0 || (integers && !is_integer(v))) {
         // A negative value anywhere is the first thing to say.
         Some(f) if f.0 >= 0.0 => first_where(counts, genes, |v| v < 0.0).or(Some(f)),
         other => other,
@@ -281,6 +301,17 @@ fn check_values(counts: &SparseRows, genes: &[String], input: &str) -> Result<()
         ))),
         None => Ok(()),
     }
+}
+
+/// Whether `v` is a whole number (±∞ count as whole, NaN does not), as `v.trunc() == v` says,
+/// in arithmetic the compiler vectorises (`trunc` is a libm call on x86-64 without SSE4.1): a
+/// magnitude under 2²³ is rounded to an integer by adding and subtracting 2²³; every `f32` from
+/// 2²³ up is whole.
+#[inline(always)]
+fn is_integer(v: f32) -> bool {
+    const TWO_23: f32 = 8_388_608.0;
+    let a = v.abs();
+    a >= TWO_23 || (a + TWO_23) - TWO_23 == a
 }
 
 /// The first value (in storage order) for which `bad` holds, with its cell and gene. Each row is
@@ -316,4 +347,21 @@ fn on_every_gene(hvg: Hvg, passing: &[usize], n: usize) -> Hvg {
         all.dispersions_norm[j] = hvg.dispersions_norm[k];
     }
     all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_integer;
+
+    #[test]
+    fn is_integer_says_what_trunc_says_for_every_kind_of_f32() {
+        let special = [0.0, -0.0, 0.5, -0.5, 1.5, 2.5, 1e-45, 8_388_607.5, 8_388_608.0, 16_777_217.0, 3e38];
+        let edges = special.into_iter().chain([f32::INFINITY, f32::NEG_INFINITY, f32::NAN, f32::MAX, f32::MIN]);
+        // Every 9,973rd bit pattern: all exponents, signs and fractions.
+        let spread = (0..=u32::MAX).step_by(9973).map(f32::from_bits);
+        let near = (0..200_000).map(|i| i as f32 * 0.25);
+        for v in edges.chain(spread).chain(near) {
+            assert_eq!(is_integer(v), v.trunc() == v, "{v:e} ({:#x})", v.to_bits());
+        }
+    }
 }

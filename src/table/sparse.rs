@@ -19,6 +19,7 @@ use arrow_buffer::{OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use super::{BatchSink, Matrix, Spill, Table, TableError};
+use crate::algo::scan::first_where;
 use crate::algo::sparse::{Csr, Rows};
 
 const GENES_KEY: &str = "gcrl.genes";
@@ -235,7 +236,7 @@ fn block(batch: &RecordBatch, n_cols: usize) -> Result<SparseBlock<'_>, TableErr
     let val =
         values.values().as_primitive_opt::<Float32Type>().ok_or_else(|| format_err("values are not f32".into()))?;
     let indices = &idx.values()[first..last];
-    if let Some(&j) = indices.iter().find(|&&j| j as usize >= n_cols) {
+    if let Some(j) = first_where(indices, |&j| j as usize >= n_cols).map(|k| indices[k]) {
         return Err(format_err(format!("gene position {j} out of range for {n_cols} genes")));
     }
     Ok(SparseBlock {

@@ -4,9 +4,15 @@
 //!
 //! The bytes are those [`Table::write_ipc`] gives for the same batches: a table is stored the
 //! same whether it spilled or not.
+//!
+//! A spill file is written on a thread of its own, a batch behind the producer: writing into the
+//! page cache costs about as much as making a batch of a big matrix, and the two overlap. At
+//! most two batches are in flight (the one being written and the one handed over).
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -34,7 +40,7 @@ pub struct BatchSink {
     held: Vec<RecordBatch>,
     held_bytes: usize,
     spill: Option<Spill>,
-    file: Option<BatchWriter<Box<dyn SpillFile>>>,
+    file: Option<Background>,
 }
 
 impl BatchSink {
@@ -56,16 +62,16 @@ impl BatchSink {
             )));
         }
         if let Some(file) = &mut self.file {
-            return file.write(&batch);
+            return file.send(batch);
         }
         self.held_bytes += batch.get_array_memory_size();
         self.held.push(batch);
         if self.held_bytes >= SPILL_BYTES
             && let Some(spill) = &self.spill
         {
-            let mut file = BatchWriter::new(spill()?, &self.schema)?;
+            let mut file = Background::start(BatchWriter::new(spill()?, &self.schema)?)?;
             for b in self.held.drain(..) {
-                file.write(&b)?;
+                file.send(b)?;
             }
             self.file = Some(file);
         }
@@ -77,9 +83,67 @@ impl BatchSink {
         match self.file {
             None => Table::from_batches(self.schema, self.held),
             Some(file) => {
-                let (path, hash) = file.finish()?.finish()?;
+                let (path, hash) = file.finish()?.finish()?.finish()?;
                 Ok(Table::map_ipc(&path)?.stored(hash))
             }
+        }
+    }
+}
+
+/// A spill file's writer on its own thread, fed batches in order.
+struct Background {
+    batches: Option<SyncSender<RecordBatch>>,
+    writer: Option<JoinHandle<Result<BatchWriter<Box<dyn SpillFile>>, TableError>>>,
+}
+
+impl Background {
+    fn start(mut file: BatchWriter<Box<dyn SpillFile>>) -> Result<Self, TableError> {
+        // A rendezvous channel: `send` waits until the writer takes the batch, so one batch is
+        // being written while the next is made, and no more.
+        let (tx, rx) = sync_channel::<RecordBatch>(0);
+        let writer = std::thread::Builder::new()
+            .name("gcrl-spill".into())
+            .spawn(move || {
+                for batch in rx {
+                    file.write(&batch)?;
+                }
+                Ok(file)
+            })
+            .map_err(|e| TableError::Spill(format!("cannot start the writer thread: {e}")))?;
+        Ok(Background { batches: Some(tx), writer: Some(writer) })
+    }
+
+    /// Hands `batch` to the writer; fails with the writer's error once it has stopped.
+    fn send(&mut self, batch: RecordBatch) -> Result<(), TableError> {
+        match self.batches.as_ref().map(|tx| tx.send(batch)) {
+            Some(Ok(())) => Ok(()),
+            // The writer stopped on an error: that error is the answer.
+            _ => Err(self.stop().err().unwrap_or_else(|| TableError::Spill("the writer thread stopped".into()))),
+        }
+    }
+
+    /// Waits for every batch to be written; the writer, to end the file with.
+    fn finish(mut self) -> Result<BatchWriter<Box<dyn SpillFile>>, TableError> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<BatchWriter<Box<dyn SpillFile>>, TableError> {
+        self.batches = None;
+        match self.writer.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(TableError::Spill("the writer thread panicked".into())),
+            None => Err(TableError::Spill("the writer thread stopped".into())),
+        }
+    }
+}
+
+impl Drop for Background {
+    /// A sink dropped unfinished (its task failed) still waits for its writer, so no thread
+    /// outlives the task holding the file open.
+    fn drop(&mut self) {
+        self.batches = None;
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
         }
     }
 }

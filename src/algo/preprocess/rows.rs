@@ -79,18 +79,24 @@ pub fn prepare(x: &impl Rows, steps: &Steps) -> Result<Prepared, AlgoError> {
         _ => None,
     };
     if let Some(target_sum) = steps.normalise {
-        let totals: Vec<f32> = (0..x.n_rows())
+        // One pass gives each row's total over the passing genes and whether it holds a
+        // negative value (which log1p refuses), both in branch-free folds.
+        let rows: Vec<(f32, bool)> = (0..x.n_rows())
             .into_par_iter()
             .with_min_len(1024)
             .map(|i| {
                 let (cols, values) = x.row(i);
                 let kept = cols.iter().zip(values).filter(|&(&j, _)| prepared.position[j as usize].is_some());
-                kept.map(|(_, &v)| f64::from(v)).sum::<f64>() as f32
+                let total = kept.map(|(_, &v)| f64::from(v)).sum::<f64>() as f32;
+                (total, values.iter().fold(false, |any, &v| any | (v < 0.0)))
             })
             .collect();
+        let totals: Vec<f32> = rows.iter().map(|r| r.0).collect();
         prepared.divisors = Some(divisors(&totals, target_sum)?);
         if steps.log1p {
-            if let Some(v) = (0..x.n_rows()).find_map(|i| x.row(i).1.iter().copied().find(|&v| v < 0.0)) {
+            if let Some(i) = rows.iter().position(|r| r.1)
+                && let Some(v) = x.row(i).1.iter().copied().find(|&v| v < 0.0)
+            {
                 return Err(AlgoError::Param { name: "x".into(), why: format!("log1p of {v} is undefined") });
             }
             prepared.log1p = true;
@@ -114,24 +120,43 @@ pub fn prepare(x: &impl Rows, steps: &Steps) -> Result<Prepared, AlgoError> {
 }
 
 impl Prepared {
-    /// Row `i` of `x` as the output holds it: the entries of the genes that `out` (per passing
-    /// gene) gives an output position, normalised and logged as the steps say, appended to
-    /// `idx` and `val`.
-    pub fn row_into(&self, x: &impl Rows, i: usize, out: &[Option<u32>], idx: &mut Vec<u32>, val: &mut Vec<f32>) {
-        let start = val.len();
+    /// Where the output puts each input gene: `out` gives each passing gene its output position
+    /// (or none).
+    pub fn output_genes(&self, out: &[Option<u32>]) -> OutputGenes {
+        let map = self.position.iter().map(|p| p.and_then(|k| out[k as usize]).unwrap_or(OutputGenes::NONE));
+        OutputGenes(map.collect())
+    }
+
+    /// How many entries row `i` of `x` has in the output.
+    pub fn row_len(&self, x: &impl Rows, i: usize, genes: &OutputGenes) -> usize {
+        x.row(i).0.iter().map(|&j| usize::from(genes.0[j as usize] != OutputGenes::NONE)).sum()
+    }
+
+    /// Row `i` of `x` as the output holds it, into `idx` and `val` ([`Self::row_len`] long):
+    /// the entries of the output genes, normalised and logged as the steps say.
+    pub fn write_row(&self, x: &impl Rows, i: usize, genes: &OutputGenes, idx: &mut [u32], val: &mut [f32]) {
         let (cols, values) = x.row(i);
+        let mut at = 0;
         for (&j, &v) in cols.iter().zip(values) {
-            if let Some(o) = self.position[j as usize].and_then(|k| out[k as usize]) {
-                idx.push(o);
-                val.push(v);
+            let o = genes.0[j as usize];
+            if o != OutputGenes::NONE {
+                idx[at] = o;
+                val[at] = v;
+                at += 1;
             }
         }
-        self.transform(i, &mut val[start..]);
+        self.transform(i, val);
     }
 
     /// Row `i` restricted to the passing genes (positions among them), as given.
     fn passing_row(&self, x: &impl Rows, i: usize, idx: &mut Vec<u32>, val: &mut Vec<f32>) {
         let (cols, values) = x.row(i);
+        if self.passing.len() == self.position.len() {
+            // Every gene passed: positions are the gene indices.
+            idx.extend_from_slice(cols);
+            val.extend_from_slice(values);
+            return;
+        }
         for (&j, &v) in cols.iter().zip(values) {
             if let Some(k) = self.position[j as usize] {
                 idx.push(k);
@@ -154,6 +179,15 @@ impl Prepared {
             vmath::ln_1p_in_place(values);
         }
     }
+}
+
+/// Per input gene, its position in the output matrix (see [`Prepared::output_genes`]).
+#[derive(Debug, Clone)]
+pub struct OutputGenes(Vec<u32>);
+
+impl OutputGenes {
+    /// The gene is not in the output.
+    const NONE: u32 = u32::MAX;
 }
 
 /// Rows in which each column holds a non-zero value (blocks of rows in parallel).
@@ -237,12 +271,25 @@ mod tests {
                     );
                 }
                 let out: Vec<Option<u32>> = (0..p.passing.len() as u32).map(Some).collect();
-                let (mut idx, mut val) = (Vec::new(), Vec::new());
                 for i in [0, 1, 4095, 4096, 8999] {
-                    idx.clear();
-                    val.clear();
-                    p.row_into(&x, i, &out, &mut idx, &mut val);
+                    let all = p.output_genes(&out);
+                    let n = p.row_len(&x, i, &all);
+                    let (mut idx, mut val) = (vec![0; n], vec![0.0; n]);
+                    p.write_row(&x, i, &all, &mut idx, &mut val);
                     assert_eq!((idx.as_slice(), val.as_slice()), normalised.row(i), "row {i}");
+                }
+                // Only some genes out, in new positions.
+                let some: Vec<Option<u32>> =
+                    (0..p.passing.len() as u32).map(|k| (k % 3 == 1).then_some(k / 3)).collect();
+                for i in [0, 17, 8999] {
+                    let some = p.output_genes(&some);
+                    let n = p.row_len(&x, i, &some);
+                    let (mut idx, mut val) = (vec![0; n], vec![0.0; n]);
+                    p.write_row(&x, i, &some, &mut idx, &mut val);
+                    let (cols, values) = normalised.row(i);
+                    let want: Vec<(u32, f32)> =
+                        cols.iter().zip(values).filter(|&(&k, _)| k % 3 == 1).map(|(&k, &v)| (k / 3, v)).collect();
+                    assert_eq!(idx.into_iter().zip(val).collect::<Vec<_>>(), want, "row {i}");
                 }
             }
         }
