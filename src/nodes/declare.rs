@@ -261,6 +261,11 @@ mod tests {
         }
         use crate::nodes::*;
         decodes!(
+            ae_train::AeTrainParams,
+            baseline_eval::BaselineParams,
+            gcrl_ae::AeParams,
+            permutation_test::PermutationParams,
+            vae_train::VaeParams,
             diag::NumbersParams,
             diag::SumParams,
             diag::SweepParams,
