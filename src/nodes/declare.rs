@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::algo::eigengene::Pca;
 use crate::kind::params::Range;
-use crate::kind::{NodeError, Params};
+use crate::kind::{NodeError, ParamSpec, ParamType, Params};
 
 /// A Rust value that a checked param decodes into.
 pub trait FromParam: Sized {
@@ -100,6 +100,50 @@ impl ToParam for Pca {
     }
 }
 
+/// The spec of a float param `>= 0` (a weight, a noise level, a learning rate) with a default.
+pub fn non_negative(name: &'static str, default: f64, doc: &'static str) -> ParamSpec {
+    ParamSpec::new(name, ParamType::non_negative(), json!(default), doc)
+}
+
+/// The spec of an integer param `>= 0` (a count, an epoch, a seed) with a default.
+pub fn count(name: &'static str, default: usize, doc: &'static str) -> ParamSpec {
+    ParamSpec::new(name, ParamType::count(), json!(default), doc)
+}
+
+/// The struct of [`kind_params!`] and [`shard_params!`] with `decode(&Params)` and
+/// `write(&mut Params)`; `$what` opens each field's doc.
+macro_rules! params_struct {
+    (
+        $what:literal,
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident { $(#[flatten] $group:ident : $gty:ty,)* $($field:ident : $ty:ty),* }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone)]
+        $vis struct $name {
+            $(#[doc = concat!("The params of [`", stringify!($gty), "`], flattened in.")] pub $group: $gty,)*
+            $(#[doc = concat!($what, " `", stringify!($field), "`.")] pub $field: $ty,)*
+        }
+
+        impl $name {
+            /// Every field from its checked param.
+            pub fn decode(params: &$crate::kind::Params) -> Result<Self, $crate::kind::NodeError> {
+                Ok($name {
+                    $($group: <$gty>::decode(params)?,)*
+                    $($field: $crate::nodes::declare::FromParam::from_param(params, stringify!($field))?,)*
+                })
+            }
+
+            /// Sets every field's param in `params`, as [`decode`](Self::decode) read it.
+            pub fn write(&self, params: &mut $crate::kind::Params) {
+                $(self.$group.write(params);)*
+                $($crate::nodes::declare::ToParam::to_param(&self.$field, params, stringify!($field));)*
+            }
+        }
+    };
+}
+pub(crate) use params_struct;
+
 /// Declares a kind's params: a struct with one public field per param and, on it, `specs()`
 /// (the [`ParamSpec`](crate::kind::ParamSpec)s, in field order), `decode(&Params)` and
 /// `write(&mut Params)` back.
@@ -126,11 +170,10 @@ macro_rules! kind_params {
             $($field:ident : $ty:ty = $spec:ident $(:: $spec_tail:ident)* ($($arg:expr),* $(,)?)),* $(,)?
         }
     ) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone)]
-        $vis struct $name {
-            $(#[doc = concat!("The params of [`", stringify!($gty), "`], flattened in.")] pub $group: $gty,)*
-            $(#[doc = concat!("Param `", stringify!($field), "`.")] pub $field: $ty,)*
+        $crate::nodes::declare::params_struct! {
+            "Param",
+            $(#[$meta])*
+            $vis struct $name { $(#[flatten] $group: $gty,)* $($field: $ty),* }
         }
 
         impl $name {
@@ -140,20 +183,6 @@ macro_rules! kind_params {
                 $(specs.extend(<$gty>::specs());)*
                 specs.extend([$($spec $(:: $spec_tail)* (stringify!($field), $($arg),*)),*]);
                 specs
-            }
-
-            /// Every field from its checked param.
-            pub fn decode(params: &$crate::kind::Params) -> Result<Self, $crate::kind::NodeError> {
-                Ok($name {
-                    $($group: <$gty>::decode(params)?,)*
-                    $($field: $crate::nodes::declare::FromParam::from_param(params, stringify!($field))?,)*
-                })
-            }
-
-            /// Sets every field's param in `params`, as [`decode`](Self::decode) read it.
-            pub fn write(&self, params: &mut $crate::kind::Params) {
-                $(self.$group.write(params);)*
-                $($crate::nodes::declare::ToParam::to_param(&self.$field, params, stringify!($field));)*
             }
         }
     };
@@ -186,28 +215,18 @@ macro_rules! shard_params {
         $(#[$meta:meta])*
         $vis:vis struct $name:ident { $(#[flatten] $group:ident : $gty:ty,)* $($field:ident : $ty:ty),* $(,)? }
     ) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone)]
-        $vis struct $name {
-            $(#[doc = concat!("The params of [`", stringify!($gty), "`], flattened in.")] pub $group: $gty,)*
-            $(#[doc = concat!("Shard param `", stringify!($field), "`.")] pub $field: $ty,)*
+        $crate::nodes::declare::params_struct! {
+            "Shard param",
+            $(#[$meta])*
+            $vis struct $name { $(#[flatten] $group: $gty,)* $($field: $ty),* }
         }
 
         impl $name {
             /// The shard's params, as its [`Shard`](crate::kind::Shard) carries them.
             pub fn params(&self) -> $crate::kind::Params {
                 let mut params = $crate::kind::Params::default();
-                $(self.$group.write(&mut params);)*
-                $($crate::nodes::declare::ToParam::to_param(&self.$field, &mut params, stringify!($field));)*
+                self.write(&mut params);
                 params
-            }
-
-            /// Every field from the shard's params.
-            pub fn decode(params: &$crate::kind::Params) -> Result<Self, $crate::kind::NodeError> {
-                Ok($name {
-                    $($group: <$gty>::decode(params)?,)*
-                    $($field: $crate::nodes::declare::FromParam::from_param(params, stringify!($field))?,)*
-                })
             }
         }
     };

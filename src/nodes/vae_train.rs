@@ -11,7 +11,7 @@ use ndarray::{Array2, Axis};
 use serde_json::json;
 
 use super::common::{assigned_gpu, cell_targets, outputs, train_on_error, train_on_param};
-use super::declare::{kind_params, ports};
+use super::declare::{count, kind_params, non_negative, ports};
 use crate::algo::labels::condition_name;
 use crate::kind::{
     Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, Resources, RunContext,
@@ -28,14 +28,6 @@ pub const MODELS: &[&str] = &["gcrl-vae", "id-vae", "d-vae"];
 
 /// The `condition` of the predictions row of no intervention (the model's control).
 pub const CONTROL_PREDICTION: &str = "ctrl";
-
-fn float(name: &'static str, default: f64, doc: &'static str) -> ParamSpec {
-    ParamSpec::new(name, ParamType::non_negative(), json!(default), doc)
-}
-
-fn count(name: &'static str, default: usize, doc: &'static str) -> ParamSpec {
-    ParamSpec::new(name, ParamType::count(), json!(default), doc)
-}
 
 static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
     name: "vae-train",
@@ -67,7 +59,7 @@ kind_params! {
         seed: u64 = count(0, "random seed (initialisation, pairing, batches, noise)"),
         epochs: usize = ParamSpec::new(ParamType::positive(), json!(100), "training epochs T"),
         batch_size: usize = ParamSpec::new(ParamType::positive(), json!(32), "cells per single-target batch"),
-        learning_rate: f64 = float(1e-3, "Adam learning rate"),
+        learning_rate: f64 = non_negative(1e-3, "Adam learning rate"),
         hidden: usize = ParamSpec::new(ParamType::positive(), json!(128), "hidden width of every block"),
         latent: Option<usize> = ParamSpec::new(ParamType::optional(ParamType::positive()), json!(null), "override d"),
         matching: String = ParamSpec::new(
@@ -75,14 +67,14 @@ kind_params! {
             json!("centroid"),
             "centroid MSE (paper) or the reference's MMD",
         ),
-        alpha_max: f64 = float(20.0, "maximum weight α of the matching term"),
+        alpha_max: f64 = non_negative(20.0, "maximum weight α of the matching term"),
         alpha_start: usize = count(5, "first epoch of the α (and alignment) ramp"),
         alpha_end: Option<usize> = ParamSpec::new(
             ParamType::optional(ParamType::count()),
             json!(null),
             "first epoch at alpha_max; null = ⌊epochs/2⌋",
         ),
-        beta_max: f64 = float(2.0, "KL weight β (A.6: 2.0); the maximum with a ramp"),
+        beta_max: f64 = non_negative(2.0, "KL weight β (A.6: 2.0); the maximum with a ramp"),
         beta_start: Option<usize> = ParamSpec::new(
             ParamType::optional(ParamType::count()),
             json!(null),
@@ -94,14 +86,14 @@ kind_params! {
             "final softmax/Sinkhorn temperature (also used to predict)",
         ),
         temp_start: usize = count(5, "first epoch of the temperature ramp"),
-        l1: f64 = float(1e-3, "L1 coefficient λ"),
+        l1: f64 = non_negative(1e-3, "L1 coefficient λ"),
         l1_on: String = ParamSpec::new(
             ParamType::Choice(&["dag", "decoder"]),
             json!("decoder"),
             "L1 on the decoder weights (A.6, default) or the latent DAG (reference code)",
         ),
-        align_weight: f64 = float(1.0, "λ_MCC of gcrl-vae's alignment loss (ramped like α)"),
-        mmd_sigma: f64 = float(1000.0, "MMD bandwidth scale"),
+        align_weight: f64 = non_negative(1.0, "λ_MCC of gcrl-vae's alignment loss (ramped like α)"),
+        mmd_sigma: f64 = non_negative(1000.0, "MMD bandwidth scale"),
         mmd_kernels: usize = ParamSpec::new(ParamType::positive(), json!(10), "MMD kernels"),
         sinkhorn_iterations: usize = count(20, "Sinkhorn normalisations of gcrl-vae's soft permutation"),
         routing: String = ParamSpec::new(
@@ -110,7 +102,7 @@ kind_params! {
             "gcrl-vae: hard = a target shifts the latent π(community), no interventional encoder (method.md §7.3); \
              prior = the encoder assigns, pulled towards π(community) by prior_weight · KL",
         ),
-        prior_weight: f64 = float(
+        prior_weight: f64 = non_negative(
             1.0,
             "weight of gcrl-vae's KL(encoder assignment ‖ π(community)) under routing: prior",
         ),
