@@ -30,8 +30,8 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
 });
 
 kind_params! {
-    /// Params of `ae-train`: the autoencoder's, its GPU and its seed (`pca` is declared as in
-    /// `permutation-test`, where the eigengenes read it).
+    /// Params of `ae-train`: the autoencoder's, its GPU and its seed. `pca` is declared as in
+    /// `permutation-test`, where the eigengenes read it; `ae-train` reads it nowhere.
     pub struct AeTrainParams {
         #[flatten] ae: AeParams,
         pca: Pca = pca_param(),

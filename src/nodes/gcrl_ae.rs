@@ -35,8 +35,9 @@ pub fn ae_ports() -> Vec<PortSpec> {
 }
 
 kind_params! {
-    /// What one autoencoder training reads, with the paper's defaults (method.md §6.1): the
-    /// params `ae-train` and `permutation-test` share, and the key of a permutation-test run.
+    /// The params `ae-train` and `permutation-test` share, with the paper's defaults (method.md
+    /// §6.1): the autoencoder's training and the cells it and the eigengenes see. A
+    /// permutation-test run is keyed by them.
     pub struct AeParams {
         epochs: usize = ParamSpec::new(ParamType::positive(), json!(100), "passes over the training cells"),
         batch: usize = ParamSpec::new(ParamType::positive(), json!(1024), "cells per Adam step"),
