@@ -1,6 +1,6 @@
 //! One test per fixed bug, named after what went wrong, each driving the binary with the
-//! smallest input that showed it. Bugs of the scheduler's moves are pinned beside its plan, in
-//! `src/engine/scheduler/tests.rs` (`regression_…`, and the property tests that found them).
+//! smallest input that showed it. Bugs of the scheduler's whole runs are pinned beside the
+//! property tests that found them, in `tests/scheduler.rs` (`regression_…`).
 
 use std::process::Command;
 

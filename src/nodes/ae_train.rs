@@ -4,9 +4,10 @@
 use serde_json::json;
 use std::sync::LazyLock;
 
-use super::common::outputs;
-use super::declare::ports;
-use super::gcrl_ae::{AeData, ae_ports, fit, params, zscore};
+use super::common::{outputs, pca_param};
+use super::declare::{kind_params, ports};
+use super::gcrl_ae::{AeData, AeParams, ae_ports, fit, gpu_param, zscore};
+use crate::algo::eigengene::Pca;
 use crate::kind::{
     Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, Resources, RunContext,
 };
@@ -25,28 +26,36 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
         history: "epoch, train_loss, validation_loss, kept",
         weights: "layer, row, col, value (row-major [fan_in, fan_out])",
     ],
-    params: {
-        let mut p = params();
-        p.push(ParamSpec::new("seed", ParamType::count(), json!(0), "seed of the split, weights and batches"));
-        p
-    },
+    params: AeTrainParams::specs(),
 });
+
+kind_params! {
+    /// Params of `ae-train`: the autoencoder's, its GPU and its seed. `pca` is declared as in
+    /// `permutation-test`, where the eigengenes read it; `ae-train` reads it nowhere.
+    pub struct AeTrainParams {
+        #[flatten] ae: AeParams,
+        pca: Pca = pca_param(),
+        gpu: bool = gpu_param(),
+        seed: u64 = ParamSpec::new(ParamType::count(), json!(0), "seed of the split, weights and batches"),
+    }
+}
 
 impl NodeKind for AeTrain {
     fn spec(&self) -> &KindSpec {
         &SPEC
     }
     fn resources(&self, p: &Params) -> Resources {
-        Resources { gpus: usize::from(p.bool("gpu").unwrap_or(false)), ..Resources::default() }
+        Resources { gpus: usize::from(AeTrainParams::decode(p).is_ok_and(|p| p.gpu)), ..Resources::default() }
     }
     /// [`BASE`](crate::kind::memory::BASE) plus 4.5× the inputs: a peak of 881 MiB was measured
     /// for 221 MiB of inputs (README, "Memory").
     fn memory(&self, _params: &Params, inputs: &crate::kind::InputSizes) -> u64 {
         inputs.times(4.5)
     }
-    fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
-        let data = AeData::load(inputs, p.str("cells")?, p.str("train_on")?)?;
-        let fitted = fit(&data, p, p.seed("seed")?, ctx)?;
+    fn run(&self, params: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let p = AeTrainParams::decode(params)?;
+        let data = AeData::load(inputs, &p.ae)?;
+        let fitted = fit(&data, &p.ae, p.gpu, p.seed, ctx)?;
         let train_rows: Vec<usize> = fitted.train.iter().map(|&i| data.used[i]).collect();
         let x_all = zscore(data.tf_log.mapv(|v| v as f32), &train_rows);
         let latent = fitted.ae.encode(x_all.view())?.mapv(f64::from);

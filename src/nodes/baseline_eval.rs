@@ -38,7 +38,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use super::common::{cell_targets, names, outputs};
-use super::declare::ports;
+use super::declare::{kind_params, ports};
 use super::vae_train::{CONTROL_PREDICTION, MODELS};
 use crate::algo::aecd::{centroid, centroid_distance, half_splits, mean_se, paired_wilcoxon, perfect_distance};
 use crate::algo::labels::condition_name;
@@ -81,35 +81,36 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
         pairs: "model_a, model_b, n, statistic, p_value: paired Wilcoxon of every pair of rows",
         dropped: "condition, n_cells, reason: held-out doubles left out",
     ],
-    params: vec![
-        ParamSpec::new(
-            "conditions",
+    params: BaselineParams::specs(),
+});
+
+kind_params! {
+    /// Params of `baseline-eval`.
+    pub struct BaselineParams {
+        conditions: Option<Vec<String>> = ParamSpec::new(
             ParamType::optional(ParamType::StrList),
             json!(null),
             "held-out doubles (A+B); null = doubles of two community TFs (all doubles without communities)",
         ),
-        ParamSpec::new(
-            "min_cells",
+        min_cells: usize = ParamSpec::new(
             ParamType::Int { min: Some(2), max: None },
             json!(20),
             "held-out doubles with fewer observed cells are dropped (listed in `dropped`)",
         ),
-        ParamSpec::new("splits", ParamType::positive(), json!(100), "random half splits of the perfect baseline"),
-        ParamSpec::new("seed", ParamType::count(), json!(0), "seed of the half splits and the control pairing"),
-        ParamSpec::new(
-            "edistance_pcs",
+        splits: usize = ParamSpec::new(ParamType::positive(), json!(100), "random half splits of the perfect baseline"),
+        seed: u64 = ParamSpec::new(ParamType::count(), json!(0), "seed of the half splits and the control pairing"),
+        edistance_pcs: usize = ParamSpec::new(
             ParamType::positive(),
             json!(50),
             "principal components of the energy distance (scPerturb: 50)",
         ),
-        ParamSpec::new(
-            "reference",
+        reference: String = ParamSpec::new(
             ParamType::Str,
             json!("gcrl-vae"),
             "model every other row is tested against (paired two-sided Wilcoxon)",
         ),
-    ],
-});
+    }
+}
 
 impl NodeKind for BaselineEval {
     fn spec(&self) -> &KindSpec {
@@ -123,7 +124,8 @@ impl NodeKind for BaselineEval {
     fn memory(&self, _params: &Params, inputs: &crate::kind::InputSizes) -> u64 {
         inputs.times(7.0)
     }
-    fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
+    fn run(&self, params: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let p = BaselineParams::decode(params)?;
         let expr = SparseMatrix::from_table(&inputs.table("expression")?)?;
         let cells = inputs.table("cells")?;
         if cells.str_column("cell")? != expr.rows {
@@ -156,8 +158,8 @@ impl NodeKind for BaselineEval {
             .filter(|(c, _)| c.split('+').count() == 2)
             .map(|(c, rows)| (c.as_str(), rows.len()))
             .collect();
-        let min_cells = p.usize("min_cells")?;
-        let (conditions, dropped) = held_out(p, &in_scope, &doubles, &predictions, min_cells)?;
+        let min_cells = p.min_cells;
+        let (conditions, dropped) = held_out(p.conditions.as_deref(), &in_scope, &doubles, &predictions, min_cells)?;
         if !dropped.is_empty() {
             let list: Vec<String> = dropped.iter().map(|(c, n)| format!("{c} ({n} cells)")).collect();
             ctx.note(format!(
@@ -183,11 +185,10 @@ impl NodeKind for BaselineEval {
         let predictors = Predictors::new(control, singles, &expr.cols, predictions)?;
         let eval_rows: Vec<usize> =
             controls.iter().copied().chain(conditions.iter().flat_map(|c| by_condition[c].iter().copied())).collect();
-        let pca = Pca::fit(dense(&eval_rows)?.view(), p.usize("edistance_pcs")?)?;
+        let pca = Pca::fit(dense(&eval_rows)?.view(), p.edistance_pcs)?;
         let control_pc = pca.project(control_cells.view());
         let rows = predictors.rows();
-        let seed = p.seed("seed")?;
-        let splits = p.usize("splits")?;
+        let (seed, splits) = (p.seed, p.splits);
         // scores[row][condition][seed], gaps likewise.
         let mut scores: Vec<Vec<Vec<Option<Scores>>>> = vec![Vec::new(); rows.len()];
         let mut gaps: Vec<Vec<Vec<f64>>> = vec![Vec::new(); rows.len()];
@@ -225,7 +226,7 @@ impl NodeKind for BaselineEval {
             }
         }
         let summary = Summary::new(&rows, &scores, &gaps);
-        let table = table_one(p, &predictors, &rows, &summary, &conditions, splits)?;
+        let table = table_one(&p.reference, &predictors, &rows, &summary, &conditions, splits)?;
         let (per_condition, distances) = per_condition_tables(&rows, &summary, &conditions, &by_condition)?;
         let pairs = pairs_table(&rows, &summary)?;
         let dropped = TableBuilder::new()
@@ -489,14 +490,13 @@ fn paired(a: &[f64], b: &[f64]) -> (usize, f64, f64) {
 }
 
 fn table_one(
-    p: &Params,
+    reference: &str,
     predictors: &Predictors,
     rows: &[Row],
     s: &Summary,
     conditions: &[String],
     splits: usize,
 ) -> Result<Table, NodeError> {
-    let reference = p.str("reference")?;
     let ref_index = rows.iter().position(|r| r.name() == reference);
     let mut cols: Vec<Vec<f64>> = vec![Vec::new(); METRICS.len()];
     let (mut se, mut p_value, mut n, mut n_seeds, mut seed_sd, mut singles, mut gap, mut note) =
@@ -656,22 +656,20 @@ fn read_predictions(inputs: &Inputs, genes: &[String]) -> Result<Predictions, No
 /// Held-out doubles with fewer observed cells than `min_cells`: `(condition, cells)`.
 type Dropped = Vec<(String, usize)>;
 
-/// The held-out doubles: the `conditions` list, or every observed double predicted by every
-/// model and `in_scope` (both targets community TFs when `communities` is connected); those
-/// with fewer than `min_cells` cells are returned apart.
+/// The held-out doubles: the `conditions` list, or (`None`) every observed double predicted by
+/// every model and `in_scope` (both targets community TFs when `communities` is connected);
+/// those with fewer than `min_cells` cells are returned apart.
 fn held_out(
-    p: &Params,
+    conditions: Option<&[String]>,
     in_scope: &dyn Fn(&str) -> bool,
     doubles: &BTreeMap<&str, usize>,
     predictions: &Predictions,
     min_cells: usize,
 ) -> Result<(Vec<String>, Dropped), NodeError> {
     let predicted_by_all = |c: &str| predictions.values().flatten().all(|m| m.contains_key(c));
-    let conditions: Vec<String> = if p.value("conditions")?.is_null() {
-        doubles.keys().filter(|c| in_scope(c) && predicted_by_all(c)).map(|c| c.to_string()).collect()
-    } else {
+    let conditions: Vec<String> = if let Some(listed) = conditions {
         let mut list = Vec::new();
-        for c in p.strs("conditions")? {
+        for c in listed {
             let mut parts: Vec<String> = c.split('+').map(|s| s.trim().to_string()).collect();
             parts.sort();
             let name = condition_name(&parts);
@@ -684,6 +682,8 @@ fn held_out(
             list.push(name);
         }
         list
+    } else {
+        doubles.keys().filter(|c| in_scope(c) && predicted_by_all(c)).map(|c| c.to_string()).collect()
     };
     if conditions.is_empty() {
         return Err(NodeError::Input(

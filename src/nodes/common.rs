@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::algo::AlgoError;
 use crate::algo::labels::condition_name;
-use crate::kind::{NodeError, Outputs, ParamSpec, ParamType};
+use crate::kind::{NodeError, Outputs, ParamSpec, ParamType, RunContext};
 use crate::table::{Table, TableBuilder};
 
 /// Builds an [`Outputs`] map from `(port, table)` pairs.
@@ -115,6 +115,15 @@ pub fn train_on_error(what: &str, controls: usize, singles: usize, community_sin
         "{what} trains on controls and single perturbations (`train_on: {rule}`); the cells hold {controls} \
          controls, and {singles_text}"
     ))
+}
+
+/// The GPU a model trains on: none without `gpu`, else the first one the task was assigned.
+pub fn assigned_gpu(gpu: bool, ctx: &RunContext) -> Result<Option<usize>, NodeError> {
+    if !gpu {
+        return Ok(None);
+    }
+    let first = ctx.gpus.first().copied();
+    first.map(Some).ok_or_else(|| NodeError::Input("`gpu: true` but no GPU was assigned".into()))
 }
 
 /// Which cells a model is fitted on.

@@ -6,9 +6,11 @@
 //! drift, and a misspelt param inside a node is a compile error (linfa's `ParamGuard`: checked
 //! params before fitting). The cache key still comes from [`Params`], so typing changes no key.
 
+use serde_json::{Value, json};
+
 use crate::algo::eigengene::Pca;
 use crate::kind::params::Range;
-use crate::kind::{NodeError, Params};
+use crate::kind::{NodeError, ParamSpec, ParamType, Params};
 
 /// A Rust value that a checked param decodes into.
 pub trait FromParam: Sized {
@@ -16,11 +18,25 @@ pub trait FromParam: Sized {
     fn from_param(params: &Params, name: &str) -> Result<Self, NodeError>;
 }
 
+/// A decoded value written back as the checked param it came from (what a shard carries): the
+/// inverse of [`FromParam`], so a shard built from typed values has the same key as one copied
+/// from the checked params.
+pub trait ToParam {
+    /// Sets param `name` to this value's canonical form.
+    fn to_param(&self, params: &mut Params, name: &str);
+}
+
 macro_rules! from_param {
     ($($ty:ty => $get:ident),* $(,)?) => {
         $(impl FromParam for $ty {
             fn from_param(params: &Params, name: &str) -> Result<Self, NodeError> {
                 params.$get(name).map(Into::into)
+            }
+        }
+
+        impl ToParam for $ty {
+            fn to_param(&self, params: &mut Params, name: &str) {
+                params.set(name, json!(self));
             }
         })*
     };
@@ -30,27 +46,40 @@ from_param! {
     bool => bool,
     i64 => i64,
     usize => usize,
-    Option<usize> => opt_usize,
     u64 => seed,
     f64 => f64,
-    Option<f64> => opt_f64,
     String => str,
     Vec<String> => strs,
-    Range => range,
 }
 
-impl FromParam for Option<bool> {
+/// `null` is `None`; any other value is the inner type's.
+impl<T: FromParam> FromParam for Option<T> {
     fn from_param(params: &Params, name: &str) -> Result<Self, NodeError> {
         match params.value(name)? {
-            serde_json::Value::Null => Ok(None),
-            _ => params.bool(name).map(Some),
+            Value::Null => Ok(None),
+            _ => T::from_param(params, name).map(Some),
         }
     }
 }
 
-impl FromParam for Option<String> {
+impl<T: ToParam> ToParam for Option<T> {
+    fn to_param(&self, params: &mut Params, name: &str) {
+        match self {
+            Some(value) => value.to_param(params, name),
+            None => params.set(name, Value::Null),
+        }
+    }
+}
+
+impl FromParam for Range {
     fn from_param(params: &Params, name: &str) -> Result<Self, NodeError> {
-        Ok(params.opt_str(name)?.map(String::from))
+        params.range(name)
+    }
+}
+
+impl ToParam for Range {
+    fn to_param(&self, params: &mut Params, name: &str) {
+        params.set(name, json!({"from": self.from, "to": self.to, "step": self.step}));
     }
 }
 
@@ -61,12 +90,68 @@ impl FromParam for Pca {
     }
 }
 
+impl ToParam for Pca {
+    fn to_param(&self, params: &mut Params, name: &str) {
+        let choice = match self {
+            Pca::Covariance => "covariance",
+            Pca::Correlation => "correlation",
+        };
+        params.set(name, json!(choice));
+    }
+}
+
+/// The spec of a float param `>= 0` (a weight, a noise level, a learning rate) with a default.
+pub fn non_negative(name: &'static str, default: f64, doc: &'static str) -> ParamSpec {
+    ParamSpec::new(name, ParamType::non_negative(), json!(default), doc)
+}
+
+/// The spec of an integer param `>= 0` (a count, an epoch, a seed) with a default.
+pub fn count(name: &'static str, default: usize, doc: &'static str) -> ParamSpec {
+    ParamSpec::new(name, ParamType::count(), json!(default), doc)
+}
+
+/// The struct of [`kind_params!`] and [`shard_params!`] with `decode(&Params)` and
+/// `write(&mut Params)`; `$what` opens each field's doc.
+macro_rules! params_struct {
+    (
+        $what:literal,
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident { $(#[flatten] $group:ident : $gty:ty,)* $($field:ident : $ty:ty),* }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone)]
+        $vis struct $name {
+            $(#[doc = concat!("The params of [`", stringify!($gty), "`], flattened in.")] pub $group: $gty,)*
+            $(#[doc = concat!($what, " `", stringify!($field), "`.")] pub $field: $ty,)*
+        }
+
+        impl $name {
+            /// Every field from its checked param.
+            pub fn decode(params: &$crate::kind::Params) -> Result<Self, $crate::kind::NodeError> {
+                Ok($name {
+                    $($group: <$gty>::decode(params)?,)*
+                    $($field: $crate::nodes::declare::FromParam::from_param(params, stringify!($field))?,)*
+                })
+            }
+
+            /// Sets every field's param in `params`, as [`decode`](Self::decode) read it.
+            pub fn write(&self, params: &mut $crate::kind::Params) {
+                $(self.$group.write(params);)*
+                $($crate::nodes::declare::ToParam::to_param(&self.$field, params, stringify!($field));)*
+            }
+        }
+    };
+}
+pub(crate) use params_struct;
+
 /// Declares a kind's params: a struct with one public field per param and, on it, `specs()`
-/// (the [`ParamSpec`](crate::kind::ParamSpec)s, in field order) and `decode(&Params)`.
+/// (the [`ParamSpec`](crate::kind::ParamSpec)s, in field order), `decode(&Params)` and
+/// `write(&mut Params)` back.
 ///
 /// Each field reads `name: RustType = spec_fn(args…)`: the spec is `spec_fn(“name”, args…)`, so
 /// `ParamSpec::new(ty, default, doc)`, `ParamSpec::required(ty, doc)` or a shared spec function
-/// that takes the name first.
+/// that takes the name first. Leading `#[flatten] group: Group,` fields embed another params
+/// struct: its params come first, under their own names (params that two kinds share).
 ///
 /// ```ignore
 /// kind_params! {
@@ -81,24 +166,23 @@ macro_rules! kind_params {
     (
         $(#[$meta:meta])*
         $vis:vis struct $name:ident {
+            $(#[flatten] $group:ident : $gty:ty,)*
             $($field:ident : $ty:ty = $spec:ident $(:: $spec_tail:ident)* ($($arg:expr),* $(,)?)),* $(,)?
         }
     ) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone)]
-        $vis struct $name {
-            $(#[doc = concat!("Param `", stringify!($field), "`.")] pub $field: $ty,)*
+        $crate::nodes::declare::params_struct! {
+            "Param",
+            $(#[$meta])*
+            $vis struct $name { $(#[flatten] $group: $gty,)* $($field: $ty),* }
         }
 
         impl $name {
             /// The declared params, in field order.
             pub fn specs() -> Vec<$crate::kind::ParamSpec> {
-                vec![$($spec $(:: $spec_tail)* (stringify!($field), $($arg),*)),*]
-            }
-
-            /// Every field from its checked param.
-            pub fn decode(params: &$crate::kind::Params) -> Result<Self, $crate::kind::NodeError> {
-                Ok($name { $($field: $crate::nodes::declare::FromParam::from_param(params, stringify!($field))?,)* })
+                let mut specs: Vec<$crate::kind::ParamSpec> = Vec::new();
+                $(specs.extend(<$gty>::specs());)*
+                specs.extend([$($spec $(:: $spec_tail)* (stringify!($field), $($arg),*)),*]);
+                specs
             }
         }
     };
@@ -124,26 +208,25 @@ macro_rules! ports {
 pub(crate) use ports;
 
 /// Declares the params of one shard of a sharded kind (its cache key): a struct with `params()`,
-/// the [`Params`] a [`Shard`](crate::kind::Shard) carries, and `decode(&Params)` back.
+/// the [`Params`] a [`Shard`](crate::kind::Shard) carries, and `decode(&Params)` back. Leading
+/// `#[flatten] group: Group,` fields embed a [`kind_params!`] struct, as there.
 macro_rules! shard_params {
-    ($(#[$meta:meta])* $vis:vis struct $name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone)]
-        $vis struct $name {
-            $(#[doc = concat!("Shard param `", stringify!($field), "`.")] pub $field: $ty,)*
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident { $(#[flatten] $group:ident : $gty:ty,)* $($field:ident : $ty:ty),* $(,)? }
+    ) => {
+        $crate::nodes::declare::params_struct! {
+            "Shard param",
+            $(#[$meta])*
+            $vis struct $name { $(#[flatten] $group: $gty,)* $($field: $ty),* }
         }
 
         impl $name {
             /// The shard's params, as its [`Shard`](crate::kind::Shard) carries them.
             pub fn params(&self) -> $crate::kind::Params {
                 let mut params = $crate::kind::Params::default();
-                $(params.set(stringify!($field), serde_json::json!(self.$field));)*
+                self.write(&mut params);
                 params
-            }
-
-            /// Every field from the shard's params.
-            pub fn decode(params: &$crate::kind::Params) -> Result<Self, $crate::kind::NodeError> {
-                Ok($name { $($field: $crate::nodes::declare::FromParam::from_param(params, stringify!($field))?,)* })
             }
         }
     };
@@ -197,6 +280,11 @@ mod tests {
         }
         use crate::nodes::*;
         decodes!(
+            ae_train::AeTrainParams,
+            baseline_eval::BaselineParams,
+            gcrl_ae::AeParams,
+            permutation_test::PermutationParams,
+            vae_train::VaeParams,
             diag::NumbersParams,
             diag::SumParams,
             diag::SweepParams,

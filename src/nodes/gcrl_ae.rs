@@ -11,12 +11,13 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::json;
 
 use super::common::{
-    FIT_CELLS, cell_targets, dense_columns, extra_tf_columns, fitting_rows, pca_param, train_on_error, train_on_param,
+    FIT_CELLS, assigned_gpu, cell_targets, dense_columns, extra_tf_columns, fitting_rows, train_on_error,
+    train_on_param,
 };
-use super::declare::ports;
+use super::declare::{kind_params, ports};
 use crate::algo::eigengene::{EigengeneModel, Pca, fit_eigengenes};
 use crate::algo::random::split_rows;
-use crate::kind::{Inputs, NodeError, ParamSpec, ParamType, Params, PortSpec, RunContext};
+use crate::kind::{Inputs, NodeError, ParamSpec, ParamType, PortSpec, RunContext};
 use crate::models::ae::{AeConfig, TrainedAe, train};
 use crate::table::{Communities, Edges, SparseMatrix, Table};
 
@@ -33,46 +34,45 @@ pub fn ae_ports() -> Vec<PortSpec> {
     ]
 }
 
-/// The autoencoder's params with the paper's defaults (method.md §6.1).
-pub fn params() -> Vec<ParamSpec> {
-    vec![
-        ParamSpec::new("epochs", ParamType::positive(), json!(100), "passes over the training cells"),
-        ParamSpec::new("batch", ParamType::positive(), json!(1024), "cells per Adam step"),
-        ParamSpec::new("lr", ParamType::Float { min: Some(0.0), max: None }, json!(1e-3), "Adam step size"),
-        ParamSpec::new("hidden", ParamType::positive(), json!(64), "encoder hidden width"),
-        ParamSpec::new(
-            "validation",
+kind_params! {
+    /// The params `ae-train` and `permutation-test` share, with the paper's defaults (method.md
+    /// §6.1): the autoencoder's training and the cells it and the eigengenes see. A
+    /// permutation-test run is keyed by them.
+    pub struct AeParams {
+        epochs: usize = ParamSpec::new(ParamType::positive(), json!(100), "passes over the training cells"),
+        batch: usize = ParamSpec::new(ParamType::positive(), json!(1024), "cells per Adam step"),
+        lr: f64 = ParamSpec::new(ParamType::Float { min: Some(0.0), max: None }, json!(1e-3), "Adam step size"),
+        hidden: usize = ParamSpec::new(ParamType::positive(), json!(64), "encoder hidden width"),
+        validation: f64 = ParamSpec::new(
             ParamType::Float { min: Some(0.0), max: Some(0.9) },
             json!(0.1),
             "fraction of cells held out to choose the epoch and score T-MEX",
         ),
-        ParamSpec::new(
-            "cells",
+        cells: String = ParamSpec::new(
             ParamType::Choice(FIT_CELLS),
             json!("training"),
             "cells (with `cells`) the eigengenes are fitted on: training = controls + singles",
         ),
-        train_on_param("train_on"),
-        pca_param("pca"),
-        ParamSpec::new("gpu", ParamType::Bool, json!(false), "train on a GPU slot (needs the `cuda` build)"),
-    ]
+        train_on: String = train_on_param(),
+    }
 }
 
-/// The autoencoder settings in `p` for latent dimension `latent` and seed `seed`.
-pub fn config(p: &Params, latent: usize, seed: u64, ctx: &RunContext) -> Result<AeConfig, NodeError> {
-    let gpu = if p.bool("gpu")? {
-        Some(*ctx.gpus.first().ok_or_else(|| NodeError::Input("`gpu: true` but no GPU was assigned".into()))?)
-    } else {
-        None
-    };
+/// The `gpu` param of the autoencoder kinds.
+pub fn gpu_param(name: &'static str) -> ParamSpec {
+    ParamSpec::new(name, ParamType::Bool, json!(false), "train on a GPU slot (needs the `cuda` build)")
+}
+
+/// The autoencoder settings of `p` for latent dimension `latent` and seed `seed`, on the GPU
+/// the task was given when `gpu`.
+pub fn config(p: &AeParams, gpu: bool, latent: usize, seed: u64, ctx: &RunContext) -> Result<AeConfig, NodeError> {
     Ok(AeConfig {
         latent,
-        hidden: p.usize("hidden")?,
-        epochs: p.usize("epochs")?,
-        batch: p.usize("batch")?,
-        lr: p.f64("lr")?,
+        hidden: p.hidden,
+        epochs: p.epochs,
+        batch: p.batch,
+        lr: p.lr,
         seed,
-        gpu,
+        gpu: assigned_gpu(gpu, ctx)?,
     })
 }
 
@@ -104,9 +104,9 @@ pub struct AeData {
 }
 
 impl AeData {
-    /// Reads expression, communities, cells and the optional GRN; `fit_cells` and `train_on` as
-    /// the params of those names.
-    pub fn load(inputs: &Inputs, fit_cells: &str, train_on: &str) -> Result<AeData, NodeError> {
+    /// Reads expression, communities, cells and the optional GRN, choosing cells by `p.cells`
+    /// (the eigengenes' fit) and `p.train_on` (the autoencoder's).
+    pub fn load(inputs: &Inputs, p: &AeParams) -> Result<AeData, NodeError> {
         let expr = SparseMatrix::from_table(&inputs.table("expression")?)?;
         let comm = Communities::from_table(&inputs.table("communities")?)?;
         let index: HashMap<&str, usize> = expr.cols.iter().enumerate().map(|(i, g)| (g.as_str(), i)).collect();
@@ -149,8 +149,8 @@ impl AeData {
         let other_cols = extra_tf_columns(&index, inputs.opt_table("tfs")?.as_ref(), &tf_cols)?;
         let cells_table = inputs.opt_table("cells")?;
         let all_rows: Vec<usize> = (0..expr.rows.len()).collect();
-        let fit_rows = fitting_rows(cells_table.as_ref(), &expr.rows, fit_cells)?;
-        let used = training_cells(cells_table.as_ref(), &tfs, expr.rows.len(), train_on)?;
+        let fit_rows = fitting_rows(cells_table.as_ref(), &expr.rows, &p.cells)?;
+        let used = training_cells(cells_table.as_ref(), &tfs, expr.rows.len(), &p.train_on)?;
         Ok(AeData {
             tf_log: dense_columns(&expr, &all_rows, &tf_cols)?,
             other_tf_log: dense_columns(&expr, &all_rows, &other_cols)?,
@@ -240,10 +240,10 @@ pub struct Fitted {
 }
 
 /// Splits, scales and trains the autoencoder with seed `seed` (split and weights).
-pub fn fit(data: &AeData, p: &Params, seed: u64, ctx: &RunContext) -> Result<Fitted, NodeError> {
-    let (train_rows, validation) = data.split(p.f64("validation")?, seed);
+pub fn fit(data: &AeData, p: &AeParams, gpu: bool, seed: u64, ctx: &RunContext) -> Result<Fitted, NodeError> {
+    let (train_rows, validation) = data.split(p.validation, seed);
     let (x, y) = data.scaled(&train_rows);
-    let cfg = config(p, data.k() + 1, seed, ctx)?;
+    let cfg = config(p, gpu, data.k() + 1, seed, ctx)?;
     let ae = train(x.view(), y.view(), &train_rows, &validation, &cfg)?;
     let latent = ae.encode(x.view())?.mapv(f64::from);
     Ok(Fitted { ae, train: train_rows, validation, latent })

@@ -23,12 +23,11 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::common::outputs;
-use super::declare::FromParam;
-use super::declare::ports;
-use super::gcrl_ae::{AeData, ae_ports, eigengene_model, fit, params};
+use super::common::{outputs, pca_param};
+use super::declare::{kind_params, ports, shard_params};
+use super::gcrl_ae::{AeData, AeParams, ae_ports, eigengene_model, fit, gpu_param};
 use crate::algo::eigengene::Pca;
 use crate::algo::permutation::{Bootstrap, paired_permutation};
 use crate::algo::random::derive_seed;
@@ -46,9 +45,6 @@ pub struct PermutationTest;
 const RUN: u64 = 0;
 const SHUFFLE: u64 = 2;
 const BOOTSTRAP: u64 = 3;
-
-/// Params that only the reduce step reads (not part of a run's shard key).
-const REDUCE_ONLY: [&str; 4] = ["seeds", "permutations", "bootstrap", "pca"];
 
 /// Coverage of the effect-size interval.
 const LEVEL: f64 = 0.95;
@@ -68,66 +64,73 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
         summary: "true_mean, true_sd, null_mean, null_sd, effect_size, effect_ci_low, effect_ci_high, p_perm, \
              permutations, t, p_t (technical reproducibility), runs, bootstrap",
     ],
-    params: {
-        let mut p = params();
-        p.extend([
-            ParamSpec::new(
-                "seeds",
-                ParamType::Int { min: Some(2), max: Some(MAX_TASKS) },
-                json!(100),
-                "autoencoder runs; every labelling is scored on all of them",
-            ),
-            ParamSpec::new(
-                "permutations",
-                ParamType::Int { min: Some(2), max: Some(MAX_TASKS) },
-                json!(1000),
-                "size-preserving label permutations",
-            ),
-            ParamSpec::new(
-                "bootstrap",
-                ParamType::tasks(),
-                json!(2000),
-                "bootstrap replicates of the effect-size interval (runs and permutations resampled)",
-            ),
-            ParamSpec::new("seed", ParamType::count(), json!(0), "master seed of every run, shuffle and bootstrap"),
-        ]);
-        p
-    },
+    params: PermutationParams::specs(),
 });
+
+kind_params! {
+    /// Params of `permutation-test`.
+    pub struct PermutationParams {
+        #[flatten] ae: AeParams,
+        pca: Pca = pca_param(),
+        gpu: bool = gpu_param(),
+        seeds: usize = ParamSpec::new(
+            ParamType::Int { min: Some(2), max: Some(MAX_TASKS) },
+            json!(100),
+            "autoencoder runs; every labelling is scored on all of them",
+        ),
+        permutations: usize = ParamSpec::new(
+            ParamType::Int { min: Some(2), max: Some(MAX_TASKS) },
+            json!(1000),
+            "size-preserving label permutations",
+        ),
+        bootstrap: usize = ParamSpec::new(
+            ParamType::tasks(),
+            json!(2000),
+            "bootstrap replicates of the effect-size interval (runs and permutations resampled)",
+        ),
+        seed: u64 = ParamSpec::new(ParamType::count(), json!(0), "master seed of every run, shuffle and bootstrap"),
+    }
+}
+
+shard_params! {
+    /// One autoencoder run, keyed by what its training reads: the autoencoder's params, the GPU
+    /// choice, the master seed and the run's index. `seeds`, `permutations`, `bootstrap` and
+    /// `pca` are the reduce step's alone, so changing them trains nothing.
+    struct RunShard {
+        #[flatten] ae: AeParams,
+        gpu: bool,
+        seed: u64,
+        run: usize,
+    }
+}
 
 impl NodeKind for PermutationTest {
     fn spec(&self) -> &KindSpec {
         &SPEC
     }
     fn resources(&self, p: &Params) -> Resources {
-        Resources { gpus: usize::from(p.bool("gpu").unwrap_or(false)), ..Resources::default() }
+        Resources { gpus: usize::from(PermutationParams::decode(p).is_ok_and(|p| p.gpu)), ..Resources::default() }
     }
     /// [`BASE`](crate::kind::memory::BASE) plus 5× the inputs: peaks of 894–1002 MiB were measured
     /// for 221 MiB of inputs (README, "Memory").
     fn memory(&self, _params: &Params, inputs: &crate::kind::InputSizes) -> u64 {
         inputs.times(5.0)
     }
-    fn shards(&self, p: &Params) -> Result<Option<Vec<Shard>>, NodeError> {
-        let seeds = p.usize("seeds")?;
-        let shared: Vec<(&String, &Value)> =
-            p.map().iter().filter(|(k, _)| !REDUCE_ONLY.contains(&k.as_str())).collect();
-        let shards = (0..seeds)
+    fn shards(&self, params: &Params) -> Result<Option<Vec<Shard>>, NodeError> {
+        let p = PermutationParams::decode(params)?;
+        let shards = (0..p.seeds)
             .map(|run| {
-                let mut sp = Params::default();
-                for (k, v) in &shared {
-                    sp.set(k, (*v).clone());
-                }
-                sp.set("run", json!(run));
-                Shard { label: format!("run={run}"), params: sp }
+                let shard = RunShard { ae: p.ae.clone(), gpu: p.gpu, seed: p.seed, run };
+                Shard { label: format!("run={run}"), params: shard.params() }
             })
             .collect();
         Ok(Some(shards))
     }
     fn run_shard(&self, sp: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
-        let data = AeData::load(inputs, sp.str("cells")?, sp.str("train_on")?)?;
-        let run = sp.usize("run")?;
-        let seed = derive_seed(sp.seed("seed")?, &[RUN, run as u64]);
-        let fitted = fit(&data, sp, seed, ctx)?;
+        let RunShard { ae, gpu, seed: master, run } = RunShard::decode(sp)?;
+        let data = AeData::load(inputs, &ae)?;
+        let seed = derive_seed(master, &[RUN, run as u64]);
+        let fitted = fit(&data, &ae, gpu, seed, ctx)?;
         let x = data.all_tf_log(&data.used);
         let train = Moments::of(x.view(), fitted.latent.view(), &fitted.train)?;
         let validation = Moments::of(x.view(), fitted.latent.view(), &fitted.validation)?;
@@ -144,18 +147,19 @@ impl NodeKind for PermutationTest {
             ("validation", scatter_table(&validation, &names)?),
         ]))
     }
-    fn run(&self, p: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
-        let data = AeData::load(inputs, p.str("cells")?, p.str("train_on")?)?;
+    fn run(&self, params: &Params, inputs: &Inputs, _ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let p = PermutationParams::decode(params)?;
+        let data = AeData::load(inputs, &p.ae)?;
         let runs = inputs.shards().iter().map(|shard| RunMoments::read(shard, &data)).collect::<Result<Vec<_>, _>>()?;
-        let master = p.seed("seed")?;
-        let labellings = labellings(&data.labels, p.usize("permutations")?, master);
-        let pca = Pca::from_param(p, "pca")?;
-        let scores: Vec<Vec<RunScore>> =
-            labellings.par_iter().map(|labels| score_labelling(&data, labels, pca, &runs)).collect::<Result<_, _>>()?;
+        let master = p.seed;
+        let labellings = labellings(&data.labels, p.permutations, master);
+        let scores: Vec<Vec<RunScore>> = labellings
+            .par_iter()
+            .map(|labels| score_labelling(&data, labels, p.pca, &runs))
+            .collect::<Result<_, _>>()?;
         let val = |l: &[RunScore]| l.iter().map(|s| s.tmex_val).collect::<Vec<f64>>();
         let null: Vec<Vec<f64>> = scores[1..].iter().map(|l| val(l)).collect();
-        let bootstrap =
-            Bootstrap { replicates: p.usize("bootstrap")?, level: LEVEL, seed: derive_seed(master, &[BOOTSTRAP]) };
+        let bootstrap = Bootstrap { replicates: p.bootstrap, level: LEVEL, seed: derive_seed(master, &[BOOTSTRAP]) };
         let s = paired_permutation(&val(&scores[0]), &null, bootstrap)?;
         let summary = TableBuilder::new()
             .f64("true_mean", vec![s.true_mean])
@@ -398,6 +402,32 @@ mod tests {
             assert!(err.contains("1000000"), "{name}: {err}");
             assert!(spec.ty.check(&serde_json::json!(1_000_000)).is_ok(), "{name}");
         }
+    }
+
+    /// A run's shard is keyed by the checked params less those of the reduce step alone, plus
+    /// its index: what it was before the params were typed, so cached runs stay valid.
+    #[test]
+    fn a_runs_shard_carries_the_checked_params_but_the_reduce_steps_and_its_index() {
+        let mut params = Params::default();
+        for s in PermutationTest.params() {
+            params.set(s.name, s.ty.check(s.default.as_ref().unwrap()).unwrap());
+        }
+        for (name, value) in [("lr", json!(0.25)), ("gpu", json!(true)), ("seed", json!(7)), ("seeds", json!(3))] {
+            params.set(name, value);
+        }
+        params.set("pca", json!("correlation"));
+        let shards = PermutationTest.shards(&params).unwrap().unwrap();
+        assert_eq!(shards.len(), 3);
+        for (run, shard) in shards.iter().enumerate() {
+            let mut want = params.map().clone();
+            want.retain(|k, _| !["seeds", "permutations", "bootstrap", "pca"].contains(&k.as_str()));
+            want.insert("run".into(), json!(run));
+            assert_eq!(shard.params.canonical(), Params::from_map(want).canonical());
+            assert_eq!(shard.label, format!("run={run}"));
+        }
+        params.set("seeds", json!("many"));
+        let e = PermutationTest.shards(&params).unwrap_err().to_string();
+        assert!(e.contains("param `seeds`"), "{e}");
     }
 
     #[test]

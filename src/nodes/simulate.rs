@@ -4,21 +4,13 @@ use serde_json::json;
 use std::sync::LazyLock;
 
 use super::common::{cells_table, check_memory, outputs};
-use super::declare::{kind_params, ports};
+use super::declare::{count, kind_params, non_negative, ports};
 use crate::algo::simulate::{Model, Perturbation, SimParams, simulate};
 use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, RunContext};
 use crate::table::{Communities, Edges, SparseMatrix, TableBuilder};
 
 /// The `simulate` kind.
 pub struct Simulate;
-
-fn float(name: &'static str, default: f64, doc: &'static str) -> ParamSpec {
-    ParamSpec::new(name, ParamType::non_negative(), json!(default), doc)
-}
-
-fn count(name: &'static str, default: usize, doc: &'static str) -> ParamSpec {
-    ParamSpec::new(name, ParamType::count(), json!(default), doc)
-}
 
 static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
     name: "simulate",
@@ -71,17 +63,17 @@ kind_params! {
             json!("overexpression"),
             "direction of every perturbation",
         ),
-        effect_size: f64 = float(SimParams::default().effect_size, "shift of a perturbed TF's drive"),
+        effect_size: f64 = non_negative(SimParams::default().effect_size, "shift of a perturbed TF's drive"),
         interaction: f64 = ParamSpec::new(
             ParamType::Float { min: None, max: None },
             json!(SimParams::default().interaction),
             "extra shift in doubles (0 = additive)",
         ),
-        drive_noise: f64 = float(SimParams::default().drive_noise, "sd of cell-to-cell noise of TF drives"),
-        target_noise: f64 = float(SimParams::default().target_noise, "sd of target-state noise"),
-        library_size: f64 = float(SimParams::default().library_size, "median total counts per cell"),
-        library_log_sd: f64 = float(SimParams::default().library_log_sd, "sd of log library size"),
-        dispersion: f64 = float(SimParams::default().dispersion, "negative-binomial θ (variance = μ + μ²/θ)"),
+        drive_noise: f64 = non_negative(SimParams::default().drive_noise, "sd of cell-to-cell noise of TF drives"),
+        target_noise: f64 = non_negative(SimParams::default().target_noise, "sd of target-state noise"),
+        library_size: f64 = non_negative(SimParams::default().library_size, "median total counts per cell"),
+        library_log_sd: f64 = non_negative(SimParams::default().library_log_sd, "sd of log library size"),
+        dispersion: f64 = non_negative(SimParams::default().dispersion, "negative-binomial θ (variance = μ + μ²/θ)"),
         model: String = ParamSpec::new(
             ParamType::Choice(&["linear", "saturating"]),
             json!("linear"),

@@ -10,8 +10,8 @@ use arrow_array::StringArray;
 use ndarray::{Array2, Axis};
 use serde_json::json;
 
-use super::common::{cell_targets, outputs, train_on_error, train_on_param};
-use super::declare::ports;
+use super::common::{assigned_gpu, cell_targets, outputs, train_on_error, train_on_param};
+use super::declare::{count, kind_params, non_negative, ports};
 use crate::algo::labels::condition_name;
 use crate::kind::{
     Inputs, KindSpec, NodeError, NodeKind, Outputs, ParamSpec, ParamType, Params, Resources, RunContext,
@@ -28,14 +28,6 @@ pub const MODELS: &[&str] = &["gcrl-vae", "id-vae", "d-vae"];
 
 /// The `condition` of the predictions row of no intervention (the model's control).
 pub const CONTROL_PREDICTION: &str = "ctrl";
-
-fn float(name: &'static str, default: f64, doc: &'static str) -> ParamSpec {
-    ParamSpec::new(name, ParamType::non_negative(), json!(default), doc)
-}
-
-fn count(name: &'static str, default: usize, doc: &'static str) -> ParamSpec {
-    ParamSpec::new(name, ParamType::count(), json!(default), doc)
-}
 
 static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
     name: "vae-train",
@@ -57,98 +49,98 @@ static SPEC: LazyLock<KindSpec> = LazyLock::new(|| KindSpec {
         predictions: "condition, model, n_cells, then the predicted centroid per gene; last the `ctrl` row \
             (no intervention)",
     ],
-    params: vec![
-        ParamSpec::new("model", ParamType::Choice(MODELS), json!("gcrl-vae"), "which model"),
-        count("seed", 0, "random seed (initialisation, pairing, batches, noise)"),
-        ParamSpec::new("epochs", ParamType::positive(), json!(100), "training epochs T"),
-        ParamSpec::new("batch_size", ParamType::positive(), json!(32), "cells per single-target batch"),
-        float("learning_rate", 1e-3, "Adam learning rate"),
-        ParamSpec::new("hidden", ParamType::positive(), json!(128), "hidden width of every block"),
-        ParamSpec::new("latent", ParamType::optional(ParamType::positive()), json!(null), "override d"),
-        ParamSpec::new(
-            "matching",
+    params: VaeParams::specs(),
+});
+
+kind_params! {
+    /// Params of `vae-train`.
+    pub struct VaeParams {
+        model: String = ParamSpec::new(ParamType::Choice(MODELS), json!("gcrl-vae"), "which model"),
+        seed: u64 = count(0, "random seed (initialisation, pairing, batches, noise)"),
+        epochs: usize = ParamSpec::new(ParamType::positive(), json!(100), "training epochs T"),
+        batch_size: usize = ParamSpec::new(ParamType::positive(), json!(32), "cells per single-target batch"),
+        learning_rate: f64 = non_negative(1e-3, "Adam learning rate"),
+        hidden: usize = ParamSpec::new(ParamType::positive(), json!(128), "hidden width of every block"),
+        latent: Option<usize> = ParamSpec::new(ParamType::optional(ParamType::positive()), json!(null), "override d"),
+        matching: String = ParamSpec::new(
             ParamType::Choice(&["centroid", "mmd"]),
             json!("centroid"),
             "centroid MSE (paper) or the reference's MMD",
         ),
-        float("alpha_max", 20.0, "maximum weight α of the matching term"),
-        count("alpha_start", 5, "first epoch of the α (and alignment) ramp"),
-        ParamSpec::new(
-            "alpha_end",
+        alpha_max: f64 = non_negative(20.0, "maximum weight α of the matching term"),
+        alpha_start: usize = count(5, "first epoch of the α (and alignment) ramp"),
+        alpha_end: Option<usize> = ParamSpec::new(
             ParamType::optional(ParamType::count()),
             json!(null),
             "first epoch at alpha_max; null = ⌊epochs/2⌋",
         ),
-        float("beta_max", 2.0, "KL weight β (A.6: 2.0); the maximum with a ramp"),
-        ParamSpec::new(
-            "beta_start",
+        beta_max: f64 = non_negative(2.0, "KL weight β (A.6: 2.0); the maximum with a ramp"),
+        beta_start: Option<usize> = ParamSpec::new(
             ParamType::optional(ParamType::count()),
             json!(null),
             "first epoch of a β ramp to the last epoch (reference code: 10); null = constant β (A.6)",
         ),
-        ParamSpec::new(
-            "temp_max",
+        temp_max: f64 = ParamSpec::new(
             ParamType::Float { min: Some(1e-6), max: None },
             json!(5.0),
             "final softmax/Sinkhorn temperature (also used to predict)",
         ),
-        count("temp_start", 5, "first epoch of the temperature ramp"),
-        float("l1", 1e-3, "L1 coefficient λ"),
-        ParamSpec::new(
-            "l1_on",
+        temp_start: usize = count(5, "first epoch of the temperature ramp"),
+        l1: f64 = non_negative(1e-3, "L1 coefficient λ"),
+        l1_on: String = ParamSpec::new(
             ParamType::Choice(&["dag", "decoder"]),
             json!("decoder"),
             "L1 on the decoder weights (A.6, default) or the latent DAG (reference code)",
         ),
-        float("align_weight", 1.0, "λ_MCC of gcrl-vae's alignment loss (ramped like α)"),
-        float("mmd_sigma", 1000.0, "MMD bandwidth scale"),
-        ParamSpec::new("mmd_kernels", ParamType::positive(), json!(10), "MMD kernels"),
-        count("sinkhorn_iterations", 20, "Sinkhorn normalisations of gcrl-vae's soft permutation"),
-        ParamSpec::new(
-            "routing",
+        align_weight: f64 = non_negative(1.0, "λ_MCC of gcrl-vae's alignment loss (ramped like α)"),
+        mmd_sigma: f64 = non_negative(1000.0, "MMD bandwidth scale"),
+        mmd_kernels: usize = ParamSpec::new(ParamType::positive(), json!(10), "MMD kernels"),
+        sinkhorn_iterations: usize = count(20, "Sinkhorn normalisations of gcrl-vae's soft permutation"),
+        routing: String = ParamSpec::new(
             ParamType::Choice(&["hard", "prior"]),
             json!("hard"),
             "gcrl-vae: hard = a target shifts the latent π(community), no interventional encoder (method.md §7.3); \
              prior = the encoder assigns, pulled towards π(community) by prior_weight · KL",
         ),
-        float("prior_weight", 1.0, "weight of gcrl-vae's KL(encoder assignment ‖ π(community)) under routing: prior"),
-        ParamSpec::new(
-            "checkpoint",
+        prior_weight: f64 = non_negative(
+            1.0,
+            "weight of gcrl-vae's KL(encoder assignment ‖ π(community)) under routing: prior",
+        ),
+        checkpoint: String = ParamSpec::new(
             ParamType::Choice(&["best", "last"]),
             json!("best"),
             "keep the epoch with the lowest unweighted loss, or the last",
         ),
-        ParamSpec::new(
-            "predict",
+        predict: Option<Vec<String>> = ParamSpec::new(
             ParamType::optional(ParamType::StrList),
             json!(null),
             "conditions (A+B) to predict; null = every observed combination of training targets",
         ),
-        ParamSpec::new(
-            "predict_cells",
+        predict_cells: usize = ParamSpec::new(
             ParamType::positive(),
             json!(500),
             "generated cells for a requested condition that has no observed cells",
         ),
-        train_on_param("train_on"),
-        ParamSpec::new("gpu", ParamType::Bool, json!(false), "train on a GPU slot (needs the cuda feature)"),
-    ],
-});
+        train_on: String = train_on_param(),
+        gpu: bool = ParamSpec::new(ParamType::Bool, json!(false), "train on a GPU slot (needs the cuda feature)"),
+    }
+}
 
 impl NodeKind for VaeTrain {
     fn spec(&self) -> &KindSpec {
         &SPEC
     }
     fn resources(&self, p: &Params) -> Resources {
-        Resources { gpus: usize::from(p.bool("gpu").unwrap_or(false)), ..Default::default() }
+        Resources { gpus: usize::from(VaeParams::decode(p).is_ok_and(|p| p.gpu)), ..Default::default() }
     }
     /// [`BASE`](crate::kind::memory::BASE) plus 4.5× the inputs, as `ae-train`: a peak of 84 MiB was
     /// measured for 21.9 MiB of inputs (README, "Memory").
     fn memory(&self, _params: &Params, inputs: &crate::kind::InputSizes) -> u64 {
         inputs.times(4.5)
     }
-    fn run(&self, p: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
-        let model = match p.str("model")? {
+    fn run(&self, params: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
+        let p = VaeParams::decode(params)?;
+        let model = match p.model.as_str() {
             "gcrl-vae" => VaeModel::Gcrl,
             "id-vae" => VaeModel::Informed,
             _ => VaeModel::Discrepancy,
@@ -167,8 +159,8 @@ impl NodeKind for VaeTrain {
             Some(t) => Some(Communities::new(&t)?),
             None => None,
         };
-        let keep = |t: &str| match (&communities, p.str("train_on")) {
-            (Some(c), Ok("communities")) => c.of_tf.contains_key(t),
+        let keep = |t: &str| match (&communities, p.train_on.as_str()) {
+            (Some(c), "communities") => c.of_tf.contains_key(t),
             _ => true,
         };
         let setup = Setup::new(&targets_of, keep).map_err(|(controls, singles, kept)| {
@@ -177,7 +169,7 @@ impl NodeKind for VaeTrain {
                 controls,
                 singles,
                 kept,
-                if communities.is_some() { p.str("train_on").unwrap_or("all") } else { "all" },
+                if communities.is_some() { p.train_on.as_str() } else { "all" },
             )
         })?;
         let gcrl = match model {
@@ -188,43 +180,43 @@ impl NodeKind for VaeTrain {
             }
             _ => None,
         };
-        let latent = match (p.opt_usize("latent")?, model, &communities) {
+        let latent = match (p.latent, model, &communities) {
             (Some(d), ..) => d,
             (None, VaeModel::Discrepancy, _) => setup.targets.len(),
             (None, _, Some(c)) => c.ids.len() + 1,
-            (None, _, None) => return Err(need(p.str("model")?, "communities")),
+            (None, _, None) => return Err(need(&p.model, "communities")),
         };
-        let epochs = p.usize("epochs")?;
+        let epochs = p.epochs;
         let config = VaeConfig {
             model,
             latent,
-            hidden: p.usize("hidden")?,
-            batch_size: p.usize("batch_size")?,
-            learning_rate: p.f64("learning_rate")?,
+            hidden: p.hidden,
+            batch_size: p.batch_size,
+            learning_rate: p.learning_rate,
             schedule: Schedule {
                 epochs,
-                alpha_max: p.f64("alpha_max")?,
-                alpha_start: p.usize("alpha_start")?,
-                alpha_end: p.opt_usize("alpha_end")?.unwrap_or(epochs / 2),
-                beta_max: p.f64("beta_max")?,
-                beta_start: p.opt_usize("beta_start")?,
-                temp_max: p.f64("temp_max")?,
-                temp_start: p.usize("temp_start")?,
-                align_max: if model == VaeModel::Gcrl { p.f64("align_weight")? } else { 0.0 },
+                alpha_max: p.alpha_max,
+                alpha_start: p.alpha_start,
+                alpha_end: p.alpha_end.unwrap_or(epochs / 2),
+                beta_max: p.beta_max,
+                beta_start: p.beta_start,
+                temp_max: p.temp_max,
+                temp_start: p.temp_start,
+                align_max: if model == VaeModel::Gcrl { p.align_weight } else { 0.0 },
             },
-            matching: match p.str("matching")? {
-                "mmd" => Matching::Mmd { sigma: p.f64("mmd_sigma")?, kernels: p.usize("mmd_kernels")? },
+            matching: match p.matching.as_str() {
+                "mmd" => Matching::Mmd { sigma: p.mmd_sigma, kernels: p.mmd_kernels },
                 _ => Matching::Centroid,
             },
-            l1: p.f64("l1")?,
-            sparsity: if p.str("l1_on")? == "decoder" { Sparsity::Decoder } else { Sparsity::Dag },
-            sinkhorn_iterations: p.usize("sinkhorn_iterations")?,
-            routing: match p.str("routing")? {
-                "prior" => Routing::Prior { weight: p.f64("prior_weight")? },
+            l1: p.l1,
+            sparsity: if p.l1_on == "decoder" { Sparsity::Decoder } else { Sparsity::Dag },
+            sinkhorn_iterations: p.sinkhorn_iterations,
+            routing: match p.routing.as_str() {
+                "prior" => Routing::Prior { weight: p.prior_weight },
                 _ => Routing::Hard,
             },
-            keep_best: p.str("checkpoint")? == "best",
-            seed: p.seed("seed")?,
+            keep_best: p.checkpoint == "best",
+            seed: p.seed,
         };
         let data = VaeData {
             genes: &expr.csr,
@@ -235,22 +227,16 @@ impl NodeKind for VaeTrain {
             controls: &setup.controls,
             singles: &setup.singles,
         };
-        // A GPU task runs on its assigned GPU (the first one when the executor named none).
-        let gpu = match (p.bool("gpu")?, ctx.gpus.first()) {
-            (false, _) => None,
-            (true, Some(&ordinal)) => Some(ordinal),
-            (true, None) => return Err(NodeError::Input("`gpu: true` but no GPU was assigned".into())),
-        };
-        let device = train_device(gpu)?;
+        let device = train_device(assigned_gpu(p.gpu, ctx)?)?;
         let trained = train(&config, &data, &device)?;
-        let requested = setup.requested(p)?;
+        let requested = setup.requested(p.predict.as_deref())?;
         Ok(outputs([
             ("model", weights_table(&trained)?),
             ("history", history_table(&trained)?),
             ("latent", latent_table(&trained, &data, &expr.rows)?),
             ("dag", dag_table(&trained)?),
-            ("assignment", assignment_table(&trained, &data, &setup.targets, gcrl.as_ref(), p.str("routing")?)?),
-            ("predictions", predictions_table(&trained, &data, &setup, &requested, p, &expr.cols)?),
+            ("assignment", assignment_table(&trained, &data, &setup.targets, gcrl.as_ref(), &p.routing)?),
+            ("predictions", predictions_table(&trained, &data, &setup, &requested, &p, &expr.cols)?),
         ]))
     }
 }
@@ -303,16 +289,16 @@ impl Setup {
         Ok(Setup { targets, controls, singles, conditions })
     }
 
-    /// The conditions to predict, as target indices: the `predict` list, or every observed
-    /// condition whose targets were all trained on.
-    fn requested(&self, p: &Params) -> Result<Vec<(String, Vec<usize>)>, NodeError> {
+    /// The conditions to predict, as target indices: the `predict` list, or (`None`) every
+    /// observed condition whose targets were all trained on.
+    fn requested(&self, predict: Option<&[String]>) -> Result<Vec<(String, Vec<usize>)>, NodeError> {
         let index: HashMap<&str, usize> = self.targets.iter().enumerate().map(|(i, t)| (t.as_str(), i)).collect();
         let resolve = |name: &str| -> Option<Vec<usize>> { name.split('+').map(|t| index.get(t).copied()).collect() };
-        if p.value("predict")?.is_null() {
+        let Some(predict) = predict else {
             return Ok(self.conditions.keys().filter_map(|c| resolve(c).map(|t| (c.clone(), t))).collect());
-        }
-        p.strs("predict")?
-            .into_iter()
+        };
+        predict
+            .iter()
             .map(|c| {
                 let mut parts: Vec<String> = c.split('+').map(|s| s.trim().to_string()).collect();
                 parts.sort();
@@ -481,10 +467,10 @@ fn predictions_table(
     data: &VaeData,
     setup: &Setup,
     requested: &[(String, Vec<usize>)],
-    p: &Params,
+    p: &VaeParams,
     genes: &[String],
 ) -> Result<Table, NodeError> {
-    let fallback = p.usize("predict_cells")?;
+    let fallback = p.predict_cells;
     // The requested conditions, then the model's control (no intervention) on its own stream.
     let control = (CONTROL_PREDICTION.to_string(), Vec::new());
     let rows: Vec<&(String, Vec<usize>)> = requested.iter().chain(std::iter::once(&control)).collect();
@@ -501,7 +487,7 @@ fn predictions_table(
     }
     let mut b = TableBuilder::new()
         .str("condition", rows.iter().map(|(c, _)| c.clone()).collect())
-        .str("model", vec![p.str("model")?.to_string(); rows.len()])
+        .str("model", vec![p.model.clone(); rows.len()])
         .i64("n_cells", n_cells);
     for (j, g) in genes.iter().enumerate() {
         b = b.f32(g, centroids.column(j).iter().map(|&v| v as f32).collect());
