@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use hdf5_pure::Dataset;
+use hdf5_pure::{Dataset, Group};
 
 use crate::algo::scan::first_where;
 use crate::algo::sparse::Csr;
@@ -29,16 +29,9 @@ pub fn open_h5ad(path: &Path, opts: &ReadOptions) -> Result<(MatrixSource, DataF
         MatrixHeader { object, layout: Layout::Csr(g), n_rows, n_cols } => (object, g, n_rows, n_cols),
         other => return Ok((MatrixSource::Whole(h5.matrix(other)?), obs, var)),
     };
-    let (indptr, indices, data) = h5.indptr(&object, &g, n_rows, "rows")?;
-    let readers = (
-        ParallelReader::new(h5.path(), &join(&object, "indices"), &indices),
-        ParallelReader::new(h5.path(), &join(&object, "data"), &data),
-    );
-    let x = match readers {
-        (Some(idx), Some(val)) => {
-            MatrixSource::Rows(CsrRows { h5, object, n_cols, indptr, indices: (indices, idx), data: (data, val) })
-        }
-        _ => MatrixSource::Whole(Matrix::Csr(h5.csr(&object, &g, n_rows, n_cols)?)),
+    let x = match CsrSource::open(h5, &object, &g, n_rows, n_cols)? {
+        CsrSource::Read(c) => MatrixSource::Whole(Matrix::Csr(c)),
+        CsrSource::InFile(rows) => MatrixSource::Rows(rows),
     };
     Ok((x, obs, var))
 }
@@ -51,6 +44,127 @@ pub enum MatrixSource {
     Rows(CsrRows),
 }
 
+/// A CSR matrix of an HDF5 file (an `.h5ad`'s, a Cell Ranger `.h5`'s), read, or left in the file.
+pub enum CsrSource {
+    /// Read whole (arrays `h5chunks` does not take).
+    Read(Csr),
+    /// Read by ranges of rows.
+    InFile(CsrRows),
+}
+
+impl CsrSource {
+    /// The CSR matrix of group `g` (named `object`): left in the file when `h5chunks` takes both
+    /// its arrays, else read whole.
+    pub(crate) fn open(h5: H5ad, object: &str, g: &Group, n_rows: usize, n_cols: usize) -> Result<Self, IoError> {
+        let (indptr, indices, data) = h5.indptr(object, g, n_rows, "rows")?;
+        let readers = (
+            ParallelReader::new(h5.path(), &join(object, "indices"), &indices),
+            ParallelReader::new(h5.path(), &join(object, "data"), &data),
+        );
+        Ok(match readers {
+            (Some(idx), Some(val)) => CsrSource::InFile(CsrRows {
+                h5,
+                object: object.to_string(),
+                n_cols,
+                indptr,
+                indices: (indices, idx),
+                data: (data, val),
+                columns: None,
+            }),
+            _ => CsrSource::Read(h5.csr(object, g, n_rows, n_cols)?),
+        })
+    }
+
+    /// The columns `keep` (increasing, each a column of the matrix) only, renumbered in that
+    /// order: applied now to a matrix read, and to each block as it is read from a file.
+    pub fn select_columns(self, keep: &[usize]) -> Self {
+        match self {
+            CsrSource::Read(m) => {
+                let map = column_map(keep, m.n_cols);
+                CsrSource::Read(kept_columns(m, &map, keep.len()))
+            }
+            CsrSource::InFile(rows) => {
+                let map = column_map(keep, rows.n_cols);
+                // A selection of a selection: each stored column goes through both.
+                let map = match &rows.columns {
+                    Some(first) => first.iter().map(|&c| if c == NONE { NONE } else { map[c as usize] }).collect(),
+                    None => map,
+                };
+                CsrSource::InFile(CsrRows { n_cols: keep.len(), columns: Some(map), ..rows })
+            }
+        }
+    }
+
+    /// Columns `keep` (increasing, each a column of the matrix) of every row, as a matrix of
+    /// their own; a file's matrix is read through a block at a time, keeping only those columns
+    /// (for the few guide features of a Cell Ranger matrix).
+    ///
+    /// # Errors
+    /// As [`CsrRows::read`].
+    pub fn read_columns(&self, keep: &[usize]) -> Result<Csr, IoError> {
+        let rows = match self {
+            CsrSource::Read(m) => return Ok(kept_columns(m.clone(), &column_map(keep, m.n_cols), keep.len())),
+            CsrSource::InFile(rows) => rows,
+        };
+        let map = column_map(keep, rows.n_cols);
+        let (mut indptr, mut indices, mut data) = (vec![0u64], Vec::new(), Vec::new());
+        for r0 in (0..rows.n_rows()).step_by(READ_ROWS) {
+            let block = kept_columns(rows.read(r0, (r0 + READ_ROWS).min(rows.n_rows()))?, &map, keep.len());
+            let base = indices.len() as u64;
+            indptr.extend(block.indptr[1..].iter().map(|&p| base + p));
+            indices.extend_from_slice(&block.indices);
+            data.extend_from_slice(&block.data);
+        }
+        Ok(Csr { n_rows: rows.n_rows(), n_cols: keep.len(), indptr, indices, data })
+    }
+
+    /// The whole matrix, read.
+    ///
+    /// # Errors
+    /// As [`CsrRows::read`].
+    pub fn into_csr(self) -> Result<Csr, IoError> {
+        match self {
+            CsrSource::Read(m) => Ok(m),
+            CsrSource::InFile(rows) => rows.read(0, rows.n_rows()),
+        }
+    }
+}
+
+/// Rows per block when a file's matrix is read through.
+const READ_ROWS: usize = 1 << 16;
+
+/// Per column of an `n_cols` matrix, its position in `keep` ([`NONE`] if absent).
+fn column_map(keep: &[usize], n_cols: usize) -> Vec<u32> {
+    let mut map = vec![NONE; n_cols];
+    for (k, &j) in keep.iter().enumerate() {
+        if let Some(m) = map.get_mut(j) {
+            *m = k as u32;
+        }
+    }
+    map
+}
+
+/// `m` with only the columns `map` places (renumbered), compacted in place.
+fn kept_columns(mut m: Csr, map: &[u32], n_kept: usize) -> Csr {
+    let (mut at, mut start) = (0, 0);
+    for i in 0..m.n_rows {
+        let end = m.indptr[i + 1] as usize;
+        for k in start..end {
+            let c = map[m.indices[k] as usize];
+            if c != NONE {
+                m.indices[at] = c;
+                m.data[at] = m.data[k];
+                at += 1;
+            }
+        }
+        start = end;
+        m.indptr[i + 1] = at as u64;
+    }
+    m.indices.truncate(at);
+    m.data.truncate(at);
+    Csr { n_cols: n_kept, ..m }
+}
+
 /// A CSR matrix in its file, read by ranges of rows (see the module docs).
 pub struct CsrRows {
     h5: H5ad,
@@ -59,7 +173,12 @@ pub struct CsrRows {
     indptr: Vec<u64>,
     indices: (Dataset, ParallelReader),
     data: (Dataset, ParallelReader),
+    /// Per stored column, its position among the columns kept ([`NONE`]: dropped); `None`: all.
+    columns: Option<Vec<u32>>,
 }
+
+/// A stored column that [`CsrRows::select_columns`] dropped.
+const NONE: u32 = u32::MAX;
 
 impl CsrRows {
     /// Number of rows (cells).
@@ -88,12 +207,14 @@ impl CsrRows {
         let idx_path = join(&self.object, "indices");
         let mut indices = self.h5.zeroed::<u32>(&idx_path, n as u64)?;
         self.indices.1.read_range_into(lo, &mut indices)?;
-        if let Some(k) = first_where(&indices, |&c| c as usize >= self.n_cols) {
+        // Indices are checked against the stored columns, before any selection.
+        let width = self.columns.as_ref().map_or(self.n_cols, Vec::len);
+        if let Some(k) = first_where(&indices, |&c| c as usize >= width) {
             // Out-of-range values were saturated to u32::MAX: report the stored one.
             let entry = lo + k as u64;
             let stored = self.h5.h5(&idx_path, self.indices.0.read_i64_rows(entry, 1))?;
             let value = stored.first().copied().unwrap_or(i64::from(indices[k]));
-            return Err(self.h5.out_of_range(&idx_path, entry, value, self.n_cols, "columns"));
+            return Err(self.h5.out_of_range(&idx_path, entry, value, width, "columns"));
         }
         let mut data = self.h5.zeroed::<f32>(&join(&self.object, "data"), n as u64)?;
         self.data.1.read_range_into(lo, &mut data)?;
@@ -102,6 +223,59 @@ impl CsrRows {
             let row = r0 + indptr.partition_point(|&p| p <= k as u64) - 1;
             return Err(self.h5.non_finite(&self.object, row, indices[k] as usize, data[k]));
         }
-        Ok(Csr { n_rows: r1 - r0, n_cols: self.n_cols, indptr, indices, data })
+        let block = Csr { n_rows: r1 - r0, n_cols: width, indptr, indices, data };
+        Ok(match &self.columns {
+            Some(map) => kept_columns(block, map, self.n_cols),
+            None => block,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::h5ad::Node;
+
+    /// A 300 × 7 CSR matrix in group `m` (contiguous arrays, which `h5chunks` reads in place),
+    /// and the same matrix in memory.
+    fn fixture(dir: &Path) -> (std::path::PathBuf, Csr) {
+        let (n, g) = (300, 7);
+        let dense = ndarray::Array2::from_shape_fn((n, g), |(i, j)| ((i * 3 + j * 5) % 4) as f32);
+        let csr = Csr::from_dense(&dense.view()).unwrap();
+        let mut fb = hdf5_pure::FileBuilder::new();
+        let mut m = fb.create_group("m");
+        m.create_dataset("data").with_f32_data(&csr.data);
+        m.create_dataset("indices").with_i32_data(&csr.indices.iter().map(|&j| j as i32).collect::<Vec<_>>());
+        m.create_dataset("indptr").with_i64_data(&csr.indptr.iter().map(|&p| p as i64).collect::<Vec<_>>());
+        fb.add_group(m.finish());
+        let path = dir.join("m.h5");
+        fb.write(&path).unwrap();
+        (path, csr)
+    }
+
+    fn open(path: &Path) -> CsrSource {
+        let h5 = H5ad::open(path).unwrap();
+        let Some(Node::Group(g)) = h5.node("m").unwrap() else { panic!("no group") };
+        CsrSource::open(h5, "m", &g, 300, 7).unwrap()
+    }
+
+    #[test]
+    fn columns_selected_in_the_file_equal_those_selected_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, csr) = fixture(dir.path());
+        assert!(matches!(open(&path), CsrSource::InFile(_)), "contiguous arrays are read in place");
+        // Columns 1, 2, 4, 6, then 0, 2, 3 of those: stored columns 1, 4, 6.
+        let (first, second) = ([1, 2, 4, 6], [0, 2, 3]);
+        let want = csr.select_cols(&first).unwrap().select_cols(&second).unwrap();
+        for source in [open(&path), CsrSource::Read(csr.clone())] {
+            let twice = source.select_columns(&first).select_columns(&second);
+            assert_eq!(twice.read_columns(&[0, 2]).unwrap(), want.select_cols(&[0, 2]).unwrap());
+            assert_eq!(twice.into_csr().unwrap(), want);
+        }
+        let CsrSource::InFile(rows) = open(&path).select_columns(&[5]) else { panic!("read") };
+        assert_eq!(
+            rows.read(100, 160).unwrap(),
+            csr.select_cols(&[5]).unwrap().select_rows(&(100..160).collect::<Vec<_>>()).unwrap()
+        );
     }
 }

@@ -4,9 +4,10 @@
 //! Layouts: Cell Ranger ≥ 3 (`matrix/{data,indices,indptr,shape,barcodes}` and
 //! `matrix/features/{id,name,feature_type,genome,…}`) and Cell Ranger 2 (one group per genome,
 //! `<genome>/{data,indices,indptr,shape,barcodes,genes,gene_names}`). Both store the counts as a
-//! CSC genes × cells matrix, which is the CSR cells × genes matrix read as is. Owns the layout
-//! only: the split into gene expression and CRISPR guide features is [`TenXH5::gene_expression`]
-//! and [`TenXH5::guides`].
+//! CSC genes × cells matrix, which is the CSR cells × genes matrix read as is; it is left in the
+//! file and read a block of cells at a time where `h5chunks` takes its arrays ([`CsrSource`]).
+//! Owns the layout only: the split into gene expression and CRISPR guide features is
+//! [`TenXH5::gene_expression`] and [`TenXH5::guides`].
 
 use std::path::Path;
 
@@ -14,6 +15,7 @@ use crate::algo::sparse::Csr;
 use crate::io::IoError;
 use crate::io::frame::{Column, ColumnValues, DataFrame};
 use crate::io::h5ad::{H5ad, Node, Rows};
+use crate::io::h5rows::CsrSource;
 
 /// The feature type of expression features.
 pub const GENE_EXPRESSION: &str = "Gene Expression";
@@ -21,10 +23,9 @@ pub const GENE_EXPRESSION: &str = "Gene Expression";
 pub const GUIDE_CAPTURE: &str = "CRISPR Guide Capture";
 
 /// A Cell Ranger matrix: every feature of the chosen genome (all types).
-#[derive(Debug, Clone, PartialEq)]
 pub struct TenXH5 {
     /// Cells × features counts.
-    pub counts: Csr,
+    pub counts: CsrSource,
     /// Cells: barcodes as index; `filtered_barcodes` when the file has it.
     pub obs: DataFrame,
     /// Features: names as index, then scanpy's var columns: `gene_ids`, `feature_types`,
@@ -59,19 +60,17 @@ impl TenXH5 {
     }
 
     /// The `Gene Expression` features only (scanpy's `gex_only=True`): counts and var rows.
-    ///
-    /// # Errors
-    /// Only on an internal inconsistency of the matrix (never for a matrix this module read).
-    pub fn gene_expression(&self) -> Result<(Csr, DataFrame), crate::algo::AlgoError> {
+    pub fn gene_expression(self) -> TenXH5 {
         let keep = self.features_of_type(GENE_EXPRESSION);
-        Ok((self.counts.select_cols(&keep)?, self.var.select_rows(&keep)))
+        TenXH5 { counts: self.counts.select_columns(&keep), obs: self.obs, var: self.var.select_rows(&keep) }
     }
 
-    /// The `CRISPR Guide Capture` features, or `None` when the matrix has none.
+    /// The `CRISPR Guide Capture` features, or `None` when the matrix has none (a matrix left in
+    /// its file is read through for them).
     ///
     /// # Errors
-    /// As [`Self::gene_expression`].
-    pub fn guides(&self) -> Result<Option<Guides>, crate::algo::AlgoError> {
+    /// Those of reading the matrix.
+    pub fn guides(&self) -> Result<Option<Guides>, IoError> {
         let keep = self.features_of_type(GUIDE_CAPTURE);
         if keep.is_empty() {
             return Ok(None);
@@ -90,7 +89,7 @@ impl TenXH5 {
             .zip(&names)
             .map(|(&k, name)| pick(&by_name, k).or_else(|| pick(&by_id, k)).unwrap_or_else(|| name.clone()))
             .collect();
-        Ok(Some(Guides { umis: self.counts.select_cols(&keep)?, names, targets }))
+        Ok(Some(Guides { umis: self.counts.read_columns(&keep)?, names, targets }))
     }
 }
 
@@ -112,8 +111,8 @@ const NOT_COLUMNS: &[&str] = &["name", "feature_type", "id", "gene_id", "_all_ta
 pub fn read_10x_h5(path: &Path, genome: Option<&str>) -> Result<TenXH5, IoError> {
     let file = H5ad::open(path)?;
     let x = match file.node("matrix")? {
-        Some(Node::Group(_)) => v3(&file)?,
-        _ => v2(&file, path, genome)?,
+        Some(Node::Group(_)) => v3(file)?,
+        _ => v2(file, path, genome)?,
     };
     let Some(genome) = genome.filter(|_| x.var.column("genome").is_some()) else { return Ok(x) };
     let genomes = match x.var.column("genome").map(|c| &c.values) {
@@ -135,8 +134,7 @@ pub fn read_10x_h5(path: &Path, genome: Option<&str>) -> Result<TenXH5, IoError>
             available,
         });
     }
-    let counts = x.counts.select_cols(&keep).map_err(|e| file.invalid("matrix", e.to_string()))?;
-    Ok(TenXH5 { counts, obs: x.obs, var: x.var.select_rows(&keep) })
+    Ok(TenXH5 { counts: x.counts.select_columns(&keep), obs: x.obs, var: x.var.select_rows(&keep) })
 }
 
 /// The shape `[features, cells]` of the matrix group `g`.
@@ -166,10 +164,10 @@ fn names(
     }
 }
 
-fn v3(file: &H5ad) -> Result<TenXH5, IoError> {
+fn v3(h5: H5ad) -> Result<TenXH5, IoError> {
+    let file = &h5;
     let Some(Node::Group(g)) = file.node("matrix")? else { return Err(file.missing("matrix", "")) };
     let (n_features, n_cells) = shape(file, "matrix", &g)?;
-    let counts = file.csr("matrix", &g, n_cells, n_features)?;
     let barcodes = names(file, &g, "matrix", "barcodes", n_cells, "cells")?;
     let mut obs = DataFrame { index: barcodes, columns: Vec::new() };
     if let Some(Node::Dataset(ds)) = file.node("matrix/filtered_barcodes")? {
@@ -210,10 +208,12 @@ fn v3(file: &H5ad) -> Result<TenXH5, IoError> {
         columns.push(Column { name: name.clone(), values });
     }
     let var = DataFrame { index: feature_names("name")?, columns };
+    let counts = CsrSource::open(h5, "matrix", &g, n_cells, n_features)?;
     Ok(TenXH5 { counts, obs, var })
 }
 
-fn v2(file: &H5ad, path: &Path, genome: Option<&str>) -> Result<TenXH5, IoError> {
+fn v2(h5: H5ad, path: &Path, genome: Option<&str>) -> Result<TenXH5, IoError> {
+    let file = &h5;
     let available = file.h5("/", file.root().groups())?;
     let chosen = match genome {
         Some(g) if available.iter().any(|a| a == g) => g.to_string(),
@@ -235,12 +235,12 @@ fn v2(file: &H5ad, path: &Path, genome: Option<&str>) -> Result<TenXH5, IoError>
     };
     let Some(Node::Group(g)) = file.node(&chosen)? else { return Err(file.missing(&chosen, "")) };
     let (n_genes, n_cells) = shape(file, &chosen, &g)?;
-    let counts = file.csr(&chosen, &g, n_cells, n_genes)?;
     let obs = DataFrame { index: names(file, &g, &chosen, "barcodes", n_cells, "cells")?, columns: Vec::new() };
     let ids = names(file, &g, &chosen, "genes", n_genes, "features")?;
     let var = DataFrame {
         index: names(file, &g, &chosen, "gene_names", n_genes, "features")?,
         columns: vec![Column::text("gene_ids", ids)],
     };
+    let counts = CsrSource::open(h5, &chosen, &g, n_cells, n_genes)?;
     Ok(TenXH5 { counts, obs, var })
 }

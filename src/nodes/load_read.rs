@@ -17,9 +17,10 @@ use crate::io::cell_table::{JoinReport, join_by_barcode, read_cell_table};
 use crate::io::frame::DataFrame;
 use crate::io::guide_calls::{read_protospacer_calls, threshold_calls, zero_missing_guide_counts};
 use crate::io::h5ad::{Matrix as H5Matrix, ReadOptions, is_anndata, read_h5mu};
+use crate::io::h5rows::CsrSource;
 use crate::io::h5rows::{CsrRows, MatrixSource, open_h5ad};
 use crate::io::mtx::{MtxFiles, read_mtx};
-use crate::io::tenx_h5::{Guides, read_10x_h5};
+use crate::io::tenx_h5::{Guides, TenXH5, read_10x_h5};
 use crate::kind::{Inputs, NodeError};
 use crate::table::{BATCH_ROWS, BlockWriter, Matrix, SparseMatrix, Spill, Table, read_table_file};
 
@@ -91,13 +92,17 @@ pub fn read_screen(p: &LoadParams, inputs: &Inputs) -> Result<Screen, NodeError>
         Kind::H5 if is_anndata(path).map_err(input_error)? => in_file(open_h5ad(path, &opts).map_err(input_error)?)?,
         Kind::H5 => {
             let x = read_10x_h5(path, p.genome.as_deref()).map_err(input_error)?;
-            let (counts, var) = x.gene_expression()?;
-            guides = x.guides()?;
+            guides = x.guides().map_err(input_error)?;
             if let Some(g) = &guides {
                 notes
                     .push(format!("{} CRISPR Guide Capture features kept out of the expression matrix", g.names.len()));
             }
-            (ScreenMatrix::Loaded(counts), x.obs, var)
+            let TenXH5 { counts, obs, var } = x.gene_expression();
+            let matrix = match counts {
+                CsrSource::Read(c) => ScreenMatrix::Loaded(c),
+                CsrSource::InFile(rows) => ScreenMatrix::InFile(rows),
+            };
+            (matrix, obs, var)
         }
         Kind::Mtx => {
             let files = MtxFiles {
