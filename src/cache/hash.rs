@@ -14,31 +14,57 @@ pub fn hash_bytes(bytes: &[u8]) -> String {
     }
 }
 
-/// blake3 of the file at `path` as lowercase hex, read 16 MiB at a time (each piece hashed on
-/// rayon's threads). Not through a mapping: a mapped 10 GB screen would count in the run's
-/// resident memory as it is read.
+/// blake3 of the file at `path` as lowercase hex, read 16 MiB at a time on a thread of its own
+/// while the piece before is hashed on rayon's threads (reading and hashing overlap; two pieces
+/// are in memory). Not through a mapping: a mapped 10 GB screen would count in the run's
+/// resident memory as it is read, and a file cut short under a mapping kills the process.
 ///
 /// # Errors
 /// Those of opening and reading the file (`NotFound` for a missing one).
 pub fn hash_file(path: &Path) -> std::io::Result<String> {
+    const PIECE: usize = 16 << 20;
     let mut file = std::fs::File::open(path)?;
-    let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; 16 << 20];
-    loop {
-        let mut filled = 0;
-        while filled < buf.len() {
-            match file.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+    let (full_tx, full) = std::sync::mpsc::sync_channel::<std::io::Result<(Vec<u8>, usize)>>(1);
+    let (empty, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    empty.send(vec![0u8; PIECE]).ok();
+    empty.send(vec![0u8; PIECE]).ok();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for mut buf in empty_rx {
+                let filled = fill(&mut file, &mut buf);
+                let last = !matches!(filled, Ok(n) if n == PIECE);
+                if full_tx.send(filled.map(|n| (buf, n))).is_err() || last {
+                    return;
+                }
             }
+        });
+        let mut hasher = blake3::Hasher::new();
+        for piece in &full {
+            let (buf, n) = piece?;
+            hasher.update_rayon(&buf[..n]);
+            if n < PIECE {
+                break;
+            }
+            // The reader may have stopped at the end of the file: then nobody takes the buffer.
+            empty.send(buf).ok();
         }
-        if filled == 0 {
-            return Ok(hasher.finalize().to_hex().to_string());
+        drop(empty);
+        Ok(hasher.finalize().to_hex().to_string())
+    })
+}
+
+/// Reads into `buf` until it is full or the file ends; the bytes read.
+fn fill(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
-        hasher.update_rayon(&buf[..filled]);
     }
+    Ok(filled)
 }
 
 #[cfg(test)]

@@ -99,10 +99,16 @@ impl ObjectWriter {
 
 impl Write for ObjectWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.file.write_all(buf)?;
         if buf.len() > 1 << 20 {
-            self.hasher.update_rayon(buf);
+            // A big buffer is hashed on rayon's threads while this one copies it into the page
+            // cache: the two take about as long, and neither needs the other.
+            let (file, hasher) = (&mut self.file, &mut self.hasher);
+            std::thread::scope(|scope| {
+                scope.spawn(|| hasher.update_rayon(buf));
+                file.write_all(buf)
+            })?;
         } else {
+            self.file.write_all(buf)?;
             self.hasher.update(buf);
         }
         self.written += buf.len() as u64;
