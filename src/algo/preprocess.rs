@@ -6,6 +6,7 @@
 //! the matrix as scanpy keeps them (normalised values agree with scanpy to within 3e-7 relative,
 //! a couple of float ulps; gene lists agree exactly); every statistic is accumulated in `f64`.
 
+mod compact;
 mod rows;
 mod vmath;
 

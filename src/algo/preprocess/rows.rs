@@ -8,6 +8,7 @@
 
 use rayon::prelude::*;
 
+use super::compact;
 use super::{ClipSums, Flavor, Hvg, HvgOptions, SeuratV3Trend, check_hvg, dispersion_select, divisors, vmath};
 use crate::algo::AlgoError;
 use crate::algo::sparse::{Rows, column_moments_by_row};
@@ -123,29 +124,21 @@ impl Prepared {
     /// Where the output puts each input gene: `out` gives each passing gene its output position
     /// (or none).
     pub fn output_genes(&self, out: &[Option<u32>]) -> OutputGenes {
-        let map = self.position.iter().map(|p| p.and_then(|k| out[k as usize]).unwrap_or(OutputGenes::NONE));
+        let map = self.position.iter().map(|p| p.and_then(|k| out[k as usize]).unwrap_or(compact::NONE));
         OutputGenes(map.collect())
     }
 
     /// How many entries row `i` of `x` has in the output.
     pub fn row_len(&self, x: &impl Rows, i: usize, genes: &OutputGenes) -> usize {
-        x.row(i).0.iter().map(|&j| usize::from(genes.0[j as usize] != OutputGenes::NONE)).sum()
+        compact::count(x.row(i).0, &genes.0)
     }
 
     /// Row `i` of `x` as the output holds it, into `idx` and `val` ([`Self::row_len`] long):
     /// the entries of the output genes, normalised and logged as the steps say.
     pub fn write_row(&self, x: &impl Rows, i: usize, genes: &OutputGenes, idx: &mut [u32], val: &mut [f32]) {
         let (cols, values) = x.row(i);
-        let mut at = 0;
-        for (&j, &v) in cols.iter().zip(values) {
-            let o = genes.0[j as usize];
-            if o != OutputGenes::NONE {
-                idx[at] = o;
-                val[at] = v;
-                at += 1;
-            }
-        }
-        self.transform(i, val);
+        let n = compact::keep(cols, values, &genes.0, idx, val);
+        self.transform(i, &mut val[..n]);
     }
 
     /// Row `i` restricted to the passing genes (positions among them), as given.
@@ -184,11 +177,6 @@ impl Prepared {
 /// Per input gene, its position in the output matrix (see [`Prepared::output_genes`]).
 #[derive(Debug, Clone)]
 pub struct OutputGenes(Vec<u32>);
-
-impl OutputGenes {
-    /// The gene is not in the output.
-    const NONE: u32 = u32::MAX;
-}
 
 /// Rows in which each column holds a non-zero value (blocks of rows in parallel).
 fn detected(x: &impl Rows) -> Vec<usize> {
