@@ -113,7 +113,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::kind::memory::BASE;
+    use crate::kind::memory::{BASE, OnDisk};
 
     #[test]
     fn mem_available_is_read_from_meminfo() {
@@ -125,7 +125,8 @@ mod tests {
 
     #[test]
     fn demands_come_from_mem_gb_or_the_estimate_and_slurm_rounds_them_up() {
-        let sizes = InputSizes::new(BTreeMap::from([("x".into(), vec![10 * MIB, 5 * MIB])]), 2 * MIB);
+        let on_disk = |bytes| OnDisk { bytes, path: "x.arrow".into() };
+        let sizes = InputSizes::new(BTreeMap::from([("x".into(), vec![on_disk(10 * MIB), on_disk(5 * MIB)])]), 2 * MIB);
         assert_eq!((sizes.port("x"), sizes.port("y"), sizes.total()), (15 * MIB, 0, 17 * MIB));
         assert_eq!(sizes.default_estimate(), BASE + 51 * MIB);
         assert_eq!(sizes.times(0.5), BASE + 17 * MIB / 2);

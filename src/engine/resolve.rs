@@ -10,6 +10,7 @@ use super::memory::Demand;
 use super::task::{ResolvedInput, ResolvedTask};
 use crate::cache::{Cache, RunRecord};
 use crate::kind::InputSizes;
+use crate::kind::memory::OnDisk;
 
 /// Output hashes of a finished task, by port.
 pub type OutputHashes = BTreeMap<String, String>;
@@ -142,6 +143,7 @@ impl<'a> Resolver<'a> {
     /// read counts 0; the runner reports it when it loads the input.
     fn sizes(&self, task: &ResolvedTask) -> InputSizes {
         let len = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        let on_disk = |path: std::path::PathBuf| OnDisk { bytes: len(&path), path };
         let ports = task
             .inputs
             .iter()
@@ -149,8 +151,8 @@ impl<'a> Resolver<'a> {
                 let sizes = values
                     .iter()
                     .map(|v| match v {
-                        ResolvedInput::Object { hash, .. } => len(&self.cache.object_path(hash)),
-                        ResolvedInput::File { path, .. } => len(path),
+                        ResolvedInput::Object { hash, .. } => on_disk(self.cache.object_path(hash)),
+                        ResolvedInput::File { path, .. } => on_disk(path.clone()),
                     })
                     .collect();
                 (port.clone(), sizes)

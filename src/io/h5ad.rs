@@ -324,7 +324,7 @@ impl H5ad {
 
     /// The matrix and var table of `layer`: `layers/<layer>` with `var`, or, for `raw` when
     /// there is no layer of that name, `raw/X` with `raw/var` (its genes may differ from X's).
-    fn layer_path(&self, root: &str, layer: &str) -> Result<(String, String), IoError> {
+    pub(crate) fn layer_path(&self, root: &str, layer: &str) -> Result<(String, String), IoError> {
         let available = self.other_matrices(root)?;
         if !available.iter().any(|l| l == layer) {
             return Err(IoError::UnknownLayer { path: self.path.clone(), layer: layer.to_string(), available });
@@ -341,7 +341,7 @@ impl H5ad {
 
     /// Locate the matrix at `object` (`X`, `layers/<name>` or `raw/X` under `root`) and read its
     /// layout and shape.
-    fn matrix_header(&self, root: &str, object: &str) -> Result<MatrixHeader, IoError> {
+    pub(crate) fn matrix_header(&self, root: &str, object: &str) -> Result<MatrixHeader, IoError> {
         let Some(node) = self.node(object)? else {
             let others = self.other_matrices(root)?;
             let hint = match others.is_empty() {

@@ -36,6 +36,36 @@ pub fn open_h5ad(path: &Path, opts: &ReadOptions) -> Result<(MatrixSource, DataF
     Ok((x, obs, var))
 }
 
+/// Rows and stored values of the CSR matrix that [`open_h5ad`] (or the Cell Ranger reader, for
+/// a `.h5` with a `matrix` group) would leave in the file, from the file's headers alone; `None`
+/// when the matrix would be read whole (not CSR, arrays `h5chunks` does not take, an unreadable
+/// file). For memory estimates: reading it costs a block of rows at a time.
+pub fn streamed_shape(path: &Path, opts: &ReadOptions) -> Option<(u64, u64)> {
+    let h5 = H5ad::open(path).ok()?;
+    let (object, g) = match h5.node("matrix").ok()? {
+        Some(crate::io::h5ad::Node::Group(g)) if h5.node("obs").ok()?.is_none() => ("matrix".to_string(), g),
+        _ => {
+            let object = match &opts.layer {
+                None => "X".to_string(),
+                Some(layer) => h5.layer_path("", layer).ok()?.0,
+            };
+            match h5.matrix_header("", &object).ok()?.layout {
+                Layout::Csr(g) => (object, g),
+                _ => return None,
+            }
+        }
+    };
+    let len = |name: &str| -> Option<(Dataset, u64)> {
+        let ds = h5.dataset(&g, &object, name).ok()?;
+        let n = h5.len_1d(&join(&object, name), &ds).ok()?;
+        Some((ds, n))
+    };
+    let ((indices, _), (data, nnz), (_, ptrs)) = (len("indices")?, len("data")?, len("indptr")?);
+    ParallelReader::new(path, &join(&object, "indices"), &indices)?;
+    ParallelReader::new(path, &join(&object, "data"), &data)?;
+    Some((ptrs.checked_sub(1)?, nnz))
+}
+
 /// An `.h5ad` matrix as [`open_h5ad`] leaves it.
 pub enum MatrixSource {
     /// Read whole (dense, CSC, or arrays `h5chunks` does not take).

@@ -14,8 +14,11 @@ use super::load_params::LoadParams;
 use super::load_read::{Screen, read_screen};
 use crate::algo::labels::{LabelRules, condition_name};
 use crate::io::frame::{ColumnValues, DataFrame};
+use crate::io::h5ad::ReadOptions;
+use crate::io::h5rows::streamed_shape;
+use crate::kind::memory::BASE;
 use crate::kind::{Inputs, KindSpec, NodeError, NodeKind, Outputs, Params, RunContext};
-use crate::table::{Table, TableBuilder};
+use crate::table::{BATCH_ROWS, Table, TableBuilder};
 use crate::workflow::suggest::hint;
 
 /// The `load` kind.
@@ -49,10 +52,18 @@ impl NodeKind for Load {
     fn spec(&self) -> &KindSpec {
         &SPEC
     }
-    /// [`BASE`](crate::kind::memory::BASE) plus 5× the file: a gzip h5ad of 41.5 MiB (40,000 ×
-    /// 4,000, 16 M stored counts) peaked at 152 MiB (README, "Memory"); an uncompressed file needs less.
-    fn memory(&self, _params: &Params, inputs: &crate::kind::InputSizes) -> u64 {
-        inputs.times(5.0)
+    /// A CSR matrix read a block of cells at a time (an `.h5ad`, a Cell Ranger `.h5`) costs 3
+    /// blocks (the one read, the one written, a batch of kept cells) and 256 bytes a cell (its
+    /// row of `obs`, labels, name), besides 5× the other inputs; a file read whole, 5× its size
+    /// (a gzip h5ad of 41.5 MiB, 40,000 × 4,000, peaked at 152 MiB; README, "Memory"). The
+    /// smaller of the two.
+    fn memory(&self, params: &Params, inputs: &crate::kind::InputSizes) -> u64 {
+        let whole = inputs.times(5.0);
+        let (Some(path), Ok(p)) = (inputs.paths("file").next(), LoadParams::decode(params)) else { return whole };
+        let Some((cells, stored)) = streamed_shape(path, &ReadOptions { layer: p.layer }) else { return whole };
+        let block = (cells.min(BATCH_ROWS as u64) * stored).div_ceil(cells.max(1)) * 8;
+        let others = 5 * (inputs.total() - inputs.port("file"));
+        whole.min(BASE + 3 * block + 256 * cells + others)
     }
     fn run(&self, params: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
         let p = LoadParams::decode(params)?;

@@ -105,10 +105,14 @@ impl NodeKind for Preprocess {
     fn spec(&self) -> &KindSpec {
         &SPEC
     }
-    /// [`BASE`](crate::kind::memory::BASE) plus 2.25× the inputs (read in place, a row at a time):
-    /// a peak of 610 MiB was measured for 331 MiB of inputs (README, "Memory").
+    /// The counts are read in place a batch at a time and the output made a batch at a time, so
+    /// memory follows the largest batch, not the matrix: a base plus 4 batches, 64 bytes a
+    /// cell and 3× the other inputs ([`InputSizes::streamed`](crate::kind::InputSizes::streamed)),
+    /// or 2.25× the inputs if less (a peak of 610 MiB was measured for 331 MiB of inputs;
+    /// README, "Memory").
     fn memory(&self, _params: &Params, inputs: &crate::kind::InputSizes) -> u64 {
-        inputs.times(2.25)
+        let whole = inputs.times(2.25);
+        inputs.streamed("counts", 4, 64, 3.0).map_or(whole, |s| s.min(whole))
     }
     fn run(&self, params: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
         let p = PreprocessParams::decode(params)?;

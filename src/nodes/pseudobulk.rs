@@ -63,6 +63,13 @@ impl NodeKind for Pseudobulk {
     fn spec(&self) -> &KindSpec {
         &SPEC
     }
+    /// The matrix is streamed once, front to back, a batch at a time: 2 batches, 256 bytes a
+    /// cell (its labels and group) and 3× the cell table
+    /// ([`InputSizes::streamed`](crate::kind::InputSizes::streamed)), or the default if less.
+    fn memory(&self, _params: &Params, inputs: &crate::kind::InputSizes) -> u64 {
+        let whole = inputs.default_estimate();
+        inputs.streamed("expression", 2, 256, 3.0).map_or(whole, |s| s.min(whole))
+    }
     fn run(&self, params: &Params, inputs: &Inputs, ctx: &RunContext) -> Result<Outputs, NodeError> {
         let p = PseudobulkParams::decode(params)?;
         let table = inputs.table("expression")?;

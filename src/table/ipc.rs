@@ -115,6 +115,26 @@ fn decode_spans(buffer: Buffer) -> Result<(Table, Vec<std::ops::Range<usize>>), 
     Ok((Table::from_batches(schema, batches)?, spans))
 }
 
+/// The batches of the Arrow IPC file at `path`: how many, and the bytes of the largest, from
+/// its footer alone (a few KiB read, whatever the file's size); `None` for a file that cannot be
+/// read or is not one. A kind estimating its memory over a table it reads a batch at a time
+/// needs no more.
+pub fn batch_sizes(path: &Path) -> Option<(usize, u64)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = File::open(path).ok()?;
+    let n = file.metadata().ok()?.len();
+    let mut trailer = [0u8; 10];
+    file.seek(SeekFrom::Start(n.checked_sub(10)?)).ok()?;
+    file.read_exact(&mut trailer).ok()?;
+    let footer_len = read_footer_length(trailer).ok()? as u64;
+    let mut footer = vec![0u8; usize::try_from(footer_len).ok()?];
+    file.seek(SeekFrom::Start(n.checked_sub(10 + footer_len)?)).ok()?;
+    file.read_exact(&mut footer).ok()?;
+    let blocks = root_as_footer(&footer).ok()?.recordBatches()?;
+    let largest = blocks.iter().map(|b| b.metaDataLength() as u64 + b.bodyLength() as u64).max().unwrap_or(0);
+    Some((blocks.len(), largest))
+}
+
 fn bad(message: &str) -> TableError {
     TableError::Arrow(ArrowError::IpcError(format!("not an Arrow IPC file: {message}")))
 }
@@ -151,6 +171,20 @@ mod tests {
         let reader = arrow_ipc::reader::FileReader::try_new(std::io::Cursor::new(mapped), None).unwrap();
         let batches: Vec<_> = reader.collect::<Result<_, _>>().unwrap();
         assert_eq!(batches.as_slice(), back.batches());
+    }
+
+    #[test]
+    fn batch_sizes_come_from_the_footer_and_match_the_blocks() {
+        let bytes = two_batches().to_ipc().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.arrow");
+        std::fs::write(&path, &bytes).unwrap();
+        let (_, spans) = decode_spans(arrow_buffer::Buffer::from(bytes.clone())).unwrap();
+        let largest = spans.iter().map(|s| s.len() as u64).max().unwrap();
+        assert_eq!(batch_sizes(&path), Some((2, largest)));
+        std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+        assert_eq!(batch_sizes(&path), None, "a cut file");
+        assert_eq!(batch_sizes(&dir.path().join("none")), None);
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub use communities::Communities;
 pub use edges::{Edge, Edges};
 pub use error::TableError;
 pub use files::{read_table_file, write_table_file};
+pub use ipc::batch_sizes;
 pub use matrix::Matrix;
 pub use sparse::{
     BATCH_ROWS, BlockWriter, SparseBlock, SparseMatrix, SparseRows, blocks, densified, genes as sparse_genes,
