@@ -100,11 +100,12 @@ impl ObjectWriter {
 impl Write for ObjectWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if buf.len() > 1 << 20 {
-            // A big buffer is hashed on rayon's threads while this one copies it into the page
-            // cache: the two take about as long, and neither needs the other.
+            // A big buffer is hashed on a second thread while this one copies it into the page
+            // cache: one blake3 thread keeps up with the copy, and neither needs the other. (Not
+            // on rayon: a task's writes then stay out of the pool that `-j` sizes.)
             let (file, hasher) = (&mut self.file, &mut self.hasher);
             std::thread::scope(|scope| {
-                scope.spawn(|| hasher.update_rayon(buf));
+                scope.spawn(|| hasher.update(buf));
                 file.write_all(buf)
             })?;
         } else {

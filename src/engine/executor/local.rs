@@ -1,5 +1,7 @@
 //! The local executor: a pool of `-j` threads on this machine. A task's own rayon work runs
-//! inside the same pool, so `-j N` bounds the whole process to N busy threads.
+//! inside the same pool, so `-j N` bounds the process's computing to N threads; a big output is
+//! copied into its cache object by one more thread (and hashed by another), which wait on the
+//! kernel and the disk more than they compute.
 
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
