@@ -8,6 +8,7 @@
 //! them with or without a header row, and deciding which matrix axis is cells by matching
 //! the matrix dimensions with their lengths.
 
+use std::cell::RefCell;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
@@ -40,7 +41,7 @@ pub struct Mtx {
     pub var: DataFrame,
 }
 
-fn lines(path: &Path) -> Result<impl Iterator<Item = Result<String, IoError>>, IoError> {
+fn lines(path: &Path) -> Result<impl Iterator<Item = Result<String, IoError>> + use<>, IoError> {
     let file = std::fs::File::open(path).map_err(|source| IoError::Read { path: path.to_path_buf(), source })?;
     let reader: Box<dyn BufRead> = if path.extension().is_some_and(|e| e == "gz") {
         Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(file)))
@@ -240,7 +241,11 @@ pub fn companions(matrix: &Path) -> (Option<PathBuf>, Option<PathBuf>) {
 }
 
 /// The entries of a MatrixMarket coordinate file: `(rows, columns, (row, col, value))`, 0-based.
-fn read_entries(matrix: &Path) -> Result<(usize, usize, Vec<(u32, u32, f32)>), IoError> {
+/// The lines of a matrix after its header, with the header's `rows columns entries` and the
+/// number of the last header line.
+type Body = (Box<dyn Iterator<Item = Result<String, IoError>>>, (usize, usize, usize), usize);
+
+fn body(matrix: &Path) -> Result<Body, IoError> {
     let mut it = lines(matrix)?;
     let header = it.next().transpose()?.unwrap_or_default();
     if !header.starts_with("%%MatrixMarket matrix coordinate") {
@@ -265,31 +270,47 @@ fn read_entries(matrix: &Path) -> Result<(usize, usize, Vec<(u32, u32, f32)>), I
     let [n_rows, n_cols, nnz] = dims[..] else {
         return Err(IoError::invalid(matrix, format!("line {n}"), "expected `rows columns entries`"));
     };
+    Ok((Box::new(it), (n_rows, n_cols, nnz), n))
+}
+
+/// The entry on line `n` as 0-based `(row, column, value)`; `None` for a line of fewer fields.
+fn entry(
+    matrix: &Path,
+    line: &str,
+    n: usize,
+    (n_rows, n_cols): (usize, usize),
+) -> Result<Option<(u32, u32, f32)>, IoError> {
+    let mut f = line.split_whitespace();
+    let (Some(i), Some(j), Some(v)) = (f.next(), f.next(), f.next()) else { return Ok(None) };
+    let parse = |s: &str| s.parse::<usize>().ok().filter(|&x| x >= 1);
+    let (Some(i), Some(j), Ok(v)) = (parse(i), parse(j), v.parse::<f32>()) else {
+        return Err(IoError::invalid(matrix, format!("line {n}"), "expected `row column value` (1-based)"));
+    };
+    if i > n_rows || j > n_cols || !v.is_finite() {
+        return Err(IoError::invalid(
+            matrix,
+            format!("line {n}"),
+            format!("entry ({i}, {j}, {v}) outside {n_rows} × {n_cols}"),
+        ));
+    }
+    Ok(Some(((i - 1) as u32, (j - 1) as u32, v)))
+}
+
+fn promised(matrix: &Path, nnz: usize, found: usize) -> IoError {
+    IoError::invalid(matrix, "body", format!("header promises {nnz} entries, found {found}"))
+}
+
+fn read_entries(matrix: &Path) -> Result<(usize, usize, Vec<(u32, u32, f32)>), IoError> {
+    let (it, (n_rows, n_cols, nnz), mut n) = body(matrix)?;
     let mut entries: Vec<(u32, u32, f32)> = Vec::with_capacity(nnz.min(1 << 28));
     for line in it {
         n += 1;
-        let line = line?;
-        let mut f = line.split_whitespace();
-        let (Some(i), Some(j), Some(v)) = (f.next(), f.next(), f.next()) else { continue };
-        let parse = |s: &str| s.parse::<usize>().ok().filter(|&x| x >= 1);
-        let (Some(i), Some(j), Ok(v)) = (parse(i), parse(j), v.parse::<f32>()) else {
-            return Err(IoError::invalid(matrix, format!("line {n}"), "expected `row column value` (1-based)"));
-        };
-        if i > n_rows || j > n_cols || !v.is_finite() {
-            return Err(IoError::invalid(
-                matrix,
-                format!("line {n}"),
-                format!("entry ({i}, {j}, {v}) outside {n_rows} × {n_cols}"),
-            ));
+        if let Some(e) = entry(matrix, &line?, n, (n_rows, n_cols))? {
+            entries.push(e);
         }
-        entries.push(((i - 1) as u32, (j - 1) as u32, v));
     }
     if entries.len() != nnz {
-        return Err(IoError::invalid(
-            matrix,
-            "body",
-            format!("header promises {nnz} entries, found {}", entries.len()),
-        ));
+        return Err(promised(matrix, nnz, entries.len()));
     }
     Ok((n_rows, n_cols, entries))
 }
@@ -309,18 +330,29 @@ fn to_csr(matrix: &Path, n_cells: usize, n_genes: usize, mut entries: Vec<(u32, 
     Csr::new(n_cells, n_genes, indptr, indices, data).map_err(|e| IoError::invalid(matrix, "matrix", e.to_string()))
 }
 
-/// Reads a MatrixMarket matrix with its features and barcodes files.
-///
-/// # Arguments
-/// * `matrix` – the `.mtx(.gz)` file.
-/// * `files` – the features and barcodes files (found with [`companions`] when not given)
-///   and the orientation (decided from their lengths when not given).
-///
-/// # Errors
-/// [`IoError::Missing`] when a features or barcodes file is neither given nor found;
-/// [`IoError::Invalid`] naming the file and line for a malformed header or entry, and for
-/// lengths that fit neither orientation, or both (a square matrix: name the orientation).
+/// Reads a MatrixMarket matrix with its features and barcodes files, the matrix whole (see
+/// [`open_mtx`] for the errors).
 pub fn read_mtx(matrix: &Path, files: &MtxFiles) -> Result<Mtx, IoError> {
+    // The entries first: a malformed line is reported before the annotations are looked at.
+    let (_, _, entries) = read_entries(matrix)?;
+    let MtxSource { counts, obs, var } = open_mtx(matrix, files)?;
+    Ok(Mtx { counts: counts.of(entries)?, obs, var })
+}
+
+/// A MatrixMarket matrix's annotations, read, and its counts, left in the file ([`MtxRows`]).
+pub struct MtxSource {
+    /// Cells × genes counts, in the file.
+    pub counts: MtxRows,
+    /// As [`Mtx::obs`].
+    pub obs: DataFrame,
+    /// As [`Mtx::var`].
+    pub var: DataFrame,
+}
+
+/// Opens a MatrixMarket matrix with its features and barcodes files: reads its header and the
+/// annotations, and decides which axis is cells; the entries stay in the file.
+///
+pub fn open_mtx(matrix: &Path, files: &MtxFiles) -> Result<MtxSource, IoError> {
     let (found_features, found_barcodes) = companions(matrix);
     let missing = |what: &str, port: &str| IoError::Missing {
         path: matrix.to_path_buf(),
@@ -332,7 +364,7 @@ pub fn read_mtx(matrix: &Path, files: &MtxFiles) -> Result<Mtx, IoError> {
     };
     let features = files.features.clone().or(found_features).ok_or_else(|| missing("features", "features"))?;
     let barcodes = files.barcodes.clone().or(found_barcodes).ok_or_else(|| missing("barcodes", "barcodes"))?;
-    let (n_rows, n_cols, entries) = read_entries(matrix)?;
+    let (_, (n_rows, n_cols, _), _) = body(matrix)?;
     let f = Annotation::read(&features)?;
     let b = Annotation::read(&barcodes)?;
     let (nf, nb) = (f.len(), b.len());
@@ -381,10 +413,136 @@ pub fn read_mtx(matrix: &Path, files: &MtxFiles) -> Result<Mtx, IoError> {
         }
     };
     let (n_cells, n_genes) = if rows_are_cells { (n_rows, n_cols) } else { (n_cols, n_rows) };
-    let entries =
-        if rows_are_cells { entries } else { entries.into_iter().map(|(g, c, v)| (c, g, v)).collect::<Vec<_>>() };
-    let counts = to_csr(matrix, n_cells, n_genes, entries)?;
-    Ok(Mtx { counts, obs: cells(&b), var: genes(&f) })
+    let counts = MtxRows { path: matrix.to_path_buf(), n_cells, n_genes, rows_are_cells, cursor: RefCell::new(None) };
+    Ok(MtxSource { counts, obs: cells(&b), var: genes(&f) })
+}
+
+/// The counts of a MatrixMarket file, read a block of cells at a time while its entries come in
+/// order of cell (as Cell Ranger, R's `writeMM` of a genes × cells dgCMatrix and scipy's `mmwrite`
+/// of a CSC genes × cells or a CSR cells × genes matrix write them), so a screen is never whole
+/// in memory; an entry out of cell order ends the stream, and the file is then read whole.
+pub struct MtxRows {
+    path: PathBuf,
+    n_cells: usize,
+    n_genes: usize,
+    rows_are_cells: bool,
+    cursor: RefCell<Option<Cursor>>,
+}
+
+/// Where the stream stands.
+struct Cursor {
+    lines: Box<dyn Iterator<Item = Result<String, IoError>>>,
+    /// Rows × columns and entries, as the header says.
+    dims: (usize, usize, usize),
+    /// Number of the last line read.
+    line: usize,
+    /// Entries read so far.
+    seen: usize,
+    /// An entry read past the block asked for: `(cell, gene, value)`.
+    pending: Option<(u32, u32, f32)>,
+    /// The cell of the last entry (entries must not go back).
+    last_cell: u32,
+    /// The first cell not asked for yet.
+    next: usize,
+}
+
+impl MtxRows {
+    /// Number of cells.
+    pub fn n_rows(&self) -> usize {
+        self.n_cells
+    }
+
+    /// The entry `(row, column, value)` as `(cell, gene, value)`.
+    fn oriented(&self, (i, j, v): (u32, u32, f32)) -> (u32, u32, f32) {
+        if self.rows_are_cells { (i, j, v) } else { (j, i, v) }
+    }
+
+    /// Cells `r0..r1` as a CSR matrix of their own, read on from where the last block ended
+    /// (`r0` at least the last `r1`; the cells between are passed over); `Ok(None)` once an
+    /// entry comes out of cell order (then read the file [`Self::whole`]).
+    ///
+    /// # Errors
+    /// [`IoError::Invalid`] naming the line of a malformed or out-of-range entry, a block asked
+    /// for out of order, or an entry count that differs from the header's at the file's end.
+    pub fn block(&self, r0: usize, r1: usize) -> Result<Option<Csr>, IoError> {
+        match self.advance(r0, r1, true)? {
+            Some(entries) => to_csr(&self.path, r1 - r0, self.n_genes, entries).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads the rest of the file without keeping it, checking its entries as [`Self::block`]
+    /// does: `false` if one comes out of cell order (an entry of a cell already given may
+    /// follow, so read the file whole), and an error for a file that ends early.
+    ///
+    /// # Errors
+    /// As [`Self::block`].
+    pub fn finish(&self) -> Result<bool, IoError> {
+        let next = self.cursor.borrow().as_ref().map_or(0, |c| c.next);
+        Ok(self.advance(next, self.n_cells, false)?.is_some())
+    }
+
+    /// Reads on to cell `r1`, gathering the entries of cells `r0..` (rows from 0) when `keep`.
+    fn advance(&self, r0: usize, r1: usize, keep: bool) -> Result<Option<Vec<(u32, u32, f32)>>, IoError> {
+        let mut slot = self.cursor.borrow_mut();
+        let c = match &mut *slot {
+            Some(c) => c,
+            empty => {
+                let (lines, dims, line) = body(&self.path)?;
+                empty.insert(Cursor { lines, dims, line, seen: 0, pending: None, last_cell: 0, next: 0 })
+            }
+        };
+        if r0 < c.next || r1 < r0 {
+            return Err(IoError::invalid(
+                &self.path,
+                "matrix",
+                format!("cells {r0}..{r1} asked after cell {}", c.next),
+            ));
+        }
+        let mut entries = Vec::new();
+        loop {
+            let e = match c.pending.take() {
+                Some(e) => e,
+                None => match c.lines.next() {
+                    Some(line) => {
+                        c.line += 1;
+                        let Some(e) = entry(&self.path, &line?, c.line, (c.dims.0, c.dims.1))? else { continue };
+                        c.seen += 1;
+                        self.oriented(e)
+                    }
+                    None if c.seen != c.dims.2 => return Err(promised(&self.path, c.dims.2, c.seen)),
+                    None => break,
+                },
+            };
+            if e.0 < c.last_cell {
+                return Ok(None);
+            }
+            c.last_cell = e.0;
+            if e.0 as usize >= r1 {
+                c.pending = Some(e);
+                break;
+            }
+            if keep && e.0 as usize >= r0 {
+                entries.push((e.0 - r0 as u32, e.1, e.2));
+            }
+        }
+        c.next = r1;
+        Ok(Some(entries))
+    }
+
+    /// Every cell, the file read whole (entries in any order).
+    ///
+    /// # Errors
+    /// As [`Self::block`].
+    pub fn whole(&self) -> Result<Csr, IoError> {
+        self.of(read_entries(&self.path)?.2)
+    }
+
+    /// The matrix of the file's `(row, column, value)` entries.
+    fn of(&self, entries: Vec<(u32, u32, f32)>) -> Result<Csr, IoError> {
+        let entries = entries.into_iter().map(|e| self.oriented(e)).collect();
+        to_csr(&self.path, self.n_cells, self.n_genes, entries)
+    }
 }
 
 #[cfg(test)]

@@ -17,9 +17,8 @@ use crate::io::cell_table::{JoinReport, join_by_barcode, read_cell_table};
 use crate::io::frame::DataFrame;
 use crate::io::guide_calls::{read_protospacer_calls, threshold_calls, zero_missing_guide_counts};
 use crate::io::h5ad::{Matrix as H5Matrix, ReadOptions, is_anndata, read_h5mu};
-use crate::io::h5rows::CsrSource;
-use crate::io::h5rows::{CsrRows, MatrixSource, open_h5ad};
-use crate::io::mtx::{MtxFiles, read_mtx};
+use crate::io::h5rows::{CsrRows, CsrSource, MatrixSource, open_h5ad};
+use crate::io::mtx::{MtxFiles, MtxRows, open_mtx};
 use crate::io::tenx_h5::{Guides, TenXH5, read_10x_h5};
 use crate::kind::{Inputs, NodeError};
 use crate::table::{BATCH_ROWS, BlockWriter, Matrix, SparseMatrix, Spill, Table, read_table_file};
@@ -100,7 +99,7 @@ pub fn read_screen(p: &LoadParams, inputs: &Inputs) -> Result<Screen, NodeError>
             let TenXH5 { counts, obs, var } = x.gene_expression();
             let matrix = match counts {
                 CsrSource::Read(c) => ScreenMatrix::Loaded(c),
-                CsrSource::InFile(rows) => ScreenMatrix::InFile(rows),
+                CsrSource::InFile(rows) => ScreenMatrix::InFile(Box::new(rows)),
             };
             (matrix, obs, var)
         }
@@ -110,8 +109,8 @@ pub fn read_screen(p: &LoadParams, inputs: &Inputs) -> Result<Screen, NodeError>
                 barcodes: inputs.has("barcodes").then(|| inputs.file("barcodes").map(Path::to_path_buf)).transpose()?,
                 cells_by_genes: p.transpose,
             };
-            let x = read_mtx(path, &files).map_err(input_error)?;
-            (ScreenMatrix::Loaded(x.counts), x.obs, x.var)
+            let x = open_mtx(path, &files).map_err(input_error)?;
+            (ScreenMatrix::InFile(Box::new(x.counts)), x.obs, x.var)
         }
         Kind::Table => {
             let table = read_table_file(path)?;
@@ -143,19 +142,62 @@ fn in_file(
     (x, obs, var): (MatrixSource, DataFrame, DataFrame),
 ) -> Result<(ScreenMatrix, DataFrame, DataFrame), NodeError> {
     let matrix = match x {
-        MatrixSource::Rows(rows) => ScreenMatrix::InFile(rows),
+        MatrixSource::Rows(rows) => ScreenMatrix::InFile(Box::new(rows)),
         MatrixSource::Whole(x) => ScreenMatrix::Loaded(whole(x)?),
     };
     Ok((matrix, obs, var))
 }
 
-/// The screen's matrix: read, or (a CSR `.h5ad`) still in its file, to be read a block of rows
-/// at a time as the kept cells are written.
+/// The screen's matrix: read, or (a CSR `.h5ad` or Cell Ranger `.h5`, a MatrixMarket file)
+/// still in its file, to be read a block of rows at a time as the kept cells are written.
 pub enum ScreenMatrix {
     /// In memory.
     Loaded(Csr),
     /// In the file.
-    InFile(CsrRows),
+    InFile(Box<dyn Blocks>),
+}
+
+/// A matrix in its file, read by blocks of rows in increasing order.
+pub trait Blocks {
+    /// Number of rows (cells).
+    fn n_rows(&self) -> usize;
+    /// Rows `r0..r1` (`r0` at least the last block's `r1`); `None`: the file cannot give its rows
+    /// in order after all, read it [`Blocks::whole`].
+    fn block(&self, r0: usize, r1: usize) -> Result<Option<Csr>, IoError>;
+    /// After the last block: whether the rest of the file agrees (`false`: read it whole).
+    fn finish(&self) -> Result<bool, IoError>;
+    /// Every row.
+    fn whole(&self) -> Result<Csr, IoError>;
+}
+
+impl Blocks for CsrRows {
+    fn n_rows(&self) -> usize {
+        CsrRows::n_rows(self)
+    }
+    fn block(&self, r0: usize, r1: usize) -> Result<Option<Csr>, IoError> {
+        self.read(r0, r1).map(Some)
+    }
+    fn finish(&self) -> Result<bool, IoError> {
+        Ok(true)
+    }
+    fn whole(&self) -> Result<Csr, IoError> {
+        self.read(0, CsrRows::n_rows(self))
+    }
+}
+
+impl Blocks for MtxRows {
+    fn n_rows(&self) -> usize {
+        MtxRows::n_rows(self)
+    }
+    fn block(&self, r0: usize, r1: usize) -> Result<Option<Csr>, IoError> {
+        MtxRows::block(self, r0, r1)
+    }
+    fn finish(&self) -> Result<bool, IoError> {
+        MtxRows::finish(self)
+    }
+    fn whole(&self) -> Result<Csr, IoError> {
+        MtxRows::whole(self)
+    }
 }
 
 impl ScreenMatrix {
@@ -190,13 +232,17 @@ impl ScreenMatrix {
             }
             ScreenMatrix::InFile(file) => file,
         };
+        let whole = |file: Box<dyn Blocks>, names| {
+            let all = file.whole().map_err(input_error)?;
+            ScreenMatrix::Loaded(all).select(keep, names, genes, spill.clone())
+        };
         if keep.windows(2).any(|w| w[0] >= w[1]) {
-            let all = file.read(0, file.n_rows()).map_err(input_error)?;
-            return ScreenMatrix::Loaded(all).select(keep, names, genes, spill);
+            return whole(file, names);
         }
-        let mut out = BlockWriter::for_genes(genes, spill);
+        let mut out = BlockWriter::for_genes(genes, spill.clone());
         let mut batch = Batch::default();
-        let mut names = names.into_iter();
+        // Names are cloned as they are written: a file read whole after all needs them again.
+        let mut at = 0;
         let mut rest = keep;
         for w0 in (0..file.n_rows()).step_by(BATCH_ROWS) {
             let w1 = (w0 + BATCH_ROWS).min(file.n_rows());
@@ -204,19 +250,29 @@ impl ScreenMatrix {
             let (rows, tail) = rest.split_at(here);
             rest = tail;
             let (Some(&first), Some(&last)) = (rows.first(), rows.last()) else { continue };
-            let block = file.read(first, last + 1).map_err(input_error)?;
+            let Some(block) = file.block(first, last + 1).map_err(input_error)? else {
+                // Out of order: what was written goes (its object is never named).
+                drop((out, batch));
+                return whole(file, names);
+            };
             if rows.len() == w1 - w0 && batch.names.is_empty() {
                 let Csr { indptr, indices, data, .. } = block;
-                out.push(names.by_ref().take(rows.len()).collect(), &indptr, indices, data)?;
+                out.push(names[at..at + rows.len()].to_vec(), &indptr, indices, data)?;
+                at += rows.len();
                 continue;
             }
             for &r in rows {
                 let (cols, values) = block.row(r - first);
-                batch.push(names.next().unwrap_or_default(), cols, values);
+                batch.push(names.get(at).cloned().unwrap_or_default(), cols, values);
+                at += 1;
                 if batch.names.len() == BATCH_ROWS {
                     std::mem::take(&mut batch).write(&mut out)?;
                 }
             }
+        }
+        if !file.finish().map_err(input_error)? {
+            drop((out, batch));
+            return whole(file, names);
         }
         if !batch.names.is_empty() {
             batch.write(&mut out)?;
@@ -316,6 +372,8 @@ fn guide_columns(
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
     use crate::io::h5ad_write::{H5adContent, XData, write_h5ad};
 
@@ -367,7 +425,7 @@ mod tests {
             let (x, _, _) = open_h5ad(&path, &ReadOptions::default()).unwrap();
             let MatrixSource::Rows(rows) = x else { panic!("an uncompressed CSR X stays in its file") };
             let names: Vec<String> = keep.iter().map(|&i| cells[i].clone()).collect();
-            let streamed = ScreenMatrix::InFile(rows).select(&keep, names.clone(), &genes, None).unwrap();
+            let streamed = ScreenMatrix::InFile(Box::new(rows)).select(&keep, names.clone(), &genes, None).unwrap();
             let whole = ScreenMatrix::Loaded(csr.clone()).select(&keep, names, &genes, None).unwrap();
             assert_eq!(streamed.to_ipc().unwrap(), whole.to_ipc().unwrap(), "{} cells kept", keep.len());
             assert_eq!(streamed.n_rows(), keep.len());
@@ -385,9 +443,68 @@ mod tests {
             let (x, _, _) = open_h5ad(&path, &ReadOptions::default()).unwrap();
             let MatrixSource::Rows(rows) = x else { panic!("a gzip CSR X stays in its file") };
             let names: Vec<String> = keep.iter().map(|&i| whole.obs.index[i].clone()).collect();
-            let streamed = ScreenMatrix::InFile(rows).select(&keep, names.clone(), &genes, None).unwrap();
+            let streamed = ScreenMatrix::InFile(Box::new(rows)).select(&keep, names.clone(), &genes, None).unwrap();
             let loaded = ScreenMatrix::Loaded(csr.clone()).select(&keep, names, &genes, None).unwrap();
             assert_eq!(streamed.to_ipc().unwrap(), loaded.to_ipc().unwrap(), "{} cells kept", keep.len());
         }
+    }
+
+    /// A 10x MatrixMarket screen (genes × cells) of `BATCH_ROWS + 9,000` cells, its entries in
+    /// cell order, then with `moved` (an entry of cell 3) put last.
+    fn mtx_screen(dir: &Path, moved: bool) -> PathBuf {
+        let (n_genes, n_cells) = (7, BATCH_ROWS + 9_000);
+        let mut entries: Vec<String> = Vec::new();
+        for c in 0..n_cells {
+            for g in (c % 3..n_genes).step_by(3) {
+                entries.push(format!("{} {} {}", g + 1, c + 1, (c + g) % 5 + 1));
+            }
+        }
+        if moved {
+            let k = entries.iter().position(|e| e.split(' ').nth(1) == Some("4")).unwrap();
+            let e = entries.remove(k);
+            entries.push(e);
+        }
+        let header =
+            format!("%%MatrixMarket matrix coordinate integer general\n{n_genes} {n_cells} {}\n", entries.len());
+        std::fs::write(dir.join("matrix.mtx"), header + &entries.join("\n") + "\n").unwrap();
+        let genes: Vec<String> = (0..n_genes).map(|g| format!("ENSG{g}\tG{g}\tGene Expression")).collect();
+        std::fs::write(dir.join("features.tsv"), genes.join("\n") + "\n").unwrap();
+        let cells: Vec<String> = (0..n_cells).map(|c| format!("C{c}-1")).collect();
+        std::fs::write(dir.join("barcodes.tsv"), cells.join("\n") + "\n").unwrap();
+        dir.join("matrix.mtx")
+    }
+
+    #[test]
+    fn a_matrix_market_screen_streams_in_cell_order_and_is_read_whole_out_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        for moved in [false, true] {
+            let path = mtx_screen(dir.path(), moved);
+            let whole = crate::io::mtx::read_mtx(&path, &MtxFiles::default()).unwrap();
+            let n = whole.counts.n_rows;
+            let genes = whole.var.index.clone();
+            let keeps: Vec<Vec<usize>> =
+                vec![(0..n).collect(), (0..n).step_by(5).collect(), vec![0, 2], (BATCH_ROWS - 3..n).collect()];
+            for keep in keeps {
+                let x = open_mtx(&path, &MtxFiles::default()).unwrap();
+                let names: Vec<String> = keep.iter().map(|&i| whole.obs.index[i].clone()).collect();
+                let streamed =
+                    ScreenMatrix::InFile(Box::new(x.counts)).select(&keep, names.clone(), &genes, None).unwrap();
+                let loaded = ScreenMatrix::Loaded(whole.counts.clone()).select(&keep, names, &genes, None).unwrap();
+                assert_eq!(streamed.to_ipc().unwrap(), loaded.to_ipc().unwrap(), "moved {moved}: {} kept", keep.len());
+            }
+            // The first block streams either way; the rest of the file shows cell 3's moved entry.
+            let x = open_mtx(&path, &MtxFiles::default()).unwrap();
+            assert!(x.counts.block(0, 10).unwrap().is_some());
+            assert_eq!(x.counts.finish().unwrap(), !moved, "moved {moved}");
+        }
+        // A file that promises more entries than it has fails at its end, even past the cells kept.
+        let path = mtx_screen(dir.path(), false);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        std::fs::write(&path, lines[..lines.len() - 1].join("\n") + "\n").unwrap();
+        let x = open_mtx(&path, &MtxFiles::default()).unwrap();
+        let genes = x.var.index.clone();
+        let e = ScreenMatrix::InFile(Box::new(x.counts)).select(&[0, 1], vec!["a".into(), "b".into()], &genes, None);
+        assert!(e.is_err_and(|e| e.to_string().contains("header promises")), "a short file is an error");
     }
 }
