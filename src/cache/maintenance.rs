@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::error::{CacheError, io};
-use super::hash::hash_bytes;
+use super::hash::hash_file;
 use super::manifest::Manifest;
 use super::store::{Cache, LOCK_FILE};
 
@@ -163,17 +163,16 @@ impl Cache {
         Ok(report)
     }
 
-    /// Re-hashes every object; removes corrupt objects and the manifests that can no longer be
+    /// Re-hashes every object (an object that cannot be read is left for the run that needs it
+    /// to report); removes corrupt objects and the manifests that can no longer be
     /// served, so the tasks behind them are recomputed by the next run; then lists the tasks
     /// of each workflow's newest run whose result is gone.
     pub fn verify(&self) -> Result<VerifyReport, CacheError> {
         let objects = files_under(&self.root().join("objects"));
         let corrupt: Vec<String> = objects
             .par_iter()
-            .filter_map(|p| {
-                let bytes = fs::read(p).ok()?;
-                (hash_bytes(&bytes) != stem(p)).then(|| stem(p))
-            })
+            // Streamed through a buffer: objects can be tens of GB, several hashed at once.
+            .filter_map(|p| (hash_file(p).ok()? != stem(p)).then(|| stem(p)))
             .collect();
         for hash in &corrupt {
             let p = self.object_path(hash);
