@@ -134,7 +134,9 @@ impl CliError {
 fn slurm_start(e: &SlurmError) -> i32 {
     match e {
         SlurmError::MissingCommand { .. } | SlurmError::Command { .. } => exit::CLUSTER,
-        SlurmError::Io { .. } | SlurmError::Corrupt { .. } | SlurmError::NoElement { .. } => exit::USAGE,
+        // A run folder that cannot be set up is a file that cannot be written, as in `exec`.
+        SlurmError::Io { .. } | SlurmError::Corrupt { .. } => exit::IO,
+        SlurmError::NoElement { .. } => exit::USAGE,
     }
 }
 

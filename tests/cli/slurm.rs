@@ -364,6 +364,17 @@ fn an_unreachable_controller_exits_with_the_cluster_code() {
 }
 
 #[test]
+fn a_run_folder_that_cannot_be_made_exits_with_the_file_code() {
+    let t = Test::new().workflow(SLOW);
+    // A file where the runs' folder goes: no run folder can be made under it, even as root.
+    std::fs::create_dir_all(t.cache()).unwrap();
+    std::fs::write(t.cache().join("slurm"), "not a folder").unwrap();
+    let path = fake_slurm(&t, "exit 0", "exit 0");
+    let out = t.args(["run", "--executor", "slurm"]).env("PATH", path).run().status(3);
+    out.stderr_has(&["slurm/", "jobs"]);
+}
+
+#[test]
 fn a_controller_lost_during_the_run_exits_with_the_cluster_code_after_retries() {
     let t = Test::new().workflow(SLOW);
     // squeue answers (the start check passes), sbatch cannot reach the controller.
