@@ -1,6 +1,8 @@
 //! Where a name lives under a folder of the cache: `dir/ab/abcdef….ext`, fanned out by the
-//! first two characters so that no folder holds millions of files.
+//! first two characters so that no folder holds millions of files; and the files under a folder.
 
+use std::fs;
+use std::os::unix::fs::DirEntryExt;
 use std::path::{Path, PathBuf};
 
 /// The file of object `hash` under `objects`.
@@ -21,4 +23,24 @@ pub(super) fn fanout(dir: &Path, name: &str, ext: &str) -> PathBuf {
     path.push(".");
     path.push(ext);
     PathBuf::from(path)
+}
+
+/// Every file under `dir`, at any depth (none when it cannot be read).
+pub(super) fn files_under(dir: &Path) -> Vec<PathBuf> {
+    files_with_inodes(dir).into_iter().map(|(p, _)| p).collect()
+}
+
+/// Files under `dir` with their inode numbers (manifests of one batch share an inode).
+pub(super) fn files_with_inodes(dir: &Path) -> Vec<(PathBuf, u64)> {
+    let mut out = Vec::new();
+    let Ok(rd) = fs::read_dir(dir) else { return out };
+    for e in rd.flatten() {
+        let p = e.path();
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            out.extend(files_with_inodes(&p));
+        } else {
+            out.push((p, e.ino()));
+        }
+    }
+    out
 }

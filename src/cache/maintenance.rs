@@ -2,13 +2,13 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
-use std::os::unix::fs::DirEntryExt;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
 use super::error::{CacheError, io};
 use super::hash::hash_file;
+use super::layout::{files_under, files_with_inodes};
 use super::manifest::Manifest;
 use super::store::{Cache, LOCK_FILE};
 
@@ -48,25 +48,6 @@ pub struct VerifyReport {
     /// `(workflow, labels)`: tasks that a workflow's newest run record lists as finished but
     /// whose result is gone (the next run recomputes them).
     pub gone: Vec<(String, Vec<String>)>,
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    files_with_inodes(dir).into_iter().map(|(p, _)| p).collect()
-}
-
-/// Files under `dir` with their inode numbers (manifests of one batch share an inode).
-fn files_with_inodes(dir: &Path) -> Vec<(PathBuf, u64)> {
-    let mut out = Vec::new();
-    let Ok(rd) = fs::read_dir(dir) else { return out };
-    for e in rd.flatten() {
-        let p = e.path();
-        if e.file_type().is_ok_and(|t| t.is_dir()) {
-            out.extend(files_with_inodes(&p));
-        } else {
-            out.push((p, e.ino()));
-        }
-    }
-    out
 }
 
 fn stem(p: &Path) -> String {

@@ -26,7 +26,7 @@ use super::atomic::{hostname, link_new, rename_into, tmp_path, write_atomic};
 use super::commit::Committer;
 use super::error::{CacheError, io};
 use super::hash::{hash_bytes, hash_file};
-use super::layout::fanout;
+use super::layout::{fanout, files_under};
 use super::lock::{LockFile, TaskLock};
 use super::manifest::Manifest;
 use super::object::{ObjectWriter, Written};
@@ -224,32 +224,49 @@ impl Cache {
         write_atomic(dest, bytes).map_err(io(dest))
     }
 
-    /// Removes temp files left by processes that no longer run. A temp file names the process
-    /// and host that write it (`<pid>-<n>@<host>.tmp`): the cache may be shared by the compute
-    /// nodes of a cluster, whose processes this host cannot see, so another host's files are
-    /// removed only once they are a day old.
+    /// Removes temp files left by processes that no longer run: those in `tmp/`, and those
+    /// [`write_atomic`] leaves beside the files it writes (run records and seals under `runs/`,
+    /// the file-hash memo) when a crash cuts it short; each run starts with this, so the many
+    /// files of Slurm runs (`slurm/`) are not walked. A temp
+    /// file names the process and host that write it (`…<pid>-<n>@<host>.tmp`): the cache may be
+    /// shared by the compute nodes of a cluster, whose processes this host cannot see, so
+    /// another host's files are removed only once they are a day old.
     pub fn clean_tmp(&self) -> Result<usize, CacheError> {
         let dir = self.root.join("tmp");
+        let in_tmp: Vec<PathBuf> = fs::read_dir(&dir).map_err(io(&dir))?.flatten().map(|e| e.path()).collect();
+        let top = fs::read_dir(&self.root).into_iter().flatten().flatten().map(|e| e.path());
+        let kept = files_under(&self.root.join("runs"));
+        let beside = top.chain(kept).filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+            name.starts_with('.') && name.ends_with(".tmp")
+        });
         let mut removed = 0;
-        for entry in fs::read_dir(&dir).map_err(io(&dir))?.flatten() {
-            let name = entry.file_name().to_string_lossy().to_string();
-            let stem = name.strip_suffix(".tmp").unwrap_or(&name);
-            let (writer, host) = match stem.split_once('@') {
-                Some((w, h)) => (w, Some(h)),
-                None => (stem, None),
-            };
-            let remove = if host.is_none_or(|h| h == hostname()) {
-                let pid: Option<u32> = writer.split('-').next().and_then(|p| p.parse().ok());
-                !pid.is_some_and(|p| p == std::process::id() || Path::new(&format!("/proc/{p}")).exists())
-            } else {
-                let age = entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
-                age.is_some_and(|a| a > std::time::Duration::from_secs(86_400))
-            };
-            if remove && fs::remove_file(entry.path()).is_ok() {
+        for path in in_tmp.into_iter().chain(beside) {
+            if abandoned(&path) && fs::remove_file(&path).is_ok() {
                 removed += 1;
             }
         }
         Ok(removed)
+    }
+}
+
+/// Whether the temp file at `path` (`<pid>-<n>@<host>.tmp`, or `.<file>.<pid>-<n>@<host>.tmp`
+/// beside `file`) has no writer left: a process of this host that is gone, or, for another
+/// host, a file a day old.
+fn abandoned(path: &Path) -> bool {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let stem = name.strip_suffix(".tmp").unwrap_or(&name);
+    let (before, host) = match stem.rsplit_once('@') {
+        Some((b, h)) => (b, Some(h)),
+        None => (stem, None),
+    };
+    let writer = before.rsplit_once('.').map_or(before, |(_, w)| w);
+    if host.is_none_or(|h| h == hostname()) {
+        let pid: Option<u32> = writer.split('-').next().and_then(|p| p.parse().ok());
+        !pid.is_some_and(|p| p == std::process::id() || Path::new(&format!("/proc/{p}")).exists())
+    } else {
+        let age = fs::metadata(path).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+        age.is_some_and(|a| a > std::time::Duration::from_secs(86_400))
     }
 }
 
@@ -311,9 +328,21 @@ mod tests {
         for p in [&dead_here, &other_host] {
             fs::write(p, b"x").unwrap();
         }
-        assert_eq!(cache.clean_tmp().unwrap(), 1);
+        // Beside a run record and the file-hash memo: what `write_atomic` leaves when cut short.
+        let runs = dir.path().join("runs/demo");
+        fs::create_dir_all(&runs).unwrap();
+        let beside_record = runs.join(format!(".latest.json.999999999-2@{}.tmp", hostname()));
+        let beside_memo = dir.path().join(format!(".files.json.999999999-3@{}.tmp", hostname()));
+        let live_beside = runs.join(format!(".latest.json.{}-9@{}.tmp", std::process::id(), hostname()));
+        let record = runs.join("latest.json");
+        for p in [&beside_record, &beside_memo, &live_beside, &record] {
+            fs::write(p, b"x").unwrap();
+        }
+        assert_eq!(cache.clean_tmp().unwrap(), 3);
         assert!(!dead_here.exists(), "a dead process of this host left it");
         assert!(other_host.exists(), "a worker on another host may still be writing it");
         assert!(mine.exists());
+        assert!(!beside_record.exists() && !beside_memo.exists(), "left beside the files write_atomic writes");
+        assert!(live_beside.exists() && record.exists(), "a live writer's file and the record itself stay");
     }
 }
