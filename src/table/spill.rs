@@ -210,6 +210,41 @@ mod tests {
         assert_eq!(spilled, held);
     }
 
+    /// A spill file whose disk fills after `room` bytes.
+    struct Full(usize);
+
+    impl Write for Full {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if buf.len() > self.0 {
+                return Err(std::io::Error::other("no space left on device"));
+            }
+            self.0 -= buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl SpillFile for Full {
+        fn finish(self: Box<Self>) -> Result<(PathBuf, String), TableError> {
+            Err(TableError::Spill("finished a full file".into()))
+        }
+    }
+
+    #[test]
+    fn a_spill_file_that_fails_fails_the_table_with_its_error() {
+        let (schema, parts) = batches(6, 400_000);
+        for room in [100, 5 << 20, 12 << 20] {
+            let spill: Spill = Arc::new(move || Ok(Box::new(Full(room)) as Box<dyn SpillFile>));
+            let mut sink = BatchSink::new(schema.clone(), Some(spill));
+            // The writer thread's error comes back from a later push or from finish, never lost.
+            let pushed: Result<(), TableError> = parts.iter().try_for_each(|b| sink.push(b.clone()));
+            let e = pushed.and_then(|()| sink.finish().map(|_| ())).unwrap_err().to_string();
+            assert!(e.contains("no space left on device"), "room {room}: {e}");
+        }
+    }
+
     #[test]
     fn a_batch_of_another_schema_is_refused() {
         let (schema, _) = batches(1, 10);
