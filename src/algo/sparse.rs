@@ -242,25 +242,35 @@ impl Csr {
             }
             new_index[j] = k as u32;
         }
-        let mut indptr = Vec::with_capacity(self.n_rows + 1);
-        let mut indices = Vec::new();
-        let mut data = Vec::new();
-        indptr.push(0);
-        for (idx, val) in self.rows() {
-            for (&j, &v) in idx.iter().zip(val) {
-                let k = new_index[j as usize];
-                if k != u32::MAX {
-                    indices.push(k);
-                    data.push(v);
-                }
-            }
-            indptr.push(data.len() as u64);
-        }
-        let mut m = Csr { n_rows: self.n_rows, n_cols: cols.len(), indptr, indices, data };
+        let mut m = self.clone().keep_columns(&new_index, cols.len());
         if !cols.is_sorted() {
             m.canonicalise();
         }
         Ok(m)
+    }
+
+    /// The matrix with each stored column `j` renumbered `map[j]` and the entries of columns
+    /// mapped to `u32::MAX` dropped, compacted in place; `n_kept` columns. `map` holds a place
+    /// for every column, and keeps the kept ones in their order (else rows need
+    /// [`Self::canonicalise`]).
+    pub fn keep_columns(mut self, map: &[u32], n_kept: usize) -> Csr {
+        let (mut at, mut start) = (0, 0);
+        for i in 0..self.n_rows {
+            let end = self.indptr[i + 1] as usize;
+            for k in start..end {
+                let c = map[self.indices[k] as usize];
+                if c != u32::MAX {
+                    self.indices[at] = c;
+                    self.data[at] = self.data[k];
+                    at += 1;
+                }
+            }
+            start = end;
+            self.indptr[i + 1] = at as u64;
+        }
+        self.indices.truncate(at);
+        self.data.truncate(at);
+        Csr { n_cols: n_kept, ..self }
     }
 
     /// The dense `n_rows × n_cols` matrix.

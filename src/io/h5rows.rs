@@ -111,7 +111,7 @@ impl CsrSource {
         match self {
             CsrSource::Read(m) => {
                 let map = column_map(keep, m.n_cols);
-                CsrSource::Read(kept_columns(m, &map, keep.len()))
+                CsrSource::Read(m.keep_columns(&map, keep.len()))
             }
             CsrSource::InFile(rows) => {
                 let map = column_map(keep, rows.n_cols);
@@ -133,13 +133,13 @@ impl CsrSource {
     /// As [`CsrRows::read`].
     pub fn read_columns(&self, keep: &[usize]) -> Result<Csr, IoError> {
         let rows = match self {
-            CsrSource::Read(m) => return Ok(kept_columns(m.clone(), &column_map(keep, m.n_cols), keep.len())),
+            CsrSource::Read(m) => return Ok(m.clone().keep_columns(&column_map(keep, m.n_cols), keep.len())),
             CsrSource::InFile(rows) => rows,
         };
         let map = column_map(keep, rows.n_cols);
         let (mut indptr, mut indices, mut data) = (vec![0u64], Vec::new(), Vec::new());
         for r0 in (0..rows.n_rows()).step_by(READ_ROWS) {
-            let block = kept_columns(rows.read(r0, (r0 + READ_ROWS).min(rows.n_rows()))?, &map, keep.len());
+            let block = rows.read(r0, (r0 + READ_ROWS).min(rows.n_rows()))?.keep_columns(&map, keep.len());
             let base = indices.len() as u64;
             indptr.extend(block.indptr[1..].iter().map(|&p| base + p));
             indices.extend_from_slice(&block.indices);
@@ -174,27 +174,6 @@ fn column_map(keep: &[usize], n_cols: usize) -> Vec<u32> {
     map
 }
 
-/// `m` with only the columns `map` places (renumbered), compacted in place.
-fn kept_columns(mut m: Csr, map: &[u32], n_kept: usize) -> Csr {
-    let (mut at, mut start) = (0, 0);
-    for i in 0..m.n_rows {
-        let end = m.indptr[i + 1] as usize;
-        for k in start..end {
-            let c = map[m.indices[k] as usize];
-            if c != NONE {
-                m.indices[at] = c;
-                m.data[at] = m.data[k];
-                at += 1;
-            }
-        }
-        start = end;
-        m.indptr[i + 1] = at as u64;
-    }
-    m.indices.truncate(at);
-    m.data.truncate(at);
-    Csr { n_cols: n_kept, ..m }
-}
-
 /// A CSR matrix in its file, read by ranges of rows (see the module docs).
 pub struct CsrRows {
     h5: H5ad,
@@ -208,7 +187,7 @@ pub struct CsrRows {
 }
 
 /// A stored column that [`CsrRows::select_columns`] dropped.
-const NONE: u32 = u32::MAX;
+const NONE: u32 = u32::MAX; // as `Csr::keep_columns` reads it
 
 impl CsrRows {
     /// Number of rows (cells).
@@ -255,7 +234,7 @@ impl CsrRows {
         }
         let block = Csr { n_rows: r1 - r0, n_cols: width, indptr, indices, data };
         Ok(match &self.columns {
-            Some(map) => kept_columns(block, map, self.n_cols),
+            Some(map) => block.keep_columns(map, self.n_cols),
             None => block,
         })
     }
