@@ -141,10 +141,7 @@ impl Drop for Background {
     /// A sink dropped unfinished (its task failed) still waits for its writer, so no thread
     /// outlives the task holding the file open.
     fn drop(&mut self) {
-        self.batches = None;
-        if let Some(w) = self.writer.take() {
-            let _ = w.join();
-        }
+        let _ = self.stop();
     }
 }
 
