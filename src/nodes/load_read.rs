@@ -495,6 +495,8 @@ mod tests {
             // The first block streams either way; the rest of the file shows cell 3's moved entry.
             let x = open_mtx(&path, &MtxFiles::default()).unwrap();
             assert!(x.counts.block(0, 10).unwrap().is_some());
+            let back = x.counts.block(5, 20).unwrap_err().to_string();
+            assert!(back.contains("matrix.mtx") && back.contains("cells 5..20 asked after cell 10"), "{back}");
             assert_eq!(x.counts.finish().unwrap(), !moved, "moved {moved}");
         }
         // A file that promises more entries than it has fails at its end, even past the cells kept.
